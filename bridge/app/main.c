@@ -1,0 +1,63 @@
+/*
+ * rtbridge: the program's entry point, which dispatches to a subcommand
+ *
+ * Context: control (main) thread only.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge/app/cmds.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+/* Weak so that a subcommand whose file has not landed yet is reported as
+ * missing instead of breaking the build of the others. */
+#pragma weak cmd_devices
+#pragma weak cmd_play
+#pragma weak cmd_send
+#pragma weak cmd_sdp
+#pragma weak cmd_recv
+
+static const struct command commands[] = {
+	{"play", cmd_play, "play sound files mixed, on a device or the virtual clock"},
+	{"send", cmd_send, "stream a sound file or live input as RTP over UDP"},
+	{"recv", cmd_recv, "receive RTP streams: play, record, mix"},
+	{"sdp", cmd_sdp, "print an SDP description of a stream"},
+	{"devices", cmd_devices, "list audio devices"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: rtbridge COMMAND [OPTIONS]   (rtbridge COMMAND --help)\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (commands[i].run)
+			fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (!commands[i].run) {
+			fprintf(stderr, "rtbridge: '%s' is not available in this build\n", argv[1]);
+			return 2;
+		}
+		return commands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "rtbridge: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

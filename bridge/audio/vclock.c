@@ -1,0 +1,212 @@
+/*
+ * vclock: virtual clock device (see vclock.h for the modes and the xrun
+ * policy)
+ *
+ * The pacing thread owns the buffers and the period index while it runs;
+ * the control thread touches them only before start and after the join.
+ * Counters are relaxed atomics: they are statistics and publish nothing.
+ */
+#include "bridge/audio/vclock.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bridge/rtcheck/rthook.h"
+
+#define NS_PER_S 1000000000ll
+
+static int64_t vclock__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+int vclock_open(struct vclock *v, const struct devcfg *cfg)
+{
+	int err = devcfg_check(cfg);
+	if (err < 0)
+		return err;
+	memset(v, 0, sizeof(*v));
+	v->cfg = *cfg;
+	if (cfg->in_channels > 0) {
+		v->in = calloc((size_t)cfg->period * cfg->in_channels,
+		               sizeof(float));
+		if (!v->in)
+			goto fail;
+	}
+	if (cfg->out_channels > 0) {
+		v->out = calloc((size_t)cfg->period * cfg->out_channels,
+		                sizeof(float));
+		if (!v->out)
+			goto fail_in;
+	}
+	atomic_init(&v->quit, false);
+	atomic_init(&v->done, false);
+	atomic_init(&v->callbacks, 0);
+	atomic_init(&v->xruns, 0);
+	atomic_init(&v->late_max_ns, 0);
+	return 0;
+
+fail_in:
+	free(v->in);
+	v->in = NULL;
+fail:
+	return -ENOMEM;
+}
+
+int64_t vclock_deadline_ns(const struct vclock *v, uint64_t k)
+{
+	/* Split frames into whole seconds and a remainder so that neither
+	 * product overflows and the result depends on k alone. */
+	uint64_t frames = k * v->cfg.period;
+	uint64_t sec = frames / v->cfg.rate;
+	uint64_t rem = frames % v->cfg.rate;
+	return v->t0_ns + (int64_t)(sec * (uint64_t)NS_PER_S +
+	                            rem * (uint64_t)NS_PER_S / v->cfg.rate);
+}
+
+/* One period: the callback bracketed as real-time. Return: its result. */
+static int vclock__period(struct vclock *v)
+{
+	rthook_rt_enter();
+	int r = v->cfg.callback(v->cfg.user, v->in, v->out, v->cfg.period);
+	rthook_rt_leave();
+	atomic_fetch_add_explicit(&v->callbacks, 1, memory_order_relaxed);
+	return r;
+}
+
+/* The index of the period whose slot contains `now`. */
+static uint64_t vclock__period_at(const struct vclock *v, int64_t now)
+{
+	double per_ns = (double)v->cfg.period * 1e9 / v->cfg.rate;
+	double guess = (double)(now - v->t0_ns) / per_ns;
+	uint64_t k = guess > 0 ? (uint64_t)guess : 0;
+	/* The estimate may be off by one either way: correct it exactly. */
+	while (k > 0 && vclock_deadline_ns(v, k) > now)
+		k--;
+	while (vclock_deadline_ns(v, k + 1) <= now)
+		k++;
+	return k;
+}
+
+static void vclock__sleep_until(int64_t deadline)
+{
+	struct timespec ts = {
+	        .tv_sec = (time_t)(deadline / NS_PER_S),
+	        .tv_nsec = (long)(deadline % NS_PER_S),
+	};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+static void *vclock__thread(void *arg)
+{
+	struct vclock *v = arg;
+	uint64_t k = 0;
+
+	/* quit carries no data: the join orders everything else. */
+	while (!atomic_load_explicit(&v->quit, memory_order_relaxed)) {
+		if (v->cfg.mode == VCLOCK_REALTIME) {
+			int64_t due = vclock_deadline_ns(v, k);
+			vclock__sleep_until(due);
+			int64_t now = vclock__now_ns();
+			int64_t late = now - due;
+			if (late > atomic_load_explicit(&v->late_max_ns,
+			                                memory_order_relaxed))
+				atomic_store_explicit(&v->late_max_ns, late,
+				                      memory_order_relaxed);
+			if (now >= vclock_deadline_ns(v, k + 1)) {
+				/* Missed whole periods: skip them, stay on the
+				 * grid. */
+				uint64_t kk = vclock__period_at(v, now);
+				atomic_fetch_add_explicit(&v->xruns, kk - k,
+				                          memory_order_relaxed);
+				k = kk;
+			}
+		}
+		if (vclock__period(v) != 0) {
+			/* Release: the control thread that sees done (acquire)
+			 * also sees the callback's last writes. */
+			atomic_store_explicit(&v->done, true,
+			                      memory_order_release);
+			break;
+		}
+		k++;
+	}
+	return NULL;
+}
+
+int vclock_start(struct vclock *v)
+{
+	if (v->running)
+		return -EALREADY;
+	atomic_store_explicit(&v->quit, false, memory_order_relaxed);
+	atomic_store_explicit(&v->done, false, memory_order_relaxed);
+	v->t0_ns = vclock__now_ns();
+	if (v->cfg.mode == VCLOCK_MANUAL)
+		return 0;
+	int err = pthread_create(&v->thread, NULL, vclock__thread, v);
+	if (err != 0)
+		return -err;
+	v->running = true;
+	return 0;
+}
+
+int vclock_step(struct vclock *v, size_t n)
+{
+	if (v->cfg.mode != VCLOCK_MANUAL)
+		return -EINVAL;
+	size_t i;
+	for (i = 0; i < n; i++) {
+		if (vclock__period(v) != 0) {
+			atomic_store_explicit(&v->done, true,
+			                      memory_order_release);
+			return (int)(i + 1);
+		}
+	}
+	return (int)i;
+}
+
+int vclock_stop(struct vclock *v)
+{
+	if (!v->running)
+		return 0;
+	atomic_store_explicit(&v->quit, true, memory_order_relaxed);
+	pthread_join(v->thread, NULL);
+	v->running = false;
+	return 0;
+}
+
+void vclock_close(struct vclock *v)
+{
+	vclock_stop(v);
+	free(v->in);
+	free(v->out);
+	v->in = NULL;
+	v->out = NULL;
+}
+
+bool vclock_done(const struct vclock *v)
+{
+	/* Acquire: pairs with the release store in the thread or step. */
+	return atomic_load_explicit(&v->done, memory_order_acquire);
+}
+
+uint64_t vclock_callbacks(const struct vclock *v)
+{
+	return atomic_load_explicit(&v->callbacks, memory_order_relaxed);
+}
+
+uint64_t vclock_xruns(const struct vclock *v)
+{
+	return atomic_load_explicit(&v->xruns, memory_order_relaxed);
+}
+
+int64_t vclock_late_max_ns(const struct vclock *v)
+{
+	return atomic_load_explicit(&v->late_max_ns, memory_order_relaxed);
+}

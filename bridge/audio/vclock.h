@@ -1,0 +1,110 @@
+/*
+ * vclock: the virtual clock device, an audio callback without a sound card
+ *
+ * Three modes (devcfg.mode):
+ *
+ * - VCLOCK_REALTIME: a thread calls the callback once per period, paced by
+ *   CLOCK_MONOTONIC with absolute deadlines. Period k is due at
+ *   t0 + k * period / rate, computed from k with integer arithmetic, and the
+ *   thread sleeps with clock_nanosleep(TIMER_ABSTIME) until then, so timing
+ *   error never accumulates. Xrun policy: when the thread wakes after the
+ *   deadline of the *next* period has already passed, the periods it missed
+ *   are counted as xruns and skipped; the schedule resumes on the original
+ *   grid at the period now due. The callback is never called back to back
+ *   to catch up (a real device drops those periods too).
+ * - VCLOCK_FAST: the thread calls the callback back to back (for tests that
+ *   want many periods quickly).
+ * - VCLOCK_MANUAL: no thread. vclock_step() runs periods synchronously on
+ *   the caller's thread, which is the audio thread for that time.
+ *
+ * Input, when configured, is silence. The device owns its input and output
+ * buffers (allocated at open).
+ *
+ * Contexts: open/start/stop/close/step on the control thread (step: the
+ * thread that acts as the audio thread in manual mode); counters from any
+ * thread.
+ */
+#ifndef RTB_VCLOCK_H
+#define RTB_VCLOCK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bridge/audio/devcfg.h"
+
+struct vclock {
+	struct devcfg cfg;
+	float *in;  /* period * in_channels zeros, or NULL */
+	float *out; /* period * out_channels, or NULL */
+	pthread_t thread;
+	bool running;      /* control: a thread has been started */
+	_Atomic bool quit; /* control -> thread: stop at the next period */
+	_Atomic bool done; /* thread: the callback asked to stop */
+	_Atomic uint64_t callbacks;  /* periods called */
+	_Atomic uint64_t xruns;      /* periods skipped for lateness */
+	_Atomic int64_t late_max_ns; /* worst wake-up lateness */
+	int64_t t0_ns;               /* CLOCK_MONOTONIC time of period 0 */
+};
+
+/*
+ * Prepare the device (allocates its buffers; starts nothing).
+ *
+ * Return: 0, -EINVAL (bad configuration) or -ENOMEM
+ * Context: control thread
+ */
+int vclock_open(struct vclock *v, const struct devcfg *cfg);
+
+/*
+ * Start the pacing thread (REALTIME and FAST modes); in MANUAL mode only
+ * resets the period counter's time origin.
+ *
+ * Return: 0, -EALREADY when running, or a negated pthread error
+ * Context: control thread
+ */
+int vclock_start(struct vclock *v);
+
+/*
+ * Run `n` periods now on the calling thread (MANUAL mode), each bracketed
+ * by rthook_rt_enter/leave.
+ *
+ * Return: the number of periods run (fewer than n when the callback asked
+ *         to stop), or -EINVAL when not in manual mode
+ * Context: the thread acting as audio thread
+ */
+int vclock_step(struct vclock *v, size_t n);
+
+/*
+ * Stop the thread and join it (no-op in MANUAL mode or when stopped).
+ *
+ * Return: 0
+ * Context: control thread
+ */
+int vclock_stop(struct vclock *v);
+
+/* Stop and free the buffers. Context: control thread. */
+void vclock_close(struct vclock *v);
+
+/*
+ * Whether the callback has asked to stop (the thread has then exited its
+ * loop; vclock_stop still has to join it).
+ *
+ * Context: any thread
+ */
+bool vclock_done(const struct vclock *v);
+
+/*
+ * Absolute CLOCK_MONOTONIC deadline of period k, in ns: t0 + k*period/rate
+ * seconds, exact to the nanosecond for any k (no accumulated rounding).
+ *
+ * Context: any thread
+ */
+int64_t vclock_deadline_ns(const struct vclock *v, uint64_t k);
+
+/* Counters. Context: any thread. */
+uint64_t vclock_callbacks(const struct vclock *v);
+uint64_t vclock_xruns(const struct vclock *v);
+int64_t vclock_late_max_ns(const struct vclock *v);
+
+#endif

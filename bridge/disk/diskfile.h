@@ -1,0 +1,180 @@
+/*
+ * diskfile: one sound file as the disk server sees it (libsndfile access)
+ *
+ * A diskfile is embedded in each read-ahead or write-behind stream. Its
+ * owner (the stream, on the control thread) fills the configuration part
+ * before posting the open request; from then on only the disk server
+ * thread touches the "disk thread" part, and publishes results (open
+ * outcome, error message, frames written) with release stores or through
+ * the stream's result ring, which the owner reads with acquire.
+ *
+ * Reading delivers float32 interleaved frames at the session rate with the
+ * stream's channel count: other file rates go through libsamplerate
+ * (SRC_SINC_MEDIUM_QUALITY) on the disk thread; a mono file into a stereo
+ * stream is duplicated, stereo into mono is averaged, and files with more
+ * than two channels contribute their first two (averaged for mono). The
+ * stream length is the file's length converted to the session rate
+ * (rounded to nearest); a resampled file is padded or cut to exactly that.
+ *
+ * Writing takes float32 interleaved frames; the container follows the file
+ * extension (.wav .aiff/.aif .flac .ogg/.oga (Vorbis) .opus (Ogg Opus)).
+ * PCM containers are written as 24-bit integers unless asked otherwise;
+ * the float to integer conversion is done here, as round(x * 2^(bits-1))
+ * clipped, so that frames holding k / 32768 (16-bit) or k / 8388608
+ * (24-bit) values come back bit-exact.
+ */
+#ifndef RTB_DISKFILE_H
+#define RTB_DISKFILE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <samplerate.h>
+#include <sndfile.h>
+
+struct diskfile;
+
+/* Frees the stream that embeds the diskfile; called by the disk thread. */
+typedef void (*diskfile_destroy_fn)(struct diskfile *f);
+
+enum diskfile_mode {
+	DISKFILE_READ = 1,
+	DISKFILE_WRITE = 2,
+};
+
+/* Sample encoding for PCM containers (.wav, .aiff, .flac). */
+enum diskfile_encoding {
+	DISKFILE_ENC_DEFAULT = 0,  /* PCM_24 */
+	DISKFILE_ENC_PCM16,
+	DISKFILE_ENC_PCM24,
+	DISKFILE_ENC_FLOAT,        /* .wav and .aiff only */
+};
+
+#define DISKFILE_ERRMSG_MAX 256
+
+/* An audio block: the payload of a stream's pool node. */
+struct disk_block {
+	struct diskfile *file;  /* owning stream, fixed at pool set-up */
+	uint64_t pos;           /* stream frame of data[0] (read: virtual, see readahead) */
+	uint32_t frames;        /* valid frames */
+	uint32_t capacity;      /* frames the block holds */
+	float data[];           /* frames * channels floats, interleaved */
+};
+
+struct diskfile {
+	/* Configuration: written by the owner before the open request. */
+	char *path;
+	int mode;
+	int channels;    /* read: 1, 2 or 0 (the file's, at most 2); write: >= 1 */
+	int rate;        /* session rate, Hz (read: delivered; write: file rate) */
+	int loop;        /* read: wrap from the end to frame 0 */
+	int encoding;    /* write: enum diskfile_encoding */
+	void *reply;     /* read: the stream's result ring */
+	diskfile_destroy_fn destroy;
+
+	/* Results: written by the disk thread before publishing (see above). */
+	int out_channels;      /* read: channels delivered */
+	int file_rate;
+	int file_channels;
+	uint64_t length;       /* read: frames at `rate` */
+	uint64_t bytes;        /* write: file size after close */
+	char errmsg[DISKFILE_ERRMSG_MAX];  /* first error only */
+	_Atomic int status;                /* 0, or the first error (-errno) */
+	_Atomic uint64_t frames_done;      /* write: frames written so far */
+	_Atomic int open_done;             /* 1 once the open was attempted */
+
+	/* Disk thread only. */
+	SNDFILE *sf;
+	SRC_STATE *src;
+	double ratio;          /* rate / file_rate */
+	void *scratch;         /* one chunk of file frames (float or int) */
+	size_t chunk;          /* frames per scratch chunk */
+	float *rsbuf;          /* channel-converted input awaiting the resampler */
+	size_t rs_off;
+	size_t rs_avail;
+	int in_eof;
+	int wenc;              /* write: effective encoding */
+	uint64_t cursor;       /* next frame (at `rate`) the file is positioned at */
+	int64_t last_key;      /* newest deadline queued, keeps per-stream FIFO */
+	int closing;
+	int header_dirty;
+	int64_t header_ns;     /* last header update, CLOCK_MONOTONIC */
+	struct diskfile *next; /* the server's list of open files */
+	struct diskfile *prev;
+};
+
+/*
+ * Prepare the configuration part; copies `path`.
+ *
+ * Context: control
+ * Return: 0, or -ENOMEM / -EINVAL
+ */
+int diskfile_init(struct diskfile *f, const char *path, int mode);
+
+/* Release what diskfile_init took (the path copy). Context: any owner. */
+void diskfile_clear(struct diskfile *f);
+
+/*
+ * Open the file for the configured mode and allocate conversion state.
+ *
+ * Context: disk thread
+ * Return: 0, or -errno (status and errmsg set: -ENOENT, -EACCES, -EINVAL
+ *         for a non-audio or malformed file or a bad extension, -ENOTSUP
+ *         for an unsupported encoding or rate, -EIO, -ENOMEM)
+ */
+int diskfile_open(struct diskfile *f);
+
+/*
+ * Fill `dst` with up to `frames` frames starting at stream frame `vpos`
+ * (wrapped modulo length when looping).
+ *
+ * Context: disk thread
+ * Return: frames delivered (fewer only at the end of a non-looping
+ *         stream), or -errno (status and errmsg set)
+ */
+int diskfile_read(struct diskfile *f, uint64_t vpos, float *dst, uint32_t frames);
+
+/*
+ * Position the file so that the next read of `frame` needs no seek.
+ *
+ * Context: disk thread
+ * Return: 0, or -errno
+ */
+int diskfile_seek(struct diskfile *f, uint64_t frame);
+
+/*
+ * Append `frames` interleaved frames.
+ *
+ * Context: disk thread
+ * Return: 0, or -errno (-ENOSPC, -EIO; status and errmsg set)
+ */
+int diskfile_write(struct diskfile *f, const float *src, uint32_t frames);
+
+/*
+ * Rewrite the header so that the file is valid up to here (WAV, AIFF);
+ * with `sync`, also fsync.
+ *
+ * Context: disk thread
+ * Return: 0, or -errno
+ */
+int diskfile_flush(struct diskfile *f, int sync, int64_t now_ns);
+
+/*
+ * Finalize and close; frees the conversion state. Sets `bytes` for writes.
+ *
+ * Context: disk thread
+ * Return: 0, or the error that closing revealed (status set)
+ */
+int diskfile_close(struct diskfile *f);
+
+/*
+ * Record the first error: message (printf format) and status.
+ *
+ * Context: disk thread
+ * Return: err
+ */
+int diskfile_fail(struct diskfile *f, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * udpsock: libuv UDP handle with options, counters and a fixed receive
+ * buffer (see udpsock.h)
+ *
+ * The handle is initialised with AF_UNSPEC first, which cannot fail, so
+ * that every udpsock_open leaves exactly one handle to close whatever went
+ * wrong later. libuv creates the socket in uv_udp_bind; options libuv does
+ * not cover (DSCP, buffer sizes, multicast TTL/loop with a hop limit of 0)
+ * are set with setsockopt on its descriptor.
+ */
+#include "bridge/net/udpsock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge/net/addr.h"
+
+void udpsock_opts_init(struct udpsock_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->mcast_ttl = -1;
+	o->mcast_loop = -1;
+	o->dscp = -1;
+}
+
+static int fail(struct udpsock *s, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof s->err, fmt, ap);
+	va_end(ap);
+	n = strlen(s->err);
+	snprintf(s->err + n, sizeof s->err - n, ": %s", uv_strerror(rc));
+	return rc;
+}
+
+/* Single-writer counter (net thread), relaxed: read only for display. */
+static void add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+static bool is_multicast(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return IN_MULTICAST(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
+}
+
+static int set_int(int fd, int level, int name, int value)
+{
+	if (setsockopt(fd, level, name, &value, sizeof value) != 0)
+		return -errno;
+	return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct udpsock *s = h->data;
+
+	(void)suggested;
+	/* One datagram at a time (no recvmmsg), so one buffer is enough. */
+	*buf = uv_buf_init((char *)s->rxbuf, sizeof s->rxbuf);
+}
+
+static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+		    const struct sockaddr *from, unsigned flags)
+{
+	struct udpsock *s = h->data;
+
+	(void)buf;
+	if (nread < 0) {
+		add(&s->rx_errors, 1);
+		return;
+	}
+	if (from == NULL)
+		return; /* nothing more to read this round */
+	if (flags & UV_UDP_PARTIAL) {
+		add(&s->rx_truncated, 1);
+		return;
+	}
+	add(&s->rx_packets, 1);
+	add(&s->rx_bytes, (uint64_t)nread);
+	s->on_recv(s, s->rxbuf, (size_t)nread, from, netloop_now_ns(), s->user);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct udpsock *s = h->data;
+
+	s->open = false;
+	if (s->on_close != NULL)
+		s->on_close(s, s->user);
+}
+
+static void on_hook(struct netloop_hook *hk)
+{
+	struct udpsock *s =
+		(struct udpsock *)((char *)hk - offsetof(struct udpsock, hook));
+	udpsock_close(s, NULL);
+}
+
+/* Join the group `grp` (the bind address) on the configured interface. */
+static int join(struct udpsock *s, const struct sockaddr *grp, const char *iface)
+{
+	char ip[INET6_ADDRSTRLEN], txt[ADDR_TEXT_MAX];
+	const void *a = grp->sa_family == AF_INET
+				? (const void *)&((const struct sockaddr_in *)grp)->sin_addr
+				: (const void *)&((const struct sockaddr_in6 *)grp)->sin6_addr;
+	int rc;
+
+	inet_ntop(grp->sa_family, a, ip, sizeof ip);
+	rc = uv_udp_set_membership(&s->handle, ip, iface, UV_JOIN_GROUP);
+	if (rc < 0)
+		return fail(s, rc, "join multicast group %s on %s",
+			    addr_format(grp, txt, sizeof txt), iface ? iface : "default interface");
+	return 0;
+}
+
+/* Options applied to the bound socket's descriptor. */
+static int set_options(struct udpsock *s, const struct udpsock_opts *o, int family)
+{
+	int fd = udpsock_fd(s);
+	int rc = 0;
+	bool v6 = family == AF_INET6;
+
+	if (o->dscp >= 0) {
+		if (o->dscp > 63)
+			return fail(s, UV_EINVAL, "DSCP %d (must be 0..63)", o->dscp);
+		if (v6) {
+			rc = set_int(fd, IPPROTO_IPV6, IPV6_TCLASS, o->dscp << 2);
+			/* Also marks IPv4 traffic of a dual-stack socket; an
+			 * IPv6-only socket may refuse it, which is harmless. */
+			(void)set_int(fd, IPPROTO_IP, IP_TOS, o->dscp << 2);
+		} else {
+			rc = set_int(fd, IPPROTO_IP, IP_TOS, o->dscp << 2);
+		}
+		if (rc < 0)
+			return fail(s, rc, "set DSCP %d", o->dscp);
+	}
+	if (o->rcvbuf > 0 && (rc = set_int(fd, SOL_SOCKET, SO_RCVBUF, o->rcvbuf)) < 0)
+		return fail(s, rc, "set receive buffer %d bytes", o->rcvbuf);
+	if (o->sndbuf > 0 && (rc = set_int(fd, SOL_SOCKET, SO_SNDBUF, o->sndbuf)) < 0)
+		return fail(s, rc, "set send buffer %d bytes", o->sndbuf);
+	if (o->mcast_ttl >= 0) {
+		if (o->mcast_ttl > 255)
+			return fail(s, UV_EINVAL, "multicast TTL %d (must be 0..255)",
+				    o->mcast_ttl);
+		rc = v6 ? set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, o->mcast_ttl)
+			: set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, o->mcast_ttl);
+		if (rc < 0)
+			return fail(s, rc, "set multicast TTL %d", o->mcast_ttl);
+	}
+	if (o->mcast_loop >= 0) {
+		int on = o->mcast_loop ? 1 : 0;
+		rc = v6 ? set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on)
+			: set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, on);
+		if (rc < 0)
+			return fail(s, rc, "set multicast loop %d", on);
+	}
+	if (o->mcast_iface != NULL && (o->peer == NULL || is_multicast(o->peer) ||
+				       o->mcast_ttl >= 0)) {
+		rc = uv_udp_set_multicast_interface(&s->handle, o->mcast_iface);
+		if (rc < 0)
+			return fail(s, rc, "multicast interface '%s'", o->mcast_iface);
+	}
+	return 0;
+}
+
+int udpsock_open(struct udpsock *s, struct netloop *nl, const struct udpsock_opts *o)
+{
+	struct sockaddr_storage local;
+	const struct sockaddr *bind_to;
+	char txt[ADDR_TEXT_MAX];
+	unsigned flags = 0;
+	int family, rc;
+
+	s->nl = nl;
+	s->err[0] = '\0';
+	s->open = false;
+	s->closing = false;
+	s->on_recv = o->on_recv;
+	s->on_close = NULL;
+	s->user = o->user;
+	s->has_peer = false;
+	memset(&s->hook, 0, sizeof s->hook);
+	atomic_init(&s->rx_packets, 0);
+	atomic_init(&s->rx_bytes, 0);
+	atomic_init(&s->rx_truncated, 0);
+	atomic_init(&s->rx_errors, 0);
+	atomic_init(&s->tx_packets, 0);
+	atomic_init(&s->tx_bytes, 0);
+	atomic_init(&s->tx_eagain, 0);
+	atomic_init(&s->tx_errors, 0);
+
+	/* AF_UNSPEC: no socket yet, so this cannot fail. */
+	rc = uv_udp_init(netloop_uv(nl), &s->handle);
+	if (rc < 0)
+		return fail(s, rc, "create UDP handle");
+	s->handle.data = s;
+	s->open = true;
+	netloop_hook_add(nl, &s->hook, on_hook);
+
+	if (o->bind == NULL && o->peer == NULL)
+		return fail(s, UV_EINVAL, "UDP socket without a local or peer address");
+	if (o->peer != NULL) {
+		socklen_t len = addr_len(o->peer);
+		if (len == 0)
+			return fail(s, UV_EAFNOSUPPORT, "peer address");
+		memcpy(&s->peer, o->peer, len);
+		s->has_peer = true;
+	}
+	if (o->bind != NULL) {
+		bind_to = o->bind;
+	} else {
+		memset(&local, 0, sizeof local);
+		local.ss_family = o->peer->sa_family;
+		bind_to = (const struct sockaddr *)&local;
+	}
+	family = bind_to->sa_family;
+	if (family != AF_INET && family != AF_INET6)
+		return fail(s, UV_EAFNOSUPPORT, "local address");
+	if (o->peer != NULL && o->peer->sa_family != family)
+		return fail(s, UV_EAFNOSUPPORT, "peer %s and local %s differ in family",
+			    addr_format(o->peer, txt, sizeof txt),
+			    addr_format(bind_to, (char[ADDR_TEXT_MAX]){0}, ADDR_TEXT_MAX));
+	if (o->reuse || is_multicast(bind_to))
+		flags |= UV_UDP_REUSEADDR;
+	if (family == AF_INET6 && o->v6only)
+		flags |= UV_UDP_IPV6ONLY;
+	rc = uv_udp_bind(&s->handle, bind_to, flags);
+	if (rc < 0)
+		return fail(s, rc, "bind %s", addr_format(bind_to, txt, sizeof txt));
+
+	rc = set_options(s, o, family);
+	if (rc < 0)
+		return rc;
+	if (is_multicast(bind_to)) {
+		rc = join(s, bind_to, o->mcast_iface);
+		if (rc < 0)
+			return rc;
+	}
+	if (o->on_recv != NULL) {
+		rc = uv_udp_recv_start(&s->handle, on_alloc, on_recv);
+		if (rc < 0)
+			return fail(s, rc, "receive on %s",
+				    addr_format(bind_to, txt, sizeof txt));
+	}
+	return 0;
+}
+
+void udpsock_close(struct udpsock *s, udpsock_close_fn cb)
+{
+	if (!s->open || s->closing)
+		return;
+	s->closing = true;
+	s->on_close = cb;
+	netloop_hook_remove(s->nl, &s->hook);
+	uv_udp_recv_stop(&s->handle);
+	uv_close((uv_handle_t *)&s->handle, on_closed);
+}
+
+int udpsock_send(struct udpsock *s, const void *data, size_t len, const struct sockaddr *to)
+{
+	uv_buf_t b;
+	int rc;
+
+	if (to == NULL) {
+		if (!s->has_peer)
+			return -EDESTADDRREQ;
+		to = (const struct sockaddr *)&s->peer;
+	}
+	if (!s->open || s->closing)
+		return -EBADF;
+	b = uv_buf_init((char *)data, (unsigned)len);
+	rc = uv_udp_try_send(&s->handle, &b, 1, to);
+	if (rc >= 0) {
+		add(&s->tx_packets, 1);
+		add(&s->tx_bytes, (uint64_t)rc);
+	} else if (rc == UV_EAGAIN || rc == UV_ENOBUFS) {
+		add(&s->tx_eagain, 1);
+		rc = UV_EAGAIN;
+	} else {
+		add(&s->tx_errors, 1);
+	}
+	return rc;
+}
+
+int udpsock_local(const struct udpsock *s, struct sockaddr_storage *out)
+{
+	int len = sizeof *out;
+
+	return uv_udp_getsockname(&s->handle, (struct sockaddr *)out, &len);
+}
+
+const char *udpsock_error(const struct udpsock *s)
+{
+	return s->err;
+}
+
+int udpsock_fd(const struct udpsock *s)
+{
+	uv_os_fd_t fd;
+
+	if (uv_fileno((const uv_handle_t *)&s->handle, &fd) < 0)
+		return -1;
+	return fd;
+}

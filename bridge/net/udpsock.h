@@ -1,0 +1,135 @@
+/*
+ * udpsock: one UDP socket on the net thread, for sending and/or receiving
+ *
+ * IPv4 or IPv6, unicast or multicast (a multicast bind address joins the
+ * group), optional DSCP marking and socket buffer sizes. Received
+ * datagrams land in a receive buffer inside the struct (no allocation per
+ * datagram) and are handed to the owner's callback with the source address
+ * and a CLOCK_MONOTONIC receive time; the data is valid only during the
+ * callback. Sends go straight from the caller's buffer with
+ * uv_udp_try_send: a full socket buffer drops the datagram and counts it,
+ * it never queues or blocks.
+ *
+ * The struct is caller storage owned by the net thread from udpsock_open to
+ * the close callback. Counters are single-writer atomics any thread may
+ * read for display.
+ */
+#ifndef RTB_UDPSOCK_H
+#define RTB_UDPSOCK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "bridge/net/netloop.h"
+
+/* Largest datagram received whole; longer ones are counted and dropped. */
+#define UDPSOCK_RX_MAX 65536
+#define UDPSOCK_ERR_MAX 192
+
+struct udpsock;
+
+/*
+ * A datagram arrived. `data` is valid until the callback returns.
+ * Context: net thread
+ */
+typedef void (*udpsock_recv_fn)(struct udpsock *s, const uint8_t *data, size_t len,
+				 const struct sockaddr *from, uint64_t rx_ns, void *user);
+
+/* The socket is fully closed; its memory may be reused. Context: net thread. */
+typedef void (*udpsock_close_fn)(struct udpsock *s, void *user);
+
+struct udpsock_opts {
+	/* Local address to bind (receive: the listen address, a multicast
+	 * group for a multicast receiver). NULL: the wildcard address of the
+	 * peer's family, port 0. */
+	const struct sockaddr *bind;
+	/* Default destination for udpsock_send(.., NULL). NULL: none. */
+	const struct sockaddr *peer;
+	/* Multicast interface: an address of the local interface ("127.0.0.1";
+	 * for IPv6 "::1%lo" style with a zone, or NULL for the default). Used
+	 * both for joining (receive) and for sending. */
+	const char *mcast_iface;
+	int mcast_ttl;     /* hop limit for multicast sends, -1: system default */
+	int mcast_loop;    /* 1/0: deliver own multicast to local sockets, -1: default */
+	int dscp;          /* 0..63 DiffServ code point (46 = EF), -1: leave */
+	int rcvbuf;        /* SO_RCVBUF bytes, 0: system default */
+	int sndbuf;        /* SO_SNDBUF bytes, 0: system default */
+	bool reuse;        /* SO_REUSEADDR (implied for a multicast group) */
+	bool v6only;       /* an IPv6 wildcard bind takes no IPv4 traffic */
+	udpsock_recv_fn on_recv;  /* NULL: send only, no receive buffer used */
+	void *user;
+};
+
+/* Field defaults: everything off (-1 / 0 / NULL). */
+void udpsock_opts_init(struct udpsock_opts *o);
+
+struct udpsock {
+	uv_udp_t handle;
+	struct netloop *nl;
+	struct netloop_hook hook;
+	struct sockaddr_storage peer;
+	bool has_peer;
+	bool open;          /* handle initialised and not yet closing */
+	bool closing;
+	udpsock_recv_fn on_recv;
+	udpsock_close_fn on_close;
+	void *user;
+	_Atomic uint64_t rx_packets, rx_bytes, rx_truncated, rx_errors;
+	_Atomic uint64_t tx_packets, tx_bytes, tx_eagain, tx_errors;
+	char err[UDPSOCK_ERR_MAX];
+	unsigned char rxbuf[UDPSOCK_RX_MAX];
+};
+
+/*
+ * Open a socket with the given options, bind it, join a multicast group
+ * when the bind address is one, and start receiving when on_recv is set.
+ *
+ * Pre: s is not open; opts->bind or opts->peer is set (it fixes the family)
+ * Post: whatever the result, udpsock_close(s, cb) must be called before
+ *       s is reused or freed (or netloop_stop closes it). On failure,
+ *       udpsock_error(s) is one line naming the address, e.g.
+ *       "bind 127.0.0.1:5004: address already in use".
+ * Context: net thread
+ * Return: 0, or a negated errno (-EADDRINUSE, -EADDRNOTAVAIL, -EINVAL,
+ *         -ENODEV for a bad multicast interface, ...)
+ */
+int udpsock_open(struct udpsock *s, struct netloop *nl, const struct udpsock_opts *opts);
+
+/*
+ * Close the socket; cb (may be NULL) runs on the loop once the handle is
+ * gone. Closing a closing socket does nothing.
+ *
+ * Context: net thread
+ */
+void udpsock_close(struct udpsock *s, udpsock_close_fn cb);
+
+/*
+ * Send one datagram from the caller's buffer, now, without queueing.
+ *
+ * Context: net thread
+ * Return: bytes sent; -EAGAIN when the socket buffer is full (counted in
+ *         tx_eagain, the datagram is dropped); -EDESTADDRREQ with no
+ *         destination; another negated errno (counted in tx_errors)
+ */
+int udpsock_send(struct udpsock *s, const void *data, size_t len, const struct sockaddr *to);
+
+/*
+ * The bound local address (to read the port picked for port 0).
+ *
+ * Context: net thread
+ * Return: 0, or a negated errno
+ */
+int udpsock_local(const struct udpsock *s, struct sockaddr_storage *out);
+
+/* Last error line (empty when none). Context: net thread, or after a
+ * synchronising call. */
+const char *udpsock_error(const struct udpsock *s);
+
+/* The socket's file descriptor, for getsockopt checks. Context: net thread. */
+int udpsock_fd(const struct udpsock *s);
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * Linear PCM payloads (L16/L24, RFC 3551): float <-> big-endian integers
+ *
+ * Pure code on caller buffers; see pcm.h. Rounding is to nearest (lrintf in
+ * the default rounding mode); values beyond full scale clip to the integer
+ * limits instead of wrapping, and NaN maps to 0.
+ */
+#include "codec/pcm.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+
+/*
+ * Scale, round and clip one sample to [lo, hi]. The comparisons are written
+ * so that NaN fails all of them and lands on 0.
+ */
+static long pcm_quantize(float x, float scale, long lo, long hi)
+{
+	float s = x * scale;
+
+	if (s >= (float)hi)
+		return hi;
+	if (s <= (float)lo)
+		return lo;
+	if (s > (float)lo && s < (float)hi)
+		return lrintf(s);
+	return 0;
+}
+
+void pcm_float_to_s16be(const float *in, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		long v = pcm_quantize(in[i], 32768.0f, -32768, 32767);
+		uint16_t u = (uint16_t)(v & 0xffff);
+
+		out[2 * i] = (uint8_t)(u >> 8);
+		out[2 * i + 1] = (uint8_t)(u & 0xff);
+	}
+}
+
+void pcm_s16be_to_float(const uint8_t *in, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint16_t u = (uint16_t)((in[2 * i] << 8) | in[2 * i + 1]);
+		/* Two's complement by arithmetic, not by an
+		   implementation-defined cast. */
+		long v = u < 0x8000 ? (long)u : (long)u - 0x10000;
+
+		out[i] = (float)v * (1.0f / 32768.0f);
+	}
+}
+
+void pcm_float_to_s24be(const float *in, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		long v = pcm_quantize(in[i], 8388608.0f, -8388608, 8388607);
+		uint32_t u = (uint32_t)(v & 0xffffff);
+
+		out[3 * i] = (uint8_t)(u >> 16);
+		out[3 * i + 1] = (uint8_t)((u >> 8) & 0xff);
+		out[3 * i + 2] = (uint8_t)(u & 0xff);
+	}
+}
+
+void pcm_s24be_to_float(const uint8_t *in, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u = ((uint32_t)in[3 * i] << 16) |
+		             ((uint32_t)in[3 * i + 1] << 8) | in[3 * i + 2];
+		long v = u < 0x800000 ? (long)u : (long)u - 0x1000000;
+
+		/* 2^-23 is exact and every 24-bit integer fits a float's
+		   mantissa, so this division loses nothing. */
+		out[i] = (float)v * (1.0f / 8388608.0f);
+	}
+}
+
+int pcm_sample_bytes(int bits)
+{
+	if (bits == 16)
+		return 2;
+	if (bits == 24)
+		return 3;
+	return -EINVAL;
+}
+
+int pcm_encode(int bits, int channels, const float *pcm, size_t frames,
+               uint8_t *out, size_t cap)
+{
+	int bps = pcm_sample_bytes(bits);
+
+	if (bps < 0 || channels < 1 || channels > 255)
+		return -EINVAL;
+	size_t frame_bytes = (size_t)bps * (size_t)channels;
+	if (frames > INT_MAX / frame_bytes)
+		return -EINVAL;
+	size_t bytes = frames * frame_bytes;
+	if (bytes > cap)
+		return -ENOBUFS;
+
+	size_t n = frames * (size_t)channels;
+	if (bits == 16)
+		pcm_float_to_s16be(pcm, n, out);
+	else
+		pcm_float_to_s24be(pcm, n, out);
+	return (int)bytes;
+}
+
+int pcm_decode(int bits, int channels, const uint8_t *payload, size_t len,
+               float *pcm, size_t max_frames)
+{
+	int bps = pcm_sample_bytes(bits);
+
+	if (bps < 0 || channels < 1 || channels > 255)
+		return -EINVAL;
+	size_t frame_bytes = (size_t)bps * (size_t)channels;
+	if (len % frame_bytes != 0)
+		return -EBADMSG;
+	size_t frames = len / frame_bytes;
+	if (frames > max_frames)
+		return -ENOBUFS;
+	if (frames > INT_MAX)
+		return -EBADMSG;
+
+	size_t n = frames * (size_t)channels;
+	if (bits == 16)
+		pcm_s16be_to_float(payload, n, pcm);
+	else
+		pcm_s24be_to_float(payload, n, pcm);
+	return (int)frames;
+}

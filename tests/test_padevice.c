@@ -1,0 +1,206 @@
+/*
+ * test_padevice: the PortAudio backend, through a real JACK server
+ *
+ * The test starts its own jackd with the dummy backend (paced like a sound
+ * card, no hardware) under a private server name, so that parallel runs do
+ * not meet, plays the mixer through PortAudio's JACK host API for about a
+ * second and stops jackd by its PID.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge/audio/memsource.h"
+#include "bridge/audio/memtap.h"
+#include "bridge/audio/mixer.h"
+#include "bridge/audio/padevice.h"
+#include "tests/rtcheck_assert.h"
+
+extern char **environ;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+	                      .tv_nsec = (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/* Run argv to completion. Return: its exit status, or -1. */
+static int run(char *const argv[])
+{
+	pid_t pid;
+	int status;
+	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+		return -1;
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static bool have_program(const char *name)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
+	return system(cmd) == 0;
+}
+
+static pid_t jackd_pid;
+static char server[64];
+
+/* Start jackd (dummy backend) or skip/fail with a reason. */
+static void jack_up(void)
+{
+	if (!have_program("jackd") || !have_program("jack_wait")) {
+		if (geteuid() != 0)
+			cr_skip_test(
+			        "jackd2 is not installed and we are not root "
+			        "(tools/setup.sh --tools installs it)");
+		cr_assert_fail(
+		        "jackd2 is not installed: run tools/setup.sh --tools");
+	}
+	snprintf(server, sizeof(server), "rtb_audio_%d", (int)getpid());
+	setenv("JACK_DEFAULT_SERVER", server, 1);
+	setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
+	setenv("JACK_NO_START_SERVER", "1", 1);
+	char *argv[] = {"jackd", "-n",    server, "--no-realtime",
+	                "-d",    "dummy", "-r",   "48000",
+	                "-p",    "256",   NULL};
+	cr_assert_eq(
+	        posix_spawnp(&jackd_pid, "jackd", NULL, NULL, argv, environ),
+	        0);
+	char *wait_argv[] = {"jack_wait", "-s", server, "-w", "-t", "10", NULL};
+	int st = run(wait_argv);
+	cr_assert_eq(st, 0, "jack_wait: server '%s' did not come up", server);
+}
+
+static void jack_down(void)
+{
+	if (jackd_pid <= 0)
+		return;
+	kill(jackd_pid, SIGTERM);
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(jackd_pid, NULL, WNOHANG) == jackd_pid) {
+			jackd_pid = 0;
+			return;
+		}
+		sleep_ms(10);
+	}
+	kill(jackd_pid, SIGKILL);
+	waitpid(jackd_pid, NULL, 0);
+	jackd_pid = 0;
+}
+
+static int silent_cb(void *user, const float *in, float *out, size_t frames)
+{
+	(void)user;
+	(void)in;
+	memset(out, 0, frames * 2 * sizeof(float));
+	return 0;
+}
+
+TestSuite(padevice, .timeout = 60);
+
+Test(padevice, unknown_device_name_gives_enodev_and_a_message)
+{
+	struct devcfg cfg;
+	struct padevice p;
+	devcfg_default(&cfg);
+	cfg.callback = silent_cb;
+	cfg.name = "no-such-device-xyz";
+	cr_assert_eq(padevice_open(&p, &cfg), -ENODEV);
+	cr_assert(strstr(p.error, "no-such-device-xyz") != NULL, "error: %s",
+	          p.error);
+	padevice_close(&p);
+	cfg.name = NULL;
+	cfg.index = 100000;
+	cr_assert_eq(padevice_open(&p, &cfg), -ENODEV);
+	cr_assert(strstr(p.error, "100000") != NULL, "error: %s", p.error);
+	padevice_close(&p);
+}
+
+Test(padevice, plays_the_mixer_through_jack_dummy_at_the_audio_rate,
+     .fini = jack_down)
+{
+	enum { CH = 2, LOOP = 1000, CAP = 96000 };
+	static float loop[LOOP * CH];
+	static float rec[CAP * CH];
+	static struct mixer m;
+	struct mixer_config mc;
+	struct mixer_stats st;
+	struct memsource src;
+	struct memtap tap;
+	struct devcfg cfg;
+	struct padevice p;
+
+	jack_up();
+	RTCHECK_INIT();
+	RTCHECK_ASSERT_LOADED();
+
+	FILE *list = tmpfile();
+	cr_assert_not_null(list);
+	int n = padevice_list(list);
+	cr_assert_geq(n, 1, "PortAudio sees the JACK server's device");
+	rewind(list);
+	char line[256];
+	bool jack_listed = false;
+	while (fgets(line, sizeof(line), list))
+		jack_listed |= strstr(line, "JACK") != NULL;
+	fclose(list);
+	cr_assert(jack_listed, "the list names the JACK host API");
+
+	for (int i = 0; i < LOOP * CH; i++)
+		loop[i] = (float)((i * 37) % 256 - 128) / 1024.0f;
+	memsource_init(&src, loop, LOOP, CH, true);
+	memtap_init(&tap, rec, CAP, CH);
+	mixer_config_default(&mc);
+	cr_assert_eq(mixer_init(&m, &mc), 0);
+	cr_assert_eq(mixer_stats_init(&st, &m), 0);
+	cr_assert_eq(mixer_link(&m, &src.src, 1.0f), 0);
+	cr_assert_eq(mixer_link_tap(&m, &tap.tap, MIXER_TAP_OUTPUT), 0);
+
+	devcfg_default(&cfg);
+	cfg.callback = mixer_process;
+	cfg.user = &m;
+	cfg.host_api = "JACK";
+	int err = padevice_open(&p, &cfg);
+	cr_assert_eq(err, 0, "open: %d %s", err, p.error);
+	RTCHECK_RESET();
+	cr_assert_eq(padevice_start(&p), 0, "%s", p.error);
+	for (int i = 0; i < 10; i++) {
+		sleep_ms(100);
+		mixer_poll(&m, &st);
+	}
+	cr_assert_eq(padevice_stop(&p), 0, "%s", p.error);
+	RTCHECK_ASSERT_ZERO();
+	mixer_poll(&m, &st);
+
+	uint64_t calls = padevice_callbacks(&p), frames = padevice_frames(&p);
+	cr_log_info("%llu callbacks, %llu frames, %llu xruns, rate %.0f, %llu "
+	            "reports, "
+	            "callback p99 %.1f us max %.1f us",
+	            (unsigned long long)calls, (unsigned long long)frames,
+	            (unsigned long long)padevice_xruns(&p), p.actual_rate,
+	            (unsigned long long)st.reports, st.cb_us_p99_all,
+	            st.cb_us_max);
+	/* About one second at 48 kHz: loose bounds, startup included. */
+	cr_assert_geq(frames, 24000);
+	cr_assert_leq(frames, 72000);
+	cr_assert_geq(calls, frames / 256);
+	cr_assert_geq(st.reports, 3, "meters reached the control thread");
+	/* The tap got the mix, which is the looped source exactly. */
+	cr_assert_eq(tap.used + tap.dropped, frames);
+	for (size_t f = 0; f < tap.used; f++)
+		for (int c = 0; c < CH; c++)
+			cr_assert_eq(rec[f * CH + c], loop[(f % LOOP) * CH + c],
+			             "frame %zu", f);
+	padevice_close(&p);
+	mixer_clear(&m);
+	mixer_stats_clear(&st);
+}

@@ -1,0 +1,392 @@
+/*
+ * UDP sockets on the net thread, loopback only: send/receive on 127.0.0.1
+ * and ::1 (port 0, bound port read back), the receive buffer is the
+ * preallocated one for every datagram, a busy port and a bad group give
+ * a negated errno and a one-line message, DSCP and buffer sizes read back
+ * with getsockopt, multicast on loopback when this host routes it.
+ * Sockets are opened and inspected through netloop_call_wait, so the test
+ * thread never touches net-thread state without a happens-before edge.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bridge/net/addr.h"
+#include "bridge/net/netloop.h"
+#include "bridge/net/udpsock.h"
+
+static struct netloop nl;
+
+static void setup(void)
+{
+	cr_assert_eq(netloop_start(&nl, 64), 0);
+}
+
+static void teardown(void)
+{
+	netloop_stop(&nl);
+}
+
+TestSuite(udpsock, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Receiver state, written on the net thread; `got` publishes the rest. */
+#define RX_MAX 256
+static struct udpsock rx, tx, tx2;
+static _Atomic int got;
+static size_t rx_len[RX_MAX];
+static uint8_t rx_first[RX_MAX];
+static uint64_t rx_ns[RX_MAX];
+static int rx_foreign_buf;
+static struct sockaddr_storage rx_from;
+
+static void on_dgram(struct udpsock *s, const uint8_t *d, size_t n,
+		     const struct sockaddr *from, uint64_t t, void *u)
+{
+	int i = atomic_load_explicit(&got, memory_order_relaxed);
+
+	(void)u;
+	if (d != s->rxbuf)
+		rx_foreign_buf++;
+	if (i < RX_MAX) {
+		rx_len[i] = n;
+		rx_first[i] = n > 0 ? d[0] : 0;
+		rx_ns[i] = t;
+		memcpy(&rx_from, from, addr_len(from));
+	}
+	/* Release: publishes the slot written above to the waiting test. */
+	atomic_store_explicit(&got, i + 1, memory_order_release);
+}
+
+/* Wait up to `ms` for `n` datagrams. */
+static int wait_for(int n, int ms)
+{
+	struct timespec pause = {0, 1000000};
+	int i;
+
+	for (i = 0; i < ms; i++) {
+		/* Acquire: pairs with the release in on_dgram. */
+		if (atomic_load_explicit(&got, memory_order_acquire) >= n)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return atomic_load_explicit(&got, memory_order_acquire);
+}
+
+static _Atomic int closed;
+
+static int wait_closed(int ms)
+{
+	struct timespec pause = {0, 1000000};
+	int i;
+
+	for (i = 0; i < ms; i++) {
+		/* Acquire: pairs with the release in on_closed. */
+		if (atomic_load_explicit(&closed, memory_order_acquire))
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+struct job {
+	struct udpsock *s;
+	struct udpsock_opts o;
+	struct sockaddr_storage bind, peer;
+	int rc;
+	int count;
+	size_t len;
+	struct sockaddr_storage local;
+	int dscp_v4, tclass, rcvbuf;
+};
+
+static int do_open(struct netloop *l, void *arg)
+{
+	struct job *j = arg;
+	j->rc = udpsock_open(j->s, l, &j->o);
+	if (j->rc == 0)
+		udpsock_local(j->s, &j->local);
+	return j->rc;
+}
+
+static void on_closed(struct udpsock *s, void *user)
+{
+	(void)s, (void)user;
+	/* Release: the handle is gone, the struct may be reused. */
+	atomic_store_explicit(&closed, 1, memory_order_release);
+}
+
+static int start_close(struct netloop *l, void *arg)
+{
+	(void)l;
+	udpsock_close(arg, on_closed);
+	return 0;
+}
+
+static int wait_closed(int ms);
+static void close_sock(struct udpsock *s);
+
+/* Close and wait for the close callback: only then may the struct be
+ * opened again (libuv finishes closing at the end of a loop turn). */
+static int do_close(struct netloop *l, void *arg)
+{
+	atomic_store_explicit(&closed, 0, memory_order_relaxed);
+	netloop_call_wait(l, start_close, arg);
+	return wait_closed(2000);
+}
+
+static void close_sock(struct udpsock *s)
+{
+	cr_assert_eq(do_close(&nl, s), 0, "close callback ran");
+}
+
+static int do_send(struct netloop *l, void *arg)
+{
+	struct job *j = arg;
+	uint8_t buf[1500];
+	int i, rc = 0;
+
+	(void)l;
+	for (i = 0; i < j->count; i++) {
+		memset(buf, i & 0xff, j->len);
+		rc = udpsock_send(j->s, buf, j->len, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return rc;
+}
+
+static int do_sockopts(struct netloop *l, void *arg)
+{
+	struct job *j = arg;
+	int fd = udpsock_fd(j->s);
+	socklen_t len = sizeof(int);
+
+	(void)l;
+	j->dscp_v4 = j->tclass = j->rcvbuf = -1;
+	getsockopt(fd, IPPROTO_IP, IP_TOS, &j->dscp_v4, &len);
+	len = sizeof(int);
+	getsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &j->tclass, &len);
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &j->rcvbuf, &len);
+	return 0;
+}
+
+static void job_init(struct job *j, struct udpsock *s, const char *bind, const char *peer)
+{
+	char err[120];
+
+	memset(j, 0, sizeof *j);
+	j->s = s;
+	udpsock_opts_init(&j->o);
+	if (bind != NULL) {
+		cr_assert_eq(addr_parse(&j->bind, NULL, bind,
+					ADDR_LISTEN | ADDR_PORT_ZERO | ADDR_NUMERIC, err,
+					sizeof err),
+			     0, "%s", err);
+		j->o.bind = (struct sockaddr *)&j->bind;
+	}
+	if (peer != NULL) {
+		cr_assert_eq(addr_parse(&j->peer, NULL, peer, ADDR_NUMERIC, err, sizeof err), 0,
+			     "%s", err);
+		j->o.peer = (struct sockaddr *)&j->peer;
+	}
+}
+
+static void loopback_round_trip(const char *any, const char *host_fmt)
+{
+	struct job r, t;
+	char peer[80];
+	int i;
+
+	atomic_store(&got, 0);
+	rx_foreign_buf = 0;
+	job_init(&r, &rx, any, NULL);
+	r.o.on_recv = on_dgram;
+	if (netloop_call_wait(&nl, do_open, &r) == -EADDRNOTAVAIL) {
+		close_sock(&rx);
+		cr_skip_test("%s not available here: %s", any, udpsock_error(&rx));
+	}
+	cr_assert_eq(r.rc, 0, "%s", udpsock_error(&rx));
+	cr_assert_neq(addr_port((struct sockaddr *)&r.local), 0, "bound port read back");
+	snprintf(peer, sizeof peer, host_fmt, addr_port((struct sockaddr *)&r.local));
+	job_init(&t, &tx, NULL, peer);
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &t), 0, "%s", udpsock_error(&tx));
+	t.count = 50;
+	t.len = 172;
+	cr_assert_eq(netloop_call_wait(&nl, do_send, &t), 172);
+	cr_assert_eq(wait_for(50, 2000), 50, "all datagrams arrive on loopback");
+	for (i = 0; i < 50; i++) {
+		cr_assert_eq(rx_len[i], 172);
+		cr_assert_eq(rx_first[i], i);
+		if (i > 0)
+			cr_assert_geq(rx_ns[i], rx_ns[i - 1], "receive times are monotonic");
+	}
+	cr_assert_eq(rx_foreign_buf, 0, "every datagram is in the preallocated buffer");
+	cr_assert_eq(addr_port((struct sockaddr *)&rx_from),
+		     addr_port((struct sockaddr *)&t.local), "source address is the sender");
+	cr_assert_eq(atomic_load_explicit(&tx.tx_packets, memory_order_relaxed), 50u);
+	cr_assert_eq(atomic_load_explicit(&rx.rx_bytes, memory_order_relaxed), 50u * 172);
+	close_sock(&tx);
+	close_sock(&rx);
+}
+
+Test(udpsock, round_trip_on_ipv4_loopback)
+{
+	loopback_round_trip("127.0.0.1:0", "127.0.0.1:%u");
+}
+
+Test(udpsock, round_trip_on_ipv6_loopback)
+{
+	loopback_round_trip("[::1]:0", "[::1]:%u");
+}
+
+Test(udpsock, busy_port_gives_eaddrinuse_and_a_message)
+{
+	struct job a, b;
+	char bind[40], expect[80];
+	unsigned port;
+
+	job_init(&a, &rx, "127.0.0.1:0", NULL);
+	a.o.on_recv = on_dgram;
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &a), 0, "%s", udpsock_error(&rx));
+	port = addr_port((struct sockaddr *)&a.local);
+	snprintf(bind, sizeof bind, "127.0.0.1:%u", port);
+	job_init(&b, &tx, bind, NULL);
+	b.o.on_recv = on_dgram;
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &b), -EADDRINUSE);
+	snprintf(expect, sizeof expect, "bind 127.0.0.1:%u: address already in use", port);
+	cr_assert_str_eq(udpsock_error(&tx), expect);
+	close_sock(&tx);
+	close_sock(&rx);
+}
+
+Test(udpsock, dscp_and_buffer_size_are_set)
+{
+	struct job j;
+
+	job_init(&j, &tx, NULL, "127.0.0.1:9");
+	j.o.dscp = 46;
+	j.o.rcvbuf = 1 << 18;
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), 0, "%s", udpsock_error(&tx));
+	netloop_call_wait(&nl, do_sockopts, &j);
+	cr_assert_eq(j.dscp_v4, 46 << 2);
+	cr_assert_geq(j.rcvbuf, 1 << 18, "Linux reports twice the request, capped by rmem_max");
+	close_sock(&tx);
+
+	job_init(&j, &tx2, NULL, "[::1]:9");
+	j.o.dscp = 34;
+	if (netloop_call_wait(&nl, do_open, &j) == 0) {
+		netloop_call_wait(&nl, do_sockopts, &j);
+		cr_assert_eq(j.tclass, 34 << 2);
+	}
+	close_sock(&tx2);
+}
+
+Test(udpsock, bad_options_are_refused_with_a_message)
+{
+	struct job j;
+
+	job_init(&j, &tx, NULL, "127.0.0.1:9");
+	j.o.dscp = 64;
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), -EINVAL);
+	cr_assert(strstr(udpsock_error(&tx), "DSCP 64") != NULL, "%s", udpsock_error(&tx));
+	close_sock(&tx);
+
+	job_init(&j, &tx, "127.0.0.1:0", "[::1]:9");
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), -EAFNOSUPPORT);
+	close_sock(&tx);
+
+	job_init(&j, &tx, NULL, NULL);
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), -EINVAL);
+	close_sock(&tx);
+}
+
+static int send_nowhere(struct netloop *l, void *arg)
+{
+	(void)l;
+	return udpsock_send(arg, "x", 1, NULL);
+}
+
+Test(udpsock, send_without_destination_is_refused)
+{
+	struct job j;
+
+	job_init(&j, &rx, "127.0.0.1:0", NULL);
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), 0, "%s", udpsock_error(&rx));
+	cr_assert_eq(netloop_call_wait(&nl, send_nowhere, &rx), -EDESTADDRREQ);
+	close_sock(&rx);
+}
+
+Test(udpsock, multicast_on_loopback_when_the_host_routes_it)
+{
+	struct job r, t;
+	char peer[40];
+	unsigned port;
+	int rc;
+
+	atomic_store(&got, 0);
+	/* Pick a free port by binding a unicast socket first. */
+	job_init(&r, &rx, "127.0.0.1:0", NULL);
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &r), 0);
+	port = addr_port((struct sockaddr *)&r.local);
+	close_sock(&rx);
+
+	snprintf(peer, sizeof peer, "239.255.77.%u:%u", 1 + port % 200, port);
+	job_init(&r, &rx, peer, NULL);
+	r.o.mcast_iface = "127.0.0.1";
+	r.o.on_recv = on_dgram;
+	rc = netloop_call_wait(&nl, do_open, &r);
+	if (rc < 0) {
+		cr_log_info("multicast join failed: %s", udpsock_error(&rx));
+		close_sock(&rx);
+		cr_skip_test("no multicast on loopback here: %s", udpsock_error(&rx));
+	}
+	job_init(&t, &tx, NULL, peer);
+	t.o.mcast_iface = "127.0.0.1";
+	t.o.mcast_ttl = 0; /* never leaves the host */
+	t.o.mcast_loop = 1;
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &t), 0, "%s", udpsock_error(&tx));
+	t.count = 5;
+	t.len = 100;
+	rc = netloop_call_wait(&nl, do_send, &t);
+	if (rc < 0 || wait_for(5, 1000) < 5) {
+		close_sock(&tx);
+		close_sock(&rx);
+		cr_skip_test("multicast to %s not looped back on this host (send: %d)", peer, rc);
+	}
+	cr_assert_eq(rx_len[4], 100);
+	close_sock(&tx);
+	close_sock(&rx);
+}
+
+Test(udpsock, full_send_buffer_drops_and_counts)
+{
+	struct job r, t;
+	char peer[40];
+	int i, rc = 0;
+
+	/* A receiver that never reads, a tiny send buffer: sends must drop
+	 * (EAGAIN, counted) or all succeed; never block. */
+	job_init(&r, &rx, "127.0.0.1:0", NULL);
+	r.o.rcvbuf = 4096;
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &r), 0);
+	snprintf(peer, sizeof peer, "127.0.0.1:%u", addr_port((struct sockaddr *)&r.local));
+	job_init(&t, &tx, NULL, peer);
+	t.o.sndbuf = 4096;
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &t), 0);
+	t.len = 1400;
+	t.count = 1;
+	for (i = 0; i < 200; i++) {
+		rc = netloop_call_wait(&nl, do_send, &t);
+		cr_assert(rc == 1400 || rc == -EAGAIN, "send gave %d", rc);
+	}
+	cr_assert_eq(atomic_load_explicit(&tx.tx_packets, memory_order_relaxed) +
+			     atomic_load_explicit(&tx.tx_eagain, memory_order_relaxed),
+		     200u);
+	close_sock(&tx);
+	close_sock(&rx);
+}

@@ -1,0 +1,275 @@
+/*
+ * test_vclock: the virtual clock device (manual, fast and real-time modes)
+ * and the device facade over it.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "bridge/audio/device.h"
+#include "bridge/audio/vclock.h"
+#include "tests/rtcheck_assert.h"
+
+struct counter {
+	uint64_t calls;
+	uint64_t stop_at; /* return 1 on this call (0: never) */
+	size_t last_frames;
+	int bad_buffers;
+};
+
+static int count_cb(void *user, const float *in, float *out, size_t frames)
+{
+	struct counter *c = user;
+	c->calls++;
+	c->last_frames = frames;
+	if (!out || (in && in[0] != 0.0f))
+		c->bad_buffers++;
+	for (size_t i = 0; out && i < frames * 2; i++)
+		out[i] = 0.25f;
+	return c->stop_at != 0 && c->calls == c->stop_at;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+	                      .tv_nsec = (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+TestSuite(vclock, .timeout = 30);
+
+Test(vclock, deadlines_are_computed_absolutely_from_the_period_index)
+{
+	struct counter c = {0};
+	struct devcfg cfg;
+	struct vclock v;
+	devcfg_default(&cfg);
+	cfg.callback = count_cb;
+	cfg.user = &c;
+	cfg.mode = VCLOCK_MANUAL;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	cr_assert_eq(vclock_start(&v), 0);
+	int64_t t0 = vclock_deadline_ns(&v, 0);
+	/* 375 periods of 128 frames are exactly one second at 48 kHz. */
+	cr_assert_eq(vclock_deadline_ns(&v, 375) - t0, 1000000000);
+	cr_assert_eq(vclock_deadline_ns(&v, 375ull * 86400) - t0,
+	             86400ll * 1000000000);
+	cr_assert_eq(vclock_deadline_ns(&v, 3) - t0, 8000000);
+	/* Neighbouring periods differ by 2666 or 2667 us: never drifting. */
+	for (uint64_t k = 1000000; k < 1000100; k++) {
+		int64_t d = vclock_deadline_ns(&v, k + 1) -
+		            vclock_deadline_ns(&v, k);
+		cr_assert(d == 2666666 || d == 2666667,
+		          "period %llu lasts %lld ns", (unsigned long long)k,
+		          (long long)d);
+	}
+	vclock_close(&v);
+
+	cfg.rate = 44100;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	cr_assert_eq(vclock_start(&v), 0);
+	t0 = vclock_deadline_ns(&v, 0);
+	cr_assert_eq(vclock_deadline_ns(&v, 44100) - t0, 128ll * 1000000000);
+	vclock_close(&v);
+}
+
+Test(vclock, manual_step_runs_exactly_the_periods_asked)
+{
+	struct counter c = {.stop_at = 0};
+	struct devcfg cfg;
+	struct vclock v;
+	RTCHECK_INIT();
+	devcfg_default(&cfg);
+	cfg.callback = count_cb;
+	cfg.user = &c;
+	cfg.in_channels = 1;
+	cfg.period = 32;
+	cfg.mode = VCLOCK_MANUAL;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	cr_assert_eq(vclock_start(&v), 0);
+	RTCHECK_RESET();
+	cr_assert_eq(vclock_step(&v, 10), 10);
+	cr_assert_eq(c.calls, 10);
+	cr_assert_eq(c.last_frames, 32);
+	cr_assert_eq(c.bad_buffers, 0);
+	cr_assert_eq(vclock_callbacks(&v), 10);
+	cr_assert_not(vclock_done(&v));
+	c.stop_at = 15;
+	cr_assert_eq(vclock_step(&v, 100), 5,
+	             "the callback's stop ends the steps");
+	cr_assert(vclock_done(&v));
+	RTCHECK_ASSERT_ZERO();
+	vclock_close(&v);
+}
+
+#if defined(RTB_RTCHECK)
+#include <stdlib.h>
+
+static int malloc_cb(void *user, const float *in, float *out, size_t frames)
+{
+	(void)user;
+	(void)in;
+	void *p = malloc(64);
+	float v = p ? 0.0f : 1.0f;
+	free(p);
+	for (size_t i = 0; i < frames * 2; i++)
+		out[i] = v;
+	return 0;
+}
+
+Test(vclock, every_callback_is_watched_by_the_real_time_checker)
+{
+	struct devcfg cfg;
+	struct vclock v;
+	RTCHECK_ASSERT_LOADED();
+	devcfg_default(&cfg);
+	cfg.callback = malloc_cb;
+	cfg.mode = VCLOCK_MANUAL;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	cr_assert_eq(vclock_start(&v), 0);
+	rtcheck_reset();
+	cr_assert_eq(vclock_step(&v, 3), 3);
+	struct rtcheck_counts c;
+	rtcheck_get(&c);
+	cr_assert_geq(c.alloc, 6, "malloc+free in 3 callbacks: counted %lu",
+	              c.alloc);
+	rtcheck_reset();
+	vclock_close(&v);
+}
+#endif
+
+Test(vclock, rejects_bad_configurations)
+{
+	struct counter c = {0};
+	struct devcfg cfg;
+	struct vclock v;
+	devcfg_default(&cfg);
+	cr_assert_eq(vclock_open(&v, &cfg), -EINVAL, "no callback");
+	cfg.callback = count_cb;
+	cfg.user = &c;
+	cfg.period = 16;
+	cr_assert_eq(vclock_open(&v, &cfg), -EINVAL, "period below 32");
+	cfg.period = 128;
+	cfg.out_channels = 0;
+	cr_assert_eq(vclock_open(&v, &cfg), -EINVAL, "no channels");
+	cfg.out_channels = 2;
+	cfg.mode = VCLOCK_FAST;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	cr_assert_eq(vclock_step(&v, 1), -EINVAL, "step only in manual mode");
+	vclock_close(&v);
+}
+
+Test(vclock, fast_mode_calls_back_to_back_until_the_callback_stops)
+{
+	struct counter c = {.stop_at = 2000};
+	struct devcfg cfg;
+	struct vclock v;
+	RTCHECK_INIT();
+	devcfg_default(&cfg);
+	cfg.callback = count_cb;
+	cfg.user = &c;
+	cfg.mode = VCLOCK_FAST;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	RTCHECK_RESET();
+	cr_assert_eq(vclock_start(&v), 0);
+	for (int i = 0; i < 10000 && !vclock_done(&v); i++)
+		sleep_ms(1);
+	cr_assert(vclock_done(&v));
+	vclock_stop(&v);
+	RTCHECK_ASSERT_ZERO();
+	cr_assert_eq(c.calls, 2000);
+	cr_assert_eq(vclock_callbacks(&v), 2000);
+	vclock_close(&v);
+}
+
+struct stamps {
+	_Atomic uint64_t n;
+	int64_t t[1024];
+};
+
+static int stamp_cb(void *user, const float *in, float *out, size_t frames)
+{
+	struct stamps *s = user;
+	(void)in;
+	uint64_t n = atomic_load_explicit(&s->n, memory_order_relaxed);
+	if (n < 1024) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		s->t[n] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	for (size_t i = 0; i < frames * 2; i++)
+		out[i] = 0.0f;
+	atomic_store_explicit(&s->n, n + 1, memory_order_relaxed);
+	return 0;
+}
+
+Test(vclock, realtime_mode_keeps_pace_without_drift)
+{
+	static struct stamps s;
+	struct devcfg cfg;
+	struct vclock v;
+	RTCHECK_INIT();
+	atomic_init(&s.n, 0);
+	devcfg_default(&cfg);
+	cfg.callback = stamp_cb;
+	cfg.user = &s;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	RTCHECK_RESET();
+	cr_assert_eq(vclock_start(&v), 0);
+	sleep_ms(500);
+	vclock_stop(&v);
+	int64_t end = now_ns();
+	RTCHECK_ASSERT_ZERO();
+
+	uint64_t calls = vclock_callbacks(&v), xruns = vclock_xruns(&v);
+	int64_t t0 = vclock_deadline_ns(&v, 0);
+	double period_ns = 128.0 * 1e9 / 48000.0;
+	double elapsed_periods = (double)(end - t0) / period_ns;
+	cr_log_info("%llu callbacks, %llu xruns in %.1f periods, worst "
+	            "lateness %lld us",
+	            (unsigned long long)calls, (unsigned long long)xruns,
+	            elapsed_periods,
+	            (long long)(vclock_late_max_ns(&v) / 1000));
+	/* Every period due before the stop was either called or counted as an
+	 * xrun: the schedule is the absolute grid, so nothing accumulates. */
+	cr_assert_leq(calls + xruns, (uint64_t)elapsed_periods + 1);
+	cr_assert_geq((double)(calls + xruns), elapsed_periods - 3.0);
+	/* Loose pace: about 187 callbacks in 0.5 s. */
+	cr_assert_geq(calls, 100);
+	cr_assert_leq(calls, 260);
+	/* Never early: callback i ran no sooner than the deadline of period i
+	 * (skipped periods only push later callbacks further). */
+	uint64_t n = calls < 1024 ? calls : 1024;
+	for (uint64_t i = 0; i < n; i++)
+		cr_assert_geq(s.t[i], vclock_deadline_ns(&v, i),
+		              "callback %llu early", (unsigned long long)i);
+	vclock_close(&v);
+}
+
+Test(vclock, device_facade_drives_the_virtual_clock)
+{
+	struct counter c = {.stop_at = 0};
+	struct devcfg cfg;
+	struct device d;
+	devcfg_default(&cfg);
+	cfg.callback = count_cb;
+	cfg.user = &c;
+	cfg.mode = VCLOCK_MANUAL;
+	cr_assert_eq(device_open(&d, DEVICE_VCLOCK, &cfg), 0);
+	cr_assert_eq(device_start(&d), 0);
+	cr_assert_eq(vclock_step(&d.u.vc, 7), 7);
+	cr_assert_eq(device_callbacks(&d), 7);
+	cr_assert_eq(device_frames(&d), 7 * 128);
+	cr_assert_eq(device_xruns(&d), 0);
+	cr_assert_str_eq(device_error(&d), "");
+	cr_assert_eq(device_stop(&d), 0);
+	device_close(&d);
+}

@@ -1,0 +1,426 @@
+/*
+ * relay: UDP impairment relay for tests, benchmarks and containers
+ *
+ * Receives datagrams on --listen, runs each through the impairment model
+ * (impair.h: loss, Gilbert-Elliott bursts, delay, jitter, reordering,
+ * duplication, clock skew), holds the survivors in a bounded preallocated
+ * schedule (sched.h) and sends each copy to --to when its release time
+ * comes. Datagrams coming back from the destination are forwarded,
+ * unimpaired, to the latest source. Everything runs on one libuv loop in
+ * the main thread; time is uv_hrtime, and release times are honoured to
+ * about a millisecond (libuv timers count whole milliseconds).
+ *
+ * Exit status: 0 after --duration, --max-packets or SIGINT/SIGTERM; 2 for
+ * bad arguments or an address that does not resolve; 1 when a socket
+ * cannot be set up. The counters go to stdout as one JSON line at exit
+ * with --stats, and always when a signal ends the run.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "tools/relay/impair.h"
+#include "tools/relay/prng.h"
+#include "tools/relay/relay_opts.h"
+#include "tools/relay/sched.h"
+
+/* Largest UDP payload plus slack: a datagram that fills this buffer is
+ * reported truncated by libuv and dropped. */
+#define RELAY_RECV_BYTES 65536
+/* Kernel receive buffer asked for on the listen socket (bytes). */
+#define RELAY_SOCKET_BUFFER (4 << 20)
+
+struct relay_counters {
+	uint64_t received;    /* datagrams read on the listen socket */
+	uint64_t forwarded;   /* copies sent to the destination */
+	uint64_t pool_full;   /* survivors dropped: no free slot */
+	uint64_t oversize;    /* datagrams over --max-size or truncated */
+	uint64_t send_errors; /* sends the kernel refused */
+	uint64_t recv_errors; /* receive errors reported by libuv */
+	uint64_t replies;     /* datagrams relayed back to the source */
+	uint64_t discarded;   /* copies still pending when a signal came */
+};
+
+struct relay {
+	uv_loop_t loop;
+	uv_udp_t rx;              /* listen socket; also sends replies */
+	uv_udp_t tx;              /* connected to the destination */
+	uv_timer_t release_timer; /* next release in the schedule */
+	uv_timer_t stop_timer;    /* --duration */
+	uv_signal_t sigint;
+	uv_signal_t sigterm;
+	const struct relay_opts *opts;
+	struct impair model;
+	struct sched sched;
+	struct sockaddr_storage src; /* latest sender, for replies */
+	bool have_src;
+	bool draining; /* receiving stopped: flush, then exit */
+	bool closing;
+	bool signalled; /* ended by SIGINT/SIGTERM */
+	struct relay_counters n;
+	char rx_buf[RELAY_RECV_BYTES];
+	char tx_buf[RELAY_RECV_BYTES];
+};
+
+static void relay_close_all(struct relay *r)
+{
+	uv_handle_t *h[] = {
+	        (uv_handle_t *)&r->rx,
+	        (uv_handle_t *)&r->tx,
+	        (uv_handle_t *)&r->release_timer,
+	        (uv_handle_t *)&r->stop_timer,
+	        (uv_handle_t *)&r->sigint,
+	        (uv_handle_t *)&r->sigterm,
+	};
+
+	if (r->closing)
+		return;
+	r->closing = true;
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+		if (h[i]->loop == &r->loop && !uv_is_closing(h[i]))
+			uv_close(h[i], NULL);
+}
+
+static void relay_on_release(uv_timer_t *t);
+
+/* Send every copy whose time has come, then sleep until the next one. */
+static void relay_release_due(struct relay *r)
+{
+	const struct sched_entry *e;
+	uint64_t now = uv_hrtime();
+
+	while ((e = sched_peek(&r->sched)) && e->release_ns <= now) {
+		size_t len;
+		const void *data = sched_payload(&r->sched, e->slot, &len);
+		uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+		int rc = uv_udp_try_send(&r->tx, &b, 1, NULL);
+		if (rc >= 0)
+			r->n.forwarded++;
+		else
+			r->n.send_errors++;
+		sched_pop(&r->sched);
+	}
+
+	if (!e) {
+		uv_timer_stop(&r->release_timer);
+		if (r->draining)
+			relay_close_all(r);
+		return;
+	}
+	/* Round up to whole milliseconds: a timer that fires a little
+	 * early finds nothing due and sleeps one more millisecond. */
+	uint64_t ms = (e->release_ns - now + 999999) / 1000000;
+	uv_update_time(&r->loop);
+	uv_timer_start(&r->release_timer, relay_on_release, ms, 0);
+}
+
+static void relay_on_release(uv_timer_t *t)
+{
+	relay_release_due(t->data);
+}
+
+static void relay_stop_receiving(struct relay *r)
+{
+	if (r->draining || r->closing)
+		return;
+	r->draining = true;
+	uv_udp_recv_stop(&r->rx);
+	uv_timer_stop(&r->stop_timer);
+	relay_release_due(r);
+}
+
+static void relay_on_stop(uv_timer_t *t)
+{
+	relay_stop_receiving(t->data);
+}
+
+static void relay_on_signal(uv_signal_t *s, int signum)
+{
+	struct relay *r = s->data;
+
+	(void)signum;
+	r->signalled = true;
+	r->n.discarded = sched_pending(&r->sched);
+	relay_close_all(r);
+}
+
+static void relay_alloc_rx(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct relay *r = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(r->rx_buf, sizeof(r->rx_buf));
+}
+
+static void relay_alloc_tx(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct relay *r = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(r->tx_buf, sizeof(r->tx_buf));
+}
+
+static void relay_on_datagram(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                              const struct sockaddr *addr, unsigned flags)
+{
+	struct relay *r = h->data;
+	struct impair_verdict v;
+
+	if (nread < 0) {
+		r->n.recv_errors++;
+		return;
+	}
+	if (!addr || r->draining)
+		return; /* nothing more to read now */
+	r->n.received++;
+	memcpy(&r->src, addr,
+	       addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                   : sizeof(struct sockaddr_in));
+	r->have_src = true;
+
+	if ((flags & UV_UDP_PARTIAL) || (size_t)nread > r->opts->max_size) {
+		r->n.oversize++;
+	} else if (impair_decide(&r->model, uv_hrtime(), &v) > 0) {
+		int rc = sched_add(&r->sched, buf->base, (size_t)nread,
+		                   v.release_ns, v.copies);
+		if (rc == -ENOBUFS)
+			r->n.pool_full++;
+		else if (rc < 0)
+			r->n.oversize++;
+	}
+	relay_release_due(r);
+
+	if (r->opts->max_packets && r->n.received >= r->opts->max_packets)
+		relay_stop_receiving(r);
+}
+
+static void relay_on_reply(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                           const struct sockaddr *addr, unsigned flags)
+{
+	struct relay *r = h->data;
+
+	if (nread < 0) {
+		/* ICMP errors (nobody listening yet) surface here on a
+		 * connected socket; they are counted, not fatal. */
+		r->n.recv_errors++;
+		return;
+	}
+	if (!addr || !r->have_src || (flags & UV_UDP_PARTIAL))
+		return;
+	uv_buf_t b = uv_buf_init(buf->base, (unsigned)nread);
+	if (uv_udp_try_send(&r->rx, &b, 1, (struct sockaddr *)&r->src) >= 0)
+		r->n.replies++;
+	else
+		r->n.send_errors++;
+}
+
+/* "ADDR:PORT" or "[ADDR]:PORT" of a bound or resolved address. */
+static void relay_format_addr(const struct sockaddr *sa, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)sa;
+		uv_ip6_name(a, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip,
+		         (unsigned)ntohs(a->sin6_port));
+	} else {
+		const struct sockaddr_in *a = (const void *)sa;
+		uv_ip4_name(a, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+	}
+}
+
+/*
+ * Resolve host:port (host "" = wildcard, for listening) into *out.
+ *
+ * Return: 0, or -EINVAL after printing one line naming the address.
+ */
+static int relay_resolve(const char *host, const char *port, bool passive,
+                         struct sockaddr_storage *out)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+	int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (rc != 0 || !res) {
+		fprintf(stderr, "relay: cannot resolve '%s': %s\n",
+		        host[0] ? host : "*", gai_strerror(rc));
+		return -EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void relay_print_stats(const struct relay *r)
+{
+	const struct impair_stats *m = &r->model.stats;
+
+	printf("{\"seed\":%" PRIu64 ",\"received\":%" PRIu64
+	       ",\"forwarded\":%" PRIu64 ",\"dropped\":%" PRIu64
+	       ",\"burst_dropped\":%" PRIu64 ",\"duplicated\":%" PRIu64
+	       ",\"reordered\":%" PRIu64 ",\"pool_full\":%" PRIu64
+	       ",\"oversize\":%" PRIu64 ",\"send_errors\":%" PRIu64
+	       ",\"recv_errors\":%" PRIu64 ",\"replies\":%" PRIu64
+	       ",\"discarded\":%" PRIu64 "}\n",
+	       r->model.seed, r->n.received, r->n.forwarded, m->dropped,
+	       m->burst_drops, m->duplicated, m->reordered, r->n.pool_full,
+	       r->n.oversize, r->n.send_errors, r->n.recv_errors, r->n.replies,
+	       r->n.discarded);
+	fflush(stdout);
+}
+
+/* Set up the sockets, timers and signals; on failure print one line. */
+static int relay_open(struct relay *r, const struct sockaddr_storage *listen,
+                      const struct sockaddr_storage *dest)
+{
+	char a[INET6_ADDRSTRLEN + 16];
+	int rc;
+
+	r->rx.data = r->tx.data = r;
+	r->release_timer.data = r->stop_timer.data = r;
+	r->sigint.data = r->sigterm.data = r;
+	uv_udp_init(&r->loop, &r->rx);
+	uv_udp_init(&r->loop, &r->tx);
+	uv_timer_init(&r->loop, &r->release_timer);
+	uv_timer_init(&r->loop, &r->stop_timer);
+	uv_signal_init(&r->loop, &r->sigint);
+	uv_signal_init(&r->loop, &r->sigterm);
+
+	relay_format_addr((const struct sockaddr *)listen, a, sizeof(a));
+	rc = uv_udp_bind(&r->rx, (const struct sockaddr *)listen,
+	                 UV_UDP_REUSEADDR);
+	if (rc < 0) {
+		fprintf(stderr, "relay: cannot listen on %s: %s\n", a,
+		        uv_strerror(rc));
+		return rc;
+	}
+	/* Best effort: a bigger receive buffer rides out bursts while the
+	 * loop is busy; the kernel caps it at net.core.rmem_max. */
+	int rcvbuf = RELAY_SOCKET_BUFFER;
+	uv_recv_buffer_size((uv_handle_t *)&r->rx, &rcvbuf);
+
+	relay_format_addr((const struct sockaddr *)dest, a, sizeof(a));
+	rc = uv_udp_connect(&r->tx, (const struct sockaddr *)dest);
+	if (rc < 0) {
+		fprintf(stderr, "relay: cannot send to %s: %s\n", a,
+		        uv_strerror(rc));
+		return rc;
+	}
+	rc = uv_udp_recv_start(&r->rx, relay_alloc_rx, relay_on_datagram);
+	if (rc == 0)
+		rc = uv_udp_recv_start(&r->tx, relay_alloc_tx, relay_on_reply);
+	if (rc == 0)
+		rc = uv_signal_start(&r->sigint, relay_on_signal, SIGINT);
+	if (rc == 0)
+		rc = uv_signal_start(&r->sigterm, relay_on_signal, SIGTERM);
+	if (rc == 0 && r->opts->duration_s > 0.0)
+		rc = uv_timer_start(
+		        &r->stop_timer, relay_on_stop,
+		        (uint64_t)(r->opts->duration_s * 1000.0 + 0.5), 0);
+	if (rc < 0) {
+		fprintf(stderr, "relay: cannot start the loop: %s\n",
+		        uv_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+static void relay_announce(struct relay *r)
+{
+	struct sockaddr_storage bound;
+	int len = sizeof(bound);
+	char a[INET6_ADDRSTRLEN + 16], d[INET6_ADDRSTRLEN + 16];
+	struct sockaddr_storage peer;
+	int plen = sizeof(peer);
+
+	if (r->opts->quiet)
+		return;
+	if (uv_udp_getsockname(&r->rx, (struct sockaddr *)&bound, &len) == 0)
+		relay_format_addr((struct sockaddr *)&bound, a, sizeof(a));
+	else
+		snprintf(a, sizeof(a), "?");
+	if (uv_udp_getpeername(&r->tx, (struct sockaddr *)&peer, &plen) == 0)
+		relay_format_addr((struct sockaddr *)&peer, d, sizeof(d));
+	else
+		snprintf(d, sizeof(d), "?");
+	fprintf(stderr, "relay: seed %" PRIu64 ", forwarding to %s\n",
+	        r->model.seed, d);
+	/* Last: a parent waiting for this line may start sending at once. */
+	fprintf(stderr, "relay: listening on %s\n", a);
+}
+
+int main(int argc, char **argv)
+{
+	static struct relay r; /* large receive buffers: not on the stack */
+	struct relay_opts opts;
+	struct sockaddr_storage listen, dest;
+	char err[512];
+	int status = 1;
+
+	if (relay_opts_parse(&opts, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "relay: %s\n", err);
+		return 2;
+	}
+	if (opts.help) {
+		fputs(relay_opts_usage(), stdout);
+		return 0;
+	}
+	if (relay_resolve(opts.listen_host, opts.listen_port, true, &listen) <
+	            0 ||
+	    relay_resolve(opts.to_host, opts.to_port, false, &dest) < 0)
+		return 2;
+	if (!opts.have_seed) {
+		uint64_t mix = uv_hrtime() ^ ((uint64_t)getpid() << 32);
+		opts.seed = prng_splitmix64(&mix);
+	}
+
+	r.opts = &opts;
+	if (impair_init(&r.model, &opts.impair, opts.seed) < 0) {
+		fprintf(stderr, "relay: impairment settings out of range\n");
+		return 2;
+	}
+	int rc = sched_init(&r.sched, opts.pool, opts.max_size);
+	if (rc < 0) {
+		fprintf(stderr,
+		        "relay: cannot allocate %zu slots of %zu bytes: "
+		        "%s\n",
+		        opts.pool, opts.max_size, strerror(-rc));
+		goto out_model;
+	}
+	rc = uv_loop_init(&r.loop);
+	if (rc < 0) {
+		fprintf(stderr, "relay: cannot start libuv: %s\n",
+		        uv_strerror(rc));
+		goto out_sched;
+	}
+	rc = relay_open(&r, &listen, &dest);
+	if (rc == 0) {
+		relay_announce(&r);
+		uv_run(&r.loop, UV_RUN_DEFAULT);
+		status = 0;
+		if (opts.stats || r.signalled)
+			relay_print_stats(&r);
+	}
+	relay_close_all(&r);
+	uv_run(&r.loop, UV_RUN_DEFAULT); /* let the close callbacks run */
+	uv_loop_close(&r.loop);
+out_sched:
+	sched_clear(&r.sched);
+out_model:
+	impair_clear(&r.model);
+	return status;
+}
