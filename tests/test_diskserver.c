@@ -235,8 +235,8 @@ Test(diskserver, serves_the_most_urgent_stream_first)
 	snprintf(path, sizeof(path), "%s/a.wav", tmpdir);
 	write_wav(path, 48000 * 3);
 	struct trace t = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	/* Every block request takes 15 ms: requests pile up in the heap. */
-	struct diskfaults faults = { .stall_ms = 15, .stall_every = 1 };
+	/* Every block request takes 25 ms: requests pile up in the heap. */
+	struct diskfaults faults = { .stall_ms = 25, .stall_every = 1 };
 	struct diskserver_opts o = { .faults = &faults, .trace = trace_fn, .trace_arg = &t };
 	struct diskserver srv;
 	cr_assert_eq(diskserver_start(&srv, &o), 0);

@@ -378,6 +378,66 @@ Test(readahead, converts_mono_to_stereo_and_stereo_to_mono)
 	finish();
 }
 
+/* Compressed containers: FLAC is lossless (16-bit values come back exact
+ * as k / 32768); Vorbis, Opus and MP3 are checked for length and level. */
+Test(readahead, reads_flac_exactly_and_lossy_formats_with_their_length)
+{
+	start_server(NULL);
+	struct {
+		const char *name;
+		int format;
+	} f[] = {
+		{ "x.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16 },
+		{ "x.ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS },
+		{ "x.opus", SF_FORMAT_OGG | SF_FORMAT_OPUS },
+		{ "x.mp3", SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III },
+	};
+	const long len = 48000;
+	short *pcm = malloc(sizeof(short) * (size_t)len);
+	for (long i = 0; i < len; i++)
+		pcm[i] = (short)lrint(8000.0 * sin(2 * 3.14159265358979 * 500.0 * (double)i / 48000) + (double)(i % 7));
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+		char path[300];
+		path_in(path, sizeof(path), f[k].name);
+		SF_INFO info = { .samplerate = 48000, .channels = 1, .format = f[k].format };
+		if (!sf_format_check(&info)) {
+			cr_log_info("%s: this libsndfile cannot write it, skipped", f[k].name);
+			continue;
+		}
+		SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
+		cr_assert_not_null(sf, "%s: %s", f[k].name, sf_strerror(NULL));
+		cr_assert_eq(sf_writef_short(sf, pcm, len), len);
+		sf_close(sf);
+		struct readahead_opts o = { .channels = 1, .prefetch_s = 0.3 };
+		struct readahead *s;
+		cr_assert_eq(readahead_open(&srv, path, &o, &s), 0);
+		cr_assert_eq(wait_state(s, READAHEAD_STREAMING, 5000), READAHEAD_STREAMING, "%s: %s", f[k].name,
+			     readahead_error(s));
+		uint64_t n = readahead_length(s);
+		cr_assert(n > (uint64_t)len - 2400 && n < (uint64_t)len + 2400, "%s: length %llu", f[k].name,
+			  (unsigned long long)n);
+		float *all = read_all(s, (size_t)n, 1);
+		if (k == 0) {
+			cr_assert_eq(n, (uint64_t)len);
+			for (long i = 0; i < len; i++)
+				cr_assert_eq(all[i], (float)pcm[i] / 32768.0f, "%s frame %ld", f[k].name, i);
+		} else {
+			double e = 0;
+			for (uint64_t i = 0; i < n; i++)
+				e += (double)all[i] * all[i];
+			e = sqrt(e / (double)n);
+			cr_assert(e > 0.1 && e < 0.25, "%s: rms %.3f", f[k].name, e);
+		}
+		float x;
+		cr_assert_eq(readahead_read(s, &x, 1), 0);
+		cr_assert_eq(readahead_state(s), READAHEAD_EOF);
+		free(all);
+		cr_assert_eq(readahead_close(s), 0);
+	}
+	free(pcm);
+	finish();
+}
+
 Test(readahead, reports_missing_and_non_audio_files)
 {
 	start_server(NULL);

@@ -72,6 +72,7 @@ static void readahead__results(struct readahead *s)
 				continue;
 			}
 			s->length = m.u64;
+			atomic_store_explicit(&s->length_pub, m.u64, memory_order_relaxed);
 			s->channels = s->file.out_channels;
 			if (s->state == READAHEAD_OPENING)
 				readahead__set_state(s, READAHEAD_BUFFERING);
@@ -329,6 +330,7 @@ int readahead_open(struct diskserver *srv, const char *path, const struct readah
 	s->file.destroy = readahead__destroy;
 	atomic_init(&s->state_pub, READAHEAD_OPENING);
 	atomic_init(&s->position_pub, 0);
+	atomic_init(&s->length_pub, 0);
 	atomic_init(&s->underruns, 0);
 	atomic_init(&s->underrun_frames, 0);
 	atomic_init(&s->deferred, 0);
@@ -420,9 +422,8 @@ uint64_t readahead_position(const struct readahead *s)
 
 uint64_t readahead_length(const struct readahead *s)
 {
-	/* The length is fixed once known; other threads read it after
-	 * seeing a state past OPENING (acquire in readahead_state). */
-	return s->length;
+	/* Relaxed: a value set once, carrying nothing else. */
+	return atomic_load_explicit(&s->length_pub, memory_order_relaxed);
 }
 
 int readahead_channels(const struct readahead *s)

@@ -80,6 +80,7 @@ struct readahead {
 	int state;
 	_Atomic int state_pub;          /* snapshot for other threads */
 	_Atomic uint64_t position_pub;  /* snapshot for other threads */
+	_Atomic uint64_t length_pub;    /* snapshot for other threads */
 	_Atomic uint64_t underruns;
 	_Atomic uint64_t underrun_frames;
 	_Atomic uint64_t deferred;      /* requests postponed: pool empty or mailbox full */
