@@ -1,0 +1,62 @@
+/*
+ * app_sendopts: the command-line options shared by `rtbridge send` and
+ * `rtbridge sdp`
+ *
+ * Both commands describe the same stream (destination, codec, frame size,
+ * channels, payload type), so `rtbridge sdp` with the options given to
+ * `rtbridge send` describes exactly what is sent. Context: control thread.
+ */
+#ifndef RTB_APP_SENDOPTS_H
+#define RTB_APP_SENDOPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "codec/codec.h"
+
+struct app_sendopts {
+	const char *file;     /* the positional argument (send), or NULL */
+	const char *to;       /* --to HOST:PORT */
+	const char *device;   /* --device D (capture) */
+	enum codec_kind kind; /* --codec */
+	int frame_us;         /* --frame-ms, in microseconds */
+	int bitrate;          /* --bitrate, bit/s (Opus) */
+	int channels;         /* --channels */
+	int rate; /* --rate Hz (default 48000; a file is resampled to it) */
+	int pt;   /* --pt */
+	bool has_ssrc;
+	uint32_t ssrc;     /* --ssrc */
+	bool loop;         /* --loop */
+	bool capture;      /* --capture */
+	bool quiet;        /* --quiet: no progress line */
+	double start_s;    /* --start */
+	double duration_s; /* --duration; 0: whole file / until stopped */
+	int dscp;          /* --dscp; -1: none */
+	bool help;         /* -h / --help */
+};
+
+/*
+ * Parse argv (argv[0] is the command name). `cmd` is "send" or "sdp":
+ * options only `send` knows are refused for `sdp`.
+ *
+ * Post: on failure err holds one line ("--frame-ms '7x': not a number")
+ * Return: 0, or -EINVAL
+ */
+int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
+                       char **argv, char *err, size_t errlen);
+
+/*
+ * Fill a codec configuration from the options, at `rate` Hz.
+ *
+ * Post: on failure err holds one line naming the codec and what is wrong
+ * Return: 0, or -EINVAL
+ */
+int app_sendopts_codec(const struct app_sendopts *o, int rate,
+                       struct codec_config *cfg, char *err, size_t errlen);
+
+/* Print the option list for `cmd` ("send" or "sdp"). */
+void app_sendopts_usage(const char *cmd, FILE *f);
+
+#endif

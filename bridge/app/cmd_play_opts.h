@@ -1,0 +1,40 @@
+/*
+ * cmd_play_opts: the options of `rtbridge play`, parsed from argv
+ *
+ * Context: control (main) thread.
+ */
+#ifndef RTB_CMD_PLAY_OPTS_H
+#define RTB_CMD_PLAY_OPTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct cmd_play_opts {
+	char **files;
+	int nfiles;
+	const char *device; /* NULL: default */
+	const char *record; /* NULL: none */
+	bool no_play;
+	bool fast;
+	bool loop;
+	bool force_status;
+	unsigned period;
+	float gain;        /* linear */
+	double prefetch_s; /* 0: default */
+	double duration_s; /* 0: until the end */
+};
+
+/* Print the usage text. Context: control thread. */
+void cmd_play_opts_usage(FILE *f);
+
+/*
+ * Parse `rtbridge play` arguments (argv[0] is "play"); options and files
+ * may be mixed.
+ *
+ * Return: 0, 1 when --help was asked, or -EINVAL after printing one line
+ *         saying what is wrong
+ * Context: control thread
+ */
+int cmd_play_opts_parse(struct cmd_play_opts *o, int argc, char **argv);
+
+#endif

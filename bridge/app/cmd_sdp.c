@@ -1,0 +1,53 @@
+/*
+ * cmd_sdp: `rtbridge sdp`, print the SDP description of the stream that
+ * `rtbridge send` with the same options sends
+ *
+ * Context: control (main) thread.
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "bridge/app/app_sendopts.h"
+#include "bridge/app/cmds.h"
+#include "bridge/net/addr.h"
+#include "bridge/net/sdp.h"
+
+int cmd_sdp(int argc, char **argv)
+{
+	struct app_sendopts o;
+	struct codec_config cfg;
+	struct sockaddr_storage to;
+	char err[256], text[1024];
+	int rc;
+
+	if (app_sendopts_parse(&o, "sdp", argc, argv, err, sizeof err) < 0) {
+		fprintf(stderr, "rtbridge sdp: %s\n", err);
+		return 2;
+	}
+	if (o.help) {
+		app_sendopts_usage("sdp", stdout);
+		return 0;
+	}
+	if (app_sendopts_codec(&o, o.rate, &cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "rtbridge sdp: %s\n", err);
+		return 2;
+	}
+	rc = addr_parse(&to, NULL, o.to, 0, err, sizeof err);
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge sdp: %s\n", err);
+		return 2;
+	}
+	struct sdp_opts so = {
+	        .to = (const struct sockaddr *)&to,
+	        .codec = &cfg,
+	        .pt = o.pt,
+	        .session_id = (uint64_t)time(NULL),
+	};
+	rc = sdp_write(text, sizeof text, &so);
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge sdp: cannot describe this stream\n");
+		return 1;
+	}
+	fputs(text, stdout);
+	return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,99 @@
+/*
+ * disktap: a recorder tap that writes what the mixer gives it to a sound
+ * file through a write-behind stream
+ *
+ * The control thread opens the tap (which opens the write-behind stream;
+ * the format follows the file's extension), checks that the file could
+ * be created (disktap_wait_open), then links it: to the mixer's output
+ * (mixer_link_tap) to record the mix, or to one source (struct
+ * source.tap) to record that source as pulled. The audio thread then
+ * copies frames into write blocks and never waits: a full pool drops and
+ * counts (writebehind.h).
+ *
+ * When the mixer hands the tap back (or, for a source tap, when the
+ * source is handed back and the device is stopped), the control thread
+ * calls disktap_close: the rest is written and the file finalized by the
+ * disk server; disktap_wait_closed returns the outcome. The struct is the
+ * caller's storage and must outlive that.
+ */
+#ifndef RTB_DISKTAP_H
+#define RTB_DISKTAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridge/audio/tap.h"
+#include "bridge/disk/writebehind.h"
+
+struct disktap_opts {
+	unsigned channels;     /* channels of the frames the tap gets */
+	unsigned rate;         /* Hz; 0: 48000 */
+	int encoding;          /* enum diskfile_encoding; 0: 24-bit PCM */
+	double buffer_s;       /* seconds the block pool holds; 0: 2.0 */
+	uint32_t block_frames; /* 0: 1024 */
+};
+
+struct disktap {
+	struct tap tap; /* first: a struct tap * is a struct disktap * */
+	struct writebehind *wb; /* NULL once closed */
+	unsigned channels;
+	/* Audio thread while linked. */
+	uint64_t offered; /* frames given to the tap */
+	/* Control thread. */
+	bool closed;
+	int close_rc; /* what writebehind_close returned */
+	uint64_t final_dropped;
+	struct writebehind_result result; /* filled by the disk thread */
+};
+
+/*
+ * Create `path` and start the write-behind stream.
+ *
+ * Pre: srv is running; opts->channels >= 1
+ * Return: 0, or -EINVAL, -ENOMEM, -ETIMEDOUT. Failing to create the file
+ *         shows in disktap_wait_open.
+ * Context: control thread
+ */
+int disktap_open(struct disktap *t, struct diskserver *srv, const char *path,
+                 const struct disktap_opts *opts);
+
+/*
+ * Wait until the disk server has tried to create the file.
+ *
+ * Return: 0, -errno (disktap_error says why, with libsndfile's message),
+ *         or -ETIMEDOUT
+ * Context: control thread
+ */
+int disktap_wait_open(struct disktap *t, int timeout_ms);
+
+/* Why the recording failed ("" if it did not). Context: control thread. */
+const char *disktap_error(const struct disktap *t);
+
+/*
+ * Finish the recording: the disk server writes what is left, finalizes
+ * the file and fills t->result. Never waits for the disk. No-op when
+ * already closed. Also the tap's `release`.
+ *
+ * Pre: the tap is not linked (handed back, or the device is stopped)
+ * Context: control thread
+ */
+void disktap_close(struct disktap *t);
+
+/*
+ * Wait for the outcome of disktap_close.
+ *
+ * Return: 0 (t->result.frames were written), the recording's first error
+ *         (-errno, t->result.message), or -ETIMEDOUT
+ * Context: control thread
+ */
+int disktap_wait_closed(struct disktap *t, int timeout_ms);
+
+/* Frames dropped because the pool was full (or after an error).
+ * Context: any thread. */
+uint64_t disktap_dropped(const struct disktap *t);
+
+/* Frames written to the file so far. Context: any thread. */
+uint64_t disktap_frames_written(const struct disktap *t);
+
+#endif

@@ -1,0 +1,559 @@
+/*
+ * The jitter buffer: slots by extended sequence number, the RTP -> local
+ * time map, and the adaptive target delay
+ *
+ * Pure code on the caller's clock (see jitter.h). Only jitter_init and
+ * jitter_clear allocate or free; everything else is bounded work on the
+ * slot ring and the histogram, safe in the audio callback. Times are ns
+ * (int64), RTP times are extended to 64 bits against the latest packet.
+ */
+#include "bridge/net/jitter.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/rtp.h"
+
+enum { JITTER_IDLE = 0, JITTER_PRIMING, JITTER_PLAYING };
+
+enum {
+	JITTER_SLOT_EMPTY = 0,
+	JITTER_SLOT_HELD,
+	JITTER_SLOT_PLAYED,
+	JITTER_SLOT_CONCEALED,
+};
+
+#define JITTER_NS      1000000000LL
+#define JITTER_MAX_CAP (1u << 16)
+
+void jitter_config_default(struct jitter_config *cfg, int rtp_rate,
+                           uint32_t frame_ticks)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->rtp_rate = rtp_rate;
+	cfg->frame_ticks = frame_ticks;
+	cfg->adaptive = true;
+	cfg->fixed_ms = 40;
+	cfg->initial_ms = 40;
+	cfg->min_ms = 0;
+	cfg->max_ms = 500;
+	cfg->margin_ms = 2;
+	cfg->quantile = 0.99;
+	cfg->forget_s = 10.0;
+	cfg->shrink_ms_per_s = 2.0;
+	cfg->creep_ms_per_s = 2.0;
+	cfg->bin_us = 500;
+	cfg->resync_ms = 1000;
+	cfg->dry_ms = 200;
+}
+
+static int jitter_config_ok(const struct jitter_config *c)
+{
+	if (c->rtp_rate <= 0 || c->frame_ticks == 0 ||
+	    c->frame_ticks > (uint32_t)c->rtp_rate)
+		return 0;
+	if (c->capacity && ((c->capacity & (c->capacity - 1)) ||
+	                    c->capacity < 4 || c->capacity > JITTER_MAX_CAP))
+		return 0;
+	if (c->max_ms == 0 || c->max_ms > 10000 || c->min_ms > c->max_ms)
+		return 0;
+	if (!c->adaptive && (c->fixed_ms == 0 || c->fixed_ms > 10000))
+		return 0;
+	if (!(c->quantile > 0.0 && c->quantile < 1.0) || !(c->forget_s > 0.0))
+		return 0;
+	if (c->bin_us == 0 || c->shrink_ms_per_s < 0.0 ||
+	    c->creep_ms_per_s < 0.0 || c->resync_ms == 0)
+		return 0;
+	return 1;
+}
+
+/* RTP ticks to ns without overflow for any realistic span. */
+static int64_t jitter_ticks_ns(const struct jitter *j, int64_t t)
+{
+	int64_t r = j->cfg.rtp_rate;
+
+	return t / r * JITTER_NS + t % r * JITTER_NS / r;
+}
+
+/* Local time at which RTP time ts is due for playout. */
+static int64_t jitter_due(const struct jitter *j, int64_t ts)
+{
+	return j->base_ns + jitter_ticks_ns(j, ts - j->ts_ref) +
+	       (int64_t)j->target_ns + j->period_ns;
+}
+
+int jitter_init(struct jitter *j, const struct jitter_config *cfg,
+                jitter_release_fn *release, void *arg)
+{
+	memset(j, 0, sizeof(*j));
+	if (!jitter_config_ok(cfg) || !release)
+		return -EINVAL;
+	j->cfg = *cfg;
+	j->release = release;
+	j->arg = arg;
+	j->frame_ns = (double)jitter_ticks_ns(j, cfg->frame_ticks);
+
+	unsigned cap = cfg->capacity;
+	if (!cap) {
+		/* Room for max_ms of packets ahead of playout, twice over
+		   (reordering, bursts after a stall), plus slack. */
+		double need = 2.0 * cfg->max_ms * 1e6 / j->frame_ns + 32.0;
+		cap = 64;
+		while (cap < need && cap < JITTER_MAX_CAP)
+			cap <<= 1;
+	}
+	j->slots = calloc(cap, sizeof(*j->slots));
+	if (!j->slots)
+		return -ENOMEM;
+	j->mask = cap - 1;
+	j->nbins = (unsigned)((uint64_t)cfg->max_ms * 1000 / cfg->bin_us) + 2;
+	j->hist = calloc(j->nbins, sizeof(*j->hist));
+	if (!j->hist)
+		goto fail_slots;
+	j->hist_inc = 1.0;
+	j->hist_gain = exp(j->frame_ns / 1e9 / cfg->forget_s);
+	j->fixed_ms = cfg->adaptive ? 0 : cfg->fixed_ms;
+	j->target_ns = 1e6 * (j->fixed_ms ? j->fixed_ms : cfg->initial_ms);
+	if (!j->fixed_ms) {
+		if (j->target_ns < 1e6 * cfg->min_ms)
+			j->target_ns = 1e6 * cfg->min_ms;
+		if (j->target_ns > 1e6 * cfg->max_ms)
+			j->target_ns = 1e6 * cfg->max_ms;
+	}
+	return 0;
+
+fail_slots:
+	free(j->slots);
+	j->slots = NULL;
+	return -ENOMEM;
+}
+
+/* Hand every held packet back and forget the slot history. */
+static void jitter_flush(struct jitter *j)
+{
+	for (uint64_t i = 0; i <= j->mask; i++) {
+		struct jitter_slot *s = &j->slots[i];
+		if (s->state == JITTER_SLOT_HELD && s->pkt)
+			j->release(j->arg, s->pkt);
+		memset(s, 0, sizeof(*s));
+	}
+	j->held = 0;
+	j->state = JITTER_IDLE;
+}
+
+void jitter_clear(struct jitter *j)
+{
+	if (j->slots)
+		jitter_flush(j);
+	free(j->slots);
+	free(j->hist);
+	j->slots = NULL;
+	j->hist = NULL;
+}
+
+/* Quantile of the delay-spread histogram, ns (upper edge of its bin). */
+static double jitter_quantile_ns(const struct jitter *j)
+{
+	double thr = (1.0 - j->cfg.quantile) * j->hist_total;
+	double acc = 0.0;
+
+	for (unsigned b = j->nbins; b-- > 0;) {
+		acc += j->hist[b];
+		if (acc > thr)
+			return (double)(b + 1) * j->cfg.bin_us * 1e3;
+	}
+	return 0.0;
+}
+
+/* Follow the delay spread: raise at once, lower at the shrink rate. */
+static void jitter_update_target(struct jitter *j, double dt_ns)
+{
+	if (j->fixed_ms) {
+		j->target_ns = 1e6 * j->fixed_ms;
+		return;
+	}
+	double q = jitter_quantile_ns(j);
+	double raw = q + j->frame_ns + 1e6 * j->cfg.margin_ms;
+
+	j->st.spread_ms = q / 1e6;
+	if (raw < 1e6 * j->cfg.min_ms)
+		raw = 1e6 * j->cfg.min_ms;
+	if (raw > 1e6 * j->cfg.max_ms)
+		raw = 1e6 * j->cfg.max_ms;
+	if (raw >= j->target_ns) {
+		j->target_ns = raw;
+	} else {
+		double down = j->cfg.shrink_ms_per_s * dt_ns / 1e3;
+		j->target_ns =
+		        j->target_ns - down > raw ? j->target_ns - down : raw;
+	}
+}
+
+/* Account the timing of one arriving packet (transit = arrival - RTP time). */
+static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
+{
+	double dt = arrival > j->last_arrival
+	                    ? (double)(arrival - j->last_arrival)
+	                    : 0.0;
+
+	/* The base may rise only slowly (a sender clock running slow makes
+	   every transit grow); any lower transit resets it at once. */
+	j->base_ns += (int64_t)(j->cfg.creep_ms_per_s * dt / 1e3);
+	if (transit < j->base_ns)
+		j->base_ns = transit;
+	/* RFC 3550 6.4.1: J += (|D| - J) / 16, D from consecutive arrivals. */
+	double d = (double)(transit - j->last_transit);
+	j->jitter_ns += (fabs(d) - j->jitter_ns) / 16.0;
+	j->last_transit = transit;
+	if (arrival > j->last_arrival)
+		j->last_arrival = arrival;
+
+	/* Histogram with exponential forgetting: each new sample weighs
+	   hist_gain times more than the one before; rescale before the
+	   weights overflow. A spread beyond the largest delay allowed cannot
+	   be served by any target (a stall, or a jump in the sender's
+	   timeline): it is left out rather than pin the target at its
+	   maximum. */
+	int64_t spread = transit - j->base_ns;
+	uint64_t bin = (uint64_t)spread / ((uint64_t)j->cfg.bin_us * 1000u);
+	if (bin < j->nbins) {
+		j->hist[bin] += j->hist_inc;
+		j->hist_total += j->hist_inc;
+		j->hist_inc *= j->hist_gain;
+	}
+	if (j->hist_inc > 1e200) {
+		for (unsigned b = 0; b < j->nbins; b++)
+			j->hist[b] /= j->hist_inc;
+		j->hist_total /= j->hist_inc;
+		j->hist_inc = 1.0;
+	}
+	jitter_update_target(j, dt);
+}
+
+/* Begin a stream at packet p: new time map, new sequence window. */
+static void jitter_start(struct jitter *j, struct packet *p)
+{
+	int64_t ts = (int64_t)p->rtp_ts;
+
+	j->ts_ref = ts;
+	j->last_ts = ts;
+	j->last_ts32 = p->rtp_ts;
+	j->base_ns = (int64_t)p->arrival_ns;
+	j->last_transit = (int64_t)p->arrival_ns;
+	j->last_arrival = p->arrival_ns;
+	j->next_seq = p->ext_seq;
+	j->high_seq = p->ext_seq;
+	j->jumps = 0;
+	j->dry_ticks = 0;
+	j->state = JITTER_PRIMING;
+	j->fresh = true;
+	jitter_measure(j, p->arrival_ns, (int64_t)p->arrival_ns);
+
+	struct jitter_slot *s = &j->slots[p->ext_seq & j->mask];
+	s->pkt = p;
+	s->seq = p->ext_seq;
+	s->ts = ts;
+	s->state = JITTER_SLOT_HELD;
+	j->held = 1;
+}
+
+static int jitter_resync(struct jitter *j, struct packet *p)
+{
+	jitter_flush(j);
+	j->st.resyncs++;
+	jitter_start(j, p);
+	return JITTER_RESYNC;
+}
+
+static int jitter_drop(struct jitter *j, struct packet *p, int verdict)
+{
+	switch (verdict) {
+	case JITTER_DUPLICATE:
+		j->st.duplicate++;
+		break;
+	case JITTER_LATE:
+		j->st.late++;
+		break;
+	default:
+		j->st.invalid++;
+		break;
+	}
+	j->release(j->arg, p);
+	return verdict;
+}
+
+int jitter_insert(struct jitter *j, struct packet *p)
+{
+	j->st.received++;
+	if (j->state == JITTER_IDLE) {
+		jitter_start(j, p);
+		return JITTER_BUFFERED;
+	}
+	if (p->flags & PACKET_RESTART)
+		return jitter_resync(j, p);
+
+	uint64_t seq = p->ext_seq;
+	if (seq >= j->next_seq + j->mask + 1)
+		/* Beyond the window: the sender restarted or came back after
+		   a long silence. Either way the old schedule is void. */
+		return jitter_resync(j, p);
+
+	int64_t ts = j->last_ts + rtp_ts_diff(p->rtp_ts, j->last_ts32);
+	int64_t transit =
+	        (int64_t)p->arrival_ns - jitter_ticks_ns(j, ts - j->ts_ref);
+	int64_t off = transit - j->base_ns;
+	if (off > (int64_t)j->cfg.resync_ms * 1000000 ||
+	    off < -(int64_t)j->cfg.resync_ms * 1000000) {
+		/* A timestamp far off the schedule: one is noise, two in a
+		   row is a new timeline. */
+		if (++j->jumps >= 2)
+			return jitter_resync(j, p);
+		return jitter_drop(j, p, JITTER_DROPPED);
+	}
+	j->jumps = 0;
+	j->last_ts = ts;
+	j->last_ts32 = p->rtp_ts;
+	jitter_measure(j, p->arrival_ns, transit);
+
+	struct jitter_slot *s = &j->slots[seq & j->mask];
+	if (seq < j->next_seq) {
+		if (s->seq == seq && s->state == JITTER_SLOT_PLAYED)
+			return jitter_drop(j, p, JITTER_DUPLICATE);
+		if (s->seq == seq && s->state == JITTER_SLOT_CONCEALED)
+			return jitter_drop(j, p, JITTER_LATE);
+		/* Before the start while waiting to start: extend the
+		   window down if it still spans everything held. */
+		if (j->state != JITTER_PRIMING || j->high_seq - seq > j->mask)
+			return jitter_drop(j, p, JITTER_LATE);
+		j->next_seq = seq;
+	}
+	if (s->state == JITTER_SLOT_HELD) {
+		if (s->seq == seq)
+			return jitter_drop(j, p, JITTER_DUPLICATE);
+		/* A held packet outside the window cannot exist (the window
+		   is one ring wide); refuse rather than overwrite. */
+		return jitter_drop(j, p, JITTER_DROPPED);
+	}
+	s->pkt = p;
+	s->seq = seq;
+	s->ts = ts;
+	s->state = JITTER_SLOT_HELD;
+	j->held++;
+	if (seq < j->high_seq)
+		j->st.reordered++;
+	else
+		j->high_seq = seq;
+	return JITTER_BUFFERED;
+}
+
+/* The held slot with the lowest sequence number, or NULL. */
+static struct jitter_slot *jitter_lowest(const struct jitter *j)
+{
+	if (!j->held)
+		return NULL;
+	for (uint64_t seq = j->next_seq; seq <= j->high_seq; seq++) {
+		struct jitter_slot *s = &j->slots[seq & j->mask];
+		if (s->state == JITTER_SLOT_HELD && s->seq == seq)
+			return s;
+		if (seq - j->next_seq > j->mask)
+			break;
+	}
+	return NULL;
+}
+
+/* Whether some held packet is still in time for the schedule. */
+static bool jitter_any_in_time(const struct jitter *j, int64_t now_ns)
+{
+	for (uint64_t seq = j->next_seq;
+	     seq <= j->high_seq && seq - j->next_seq <= j->mask; seq++) {
+		const struct jitter_slot *s = &j->slots[seq & j->mask];
+		if (s->state == JITTER_SLOT_HELD && s->seq == seq &&
+		    jitter_due(j, s->ts) + (int64_t)j->frame_ns >= now_ns)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * While waiting: start when the first packet is due. Packets the schedule
+ * has left behind are dropped as late if newer ones are in time (a network
+ * stall); if none is, the sender's timeline itself moved (it paused
+ * without advancing its timestamps): the map is re-anchored on the first
+ * packet, as if it had arrived with the minimum transit time.
+ */
+static int jitter_prime(struct jitter *j, uint64_t now_ns)
+{
+	struct jitter_slot *s;
+
+	while ((s = jitter_lowest(j)) != NULL) {
+		int64_t due = jitter_due(j, s->ts);
+		if (due + (int64_t)j->frame_ns < (int64_t)now_ns) {
+			if (!jitter_any_in_time(j, (int64_t)now_ns)) {
+				j->base_ns =
+				        (int64_t)s->pkt->arrival_ns -
+				        jitter_ticks_ns(j, s->ts - j->ts_ref);
+				continue;
+			}
+			j->release(j->arg, s->pkt);
+			s->pkt = NULL;
+			s->state = JITTER_SLOT_CONCEALED;
+			j->held--;
+			j->st.late++;
+			j->next_seq = s->seq + 1;
+			continue;
+		}
+		if (due > (int64_t)now_ns)
+			return 0;
+		j->next_seq = s->seq;
+		j->pos_ts = s->ts;
+		j->state = JITTER_PLAYING;
+		j->dry_ticks = 0;
+		return 1;
+	}
+	return 0;
+}
+
+int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = JITTER_WAIT;
+	if (j->state == JITTER_IDLE)
+		return out->kind;
+	if (j->state == JITTER_PRIMING && !jitter_prime(j, now_ns))
+		return out->kind;
+
+	uint32_t frame = j->cfg.frame_ticks;
+	struct jitter_slot *s = &j->slots[j->next_seq & j->mask];
+	if (s->state == JITTER_SLOT_HELD && s->seq == j->next_seq) {
+		if (s->ts - j->pos_ts >= (int64_t)frame) {
+			/* The sender skipped time (a pause without a
+			   sequence gap): fill it, one frame at a time. */
+			j->pos_ts += frame;
+			out->kind = JITTER_MISSING;
+			out->ticks = frame;
+			out->next = s->pkt;
+			return out->kind;
+		}
+		out->kind = JITTER_PACKET;
+		out->pkt = s->pkt;
+		out->ticks = frame;
+		out->restart = j->fresh;
+		j->fresh = false;
+		s->pkt = NULL;
+		s->state = JITTER_SLOT_PLAYED;
+		j->held--;
+		j->next_seq++;
+		j->pos_ts = s->ts + frame;
+		j->dry_ticks = 0;
+		return out->kind;
+	}
+
+	out->kind = JITTER_MISSING;
+	out->ticks = frame;
+	if ((int64_t)now_ns + (int64_t)(j->frame_ns / 2) <
+	    jitter_due(j, j->pos_ts)) {
+		/* Not due yet: we are ahead of the schedule. Conceal in its
+		   place and keep waiting for it; this stretches the buffer
+		   back towards the target. */
+		out->insert = true;
+		j->st.inserted++;
+		return out->kind;
+	}
+	/* Its time has come: it is lost. */
+	j->st.lost++;
+	s->seq = j->next_seq;
+	s->state = JITTER_SLOT_CONCEALED;
+	s->pkt = NULL;
+	j->next_seq++;
+	j->pos_ts += frame;
+	struct jitter_slot *n = &j->slots[j->next_seq & j->mask];
+	if (n->state == JITTER_SLOT_HELD && n->seq == j->next_seq)
+		out->next = n->pkt;
+	if (j->held == 0) {
+		if (j->dry_ticks == 0) {
+			j->st.underruns++;
+			j->dry_seq = s->seq;
+		}
+		j->dry_ticks += frame;
+		if (jitter_ticks_ns(j, j->dry_ticks) >=
+		    (int64_t)j->cfg.dry_ms * 1000000) {
+			/* The sender went quiet: stop concealing and wait,
+			   keeping the time map for when it comes back. The
+			   numbers concealed while dry were never seen: if a
+			   paused sender goes on with them, they are not
+			   late, so forget them. */
+			for (uint64_t q = j->dry_seq; q < j->next_seq; q++) {
+				struct jitter_slot *d = &j->slots[q & j->mask];
+				if (d->seq == q &&
+				    d->state == JITTER_SLOT_CONCEALED)
+					d->state = JITTER_SLOT_EMPTY;
+			}
+			j->next_seq = j->dry_seq;
+			j->state = JITTER_PRIMING;
+			j->dry_ticks = 0;
+		}
+	} else {
+		j->dry_ticks = 0;
+	}
+	return out->kind;
+}
+
+int64_t jitter_wait_ns(const struct jitter *j, uint64_t now_ns)
+{
+	if (j->state == JITTER_PLAYING)
+		return 0;
+	const struct jitter_slot *s = jitter_lowest(j);
+	if (j->state == JITTER_IDLE || !s)
+		return INT64_MAX;
+	int64_t w = jitter_due(j, s->ts) - (int64_t)now_ns;
+	return w > 0 ? w : 0;
+}
+
+int64_t jitter_error_ns(const struct jitter *j, uint64_t now_ns,
+                        int64_t back_ticks)
+{
+	if (j->state != JITTER_PLAYING)
+		return 0;
+	return (int64_t)now_ns - jitter_due(j, j->pos_ts - back_ticks);
+}
+
+void jitter_adjust(struct jitter *j, int64_t ticks)
+{
+	j->pos_ts += ticks;
+}
+
+void jitter_set_fixed(struct jitter *j, unsigned ms)
+{
+	j->fixed_ms = ms;
+	if (ms)
+		j->target_ns = 1e6 * ms;
+}
+
+void jitter_set_period(struct jitter *j, int64_t ns)
+{
+	j->period_ns = ns;
+}
+
+bool jitter_playing(const struct jitter *j)
+{
+	return j->state == JITTER_PLAYING;
+}
+
+unsigned jitter_held(const struct jitter *j)
+{
+	return j->held;
+}
+
+double jitter_target_ms(const struct jitter *j)
+{
+	return j->target_ns / 1e6;
+}
+
+void jitter_stats(const struct jitter *j, struct jitter_stats *st)
+{
+	*st = j->st;
+	st->jitter_ms = j->jitter_ns / 1e6;
+	st->target_ms = j->target_ns / 1e6;
+}

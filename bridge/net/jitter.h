@@ -1,0 +1,252 @@
+/*
+ * jitter: the receiver's jitter buffer for one RTP stream
+ *
+ * Pure code, no threads, no clock of its own: the caller passes times in
+ * (ns, the clock packets were stamped with). Packets are held in a ring of
+ * slots indexed by extended sequence number modulo the capacity, and handed
+ * out in sequence order. Each slot remembers whether its packet was played
+ * or concealed, so a copy or a straggler arriving afterwards is dropped
+ * (duplicate or late) and never played twice.
+ *
+ * Timing: the buffer maps RTP time to local time. For every packet it
+ * measures the transit time (arrival - RTP time); the running minimum of
+ * that (which creeps up slowly, so it follows a sender whose clock runs
+ * slow) is the base. A packet with timestamp ts is due for playout at
+ * base + ts + target + period, where period is how often the consumer
+ * looks (its callback period: a packet arriving between two looks waits
+ * for the next one). The target delay is fixed, or adaptive: a histogram
+ * of (transit - base) with a forgetting factor gives a high percentile of
+ * the delay spread, and target = percentile + one frame + margin, raised at
+ * once when the spread grows and lowered at a limited rate when it shrinks.
+ * The consumer (netstream) keeps its playout position on that schedule with
+ * jitter_error_ns(); this module decides, when the next packet is missing,
+ * whether it is lost (its time has come: conceal it and move on) or merely
+ * not here yet (the consumer is ahead of the schedule: conceal one frame in
+ * its place without consuming it, which grows the buffer).
+ *
+ * Every packet given to jitter_insert() belongs to the buffer from then on;
+ * the ones it drops or flushes go back through the release callback. All
+ * memory is allocated in jitter_init(); nothing else allocates.
+ */
+#ifndef RTB_NET_JITTER_H
+#define RTB_NET_JITTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridge/net/packet.h"
+
+struct jitter;
+
+/* Called for each packet the buffer drops or flushes. */
+typedef void jitter_release_fn(void *arg, struct packet *p);
+
+struct jitter_config {
+	int rtp_rate;         /* RTP ticks per second */
+	uint32_t frame_ticks; /* nominal packet duration, RTP ticks */
+	unsigned capacity;    /* slots, a power of two; 0: from max_ms */
+	bool adaptive;        /* false: target = fixed_ms */
+	unsigned fixed_ms;    /* target in fixed mode */
+	unsigned initial_ms;  /* adaptive: target before any measurement */
+	unsigned min_ms;      /* adaptive target limits */
+	unsigned max_ms;
+	unsigned margin_ms;     /* added to percentile + frame */
+	double quantile;        /* of the delay spread, e.g. 0.99 */
+	double forget_s;        /* histogram memory (time constant), s */
+	double shrink_ms_per_s; /* how fast the target may come down */
+	double creep_ms_per_s;  /* how fast the base may rise */
+	unsigned bin_us;        /* histogram resolution */
+	unsigned resync_ms;     /* a timestamp this far off the schedule (twice
+	                           in a row) restarts the stream */
+	unsigned dry_ms; /* conceal an empty buffer this long, then wait */
+};
+
+struct jitter_stats {
+	uint64_t received;  /* packets inserted (all of them) */
+	uint64_t lost;      /* sequence numbers missing at their playout time */
+	uint64_t late;      /* arrived after their slot was played/concealed */
+	uint64_t duplicate; /* a copy of a packet held or played */
+	uint64_t reordered; /* came after a higher number, still in time */
+	uint64_t inserted;  /* concealment frames inserted to grow */
+	uint64_t underruns; /* times the buffer ran dry at playout */
+	uint64_t resyncs;   /* flushes for a sender restart */
+	uint64_t invalid;   /* refused: off the schedule, slot clash */
+	double jitter_ms;   /* RFC 3550 interarrival jitter */
+	double target_ms;   /* current target delay */
+	double spread_ms;   /* the percentile of the delay spread */
+};
+
+/* Results of jitter_insert(). */
+enum jitter_verdict {
+	JITTER_BUFFERED = 0,
+	JITTER_DUPLICATE,
+	JITTER_LATE,
+	JITTER_RESYNC, /* buffered, after flushing for a restart */
+	JITTER_DROPPED,
+};
+
+/* What jitter_next() hands out. */
+enum jitter_kind {
+	JITTER_WAIT = 0, /* nothing to play yet: output silence */
+	JITTER_PACKET,   /* out->pkt is the next packet (now the caller's) */
+	JITTER_MISSING,  /* conceal out->ticks of audio */
+};
+
+struct jitter_out {
+	enum jitter_kind kind;
+	struct packet *pkt;        /* JITTER_PACKET: owned by the caller now */
+	const struct packet *next; /* JITTER_MISSING: the following packet if
+	                              held (for FEC), still the buffer's; valid
+	                              until the next call */
+	uint32_t ticks;            /* nominal RTP ticks this output covers */
+	bool restart;              /* first packet of a (re)started stream:
+	                              reset the decoder */
+	bool insert; /* MISSING that consumes no sequence number */
+};
+
+/*
+ * Defaults: adaptive, 40 ms initial, 0..500 ms, 2 ms margin, 99th percentile,
+ * 10 s memory, shrink 2 ms/s, creep 2 ms/s, 0.5 ms bins, resync 1 s,
+ * dry 200 ms
+ *
+ * Context: any
+ */
+void jitter_config_default(struct jitter_config *cfg, int rtp_rate,
+                           uint32_t frame_ticks);
+
+/*
+ * Set up an empty buffer
+ *
+ * Return: 0, -EINVAL for a bad configuration, -ENOMEM
+ * Post: on success clear with jitter_clear()
+ * Context: control thread (allocates)
+ */
+int jitter_init(struct jitter *j, const struct jitter_config *cfg,
+                jitter_release_fn *release, void *arg);
+
+/*
+ * Release every held packet through the callback and free the memory
+ *
+ * Context: control thread (frees)
+ */
+void jitter_clear(struct jitter *j);
+
+/*
+ * Take a packet (ext_seq, rtp_ts, arrival_ns and flags must be set)
+ *
+ * Post: p belongs to the buffer: held, or already released
+ * Return: a jitter_verdict
+ * Context: audio thread, real-time safe
+ */
+int jitter_insert(struct jitter *j, struct packet *p);
+
+/*
+ * The next thing to play at local time now_ns
+ *
+ * Return: out->kind
+ * Context: audio thread, real-time safe
+ */
+int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out);
+
+/*
+ * While waiting to start: ns until the first held packet is due (0 if due
+ * now or playing); INT64_MAX when nothing is held
+ *
+ * Context: audio thread, real-time safe
+ */
+int64_t jitter_wait_ns(const struct jitter *j, uint64_t now_ns);
+
+/*
+ * How late the playout runs against the schedule: now_ns - due time of the
+ * RTP time back_ticks before the next one to be handed out (positive: late)
+ *
+ * Return: ns; 0 when not playing
+ * Context: audio thread, real-time safe
+ */
+int64_t jitter_error_ns(const struct jitter *j, uint64_t now_ns,
+                        int64_t back_ticks);
+
+/*
+ * The last handed-out packet really covered `ticks` more than its nominal
+ * length (negative: fewer): move the playout position accordingly
+ *
+ * Context: audio thread, real-time safe
+ */
+void jitter_adjust(struct jitter *j, int64_t ticks);
+
+/*
+ * Switch to a fixed target (ms > 0) or back to adaptive (0)
+ *
+ * Context: audio thread, real-time safe
+ */
+void jitter_set_fixed(struct jitter *j, unsigned ms);
+
+/*
+ * The consumer takes packets in every `ns` (its callback period): a packet
+ * is seen only at those instants, so everything is due that much later
+ * (the playout delay is target + period)
+ *
+ * Context: audio thread, real-time safe
+ */
+void jitter_set_period(struct jitter *j, int64_t ns);
+
+/* Return: whether packets are being played out. Context: audio thread */
+bool jitter_playing(const struct jitter *j);
+
+/* Return: the current target delay, ms. Context: audio thread */
+double jitter_target_ms(const struct jitter *j);
+
+/* Return: packets held. Context: audio thread */
+unsigned jitter_held(const struct jitter *j);
+
+/*
+ * Copy the counters and estimates
+ *
+ * Context: audio thread, real-time safe
+ */
+void jitter_stats(const struct jitter *j, struct jitter_stats *st);
+
+/* Internal state: read it through the functions above. */
+struct jitter_slot {
+	struct packet *pkt;
+	uint64_t seq;  /* extended sequence number this slot last held */
+	int64_t ts;    /* extended RTP timestamp of pkt */
+	uint8_t state; /* JITTER_SLOT_* in jitter.c */
+};
+
+struct jitter {
+	struct jitter_config cfg;
+	jitter_release_fn *release;
+	void *arg;
+	struct jitter_slot *slots;
+	uint64_t mask;
+	int state;         /* idle, priming, playing */
+	uint64_t next_seq; /* next sequence number to hand out */
+	uint64_t high_seq; /* highest sequence number held or played */
+	unsigned held;
+	int64_t pos_ts; /* extended RTP time of the next frame to hand out */
+	int64_t dry_ticks;
+	uint64_t dry_seq; /* first number concealed while the buffer was dry */
+	/* Timestamp extension and the RTP -> local time map. */
+	int64_t ts_ref;  /* extended ts that maps to ts_ref_ns */
+	int64_t last_ts; /* extended ts of the latest packet */
+	uint32_t last_ts32;
+	int64_t base_ns; /* minimum transit */
+	uint64_t last_arrival;
+	int64_t last_transit;
+	unsigned jumps; /* consecutive packets far off the schedule */
+	bool fresh;     /* the next packet handed out starts a stream */
+	/* Delay spread histogram. */
+	double *hist;
+	unsigned nbins;
+	double hist_inc, hist_total, hist_gain;
+	double target_ns;
+	int64_t period_ns; /* consumer's period, added to the delay */
+	double frame_ns;
+	double jitter_ns;
+	unsigned fixed_ms;
+	struct jitter_stats st;
+};
+
+#endif

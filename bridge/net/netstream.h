@@ -1,0 +1,205 @@
+/*
+ * netstream: one incoming RTP stream as a source for the mixer
+ *
+ * Two contexts share it. The net thread (netstream_receive, or
+ * netstream_packet_get + netstream_push) owns the packet pool and the
+ * sequence tracker: it copies each datagram into a packet record and pushes
+ * a pointer to it on an SPSC ring. The audio thread (the source's pull)
+ * owns everything else: it pops the records into the jitter buffer, plays
+ * them out at the target delay, decodes or conceals, resamples, and gives
+ * every record back to the pool with pool_return. The control thread
+ * creates and destroys it (netstream_init/clear, all allocation happens
+ * there) and reads statistics (netstream_stats, a seqlock snapshot
+ * published by the audio thread at every pull).
+ *
+ * Delay and drift. The jitter buffer defines when each RTP time is due
+ * (jitter.h). Once per pull the audio thread measures how late its playout
+ * position runs against that schedule and a PI controller sets the
+ * resampling ratio: the integral part follows the clock drift between
+ * sender and receiver (clamped to drift_max_ppm; reported as drift_ppm),
+ * the proportional part (clamped to slew_ppm) moves the buffer to a new
+ * target by time-scaling, slowly and without clicks. Blocks are never
+ * dropped or repeated for this. The one fast path grows the buffer when
+ * jitter rises: if the next packet is missing while playout is still ahead
+ * of the schedule, a frame of concealment is played in its place and the
+ * packet is waited for (jitter.h); inserting only where a packet is
+ * missing anyway adds no discontinuity of its own. With drift
+ * compensation off and the same rate in and out, the resampler is
+ * bypassed and the output is the decoded audio, bit for bit.
+ */
+#ifndef RTB_NET_NETSTREAM_H
+#define RTB_NET_NETSTREAM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridge/audio/source.h"
+#include "bridge/msg/pool.h"
+#include "bridge/msg/ring.h"
+#include "bridge/net/jitter.h"
+#include "bridge/net/packet.h"
+#include "codec/codec.h"
+#include "codec/rtpseq.h"
+
+/* Local time in ns, on the clock the packets' arrival times use. */
+typedef uint64_t netstream_clock_fn(void *arg);
+
+struct netstream_config {
+	struct codec_config codec;
+	struct jitter_config jitter; /* rtp_rate, frame_ticks: from codec */
+	int out_rate;                /* mixer rate, Hz; 0: the codec's rate */
+	bool drift;                  /* compensate clock drift by resampling */
+	int converter;               /* libsamplerate SRC_* type */
+	double drift_max_ppm;        /* clamp of the drift estimate */
+	double slew_ppm;         /* extra ratio allowed to reach a new target */
+	double loop_s;           /* controller time constant, s */
+	size_t packet_bytes;     /* datagram room; 0: MTU or one PCM packet */
+	unsigned packets;        /* pool size; 0: from the jitter capacity */
+	unsigned min_sequential; /* rtpseq probation */
+	netstream_clock_fn *clock; /* NULL: CLOCK_MONOTONIC */
+	void *clock_arg;
+};
+
+struct netstream_stats {
+	uint64_t received; /* packets reaching the jitter buffer */
+	uint64_t lost;     /* missing at their playout time */
+	uint64_t late;     /* arrived after their playout time */
+	uint64_t duplicate;
+	uint64_t reordered;
+	uint64_t concealed_frames; /* frames made by concealment or FEC */
+	uint64_t underruns;        /* the buffer ran dry */
+	uint64_t resyncs;          /* sender restarts followed */
+	uint64_t decode_errors;    /* payloads the decoder refused */
+	uint64_t inserted;         /* frames of concealment inserted to grow */
+	uint64_t frames_in;        /* frames decoded or concealed */
+	uint64_t frames_out;       /* frames pulled */
+	uint64_t rx_dropped;       /* net side: pool empty or ring full */
+	uint64_t rx_invalid;       /* net side: not RTP, too big, bad seq */
+	double jitter_ms;          /* RFC 3550 interarrival jitter */
+	double buffer_ms; /* current playout delay: target_ms plus how late
+	                     playout runs on the schedule (both above the
+	                     minimum transit, not counting one pull period) */
+	double target_ms; /* target playout delay (same terms) */
+	double spread_ms; /* measured delay spread percentile */
+	double drift_ppm; /* sender clock vs ours, + = sender fast */
+	double ratio;     /* input frames consumed per output frame */
+};
+
+#define NETSTREAM_STATS_WORDS (sizeof(struct netstream_stats) / 8)
+
+struct netstream {
+	struct source src; /* first: the mixer's handle */
+	struct netstream_config cfg;
+	/* Net thread. */
+	struct pool pool;
+	void *pool_mem;
+	struct rtpseq seq;
+	_Atomic uint64_t rx_dropped, rx_invalid;
+	/* Net -> audio. */
+	struct ring ring;
+	void *ring_mem;
+	/* Audio thread. */
+	struct jitter jit;
+	struct codec_decoder dec;
+	struct SRC_STATE_tag *resampler; /* NULL: bypass */
+	double nominal;                  /* out_rate / codec rate */
+	float *decbuf;
+	size_t dec_cap, dec_off, dec_avail; /* frames */
+	double integ, prop;                 /* controller terms */
+	double last_target_ns;              /* target at the previous pull */
+	bool have_target;
+	double pending; /* RTP ticks decoded but not yet played out (in
+	                   dec_avail or inside the resampler) */
+	struct netstream_stats st;
+	/* Control -> audio: requested fixed latency, ms (0 adaptive, -1 none).
+	 */
+	_Atomic int req_ms;
+	/* Audio -> control: the stats snapshot behind a sequence lock. */
+	_Atomic unsigned snap_seq;
+	_Atomic uint64_t snap[NETSTREAM_STATS_WORDS];
+};
+
+/*
+ * Defaults for a codec: adaptive delay (jitter_config_default), drift
+ * compensation on with SRC_SINC_FASTEST, 1000 ppm drift, 2000 ppm slew, 5 s
+ * loop, monotonic clock
+ *
+ * Context: any
+ */
+void netstream_config_default(struct netstream_config *cfg,
+                              enum codec_kind kind);
+
+/*
+ * Set up a stream: decoder, jitter buffer, resampler, pool, ring
+ *
+ * Return: 0, -EINVAL for a bad configuration, -ENOMEM
+ * Post: on success s->src is ready to link into the mixer; clear with
+ *       netstream_clear() once the mixer has handed it back
+ * Context: control thread (allocates)
+ */
+int netstream_init(struct netstream *s, const struct netstream_config *cfg);
+
+/*
+ * Free everything; packets still in the ring or the buffer go back first
+ *
+ * Pre: no other thread uses s
+ * Context: control thread (frees)
+ */
+void netstream_clear(struct netstream *s);
+
+/*
+ * Receive one datagram: parse it, number it, copy it into a record and
+ * queue it for the audio thread
+ *
+ * Return: 0 queued; -ENOBUFS no free record or ring full (counted
+ *         rx_dropped); -EMSGSIZE, -EBADMSG, -EPROTONOSUPPORT, or rtpseq's
+ *         -EAGAIN/-ERANGE (counted rx_invalid); the datagram is dropped
+ * Context: net thread, real-time safe
+ */
+int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
+                      uint64_t arrival_ns);
+
+/*
+ * Lower level: take an empty record (its cap is set) ...
+ *
+ * Return: a record owned by the caller, or NULL when the pool is empty
+ * Context: net thread, real-time safe
+ */
+struct packet *netstream_packet_get(struct netstream *s);
+
+/*
+ * ... and queue a filled one (ext_seq, flags, arrival_ns set)
+ *
+ * Return: 0, or -ENOBUFS if the ring is full (the record is put back)
+ * Context: net thread, real-time safe
+ */
+int netstream_push(struct netstream *s, struct packet *p);
+
+/*
+ * Write `frames` frames of audio (the source's pull)
+ *
+ * Return: frames (silence while waiting to start or after the stream
+ *         ended)
+ * Context: audio thread, real-time safe
+ */
+int netstream_pull(struct netstream *s, float *out, size_t frames);
+
+/*
+ * Ask for a fixed playout delay (ms > 0) or adaptive (0); applied at the
+ * next pull
+ *
+ * Context: any thread
+ */
+void netstream_set_latency(struct netstream *s, unsigned ms);
+
+/*
+ * Copy the statistics last published by the audio thread
+ *
+ * Return: 0, or -EAGAIN if the audio thread kept updating them
+ * Context: any thread
+ */
+int netstream_stats(struct netstream *s, struct netstream_stats *st);
+
+#endif

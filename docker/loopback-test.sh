@@ -1,0 +1,443 @@
+#!/usr/bin/env bash
+# rtbridge docker loopback test: sender, impairment relay and receiver as
+# containers on an internal network, then a check of what was recorded.
+#
+#   docker/loopback-test.sh [--self-test]   (Docker or Podman; root may be needed)
+#
+# Steps: find a container engine (when root and none runs: install
+# docker.io and start a private dockerd, stopped again at exit); make the
+# base image debian:bookworm-slim with debootstrap when it is missing (no
+# registry is needed; the rootfs tarball is cached); build rtbridge:local
+# (docker/Dockerfile); run the scenarios; print one verdict line each:
+#   probe        sender -> relay -> receiver container, counted by packets
+#   l16-clean    L16 through a clean relay: the recording is bit-exact
+#   opus-lossy   Opus through 5 % loss + jitter: every loss concealed,
+#                duration kept within one frame, the sound still correlates
+#   two-senders  two L16 senders into one receiver: two exact recordings
+# Exit 0 when every scenario passes, 1 otherwise.
+#
+# Environment:
+#   RTB_ENGINE=docker|podman   engine to use (default: whichever answers)
+#   RTB_CACHE_DIR=DIR          cache (default /var/cache/rtbridge): base
+#                              rootfs tarball, private dockerd's images
+#   RTB_MIRROR=URL             Debian mirror for debootstrap (default: from
+#                              the machine's apt sources)
+#   RTB_SKIP_DOCKER=1          when no engine can run here, print
+#                              "skipped: ..." and exit 0 instead of failing
+#   RTB_KEEP=1                 keep the work directory (logs, recordings)
+# shellcheck disable=SC2317 # functions run from traps and indirectly
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+cache=${RTB_CACHE_DIR:-/var/cache/rtbridge}
+image=${RTB_IMAGE:-rtbridge:local}
+base=debian:bookworm-slim
+export RTB_IMAGE=$image
+start_s=$(date +%s)
+work=$(mktemp -d "${TMPDIR:-/tmp}/rtb-loopback.XXXXXX")
+engine=
+compose=()
+run_opts=()
+dockerd_pid=
+dockerd_run=/run/rtbridge-docker
+projects=()
+failed=0
+
+log() { printf 'loopback: [%3ss] %s\n' "$(($(date +%s) - start_s))" "$*" >&2; }
+verdict() { printf 'loopback: %s\n' "$*"; }
+
+# No engine can run: fail, or skip when the caller opted out.
+no_engine() {
+	if [ "${RTB_SKIP_DOCKER:-0}" = 1 ]; then
+		verdict "skipped: no container engine: $*"
+		exit 0
+	fi
+	verdict "FAIL engine: no container engine: $* (RTB_SKIP_DOCKER=1 skips)"
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	for p in "${projects[@]}"; do
+		timeout 60 "${compose[@]}" -p "$p" "${compose_files[@]}" down -v -t 2 >/dev/null 2>&1
+		"$engine" network rm "${p}_loop" >/dev/null 2>&1
+	done
+	if [ -n "$dockerd_pid" ]; then
+		log "stopping the dockerd this script started (pid $dockerd_pid)"
+		kill -TERM "$dockerd_pid" 2>/dev/null
+		for _ in $(seq 1 100); do
+			kill -0 "$dockerd_pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -0 "$dockerd_pid" 2>/dev/null && kill -KILL "$dockerd_pid"
+		# dockerd may leave its namespace mounts behind.
+		awk -v run="$dockerd_run/" 'index($2, run) == 1 {print $2}' /proc/mounts |
+			sort -r | while read -r m; do umount "$m"; done
+		rm -rf "$dockerd_run/exec"
+	fi
+	if [ "$rc" -ne 0 ] || [ "${RTB_KEEP:-0}" = 1 ]; then
+		log "logs and recordings kept in $work"
+	else
+		rm -rf "$work"
+	fi
+	exit "$rc"
+}
+compose_files=(-f "$here/compose.yaml")
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+apt_install() {
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y -qq --no-install-recommends "$@" >"$work/apt.log" 2>&1; then
+		apt-get update -qq >>"$work/apt.log" 2>&1 || true
+		apt-get install -y -qq --no-install-recommends "$@" >>"$work/apt.log" 2>&1
+	fi
+}
+
+# Start a private dockerd. It leaves the host's firewall alone
+# (--iptables=false, no forwarding, no default bridge): the containers use
+# an internal network only, and image builds use the host's network.
+start_dockerd() {
+	local run=$dockerd_run
+	mkdir -p "$run" "$cache/docker"
+	export DOCKER_HOST="unix://$run/docker.sock"
+	if timeout 20 docker info >/dev/null 2>&1; then
+		log "using the dockerd already listening on $DOCKER_HOST"
+		return 0
+	fi
+	if ! command -v dockerd >/dev/null; then
+		log "installing docker.io"
+		apt_install docker.io || no_engine "apt-get install docker.io failed (see $work/apt.log)"
+	fi
+	if [ -f "$run/dockerd.pid" ] && ! kill -0 "$(cat "$run/dockerd.pid")" 2>/dev/null; then
+		rm -f "$run/dockerd.pid"
+	fi
+	dockerd --data-root "$cache/docker" --exec-root "$run/exec" \
+		--pidfile "$run/dockerd.pid" -H "$DOCKER_HOST" \
+		--iptables=false --ip-masq=false --ip-forward=false --bridge=none \
+		>"$work/dockerd.log" 2>&1 &
+	dockerd_pid=$!
+	for _ in $(seq 1 60); do
+		if timeout 5 docker info >/dev/null 2>&1; then
+			log "started dockerd (pid $dockerd_pid, data in $cache/docker)"
+			return 0
+		fi
+		kill -0 "$dockerd_pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	no_engine "dockerd did not start: $(tail -n 3 "$work/dockerd.log" | tr '\n' ' ')"
+}
+
+pick_engine() {
+	local want=${RTB_ENGINE:-auto}
+	if [ "$want" != podman ] && command -v docker >/dev/null &&
+		timeout 20 docker info >/dev/null 2>&1; then
+		engine=docker
+	elif [ "$want" != docker ] && command -v podman >/dev/null &&
+		timeout 20 podman info >/dev/null 2>&1; then
+		engine=podman
+	elif [ "$want" = podman ]; then
+		no_engine "podman is missing or does not answer"
+	elif is_root; then
+		command -v docker >/dev/null || apt_install docker.io ||
+			no_engine "apt-get install docker.io failed"
+		start_dockerd
+		engine=docker
+	else
+		no_engine "no engine answers and only root may start one"
+	fi
+	if [ "$engine" = podman ]; then
+		# Rootful podman cannot raise these limits where root lacks
+		# CAP_SYS_RESOURCE; compose.yaml sets the same ones.
+		run_opts=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
+		# With the CNI backend an internal network has no DNS, so the
+		# services would not find each other by name: use netavark.
+		if [ "$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null)" = cni ] &&
+			[ -z "${CONTAINERS_CONF:-}" ]; then
+			if [ ! -x /usr/lib/podman/netavark ] || [ ! -x /usr/lib/podman/aardvark-dns ]; then
+				is_root || no_engine "podman uses CNI (no DNS on internal networks); install netavark and aardvark-dns"
+				log "installing netavark and aardvark-dns"
+				apt_install netavark aardvark-dns || no_engine "apt-get install netavark failed"
+			fi
+			printf '[network]\nnetwork_backend = "netavark"\n' >"$work/containers.conf"
+			export CONTAINERS_CONF=$work/containers.conf
+		fi
+	fi
+	if [ "$engine" = docker ] && docker compose version >/dev/null 2>&1; then
+		compose=(docker compose)
+	elif [ "$engine" = docker ] && command -v docker-compose >/dev/null; then
+		compose=(docker-compose)
+	elif [ "$engine" = podman ] && command -v podman-compose >/dev/null; then
+		compose=(podman-compose)
+	elif is_root; then
+		local pkg=docker-compose
+		[ "$engine" = podman ] && pkg=podman-compose
+		log "installing $pkg"
+		apt_install "$pkg" || no_engine "apt-get install $pkg failed"
+		compose=("$pkg")
+	else
+		no_engine "$engine has no compose tool (docker compose, docker-compose, podman-compose)"
+	fi
+	log "engine: $engine $("$engine" version --format '{{.Server.Version}}' 2>/dev/null ||
+		true), compose: ${compose[*]}"
+}
+
+# The Debian mirror of this machine's apt sources (deb822 or one-line).
+find_mirror() {
+	local uris
+	uris=$({
+		grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | sed 's/^URIs:[[:space:]]*//' | tr ' ' '\n'
+		grep -hs '^deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+			sed 's/\[[^]]*\]//' | awk '{print $2}'
+	} | grep -v '^$')
+	# The main archive: a URI ending in /debian, not debian-security.
+	printf '%s\n' "$uris" | grep -E '/debian/?$' | head -n 1 ||
+		printf '%s\n' "$uris" | head -n 1
+}
+
+# debian:bookworm-slim from a cached minbase tarball, made with
+# debootstrap when missing and trimmed like Debian's slim images.
+ensure_base() {
+	if "$engine" image inspect "$base" >/dev/null 2>&1; then
+		log "base image $base present"
+		return 0
+	fi
+	local tarball=$cache/bookworm-minbase.tar
+	if [ ! -s "$tarball" ]; then
+		is_root || no_engine "$base is missing and debootstrap needs root"
+		command -v debootstrap >/dev/null || apt_install debootstrap ||
+			no_engine "apt-get install debootstrap failed"
+		local mirror=${RTB_MIRROR:-$(find_mirror)}
+		[ -n "$mirror" ] || no_engine "no Debian mirror in /etc/apt (set RTB_MIRROR)"
+		local rootfs=$work/rootfs
+		log "debootstrap --variant=minbase bookworm from $mirror"
+		debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+			no_engine "debootstrap failed: $(tail -n 2 "$work/debootstrap.log" | tr '\n' ' ')"
+		rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin \
+			"$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/man/* \
+			"$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* "$rootfs"/var/log/*.log
+		find "$rootfs/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
+		find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
+		mkdir -p "$rootfs/var/lib/apt/lists/partial"
+		cat >"$rootfs/etc/dpkg/dpkg.cfg.d/slim" <<-'EOF'
+			path-exclude /usr/share/doc/*
+			path-include /usr/share/doc/*/copyright
+			path-exclude /usr/share/man/*
+			path-exclude /usr/share/info/*
+			path-exclude /usr/share/locale/*
+		EOF
+		cat >"$rootfs/etc/apt/apt.conf.d/slim" <<-'EOF'
+			APT::Install-Recommends "false";
+			DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };
+		EOF
+		mkdir -p "$cache"
+		tar --numeric-owner -C "$rootfs" -cf "$tarball.part" .
+		mv "$tarball.part" "$tarball"
+		rm -rf "$rootfs"
+	fi
+	log "importing $tarball as $base"
+	"$engine" import \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change 'CMD ["bash"]' - "$base" <"$tarball" >"$work/import.log" 2>&1 ||
+		no_engine "$engine import failed: $(tail -n 1 "$work/import.log")"
+}
+
+# The build context: the repository's files (tracked and new, not the
+# ignored build trees), copied so that nothing else is sent to the engine.
+build_image() {
+	local ctx=$work/context
+	mkdir -p "$ctx"
+	if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+		(cd "$root" && git ls-files -co --exclude-standard -z |
+			while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done |
+			tar --null -T - -cf -) | tar -C "$ctx" -xf -
+	else
+		tar -C "$root" --exclude='./build*' -cf - . | tar -C "$ctx" -xf -
+	fi
+	log "building $image (docker/Dockerfile, base $base)"
+	if ! "$engine" build "${run_opts[@]}" --network host --build-arg "BASE=$base" \
+		-f "$ctx/docker/Dockerfile" -t "$image" "$ctx" >"$work/build.log" 2>&1; then
+		tail -n 20 "$work/build.log" >&2
+		verdict "FAIL image: $engine build failed (log: $work/build.log)"
+		exit 1
+	fi
+	log "image $image: $("$engine" image inspect -f '{{.Size}}' "$image" |
+		awk '{printf "%.1f MB", $1 / 1e6}')"
+	# Earlier builds of the image, in the private engine only.
+	if [ -n "$dockerd_pid" ]; then
+		"$engine" image prune -f >/dev/null 2>&1 || true
+	fi
+}
+
+cid() { # cid PROJECT SERVICE: the container's id
+	"$engine" ps -aq --filter "label=com.docker.compose.project=$1" \
+		--filter "label=com.docker.compose.service=$2" | head -n 1
+}
+
+running() { [ "$("$engine" inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
+
+# wait_exit ID SECONDS: Return the container's exit status (124: timeout).
+wait_exit() {
+	local id=$1 limit=$2 t=0
+	while running "$id"; do
+		if [ "$t" -ge $((limit * 5)) ]; then
+			return 124
+		fi
+		sleep 0.2
+		t=$((t + 1))
+	done
+	return "$("$engine" inspect -f '{{.State.ExitCode}}' "$id")"
+}
+
+# run_scenario NAME SENDERS WAIT COMPOSE-FILES...: start receiver and
+# relay, wait until the receiver's UDP port 5004 is bound, start the
+# senders, wait for them, then for the receiver to exit by itself (WAIT=1)
+# or stop it (WAIT=0), stop the relay, and collect logs, relay counters,
+# sources and recordings into $work/NAME.
+run_scenario() {
+	local name=$1 senders=$2 wait=$3
+	shift 3
+	local dir=$work/$name p="rtbloop${name//-/}$$"
+	local files=(-f "$here/compose.yaml")
+	for f in "$@"; do files+=(-f "$here/$f"); done
+	compose_files=("${files[@]}")
+	projects+=("$p")
+	mkdir -p "$dir"
+	log "$name: starting receiver and relay"
+	"${compose[@]}" -p "$p" "${files[@]}" up -d --no-build relay >"$dir/compose.log" 2>&1 || {
+		echo "compose up failed: $(tail -n 2 "$dir/compose.log" | tr '\n' ' ')" >"$dir/error"
+		return 0
+	}
+	local recv relay t=0
+	recv=$(cid "$p" receiver)
+	relay=$(cid "$p" relay)
+	if [ "$("$engine" network inspect -f '{{.Internal}}' "${p}_loop" 2>&1)" != true ]; then
+		echo "network ${p}_loop is not internal" >"$dir/error"
+		return 0
+	fi
+	while running "$recv" && ! "$engine" exec "$recv" cat /proc/net/udp /proc/net/udp6 2>/dev/null |
+		grep -q ':138C '; do
+		[ "$t" -lt 100 ] || break
+		sleep 0.2
+		t=$((t + 1))
+	done
+	if ! running "$recv"; then
+		"$engine" logs "$recv" >"$dir/receiver.log" 2>&1
+		echo "receiver exited at start: $(tail -n 1 "$dir/receiver.log")" >"$dir/error"
+		return 0
+	fi
+	log "$name: receiver listening; starting $senders"
+	local sv
+	read -r -a sv <<<"$senders"
+	RTB_SEND_DELAY=0 "${compose[@]}" -p "$p" "${files[@]}" up -d --no-build --no-deps "${sv[@]}" \
+		>>"$dir/compose.log" 2>&1
+	local s id rc
+	for s in $senders; do
+		id=$(cid "$p" "$s")
+		rc=0
+		wait_exit "$id" $((${RTB_SECONDS:-5} + 30)) || rc=$?
+		"$engine" logs "$id" >"$dir/$s.log" 2>&1
+		mkdir -p "$dir/$s"
+		"$engine" cp "$id:/data/source.wav" "$dir/$s/source.wav" 2>/dev/null || true
+		[ "$rc" -eq 0 ] || echo "$s exited with status $rc: $(tail -n 1 "$dir/$s.log")" >>"$dir/error"
+	done
+	rc=0
+	if [ "$wait" = 1 ]; then
+		wait_exit "$recv" $((${RTB_IDLE_EXIT:-3} + 30)) || rc=$?
+		[ "$rc" -eq 124 ] && "$engine" stop -t 5 "$recv" >/dev/null
+		"$engine" stop -t 5 "$relay" >/dev/null 2>&1
+	else
+		sleep 0.5
+		"$engine" stop -t 5 "$relay" >/dev/null 2>&1
+		"$engine" stop -t 5 "$recv" >/dev/null 2>&1
+	fi
+	"$engine" logs "$recv" >"$dir/receiver.log" 2>&1
+	"$engine" logs "$recv" 2>/dev/null | grep '^{' >"$dir/receiver.stdout" || true
+	[ "$rc" -eq 0 ] || echo "receiver exited with status $rc: $(tail -n 1 "$dir/receiver.log")" >>"$dir/error"
+	"$engine" logs "$relay" 2>/dev/null | grep '^{' | tail -n 1 >"$dir/relay.json" || true
+	"$engine" logs "$relay" >"$dir/relay.log" 2>&1
+	"$engine" cp "$recv:/out" "$dir/out" 2>/dev/null || mkdir -p "$dir/out"
+	if timeout 60 "${compose[@]}" -p "$p" "${files[@]}" down -v -t 2 >>"$dir/compose.log" 2>&1; then
+		unset 'projects[-1]'
+	fi
+	# podman-compose 1.0 leaves the network behind.
+	"$engine" network rm "${p}_loop" >/dev/null 2>&1 || true
+	log "$name: done"
+}
+
+verdict_of() { # verdict_of NAME CHECK ARGS...: run a check unless the scenario failed to run
+	local name=$1 line
+	shift
+	if [ -s "$work/$name/error" ]; then
+		line="FAIL $name: $(head -n 1 "$work/$name/error")"
+	else
+		line=$("$@") || true
+	fi
+	verdict "$line"
+	[[ $line == PASS* ]] || failed=1
+}
+
+# ---------------------------------------------------------------------------
+
+# shellcheck source=docker/loopback-checks.sh
+. "$here/loopback-checks.sh"
+
+command -v python3 >/dev/null || no_engine "python3 is needed to read the JSON stats"
+pick_engine
+ensure_base
+build_image
+if [ "${1:-}" = --self-test ]; then
+	self_test
+	exit $?
+fi
+
+# What the image can do: the receiver may not have landed yet.
+has_cmd() {
+	local out
+	out=$("$engine" run "${run_opts[@]}" --rm --network none "$image" rtbridge "$1" --help 2>&1) ||
+		true
+	[[ $out != *"not available"* ]]
+}
+has_send=1 has_recv=1
+has_cmd send || has_send=0
+has_cmd recv || has_recv=0
+
+export RTB_SECONDS=2 RTB_FRAME_MS=20 RTB_SEED=1 RTB_SSRC=1111 RTB_IDLE_EXIT=2
+if [ "$has_send" = 0 ]; then
+	verdict "FAIL sender: rtbridge send not available"
+	failed=1
+else
+	RTB_CODEC=l16 run_scenario probe sender 0 compose.probe.yaml
+	verdict_of probe check_probe "$work/probe" $((RTB_SECONDS * 1000 / RTB_FRAME_MS))
+fi
+
+if [ "$has_recv" = 0 ] || [ "$has_send" = 0 ]; then
+	[ "$has_recv" = 1 ] || verdict "FAIL receiver: rtbridge recv not available"
+	for s in l16-clean opus-lossy two-senders; do
+		verdict "FAIL $s: not run (rtbridge send and recv are both needed)"
+	done
+	failed=1
+else
+	export RTB_SECONDS=5
+	RTB_CODEC=l16 RTB_FRAME_MS=10 run_scenario l16-clean sender 1
+	verdict_of l16-clean check_exact "$work/l16-clean" l16-clean sender
+
+	RTB_CODEC=opus RTB_FRAME_MS=20 RELAY_SEED=7 RELAY_LOSS=5 RELAY_DELAY=10 RELAY_JITTER=4 \
+		run_scenario opus-lossy sender 1
+	verdict_of opus-lossy check_lossy "$work/opus-lossy" opus-lossy 960
+
+	RTB_CODEC=l16 RTB_FRAME_MS=10 run_scenario two-senders "sender sender-b" 1 compose.two.yaml
+	verdict_of two-senders check_exact "$work/two-senders" two-senders sender sender-b
+fi
+
+log "total $(($(date +%s) - start_s)) s"
+if [ "$failed" = 0 ]; then
+	verdict "all scenarios passed"
+	exit 0
+fi
+verdict "FAILED (logs in $work)"
+exit 1

@@ -1,0 +1,112 @@
+/*
+ * SDP text for the streams the sender can send: Opus per RFC 7587 (rtpmap
+ * always opus/48000/2, stereo in fmtp), L16/L24 per RFC 3551, IPv4, IPv6
+ * and multicast connection lines, CRLF line ends, and refusals.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "bridge/net/addr.h"
+#include "bridge/net/sdp.h"
+
+TestSuite(sdp, .timeout = 10);
+
+static struct sockaddr_storage to;
+
+static int gen(char *buf, size_t cap, const char *addr, enum codec_kind kind,
+               int channels, int frame_us, int pt)
+{
+	struct codec_config c;
+	cr_assert_eq(addr_parse(&to, NULL, addr, ADDR_NUMERIC, NULL, 0), 0);
+	codec_config_default(&c, kind);
+	c.channels = channels;
+	c.frame_us = frame_us;
+	struct sdp_opts o = {.to = (struct sockaddr *)&to,
+	                     .codec = &c,
+	                     .pt = pt,
+	                     .session_id = 42};
+	return sdp_write(buf, cap, &o);
+}
+
+Test(sdp, opus_stereo_is_described_per_rfc7587)
+{
+	char b[1024];
+	int n = gen(b, sizeof b, "127.0.0.1:5004", CODEC_OPUS, 2, 10000, 96);
+	cr_assert_gt(n, 0);
+	cr_assert_eq((size_t)n, strlen(b));
+	const char *want = "v=0\r\n"
+	                   "o=- 42 42 IN IP4 127.0.0.1\r\n"
+	                   "s=rtbridge\r\n"
+	                   "c=IN IP4 127.0.0.1\r\n"
+	                   "t=0 0\r\n"
+	                   "m=audio 5004 RTP/AVP 96\r\n"
+	                   "a=rtpmap:96 opus/48000/2\r\n";
+	cr_assert(strncmp(b, want, strlen(want)) == 0, "got:\n%s", b);
+	cr_assert_not_null(strstr(b, "a=fmtp:96 stereo=1;sprop-stereo=1"));
+	cr_assert_not_null(strstr(b, "a=ptime:10\r\n"));
+}
+
+Test(sdp, opus_mono_still_maps_two_channels_and_says_mono_in_fmtp)
+{
+	char b[1024];
+	cr_assert_gt(
+	        gen(b, sizeof b, "127.0.0.1:6000", CODEC_OPUS, 1, 2500, 111),
+	        0);
+	cr_assert_not_null(strstr(b, "m=audio 6000 RTP/AVP 111\r\n"));
+	cr_assert_not_null(strstr(b, "a=rtpmap:111 opus/48000/2\r\n"));
+	cr_assert_not_null(strstr(b, "stereo=0;sprop-stereo=0"));
+	cr_assert_not_null(strstr(b, "a=ptime:2.5\r\n"), "%s", b);
+}
+
+Test(sdp, linear_pcm_names_rate_and_channels)
+{
+	char b[1024];
+	cr_assert_gt(gen(b, sizeof b, "127.0.0.1:5004", CODEC_L16, 2, 5000, 96),
+	             0);
+	cr_assert_not_null(strstr(b, "a=rtpmap:96 L16/48000/2\r\n"));
+	cr_assert_null(strstr(b, "fmtp"));
+	cr_assert_gt(
+	        gen(b, sizeof b, "127.0.0.1:5004", CODEC_L24, 1, 20000, 98), 0);
+	cr_assert_not_null(strstr(b, "a=rtpmap:98 L24/48000/1\r\n"));
+	cr_assert_not_null(strstr(b, "a=ptime:20\r\n"));
+}
+
+Test(sdp, ipv6_and_multicast_connection_lines)
+{
+	char b[1024];
+	cr_assert_gt(gen(b, sizeof b, "[::1]:5004", CODEC_OPUS, 2, 10000, 96),
+	             0);
+	cr_assert_not_null(strstr(b, "c=IN IP6 ::1\r\n"));
+	cr_assert_not_null(strstr(b, "o=- 42 42 IN IP6 ::1\r\n"));
+	cr_assert_gt(
+	        gen(b, sizeof b, "239.1.2.3:5004", CODEC_OPUS, 2, 10000, 96),
+	        0);
+	cr_assert_not_null(strstr(b, "c=IN IP4 239.1.2.3/16\r\n"),
+	                   "TTL on IPv4 multicast");
+	cr_assert_gt(
+	        gen(b, sizeof b, "[ff15::1]:5004", CODEC_OPUS, 2, 10000, 96),
+	        0);
+	cr_assert_not_null(strstr(b, "c=IN IP6 ff15::1\r\n"), "no TTL on IPv6");
+}
+
+Test(sdp, refuses_bad_options_and_small_buffers)
+{
+	char b[1024];
+	cr_assert_eq(
+	        gen(b, sizeof b, "127.0.0.1:5004", CODEC_OPUS, 2, 10000, 128),
+	        -EINVAL);
+	cr_assert_eq(
+	        gen(b, sizeof b, "127.0.0.1:5004", CODEC_OPUS, 2, 7000, 96),
+	        -EINVAL);
+	cr_assert_eq(gen(b, 40, "127.0.0.1:5004", CODEC_OPUS, 2, 10000, 96),
+	             -ENOBUFS);
+	cr_assert_str_empty(b);
+	int n = gen(b, sizeof b, "127.0.0.1:5004", CODEC_OPUS, 2, 10000, 96);
+	cr_assert_eq(
+	        gen(b, (size_t)n, "127.0.0.1:5004", CODEC_OPUS, 2, 10000, 96),
+	        -ENOBUFS);
+	cr_assert_eq(gen(b, (size_t)n + 1, "127.0.0.1:5004", CODEC_OPUS, 2,
+	                 10000, 96),
+	             n);
+}

@@ -1,0 +1,208 @@
+/*
+ * Live input through a real device: a private jackd (dummy backend, paced
+ * like a sound card) feeds PortAudio's JACK input, whose callback queues
+ * each period in the sender's capture FIFO; the net thread encodes and
+ * sends on its pacer. A loopback receiver checks the stream (consecutive
+ * sequence numbers, timestamps one packet apart, about one packet per
+ * 10 ms), and the real-time checker asserts that the capture callback
+ * made no allocation, lock or blocking system call.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge/audio/padevice.h"
+#include "bridge/net/addr.h"
+#include "bridge/net/sender.h"
+#include "codec/rtp.h"
+#include "tests/rtcheck_assert.h"
+
+extern char **environ;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+	                      .tv_nsec = (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int run(char *const argv[])
+{
+	pid_t pid;
+	int status;
+	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+		return -1;
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static pid_t jackd_pid;
+static char server[64];
+
+static void jack_up(void)
+{
+	if (system("command -v jackd >/dev/null 2>&1 && command -v jack_wait "
+	           ">/dev/null 2>&1") != 0) {
+		if (geteuid() != 0)
+			cr_skip_test("jackd2 is not installed (tools/setup.sh "
+			             "--tools)");
+		cr_assert_fail(
+		        "jackd2 is not installed: run tools/setup.sh --tools");
+	}
+	snprintf(server, sizeof server, "rtb_sendcap_%d", (int)getpid());
+	setenv("JACK_DEFAULT_SERVER", server, 1);
+	setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
+	setenv("JACK_NO_START_SERVER", "1", 1);
+	char *argv[] = {"jackd", "-n",    server, "--no-realtime",
+	                "-d",    "dummy", "-r",   "48000",
+	                "-p",    "256",   NULL};
+	cr_assert_eq(
+	        posix_spawnp(&jackd_pid, "jackd", NULL, NULL, argv, environ),
+	        0);
+	char *wait_argv[] = {"jack_wait", "-s", server, "-w", "-t", "10", NULL};
+	cr_assert_eq(run(wait_argv), 0,
+	             "jack_wait: server '%s' did not come up", server);
+}
+
+static void jack_down(void)
+{
+	if (jackd_pid <= 0)
+		return;
+	kill(jackd_pid, SIGTERM);
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(jackd_pid, NULL, WNOHANG) == jackd_pid) {
+			jackd_pid = 0;
+			return;
+		}
+		sleep_ms(10);
+	}
+	kill(jackd_pid, SIGKILL);
+	waitpid(jackd_pid, NULL, 0);
+	jackd_pid = 0;
+}
+
+enum { RX_MAX = 400 };
+static struct rtp_header rx_hdr[RX_MAX];
+static _Atomic size_t rx_n;
+static struct udpsock rxsock;
+static struct sockaddr_storage rx_addr;
+
+static void on_rx(struct udpsock *s, const uint8_t *data, size_t len,
+                  const struct sockaddr *from, uint64_t now, void *user)
+{
+	const uint8_t *pl;
+	size_t plen;
+	(void)s, (void)from, (void)now, (void)user;
+	size_t n = atomic_load_explicit(&rx_n, memory_order_relaxed);
+	if (n >= RX_MAX || rtp_parse(data, len, &rx_hdr[n], &pl, &plen) < 0)
+		return;
+	/* Release pairs with the acquire in the test body: the header is
+	 * stored before it is counted. */
+	atomic_store_explicit(&rx_n, n + 1, memory_order_release);
+}
+
+static int open_rx(struct netloop *l, void *arg)
+{
+	struct udpsock_opts o;
+	struct sockaddr_storage bind;
+	(void)arg;
+	if (addr_parse(&bind, NULL, "127.0.0.1:0",
+	               ADDR_PORT_ZERO | ADDR_NUMERIC, NULL, 0) < 0)
+		return -EINVAL;
+	udpsock_opts_init(&o);
+	o.bind = (const struct sockaddr *)&bind;
+	o.on_recv = on_rx;
+	int rc = udpsock_open(&rxsock, l, &o);
+	return rc < 0 ? rc : udpsock_local(&rxsock, &rx_addr);
+}
+
+static int capture_cb(void *user, const float *in, float *out, size_t frames)
+{
+	(void)out;
+	if (in != NULL)
+		(void)sender_capture_push(user, in, frames);
+	return 0;
+}
+
+TestSuite(sendcap, .timeout = 60);
+
+Test(sendcap, jack_input_is_sent_paced_from_a_real_time_safe_callback,
+     .fini = jack_down)
+{
+	static struct netloop nl;
+	struct sender_capture cap;
+	struct sender_opts o;
+	struct sender s;
+	struct sender_stats st;
+	struct devcfg cfg;
+	struct padevice p;
+
+	jack_up();
+	RTCHECK_INIT();
+	RTCHECK_ASSERT_LOADED();
+	cr_assert_eq(netloop_start(&nl, 64), 0);
+	cr_assert_eq(netloop_call_wait(&nl, open_rx, NULL), 0);
+	cr_assert_eq(sender_capture_init(&cap, 64, 1024, 2), 0);
+	sender_opts_init(&o);
+	memcpy(&o.to, &rx_addr, sizeof rx_addr);
+	o.ssrc = 7;
+	o.seq0 = 100;
+	o.ts0 = 1000;
+	cr_assert_eq(sender_init(&s, &o), 0, "%s", sender_error(&s));
+
+	devcfg_default(&cfg);
+	cfg.in_channels = 2;
+	cfg.out_channels = 0;
+	cfg.callback = capture_cb;
+	cfg.user = &cap;
+	cfg.host_api = "JACK";
+	int err = padevice_open(&p, &cfg);
+	cr_assert_eq(err, 0, "open: %d %s", err, p.error);
+	cr_assert_eq(sender_start_capture(&s, &nl, &cap), 0, "%s",
+	             sender_error(&s));
+	RTCHECK_RESET();
+	cr_assert_eq(padevice_start(&p), 0, "%s", p.error);
+	sleep_ms(1000);
+	cr_assert_eq(padevice_stop(&p), 0, "%s", p.error);
+	RTCHECK_ASSERT_ZERO();
+	sender_stop(&s);
+	sender_stats(&s, &st);
+
+	size_t n = atomic_load_explicit(&rx_n, memory_order_acquire);
+	cr_log_info("jack capture: %llu callbacks, %llu frames, %zu packets "
+	            "received, "
+	            "underruns %llu, trimmed %llu, overruns %llu",
+	            (unsigned long long)padevice_callbacks(&p),
+	            (unsigned long long)padevice_frames(&p), n,
+	            (unsigned long long)st.underruns,
+	            (unsigned long long)cap.trimmed,
+	            (unsigned long long)cap.overruns);
+	cr_assert_geq(padevice_frames(&p), 24000, "the input ran");
+	cr_assert_geq(n, 50, "about 100 packets in a second, got %zu", n);
+	cr_assert_leq(n, 150);
+	cr_assert_eq(st.packets, n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(rx_hdr[i].seq, (uint16_t)(100 + i));
+		cr_assert_eq(rx_hdr[i].ssrc, 7);
+		if (i > 0)
+			cr_assert_eq(
+			        (uint32_t)(rx_hdr[i].ts - rx_hdr[i - 1].ts) %
+			                480,
+			        0);
+	}
+	cr_assert_eq(atomic_load_explicit(&cap.overruns, memory_order_relaxed),
+	             0);
+	padevice_close(&p);
+	sender_clear(&s);
+	netloop_stop(&nl);
+	sender_capture_clear(&cap);
+}
