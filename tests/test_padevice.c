@@ -21,80 +21,14 @@
 #include "bridge/audio/memtap.h"
 #include "bridge/audio/mixer.h"
 #include "bridge/audio/padevice.h"
+#include "tests/jackd_fixture.h"
 #include "tests/rtcheck_assert.h"
-
-extern char **environ;
 
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000,
 	                      .tv_nsec = (ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
-}
-
-/* Run argv to completion. Return: its exit status, or -1. */
-static int run(char *const argv[])
-{
-	pid_t pid;
-	int status;
-	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
-		return -1;
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
-static bool have_program(const char *name)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
-	return system(cmd) == 0;
-}
-
-static pid_t jackd_pid;
-static char server[64];
-
-/* Start jackd (dummy backend) or skip/fail with a reason. */
-static void jack_up(void)
-{
-	if (!have_program("jackd") || !have_program("jack_wait")) {
-		if (geteuid() != 0)
-			cr_skip_test(
-			        "jackd2 is not installed and we are not root "
-			        "(tools/setup.sh --tools installs it)");
-		cr_assert_fail(
-		        "jackd2 is not installed: run tools/setup.sh --tools");
-	}
-	snprintf(server, sizeof(server), "rtb_audio_%d", (int)getpid());
-	setenv("JACK_DEFAULT_SERVER", server, 1);
-	setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
-	setenv("JACK_NO_START_SERVER", "1", 1);
-	char *argv[] = {"jackd", "-n",    server, "--no-realtime",
-	                "-d",    "dummy", "-r",   "48000",
-	                "-p",    "256",   NULL};
-	cr_assert_eq(
-	        posix_spawnp(&jackd_pid, "jackd", NULL, NULL, argv, environ),
-	        0);
-	char *wait_argv[] = {"jack_wait", "-s", server, "-w", "-t", "10", NULL};
-	int st = run(wait_argv);
-	cr_assert_eq(st, 0, "jack_wait: server '%s' did not come up", server);
-}
-
-static void jack_down(void)
-{
-	if (jackd_pid <= 0)
-		return;
-	kill(jackd_pid, SIGTERM);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(jackd_pid, NULL, WNOHANG) == jackd_pid) {
-			jackd_pid = 0;
-			return;
-		}
-		sleep_ms(10);
-	}
-	kill(jackd_pid, SIGKILL);
-	waitpid(jackd_pid, NULL, 0);
-	jackd_pid = 0;
 }
 
 static int silent_cb(void *user, const float *in, float *out, size_t frames)
@@ -126,7 +60,7 @@ Test(padevice, unknown_device_name_gives_enodev_and_a_message)
 }
 
 Test(padevice, plays_the_mixer_through_jack_dummy_at_the_audio_rate,
-     .fini = jack_down)
+     .fini = jackd_fixture_down)
 {
 	enum { CH = 2, LOOP = 1000, CAP = 96000 };
 	static float loop[LOOP * CH];
@@ -139,7 +73,7 @@ Test(padevice, plays_the_mixer_through_jack_dummy_at_the_audio_rate,
 	struct devcfg cfg;
 	struct padevice p;
 
-	jack_up();
+	jackd_fixture_up("rtb_audio");
 	RTCHECK_INIT();
 	RTCHECK_ASSERT_LOADED();
 

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "tests/jackd_fixture.h"
 
 #define CH   2
 #define RATE 48000
@@ -105,28 +105,9 @@ static void setup(void)
 	path_in(err_path, sizeof(err_path), "stderr.txt");
 }
 
-static pid_t jackd_pid;
-
-static void jack_down(void)
-{
-	if (jackd_pid <= 0)
-		return;
-	kill(jackd_pid, SIGTERM);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(jackd_pid, NULL, WNOHANG) == jackd_pid) {
-			jackd_pid = 0;
-			return;
-		}
-		sleep_ms(10);
-	}
-	kill(jackd_pid, SIGKILL);
-	waitpid(jackd_pid, NULL, 0);
-	jackd_pid = 0;
-}
-
 static void teardown(void)
 {
-	jack_down();
+	jackd_fixture_down();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	(void)!system(cmd);
@@ -400,40 +381,6 @@ Test(play, virtual_clock_callback_makes_no_forbidden_calls_under_disk_stalls)
 }
 #endif
 
-static bool have_program(const char *name)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
-	return system(cmd) == 0;
-}
-
-static void jack_up(void)
-{
-	static char server[64];
-	if (!have_program("jackd") || !have_program("jack_wait"))
-		cr_skip_test(
-		        "jackd2 is not installed (tools/setup.sh --tools)");
-	snprintf(server, sizeof(server), "rtb_play_%d", (int)getpid());
-	setenv("JACK_DEFAULT_SERVER", server, 1);
-	setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
-	setenv("JACK_NO_START_SERVER", "1", 1);
-	char *argv[] = {"jackd", "-n",    server, "--no-realtime",
-	                "-d",    "dummy", "-r",   "48000",
-	                "-p",    "256",   NULL};
-	cr_assert_eq(
-	        posix_spawnp(&jackd_pid, "jackd", NULL, NULL, argv, environ),
-	        0);
-	char *wait_argv[] = {"jack_wait", "-s", server, "-w", "-t", "10", NULL};
-	pid_t w;
-	int status;
-	cr_assert_eq(
-	        posix_spawnp(&w, "jack_wait", NULL, NULL, wait_argv, environ),
-	        0);
-	cr_assert_eq(waitpid(w, &status, 0), w);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	          "jackd '%s' did not come up", server);
-}
-
 Test(play, plays_through_portaudio_on_jack_dummy_and_records_the_mix)
 {
 	char a[300], mix[300];
@@ -442,7 +389,7 @@ Test(play, plays_through_portaudio_on_jack_dummy_and_records_the_mix)
 	const uint64_t seeds[1] = {10};
 	const long lens[1] = {24000};
 	write_wav16(a, seeds[0], lens[0]);
-	jack_up();
+	jackd_fixture_up("rtb_play");
 #ifdef RTCHECK_SO_PATH
 	setenv("LD_PRELOAD", RTCHECK_SO_PATH, 1);
 #endif
@@ -464,7 +411,7 @@ Test(play, devices_lists_the_jack_device_and_a_bad_name_exits_1)
 	char a[300];
 	path_in(a, sizeof(a), "a.wav");
 	write_wav16(a, 11, 1000);
-	jack_up();
+	jackd_fixture_up("rtb_play");
 	const char *list[] = {"devices", NULL};
 	cr_assert_eq(run_rtbridge(list), 0);
 	cr_assert(strstr(slurp(out_path), "JACK") != NULL, "%s",

@@ -23,71 +23,14 @@
 #include "bridge/net/addr.h"
 #include "bridge/net/sender.h"
 #include "codec/rtp.h"
+#include "tests/jackd_fixture.h"
 #include "tests/rtcheck_assert.h"
-
-extern char **environ;
 
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000,
 	                      .tv_nsec = (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
-}
-
-static int run(char *const argv[])
-{
-	pid_t pid;
-	int status;
-	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
-		return -1;
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
-static pid_t jackd_pid;
-static char server[64];
-
-static void jack_up(void)
-{
-	if (system("command -v jackd >/dev/null 2>&1 && command -v jack_wait "
-	           ">/dev/null 2>&1") != 0) {
-		if (geteuid() != 0)
-			cr_skip_test("jackd2 is not installed (tools/setup.sh "
-			             "--tools)");
-		cr_assert_fail(
-		        "jackd2 is not installed: run tools/setup.sh --tools");
-	}
-	snprintf(server, sizeof server, "rtb_sendcap_%d", (int)getpid());
-	setenv("JACK_DEFAULT_SERVER", server, 1);
-	setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
-	setenv("JACK_NO_START_SERVER", "1", 1);
-	char *argv[] = {"jackd", "-n",    server, "--no-realtime",
-	                "-d",    "dummy", "-r",   "48000",
-	                "-p",    "256",   NULL};
-	cr_assert_eq(
-	        posix_spawnp(&jackd_pid, "jackd", NULL, NULL, argv, environ),
-	        0);
-	char *wait_argv[] = {"jack_wait", "-s", server, "-w", "-t", "10", NULL};
-	cr_assert_eq(run(wait_argv), 0,
-	             "jack_wait: server '%s' did not come up", server);
-}
-
-static void jack_down(void)
-{
-	if (jackd_pid <= 0)
-		return;
-	kill(jackd_pid, SIGTERM);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(jackd_pid, NULL, WNOHANG) == jackd_pid) {
-			jackd_pid = 0;
-			return;
-		}
-		sleep_ms(10);
-	}
-	kill(jackd_pid, SIGKILL);
-	waitpid(jackd_pid, NULL, 0);
-	jackd_pid = 0;
 }
 
 enum { RX_MAX = 400 };
@@ -136,7 +79,7 @@ static int capture_cb(void *user, const float *in, float *out, size_t frames)
 TestSuite(sendcap, .timeout = 60);
 
 Test(sendcap, jack_input_is_sent_paced_from_a_real_time_safe_callback,
-     .fini = jack_down)
+     .fini = jackd_fixture_down)
 {
 	static struct netloop nl;
 	struct sender_capture cap;
@@ -146,7 +89,7 @@ Test(sendcap, jack_input_is_sent_paced_from_a_real_time_safe_callback,
 	struct devcfg cfg;
 	struct padevice p;
 
-	jack_up();
+	jackd_fixture_up("rtb_sendcap");
 	RTCHECK_INIT();
 	RTCHECK_ASSERT_LOADED();
 	cr_assert_eq(netloop_start(&nl, 64), 0);
