@@ -18,22 +18,7 @@
 #include "bridge/disk/diskserver.h"
 #include "bridge/disk/edfheap.h"
 #include "bridge/disk/readahead.h"
-
-/* Under ASan, leaks found when a test ends fail it: the sanitizer's own
- * report at process exit would not reach Criterion's verdict. */
-#if defined(__SANITIZE_ADDRESS__)
-#define LEAKCHECK_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LEAKCHECK_ASAN 1
-#endif
-#endif
-#ifdef LEAKCHECK_ASAN
-#include <sanitizer/lsan_interface.h>
-#define LEAKCHECK() cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see the report above)")
-#else
-#define LEAKCHECK() ((void)0)
-#endif
+#include "tests/leakcheck.h"
 
 static char tmpdir[256];
 

@@ -17,23 +17,8 @@
 
 #include "bridge/disk/readahead.h"
 #include "bridge/rtcheck/rthook.h"
+#include "tests/disk_fixture.h"
 #include "tests/rtcheck_assert.h"
-
-/* Under ASan, leaks found when a test ends fail it: the sanitizer's own
- * report at process exit would not reach Criterion's verdict. */
-#if defined(__SANITIZE_ADDRESS__)
-#define LEAKCHECK_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LEAKCHECK_ASAN 1
-#endif
-#endif
-#ifdef LEAKCHECK_ASAN
-#include <sanitizer/lsan_interface.h>
-#define LEAKCHECK() cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see the report above)")
-#else
-#define LEAKCHECK() ((void)0)
-#endif
 
 #if defined(__SANITIZE_THREAD__)
 #define SLOW_SANITIZER 1
@@ -46,62 +31,11 @@
 #define SLOW_SANITIZER 0
 #endif
 
-static char tmpdir[256];
-static struct diskserver srv;
-static int srv_running;
-
-static void setup(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rtb_readahead_XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
-	srv_running = 0;
-}
-
-static void teardown(void)
-{
-	if (srv_running)
-		cr_expect_eq(diskserver_stop(&srv), 0, "streams left open");
-	srv_running = 0;
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	(void)!system(cmd);
-}
-
-/* End of a test: stop the server (every stream must have been closed),
- * then check that nothing leaked. */
-static void finish(void)
-{
-	if (srv_running) {
-		srv_running = 0;
-		cr_assert_eq(diskserver_stop(&srv), 0, "streams left open");
-	}
-	LEAKCHECK();
-}
-
-static void start_server(const struct diskfaults *faults)
-{
-	static const struct diskfaults none = { 0 };
-	struct diskserver_opts o = { .faults = faults ? faults : &none };
-	cr_assert_eq(diskserver_start(&srv, &o), 0, "%s", diskserver_error(&srv));
-	srv_running = 1;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 /* Sample value of frame i, channel c: distinct, exact in float. */
 static float expect(uint64_t i, int c)
 {
 	uint32_t h = (uint32_t)(i * 2654435761u) ^ (uint32_t)(c * 0x9e3779b9u);
 	return (float)((int)(h % 20001u) - 10000) / 16384.0f;
-}
-
-static void path_in(char *out, size_t n, const char *name)
-{
-	snprintf(out, n, "%s/%s", tmpdir, name);
 }
 
 static void write_pattern(const char *path, long frames, int channels, int rate)
