@@ -390,19 +390,24 @@ static int jitter_prime(struct jitter *j, uint64_t now_ns)
 	while ((s = jitter_lowest(j)) != NULL) {
 		int64_t due = jitter_due(j, s->ts);
 		if (due + (int64_t)j->frame_ns < (int64_t)now_ns) {
-			if (!jitter_any_in_time(j, (int64_t)now_ns)) {
-				j->base_ns =
-				        (int64_t)s->pkt->arrival_ns -
-				        jitter_ticks_ns(j, s->ts - j->ts_ref);
+			if (jitter_any_in_time(j, (int64_t)now_ns)) {
+				j->release(j->arg, s->pkt);
+				s->pkt = NULL;
+				s->state = JITTER_SLOT_CONCEALED;
+				j->held--;
+				j->st.late++;
+				j->next_seq = s->seq + 1;
 				continue;
 			}
-			j->release(j->arg, s->pkt);
-			s->pkt = NULL;
-			s->state = JITTER_SLOT_CONCEALED;
-			j->held--;
-			j->st.late++;
-			j->next_seq = s->seq + 1;
-			continue;
+			/* Due at its arrival + target, or now if that has
+			   passed too. */
+			j->base_ns = (int64_t)s->pkt->arrival_ns -
+			             jitter_ticks_ns(j, s->ts - j->ts_ref);
+			due = jitter_due(j, s->ts);
+			if (due < (int64_t)now_ns) {
+				j->base_ns += (int64_t)now_ns - due;
+				due = (int64_t)now_ns;
+			}
 		}
 		if (due > (int64_t)now_ns)
 			return 0;
