@@ -632,3 +632,51 @@ Test(netstream, grows_the_buffer_quickly_when_jitter_rises)
 	cr_assert(fabs(st.buffer_ms - st.target_ms) < 5.0);
 	sim_clear(&s);
 }
+
+/* A pull that starts a hair (less than a frame) before the first packet is
+ * due plays it from its first frame, instead of spinning on a wait that no
+ * whole frame of silence can cover and giving up with a silent block. */
+static uint64_t hair_now;
+static uint64_t hair_clock(void *arg)
+{
+	(void)arg;
+	return hair_now;
+}
+
+Test(netstream, first_packet_due_within_a_frame_plays_at_once)
+{
+	struct netstream_config cfg;
+	struct netstream s;
+	struct rtp_header h = {.version = 2, .pt = 96, .ssrc = 1};
+	uint8_t buf[2000], pl[480];
+	float out[256];
+	struct packet *p;
+
+	netstream_config_default(&cfg, CODEC_L16);
+	cfg.codec.channels = 1;
+	cfg.clock = hair_clock;
+	cfg.drift = false;
+	cr_assert_eq(netstream_init(&s, &cfg), 0);
+	memset(pl, 0x40, sizeof pl);
+	for (int k = 0; k < 20; k++) {
+		h.seq = (uint16_t)(100 + k);
+		h.ts = (uint32_t)(1000 + 240 * k);
+		int n = rtp_write(&h, pl, sizeof pl, buf, sizeof buf);
+		cr_assert_gt(n, 0);
+		netstream_receive(&s, buf, (size_t)n,
+		                  (uint64_t)k * 5000000u + 1000000000u);
+	}
+	hair_now = 1000000000u;
+	while (ring_try_pop(&s.ring, &p))
+		jitter_insert(&s.jit, p);
+	jitter_set_period(&s.jit, (int64_t)(256 * 1e9 / 48000));
+	int64_t wait = jitter_wait_ns(&s.jit, hair_now);
+	cr_assert_gt(wait, 100);
+	hair_now += (uint64_t)wait - 100;
+	cr_assert_eq(netstream_pull(&s, out, 256), 256);
+	int sounding = 0;
+	for (int i = 0; i < 256; i++)
+		sounding += out[i] != 0.0f;
+	cr_assert_eq(sounding, 256, "only %d of 256 frames play", sounding);
+	netstream_clear(&s);
+}

@@ -453,12 +453,19 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 				   hair: the clock counts whole ns). */
 				double wf =
 				        ceil((double)wait * rate / 1e9 - 0.01);
-				size_t n =
-				        wf < (double)left ? (size_t)wf : left;
-				memset(out + done * ch, 0,
-				       n * ch * sizeof(float));
-				done += n;
-				continue;
+				if (wf >= 1.0) {
+					size_t n = wf < (double)left
+					                   ? (size_t)wf
+					                   : left;
+					memset(out + done * ch, 0,
+					       n * ch * sizeof(float));
+					done += n;
+					continue;
+				}
+				/* Due within that hair of a frame: it starts
+				   at this frame, so take it as due now rather
+				   than spin on a wait no output can cover. */
+				t += (uint64_t)wait;
 			}
 			if (netstream_refill(s, t) == 0) {
 				/* Nothing to play: let the resampler start
