@@ -51,6 +51,8 @@ static void readahead__purge(struct readahead *s)
 		s->qhead = (s->qhead + 1) % s->qcap;
 		s->qlen--;
 		s->ndiscard--;
+		if (s->match_hint > 0)
+			s->match_hint--;
 	}
 }
 
@@ -81,13 +83,18 @@ static void readahead__results(struct readahead *s)
 		if (m.cmd != DISKSERVER_READ_DONE)
 			continue;
 		struct disk_block *b = m.ptr;
-		size_t i;
-		for (i = 0; i < s->qlen; i++) {
-			struct readahead_entry *e = readahead__at(s, i);
-			if (e->block == b) {
-				e->ready = 1;
-				break;
-			}
+		/* The server answers a stream's reads in the order they were
+		 * asked, so the answer is for the entry after the last one
+		 * answered; look further only if it is not (a constant-time
+		 * match, however many blocks are queued). */
+		size_t i = s->match_hint;
+		if (i >= s->qlen || readahead__at(s, i)->block != b)
+			for (i = 0; i < s->qlen; i++)
+				if (readahead__at(s, i)->block == b)
+					break;
+		if (i < s->qlen) {
+			readahead__at(s, i)->ready = 1;
+			s->match_hint = i + 1;
 		}
 		if (m.arg < 0 && i < s->qlen && i >= s->ndiscard)
 			readahead__set_state(s, READAHEAD_ERROR);

@@ -69,6 +69,7 @@ struct readahead {
 	size_t qhead;
 	size_t qlen;
 	size_t ndiscard;       /* q[0 .. ndiscard) are discarded */
+	size_t match_hint;     /* q[] index the next read answer is likely for */
 	uint32_t block_frames;
 	int rate;
 	int channels;          /* delivered channels, 0 until known */
