@@ -8,6 +8,7 @@
  * thread while the test thread links and unlinks.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -504,4 +505,31 @@ Test(mixer, linking_and_unlinking_while_running_never_glitches_the_others)
 	cr_assert_gt(r.verified, 0);
 	cr_assert_eq(r.mismatches, 0, "source a's samples continued exactly");
 	rig_clear(&r);
+}
+
+Test(mixer, refuses_a_tap_whose_channel_count_does_not_match_its_point)
+{
+	static struct mixer m;
+	static float buf[64 * 2];
+	struct mixer_config mc;
+	struct memtap mono, stereo;
+	struct testsrc a;
+
+	mixer_config_default(&mc);
+	cr_assert_eq(mc.channels, 2);
+	cr_assert_eq(mixer_init(&m, &mc), 0);
+	memtap_init(&mono, buf, 64, 1);
+	memtap_init(&stereo, buf, 64, 2);
+	/* The output mix has two channels: a mono tap would be overrun. */
+	cr_assert_eq(mixer_link_tap(&m, &mono.tap, MIXER_TAP_OUTPUT), -EINVAL);
+	/* No device input: no input tap at all. */
+	cr_assert_eq(mixer_link_tap(&m, &stereo.tap, MIXER_TAP_INPUT), -EINVAL);
+	/* A source's tap takes the source's own channel count. */
+	testsrc_init(&a, 3, 1);
+	a.src.channels = 1;
+	a.src.tap = &stereo.tap;
+	cr_assert_eq(mixer_link(&m, &a.src, 1.0f), -EINVAL);
+	a.src.tap = &mono.tap;
+	cr_assert_eq(mixer_link(&m, &a.src, 1.0f), 0);
+	mixer_clear(&m);
 }

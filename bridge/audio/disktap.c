@@ -47,6 +47,7 @@ int disktap_open(struct disktap *t, struct diskserver *srv, const char *path,
 		return rc;
 	}
 	t->tap.ops = &disktap__ops;
+	t->tap.channels = opts->channels;
 	t->channels = opts->channels;
 	t->close_rc = 0;
 	t->closed = false;

@@ -27,6 +27,7 @@ void memtap_init(struct memtap *t, float *frames, size_t capacity,
 {
 	memset(t, 0, sizeof(*t));
 	t->tap.ops = &memtap__ops;
+	t->tap.channels = channels;
 	t->frames = frames;
 	t->capacity = capacity;
 	t->channels = channels;

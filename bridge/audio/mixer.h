@@ -179,7 +179,8 @@ int mixer_process(void *user, const float *in, float *out, size_t frames);
  * Hand a source to the audio thread; it is mixed from the next callback
  * with `gain` applied at once.
  *
- * Pre: src->channels is 1 or cfg.channels; src is not linked
+ * Pre: src->channels is 1 or cfg.channels; src->tap, if any, takes
+ *      src->channels; src is not linked
  * Return: 0; -EINVAL bad source; -EAGAIN command ring full or too many
  *         objects outstanding (poll and retry). A full graph is found out
  *         by the audio thread: the source then comes back (refused).
@@ -239,6 +240,7 @@ int mixer_swap(struct mixer *m, struct mixer_graph *g);
 /*
  * Link a tap to the output mix or the device input; unlink it.
  *
+ * Pre: t->channels is cfg.channels (output) or cfg.in_channels (input)
  * Return: 0, -EINVAL, or -EAGAIN
  * Context: control thread
  */

@@ -32,7 +32,8 @@ static bool mixer__source_ok(const struct mixer *m, const struct source *src)
 {
 	return src && src->ops && src->ops->pull &&
 	       (src->channels == 1 || src->channels == m->cfg.channels) &&
-	       (!src->tap || (src->tap->ops && src->tap->ops->write));
+	       (!src->tap || (src->tap->ops && src->tap->ops->write &&
+	                      src->tap->channels == src->channels));
 }
 
 int mixer_link(struct mixer *m, struct source *src, float gain)
@@ -101,6 +102,10 @@ int mixer_link_tap(struct mixer *m, struct tap *t, enum mixer_tap_point point)
 		return -EINVAL;
 	if (point != MIXER_TAP_OUTPUT &&
 	    !(point == MIXER_TAP_INPUT && m->cfg.in_channels > 0))
+		return -EINVAL;
+	/* The tap reads exactly as many samples per frame as it says. */
+	if (t->channels != (point == MIXER_TAP_OUTPUT ? m->cfg.channels
+	                                              : m->cfg.in_channels))
 		return -EINVAL;
 	return mixer__send(m, MIXER_CMD_LINK_TAP, (int32_t)point, 0, t, 1);
 }

@@ -31,6 +31,8 @@ struct tap_ops {
 
 struct tap {
 	const struct tap_ops *ops;
+	unsigned channels; /* channels per frame `write` takes; the mixer
+	                      links a tap only where it delivers that many */
 };
 
 #endif
