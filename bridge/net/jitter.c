@@ -386,11 +386,17 @@ static bool jitter_any_in_time(const struct jitter *j, int64_t now_ns)
 static int jitter_prime(struct jitter *j, uint64_t now_ns)
 {
 	struct jitter_slot *s;
+	/* Whether any held packet is still in time: asked once per call (the
+	   answer cannot change while only late packets are dropped), so that
+	   dropping a long late run costs one pass, not one per packet. */
+	int in_time = -1;
 
 	while ((s = jitter_lowest(j)) != NULL) {
 		int64_t due = jitter_due(j, s->ts);
 		if (due + (int64_t)j->frame_ns < (int64_t)now_ns) {
-			if (jitter_any_in_time(j, (int64_t)now_ns)) {
+			if (in_time < 0)
+				in_time = jitter_any_in_time(j, (int64_t)now_ns);
+			if (in_time) {
 				j->release(j->arg, s->pkt);
 				s->pkt = NULL;
 				s->state = JITTER_SLOT_CONCEALED;
