@@ -259,15 +259,23 @@ build_image() {
 		tar -C "$root" --exclude='./build*' -cf - . | tar -C "$ctx" -xf -
 	fi
 	log "building $image (docker/Dockerfile, base $base)"
-	if ! "$engine" build "${run_opts[@]}" --network host --build-arg "BASE=$base" \
-		-f "$ctx/docker/Dockerfile" -t "$image" "$ctx" >"$work/build.log" 2>&1; then
-		tail -n 20 "$work/build.log" >&2
-		verdict "FAIL image: $engine build failed (log: $work/build.log)"
-		exit 1
-	fi
+	# The build stage is tagged too ($image-build), so that its cached
+	# layers (the apt-get of the compiler) outlive the pruning below.
+	local target tag
+	for target in build final; do
+		tag=$image
+		[ "$target" = build ] && tag=$image-build
+		if ! "$engine" build "${run_opts[@]}" --network host --build-arg "BASE=$base" \
+			--target "$target" -f "$ctx/docker/Dockerfile" -t "$tag" "$ctx" \
+			>>"$work/build.log" 2>&1; then
+			tail -n 20 "$work/build.log" >&2
+			verdict "FAIL image: $engine build failed (log: $work/build.log)"
+			exit 1
+		fi
+	done
 	log "image $image: $("$engine" image inspect -f '{{.Size}}' "$image" |
 		awk '{printf "%.1f MB", $1 / 1e6}')"
-	# Earlier builds of the image, in the private engine only.
+	# Earlier builds, in the private engine only.
 	if [ -n "$dockerd_pid" ]; then
 		"$engine" image prune -f >/dev/null 2>&1 || true
 	fi

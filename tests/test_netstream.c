@@ -680,3 +680,29 @@ Test(netstream, first_packet_due_within_a_frame_plays_at_once)
 	cr_assert_eq(sounding, 256, "only %d of 256 frames play", sounding);
 	netstream_clear(&s);
 }
+
+/* The receiver guesses the sender's packet length (here 20 ms) but the
+ * sender sends 10 ms: once a packet has decoded to its real length, a loss
+ * is concealed for 10 ms, not 20, so the timeline does not slip by the
+ * difference at every loss. */
+Test(netstream, loss_is_concealed_for_the_senders_packet_length_not_the_guess)
+{
+	struct sim s;
+	struct netstream_stats st;
+	float out[256 * 2];
+
+	sim_init(&s, CODEC_OPUS, 48000, 2, 10000);
+	s.cfg.drift = false;
+	s.drop_k = 50;
+	struct codec_config sent = s.cfg.codec;
+	s.cfg.codec.frame_us = 20000;
+	cr_assert_eq(netstream_init(&s.ns, &s.cfg), 0);
+	cr_assert_eq(codec_encoder_init(&s.enc, &sent), 0);
+	while (s.out_frames < 48000)
+		sim_step(&s, out);
+	netstream_stats(&s.ns, &st);
+	cr_assert_eq(st.lost, 1);
+	cr_assert_eq(st.concealed_frames, 480, "concealed %llu frames",
+	             (unsigned long long)st.concealed_frames);
+	sim_clear(&s);
+}

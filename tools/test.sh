@@ -3,7 +3,10 @@
 #   1. the normal build (-Werror): all tests, the real-time checker included;
 #   2. ThreadSanitizer: the tests labelled "concurrency";
 #   3. AddressSanitizer + UBSan (leaks on): all tests;
-#   4. a bounded libFuzzer run of the packet parsers.
+#   4. a bounded libFuzzer run of the packet parsers and the jitter buffer;
+#   5. the Docker loopback scenarios (docker/loopback-test.sh; it installs
+#      and starts a container engine when root and none runs;
+#      RTB_SKIP_DOCKER=1 skips it, printed, where no engine can run).
 # Exits non-zero when anything fails. Set RTB_TEST_QUICK=1 to run step 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,5 +39,8 @@ if [ -x tools/fuzz.sh ]; then
 	step "fuzzing (bounded)"
 	tools/fuzz.sh "${RTB_FUZZ_SECONDS:-30}"
 fi
+
+step "Docker loopback scenarios"
+docker/loopback-test.sh
 
 step "all tests passed"

@@ -98,8 +98,12 @@ int jitter_init(struct jitter *j, const struct jitter_config *cfg,
 	unsigned cap = cfg->capacity;
 	if (!cap) {
 		/* Room for max_ms of packets ahead of playout, twice over
-		   (reordering, bursts after a stall), plus slack. */
-		double need = 2.0 * cfg->max_ms * 1e6 / j->frame_ns + 32.0;
+		   (reordering, bursts after a stall), plus slack; counted
+		   in packets of at most the configured frame and at most
+		   2.5 ms, since the sender's real packets may be shorter
+		   (jitter_set_frame). */
+		double frame_ns = j->frame_ns < 2.5e6 ? j->frame_ns : 2.5e6;
+		double need = 2.0 * cfg->max_ms * 1e6 / frame_ns + 32.0;
 		cap = 64;
 		while (cap < need && cap < JITTER_MAX_CAP)
 			cap <<= 1;
@@ -533,6 +537,15 @@ int64_t jitter_error_ns(const struct jitter *j, uint64_t now_ns,
 void jitter_adjust(struct jitter *j, int64_t ticks)
 {
 	j->pos_ts += ticks;
+}
+
+void jitter_set_frame(struct jitter *j, uint32_t ticks)
+{
+	if (ticks == 0 || ticks > (uint32_t)j->cfg.rtp_rate ||
+	    ticks == j->cfg.frame_ticks)
+		return;
+	j->cfg.frame_ticks = ticks;
+	j->frame_ns = (double)jitter_ticks_ns(j, ticks);
 }
 
 void jitter_set_fixed(struct jitter *j, unsigned ms)

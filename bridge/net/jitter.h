@@ -176,6 +176,16 @@ int64_t jitter_error_ns(const struct jitter *j, uint64_t now_ns,
 void jitter_adjust(struct jitter *j, int64_t ticks);
 
 /*
+ * The sender's packets last `ticks` (learned from what they decode to):
+ * from now on a missing packet is concealed for that long, and the
+ * schedule's tolerances use it. The configured frame is only the first
+ * guess; a receiver cannot know the sender's packet duration in advance.
+ *
+ * Context: audio thread, real-time safe
+ */
+void jitter_set_frame(struct jitter *j, uint32_t ticks);
+
+/*
  * Switch to a fixed target (ms > 0) or back to adaptive (0)
  *
  * Context: audio thread, real-time safe

@@ -323,10 +323,14 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 			n = netstream_conceal(s, want);
 		} else {
 			n = (size_t)r;
-			if (n != want)
-				jitter_adjust(&s->jit,
-				              netstream_ticks(s, n) -
-				                      (int64_t)o.ticks);
+			if (n != want) {
+				/* The sender's packets are not the length we
+				   guessed: correct the position, and conceal
+				   later losses for the real length. */
+				int64_t ticks = netstream_ticks(s, n);
+				jitter_adjust(&s->jit, ticks - (int64_t)o.ticks);
+				jitter_set_frame(&s->jit, (uint32_t)ticks);
+			}
 		}
 	} else {
 		int r = -1;

@@ -1,0 +1,154 @@
+/*
+ * app_stats: JSON Lines statistics writer (see app_stats.h)
+ */
+#include "bridge/app/app_stats.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+int app_stats_open(struct app_stats *s, const char *path)
+{
+	memset(s, 0, sizeof(*s));
+	if (!path)
+		return 0;
+	if (!strcmp(path, "-")) {
+		s->f = stdout;
+		return 0;
+	}
+	s->f = fopen(path, "w");
+	if (!s->f) {
+		int err = errno;
+		fprintf(stderr, "rtbridge recv: --stats-json %s: %s\n", path,
+		        strerror(err));
+		return -err;
+	}
+	s->own = true;
+	return 0;
+}
+
+void app_stats_close(struct app_stats *s)
+{
+	if (!s->f)
+		return;
+	if (s->own)
+		fclose(s->f);
+	else
+		fflush(s->f);
+	s->f = NULL;
+}
+
+/* A finite number for JSON (NaN/inf have no JSON spelling). */
+static double app_stats__num(double v)
+{
+	return isfinite(v) ? v : 0.0;
+}
+
+/* A string: the texts here are addresses and paths; escape the rest. */
+static void app_stats__str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
+{
+	const struct netstream_stats *st = x->st;
+
+	fprintf(f, "\"ssrc\":%lu,\"ssrc_hex\":\"%08x\",\"from\":",
+	        (unsigned long)x->ssrc, (unsigned)x->ssrc);
+	app_stats__str(f, x->from);
+	fprintf(f,
+	        ",\"received\":%llu,\"lost\":%llu,\"late\":%llu,"
+	        "\"duplicate\":%llu,\"reordered\":%llu,"
+	        "\"concealed_frames\":%llu,\"jitter_ms\":%.3f,"
+	        "\"buffer_ms\":%.3f,\"target_ms\":%.3f,\"drift_ppm\":%.2f,"
+	        "\"underruns\":%llu,\"resyncs\":%llu,\"decode_errors\":%llu,"
+	        "\"rx_dropped\":%llu,\"rx_invalid\":%llu,"
+	        "\"callback_max_us\":%.1f,\"rt_violations\":%lu",
+	        (unsigned long long)st->received, (unsigned long long)st->lost,
+	        (unsigned long long)st->late, (unsigned long long)st->duplicate,
+	        (unsigned long long)st->reordered,
+	        (unsigned long long)st->concealed_frames,
+	        app_stats__num(st->jitter_ms), app_stats__num(st->buffer_ms),
+	        app_stats__num(st->target_ms), app_stats__num(st->drift_ppm),
+	        (unsigned long long)st->underruns,
+	        (unsigned long long)st->resyncs,
+	        (unsigned long long)st->decode_errors,
+	        (unsigned long long)st->rx_dropped,
+	        (unsigned long long)st->rx_invalid,
+	        app_stats__num(x->callback_max_us), x->rt_violations);
+	if (x->record) {
+		fprintf(f, ",\"record\":");
+		app_stats__str(f, x->record);
+		fprintf(f, ",\"recorded_frames\":%llu",
+		        (unsigned long long)x->recorded);
+	}
+}
+
+void app_stats_stream(struct app_stats *s, double t_s,
+                      const struct app_stats_stream *x)
+{
+	if (!s->f)
+		return;
+	fprintf(s->f, "{\"type\":\"stream\",\"t\":%.3f,", t_s);
+	app_stats__fields(s->f, x);
+	fprintf(s->f, "}\n");
+	fflush(s->f);
+}
+
+void app_stats_summary_begin(struct app_stats *s, double t_s)
+{
+	if (!s->f)
+		return;
+	fprintf(s->f, "{\"type\":\"summary\",\"t\":%.3f,\"streams\":[", t_s);
+	s->first = true;
+}
+
+void app_stats_summary_stream(struct app_stats *s,
+                              const struct app_stats_stream *x)
+{
+	if (!s->f)
+		return;
+	fprintf(s->f, "%s{", s->first ? "" : ",");
+	app_stats__fields(s->f, x);
+	fputc('}', s->f);
+	s->first = false;
+}
+
+void app_stats_summary_end(struct app_stats *s,
+                           const struct receiver_counters *c,
+                           double callback_max_us, unsigned long rt_violations)
+{
+	if (!s->f)
+		return;
+	fprintf(s->f,
+	        "],\"datagrams\":%llu,\"accepted\":%llu,\"malformed\":%llu,"
+	        "\"too_big\":%llu,\"unknown_pt\":%llu,\"not_allowed\":%llu,"
+	        "\"over_max_streams\":%llu,\"pending_dropped\":%llu,"
+	        "\"refused\":%llu,\"stream_dropped\":%llu,"
+	        "\"streams_seen\":%llu,\"notify_dropped\":%llu,"
+	        "\"callback_max_us\":%.1f,\"rt_violations\":%lu}\n",
+	        (unsigned long long)c->datagrams,
+	        (unsigned long long)c->accepted,
+	        (unsigned long long)c->malformed,
+	        (unsigned long long)c->too_big,
+	        (unsigned long long)c->unknown_pt,
+	        (unsigned long long)c->not_allowed,
+	        (unsigned long long)c->over_max_streams,
+	        (unsigned long long)c->pending, (unsigned long long)c->refused,
+	        (unsigned long long)c->stream_dropped,
+	        (unsigned long long)c->streams_seen,
+	        (unsigned long long)c->notify_dropped,
+	        app_stats__num(callback_max_us), rt_violations);
+	fflush(s->f);
+}

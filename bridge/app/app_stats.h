@@ -1,0 +1,61 @@
+/*
+ * app_stats: the JSON statistics lines of `rtbridge recv --stats-json`
+ *
+ * One JSON object per line (JSON Lines): one per stream per second while
+ * it plays ("type":"stream"), and a summary at exit ("type":"summary")
+ * with every stream's totals and the receiver-wide counters. Written
+ * with stdio on the control thread; flushed after each line so that a
+ * reader following the file sees whole objects.
+ *
+ * Context: control thread.
+ */
+#ifndef RTB_APP_STATS_H
+#define RTB_APP_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bridge/net/netstream.h"
+#include "bridge/net/receiver.h"
+
+struct app_stats {
+	FILE *f;    /* NULL: disabled */
+	bool own;   /* opened here (closed by app_stats_close) */
+	bool first; /* no stream written into the summary yet */
+};
+
+/* The figures of one stream in a line. */
+struct app_stats_stream {
+	uint32_t ssrc;
+	const char *from;   /* sender address text */
+	const char *record; /* recording path, or NULL */
+	const struct netstream_stats *st;
+	double callback_max_us;
+	unsigned long rt_violations;
+	uint64_t recorded; /* frames recorded, when known */
+};
+
+/*
+ * Open the output: a path, or "-" for stdout
+ *
+ * Return: 0 or -errno (with one line printed naming the path)
+ */
+int app_stats_open(struct app_stats *s, const char *path);
+
+/* Close (stdout is only flushed). */
+void app_stats_close(struct app_stats *s);
+
+/* One per-second line for a stream; t_s is seconds since the start. */
+void app_stats_stream(struct app_stats *s, double t_s,
+                      const struct app_stats_stream *x);
+
+/* The summary: begin, one call per stream, end with the counters. */
+void app_stats_summary_begin(struct app_stats *s, double t_s);
+void app_stats_summary_stream(struct app_stats *s,
+                              const struct app_stats_stream *x);
+void app_stats_summary_end(struct app_stats *s,
+                           const struct receiver_counters *c,
+                           double callback_max_us, unsigned long rt_violations);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * cmd_recv_impl: what the two halves of `rtbridge recv` share
+ *
+ * cmd_recv.c sets up and tears down the engine (disk server, mixer,
+ * device, net thread, receiver) and runs the control loop;
+ * cmd_recv_streams.c handles the incoming streams in that loop: set-up
+ * of a new SSRC, the idle sweep, destruction after the mixer hands a
+ * stream back, statistics (JSON lines, status line, summary). Private to
+ * bridge/app.
+ *
+ * Context: control (main) thread only.
+ */
+#ifndef RTB_CMD_RECV_IMPL_H
+#define RTB_CMD_RECV_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bridge/app/app_stats.h"
+#include "bridge/app/app_status.h"
+#include "bridge/app/cmd_recv_opts.h"
+#include "bridge/audio/device.h"
+#include "bridge/audio/disksource.h"
+#include "bridge/audio/disktap.h"
+#include "bridge/audio/mixer.h"
+#include "bridge/disk/diskserver.h"
+#include "bridge/net/netloop.h"
+#include "bridge/net/receiver.h"
+
+#define RECV_RATE     48000u
+#define RECV_OPEN_MS  10000
+#define RECV_CLOSE_MS 30000
+#define RECV_POLL_NS  5000000LL    /* control loop period */
+#define RECV_SWEEP_NS 50000000LL   /* idle sweep period */
+#define RECV_SPARES   4            /* streams allocated ahead for new SSRCs */
+#define RECV_JSON_NS  1000000000LL /* per-stream lines */
+
+struct recv_stream {
+	struct receiver_stream rs; /* first */
+	struct disktap tap;
+	bool tap_open;
+	bool linked;    /* handed to the mixer, not yet back */
+	bool installed; /* in the net table */
+	bool done;      /* destroyed; final figures kept */
+	int rec_rc;
+	uint32_t ssrc;
+	char from[ADDR_TEXT_MAX];
+	char path[512];
+	struct netstream_stats final;
+	struct recv_stream *next;
+};
+
+struct recv {
+	struct cmd_recv_opts o;
+	struct diskserver srv;
+	bool srv_running;
+	struct disksource mix[CMD_RECV_MAX_MIX];
+	int nmix;
+	struct disktap rec;
+	bool rec_open;
+	struct mixer m;
+	bool mixer_ready;
+	struct mixer_stats st;
+	bool stats_ready;
+	struct device dev;
+	bool dev_open;
+	char dev_name[128]; /* --device, split at ':' for devcfg */
+	struct netloop nl;
+	bool nl_running;
+	struct receiver rx;
+	bool rx_ready;
+	struct app_stats json;
+	struct recv_stream *streams; /* newest first */
+	struct recv_stream *spares;  /* given to the net thread, unclaimed */
+	unsigned nspares;
+	unsigned channels; /* mixer output */
+	bool drift;
+	uint64_t t0;
+	int rc;
+};
+
+/* Seconds since the start. */
+static inline double cmd_recv_secs(const struct recv *p)
+{
+	return (double)(netloop_now_ns() - p->t0) / 1e9;
+}
+
+/* Largest datagram accepted for the configured codec, bytes. */
+size_t cmd_recv_streams_datagram_max(const struct cmd_recv_opts *o);
+
+/* Keep RECV_SPARES streams allocated ahead on the net thread's side. */
+void cmd_recv_streams_spare(struct recv *p);
+
+/* A new SSRC: name and link the spare it took (or set a stream up and
+ * install it on the net thread); refuse it there when something fails. */
+void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n);
+
+/* Take streams silent for idle_ns out of the net table and the mix. */
+void cmd_recv_streams_sweep(struct recv *p, uint64_t idle_ns);
+
+/* Destroy the streams the mixer handed back; finalize their recordings. */
+void cmd_recv_streams_reap(struct recv *p);
+
+/* One JSON line per playing stream. */
+void cmd_recv_streams_json(struct recv *p);
+
+/* Redraw the terminal status line. */
+void cmd_recv_streams_draw(struct recv *p, struct app_status *status);
+
+/* The summary: JSON object and human-readable lines. */
+void cmd_recv_streams_summary(struct recv *p);
+
+#endif

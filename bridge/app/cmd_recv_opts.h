@@ -1,0 +1,58 @@
+/*
+ * cmd_recv_opts: the options of `rtbridge recv`, parsed from argv
+ *
+ * Context: control (main) thread.
+ */
+#ifndef RTB_CMD_RECV_OPTS_H
+#define RTB_CMD_RECV_OPTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "bridge/net/addr.h"
+#include "bridge/net/receiver.h"
+#include "codec/codec.h"
+
+#define CMD_RECV_MAX_MIX 16
+
+struct cmd_recv_opts {
+	struct sockaddr_storage listen;
+	struct codec_config codec; /* kind, rate, channels, frame_us */
+	int pt;
+	int play;                  /* 1 --play, 0 --no-play, -1 not said */
+	const char *device;        /* NULL: default */
+	const char *record;        /* output mix; NULL: none */
+	const char *record_dir;    /* one file per stream; NULL: none */
+	const char *record_format; /* extension for --record-dir: wav ... */
+	const char *mix[CMD_RECV_MAX_MIX];
+	int nmix;
+	bool latency_auto;
+	unsigned latency_ms;     /* fixed, when !latency_auto */
+	unsigned min_latency_ms; /* 0: the jitter buffer's default */
+	unsigned max_latency_ms; /* 0: the jitter buffer's default */
+	double duration_s;       /* 0: until stopped */
+	double idle_exit_s;      /* 0: never */
+	double timeout_s;        /* a stream silent this long is removed */
+	const char *stats_json;  /* path, "-" for stdout, NULL: none */
+	struct addr_net allow[RECEIVER_MAX_ALLOW];
+	int nallow;
+	unsigned max_streams;
+	int drift;       /* 1 on, 0 off, -1: on with --play only */
+	unsigned period; /* frames per callback */
+	bool force_status;
+};
+
+/* Print the usage text. Context: control thread. */
+void cmd_recv_opts_usage(FILE *f);
+
+/*
+ * Parse `rtbridge recv` arguments (argv[0] is "recv")
+ *
+ * Return: 0, 1 when --help was asked, or -EINVAL after printing one line
+ *         saying what is wrong
+ * Context: control thread
+ */
+int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv);
+
+#endif

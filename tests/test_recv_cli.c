@@ -1,0 +1,370 @@
+/*
+ * test_recv_cli: `rtbridge recv` end to end, as subprocesses on 127.0.0.1
+ *
+ * `rtbridge send` streams seeded test signals (tools/gensignal) to
+ * `rtbridge recv --no-play --record-dir`, which runs under librtcheck
+ * (LD_PRELOAD) in normal builds. Checked: an L16 recording is bit-exact
+ * to the source (tools/wavcmp exact) with no concealment, underrun or
+ * real-time violation; two senders give two exact files and a mix; an
+ * archive file mixed in (--mix) appears in the mix recording sample for
+ * sample; Opus records above a stated correlation; malformed datagrams,
+ * an unknown payload type and a flood of SSRCs are counted and dropped
+ * while the good stream still records exactly; bad input gives one line
+ * and a non-zero exit.
+ */
+#include "tests/recv_cli_fixture.h"
+
+TestSuite(recv_cli, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(recv_cli, l16_stream_records_bit_exact_without_concealment)
+{
+	char ref[128], rec[160];
+	struct recv r;
+	path_in(ref, sizeof(ref), "ref.wav");
+	gensignal(ref, 3, 11);
+	const char *extra[] = {"--codec", "l16", "--idle-exit", "1", NULL};
+	recv_start(&r, extra);
+	send_file(ref, r.port, "l16", "4660", NULL);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+	rec_path(&r, rec, sizeof(rec), 4660);
+	cr_expect_eq(wavcmp("exact", ref, rec), 0);
+	/* A spare stream took the first datagram: nothing lost to set-up. */
+	cr_expect(strstr(wavcmp_out, "from frame 0\n") != NULL, "%s",
+	          wavcmp_out);
+	cr_expect_eq(summary_num(&r, "pending_dropped", 0), 0);
+	cr_expect_eq(summary_num(&r, "concealed_frames", 0), 0);
+	cr_expect_eq(summary_num(&r, "underruns", 0), 0);
+	cr_expect_eq(summary_num(&r, "lost", 0), 0);
+	cr_expect_eq(summary_num(&r, "rt_violations", 0), 0);
+	cr_expect_eq(summary_num(&r, "streams_seen", 0), 1);
+	/* Per-second lines carry every figure the issue asks for. */
+	static const char *const keys[] = {"ssrc",
+	                                   "received",
+	                                   "lost",
+	                                   "late",
+	                                   "duplicate",
+	                                   "reordered",
+	                                   "concealed_frames",
+	                                   "jitter_ms",
+	                                   "buffer_ms",
+	                                   "target_ms",
+	                                   "drift_ppm",
+	                                   "underruns",
+	                                   "callback_max_us",
+	                                   "rt_violations"};
+	const char *line = strstr(slurp(r.stats), "{\"type\":\"stream\"");
+	cr_assert_not_null(line, "no per-second line");
+	const char *eol = strchr(line, '\n');
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char k[64];
+		snprintf(k, sizeof(k), "\"%s\":", keys[i]);
+		const char *at = strstr(line, k);
+		cr_expect(at && at < eol, "no %s in %.*s", keys[i],
+		          (int)(eol - line), line);
+	}
+	int lines = 0;
+	for (const char *q = slurp(r.stats);
+	     (q = strstr(q, "\"type\":\"stream\"")); q++)
+		lines++;
+	cr_expect_geq(lines, 2, "%d per-second lines for a 3 s stream", lines);
+#ifdef RTCHECK_SO_PATH
+	cr_expect(strstr(slurp(r.out), "rt_violations 0\n") != NULL,
+	          "the checker was not loaded or counted: %s", slurp(r.out));
+#endif
+}
+
+Test(recv_cli, two_senders_give_two_exact_files_and_a_mix)
+{
+	char a[128], b[128], mix[128], ra[160], rb[160];
+	struct recv r;
+	pid_t pa, pb;
+	path_in(a, sizeof(a), "a.wav");
+	path_in(b, sizeof(b), "b.wav");
+	path_in(mix, sizeof(mix), "mix.wav");
+	gensignal(a, 2, 21);
+	gensignal(b, 2.5, 22);
+	const char *extra[] = {"--codec",  "l16", "--idle-exit", "1",
+	                       "--record", mix,   NULL};
+	recv_start(&r, extra);
+	send_file(a, r.port, "l16", "1", &pa);
+	send_file(b, r.port, "l16", "2", &pb);
+	cr_assert_eq(wait_exit(pa, 30000), 0);
+	cr_assert_eq(wait_exit(pb, 30000), 0);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+	rec_path(&r, ra, sizeof(ra), 1);
+	rec_path(&r, rb, sizeof(rb), 2);
+	cr_expect_eq(wavcmp("exact", a, ra), 0);
+	cr_expect_eq(wavcmp("exact", b, rb), 0);
+	cr_expect_eq(summary_num(&r, "streams_seen", 0), 2);
+	/* The mix holds both: at least as long as the longer one, and
+	   loud. */
+	SF_INFO info = {0};
+	SNDFILE *sf = sf_open(mix, SFM_READ, &info);
+	cr_assert_not_null(sf, "%s", sf_strerror(NULL));
+	double peak = 0, x[1024];
+	sf_count_t got;
+	while ((got = sf_read_double(sf, x, 1024)) > 0)
+		for (sf_count_t i = 0; i < got; i++)
+			peak = x[i] > peak ? x[i]
+			                   : (-x[i] > peak ? -x[i] : peak);
+	sf_close(sf);
+	cr_expect_geq(info.frames, (sf_count_t)(2.5 * 48000));
+	cr_expect_gt(peak, 0.1);
+}
+
+Test(recv_cli, a_sender_restarting_is_picked_up_within_200_ms)
+{
+	char a[128], b[128], ra[160], rb[160];
+	struct recv r;
+	path_in(a, sizeof(a), "a.wav");
+	path_in(b, sizeof(b), "b.wav");
+	path_in(ra, sizeof(ra), "rec");
+	gensignal(a, 1, 61);
+	gensignal(b, 1, 62);
+	const char *extra[] = {"--codec", "l16", "--idle-exit", "1", NULL};
+	recv_start(&r, extra);
+	/* A new SSRC right after the old one stops. */
+	send_file(a, r.port, "l16", "8", NULL);
+	send_file(b, r.port, "l16", "9", NULL);
+	/* The same SSRC again: new sequence and timestamp origin. */
+	send_file(a, r.port, "l16", "9", NULL);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+	rec_path(&r, ra, sizeof(ra), 8);
+	rec_path(&r, rb, sizeof(rb), 9);
+	cr_expect_eq(wavcmp("exact", a, ra), 0);
+
+	/* Stream 9 holds b then a. It starts with b's frame k, k at most
+	   200 ms in; it ends with a's last frames, from at most 200 ms in. */
+	sf_count_t na, nb, nr;
+	double *xa = load(a, &na), *xb = load(b, &nb), *xr = load(rb, &nr);
+	const sf_count_t limit = 9600, anchor = 480;
+	cr_assert_gt(nr, 2 * (na - limit), "only %lld frames", (long long)nr);
+	sf_count_t k = 0;
+	while (k <= limit &&
+	       memcmp(xr, xb + k * 2, (size_t)anchor * 2 * sizeof(double)))
+		k++;
+	cr_expect_leq(k, limit, "b is not picked up within 200 ms");
+	cr_log_info("new SSRC picked up at source frame %lld", (long long)k);
+	sf_count_t tail = na - limit;
+	cr_expect(memcmp(xr + (nr - tail) * 2, xa + limit * 2,
+	                 (size_t)tail * 2 * sizeof(double)) == 0,
+	          "the restart of SSRC 9 is not picked up within 200 ms");
+	free(xa);
+	free(xb);
+	free(xr);
+}
+
+Test(recv_cli, sigint_finalizes_the_recording_of_a_stream_in_progress)
+{
+	char ref[128], rec[160];
+	struct recv r;
+	pid_t ps;
+	path_in(ref, sizeof(ref), "ref.wav");
+	gensignal(ref, 4, 81);
+	const char *extra[] = {"--codec", "l16", NULL};
+	recv_start(&r, extra);
+	send_file(ref, r.port, "l16", "11", &ps);
+	sleep_ms(1500);
+	kill(r.pid, SIGINT);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+	kill(ps, SIGINT);
+	(void)wait_exit(ps, 10000);
+	/* A valid file holding the stream so far, exact. */
+	rec_path(&r, rec, sizeof(rec), 11);
+	sf_count_t nref, nrec;
+	double *xr = load(ref, &nref), *xc = load(rec, &nrec);
+	cr_expect_gt(nrec, 48000, "%lld frames", (long long)nrec);
+	cr_expect_lt(nrec, nref);
+	cr_expect(memcmp(xc, xr, (size_t)nrec * 2 * sizeof(double)) == 0,
+	          "the recording is not the stream's start");
+	cr_expect(strstr(slurp(r.stats), "\"type\":\"summary\"") != NULL);
+	free(xr);
+	free(xc);
+}
+
+Test(recv_cli, archive_mixed_in_appears_sample_exact_in_the_mix)
+{
+	char arch[128], quiet[128], mix[128];
+	struct recv r;
+	path_in(arch, sizeof(arch), "archive.wav");
+	path_in(quiet, sizeof(quiet), "silence.wav");
+	path_in(mix, sizeof(mix), "mix.wav");
+	gensignal(arch, 1.5, 31);
+	write_silence(quiet, 2.5);
+	const char *extra[] = {"--codec",  "l16",   "--idle-exit",
+	                       "0.5",      "--mix", arch,
+	                       "--record", mix,     NULL};
+	recv_start(&r, extra);
+	send_file(quiet, r.port, "l16", "3", NULL);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+
+	SF_INFO ia = {0}, im = {0};
+	SNDFILE *fa = sf_open(arch, SFM_READ, &ia);
+	SNDFILE *fm = sf_open(mix, SFM_READ, &im);
+	cr_assert(fa && fm);
+	cr_assert_eq(im.channels, ia.channels);
+	cr_assert_geq(im.frames, ia.frames);
+	double xa[2], xm[2];
+	sf_count_t diff = 0, loud_after = 0;
+	for (sf_count_t i = 0; i < im.frames; i++) {
+		sf_readf_double(fm, xm, 1);
+		if (i < ia.frames) {
+			sf_readf_double(fa, xa, 1);
+			diff += xa[0] != xm[0] || xa[1] != xm[1];
+		} else {
+			loud_after += xm[0] != 0 || xm[1] != 0;
+		}
+	}
+	sf_close(fa);
+	sf_close(fm);
+	cr_expect_eq(diff, 0, "%lld of %lld frames differ", (long long)diff,
+	             (long long)ia.frames);
+	cr_expect_eq(loud_after, 0);
+}
+
+Test(recv_cli, opus_stream_records_correlated_with_the_source)
+{
+	char ref[128], rec[160];
+	struct recv r;
+	path_in(ref, sizeof(ref), "ref.wav");
+	gensignal(ref, 3, 41);
+	const char *extra[] = {"--codec", "opus", "--idle-exit", "1", NULL};
+	recv_start(&r, extra);
+	send_file(ref, r.port, "opus", "5", NULL);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+	rec_path(&r, rec, sizeof(rec), 5);
+	/* Opus keeps the waveform of sweep+noise to ~15 dB SNR at 128
+	   kbit/s; a correlation of 0.95 or better after the best lag
+	   means an SNR above 9.9 dB (measured: 0.969, 11.9 dB). */
+	char out[128];
+	path_in(out, sizeof(out), "wavcmp.out");
+	const char *args[] = {"similar", ref, rec, "--min-corr", "0.95", NULL};
+	int st = run(WAVCMP_PATH, args, out, NULL);
+	cr_log_info("%s", slurp(out));
+	cr_expect_eq(st, 0, "%s", slurp(out));
+	cr_expect_eq(summary_num(&r, "concealed_frames", 0), 0);
+	cr_expect_eq(summary_num(&r, "underruns", 0), 0);
+}
+
+Test(recv_cli, bad_datagrams_and_an_ssrc_flood_are_counted_and_dropped)
+{
+	char ref[128], rec[160];
+	struct recv r;
+	pid_t ps;
+	uint8_t b[1400];
+	uint32_t seed = 12345;
+	path_in(ref, sizeof(ref), "ref.wav");
+	gensignal(ref, 3, 51);
+	const char *extra[] = {"--codec",       "l16", "--idle-exit", "1",
+	                       "--max-streams", "4",   NULL};
+	recv_start(&r, extra);
+	send_file(ref, r.port, "l16", "6", &ps);
+	sleep_ms(400); /* the good stream is set up */
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	int malformed = 0;
+	for (int i = 0; i < 40; i++) { /* random bytes, wrong version */
+		for (size_t k = 0; k < 100; k++) {
+			seed = seed * 1103515245u + 12345u;
+			b[k] = (uint8_t)(seed >> 16);
+		}
+		b[0] &= 0x3f;
+		udp_to(fd, r.port, b, 20 + (size_t)i);
+		malformed++;
+	}
+	rtp_hdr(b, 96, 1, 99);
+	udp_to(fd, r.port, b, 7); /* truncated header */
+	malformed++;
+	b[0] = 0x8f; /* 15 CSRCs announced in a 20-byte packet */
+	udp_to(fd, r.port, b, 20);
+	malformed++;
+	rtp_hdr(b, 96, 1, 99);
+	b[0] |= 0x20; /* padding of 255 in a 40-byte packet */
+	b[39] = 255;
+	udp_to(fd, r.port, b, 40);
+	malformed++;
+	for (int i = 0; i < 10; i++) { /* unknown payload type */
+		rtp_hdr(b, 0, (uint16_t)i, 6);
+		udp_to(fd, r.port, b, 172);
+	}
+	for (uint32_t s = 0; s < 30; s++) { /* a flood of new SSRCs */
+		rtp_hdr(b, 96, 1, 0x10000 + s);
+		udp_to(fd, r.port, b, 12 + 192);
+		sleep_ms(1);
+	}
+	close(fd);
+	cr_assert_eq(wait_exit(ps, 30000), 0);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+	rec_path(&r, rec, sizeof(rec), 6);
+	cr_expect_eq(wavcmp("exact", ref, rec), 0);
+	cr_expect_eq(summary_num(&r, "malformed", 0),
+	             (unsigned long long)malformed);
+	cr_expect_eq(summary_num(&r, "unknown_pt", 0), 10);
+	cr_expect_eq(summary_num(&r, "streams_seen", 0), 4);
+	cr_expect_eq(summary_num(&r, "over_max_streams", 0), 27);
+}
+
+/* One stderr line matching `want`, and the exit status `status`. */
+static void expect_refusal(const char *const *args, int status,
+                           const char *want)
+{
+	char out[128], err[128];
+	path_in(out, sizeof(out), "out.txt");
+	path_in(err, sizeof(err), "err.txt");
+	int st = run(RTBRIDGE_PATH, args, out, err);
+	const char *e = slurp(err);
+	cr_expect_eq(st, status, "exit %d: %s", st, e);
+	cr_expect_eq(count_lines(e), 1, "stderr: %s", e);
+	cr_expect(strstr(e, want) != NULL, "want '%s' in: %s", want, e);
+}
+
+Test(recv_cli, bad_input_gives_one_line_and_a_nonzero_exit)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	char busy[64];
+	snprintf(busy, sizeof(busy), "127.0.0.1:%u", ntohs(a.sin_port));
+
+	const char *a1[] = {"recv", "--listen", busy, "--no-play", NULL};
+	expect_refusal(a1, 1, "in use");
+	close(fd);
+	const char *a2[] = {"recv", "--listen", "999.1.2.3:5004", "--no-play",
+	                    NULL};
+	expect_refusal(a2, 2, "999.1.2.3");
+	const char *a3[] = {"recv", "--listen", "5004", "--bogus", NULL};
+	expect_refusal(a3, 2, "unknown option '--bogus'");
+	const char *a4[] = {"recv", "--listen", "5004", "--codec", "mp3", NULL};
+	expect_refusal(a4, 2, "--codec 'mp3'");
+	const char *a5[] = {"recv", "--no-play", NULL};
+	expect_refusal(a5, 2, "--listen");
+	const char *a6[] = {"recv",          "--listen", "5004",
+	                    "--max-streams", "0",        NULL};
+	expect_refusal(a6, 2, "--max-streams '0'");
+	const char *a7[] = {"recv", "--listen", "127.0.0.1:99999", NULL};
+	expect_refusal(a7, 2, "99999");
+	const char *a8[] = {"recv",    "--listen",    "5004",
+	                    "--allow", "10.0.0.0/99", NULL};
+	expect_refusal(a8, 2, "--allow");
+}
+
+Test(recv_cli, senders_outside_the_allow_list_are_dropped)
+{
+	struct recv r;
+	uint8_t b[12 + 192] = {0};
+	const char *extra[] = {"--codec",    "l16", "--allow", "10.0.0.0/8",
+	                       "--duration", "1",   NULL};
+	recv_start(&r, extra);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	for (int i = 0; i < 20; i++) {
+		rtp_hdr(b, 96, (uint16_t)i, 12);
+		udp_to(fd, r.port, b, sizeof(b));
+	}
+	close(fd);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+	cr_expect_eq(summary_num(&r, "not_allowed", 0), 20);
+	cr_expect_eq(summary_num(&r, "streams_seen", 0), 0);
+}
