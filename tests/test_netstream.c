@@ -7,9 +7,11 @@
  * the net thread (netstream_receive of everything that has arrived) and the
  * audio callback (netstream_pull of one block). The local clock is the
  * count of frames pulled, so the run is exact and repeatable. Seeds are
- * printed.
+ * printed. A record tap (struct rec) collects the stream's timeline
+ * before resampling, to check it against what the sender sent.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,7 @@ struct sim {
 	struct netstream ns;
 	struct netstream_config cfg;
 	int rate, ch, frame; /* Hz, channels, frames per packet */
+	int out_rate;        /* Hz of the pulls (the local clock) */
 	size_t block;        /* frames per pull */
 	uint64_t out_frames; /* the local clock */
 	/* Sender. */
@@ -48,6 +51,8 @@ struct sim {
 	double lo_ms, hi_ms; /* uniform one-way delay */
 	double p_reorder, p_dup, p_loss;
 	int64_t drop_k, late_k, dup_k; /* scripted, -1: none */
+	int64_t drop_from, drop_to;    /* packets [from, to) never arrive */
+	uint64_t stop_k;               /* the sender stops before this one */
 	double late_ms;
 	struct simpkt *q;
 	size_t nq;
@@ -83,7 +88,55 @@ static uint64_t sim_clock(void *arg)
 {
 	struct sim *s = arg;
 
-	return s->out_frames * 1000000000ull / (uint64_t)s->rate;
+	return s->out_frames * 1000000000ull / (uint64_t)s->out_rate;
+}
+
+/* A record tap into memory: what netstream_set_record hands the stream's
+ * timeline to. Real-time safe (a copy into preallocated memory). */
+struct rec {
+	struct tap tap;
+	float *buf;
+	size_t cap, used; /* frames */
+	uint64_t dropped; /* frames beyond cap */
+};
+
+static void rec_write(struct tap *t, const float *f, size_t n)
+{
+	struct rec *r = (struct rec *)t;
+	size_t k = n < r->cap - r->used ? n : r->cap - r->used;
+
+	memcpy(r->buf + r->used * t->channels, f,
+	       k * t->channels * sizeof(float));
+	r->used += k;
+	r->dropped += n - k;
+}
+
+static const struct tap_ops rec_ops = {.write = rec_write};
+
+static void rec_init(struct rec *r, unsigned ch, size_t cap)
+{
+	memset(r, 0, sizeof(*r));
+	r->tap.ops = &rec_ops;
+	r->tap.channels = ch;
+	r->buf = calloc(cap * ch, sizeof(float));
+	r->cap = cap;
+	cr_assert(r->buf);
+}
+
+/* Recorded frames [from, to) that differ from what the sender sent. */
+static size_t rec_mismatches(const struct rec *r, uint64_t seed, unsigned ch,
+                             size_t from, size_t to)
+{
+	size_t bad = 0;
+
+	for (size_t f = from; f < to && f < r->used; f++)
+		for (unsigned c = 0; c < ch; c++)
+			if (r->buf[f * ch + c] * 32768.0f !=
+			    (float)sample_at(seed, f, c)) {
+				bad++;
+				break;
+			}
+	return bad;
 }
 
 static void sim_init(struct sim *s, enum codec_kind kind, int rate, int ch,
@@ -98,12 +151,15 @@ static void sim_init(struct sim *s, enum codec_kind kind, int rate, int ch,
 	s->cfg.clock = sim_clock;
 	s->cfg.clock_arg = s;
 	s->rate = rate;
+	s->out_rate = rate;
 	s->ch = ch;
 	s->frame = (int)((int64_t)rate * frame_us / 1000000);
 	s->block = 256;
 	s->seed = 0x1234;
 	s->restart_k = UINT64_MAX;
 	s->drop_k = s->late_k = s->dup_k = -1;
+	s->drop_from = s->drop_to = -1;
+	s->stop_k = UINT64_MAX;
 	s->lo_ms = s->hi_ms = 3.0;
 	s->opus = kind == CODEC_OPUS;
 	s->q = calloc(QCAP, sizeof(*s->q));
@@ -153,6 +209,8 @@ static void sim_send(struct sim *s, uint64_t k)
 	uint64_t seed = restarted ? s->seed ^ 0xabcdef : s->seed;
 	uint64_t f0 = (restarted ? k - s->restart_k : k) * (uint64_t)s->frame;
 
+	if (k >= s->stop_k)
+		return;
 	for (int i = 0; i < s->frame; i++)
 		for (int c = 0; c < s->ch; c++)
 			s->pcm[i * s->ch + c] =
@@ -186,7 +244,8 @@ static void sim_send(struct sim *s, uint64_t k)
 	}
 	s->delays[s->ndelays++] = d;
 	p.arrival = sim_send_ns(s, k) + d * MS;
-	if ((int64_t)k == s->drop_k || rnd(&s->rng) < s->p_loss)
+	if ((int64_t)k == s->drop_k || rnd(&s->rng) < s->p_loss ||
+	    ((int64_t)k >= s->drop_from && (int64_t)k < s->drop_to))
 		return;
 	if ((int64_t)k == s->late_k)
 		p.arrival += s->late_ms * MS;
@@ -521,6 +580,7 @@ static void rt_run(enum codec_kind kind, int frame_us)
 {
 	struct sim s;
 	struct netstream_stats st;
+	struct rec r;
 	float out[256 * 2];
 
 	RTCHECK_INIT();
@@ -536,6 +596,10 @@ static void rt_run(enum codec_kind kind, int frame_us)
 	s.p_reorder = 0.02;
 	s.restart_k = 1500000u / (unsigned)frame_us; /* at 1.5 s */
 	sim_start(&s);
+	/* Recorded: the tap, and the dry runs held back, stay real-time
+	   safe too. */
+	rec_init(&r, 2, 4 * 48000);
+	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
 	RTCHECK_RESET();
 	s.rt = true;
 	while (s.out_frames < 3 * 48000)
@@ -549,7 +613,10 @@ static void rt_run(enum codec_kind kind, int frame_us)
 	            (unsigned long long)st.resyncs);
 	cr_assert(st.lost > 0 && st.concealed_frames > 0);
 	cr_assert(st.frames_in > 2 * 48000);
+	cr_assert_eq(st.recorded, r.used);
+	cr_assert_gt(r.used, 2 * 48000);
 	sim_clear(&s);
+	free(r.buf);
 }
 
 Test(netstream, opus_receive_and_pull_are_real_time_safe)
@@ -705,4 +772,258 @@ Test(netstream, loss_is_concealed_for_the_senders_packet_length_not_the_guess)
 	cr_assert_eq(st.concealed_frames, 480, "concealed %llu frames",
 	             (unsigned long long)st.concealed_frames);
 	sim_clear(&s);
+}
+
+/* ---- the record tap: the stream's own timeline ---- */
+
+Test(netstream, record_tap_gets_the_l16_timeline_bit_exact_with_drift_on)
+{
+	struct sim s;
+	struct netstream_stats st;
+	struct rec r;
+	uint64_t seed = 0x7ec0;
+	float out[256 * 2];
+	double ratio_lo = 1.0, ratio_hi = 1.0;
+
+	cr_log_info("network seed %#llx", (unsigned long long)seed);
+	sim_init(&s, CODEC_L16, 48000, 2, 5000);
+	s.rng = seed;
+	s.skew = 300e-6; /* the resampler has work to do */
+	s.lo_ms = 2.0;
+	s.hi_ms = 6.0;
+	s.p_reorder = 0.02;
+	s.p_dup = 0.02;
+	s.cfg.jitter.adaptive = false;
+	s.cfg.jitter.fixed_ms = 30;
+	sim_start(&s);
+	cr_assert(s.cfg.drift && s.ns.resampler, "drift compensation runs");
+	rec_init(&r, 2, 6 * 48000);
+	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
+	while (s.out_frames < 5 * 48000) {
+		sim_step(&s, out);
+		ratio_lo = fmin(ratio_lo, s.ns.st.ratio);
+		ratio_hi = fmax(ratio_hi, s.ns.st.ratio);
+	}
+	netstream_stats(&s.ns, &st);
+	cr_log_info("recorded %zu frames, ratio %.6f..%.6f, drift %.1f ppm",
+	            r.used, ratio_lo, ratio_hi, st.drift_ppm);
+	cr_assert(ratio_hi - ratio_lo > 50e-6, "the ratio moved");
+	cr_assert_eq(st.lost + st.concealed_frames + st.inserted, 0);
+	cr_assert_eq(r.used, st.frames_in, "every decoded frame, once");
+	cr_assert_eq(st.recorded, r.used);
+	cr_assert_gt(r.used, 4 * 48000);
+	cr_assert_eq(rec_mismatches(&r, s.seed, 2, 0, r.used), 0);
+	sim_clear(&s);
+	free(r.buf);
+}
+
+Test(netstream, record_tap_runs_at_the_codec_rate_not_the_output_rate)
+{
+	struct sim s;
+	struct netstream_stats st;
+	struct rec r;
+	float out[256];
+
+	sim_init(&s, CODEC_L16, 44100, 1, 10000); /* 441-frame packets */
+	s.cfg.out_rate = 48000;
+	s.out_rate = 48000;
+	sim_start(&s);
+	rec_init(&r, 1, 3 * 44100);
+	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
+	while (s.out_frames < 2 * 48000)
+		sim_step(&s, out);
+	netstream_stats(&s.ns, &st);
+	cr_assert_eq(st.lost + st.concealed_frames, 0);
+	cr_assert_eq(r.used, st.frames_in);
+	cr_assert_eq(r.used % 441, 0);
+	/* Two seconds of output, less the start-up delay, in 44.1 kHz
+	   frames. */
+	cr_assert(r.used > 44100 && r.used < 2 * 44100, "%zu", r.used);
+	cr_assert_eq(rec_mismatches(&r, s.seed, 1, 0, r.used), 0);
+	sim_clear(&s);
+	free(r.buf);
+}
+
+Test(netstream, lost_packet_is_recorded_as_exactly_its_frames_of_concealment)
+{
+	struct sim s;
+	struct netstream_stats st;
+	struct rec r;
+
+	exact_setup(&s);
+	s.cfg.drift = true;
+	s.drop_k = 50;
+	rec_init(&r, 2, 2 * 48000);
+	sim_start(&s);
+	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
+	for (size_t f = 0; f + s.block <= EXACT_FRAMES; f += s.block) {
+		float out[256 * 2];
+		sim_step(&s, out);
+	}
+	netstream_stats(&s.ns, &st);
+	cr_assert_eq(st.lost, 1);
+	cr_assert_eq(st.concealed_frames, 240);
+	cr_assert_eq(st.inserted, 0);
+	cr_assert_eq(r.used, st.frames_in);
+	/* Everything after the hole is where it belongs: the hole is 240
+	   frames, not one more or less. */
+	cr_assert_eq(rec_mismatches(&r, s.seed, 2, 0, 50 * 240), 0);
+	cr_assert_eq(rec_mismatches(&r, s.seed, 2, 51 * 240, r.used), 0);
+	cr_assert_gt(rec_mismatches(&r, s.seed, 2, 50 * 240, 51 * 240), 0,
+	             "the lost packet's audio cannot be there");
+	cr_assert_gt(r.used, 60 * 240);
+	sim_clear(&s);
+	free(r.buf);
+}
+
+Test(netstream, inserted_concealment_is_not_recorded)
+{
+	struct sim s;
+	struct netstream_stats st;
+	struct rec r;
+	uint64_t seed = 0x51ed2701;
+	float out[256];
+
+	cr_log_info("network seed %#llx", (unsigned long long)seed);
+	sim_init(&s, CODEC_L16, 48000, 1, 5000);
+	s.rng = seed;
+	s.lo_ms = 1.0;
+	s.hi_ms = 3.0;
+	sim_start(&s);
+	rec_init(&r, 1, 31 * 48000);
+	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
+	while (s.out_frames < 20 * 48000)
+		sim_step(&s, out);
+	/* Jitter rises: the buffer grows by inserting concealment. */
+	s.hi_ms = 41.0;
+	while (s.out_frames < 30 * 48000)
+		sim_step(&s, out);
+	netstream_stats(&s.ns, &st);
+	size_t bad = 0;
+	for (size_t k = 0; k < r.used / 240; k++)
+		bad += rec_mismatches(&r, s.seed, 1, k * 240, k * 240 + 240) >
+		       0;
+	cr_log_info("inserted %llu frames, lost %llu, recorded %zu, %zu "
+	            "packets differ",
+	            (unsigned long long)st.inserted,
+	            (unsigned long long)st.lost, r.used, bad);
+	cr_assert_gt(st.inserted, 0, "the buffer grew by concealment");
+	cr_assert_eq(r.used + st.inserted + s.ns.dry_frames, st.frames_in);
+	/* Recording an insert would shift every packet after it. */
+	cr_assert_leq(bad, st.lost);
+	sim_clear(&s);
+	free(r.buf);
+}
+
+/* One second of exact_setup with drift on, recorded or not. */
+static void dry_run(struct sim *s, struct rec *r, struct netstream_stats *mid,
+                    struct netstream_stats *end)
+{
+	float out[256 * 2];
+
+	s->cfg.drift = true;
+	sim_start(s);
+	if (r)
+		cr_assert_eq(netstream_set_record(&s->ns, &r->tap), 0);
+	while (s->out_frames < 48 * 650)
+		sim_step(s, out);
+	netstream_stats(&s->ns, mid);
+	while (s->out_frames < EXACT_FRAMES)
+		sim_step(s, out);
+	netstream_stats(&s->ns, end);
+}
+
+Test(netstream, dry_concealment_after_the_last_packet_is_not_recorded_or_lost)
+{
+	struct sim s, t;
+	struct netstream_stats mid, st, tmid, tst;
+	struct jitter_stats js;
+	struct rec r;
+
+	/* The sender stops after packet 99 (495 ms): it plays until about
+	   538 ms, then the buffer is dry and concealed for 200 ms. */
+	exact_setup(&s);
+	s.stop_k = 100;
+	rec_init(&r, 2, 2 * 48000);
+	dry_run(&s, &r, &mid, &st);
+	jitter_stats(&s.ns.jit, &js);
+	cr_log_info(
+	        "jitter: lost %llu underruns %llu; stream: lost %llu "
+	        "underruns %llu concealed %llu; played %llu, recorded %zu",
+	        (unsigned long long)js.lost, (unsigned long long)js.underruns,
+	        (unsigned long long)st.lost, (unsigned long long)st.underruns,
+	        (unsigned long long)st.concealed_frames,
+	        (unsigned long long)st.frames_in, r.used);
+	cr_assert_gt(js.underruns, 0, "the buffer did run dry");
+	cr_assert_gt(js.lost, 0);
+	cr_assert_gt(st.frames_in, 100 * 240, "the dry run was played");
+	/* Neither while it runs (at 650 ms) nor after it gave up. */
+	cr_assert_eq(mid.lost + mid.concealed_frames + mid.underruns, 0);
+	cr_assert_eq(st.lost + st.concealed_frames + st.underruns, 0);
+	cr_assert_eq(r.used, 100 * 240);
+	cr_assert_eq(st.recorded, r.used);
+	cr_assert_eq(rec_mismatches(&r, s.seed, 2, 0, r.used), 0);
+
+	/* Without a record tap the counters say the same. */
+	exact_setup(&t);
+	t.stop_k = 100;
+	dry_run(&t, NULL, &tmid, &tst);
+	cr_assert_eq(tmid.lost + tmid.concealed_frames + tmid.underruns, 0);
+	cr_assert_eq(tst.lost + tst.concealed_frames + tst.underruns, 0);
+	cr_assert_eq(tst.frames_in, st.frames_in);
+	sim_clear(&s);
+	sim_clear(&t);
+	free(r.buf);
+}
+
+Test(netstream, burst_loss_followed_by_packets_is_recorded_and_counted)
+{
+	for (int recorded = 1; recorded >= 0; recorded--) {
+		struct sim s;
+		struct netstream_stats mid, st;
+		struct rec r;
+
+		/* Packets 50..69 (250..350 ms) never arrive: the buffer
+		   runs dry, and packet 70 follows within dry_ms. */
+		exact_setup(&s);
+		s.drop_from = 50;
+		s.drop_to = 70;
+		rec_init(&r, 2, 2 * 48000);
+		dry_run(&s, recorded ? &r : NULL, &mid, &st);
+		cr_log_info("recorded %d: lost %llu underruns %llu concealed "
+		            "%llu",
+		            recorded, (unsigned long long)st.lost,
+		            (unsigned long long)st.underruns,
+		            (unsigned long long)st.concealed_frames);
+		cr_assert_eq(st.lost, 20);
+		cr_assert_eq(st.concealed_frames, 20 * 240);
+		cr_assert_eq(st.underruns, 1);
+		if (recorded) {
+			cr_assert_eq(r.used, st.frames_in);
+			cr_assert_eq(rec_mismatches(&r, s.seed, 2, 0, 50 * 240),
+			             0);
+			cr_assert_eq(
+			        rec_mismatches(&r, s.seed, 2, 70 * 240, r.used),
+			        0);
+			cr_assert_gt(r.used, 100 * 240);
+		}
+		sim_clear(&s);
+		free(r.buf);
+	}
+}
+
+Test(netstream, record_tap_must_take_the_streams_channels)
+{
+	struct sim s;
+	struct rec r;
+
+	sim_init(&s, CODEC_L16, 48000, 2, 5000);
+	sim_start(&s);
+	rec_init(&r, 1, 16);
+	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), -EINVAL);
+	r.tap.channels = 2;
+	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
+	cr_assert_eq(netstream_set_record(&s.ns, NULL), 0);
+	sim_clear(&s);
+	free(r.buf);
 }

@@ -3,14 +3,15 @@
  *
  * `rtbridge send` streams seeded test signals (tools/gensignal) to
  * `rtbridge recv --no-play --record-dir`, which runs under librtcheck
- * (LD_PRELOAD) in normal builds. Checked: an L16 recording is bit-exact
- * to the source (tools/wavcmp exact) with no concealment, underrun or
- * real-time violation; two senders give two exact files and a mix; an
- * archive file mixed in (--mix) appears in the mix recording sample for
- * sample; Opus records above a stated correlation; malformed datagrams,
- * an unknown payload type and a flood of SSRCs are counted and dropped
- * while the good stream still records exactly; bad input gives one line
- * and a non-zero exit.
+ * (LD_PRELOAD) in normal builds, drift compensation on (the default).
+ * Checked: an L16 recording is bit-exact to the source (tools/wavcmp
+ * exact) with no concealment, underrun or real-time violation, and a
+ * 44.1 kHz one records at 44.1 kHz, bit-exact; two senders give two
+ * exact files and a mix; an archive file mixed in (--mix) appears in the
+ * mix recording sample for sample; Opus records above a stated
+ * correlation; malformed datagrams, an unknown payload type and a flood
+ * of SSRCs are counted and dropped while the good stream still records
+ * exactly; bad input gives one line and a non-zero exit.
  */
 #include "tests/recv_cli_fixture.h"
 
@@ -71,6 +72,49 @@ Test(recv_cli, l16_stream_records_bit_exact_without_concealment)
 	cr_expect(strstr(slurp(r.out), "rt_violations 0\n") != NULL,
 	          "the checker was not loaded or counted: %s", slurp(r.out));
 #endif
+}
+
+/* A 44.1 kHz L16 stream (the mixer runs at 48 kHz, drift compensation on):
+ * the recording is the stream's own timeline at 44.1 kHz, bit-exact. */
+Test(recv_cli, l16_at_44100_hz_records_at_its_own_rate_bit_exact)
+{
+	char ref[128], sdp[128], rec[160], to[64];
+	struct recv r;
+	path_in(ref, sizeof(ref), "ref.wav");
+	path_in(sdp, sizeof(sdp), "s.sdp");
+	const char *g[] = {"--seconds", "2",     "--seed", "71",
+	                   "--rate",    "44100", ref,      NULL};
+	cr_assert_eq(run(GENSIGNAL_PATH, g, NULL, NULL), 0);
+	/* The receiver takes the rate and packet time from SDP (5 ms is
+	   no whole number of frames at 44.1 kHz). */
+	FILE *f = fopen(sdp, "w");
+	cr_assert_not_null(f);
+	fputs("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\n"
+	      "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 96\r\n"
+	      "a=rtpmap:96 L16/44100/2\r\na=ptime:10\r\n",
+	      f);
+	fclose(f);
+	const char *extra[] = {"--sdp", sdp, "--idle-exit", "1", NULL};
+	recv_start(&r, extra);
+	snprintf(to, sizeof(to), "127.0.0.1:%u", r.port);
+	const char *a[] = {"send",   ref,      "--to",  to,           "--codec",
+	                   "l16",    "--rate", "44100", "--frame-ms", "10",
+	                   "--ssrc", "4410",   NULL};
+	cr_assert_eq(
+	        wait_exit(spawn(RTBRIDGE_PATH, a, NULL, NULL, false), 30000),
+	        0);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+	rec_path(&r, rec, sizeof(rec), 4410);
+	SF_INFO info = {0};
+	SNDFILE *sf = sf_open(rec, SFM_READ, &info);
+	cr_assert_not_null(sf, "%s: %s", rec, sf_strerror(NULL));
+	sf_close(sf);
+	cr_expect_eq(info.samplerate, 44100);
+	cr_expect_eq(wavcmp("exact", ref, rec), 0);
+	cr_expect(strstr(wavcmp_out, "from frame 0\n") != NULL, "%s",
+	          wavcmp_out);
+	cr_expect_eq(summary_num(&r, "concealed_frames", 0), 0);
+	cr_expect_eq(summary_num(&r, "lost", 0), 0);
 }
 
 Test(recv_cli, two_senders_give_two_exact_files_and_a_mix)

@@ -248,7 +248,7 @@ static void recv__teardown(struct recv *p)
 	while (p->rx_ready && receiver_reclaim_spare(&p->rx))
 		;
 	for (struct recv_stream *s = p->spares; s; s = s->next)
-		receiver_stream_clear(&s->rs);
+		netstream_clear(&s->ns);
 	if (p->dev_open)
 		device_stop(&p->dev);
 	if (p->mixer_ready) {
@@ -334,7 +334,7 @@ int cmd_recv(int argc, char **argv)
 	if (p.o.play < 0)
 		p.o.play =
 		        1; /* the default; device_open says if there is none */
-	p.drift = p.o.drift >= 0 ? p.o.drift == 1 : p.o.play == 1;
+	p.drift = p.o.drift != 0;
 	if (app_stats_open(&p.json, p.o.stats_json) < 0)
 		return 1;
 	(void)rthook_init();

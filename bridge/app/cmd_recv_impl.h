@@ -36,7 +36,7 @@
 #define RECV_JSON_NS  1000000000LL /* per-stream lines */
 
 struct recv_stream {
-	struct receiver_stream rs; /* first */
+	struct netstream ns; /* first: a netstream * is a recv_stream * */
 	struct disktap tap;
 	bool tap_open;
 	bool linked;    /* handed to the mixer, not yet back */

@@ -56,8 +56,10 @@ void cmd_recv_opts_usage(FILE *f)
 	        "  --allow ADDR[/PREFIX]  accept only these senders "
 	        "(repeatable; default anyone)\n"
 	        "  --max-streams N        streams at once (default 16)\n"
-	        "  --drift / --no-drift   clock drift compensation (default: "
-	        "on with --play)\n"
+	        "  --drift / --no-drift   clock drift compensation (default "
+	        "on; recordings\n"
+	        "                         are taken before it, at the "
+	        "stream's rate)\n"
 	        "  --period N             frames per audio callback (default "
 	        "%u)\n",
 	        DEVCFG_PERIOD_DEFAULT);

@@ -38,7 +38,7 @@ struct cmd_recv_opts {
 	struct addr_net allow[RECEIVER_MAX_ALLOW];
 	int nallow;
 	unsigned max_streams;
-	int drift;       /* 1 on, 0 off, -1: on with --play only */
+	int drift;       /* 1 on, 0 off, -1: not given (on) */
 	unsigned period; /* frames per callback */
 	bool force_status;
 };

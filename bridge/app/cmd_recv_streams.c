@@ -79,9 +79,10 @@ static void recv__path(const struct recv *p, struct recv_stream *s)
 
 static int recv__open_tap(struct recv *p, struct recv_stream *s)
 {
+	/* The stream's own timeline, at the codec's rate (netstream.h). */
 	struct disktap_opts to = {
 	        .channels = (unsigned)p->o.codec.channels,
-	        .rate = RECV_RATE,
+	        .rate = (unsigned)p->o.codec.rate,
 	        .encoding = p->o.codec.kind == CODEC_L16 ? DISKFILE_ENC_PCM16
 	                                                 : DISKFILE_ENC_PCM24,
 	};
@@ -110,7 +111,7 @@ static struct recv_stream *recv__new(struct recv *p)
 	if (!s)
 		return NULL;
 	recv__netcfg(p, &cfg);
-	int rc = receiver_stream_init(&s->rs, &cfg, p->o.record_dir != NULL);
+	int rc = netstream_init(&s->ns, &cfg);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: cannot set up a stream: %s\n",
 		        strerror(-rc));
@@ -126,8 +127,8 @@ void cmd_recv_streams_spare(struct recv *p)
 		struct recv_stream *s = recv__new(p);
 		if (!s)
 			return;
-		if (receiver_give_spare(&p->rx, &s->rs.ns) < 0) {
-			receiver_stream_clear(&s->rs);
+		if (receiver_give_spare(&p->rx, &s->ns) < 0) {
+			netstream_clear(&s->ns);
 			free(s);
 			return;
 		}
@@ -141,10 +142,8 @@ void cmd_recv_streams_spare(struct recv *p)
    to name and link (the net thread only feeds its packet ring). */
 static struct recv_stream *recv__claim(struct recv *p, struct netstream *ns)
 {
-	struct recv_stream *s =
-	        (struct recv_stream *)(void *)((char *)ns -
-	                                       offsetof(struct receiver_stream,
-	                                                ns));
+	struct recv_stream *s = (struct recv_stream *)(void *)ns;
+
 	for (struct recv_stream **q = &p->spares; *q; q = &(*q)->next)
 		if (*q == s) {
 			*q = s->next;
@@ -171,10 +170,16 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 	p->streams = s;
 	if (p->o.record_dir && recv__open_tap(p, s) < 0)
 		goto fail;
-	receiver_stream_attach(&s->rs, s->ssrc,
-	                       s->tap_open ? &s->tap.tap : NULL);
+	if (s->tap_open) {
+		rc = netstream_set_record(&s->ns, &s->tap.tap);
+		if (rc < 0) {
+			fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
+			        strerror(-rc));
+			goto fail;
+		}
+	}
 	for (int i = 0; i < 100; i++) {
-		rc = mixer_link(&p->m, &s->rs.src, 1.0f);
+		rc = mixer_link(&p->m, &s->ns.src, 1.0f);
 		if (rc != -EAGAIN)
 			break;
 		mixer_poll(&p->m, &p->st);
@@ -184,17 +189,17 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 	s->linked = true;
 	if (s->installed)
 		return;
-	rc = receiver_install(&p->rx, s->ssrc, &s->rs.ns);
+	rc = receiver_install(&p->rx, s->ssrc, &s->ns);
 	if (rc == 0)
 		s->installed = true;
 	else
-		(void)mixer_unlink(&p->m, &s->rs.src, false);
+		(void)mixer_unlink(&p->m, &s->ns.src, false);
 	return;
 fail:
 	/* The net thread lets go of the stream (if it had it). */
 	receiver_refuse(&p->rx, n->ssrc);
 	s->installed = false;
-	receiver_stream_clear(&s->rs);
+	netstream_clear(&s->ns);
 	s->done = true;
 }
 
@@ -208,14 +213,10 @@ void cmd_recv_streams_sweep(struct recv *p, uint64_t idle_ns)
 		n = receiver_sweep(&p->rx, idle_ns, gone, 16);
 		for (int i = 0; i < n; i++) {
 			struct recv_stream *s =
-			        (struct recv_stream
-			                 *)(void *)((char *)gone[i].ns -
-			                            offsetof(struct
-			                                     receiver_stream,
-			                                     ns));
+			        (struct recv_stream *)(void *)gone[i].ns;
 			s->installed = false;
 			if (s->linked)
-				(void)mixer_unlink(&p->m, &s->rs.src, false);
+				(void)mixer_unlink(&p->m, &s->ns.src, false);
 		}
 	} while (n == 16);
 }
@@ -224,12 +225,13 @@ void cmd_recv_streams_sweep(struct recv *p, uint64_t idle_ns)
 void cmd_recv_streams_reap(struct recv *p)
 {
 	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		if (s->done || !s->rs.released || s->installed)
+		if (s->done || !s->ns.released || s->installed)
 			continue;
 		s->linked = false;
-		/* The audio thread is done with it: its counters are final. */
-		receiver_stream_final(&s->rs, &s->final);
-		receiver_stream_clear(&s->rs);
+		/* The audio thread is done with it: its counters are final
+		   (dry concealment after the last packet is not in them). */
+		s->final = s->ns.st;
+		netstream_clear(&s->ns);
 		if (s->tap_open)
 			disktap_close(&s->tap);
 		s->done = true;
@@ -239,7 +241,7 @@ void cmd_recv_streams_reap(struct recv *p)
 static void recv__fill(const struct recv *p, struct recv_stream *s,
                        struct netstream_stats *st, struct app_stats_stream *x)
 {
-	if (!s->done && netstream_stats(&s->rs.ns, st) < 0)
+	if (!s->done && netstream_stats(&s->ns, st) < 0)
 		*st = s->final;
 	if (s->done)
 		*st = s->final;
@@ -278,11 +280,10 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status)
 	        app_status_meter(meter, sizeof(meter), p->st.out_peak, 10));
 	for (struct recv_stream *s = p->streams; s && shown < 4; s = s->next) {
 		struct netstream_stats st;
-		if (s->done || !s->linked ||
-		    netstream_stats(&s->rs.ns, &st) < 0)
+		if (s->done || !s->linked || netstream_stats(&s->ns, &st) < 0)
 			continue;
 		const struct mixer_source_stats *ms =
-		        mixer_stats_find(&p->st, &s->rs.src);
+		        mixer_stats_find(&p->st, &s->ns.src);
 		double loss = st.received + st.lost
 		                      ? 100.0 * (double)st.lost /
 		                                (double)(st.received + st.lost)

@@ -487,6 +487,7 @@ int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
 	if (n->state == JITTER_SLOT_HELD && n->seq == j->next_seq)
 		out->next = n->pkt;
 	if (j->held == 0) {
+		out->dry = true;
 		if (j->dry_ticks == 0) {
 			j->st.underruns++;
 			j->dry_seq = s->seq;

@@ -64,7 +64,9 @@ struct jitter_config {
 
 struct jitter_stats {
 	uint64_t received;  /* packets inserted (all of them) */
-	uint64_t lost;      /* sequence numbers missing at their playout time */
+	uint64_t lost;      /* sequence numbers missing at their playout time
+	                       (counted when declared, also while dry: the
+	                       consumer decides what a dry run was) */
 	uint64_t late;      /* arrived after their slot was played/concealed */
 	uint64_t duplicate; /* a copy of a packet held or played */
 	uint64_t reordered; /* came after a higher number, still in time */
@@ -103,6 +105,10 @@ struct jitter_out {
 	bool restart;              /* first packet of a (re)started stream:
 	                              reset the decoder */
 	bool insert; /* MISSING that consumes no sequence number */
+	bool dry;    /* MISSING for a lost packet while none is held: the
+	                stream may have ended, so this concealment is the
+	                stream's only if a packet follows (a new stream, or
+	                waiting again after dry_ms, says it was not) */
 };
 
 /*

@@ -5,7 +5,8 @@
  * See netstream.h for who owns what. netstream_init allocates every buffer
  * the stream will ever use: the packet pool, the ring, the jitter slots, the
  * decoder (Opus state or PCM hold buffer), one packet's worth of decoded
- * audio, and the libsamplerate state. After that the audio thread only
+ * audio, and the libsamplerate state; netstream_set_record allocates the
+ * hold buffer of a recorded stream. After that the audio thread only
  * moves data between them: src_process() and src_set_ratio() work in the
  * state src_new() allocated.
  */
@@ -66,10 +67,15 @@ static uint64_t netstream_source_underruns(struct source *src)
 	return ((struct netstream *)src)->st.underruns;
 }
 
+static void netstream_source_release(struct source *src)
+{
+	((struct netstream *)src)->released = true;
+}
+
 static const struct source_ops netstream_ops = {
         .pull = netstream_source_pull,
         .underruns = netstream_source_underruns,
-        .release = NULL,
+        .release = netstream_source_release,
 };
 
 int netstream_init(struct netstream *s, const struct netstream_config *cfg)
@@ -201,12 +207,36 @@ fail_dec:
 	return err;
 }
 
+int netstream_set_record(struct netstream *s, struct tap *rec)
+{
+	size_t ch = s->src.channels;
+
+	if (rec && rec->channels != ch)
+		return -EINVAL;
+	if (rec && !s->hold) {
+		/* The longest dry run: the jitter buffer stops concealing
+		   once dry_ms is reached, so at most one output past it. */
+		size_t cap =
+		        (size_t)s->dec.cfg.rate * s->jit.cfg.dry_ms / 1000 +
+		        s->dec_cap;
+		s->hold = calloc(cap * ch, sizeof(float));
+		if (!s->hold)
+			return -ENOMEM;
+		s->hold_cap = cap;
+	}
+	s->rec = rec;
+	return 0;
+}
+
 void netstream_clear(struct netstream *s)
 {
 	struct packet *p;
 
 	if (!s->src.ops)
 		return;
+	free(s->hold);
+	s->hold = NULL;
+	s->rec = NULL;
 	while (ring_try_pop(&s->ring, &p))
 		pool_return(&s->pool, p);
 	jitter_clear(&s->jit);
@@ -282,6 +312,7 @@ static int64_t netstream_ticks(const struct netstream *s, size_t frames)
 	return (int64_t)frames * s->jit.cfg.rtp_rate / s->dec.cfg.rate;
 }
 
+/* Conceal `frames` frames into decbuf. Return: frames made. */
 static size_t netstream_conceal(struct netstream *s, size_t frames)
 {
 	int n = codec_conceal(&s->dec, s->decbuf, frames);
@@ -290,12 +321,62 @@ static size_t netstream_conceal(struct netstream *s, size_t frames)
 		memset(s->decbuf, 0, frames * s->src.channels * sizeof(float));
 		n = (int)frames;
 	}
-	s->st.concealed_frames += (uint64_t)n;
 	return (size_t)n;
 }
 
+/* Give frames of the stream's timeline to the record tap. */
+static void netstream_record(struct netstream *s, const float *p, size_t n)
+{
+	if (!s->rec || n == 0)
+		return;
+	s->rec->ops->write(s->rec, p, n);
+	s->st.recorded += n;
+}
+
+/* A packet follows the dry run: it was a loss inside the stream. Its
+   concealment is recorded first and counted from now on. */
+static void netstream_dry_commit(struct netstream *s)
+{
+	netstream_record(s, s->hold, s->hold_n);
+	s->st.concealed_frames += s->dry_frames;
+	s->st.inserted += s->dry_inserted;
+	s->hold_n = 0;
+	s->dry_frames = 0;
+	s->dry_inserted = 0;
+	s->dry_lost = 0;
+	s->dry_underruns = 0;
+}
+
+/* The dry run came to nothing (the sender stopped, paused or restarted):
+   not the stream's audio, not its losses. */
+static void netstream_dry_void(struct netstream *s)
+{
+	s->void_lost += s->dry_lost;
+	s->void_underruns += s->dry_underruns;
+	s->hold_n = 0;
+	s->dry_frames = 0;
+	s->dry_inserted = 0;
+	s->dry_lost = 0;
+	s->dry_underruns = 0;
+}
+
+/* Keep the n frames of dry concealment in decbuf until the run ends. */
+static void netstream_dry_hold(struct netstream *s, size_t n)
+{
+	s->dry_frames += n;
+	if (!s->hold)
+		return;
+	/* hold_cap covers the longest dry run (netstream_set_record); the
+	   bound only keeps a broken invariant from writing past it. */
+	size_t ch = s->src.channels;
+	size_t k = n < s->hold_cap - s->hold_n ? n : s->hold_cap - s->hold_n;
+	memcpy(s->hold + s->hold_n * ch, s->decbuf, k * ch * sizeof(float));
+	s->hold_n += k;
+}
+
 /*
- * Refill the decoded-audio buffer from the jitter buffer
+ * Refill the decoded-audio buffer from the jitter buffer, and record what
+ * belongs to the stream's timeline
  *
  * Return: frames now available, 0 when there is nothing to play yet
  */
@@ -303,16 +384,27 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 {
 	struct jitter_out o;
 	size_t n = 0;
+	/* jitter_next counts a loss, and an underrun when the buffer runs
+	   dry; the ones of a dry output are pending until the run ends. */
+	uint64_t lost0 = s->jit.st.lost, under0 = s->jit.st.underruns;
 
 	jitter_next(&s->jit, now_ns, &o);
-	if (o.kind == JITTER_WAIT)
+	if (o.kind == JITTER_WAIT) {
+		netstream_dry_void(s);
 		return 0;
+	}
 	size_t want = netstream_frames(s, o.ticks);
 	if (want == 0 || want > s->dec_cap)
 		want = (size_t)s->dec.frames;
 	if (o.kind == JITTER_PACKET) {
-		if (o.restart)
+		/* A restart begins a new timeline: a dry run before it was
+		   the end of the old one. */
+		if (o.restart) {
+			netstream_dry_void(s);
 			codec_decoder_reset(&s->dec);
+		} else {
+			netstream_dry_commit(s);
+		}
 		int r = codec_decode(&s->dec, packet_payload(o.pkt),
 		                     o.pkt->payload_len, s->decbuf, s->dec_cap);
 		pool_return(&s->pool, o.pkt);
@@ -321,6 +413,7 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 			   them and play concealment for their time. */
 			s->st.decode_errors++;
 			n = netstream_conceal(s, want);
+			s->st.concealed_frames += n;
 		} else {
 			n = (size_t)r;
 			if (n != want) {
@@ -328,25 +421,45 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 				   guessed: correct the position, and conceal
 				   later losses for the real length. */
 				int64_t ticks = netstream_ticks(s, n);
-				jitter_adjust(&s->jit, ticks - (int64_t)o.ticks);
+				jitter_adjust(&s->jit,
+				              ticks - (int64_t)o.ticks);
 				jitter_set_frame(&s->jit, (uint32_t)ticks);
 			}
 		}
+		netstream_record(s, s->decbuf, n);
+	} else if (o.insert) {
+		/* Played to grow the buffer, in no packet's place: never
+		   recorded. With nothing held, it may be the end of the
+		   stream too, and is counted once a packet follows. */
+		n = netstream_conceal(s, want);
+		if (jitter_held(&s->jit) == 0) {
+			s->dry_frames += n;
+			s->dry_inserted += n;
+		} else {
+			s->st.concealed_frames += n;
+			s->st.inserted += n;
+		}
+	} else if (o.dry) {
+		n = netstream_conceal(s, want);
+		netstream_dry_hold(s, n);
+		s->dry_lost += s->jit.st.lost - lost0;
+		s->dry_underruns += s->jit.st.underruns - under0;
+		/* Concealed for dry_ms: the jitter buffer gave up and waits
+		   for the sender again. */
+		if (!jitter_playing(&s->jit))
+			netstream_dry_void(s);
 	} else {
+		/* A loss with a packet after it, or time the sender
+		   skipped: the stream's own. */
+		netstream_dry_commit(s);
 		int r = -1;
-		if (o.next && !o.insert && s->dec.cfg.kind == CODEC_OPUS &&
-		    s->dec.cfg.fec)
+		if (o.next && s->dec.cfg.kind == CODEC_OPUS && s->dec.cfg.fec)
 			r = codec_decode_fec(&s->dec, packet_payload(o.next),
 			                     o.next->payload_len, s->decbuf,
 			                     want);
-		if (r > 0) {
-			n = (size_t)r;
-			s->st.concealed_frames += n;
-		} else {
-			n = netstream_conceal(s, want);
-		}
-		if (o.insert)
-			s->st.inserted += n;
+		n = r > 0 ? (size_t)r : netstream_conceal(s, want);
+		s->st.concealed_frames += n;
+		netstream_record(s, s->decbuf, n);
 	}
 	s->dec_off = 0;
 	s->dec_avail = n;
@@ -434,6 +547,10 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 		jitter_set_fixed(&s->jit, (unsigned)req);
 	while (ring_try_pop(&s->ring, &p))
 		jitter_insert(&s->jit, p);
+	/* A restart flushed the buffer: a dry run before it will never
+	   see a packet of its own timeline. */
+	if (!jitter_playing(&s->jit))
+		netstream_dry_void(s);
 	jitter_set_period(&s->jit, (int64_t)((double)frames * 1e9 / rate));
 	s->st.target_ms = jitter_target_ms(&s->jit);
 	netstream_control(s, now, frames);
@@ -471,6 +588,14 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 				   than spin on a wait no output can cover. */
 				t += (uint64_t)wait;
 			}
+			/* The new frames play after the ones still inside
+			   the resampler (it takes input ahead of its
+			   output): ask for what is due then, or a packet
+			   missing right at its time looks early, and is
+			   waited for with an inserted frame. */
+			if (s->pending > 0.0)
+				t += (uint64_t)llround(s->pending * 1e9 /
+				                       s->jit.cfg.rtp_rate);
 			if (netstream_refill(s, t) == 0) {
 				/* Nothing to play: let the resampler start
 				   from scratch when something comes. */
@@ -517,11 +642,11 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	struct jitter_stats js;
 	jitter_stats(&s->jit, &js);
 	s->st.received = js.received;
-	s->st.lost = js.lost;
+	s->st.lost = js.lost - s->dry_lost - s->void_lost;
 	s->st.late = js.late;
 	s->st.duplicate = js.duplicate;
 	s->st.reordered = js.reordered;
-	s->st.underruns = js.underruns;
+	s->st.underruns = js.underruns - s->dry_underruns - s->void_underruns;
 	s->st.resyncs = js.resyncs;
 	s->st.jitter_ms = js.jitter_ms;
 	s->st.spread_ms = js.spread_ms;

@@ -26,6 +26,26 @@
  * missing anyway adds no discontinuity of its own. With drift
  * compensation off and the same rate in and out, the resampler is
  * bypassed and the output is the decoded audio, bit for bit.
+ *
+ * Recording. An optional tap (netstream_set_record) takes the stream's
+ * own timeline at the codec's rate, before resampling, whatever the drift
+ * compensation does: every decoded packet, and the concealment (or FEC)
+ * of every lost packet and of time the sender skipped, in order. Not
+ * recorded: the concealment inserted to grow the buffer (it is no part of
+ * the sender's timeline), and the concealment played while the buffer is
+ * dry (a packet declared lost with none held). The latter is held back in
+ * a buffer allocated by netstream_set_record: when a packet follows, it
+ * was a loss inside the stream and is written first; when the jitter
+ * buffer stops concealing and goes back to waiting (the sender stopped,
+ * paused or restarted), it is dropped.
+ *
+ * Statistics follow the same rule, recorded or not: dry concealment
+ * (and any frame inserted while nothing is held) counts as lost packets,
+ * concealed or inserted frames and an underrun only once a packet has
+ * followed it. The jitter buffer cannot know the future and counts every
+ * loss and underrun when it declares it (jitter_stats); netstream keeps
+ * the pending dry run apart and subtracts the runs that came to nothing,
+ * so the per-second figures, the status line and the summary agree.
  */
 #ifndef RTB_NET_NETSTREAM_H
 #define RTB_NET_NETSTREAM_H
@@ -36,6 +56,7 @@
 #include <stdint.h>
 
 #include "bridge/audio/source.h"
+#include "bridge/audio/tap.h"
 #include "bridge/msg/pool.h"
 #include "bridge/msg/ring.h"
 #include "bridge/net/jitter.h"
@@ -64,20 +85,26 @@ struct netstream_config {
 
 struct netstream_stats {
 	uint64_t received; /* packets reaching the jitter buffer */
-	uint64_t lost;     /* missing at their playout time */
+	uint64_t lost;     /* missing at their playout time, inside the
+	                      stream (not after its last packet) */
 	uint64_t late;     /* arrived after their playout time */
 	uint64_t duplicate;
 	uint64_t reordered;
-	uint64_t concealed_frames; /* frames made by concealment or FEC */
-	uint64_t underruns;        /* the buffer ran dry */
-	uint64_t resyncs;          /* sender restarts followed */
-	uint64_t decode_errors;    /* payloads the decoder refused */
-	uint64_t inserted;         /* frames of concealment inserted to grow */
-	uint64_t frames_in;        /* frames decoded or concealed */
-	uint64_t frames_out;       /* frames pulled */
-	uint64_t rx_dropped;       /* net side: pool empty or ring full */
-	uint64_t rx_invalid;       /* net side: not RTP, too big, bad seq */
-	double jitter_ms;          /* RFC 3550 interarrival jitter */
+	uint64_t concealed_frames; /* frames made by concealment or FEC,
+	                              inserted ones included, dry ones once
+	                              a packet followed */
+	uint64_t underruns;     /* the buffer ran dry and a packet followed */
+	uint64_t resyncs;       /* sender restarts followed */
+	uint64_t decode_errors; /* payloads the decoder refused */
+	uint64_t inserted;      /* frames of concealment inserted to grow
+	                           (also in concealed_frames) */
+	uint64_t frames_in;     /* frames decoded or concealed (all of them:
+	                           the playout position, codec rate) */
+	uint64_t recorded;      /* frames written to the record tap */
+	uint64_t frames_out;    /* frames pulled */
+	uint64_t rx_dropped;    /* net side: pool empty or ring full */
+	uint64_t rx_invalid;    /* net side: not RTP, too big, bad seq */
+	double jitter_ms;       /* RFC 3550 interarrival jitter */
 	double buffer_ms; /* current playout delay: target_ms plus how late
 	                     playout runs on the schedule (both above the
 	                     minimum transit, not counting one pull period) */
@@ -110,8 +137,17 @@ struct netstream {
 	double integ, prop;                 /* controller terms */
 	double last_target_ns;              /* target at the previous pull */
 	bool have_target;
-	double pending; /* RTP ticks decoded but not yet played out (in
-	                   dec_avail or inside the resampler) */
+	double pending;  /* RTP ticks decoded but not yet played out (in
+	                    dec_avail or inside the resampler) */
+	struct tap *rec; /* the stream's timeline goes here; NULL: none */
+	float *hold;     /* dry concealment held back (recording only) */
+	size_t hold_cap; /* frames */
+	size_t hold_n;   /* frames held */
+	/* The pending dry run: jitter's losses and underruns, and the frames
+	   concealed (inserted ones among them) while nothing was held. */
+	uint64_t dry_lost, dry_underruns, dry_frames, dry_inserted;
+	/* Jitter's counts that belonged to dry runs no packet followed. */
+	uint64_t void_lost, void_underruns;
 	struct netstream_stats st;
 	/* Control -> audio: requested fixed latency, ms (0 adaptive, -1 none).
 	 */
@@ -119,6 +155,8 @@ struct netstream {
 	/* Audio -> control: the stats snapshot behind a sequence lock. */
 	_Atomic unsigned snap_seq;
 	_Atomic uint64_t snap[NETSTREAM_STATS_WORDS];
+	/* Control thread: the mixer handed the source back. */
+	bool released;
 };
 
 /*
@@ -136,10 +174,25 @@ void netstream_config_default(struct netstream_config *cfg,
  *
  * Return: 0, -EINVAL for a bad configuration, -ENOMEM
  * Post: on success s->src is ready to link into the mixer; clear with
- *       netstream_clear() once the mixer has handed it back
+ *       netstream_clear() once the mixer has handed it back (its release
+ *       sets s->released)
  * Context: control thread (allocates)
  */
 int netstream_init(struct netstream *s, const struct netstream_config *cfg);
+
+/*
+ * Record the stream's own timeline to `rec` (NULL: not recorded): decoded
+ * packets and the concealment of losses inside the stream, at the codec's
+ * rate, before resampling (see the top of this file). Allocates, on the
+ * first call with a tap, the buffer that holds back dry concealment:
+ * jitter dry_ms of frames, plus the longest single output.
+ *
+ * Pre: the audio thread does not pull s (not linked yet); rec->channels
+ *      is the stream's channel count (cfg.codec.channels)
+ * Return: 0, -EINVAL for a channel count that differs, -ENOMEM
+ * Context: control thread (allocates)
+ */
+int netstream_set_record(struct netstream *s, struct tap *rec);
 
 /*
  * Free everything; packets still in the ring or the buffer go back first

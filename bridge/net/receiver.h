@@ -1,9 +1,8 @@
 /*
- * receiver: the receive path of `rtbridge recv` — one UDP socket, the
- * table of incoming streams by SSRC, and the per-stream source the mixer
- * pulls
+ * receiver: the receive path of `rtbridge recv` — one UDP socket and the
+ * table of incoming streams by SSRC, each a netstream the mixer pulls
  *
- * Net side (receiver.c). The net thread owns the socket and a small
+ * The net thread owns the socket and a small
  * open-addressing table (linear probing, backward-shift deletion) from
  * SSRC to stream. For every datagram it checks, in order: size, the
  * allow-list, the RTP header (rtp_parse), the payload type; bad ones are
@@ -23,13 +22,10 @@
  * the net thread), which hands back their netstreams; from then on the
  * net thread never touches them.
  *
- * Stream side (receiver_stream.c). struct receiver_stream wraps a
- * netstream in a source whose pull forwards to an optional recording tap
- * only the audio of the stream itself: not the silence while the jitter
- * buffer fills, and not the concealment after the buffer ran dry at the
- * end of the stream (held back, and written only if the stream resumes).
- * A loss-free PCM stream without drift resampling thus records bit-exact,
- * from its first played packet to its last.
+ * Each stream is a netstream, linked into the mixer as it is
+ * (netstream.h); its recording tap takes the stream's own timeline
+ * (netstream_set_record), so a loss-free PCM stream records bit-exact
+ * from its first played packet to its last, drift compensation or not.
  *
  * Counters are single-writer atomics, readable from any thread.
  */
@@ -42,8 +38,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "bridge/audio/source.h"
-#include "bridge/audio/tap.h"
 #include "bridge/msg/ring.h"
 #include "bridge/net/addr.h"
 #include "bridge/net/netloop.h"
@@ -259,64 +253,5 @@ uint64_t receiver_last_rx_ns(const struct receiver *r);
  */
 void receiver_datagram(struct receiver *r, const uint8_t *data, size_t len,
                        const struct sockaddr *from, uint64_t rx_ns);
-
-/* ---- one stream as a mixer source ---- */
-
-struct receiver_stream {
-	struct source src; /* first: what the mixer links */
-	struct netstream ns;
-	uint32_t ssrc;
-	struct tap *rec; /* NULL: not recorded */
-	/* Audio thread. */
-	float *hold;     /* concealment held back while dry */
-	size_t hold_cap; /* frames */
-	size_t hold_n;   /* frames held */
-	bool dry;        /* the buffer ran dry; waiting to see if it resumes */
-	uint64_t recorded; /* frames given to rec */
-	uint64_t withheld; /* frames dropped: dry concealment never resumed
-	                      from, or a full hold */
-	/* Counters just before the buffer ran dry (valid while dry). */
-	uint64_t dry_lost, dry_concealed, dry_underruns;
-	/* Control thread. */
-	bool released; /* the mixer handed it back */
-};
-
-/*
- * Set up the stream (netstream_init) and, when it will be recorded, the
- * recording gate's hold buffer
- *
- * Return: 0, or netstream_init's error, -ENOMEM
- * Post: rs->ns can receive; rs->src can be linked after
- *       receiver_stream_attach; once the mixer has handed it back
- *       (rs->released), receiver_stream_clear
- * Context: control thread (allocates)
- */
-int receiver_stream_init(struct receiver_stream *rs,
-                         const struct netstream_config *cfg, bool record);
-
-/*
- * Name the stream and give it its recording tap (NULL: not recorded)
- *
- * Pre: not linked yet; rec is NULL, or the stream was set up with
- *      `record` and rec takes cfg->codec.channels channels
- * Context: control thread
- */
-void receiver_stream_attach(struct receiver_stream *rs, uint32_t ssrc,
-                            struct tap *rec);
-
-/*
- * The stream's final figures: its statistics, less what the end of the
- * stream added when it is still dry (the buffer ran out after the last
- * packet: that concealment, the packets "lost" meanwhile and the underrun
- * are not the stream's)
- *
- * Pre: handed back by the mixer (rs->released)
- * Context: control thread
- */
-void receiver_stream_final(const struct receiver_stream *rs,
-                           struct netstream_stats *st);
-
-/* Free it. Pre: not linked, not installed. Context: control thread. */
-void receiver_stream_clear(struct receiver_stream *rs);
 
 #endif
