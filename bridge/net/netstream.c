@@ -49,6 +49,9 @@ void netstream_config_default(struct netstream_config *cfg,
 	cfg->min_sequential = 1;
 }
 
+
+/* Smoothing time of the target's slide rate, s (netstream_control). */
+#define NETSTREAM_FF_S 1.0
 /* Jitter buffer release callback: records go home to the net thread. */
 static void netstream_release_packet(void *arg, struct packet *p)
 {
@@ -474,6 +477,7 @@ static void netstream_control(struct netstream *s, uint64_t now_ns,
 {
 	if (!jitter_playing(&s->jit)) {
 		s->prop = 0.0;
+		s->ff = 0.0;
 		s->have_target = false;
 		return;
 	}
@@ -495,12 +499,18 @@ static void netstream_control(struct netstream *s, uint64_t now_ns,
 	double imax = s->cfg.drift_max_ppm * 1e-6;
 	double pmax = s->cfg.slew_ppm * 1e-6;
 	double target_ns = s->st.target_ms * 1e6;
-	double ff = s->have_target
-	                    ? -(target_ns - s->last_target_ns) / (dt * 1e9)
-	                    : 0.0;
+	/* The target moves in steps (histogram bins), so its rate is
+	   smoothed over about a second: a one-pull spike would saturate the
+	   fast terms and leave the step's error to the integral, which
+	   would then report the target's slide as clock drift. */
+	double raw = s->have_target
+	                     ? -(target_ns - s->last_target_ns) / (dt * 1e9)
+	                     : 0.0;
+	s->ff += (raw - s->ff) * (dt < NETSTREAM_FF_S ? dt / NETSTREAM_FF_S
+	                                              : 1.0);
 	s->last_target_ns = target_ns;
 	s->have_target = true;
-	double fast = 2.0 * w * e + ff;
+	double fast = 2.0 * w * e + s->ff;
 	if (fast > pmax)
 		fast = pmax;
 	else if (fast < -pmax)

@@ -135,6 +135,7 @@ struct netstream {
 	float *decbuf;
 	size_t dec_cap, dec_off, dec_avail; /* frames */
 	double integ, prop;                 /* controller terms */
+	double ff;                          /* target slide rate, smoothed */
 	double last_target_ns;              /* target at the previous pull */
 	bool have_target;
 	double pending;  /* RTP ticks decoded but not yet played out (in
