@@ -1,0 +1,385 @@
+/*
+ * netstream_play: the audio-thread half of a network stream
+ *
+ * Everything here runs in the audio callback (the mixer pulls the
+ * stream's source): records come off the net thread's ring into the
+ * jitter buffer, are played out on its schedule, decoded or concealed,
+ * written to the stream's recording (its own timeline, before
+ * resampling), resampled under the drift loop, and handed back to the
+ * net thread's pool. Nothing here allocates, locks or makes a system call.
+ * Set-up, the net-thread side and the statistics reader are in
+ * netstream.c; the design is described in netstream.h.
+ */
+#include "bridge/net/netstream.h"
+
+#include <math.h>
+#include <samplerate.h>
+#include <string.h>
+
+/* Smoothing time of the target's slide rate, s (netstream_control). */
+#define NETSTREAM_FF_S 1.0
+
+/* Frames of decoded audio for RTP ticks, and back. */
+static size_t netstream_frames(const struct netstream *s, int64_t ticks)
+{
+	return (size_t)(ticks * s->dec.cfg.rate / s->jit.cfg.rtp_rate);
+}
+
+static int64_t netstream_ticks(const struct netstream *s, size_t frames)
+{
+	return (int64_t)frames * s->jit.cfg.rtp_rate / s->dec.cfg.rate;
+}
+
+/* Conceal `frames` frames into decbuf. Return: frames made. */
+static size_t netstream_conceal(struct netstream *s, size_t frames)
+{
+	int n = codec_conceal(&s->dec, s->decbuf, frames);
+
+	if (n < 0) {
+		memset(s->decbuf, 0, frames * s->src.channels * sizeof(float));
+		n = (int)frames;
+	}
+	return (size_t)n;
+}
+
+/* Give frames of the stream's timeline to the record tap. */
+static void netstream_record(struct netstream *s, const float *p, size_t n)
+{
+	if (!s->rec || n == 0)
+		return;
+	s->rec->ops->write(s->rec, p, n);
+	s->st.recorded += n;
+}
+
+/* A packet follows the dry run: it was a loss inside the stream. Its
+   concealment is recorded first and counted from now on. */
+static void netstream_dry_commit(struct netstream *s)
+{
+	netstream_record(s, s->hold, s->hold_n);
+	s->st.concealed_frames += s->dry_frames;
+	s->st.inserted += s->dry_inserted;
+	s->hold_n = 0;
+	s->dry_frames = 0;
+	s->dry_inserted = 0;
+	s->dry_lost = 0;
+	s->dry_underruns = 0;
+}
+
+/* The dry run came to nothing (the sender stopped, paused or restarted):
+   not the stream's audio, not its losses. */
+static void netstream_dry_void(struct netstream *s)
+{
+	s->void_lost += s->dry_lost;
+	s->void_underruns += s->dry_underruns;
+	s->hold_n = 0;
+	s->dry_frames = 0;
+	s->dry_inserted = 0;
+	s->dry_lost = 0;
+	s->dry_underruns = 0;
+}
+
+/* Keep the n frames of dry concealment in decbuf until the run ends. */
+static void netstream_dry_hold(struct netstream *s, size_t n)
+{
+	s->dry_frames += n;
+	if (!s->hold)
+		return;
+	/* hold_cap covers the longest dry run (netstream_set_record); the
+	   bound only keeps a broken invariant from writing past it. */
+	size_t ch = s->src.channels;
+	size_t k = n < s->hold_cap - s->hold_n ? n : s->hold_cap - s->hold_n;
+	memcpy(s->hold + s->hold_n * ch, s->decbuf, k * ch * sizeof(float));
+	s->hold_n += k;
+}
+
+/*
+ * Refill the decoded-audio buffer from the jitter buffer, and record what
+ * belongs to the stream's timeline
+ *
+ * Return: frames now available, 0 when there is nothing to play yet
+ */
+static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
+{
+	struct jitter_out o;
+	size_t n = 0;
+	/* jitter_next counts a loss, and an underrun when the buffer runs
+	   dry; the ones of a dry output are pending until the run ends. */
+	uint64_t lost0 = s->jit.st.lost, under0 = s->jit.st.underruns;
+
+	jitter_next(&s->jit, now_ns, &o);
+	if (o.kind == JITTER_WAIT) {
+		netstream_dry_void(s);
+		return 0;
+	}
+	size_t want = netstream_frames(s, o.ticks);
+	if (want == 0 || want > s->dec_cap)
+		want = (size_t)s->dec.frames;
+	if (o.kind == JITTER_PACKET) {
+		/* A restart begins a new timeline: a dry run before it was
+		   the end of the old one. */
+		if (o.restart) {
+			netstream_dry_void(s);
+			codec_decoder_reset(&s->dec);
+		} else {
+			netstream_dry_commit(s);
+		}
+		int r = codec_decode(&s->dec, packet_payload(o.pkt),
+		                     o.pkt->payload_len, s->decbuf, s->dec_cap);
+		pool_return(&s->pool, o.pkt);
+		if (r <= 0) {
+			/* Bytes from the network the decoder refuses: count
+			   them and play concealment for their time. */
+			s->st.decode_errors++;
+			n = netstream_conceal(s, want);
+			s->st.concealed_frames += n;
+		} else {
+			n = (size_t)r;
+			if (n != want) {
+				/* The sender's packets are not the length we
+				   guessed: correct the position, and conceal
+				   later losses for the real length. */
+				int64_t ticks = netstream_ticks(s, n);
+				jitter_adjust(&s->jit,
+				              ticks - (int64_t)o.ticks);
+				jitter_set_frame(&s->jit, (uint32_t)ticks);
+			}
+		}
+		netstream_record(s, s->decbuf, n);
+	} else if (o.insert) {
+		/* Played to grow the buffer, in no packet's place: never
+		   recorded. With nothing held, it may be the end of the
+		   stream too, and is counted once a packet follows. */
+		n = netstream_conceal(s, want);
+		if (jitter_held(&s->jit) == 0) {
+			s->dry_frames += n;
+			s->dry_inserted += n;
+		} else {
+			s->st.concealed_frames += n;
+			s->st.inserted += n;
+		}
+	} else if (o.dry) {
+		n = netstream_conceal(s, want);
+		netstream_dry_hold(s, n);
+		s->dry_lost += s->jit.st.lost - lost0;
+		s->dry_underruns += s->jit.st.underruns - under0;
+		/* Concealed for dry_ms: the jitter buffer gave up and waits
+		   for the sender again. */
+		if (!jitter_playing(&s->jit))
+			netstream_dry_void(s);
+	} else {
+		/* A loss with a packet after it, or time the sender
+		   skipped: the stream's own. */
+		netstream_dry_commit(s);
+		int r = -1;
+		if (o.next && s->dec.cfg.kind == CODEC_OPUS && s->dec.cfg.fec)
+			r = codec_decode_fec(&s->dec, packet_payload(o.next),
+			                     o.next->payload_len, s->decbuf,
+			                     want);
+		n = r > 0 ? (size_t)r : netstream_conceal(s, want);
+		s->st.concealed_frames += n;
+		netstream_record(s, s->decbuf, n);
+	}
+	s->dec_off = 0;
+	s->dec_avail = n;
+	s->st.frames_in += n;
+	s->pending += (double)netstream_ticks(s, n);
+	return n;
+}
+
+/* Once per pull: the PI controller that sets the resampling ratio. */
+static void netstream_control(struct netstream *s, uint64_t now_ns,
+                              size_t frames)
+{
+	if (!jitter_playing(&s->jit)) {
+		s->prop = 0.0;
+		s->ff = 0.0;
+		s->have_target = false;
+		return;
+	}
+	/* Error: how late the next output frame is against its due time.
+	   The frames decoded but not yet resampled come first. */
+	double e = (double)jitter_error_ns(&s->jit, now_ns,
+	                                   (int64_t)llround(s->pending)) /
+	           1e9;
+	s->st.buffer_ms = s->st.target_ms + e * 1e3;
+	if (!s->resampler)
+		return;
+	/* Critically damped second-order loop with time constant loop_s:
+	   consumption c = 1 + ki integral(e) + kp e + ff. The feed-forward
+	   term ff follows a moving target (the schedule slides by the
+	   target's change), so the integral is left to the clock drift; it
+	   is frozen while the fast terms are saturated (anti-windup). */
+	double w = 1.0 / s->cfg.loop_s;
+	double dt = (double)frames / s->cfg.out_rate;
+	double imax = s->cfg.drift_max_ppm * 1e-6;
+	double pmax = s->cfg.slew_ppm * 1e-6;
+	double target_ns = s->st.target_ms * 1e6;
+	/* The target moves in steps (histogram bins), so its rate is
+	   smoothed over about a second: a one-pull spike would saturate the
+	   fast terms and leave the step's error to the integral, which
+	   would then report the target's slide as clock drift. */
+	double raw = s->have_target
+	                     ? -(target_ns - s->last_target_ns) / (dt * 1e9)
+	                     : 0.0;
+	s->ff += (raw - s->ff) * (dt < NETSTREAM_FF_S ? dt / NETSTREAM_FF_S
+	                                              : 1.0);
+	s->last_target_ns = target_ns;
+	s->have_target = true;
+	double fast = 2.0 * w * e + s->ff;
+	if (fast > pmax)
+		fast = pmax;
+	else if (fast < -pmax)
+		fast = -pmax;
+	else
+		s->integ += w * w * e * dt;
+	if (s->integ > imax)
+		s->integ = imax;
+	if (s->integ < -imax)
+		s->integ = -imax;
+	s->prop = fast;
+}
+
+/* Publish the statistics for other threads (sequence lock writer). */
+static void netstream_publish(struct netstream *s)
+{
+	uint64_t w[NETSTREAM_STATS_WORDS];
+	unsigned seq = atomic_load_explicit(&s->snap_seq, memory_order_relaxed);
+
+	memcpy(w, &s->st, sizeof(w));
+	/* Odd = being written. Each word is stored with release, so a
+	   reader that sees any word of this update (its loads acquire) also
+	   sees the odd count stored before it, and retries. */
+	atomic_store_explicit(&s->snap_seq, seq + 1, memory_order_relaxed);
+	for (size_t i = 0; i < NETSTREAM_STATS_WORDS; i++)
+		atomic_store_explicit(&s->snap[i], w[i], memory_order_release);
+	/* Release publishes the words, pairing with the reader's acquire
+	   load of snap_seq. */
+	atomic_store_explicit(&s->snap_seq, seq + 2, memory_order_release);
+}
+
+int netstream_pull(struct netstream *s, float *out, size_t frames)
+{
+	size_t ch = s->src.channels;
+	uint64_t now = s->cfg.clock(s->cfg.clock_arg);
+	double rate = s->cfg.out_rate;
+	struct packet *p;
+
+	/* Control's latency request: a lone value, nothing else rides on
+	   it, so relaxed is enough. */
+	int req =
+	        atomic_exchange_explicit(&s->req_ms, -1, memory_order_relaxed);
+	if (req >= 0)
+		jitter_set_fixed(&s->jit, (unsigned)req);
+	while (ring_try_pop(&s->ring, &p))
+		jitter_insert(&s->jit, p);
+	/* A restart flushed the buffer: a dry run before it will never
+	   see a packet of its own timeline. */
+	if (!jitter_playing(&s->jit))
+		netstream_dry_void(s);
+	jitter_set_period(&s->jit, (int64_t)((double)frames * 1e9 / rate));
+	s->st.target_ms = jitter_target_ms(&s->jit);
+	netstream_control(s, now, frames);
+	double c = 1.0 + s->integ + s->prop;
+	s->st.ratio = c;
+	s->st.drift_ppm = s->resampler ? s->integ * 1e6 : 0.0;
+
+	size_t done = 0;
+	/* Each round decodes a packet or makes output; the bound only guards
+	   against a resampler that neither consumes nor produces. */
+	for (unsigned guard = 0; done < frames && guard < 4 * frames + 64;
+	     guard++) {
+		size_t left = frames - done;
+		if (s->dec_avail == 0) {
+			uint64_t t =
+			        now + (uint64_t)ceil((double)done * 1e9 / rate);
+			int64_t wait = jitter_wait_ns(&s->jit, t);
+			if (wait > 0) {
+				/* Waiting to start: silence up to the first
+				   packet's due time, to the frame (less a
+				   hair: the clock counts whole ns). */
+				double wf =
+				        ceil((double)wait * rate / 1e9 - 0.01);
+				if (wf >= 1.0) {
+					size_t n = wf < (double)left
+					                   ? (size_t)wf
+					                   : left;
+					memset(out + done * ch, 0,
+					       n * ch * sizeof(float));
+					done += n;
+					continue;
+				}
+				/* Due within that hair of a frame: it starts
+				   at this frame, so take it as due now rather
+				   than spin on a wait no output can cover. */
+				t += (uint64_t)wait;
+			}
+			/* The new frames play after the ones still inside
+			   the resampler (it takes input ahead of its
+			   output): ask for what is due then, or a packet
+			   missing right at its time looks early, and is
+			   waited for with an inserted frame. */
+			if (s->pending > 0.0)
+				t += (uint64_t)llround(s->pending * 1e9 /
+				                       s->jit.cfg.rtp_rate);
+			if (netstream_refill(s, t) == 0) {
+				/* Nothing to play: let the resampler start
+				   from scratch when something comes. */
+				if (s->resampler && s->pending != 0.0)
+					src_reset(s->resampler);
+				s->pending = 0.0;
+				break;
+			}
+		}
+		const float *in = s->decbuf + s->dec_off * ch;
+		if (!s->resampler) {
+			size_t n = s->dec_avail < left ? s->dec_avail : left;
+			memcpy(out + done * ch, in, n * ch * sizeof(float));
+			s->dec_off += n;
+			s->dec_avail -= n;
+			s->pending -= (double)netstream_ticks(s, n);
+			done += n;
+			continue;
+		}
+		SRC_DATA d = {
+		        .data_in = in,
+		        .data_out = out + done * ch,
+		        .input_frames = (long)s->dec_avail,
+		        .output_frames = (long)left,
+		        .src_ratio = s->nominal / c,
+		        .end_of_input = 0,
+		};
+		if (src_process(s->resampler, &d) != 0)
+			break;
+		s->dec_off += (size_t)d.input_frames_used;
+		s->dec_avail -= (size_t)d.input_frames_used;
+		done += (size_t)d.output_frames_gen;
+		/* The resampler takes input in ahead of the output it makes:
+		   what has been played is the output times the consumption
+		   ratio, not what it took in. */
+		s->pending -= (double)d.output_frames_gen * c / s->nominal *
+		              s->jit.cfg.rtp_rate / s->dec.cfg.rate;
+	}
+	if (done < frames)
+		memset(out + done * ch, 0,
+		       (frames - done) * ch * sizeof(float));
+	s->st.frames_out += frames;
+
+	struct jitter_stats js;
+	jitter_stats(&s->jit, &js);
+	s->st.received = js.received;
+	s->st.lost = js.lost - s->dry_lost - s->void_lost;
+	s->st.late = js.late;
+	s->st.duplicate = js.duplicate;
+	s->st.reordered = js.reordered;
+	s->st.underruns = js.underruns - s->dry_underruns - s->void_underruns;
+	s->st.resyncs = js.resyncs;
+	s->st.jitter_ms = js.jitter_ms;
+	s->st.spread_ms = js.spread_ms;
+	s->st.rx_dropped =
+	        atomic_load_explicit(&s->rx_dropped, memory_order_relaxed);
+	s->st.rx_invalid =
+	        atomic_load_explicit(&s->rx_invalid, memory_order_relaxed);
+	netstream_publish(s);
+	return (int)frames;
+}
+

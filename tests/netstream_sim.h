@@ -1,0 +1,355 @@
+/*
+ * A simulated network and clock for the netstream tests
+ *
+ * A seeded sender makes RTP packets (L16 with a known sample pattern, or
+ * Opus) on its own clock (skew in ppm), a scripted network delays, drops,
+ * reorders and duplicates them, and the test pulls blocks on a simulated
+ * audio clock: everything is deterministic. Also a recording tap that
+ * keeps what it is given, and the fixed-delay L16 set-up whose output is
+ * compared sample for sample.
+ */
+#ifndef RTB_TESTS_NETSTREAM_SIM_H
+#define RTB_TESTS_NETSTREAM_SIM_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/net/netstream.h"
+#include "codec/codec.h"
+#include "codec/pcm.h"
+#include "codec/rtp.h"
+#include "tests/rtcheck_assert.h"
+
+#define QCAP 512
+#define MS   1000000.0 /* ns */
+
+struct simpkt {
+	uint64_t k;     /* packet index */
+	double arrival; /* ns */
+	size_t len;
+	uint8_t buf[1600];
+};
+
+struct sim {
+	struct netstream ns;
+	struct netstream_config cfg;
+	int rate, ch, frame; /* Hz, channels, frames per packet */
+	int out_rate;        /* Hz of the pulls (the local clock) */
+	size_t block;        /* frames per pull */
+	uint64_t out_frames; /* the local clock */
+	/* Sender. */
+	uint64_t k;  /* next packet to send */
+	double skew; /* sender clock rate - 1 */
+	uint64_t seed;
+	uint64_t restart_k; /* from this packet on: new seq, ts, content */
+	struct codec_encoder enc;
+	bool opus;
+	/* Network. */
+	uint64_t rng;
+	double lo_ms, hi_ms; /* uniform one-way delay */
+	double p_reorder, p_dup, p_loss;
+	int64_t drop_k, late_k, dup_k; /* scripted, -1: none */
+	int64_t drop_from, drop_to;    /* packets [from, to) never arrive */
+	uint64_t stop_k;               /* the sender stops before this one */
+	double late_ms;
+	struct simpkt *q;
+	size_t nq;
+	double *delays; /* per packet sent, ms (for percentile checks) */
+	size_t ndelays, cap_delays;
+	float *pcm; /* encoder input scratch */
+	bool rt;    /* mark receive and pull real-time */
+};
+
+static inline double rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* The L16 sample the sender puts at frame f, channel c. */
+static inline int16_t sample_at(uint64_t seed, uint64_t f, unsigned c)
+{
+	return (int16_t)(mix64(seed ^ (f * 8 + c)) >> 49) - 8192;
+}
+
+static inline uint64_t sim_clock(void *arg)
+{
+	struct sim *s = arg;
+
+	return s->out_frames * 1000000000ull / (uint64_t)s->out_rate;
+}
+
+/* A record tap into memory: what netstream_set_record hands the stream's
+ * timeline to. Real-time safe (a copy into preallocated memory). */
+struct rec {
+	struct tap tap;
+	float *buf;
+	size_t cap, used; /* frames */
+	uint64_t dropped; /* frames beyond cap */
+};
+
+static inline void rec_write(struct tap *t, const float *f, size_t n)
+{
+	struct rec *r = (struct rec *)t;
+	size_t k = n < r->cap - r->used ? n : r->cap - r->used;
+
+	memcpy(r->buf + r->used * t->channels, f,
+	       k * t->channels * sizeof(float));
+	r->used += k;
+	r->dropped += n - k;
+}
+
+static const struct tap_ops rec_ops = {.write = rec_write};
+
+static inline void rec_init(struct rec *r, unsigned ch, size_t cap)
+{
+	memset(r, 0, sizeof(*r));
+	r->tap.ops = &rec_ops;
+	r->tap.channels = ch;
+	r->buf = calloc(cap * ch, sizeof(float));
+	r->cap = cap;
+	cr_assert(r->buf);
+}
+
+/* Recorded frames [from, to) that differ from what the sender sent. */
+static inline size_t rec_mismatches(const struct rec *r, uint64_t seed, unsigned ch,
+                             size_t from, size_t to)
+{
+	size_t bad = 0;
+
+	for (size_t f = from; f < to && f < r->used; f++)
+		for (unsigned c = 0; c < ch; c++)
+			if (r->buf[f * ch + c] * 32768.0f !=
+			    (float)sample_at(seed, f, c)) {
+				bad++;
+				break;
+			}
+	return bad;
+}
+
+static inline void sim_init(struct sim *s, enum codec_kind kind, int rate, int ch,
+                     int frame_us)
+{
+	memset(s, 0, sizeof(*s));
+	netstream_config_default(&s->cfg, kind);
+	s->cfg.codec.rate = rate;
+	s->cfg.codec.channels = ch;
+	s->cfg.codec.frame_us = frame_us;
+	s->cfg.jitter.frame_ticks = 0; /* netstream derives it */
+	s->cfg.clock = sim_clock;
+	s->cfg.clock_arg = s;
+	s->rate = rate;
+	s->out_rate = rate;
+	s->ch = ch;
+	s->frame = (int)((int64_t)rate * frame_us / 1000000);
+	s->block = 256;
+	s->seed = 0x1234;
+	s->restart_k = UINT64_MAX;
+	s->drop_k = s->late_k = s->dup_k = -1;
+	s->drop_from = s->drop_to = -1;
+	s->stop_k = UINT64_MAX;
+	s->lo_ms = s->hi_ms = 3.0;
+	s->opus = kind == CODEC_OPUS;
+	s->q = calloc(QCAP, sizeof(*s->q));
+	s->pcm = calloc((size_t)s->frame * (size_t)ch, sizeof(float));
+	cr_assert(s->q && s->pcm);
+}
+
+/* After changing s->cfg: build the stream (and the encoder). */
+static inline void sim_start(struct sim *s)
+{
+	int err = netstream_init(&s->ns, &s->cfg);
+	cr_assert_eq(err, 0, "netstream_init: %d", err);
+	if (s->opus) {
+		struct codec_config c = s->cfg.codec;
+		cr_assert_eq(codec_encoder_init(&s->enc, &c), 0);
+	}
+}
+
+static inline void sim_clear(struct sim *s)
+{
+	netstream_clear(&s->ns);
+	codec_encoder_clear(&s->enc);
+	free(s->q);
+	free(s->pcm);
+	free(s->delays);
+}
+
+static inline double sim_send_ns(const struct sim *s, uint64_t k)
+{
+	return (double)k * s->frame * 1e9 / s->rate / (1.0 + s->skew);
+}
+
+static inline void sim_queue(struct sim *s, const struct simpkt *p)
+{
+	cr_assert(s->nq < QCAP, "simulated network queue full");
+	s->q[s->nq++] = *p;
+}
+
+/* Make packet k and give it to the network. */
+static inline void sim_send(struct sim *s, uint64_t k)
+{
+	struct simpkt p;
+	struct rtp_header h;
+	uint8_t payload[1500];
+	int plen;
+	bool restarted = k >= s->restart_k;
+	uint64_t seed = restarted ? s->seed ^ 0xabcdef : s->seed;
+	uint64_t f0 = (restarted ? k - s->restart_k : k) * (uint64_t)s->frame;
+
+	if (k >= s->stop_k)
+		return;
+	for (int i = 0; i < s->frame; i++)
+		for (int c = 0; c < s->ch; c++)
+			s->pcm[i * s->ch + c] =
+			        (float)sample_at(seed, f0 + (uint64_t)i,
+			                         (unsigned)c) /
+			        32768.0f;
+	if (s->opus)
+		plen = codec_encode(&s->enc, s->pcm, (size_t)s->frame, payload,
+		                    sizeof(payload));
+	else
+		plen = pcm_encode(16, s->ch, s->pcm, (size_t)s->frame, payload,
+		                  sizeof(payload));
+	cr_assert(plen > 0);
+
+	memset(&h, 0, sizeof(h));
+	h.version = 2;
+	h.pt = 96;
+	h.ssrc = 0x5eed;
+	h.seq = (uint16_t)(restarted ? 31000 + k : 65000 + k);
+	h.ts = restarted ? 777777u + (uint32_t)f0 : 1000u + (uint32_t)f0;
+	int n = rtp_write(&h, payload, (size_t)plen, p.buf, sizeof(p.buf));
+	cr_assert(n > 0);
+	p.len = (size_t)n;
+	p.k = k;
+
+	double d = s->lo_ms + (s->hi_ms - s->lo_ms) * rnd(&s->rng);
+	if (s->ndelays == s->cap_delays) {
+		s->cap_delays = s->cap_delays ? 2 * s->cap_delays : 4096;
+		s->delays = realloc(s->delays, s->cap_delays * sizeof(double));
+		cr_assert(s->delays);
+	}
+	s->delays[s->ndelays++] = d;
+	p.arrival = sim_send_ns(s, k) + d * MS;
+	if ((int64_t)k == s->drop_k || rnd(&s->rng) < s->p_loss ||
+	    ((int64_t)k >= s->drop_from && (int64_t)k < s->drop_to))
+		return;
+	if ((int64_t)k == s->late_k)
+		p.arrival += s->late_ms * MS;
+	if (rnd(&s->rng) < s->p_reorder) {
+		/* The packet sent before is held up until just after this
+		   one (if it is still on its way and would be earlier). */
+		for (size_t i = 0; i < s->nq; i++)
+			if (s->q[i].k + 1 == k && s->q[i].arrival < p.arrival)
+				s->q[i].arrival = p.arrival + 0.1 * MS;
+	}
+	sim_queue(s, &p);
+	if ((int64_t)k == s->dup_k || rnd(&s->rng) < s->p_dup) {
+		p.arrival += 1 * MS;
+		sim_queue(s, &p);
+	}
+}
+
+/* Deliver, in arrival order, everything that has arrived by now. */
+static inline void sim_deliver(struct sim *s, double now)
+{
+	/* Send ahead: every packet that can have arrived by now is made. */
+	while (sim_send_ns(s, s->k) <= now + 200 * MS)
+		sim_send(s, s->k++);
+	for (;;) {
+		size_t best = SIZE_MAX;
+		for (size_t i = 0; i < s->nq; i++)
+			if (s->q[i].arrival <= now &&
+			    (best == SIZE_MAX ||
+			     s->q[i].arrival < s->q[best].arrival))
+				best = i;
+		if (best == SIZE_MAX)
+			return;
+		struct simpkt *p = &s->q[best];
+		if (s->rt)
+			rthook_rt_enter();
+		netstream_receive(&s->ns, p->buf, p->len,
+		                  (uint64_t)llround(p->arrival));
+		if (s->rt)
+			rthook_rt_leave();
+		s->q[best] = s->q[--s->nq];
+	}
+}
+
+/* One callback: receive what arrived, pull a block. */
+static inline void sim_step(struct sim *s, float *out)
+{
+	sim_deliver(s, (double)sim_clock(s));
+	if (s->rt)
+		rthook_rt_enter();
+	int n = netstream_pull(&s->ns, out, s->block);
+	if (s->rt)
+		rthook_rt_leave();
+	cr_assert_eq(n, (int)s->block);
+	s->out_frames += s->block;
+}
+
+
+/* L16 stereo 48 kHz, 5 ms packets, 3 ms network delay, fixed 30 ms. */
+static inline void exact_setup(struct sim *s)
+{
+	sim_init(s, CODEC_L16, 48000, 2, 5000);
+	s->cfg.drift = false;
+	s->cfg.jitter.adaptive = false;
+	s->cfg.jitter.fixed_ms = 30;
+}
+
+#define EXACT_FRAMES (48000 + 256) /* one second, whole blocks */
+#define EXACT_LEAD                                                             \
+	(48 * 33 + 256) /* 3 ms network + 30 ms target                         \
+	                 + one pull period */
+
+/* Run one second and return the output (frames * 2 samples). */
+static inline float *exact_run(struct sim *s)
+{
+	float *out = calloc((size_t)EXACT_FRAMES * 2, sizeof(float));
+	cr_assert(out);
+	sim_start(s);
+	for (size_t f = 0; f + s->block <= EXACT_FRAMES; f += s->block)
+		sim_step(s, out + f * 2);
+	return out;
+}
+
+/* Frames of output (after the lead) that differ from what was sent. */
+static inline size_t exact_mismatches(const struct sim *s, const float *out,
+                               size_t skip_from, size_t skip_to)
+{
+	size_t bad = 0;
+
+	for (size_t f = 0; f < EXACT_LEAD; f++)
+		if (out[2 * f] != 0.0f || out[2 * f + 1] != 0.0f)
+			bad++;
+	for (size_t f = EXACT_LEAD; f < EXACT_FRAMES - 256; f++) {
+		size_t k = f - EXACT_LEAD;
+		if (k >= skip_from && k < skip_to)
+			continue;
+		for (unsigned c = 0; c < 2; c++)
+			if (out[2 * f + c] * 32768.0f !=
+			    (float)sample_at(s->seed, k, c)) {
+				bad++;
+				break;
+			}
+	}
+	return bad;
+}
+
+#endif
