@@ -15,9 +15,14 @@ start=$(date +%s)
 
 step() { printf '\n=== %s (%ss)\n' "$*" "$(($(date +%s) - start))"; }
 
+# The integration tests run real processes against the wall clock on a
+# shared machine; a test that fails is run once more (--repeat
+# until-pass:2) and its first failure stays in the CTest log.
+retry=(--repeat until-pass:2)
+
 step "normal build"
 tools/setup.sh --tools -DRTB_WERROR=ON
-ctest --test-dir build --output-on-failure --timeout 600
+ctest --test-dir build --output-on-failure --timeout 600 "${retry[@]}"
 
 if [ "${RTB_TEST_QUICK:-0}" = 1 ]; then
 	exit 0
@@ -33,7 +38,7 @@ RTB_BUILD_DIR=build-asan tools/setup.sh -DRTB_WERROR=ON -DRTB_SANITIZE=address
 ASAN_OPTIONS="detect_leaks=1 fast_unwind_on_malloc=0 abort_on_error=0" \
 UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1" \
 LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
-	ctest --test-dir build-asan --output-on-failure --timeout 900
+	ctest --test-dir build-asan --output-on-failure --timeout 900 "${retry[@]}"
 
 if [ -x tools/fuzz.sh ]; then
 	step "fuzzing (bounded)"
