@@ -403,6 +403,20 @@ if [ "${1:-}" = --self-test ]; then
 	exit $?
 fi
 
+# The runtime stage: the programs and their libraries, no toolchain.
+tools=$("$engine" run "${run_opts[@]}" --rm --network none "$image" sh -c \
+	'for p in cc gcc c99 ld make cmake pkg-config; do command -v "$p"; done
+	 dpkg-query -W -f="\${Package}\n" |
+		grep -E -e "-dev$" -e "^(gcc|cpp|g\+\+)(-[0-9]+)?$" -e "^(binutils|make|cmake|clang)"
+	 true' 2>&1)
+size=$("$engine" image inspect -f '{{.Size}}' "$image" | awk '{printf "%.1f MB", $1 / 1e6}')
+if [ -n "$tools" ]; then
+	verdict "FAIL image: the runtime image holds build tools: $(echo "$tools" | tr '\n' ' ')"
+	failed=1
+else
+	verdict "PASS image: $image is $size, no compiler and no -dev package in it"
+fi
+
 # What the image can do: the receiver may not have landed yet.
 has_cmd() {
 	local out

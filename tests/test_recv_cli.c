@@ -13,6 +13,7 @@
  * of SSRCs are counted and dropped while the good stream still records
  * exactly; bad input gives one line and a non-zero exit.
  */
+#include "tests/jackd_fixture.h"
 #include "tests/recv_cli_fixture.h"
 
 TestSuite(recv_cli, .init = setup, .fini = teardown, .timeout = 60);
@@ -411,4 +412,38 @@ Test(recv_cli, senders_outside_the_allow_list_are_dropped)
 	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
 	cr_expect_eq(summary_num(&r, "not_allowed", 0), 20);
 	cr_expect_eq(summary_num(&r, "streams_seen", 0), 0);
+}
+
+static void jack_teardown(void)
+{
+	jackd_fixture_down();
+	teardown();
+}
+
+/* Through a real device: PortAudio's JACK host API on a private jackd
+ * (dummy backend, paced like a sound card), drift compensation on. The
+ * stream's recording is still bit-exact and the PortAudio callback thread
+ * makes no forbidden call. */
+Test(recv_cli, plays_through_portaudio_on_jack_and_records_bit_exact,
+     .fini = jack_teardown)
+{
+	char ref[128], rec[160];
+	struct recv r;
+	jackd_fixture_up("rtb_recv");
+	path_in(ref, sizeof(ref), "ref.wav");
+	gensignal(ref, 3, 13);
+	const char *extra[] = {"--play",  "--device", "JACK:",       "--codec",
+	                       "l16",     "--drift",  "--idle-exit", "1",
+	                       NULL};
+	recv_start(&r, extra);
+	send_file(ref, r.port, "l16", "4661", NULL);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+	rec_path(&r, rec, sizeof(rec), 4661);
+	cr_expect_eq(wavcmp("exact", ref, rec), 0, "%s", wavcmp_out);
+	cr_expect_eq(summary_num(&r, "lost", 0), 0);
+	cr_expect_eq(summary_num(&r, "underruns", 0), 0);
+#ifdef RTCHECK_SO_PATH
+	cr_expect(strstr(slurp(r.out), "rt_violations 0\n") != NULL,
+	          "the checker was not loaded or counted: %s", slurp(r.out));
+#endif
 }
