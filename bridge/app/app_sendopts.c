@@ -277,7 +277,8 @@ void app_sendopts_usage(const char *cmd, FILE *f)
 		        "EF)\n"
 		        "  --capture           send live input instead of a "
 		        "file\n"
-		        "  --device D          input device name substring "
-		        "(with --capture)\n"
+		        "  --device D          input device (with --capture): "
+		        "index, name substring\n"
+		        "                      or HOSTAPI:NAME\n"
 		        "  --quiet             no progress line\n");
 }

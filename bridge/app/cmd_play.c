@@ -179,19 +179,8 @@ static int play__open_device(struct play *p)
 		kind = DEVICE_VCLOCK;
 		dc.mode = p->o.fast ? VCLOCK_FAST : VCLOCK_REALTIME;
 	} else if (p->o.device) {
-		char *end;
-		long idx = strtol(p->o.device, &end, 10);
-		snprintf(p->dev_name, sizeof(p->dev_name), "%s", p->o.device);
-		char *colon = strchr(p->dev_name, ':');
-		if (*p->o.device && !*end && idx >= 0) {
-			dc.index = (int)idx;
-		} else if (colon) {
-			*colon = '\0';
-			dc.host_api = p->dev_name[0] ? p->dev_name : NULL;
-			dc.name = colon[1] ? colon + 1 : NULL;
-		} else {
-			dc.name = p->dev_name;
-		}
+		devcfg_select(&dc, p->o.device, p->dev_name,
+		              sizeof(p->dev_name));
 	}
 	int rc = device_open(&p->dev, kind, &dc);
 	if (rc < 0) {

@@ -156,20 +156,8 @@ static int recv__open_device(struct recv *p)
 	enum device_kind kind = p->o.play ? DEVICE_PORTAUDIO : DEVICE_VCLOCK;
 	dc.mode = VCLOCK_REALTIME;
 	if (p->o.device) {
-		/* An index, NAME, or HOSTAPI:NAME (as `rtbridge play`). */
-		char *end;
-		long idx = strtol(p->o.device, &end, 10);
-		snprintf(p->dev_name, sizeof(p->dev_name), "%s", p->o.device);
-		char *colon = strchr(p->dev_name, ':');
-		if (*p->o.device && !*end && idx >= 0) {
-			dc.index = (int)idx;
-		} else if (colon) {
-			*colon = '\0';
-			dc.host_api = p->dev_name[0] ? p->dev_name : NULL;
-			dc.name = colon[1] ? colon + 1 : NULL;
-		} else {
-			dc.name = p->dev_name;
-		}
+		devcfg_select(&dc, p->o.device, p->dev_name,
+		              sizeof(p->dev_name));
 	}
 	int rc = device_open(&p->dev, kind, &dc);
 	if (rc < 0) {

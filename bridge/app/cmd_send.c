@@ -215,6 +215,7 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 	struct netloop nl;
 	struct device dev;
 	struct devcfg cfg;
+	char dev_name[128];
 	int rc, status = 1;
 	double t0;
 
@@ -230,7 +231,8 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 	cfg.rate = (unsigned)o->rate;
 	cfg.in_channels = (unsigned)o->channels;
 	cfg.out_channels = 0;
-	cfg.name = o->device;
+	if (o->device)
+		devcfg_select(&cfg, o->device, dev_name, sizeof(dev_name));
 	cfg.callback = send_capture_cb;
 	cfg.user = &cap;
 	rc = device_open(&dev, DEVICE_PORTAUDIO, &cfg);

@@ -6,6 +6,8 @@
 #include "bridge/audio/devcfg.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void devcfg_default(struct devcfg *c)
@@ -36,4 +38,24 @@ int devcfg_check(const struct devcfg *c)
 	    c->mode != VCLOCK_MANUAL)
 		return -EINVAL;
 	return 0;
+}
+
+void devcfg_select(struct devcfg *c, const char *spec, char *buf, size_t n)
+{
+	char *end;
+	long idx = strtol(spec, &end, 10);
+
+	if (*spec && !*end && idx >= 0) {
+		c->index = (int)idx;
+		return;
+	}
+	snprintf(buf, n, "%s", spec);
+	char *colon = strchr(buf, ':');
+	if (colon) {
+		*colon = '\0';
+		c->host_api = buf[0] ? buf : NULL;
+		c->name = colon[1] ? colon + 1 : NULL;
+	} else {
+		c->name = buf;
+	}
 }

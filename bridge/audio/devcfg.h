@@ -70,4 +70,13 @@ void devcfg_default(struct devcfg *c);
  */
 int devcfg_check(const struct devcfg *c);
 
+/*
+ * Select a PortAudio device from a user's spelling of it: an index
+ * ("3"), a name substring ("USB"), or HOSTAPI:NAME ("JACK:", "ALSA:hw").
+ *
+ * Pre: buf (n bytes) outlives c: c->name and c->host_api point into it
+ * Context: control thread
+ */
+void devcfg_select(struct devcfg *c, const char *spec, char *buf, size_t n);
+
 #endif
