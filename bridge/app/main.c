@@ -14,14 +14,6 @@ struct command {
 	const char *summary;
 };
 
-/* Weak so that a subcommand whose file has not landed yet is reported as
- * missing instead of breaking the build of the others. */
-#pragma weak cmd_devices
-#pragma weak cmd_play
-#pragma weak cmd_send
-#pragma weak cmd_sdp
-#pragma weak cmd_recv
-
 static const struct command commands[] = {
 	{"play", cmd_play, "play sound files mixed, on a device or the virtual clock"},
 	{"send", cmd_send, "stream a sound file or live input as RTP over UDP"},
@@ -34,8 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: rtbridge COMMAND [OPTIONS]   (rtbridge COMMAND --help)\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (commands[i].run)
-			fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 }
 
 int main(int argc, char **argv)
@@ -51,10 +42,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[1], commands[i].name) != 0)
 			continue;
-		if (!commands[i].run) {
-			fprintf(stderr, "rtbridge: '%s' is not available in this build\n", argv[1]);
-			return 2;
-		}
 		return commands[i].run(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "rtbridge: unknown command '%s'\n", argv[1]);
