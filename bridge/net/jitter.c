@@ -547,6 +547,9 @@ void jitter_set_frame(struct jitter *j, uint32_t ticks)
 		return;
 	j->cfg.frame_ticks = ticks;
 	j->frame_ns = (double)jitter_ticks_ns(j, ticks);
+	/* The histogram forgets per packet: keep its memory forget_s long
+	   whatever the packets' length. */
+	j->hist_gain = exp(j->frame_ns / 1e9 / j->cfg.forget_s);
 }
 
 void jitter_set_fixed(struct jitter *j, unsigned ms)
