@@ -54,8 +54,9 @@ static inline const char *jackd_fixture_up(const char *prefix)
 	if (system("command -v jackd >/dev/null 2>&1 && "
 	           "command -v jack_wait >/dev/null 2>&1") != 0) {
 		if (geteuid() != 0)
-			cr_skip_test("jackd2 is not installed and we are not "
-			             "root (tools/setup.sh --tools installs it)");
+			cr_skip_test(
+			        "jackd2 is not installed and we are not "
+			        "root (tools/setup.sh --tools installs it)");
 		cr_assert_fail("jackd2 is not installed: run tools/setup.sh "
 		               "--tools");
 	}
@@ -64,9 +65,17 @@ static inline const char *jackd_fixture_up(const char *prefix)
 	setenv("JACK_DEFAULT_SERVER", jackd_fixture_server, 1);
 	setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
 	setenv("JACK_NO_START_SERVER", "1", 1);
-	char *argv[] = {"jackd", "-n",    jackd_fixture_server, "--no-realtime",
-	                "-d",    "dummy", "-r",                 "48000",
-	                "-p",    "256",   NULL};
+	char *argv[] = {"jackd",
+	                "-n",
+	                jackd_fixture_server,
+	                "--no-realtime",
+	                "-d",
+	                "dummy",
+	                "-r",
+	                "48000",
+	                "-p",
+	                "256",
+	                NULL};
 	cr_assert_eq(posix_spawnp(&jackd_fixture_pid, "jackd", NULL, NULL, argv,
 	                          environ),
 	             0, "cannot start jackd");

@@ -22,8 +22,8 @@
 
 #ifdef LEAKCHECK_ASAN
 #include <sanitizer/lsan_interface.h>
-#define LEAKCHECK()                                                         \
-	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,                 \
+#define LEAKCHECK()                                                            \
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,                    \
 	             "memory leaked (see the report above)")
 #else
 #define LEAKCHECK() ((void)0)

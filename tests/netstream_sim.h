@@ -125,8 +125,8 @@ static inline void rec_init(struct rec *r, unsigned ch, size_t cap)
 }
 
 /* Recorded frames [from, to) that differ from what the sender sent. */
-static inline size_t rec_mismatches(const struct rec *r, uint64_t seed, unsigned ch,
-                             size_t from, size_t to)
+static inline size_t rec_mismatches(const struct rec *r, uint64_t seed,
+                                    unsigned ch, size_t from, size_t to)
 {
 	size_t bad = 0;
 
@@ -140,8 +140,8 @@ static inline size_t rec_mismatches(const struct rec *r, uint64_t seed, unsigned
 	return bad;
 }
 
-static inline void sim_init(struct sim *s, enum codec_kind kind, int rate, int ch,
-                     int frame_us)
+static inline void sim_init(struct sim *s, enum codec_kind kind, int rate,
+                            int ch, int frame_us)
 {
 	memset(s, 0, sizeof(*s));
 	netstream_config_default(&s->cfg, kind);
@@ -303,7 +303,6 @@ static inline void sim_step(struct sim *s, float *out)
 	s->out_frames += s->block;
 }
 
-
 /* L16 stereo 48 kHz, 5 ms packets, 3 ms network delay, fixed 30 ms. */
 static inline void exact_setup(struct sim *s)
 {
@@ -331,7 +330,7 @@ static inline float *exact_run(struct sim *s)
 
 /* Frames of output (after the lead) that differ from what was sent. */
 static inline size_t exact_mismatches(const struct sim *s, const float *out,
-                               size_t skip_from, size_t skip_to)
+                                      size_t skip_from, size_t skip_to)
 {
 	size_t bad = 0;
 

@@ -13,14 +13,15 @@
  *	#include "tests/rtcheck_assert.h"
  *
  *	Test(mixer, callback_is_real_time_safe) {
- *		RTCHECK_INIT();             // rthook_init() once, control thread
- *		RTCHECK_ASSERT_LOADED();    // the checker is really there
+ *		RTCHECK_INIT();             // rthook_init() once, control
+ *thread RTCHECK_ASSERT_LOADED();    // the checker is really there
  *		... set up: allocate, open files, start threads ...
  *		RTCHECK_RESET();            // forget what set-up did
  *		... run: the audio thread brackets its callback with
  *		    rthook_rt_enter() / rthook_rt_leave() (production code) ...
  *		... stop and join the audio thread ...
- *		RTCHECK_ASSERT_ZERO();      // no malloc, lock or syscall in there
+ *		RTCHECK_ASSERT_ZERO();      // no malloc, lock or syscall in
+ *there
  *	}
  *
  * Only the threads that called rthook_rt_enter() are watched, so set-up and
@@ -45,22 +46,22 @@
 #define RTCHECK_RESET() rtcheck_reset()
 
 /* Fail the test unless rthook_init() found the checker. */
-#define RTCHECK_ASSERT_LOADED()                                             \
-	do {                                                                \
-		(void)rthook_init();                                        \
-		cr_assert(rthook_loaded(),                                  \
-			  "librtcheck is not loaded: link rtcheck_test");   \
+#define RTCHECK_ASSERT_LOADED()                                                \
+	do {                                                                   \
+		(void)rthook_init();                                           \
+		cr_assert(rthook_loaded(),                                     \
+		          "librtcheck is not loaded: link rtcheck_test");      \
 	} while (0)
 
-#define RTCHECK__CHECK(crfn)                                                \
-	do {                                                                \
-		struct rtcheck_counts rtcheck__c;                           \
-		rtcheck_get(&rtcheck__c);                                   \
-		crfn(rtcheck__c.total == 0,                                 \
-		     "real-time violations: %lu (alloc %lu, lock %lu, "     \
-		     "syscall %lu), first: %s",                             \
-		     rtcheck__c.total, rtcheck__c.alloc, rtcheck__c.lock,   \
-		     rtcheck__c.syscall, rtcheck__c.first);                 \
+#define RTCHECK__CHECK(crfn)                                                   \
+	do {                                                                   \
+		struct rtcheck_counts rtcheck__c;                              \
+		rtcheck_get(&rtcheck__c);                                      \
+		crfn(rtcheck__c.total == 0,                                    \
+		     "real-time violations: %lu (alloc %lu, lock %lu, "        \
+		     "syscall %lu), first: %s",                                \
+		     rtcheck__c.total, rtcheck__c.alloc, rtcheck__c.lock,      \
+		     rtcheck__c.syscall, rtcheck__c.first);                    \
 	} while (0)
 
 /* Fail (and stop) the test if any real-time thread broke the rules. */
@@ -71,11 +72,11 @@
 
 #else /* sanitizer build: no checker */
 
-#define RTCHECK_INIT() ((void)rthook_init())
-#define RTCHECK_RESET() ((void)0)
+#define RTCHECK_INIT()          ((void)rthook_init())
+#define RTCHECK_RESET()         ((void)0)
 #define RTCHECK_ASSERT_LOADED() ((void)0)
-#define RTCHECK_ASSERT_ZERO() ((void)0)
-#define RTCHECK_EXPECT_ZERO() ((void)0)
+#define RTCHECK_ASSERT_ZERO()   ((void)0)
+#define RTCHECK_EXPECT_ZERO()   ((void)0)
 
 #endif
 

@@ -67,20 +67,24 @@ Test(addr, port_alone_is_refused_for_a_peer)
 
 Test(addr, rejects_bad_ports_with_a_message)
 {
-	const char *bad[] = {"1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:99999", "1.2.3.4:-1",
-			     "1.2.3.4:5x", "1.2.3.4:+80", "1.2.3.4: 80", "1.2.3.4:000080"};
+	const char *bad[] = {"1.2.3.4:0",   "1.2.3.4:65536", "1.2.3.4:99999",
+	                     "1.2.3.4:-1",  "1.2.3.4:5x",    "1.2.3.4:+80",
+	                     "1.2.3.4: 80", "1.2.3.4:000080"};
 	size_t i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cr_assert_eq(parse(bad[i], 0), -EINVAL, "%s", bad[i]);
-		cr_assert(strstr(err, "bad port") != NULL, "%s: %s", bad[i], err);
-		cr_assert(strstr(err, bad[i]) != NULL, "message names the text: %s", err);
+		cr_assert(strstr(err, "bad port") != NULL, "%s: %s", bad[i],
+		          err);
+		cr_assert(strstr(err, bad[i]) != NULL,
+		          "message names the text: %s", err);
 	}
 	cr_assert_eq(parse("1.2.3.4:", 0), -EINVAL);
 	cr_assert(strstr(err, "missing port") != NULL, "%s", err);
 	cr_assert_eq(parse("1.2.3.4:65535", 0), 0, "%s", err);
 	cr_assert_eq(parse("1.2.3.4:1", 0), 0, "%s", err);
-	cr_assert_eq(parse("1.2.3.4:0", ADDR_LISTEN | ADDR_PORT_ZERO), 0, "%s", err);
+	cr_assert_eq(parse("1.2.3.4:0", ADDR_LISTEN | ADDR_PORT_ZERO), 0, "%s",
+	             err);
 }
 
 Test(addr, rejects_malformed_addresses)
@@ -110,8 +114,9 @@ Test(addr, resolves_localhost)
 Test(addr, unresolvable_host_is_named_in_the_message)
 {
 	cr_assert_eq(parse("no-such-host.invalid:5004", 0), -ENOENT);
-	cr_assert(strstr(err, "unresolvable host 'no-such-host.invalid'") != NULL, "%s",
-		  err);
+	cr_assert(strstr(err, "unresolvable host 'no-such-host.invalid'") !=
+	                  NULL,
+	          "%s", err);
 	cr_assert_eq(parse("localhost:5004", ADDR_NUMERIC), -EINVAL);
 }
 
@@ -124,7 +129,8 @@ Test(addr, equal_compares_family_address_and_port)
 	cr_assert(addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b));
 	cr_assert_eq(addr_parse(&b, NULL, "10.0.0.1:6", 0, NULL, 0), 0);
 	cr_assert_not(addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b));
-	cr_assert_eq(addr_parse(&b, NULL, "[::ffff:10.0.0.1]:5", 0, NULL, 0), 0);
+	cr_assert_eq(addr_parse(&b, NULL, "[::ffff:10.0.0.1]:5", 0, NULL, 0),
+	             0);
 	cr_assert_not(addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b));
 }
 
@@ -143,14 +149,15 @@ static bool match(const struct addr_net *n, const char *ip)
 	char text[80];
 
 	snprintf(text, sizeof text, strchr(ip, ':') ? "[%s]:1" : "%s:1", ip);
-	cr_assert_eq(addr_parse(&a, NULL, text, ADDR_NUMERIC, NULL, 0), 0, "%s", text);
+	cr_assert_eq(addr_parse(&a, NULL, text, ADDR_NUMERIC, NULL, 0), 0, "%s",
+	             text);
 	return addr_net_match(n, (struct sockaddr *)&a);
 }
 
 Test(addr, allow_list_matches_ipv4_prefixes)
 {
 	struct addr_net n8 = net("10.0.0.0/8"), n27 = net("192.168.1.64/27"),
-			host = net("172.16.5.4"), all = net("0.0.0.0/0");
+	                host = net("172.16.5.4"), all = net("0.0.0.0/0");
 
 	cr_assert(match(&n8, "10.255.1.2"));
 	cr_assert_not(match(&n8, "11.0.0.1"));
@@ -177,7 +184,7 @@ Test(addr, allow_list_clears_host_bits)
 Test(addr, allow_list_matches_ipv6_prefixes)
 {
 	struct addr_net n = net("2001:db8::/32"), n61 = net("fd00::/61"),
-			lo = net("::1");
+	                lo = net("::1");
 
 	cr_assert(match(&n, "2001:db8:1::5"));
 	cr_assert_not(match(&n, "2001:db9::5"));
@@ -211,16 +218,18 @@ Test(addr, empty_allow_list_allows_everyone_and_any_entry_suffices)
 
 Test(addr, allow_list_rejects_bad_networks)
 {
-	const char *bad[] = {"", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0/8",
-			     "10.0.0.0/-1", "10.0.0.0/8x", "host.example/8", "/8",
-			     "10.0.0.0/0008"};
+	const char *bad[] = {
+	        "",         "10.0.0.0/33",  "::/129",      "10.0.0.0/",
+	        "10.0.0/8", "10.0.0.0/-1",  "10.0.0.0/8x", "host.example/8",
+	        "/8",       "10.0.0.0/0008"};
 	struct addr_net n;
 	char e[120];
 	size_t i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		e[0] = '\0';
-		cr_assert_eq(addr_net_parse(&n, bad[i], e, sizeof e), -EINVAL, "'%s'", bad[i]);
+		cr_assert_eq(addr_net_parse(&n, bad[i], e, sizeof e), -EINVAL,
+		             "'%s'", bad[i]);
 		cr_assert_neq(e[0], '\0', "'%s' gives a message", bad[i]);
 	}
 }

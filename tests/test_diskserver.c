@@ -43,13 +43,16 @@ static void finish(void)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = ms / 1000,
+	                      .tv_nsec = (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
 static void write_wav(const char *path, long frames)
 {
-	SF_INFO info = { .samplerate = 48000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT };
+	SF_INFO info = {.samplerate = 48000,
+	                .channels = 1,
+	                .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
 	SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
 	cr_assert_not_null(sf, "%s", sf_strerror(NULL));
 	float buf[1000];
@@ -74,10 +77,10 @@ Test(edfheap, pops_earliest_deadline_and_keeps_push_order_on_ties)
 	for (int i = 0; i < 64; i++) {
 		seed = seed * 1103515245u + 12345u;
 		keys[i] = (seed >> 16) % 8; /* many ties */
-		struct msg m = { .cmd = 1, .arg = i };
+		struct msg m = {.cmd = 1, .arg = i};
 		cr_assert_eq(edfheap_push(&h, keys[i], &m), 0);
 	}
-	struct msg extra = { .cmd = 1 };
+	struct msg extra = {.cmd = 1};
 	cr_assert_eq(edfheap_push(&h, 0, &extra), -ENOSPC);
 	int64_t last_key = INT64_MIN;
 	int last_arg = -1;
@@ -88,7 +91,8 @@ Test(edfheap, pops_earliest_deadline_and_keeps_push_order_on_ties)
 		cr_assert_eq(k, keys[m.arg]);
 		cr_assert_geq(k, last_key);
 		if (k == last_key)
-			cr_assert_gt(m.arg, last_arg, "ties must leave in push order");
+			cr_assert_gt(m.arg, last_arg,
+			             "ties must leave in push order");
 		last_key = k;
 		last_arg = m.arg;
 	}
@@ -103,7 +107,10 @@ Test(diskfaults, parses_all_keys)
 {
 	struct diskfaults f;
 	char err[200] = "";
-	cr_assert_eq(diskfaults_parse("disk_stall_ms=50,disk_stall_every=4,disk_error_after=9", &f, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(diskfaults_parse("disk_stall_ms=50,disk_stall_every=4,"
+	                              "disk_error_after=9",
+	                              &f, err, sizeof(err)),
+	             0, "%s", err);
 	cr_assert_eq(f.stall_ms, 50);
 	cr_assert_eq(f.stall_every, 4);
 	cr_assert_eq(f.error_after, 9);
@@ -130,7 +137,7 @@ Test(diskfaults, stall_without_every_stalls_each_request)
 
 Test(diskfaults, empty_and_null_mean_no_faults)
 {
-	struct diskfaults f = { 1, 1, 1 };
+	struct diskfaults f = {1, 1, 1};
 	cr_assert_eq(diskfaults_parse(NULL, &f, NULL, 0), 0);
 	cr_assert_eq(f.stall_ms + f.stall_every + f.error_after, 0);
 	cr_assert_eq(diskfaults_parse("", &f, NULL, 0), 0);
@@ -140,14 +147,22 @@ Test(diskfaults, empty_and_null_mean_no_faults)
 
 Test(diskfaults, rejects_bad_input_with_one_clear_message)
 {
-	const char *bad[] = { "disk_stall_ms", "disk_stall_ms=", "disk_stall_ms=abc", "disk_stall_ms=-1",
-			      "disk_stall_ms=70000", "disk_stall_every=0", "disk_error_after=0",
-			      "disk_stalls=5", "disk_stall_ms=5;disk_stall_every=2" };
+	const char *bad[] = {"disk_stall_ms",
+	                     "disk_stall_ms=",
+	                     "disk_stall_ms=abc",
+	                     "disk_stall_ms=-1",
+	                     "disk_stall_ms=70000",
+	                     "disk_stall_every=0",
+	                     "disk_error_after=0",
+	                     "disk_stalls=5",
+	                     "disk_stall_ms=5;disk_stall_every=2"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct diskfaults f;
 		char err[200] = "";
-		cr_assert_eq(diskfaults_parse(bad[i], &f, err, sizeof(err)), -EINVAL, "accepted '%s'", bad[i]);
-		cr_assert(strstr(err, "RTBRIDGE_FAULTS") != NULL, "message '%s'", err);
+		cr_assert_eq(diskfaults_parse(bad[i], &f, err, sizeof(err)),
+		             -EINVAL, "accepted '%s'", bad[i]);
+		cr_assert(strstr(err, "RTBRIDGE_FAULTS") != NULL,
+		          "message '%s'", err);
 		cr_assert(strchr(err, '\n') == NULL);
 	}
 	finish();
@@ -160,7 +175,8 @@ Test(diskserver, start_fails_on_bad_environment)
 	setenv(DISKFAULTS_ENV, "disk_stall_ms=oops", 1);
 	struct diskserver srv;
 	cr_assert_eq(diskserver_start(&srv, NULL), -EINVAL);
-	cr_assert(strstr(diskserver_error(&srv), "disk_stall_ms=oops") != NULL, "%s", diskserver_error(&srv));
+	cr_assert(strstr(diskserver_error(&srv), "disk_stall_ms=oops") != NULL,
+	          "%s", diskserver_error(&srv));
 	unsetenv(DISKFAULTS_ENV);
 	cr_assert_eq(diskserver_start(&srv, NULL), 0);
 	cr_assert_eq(diskserver_stop(&srv), 0);
@@ -219,23 +235,29 @@ Test(diskserver, serves_the_most_urgent_stream_first)
 	char path[300];
 	snprintf(path, sizeof(path), "%s/a.wav", tmpdir);
 	write_wav(path, 48000 * 3);
-	struct trace t = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct trace t = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	/* Every block request takes 25 ms: requests pile up in the heap. */
-	struct diskfaults faults = { .stall_ms = 25, .stall_every = 1 };
-	struct diskserver_opts o = { .faults = &faults, .trace = trace_fn, .trace_arg = &t };
+	struct diskfaults faults = {.stall_ms = 25, .stall_every = 1};
+	struct diskserver_opts o = {
+	        .faults = &faults, .trace = trace_fn, .trace_arg = &t};
 	struct diskserver srv;
 	cr_assert_eq(diskserver_start(&srv, &o), 0);
 
 	/* A: 16 blocks of read-ahead; its later blocks are due far ahead. */
-	struct readahead_opts oa = { .channels = 1, .prefetch_s = 16 * 1024 / 48000.0, .block_frames = 1024 };
+	struct readahead_opts oa = {.channels = 1,
+	                            .prefetch_s = 16 * 1024 / 48000.0,
+	                            .block_frames = 1024};
 	struct readahead *a, *b;
 	cr_assert_eq(readahead_open(&srv, path, &oa, &a), 0);
 	sleep_ms(40);
 	/* B: one block, due now. */
-	struct readahead_opts ob = { .channels = 1, .prefetch_s = 0.001, .block_frames = 1024 };
+	struct readahead_opts ob = {
+	        .channels = 1, .prefetch_s = 0.001, .block_frames = 1024};
 	cr_assert_eq(readahead_open(&srv, path, &ob, &b), 0);
-	cr_assert_eq(wait_state(b, READAHEAD_STREAMING, 3000), READAHEAD_STREAMING);
-	cr_assert_eq(wait_state(a, READAHEAD_STREAMING, 3000), READAHEAD_STREAMING);
+	cr_assert_eq(wait_state(b, READAHEAD_STREAMING, 3000),
+	             READAHEAD_STREAMING);
+	cr_assert_eq(wait_state(a, READAHEAD_STREAMING, 3000),
+	             READAHEAD_STREAMING);
 	const void *fa = &a->file, *fb = &b->file;
 	readahead_close(a);
 	readahead_close(b);
@@ -250,15 +272,18 @@ Test(diskserver, serves_the_most_urgent_stream_first)
 			if (b_at < 0)
 				a_before_b++;
 			else
-				cr_assert(i == 0 || t.file[i - 1] != fa || t.pos[i] > t.pos[i - 1],
-					  "one stream's blocks keep their order");
+				cr_assert(
+				        i == 0 || t.file[i - 1] != fa ||
+				                t.pos[i] > t.pos[i - 1],
+				        "one stream's blocks keep their order");
 		}
 	}
 	cr_assert_geq(b_at, 0);
 	cr_assert_geq(a_total, 16);
 	/* B arrived while A's first blocks were being served; it must not
 	 * wait behind A's whole read-ahead. */
-	cr_assert_lt(a_before_b, 8, "B served after %d of A's blocks", a_before_b);
+	cr_assert_lt(a_before_b, 8, "B served after %d of A's blocks",
+	             a_before_b);
 	finish();
 }
 
@@ -268,8 +293,8 @@ Test(diskserver, stop_closes_streams_left_open)
 	snprintf(path, sizeof(path), "%s/b.wav", tmpdir);
 	write_wav(path, 48000);
 	struct diskserver srv;
-	struct diskfaults none = { 0 };
-	struct diskserver_opts o = { .faults = &none };
+	struct diskfaults none = {0};
+	struct diskserver_opts o = {.faults = &none};
 	cr_assert_eq(diskserver_start(&srv, &o), 0);
 	struct readahead *s;
 	cr_assert_eq(readahead_open(&srv, path, NULL, &s), 0);
@@ -283,8 +308,8 @@ Test(diskserver, stop_with_requests_in_flight_frees_everything)
 	char path[300];
 	snprintf(path, sizeof(path), "%s/c.wav", tmpdir);
 	write_wav(path, 48000 * 2);
-	struct diskfaults faults = { .stall_ms = 5, .stall_every = 1 };
-	struct diskserver_opts o = { .faults = &faults };
+	struct diskfaults faults = {.stall_ms = 5, .stall_every = 1};
+	struct diskserver_opts o = {.faults = &faults};
 	struct diskserver srv;
 	cr_assert_eq(diskserver_start(&srv, &o), 0);
 	struct readahead *s[4];

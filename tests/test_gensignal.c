@@ -26,7 +26,7 @@
 
 extern char **environ;
 
-#define RATE 48000
+#define RATE  48000
 #define FRAME 960 /* 20 ms */
 
 static char dir[64];
@@ -55,7 +55,8 @@ static const char *path(const char *name)
 	return p;
 }
 
-/* Run a program with stdout and stderr to /dev/null; Return: its exit status. */
+/* Run a program with stdout and stderr to /dev/null; Return: its exit
+   status. */
 static int run(char *const argv[])
 {
 	posix_spawn_file_actions_t fa;
@@ -74,16 +75,27 @@ static int run(char *const argv[])
 
 static void gen(const char *name, const char *seconds, const char *seed)
 {
-	char *argv[] = {GENSIGNAL_PATH, "--seconds", (char *)seconds, "--seed", (char *)seed,
-			(char *)path(name), NULL};
+	char *argv[] = {GENSIGNAL_PATH,
+	                "--seconds",
+	                (char *)seconds,
+	                "--seed",
+	                (char *)seed,
+	                (char *)path(name),
+	                NULL};
 
 	cr_assert_eq(run(argv), 0, "gensignal %s failed", name);
 }
 
-static int cmp(const char *mode, const char *ref, const char *rec, const char *tol)
+static int cmp(const char *mode, const char *ref, const char *rec,
+               const char *tol)
 {
-	char *argv[] = {WAVCMP_PATH, (char *)mode, (char *)path(ref), (char *)path(rec),
-			tol ? "--tolerance" : NULL, (char *)tol, NULL};
+	char *argv[] = {WAVCMP_PATH,
+	                (char *)mode,
+	                (char *)path(ref),
+	                (char *)path(rec),
+	                tol ? "--tolerance" : NULL,
+	                (char *)tol,
+	                NULL};
 
 	return run(argv);
 }
@@ -102,12 +114,12 @@ static short *load(const char *name, SF_INFO *info)
 }
 
 /* Write frames [from, from+n) of x, 16-bit WAV, to name. */
-static void save(const char *name, const SF_INFO *like, const short *x, sf_count_t from,
-		 sf_count_t n)
+static void save(const char *name, const SF_INFO *like, const short *x,
+                 sf_count_t from, sf_count_t n)
 {
 	SF_INFO info = {.samplerate = like->samplerate,
-			.channels = like->channels,
-			.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+	                .channels = like->channels,
+	                .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
 	SNDFILE *sf = sf_open(path(name), SFM_WRITE, &info);
 
 	cr_assert_not_null(sf, "%s: %s", name, sf_strerror(NULL));
@@ -155,9 +167,11 @@ Test(gensignal, same_seed_gives_the_same_bytes_and_another_seed_does_not)
 
 Test(gensignal, rejects_bad_arguments)
 {
-	char *zero[] = {GENSIGNAL_PATH, "--seconds", "0", (char *)path("x.wav"), NULL};
+	char *zero[] = {GENSIGNAL_PATH, "--seconds", "0", (char *)path("x.wav"),
+	                NULL};
 	char *none[] = {GENSIGNAL_PATH, "--seed", "1", NULL};
-	char *chan[] = {GENSIGNAL_PATH, "--channels", "9", (char *)path("x.wav"), NULL};
+	char *chan[] = {GENSIGNAL_PATH, "--channels", "9",
+	                (char *)path("x.wav"), NULL};
 
 	cr_expect_eq(run(zero), 2);
 	cr_expect_eq(run(none), 2);
@@ -176,7 +190,8 @@ Test(gensignal, exact_accepts_a_copy_and_a_recording_that_starts_late)
 	free(x);
 }
 
-Test(gensignal, exact_rejects_one_changed_sample_a_short_or_long_or_foreign_file)
+Test(gensignal,
+     exact_rejects_one_changed_sample_a_short_or_long_or_foreign_file)
 {
 	SF_INFO info;
 

@@ -91,7 +91,8 @@ Test(netloop, calls_run_on_the_net_thread_in_order)
 	for (i = 0; i < n; i++) {
 		int rc;
 		int tries = 0;
-		while ((rc = netloop_call(&nl, append, (void *)(intptr_t)i)) == -EAGAIN &&
+		while ((rc = netloop_call(&nl, append, (void *)(intptr_t)i)) ==
+		               -EAGAIN &&
 		       tries++ < 100000)
 			sched_yield();
 		cr_assert_eq(rc, 0);
@@ -121,7 +122,8 @@ static void *produce(void *arg)
 	for (i = 0; i < p->n; i++) {
 		int v = p->id << 20 | i;
 		int rc, tries = 0;
-		while ((rc = netloop_call(p->nl, append, (void *)(intptr_t)v)) == -EAGAIN &&
+		while ((rc = netloop_call(p->nl, append,
+		                          (void *)(intptr_t)v)) == -EAGAIN &&
 		       tries++ < 1000000)
 			sched_yield();
 		if (rc != 0)
@@ -143,7 +145,8 @@ Test(netloop, several_producers_keep_their_own_order)
 	cr_assert_eq(netloop_start(&nl, 256), 0);
 	for (k = 0; k < PRODUCERS; k++) {
 		prod[k] = (struct producer){&nl, k, 20000 / SCALE, 0};
-		cr_assert_eq(pthread_create(&th[k], NULL, produce, &prod[k]), 0);
+		cr_assert_eq(pthread_create(&th[k], NULL, produce, &prod[k]),
+		             0);
 	}
 	for (k = 0; k < PRODUCERS; k++) {
 		pthread_join(th[k], NULL);
@@ -173,7 +176,8 @@ Test(netloop, stop_runs_every_pending_call_then_refuses_new_ones)
 	/* The thread is joined: its writes are visible. */
 	cr_assert_eq(log_len, (size_t)posted);
 	cr_assert_eq(posted, 4000);
-	cr_assert_eq(atomic_load_explicit(&nl.calls_run, memory_order_relaxed), 4000u);
+	cr_assert_eq(atomic_load_explicit(&nl.calls_run, memory_order_relaxed),
+	             4000u);
 	cr_assert_eq(netloop_call(&nl, append, NULL), -ECANCELED);
 	cr_assert_eq(netloop_call_wait(&nl, append, NULL), -ECANCELED);
 }
@@ -201,14 +205,16 @@ Test(netloop, sync_call_returns_result_and_failures_are_counted)
 	cr_assert_eq(netloop_call_wait(&nl, failing, NULL), -EIO);
 	cr_assert_eq(netloop_call(&nl, failing, NULL), 0);
 	cr_assert_eq(netloop_call_wait(&nl, nested, &len), 8);
-	cr_assert_eq(atomic_load_explicit(&nl.calls_failed, memory_order_relaxed), 1u);
+	cr_assert_eq(
+	        atomic_load_explicit(&nl.calls_failed, memory_order_relaxed),
+	        1u);
 	netloop_stop(&nl);
 }
 
 static struct udpsock sock;
 
 static void on_dgram(struct udpsock *s, const uint8_t *d, size_t n,
-		     const struct sockaddr *from, uint64_t t, void *u)
+                     const struct sockaddr *from, uint64_t t, void *u)
 {
 	(void)s, (void)d, (void)n, (void)from, (void)t, (void)u;
 }
@@ -219,8 +225,9 @@ static int open_sock(struct netloop *nl, void *arg)
 	struct udpsock_opts o;
 
 	(void)arg;
-	cr_assert_eq(addr_parse(&a, NULL, "127.0.0.1:0", ADDR_LISTEN | ADDR_PORT_ZERO, NULL, 0),
-		     0);
+	cr_assert_eq(addr_parse(&a, NULL, "127.0.0.1:0",
+	                        ADDR_LISTEN | ADDR_PORT_ZERO, NULL, 0),
+	             0);
 	udpsock_opts_init(&o);
 	o.bind = (struct sockaddr *)&a;
 	o.on_recv = on_dgram;
@@ -240,7 +247,8 @@ Test(netloop, stop_closes_sockets_left_open)
 	int fd;
 
 	cr_assert_eq(netloop_start(&nl, 16), 0);
-	cr_assert_eq(netloop_call_wait(&nl, open_sock, NULL), 0, "%s", udpsock_error(&sock));
+	cr_assert_eq(netloop_call_wait(&nl, open_sock, NULL), 0, "%s",
+	             udpsock_error(&sock));
 	fd = netloop_call_wait(&nl, sock_fd, NULL);
 	cr_assert_geq(fd, 0);
 	netloop_stop(&nl);

@@ -48,8 +48,10 @@ Test(pace, deadlines_are_exact_after_a_million_slots)
 	for (uint64_t k = 0; k <= 1000000; k += 997) {
 		uint64_t exact_num = k * 128 * 1000000000ull; /* ns * 44100 */
 		uint64_t d = pace_deadline(&p, k) - t0;
-		cr_assert_geq(d * 44100, exact_num, "slot %lu", (unsigned long)k);
-		cr_assert_lt(d * 44100, exact_num + 44100, "slot %lu", (unsigned long)k);
+		cr_assert_geq(d * 44100, exact_num, "slot %lu",
+		              (unsigned long)k);
+		cr_assert_lt(d * 44100, exact_num + 44100, "slot %lu",
+		             (unsigned long)k);
 	}
 	/* 1 000 000 slots of 128 frames = 2902.494331 s */
 	cr_assert_eq(pace_deadline(&p, 1000000) - t0, 2902494331066ull);
@@ -67,8 +69,10 @@ Test(pace, slots_until_agrees_with_deadlines)
 	cr_assert_eq(pace_slots_until(&p, 1000), 1);
 	for (uint64_t k = 1; k < 5000; k += 7) {
 		uint64_t d = pace_deadline(&p, k);
-		cr_assert_eq(pace_slots_until(&p, d - 1), k, "slot %lu", (unsigned long)k);
-		cr_assert_eq(pace_slots_until(&p, d), k + 1, "slot %lu", (unsigned long)k);
+		cr_assert_eq(pace_slots_until(&p, d - 1), k, "slot %lu",
+		             (unsigned long)k);
+		cr_assert_eq(pace_slots_until(&p, d), k + 1, "slot %lu",
+		             (unsigned long)k);
 	}
 }
 
@@ -97,7 +101,8 @@ Test(pace, jittery_wakeups_send_every_slot_once_without_drift)
 	cr_assert_eq(p.skipped, 0);
 	cr_assert_eq(p.resyncs, 0);
 	cr_assert_lt(max_late, 1500000u);
-	/* No drift: the last slot's deadline is exactly n-1 periods after t0. */
+	/* No drift: the last slot's deadline is exactly n-1 periods after
+	   t0. */
 	cr_assert_eq(pace_deadline(&p, n - 1), 5000 + (n - 1) * period_ns);
 }
 

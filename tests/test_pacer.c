@@ -53,7 +53,8 @@ static int nsent;
 static _Atomic int nrecv;
 static _Atomic int done;
 
-static void on_slot(struct pacer *p, uint64_t slot, uint64_t deadline, uint64_t now, void *u)
+static void on_slot(struct pacer *p, uint64_t slot, uint64_t deadline,
+                    uint64_t now, void *u)
 {
 	uint8_t pkt[200];
 
@@ -75,7 +76,7 @@ static void on_slot(struct pacer *p, uint64_t slot, uint64_t deadline, uint64_t 
 }
 
 static void on_dgram(struct udpsock *s, const uint8_t *d, size_t n,
-		     const struct sockaddr *from, uint64_t t, void *u)
+                     const struct sockaddr *from, uint64_t t, void *u)
 {
 	uint64_t slot;
 	int i = atomic_load_explicit(&nrecv, memory_order_relaxed);
@@ -95,12 +96,14 @@ static int cmp64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void stats(const char *what, int64_t *v, int n, int64_t *median, int64_t *p99)
+static void stats(const char *what, int64_t *v, int n, int64_t *median,
+                  int64_t *p99)
 {
 	qsort(v, (size_t)n, sizeof v[0], cmp64);
 	*median = v[n / 2];
 	*p99 = v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
-	printf("pacer %s deviation over %d slots of 10 ms: median %.3f ms, p99 %.3f ms, "
+	printf("pacer %s deviation over %d slots of 10 ms: median %.3f ms, p99 "
+	       "%.3f ms, "
 	       "max %.3f ms\n",
 	       what, n, *median / 1e6, *p99 / 1e6, v[n - 1] / 1e6);
 	fflush(stdout);
@@ -113,8 +116,9 @@ static int start_run(struct netloop *l, void *arg)
 	int rc;
 
 	(void)arg;
-	cr_assert_eq(addr_parse(&a, NULL, "127.0.0.1:0", ADDR_LISTEN | ADDR_PORT_ZERO, NULL, 0),
-		     0);
+	cr_assert_eq(addr_parse(&a, NULL, "127.0.0.1:0",
+	                        ADDR_LISTEN | ADDR_PORT_ZERO, NULL, 0),
+	             0);
 	udpsock_opts_init(&o);
 	o.bind = (struct sockaddr *)&a;
 	o.on_recv = on_dgram;
@@ -128,7 +132,8 @@ static int start_run(struct netloop *l, void *arg)
 	if (rc < 0)
 		return rc;
 	/* 480 frames at 48 kHz = 10 ms, first slot 5 ms from now. */
-	return pacer_open(&pc, l, netloop_now_ns() + 5000000, 480, 48000, 2, on_slot, NULL);
+	return pacer_open(&pc, l, netloop_now_ns() + 5000000, 480, 48000, 2,
+	                  on_slot, NULL);
 }
 
 static int wait_flag(_Atomic int *flag, int want, int ms)
@@ -153,19 +158,22 @@ Test(pacer, real_run_keeps_the_schedule_and_reports_deviation)
 	nsent = 0;
 	atomic_store(&nrecv, 0);
 	atomic_store(&done, 0);
-	cr_assert_eq(netloop_call_wait(&nl, start_run, NULL), 0, "%s %s", udpsock_error(&rx),
-		     udpsock_error(&tx));
-	cr_assert_eq(wait_flag(&done, 1, RUN_SLOTS * 10 * 5 + 2000), 1, "the run ends");
+	cr_assert_eq(netloop_call_wait(&nl, start_run, NULL), 0, "%s %s",
+	             udpsock_error(&rx), udpsock_error(&tx));
+	cr_assert_eq(wait_flag(&done, 1, RUN_SLOTS * 10 * 5 + 2000), 1,
+	             "the run ends");
 	n = wait_flag(&nrecv, RUN_SLOTS, 1000);
-	/* Every slot handed out once, in order; resyncs only under heavy load. */
+	/* Every slot handed out once, in order; resyncs only under heavy
+	   load. */
 	for (i = 1; i < RUN_SLOTS; i++)
 		cr_assert_gt(slot_seen[i], slot_seen[i - 1]);
 	cr_log_info("skipped %lu, resyncs %lu, wakeups %lu",
-		    (unsigned long)pc.pace.skipped, (unsigned long)pc.pace.resyncs,
-		    (unsigned long)pc.wakeups);
+	            (unsigned long)pc.pace.skipped,
+	            (unsigned long)pc.pace.resyncs, (unsigned long)pc.wakeups);
 	stats("send", send_dev, RUN_SLOTS, &med, &p99);
 	cr_assert_geq(med, 0, "never early");
-	cr_assert_lt(med, 20000000, "median within 20 ms (generous; see tools)");
+	cr_assert_lt(med, 20000000,
+	             "median within 20 ms (generous; see tools)");
 	cr_assert_geq(n, RUN_SLOTS * 9 / 10, "loopback delivers");
 	stats("receive", recv_dev, n, &med, &p99);
 	cr_assert_lt(med, 20000000);
@@ -174,8 +182,8 @@ Test(pacer, real_run_keeps_the_schedule_and_reports_deviation)
 static int stalls;
 static uint64_t last_now, same_now_sends, max_same_now;
 
-static void on_slot_stall(struct pacer *p, uint64_t slot, uint64_t deadline, uint64_t now,
-			  void *u)
+static void on_slot_stall(struct pacer *p, uint64_t slot, uint64_t deadline,
+                          uint64_t now, void *u)
 {
 	struct timespec stall = {0, 100000000};
 
@@ -195,7 +203,8 @@ static void on_slot_stall(struct pacer *p, uint64_t slot, uint64_t deadline, uin
 static int start_stall(struct netloop *l, void *arg)
 {
 	(void)arg;
-	return pacer_open(&pc, l, netloop_now_ns(), 480, 48000, 2, on_slot_stall, NULL);
+	return pacer_open(&pc, l, netloop_now_ns(), 480, 48000, 2,
+	                  on_slot_stall, NULL);
 }
 
 static int read_pace(struct netloop *l, void *arg)
@@ -215,9 +224,11 @@ Test(pacer, stall_resynchronises_instead_of_bursting)
 	cr_assert_eq(netloop_call_wait(&nl, start_stall, NULL), 0);
 	cr_assert_eq(wait_flag(&done, 1, 5000), 1);
 	netloop_call_wait(&nl, read_pace, &snap);
-	cr_assert_geq(snap.skipped, 5, "the slots lost in the stall are skipped");
+	cr_assert_geq(snap.skipped, 5,
+	              "the slots lost in the stall are skipped");
 	cr_assert_geq(snap.resyncs, 1);
-	cr_assert_leq(max_same_now, 2, "never more than max_burst at one wake-up");
+	cr_assert_leq(max_same_now, 2,
+	              "never more than max_burst at one wake-up");
 }
 
 static int pacer_fd_now(struct netloop *l, void *arg)
@@ -227,7 +238,8 @@ static int pacer_fd_now(struct netloop *l, void *arg)
 	return pc.tfd;
 }
 
-static void on_slot_idle(struct pacer *p, uint64_t s, uint64_t d, uint64_t n, void *u)
+static void on_slot_idle(struct pacer *p, uint64_t s, uint64_t d, uint64_t n,
+                         void *u)
 {
 	(void)p, (void)s, (void)d, (void)n, (void)u;
 }
@@ -235,7 +247,8 @@ static void on_slot_idle(struct pacer *p, uint64_t s, uint64_t d, uint64_t n, vo
 static int start_idle(struct netloop *l, void *arg)
 {
 	(void)arg;
-	return pacer_open(&pc, l, netloop_now_ns(), 480, 48000, 2, on_slot_idle, NULL);
+	return pacer_open(&pc, l, netloop_now_ns(), 480, 48000, 2, on_slot_idle,
+	                  NULL);
 }
 
 Test(pacer, loop_stop_closes_a_running_pacer)
@@ -256,8 +269,10 @@ static int open_bad(struct netloop *l, void *arg)
 	struct pacer p;
 
 	(void)arg;
-	cr_assert_eq(pacer_open(&p, l, 0, 0, 48000, 1, on_slot_idle, NULL), -EINVAL);
-	cr_assert_eq(pacer_open(&p, l, 0, 480, 48000, 0, on_slot_idle, NULL), -EINVAL);
+	cr_assert_eq(pacer_open(&p, l, 0, 0, 48000, 1, on_slot_idle, NULL),
+	             -EINVAL);
+	cr_assert_eq(pacer_open(&p, l, 0, 480, 48000, 0, on_slot_idle, NULL),
+	             -EINVAL);
 	return pacer_open(&p, l, 0, 480, 48000, 1, NULL, NULL);
 }
 

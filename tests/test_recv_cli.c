@@ -432,9 +432,9 @@ Test(recv_cli, plays_through_portaudio_on_jack_and_records_bit_exact,
 	jackd_fixture_up("rtb_recv");
 	path_in(ref, sizeof(ref), "ref.wav");
 	gensignal(ref, 3, 13);
-	const char *extra[] = {"--play",  "--device", "JACK:",       "--codec",
-	                       "l16",     "--drift",  "--idle-exit", "1",
-	                       NULL};
+	const char *extra[] = {
+	        "--play",  "--device",    "JACK:", "--codec", "l16",
+	        "--drift", "--idle-exit", "1",     NULL};
 	recv_start(&r, extra);
 	send_file(ref, r.port, "l16", "4661", NULL);
 	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));

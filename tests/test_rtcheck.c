@@ -58,9 +58,10 @@ static void *job_thread(void *p)
 }
 
 /* Run fn(arg) on a new thread entered `enters` times; return the counts. */
-static struct rtcheck_counts run_on_thread(void (*fn)(void *), void *arg, int enters)
+static struct rtcheck_counts run_on_thread(void (*fn)(void *), void *arg,
+                                           int enters)
 {
-	struct job j = { fn, arg, enters, enters };
+	struct job j = {fn, arg, enters, enters};
 	struct rtcheck_counts c;
 	pthread_t t;
 
@@ -71,7 +72,7 @@ static struct rtcheck_counts run_on_thread(void (*fn)(void *), void *arg, int en
 	return c;
 }
 
-#define run_rt(fn, arg) run_on_thread((fn), (arg), 1)
+#define run_rt(fn, arg)    run_on_thread((fn), (arg), 1)
 #define run_plain(fn, arg) run_on_thread((fn), (arg), 0)
 
 /* Volatile so that the compiler keeps every malloc/free pair. */
@@ -109,7 +110,7 @@ static void do_write(void *arg)
 
 static void do_nanosleep(void *arg)
 {
-	struct timespec ts = { 0, 1000 };
+	struct timespec ts = {0, 1000};
 
 	(void)arg;
 	nanosleep(&ts, NULL);
@@ -158,7 +159,8 @@ static void do_opus_create(void *arg)
 {
 	int err;
 
-	*(OpusEncoder **)arg = opus_encoder_create(48000, 2, OPUS_APPLICATION_AUDIO, &err);
+	*(OpusEncoder **)arg =
+	        opus_encoder_create(48000, 2, OPUS_APPLICATION_AUDIO, &err);
 }
 
 static void do_sf_open(void *arg)
@@ -203,12 +205,14 @@ static void do_everything(void *arg)
 		fclose(f);
 }
 
-static void assert_one(const struct rtcheck_counts *c, unsigned long alloc, unsigned long lock,
-		       unsigned long sys, const char *first)
+static void assert_one(const struct rtcheck_counts *c, unsigned long alloc,
+                       unsigned long lock, unsigned long sys, const char *first)
 {
-	cr_assert_eq(c->alloc, alloc, "alloc %lu, expected %lu", c->alloc, alloc);
+	cr_assert_eq(c->alloc, alloc, "alloc %lu, expected %lu", c->alloc,
+	             alloc);
 	cr_assert_eq(c->lock, lock, "lock %lu, expected %lu", c->lock, lock);
-	cr_assert_eq(c->syscall, sys, "syscall %lu, expected %lu", c->syscall, sys);
+	cr_assert_eq(c->syscall, sys, "syscall %lu, expected %lu", c->syscall,
+	             sys);
 	cr_assert_eq(c->total, alloc + lock + sys);
 	cr_assert_str_eq(c->first, first);
 }
@@ -319,9 +323,10 @@ Test(rtcheck, counts_open_and_allocation_inside_libsndfile)
 {
 	char dir[] = "/tmp/rtcheck-XXXXXX";
 	char path[64];
-	short frames[2 * 480] = { 0 };
-	SF_INFO info = { .samplerate = 48000, .channels = 2,
-			 .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
+	short frames[2 * 480] = {0};
+	SF_INFO info = {.samplerate = 48000,
+	                .channels = 2,
+	                .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
 	void *io[2];
 	struct rtcheck_counts c;
 	SNDFILE *sf;
@@ -458,7 +463,8 @@ Test(rtcheck, allocator_wrappers_keep_their_contracts)
 Test(rtcheck, realloc_of_null_counts_and_free_of_null_does_not)
 {
 	struct rtcheck_counts c;
-	void *volatile none = NULL; /* else the compiler turns realloc into malloc */
+	void *volatile none =
+	        NULL; /* else the compiler turns realloc into malloc */
 	void *p;
 
 	rtcheck_reset();
@@ -480,7 +486,7 @@ Test(rtcheck, realloc_of_null_counts_and_free_of_null_does_not)
 static int run_demo(char *const envp[], char *out, size_t size)
 {
 	posix_spawn_file_actions_t fa;
-	char *const argv[] = { RTCHECK_DEMO_PATH, NULL };
+	char *const argv[] = {RTCHECK_DEMO_PATH, NULL};
 	int fds[2], status = 0;
 	size_t n = 0;
 	pid_t pid;
@@ -509,13 +515,14 @@ static int run_demo(char *const envp[], char *out, size_t size)
 
 Test(rtcheck, ld_preload_mode_counts_allocations_of_any_program)
 {
-	char *const envp[] = { "LD_PRELOAD=" RTCHECK_SO_PATH, NULL };
+	char *const envp[] = {"LD_PRELOAD=" RTCHECK_SO_PATH, NULL};
 	char out[256];
 	unsigned long alloc = 0;
 	const char *s;
 	int status = run_demo(envp, out, sizeof(out));
 
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d",
+	          status);
 	s = strstr(out, "alloc=");
 	cr_assert_not_null(s, "output: %s", out);
 	cr_assert_eq(sscanf(s, "alloc=%lu", &alloc), 1);
@@ -525,36 +532,40 @@ Test(rtcheck, ld_preload_mode_counts_allocations_of_any_program)
 
 Test(rtcheck, demo_without_preload_reports_no_checker)
 {
-	char *const envp[] = { NULL };
+	char *const envp[] = {NULL};
 	char out[256];
 	int status = run_demo(envp, out, sizeof(out));
 
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d",
+	          status);
 	cr_assert_not_null(strstr(out, "loaded=0"), "output: %s", out);
 }
 
 Test(rtcheck, abort_mode_aborts_on_first_violation)
 {
-	char *const envp[] = { "LD_PRELOAD=" RTCHECK_SO_PATH, "RTCHECK_ABORT=1", NULL };
+	char *const envp[] = {"LD_PRELOAD=" RTCHECK_SO_PATH, "RTCHECK_ABORT=1",
+	                      NULL};
 	char out[256];
 	int status = run_demo(envp, out, sizeof(out));
 
-	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %d, output %s",
-		  status, out);
-	cr_assert_not_null(strstr(out, "malloc() called on a real-time thread"), "output: %s", out);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+	          "status %d, output %s", status, out);
+	cr_assert_not_null(strstr(out, "malloc() called on a real-time thread"),
+	                   "output: %s", out);
 }
 
 /* glibc 2.36's dlsym does not allocate, so the library recreates the
  * bootstrap state on request and checks its arena. */
 Test(rtcheck, bootstrap_arena_serves_allocations_made_inside_dlsym)
 {
-	char *const envp[] = { "LD_PRELOAD=" RTCHECK_SO_PATH, "RTCHECK_SELFTEST_BOOTSTRAP=1",
-			       NULL };
+	char *const envp[] = {"LD_PRELOAD=" RTCHECK_SO_PATH,
+	                      "RTCHECK_SELFTEST_BOOTSTRAP=1", NULL};
 	char out[256];
 	int status = run_demo(envp, out, sizeof(out));
 
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d, output %s", status,
-		  out);
-	cr_assert_not_null(strstr(out, "bootstrap self-test passed"), "output: %s", out);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	          "status %d, output %s", status, out);
+	cr_assert_not_null(strstr(out, "bootstrap self-test passed"),
+	                   "output: %s", out);
 	cr_assert_not_null(strstr(out, "loaded=1 alloc=2"), "output: %s", out);
 }

@@ -44,7 +44,7 @@ static int rx_foreign_buf;
 static struct sockaddr_storage rx_from;
 
 static void on_dgram(struct udpsock *s, const uint8_t *d, size_t n,
-		     const struct sockaddr *from, uint64_t t, void *u)
+                     const struct sockaddr *from, uint64_t t, void *u)
 {
 	int i = atomic_load_explicit(&got, memory_order_relaxed);
 
@@ -175,7 +175,8 @@ static int do_sockopts(struct netloop *l, void *arg)
 	return 0;
 }
 
-static void job_init(struct job *j, struct udpsock *s, const char *bind, const char *peer)
+static void job_init(struct job *j, struct udpsock *s, const char *bind,
+                     const char *peer)
 {
 	char err[120];
 
@@ -183,15 +184,17 @@ static void job_init(struct job *j, struct udpsock *s, const char *bind, const c
 	j->s = s;
 	udpsock_opts_init(&j->o);
 	if (bind != NULL) {
-		cr_assert_eq(addr_parse(&j->bind, NULL, bind,
-					ADDR_LISTEN | ADDR_PORT_ZERO | ADDR_NUMERIC, err,
-					sizeof err),
-			     0, "%s", err);
+		cr_assert_eq(
+		        addr_parse(&j->bind, NULL, bind,
+		                   ADDR_LISTEN | ADDR_PORT_ZERO | ADDR_NUMERIC,
+		                   err, sizeof err),
+		        0, "%s", err);
 		j->o.bind = (struct sockaddr *)&j->bind;
 	}
 	if (peer != NULL) {
-		cr_assert_eq(addr_parse(&j->peer, NULL, peer, ADDR_NUMERIC, err, sizeof err), 0,
-			     "%s", err);
+		cr_assert_eq(addr_parse(&j->peer, NULL, peer, ADDR_NUMERIC, err,
+		                        sizeof err),
+		             0, "%s", err);
 		j->o.peer = (struct sockaddr *)&j->peer;
 	}
 }
@@ -208,28 +211,38 @@ static void loopback_round_trip(const char *any, const char *host_fmt)
 	r.o.on_recv = on_dgram;
 	if (netloop_call_wait(&nl, do_open, &r) == -EADDRNOTAVAIL) {
 		close_sock(&rx);
-		cr_skip_test("%s not available here: %s", any, udpsock_error(&rx));
+		cr_skip_test("%s not available here: %s", any,
+		             udpsock_error(&rx));
 	}
 	cr_assert_eq(r.rc, 0, "%s", udpsock_error(&rx));
-	cr_assert_neq(addr_port((struct sockaddr *)&r.local), 0, "bound port read back");
-	snprintf(peer, sizeof peer, host_fmt, addr_port((struct sockaddr *)&r.local));
+	cr_assert_neq(addr_port((struct sockaddr *)&r.local), 0,
+	              "bound port read back");
+	snprintf(peer, sizeof peer, host_fmt,
+	         addr_port((struct sockaddr *)&r.local));
 	job_init(&t, &tx, NULL, peer);
-	cr_assert_eq(netloop_call_wait(&nl, do_open, &t), 0, "%s", udpsock_error(&tx));
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &t), 0, "%s",
+	             udpsock_error(&tx));
 	t.count = 50;
 	t.len = 172;
 	cr_assert_eq(netloop_call_wait(&nl, do_send, &t), 172);
-	cr_assert_eq(wait_for(50, 2000), 50, "all datagrams arrive on loopback");
+	cr_assert_eq(wait_for(50, 2000), 50,
+	             "all datagrams arrive on loopback");
 	for (i = 0; i < 50; i++) {
 		cr_assert_eq(rx_len[i], 172);
 		cr_assert_eq(rx_first[i], i);
 		if (i > 0)
-			cr_assert_geq(rx_ns[i], rx_ns[i - 1], "receive times are monotonic");
+			cr_assert_geq(rx_ns[i], rx_ns[i - 1],
+			              "receive times are monotonic");
 	}
-	cr_assert_eq(rx_foreign_buf, 0, "every datagram is in the preallocated buffer");
+	cr_assert_eq(rx_foreign_buf, 0,
+	             "every datagram is in the preallocated buffer");
 	cr_assert_eq(addr_port((struct sockaddr *)&rx_from),
-		     addr_port((struct sockaddr *)&t.local), "source address is the sender");
-	cr_assert_eq(atomic_load_explicit(&tx.tx_packets, memory_order_relaxed), 50u);
-	cr_assert_eq(atomic_load_explicit(&rx.rx_bytes, memory_order_relaxed), 50u * 172);
+	             addr_port((struct sockaddr *)&t.local),
+	             "source address is the sender");
+	cr_assert_eq(atomic_load_explicit(&tx.tx_packets, memory_order_relaxed),
+	             50u);
+	cr_assert_eq(atomic_load_explicit(&rx.rx_bytes, memory_order_relaxed),
+	             50u * 172);
 	close_sock(&tx);
 	close_sock(&rx);
 }
@@ -252,13 +265,15 @@ Test(udpsock, busy_port_gives_eaddrinuse_and_a_message)
 
 	job_init(&a, &rx, "127.0.0.1:0", NULL);
 	a.o.on_recv = on_dgram;
-	cr_assert_eq(netloop_call_wait(&nl, do_open, &a), 0, "%s", udpsock_error(&rx));
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &a), 0, "%s",
+	             udpsock_error(&rx));
 	port = addr_port((struct sockaddr *)&a.local);
 	snprintf(bind, sizeof bind, "127.0.0.1:%u", port);
 	job_init(&b, &tx, bind, NULL);
 	b.o.on_recv = on_dgram;
 	cr_assert_eq(netloop_call_wait(&nl, do_open, &b), -EADDRINUSE);
-	snprintf(expect, sizeof expect, "bind 127.0.0.1:%u: address already in use", port);
+	snprintf(expect, sizeof expect,
+	         "bind 127.0.0.1:%u: address already in use", port);
 	cr_assert_str_eq(udpsock_error(&tx), expect);
 	close_sock(&tx);
 	close_sock(&rx);
@@ -271,10 +286,12 @@ Test(udpsock, dscp_and_buffer_size_are_set)
 	job_init(&j, &tx, NULL, "127.0.0.1:9");
 	j.o.dscp = 46;
 	j.o.rcvbuf = 1 << 18;
-	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), 0, "%s", udpsock_error(&tx));
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), 0, "%s",
+	             udpsock_error(&tx));
 	netloop_call_wait(&nl, do_sockopts, &j);
 	cr_assert_eq(j.dscp_v4, 46 << 2);
-	cr_assert_geq(j.rcvbuf, 1 << 18, "Linux reports twice the request, capped by rmem_max");
+	cr_assert_geq(j.rcvbuf, 1 << 18,
+	              "Linux reports twice the request, capped by rmem_max");
 	close_sock(&tx);
 
 	job_init(&j, &tx2, NULL, "[::1]:9");
@@ -293,7 +310,8 @@ Test(udpsock, bad_options_are_refused_with_a_message)
 	job_init(&j, &tx, NULL, "127.0.0.1:9");
 	j.o.dscp = 64;
 	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), -EINVAL);
-	cr_assert(strstr(udpsock_error(&tx), "DSCP 64") != NULL, "%s", udpsock_error(&tx));
+	cr_assert(strstr(udpsock_error(&tx), "DSCP 64") != NULL, "%s",
+	          udpsock_error(&tx));
 	close_sock(&tx);
 
 	job_init(&j, &tx, "127.0.0.1:0", "[::1]:9");
@@ -316,7 +334,8 @@ Test(udpsock, send_without_destination_is_refused)
 	struct job j;
 
 	job_init(&j, &rx, "127.0.0.1:0", NULL);
-	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), 0, "%s", udpsock_error(&rx));
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &j), 0, "%s",
+	             udpsock_error(&rx));
 	cr_assert_eq(netloop_call_wait(&nl, send_nowhere, &rx), -EDESTADDRREQ);
 	close_sock(&rx);
 }
@@ -343,20 +362,24 @@ Test(udpsock, multicast_on_loopback_when_the_host_routes_it)
 	if (rc < 0) {
 		cr_log_info("multicast join failed: %s", udpsock_error(&rx));
 		close_sock(&rx);
-		cr_skip_test("no multicast on loopback here: %s", udpsock_error(&rx));
+		cr_skip_test("no multicast on loopback here: %s",
+		             udpsock_error(&rx));
 	}
 	job_init(&t, &tx, NULL, peer);
 	t.o.mcast_iface = "127.0.0.1";
 	t.o.mcast_ttl = 0; /* never leaves the host */
 	t.o.mcast_loop = 1;
-	cr_assert_eq(netloop_call_wait(&nl, do_open, &t), 0, "%s", udpsock_error(&tx));
+	cr_assert_eq(netloop_call_wait(&nl, do_open, &t), 0, "%s",
+	             udpsock_error(&tx));
 	t.count = 5;
 	t.len = 100;
 	rc = netloop_call_wait(&nl, do_send, &t);
 	if (rc < 0 || wait_for(5, 1000) < 5) {
 		close_sock(&tx);
 		close_sock(&rx);
-		cr_skip_test("multicast to %s not looped back on this host (send: %d)", peer, rc);
+		cr_skip_test("multicast to %s not looped back on this host "
+		             "(send: %d)",
+		             peer, rc);
 	}
 	cr_assert_eq(rx_len[4], 100);
 	close_sock(&tx);
@@ -374,7 +397,8 @@ Test(udpsock, full_send_buffer_drops_and_counts)
 	job_init(&r, &rx, "127.0.0.1:0", NULL);
 	r.o.rcvbuf = 4096;
 	cr_assert_eq(netloop_call_wait(&nl, do_open, &r), 0);
-	snprintf(peer, sizeof peer, "127.0.0.1:%u", addr_port((struct sockaddr *)&r.local));
+	snprintf(peer, sizeof peer, "127.0.0.1:%u",
+	         addr_port((struct sockaddr *)&r.local));
 	job_init(&t, &tx, NULL, peer);
 	t.o.sndbuf = 4096;
 	cr_assert_eq(netloop_call_wait(&nl, do_open, &t), 0);
@@ -384,9 +408,11 @@ Test(udpsock, full_send_buffer_drops_and_counts)
 		rc = netloop_call_wait(&nl, do_send, &t);
 		cr_assert(rc == 1400 || rc == -EAGAIN, "send gave %d", rc);
 	}
-	cr_assert_eq(atomic_load_explicit(&tx.tx_packets, memory_order_relaxed) +
-			     atomic_load_explicit(&tx.tx_eagain, memory_order_relaxed),
-		     200u);
+	cr_assert_eq(
+	        atomic_load_explicit(&tx.tx_packets, memory_order_relaxed) +
+	                atomic_load_explicit(&tx.tx_eagain,
+	                                     memory_order_relaxed),
+	        200u);
 	close_sock(&tx);
 	close_sock(&rx);
 }

@@ -39,8 +39,8 @@
 #define CH         2
 #define PERIOD     128
 #define RATE       48000
-#define LOOP_MS    1000 /* length of the encoded packet loop */
-#define MAX_PKT    2048 /* bytes of one RTP datagram here */
+#define LOOP_MS    1000       /* length of the encoded packet loop */
+#define MAX_PKT    2048       /* bytes of one RTP datagram here */
 #define NET_DELAY  1000000ull /* ns, sender to receiver */
 #define WARMUP_CBS 400        /* callbacks before timing: the buffer fills */
 
@@ -62,7 +62,7 @@ struct bench_loop {
 
 struct bench_stream {
 	struct netstream ns;
-	uint64_t next_k;  /* next packet to send */
+	uint64_t next_k;   /* next packet to send */
 	uint64_t start_ns; /* the stream's phase */
 	uint32_t ssrc;
 };
@@ -139,13 +139,16 @@ static int bench_loop_init(struct bench_loop *l, enum codec_kind kind,
 	double phase = 0.0;
 	for (unsigned k = 0; k < l->npkt; k++) {
 		for (int i = 0; i < l->frame; i++) {
-			double t = (double)(k * (unsigned)l->frame +
-			                    (unsigned)i) / RATE;
+			double t =
+			        (double)(k * (unsigned)l->frame + (unsigned)i) /
+			        RATE;
 			double f = 100.0 * pow(80.0, t * 1000.0 / LOOP_MS);
 			phase += 2.0 * 3.14159265358979323846 * f / RATE;
 			for (int ch = 0; ch < CH; ch++) {
-				double noise = (double)(bench_rng(&seed) >> 11) /
-				                       9007199254740992.0 - 0.5;
+				double noise =
+				        (double)(bench_rng(&seed) >> 11) /
+				                9007199254740992.0 -
+				        0.5;
 				pcm[i * CH + ch] = (float)(0.4 * sin(phase) +
 				                           0.06 * noise);
 			}
@@ -197,14 +200,14 @@ static void bench_deliver(struct bench_stream *s, const struct bench_loop *l)
 		h.pt = 96;
 		h.ssrc = s->ssrc;
 		h.seq = (uint16_t)(s->ssrc + s->next_k);
-		h.ts = s->ssrc * 7u + (uint32_t)(s->next_k * (uint64_t)l->frame);
+		h.ts = s->ssrc * 7u +
+		       (uint32_t)(s->next_k * (uint64_t)l->frame);
 		int n = rtp_write(&h, l->payload + (size_t)i * MAX_PKT,
 		                  (size_t)l->len[i], buf, sizeof(buf));
 		if (n > 0)
-			(void)netstream_receive(&s->ns, buf, (size_t)n,
-			                        s->start_ns +
-			                                s->next_k * frame_ns +
-			                                NET_DELAY);
+			(void)netstream_receive(
+			        &s->ns, buf, (size_t)n,
+			        s->start_ns + s->next_k * frame_ns + NET_DELAY);
 		s->next_k++;
 	}
 }
@@ -278,8 +281,7 @@ static int bench_run(const struct bench_opts *o, const struct bench_loop *l,
 			mixer_process(&m, NULL, out, PERIOD);
 			t[i] = bench_now_ns() - t0;
 			mixer_poll(&m, NULL);
-			bench_sim_ns +=
-			        (uint64_t)PERIOD * 1000000000ull / RATE;
+			bench_sim_ns += (uint64_t)PERIOD * 1000000000ull / RATE;
 		}
 		qsort(t, o->calls, sizeof(*t), bench_cmp_u64);
 		double med = (double)t[o->calls / 2] / 1000.0;
@@ -431,8 +433,10 @@ int main(int argc, char **argv)
 	bool opus = !strcmp(codec, "opus") || !strcmp(codec, "all");
 	bool l16 = !strcmp(codec, "l16") || !strcmp(codec, "all");
 	if (!opus && !l16) {
-		fprintf(stderr, "bench_recv: --codec '%s': use opus, l16 or "
-		                "all\n", codec);
+		fprintf(stderr,
+		        "bench_recv: --codec '%s': use opus, l16 or "
+		        "all\n",
+		        codec);
 		return 2;
 	}
 	if (opus && bench_codec(&o, CODEC_OPUS) < 0)

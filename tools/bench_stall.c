@@ -29,11 +29,11 @@
 
 #include "bridge/disk/readahead.h"
 
-#define RATE 48000
-#define PERIOD 128
-#define BLOCK 1024
-#define PREFETCH_S 0.5
-#define STALL_EVERY 64  /* block requests between stalls: 1.37 s of audio */
+#define RATE        48000
+#define PERIOD      128
+#define BLOCK       1024
+#define PREFETCH_S  0.5
+#define STALL_EVERY 64 /* block requests between stalls: 1.37 s of audio */
 
 struct player {
 	int naive;
@@ -42,9 +42,9 @@ struct player {
 	struct diskfaults faults;
 	long periods;
 	uint64_t frames_read;
-	uint64_t late;        /* naive: callbacks that overran their period */
-	uint64_t missed;      /* naive: periods lost to those overruns */
-	int64_t *dur;         /* callback durations, ns */
+	uint64_t late;   /* naive: callbacks that overran their period */
+	uint64_t missed; /* naive: periods lost to those overruns */
+	int64_t *dur;    /* callback durations, ns */
 };
 
 static int64_t now_ns(void)
@@ -56,8 +56,10 @@ static int64_t now_ns(void)
 
 static void sleep_until(int64_t t)
 {
-	struct timespec ts = { .tv_sec = t / 1000000000LL, .tv_nsec = t % 1000000000LL };
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+	struct timespec ts = {.tv_sec = t / 1000000000LL,
+	                      .tv_nsec = t % 1000000000LL};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
 		;
 }
 
@@ -70,13 +72,15 @@ static void callback(struct player *p, float *buf)
 	/* The naive reader: file I/O right here, stalls included. */
 	if (p->frames_read % BLOCK == 0) {
 		int fail;
-		uint32_t ms = diskfaults_for(&p->faults, p->frames_read / BLOCK + 1, &fail);
+		uint32_t ms = diskfaults_for(&p->faults,
+		                             p->frames_read / BLOCK + 1, &fail);
 		if (ms)
 			sleep_until(now_ns() + (int64_t)ms * 1000000LL);
 	}
 	sf_count_t n = sf_readf_float(p->sf, buf, PERIOD);
 	if (n < PERIOD)
-		memset(buf + n * 2, 0, (size_t)(PERIOD - n) * 2 * sizeof(float));
+		memset(buf + n * 2, 0,
+		       (size_t)(PERIOD - n) * 2 * sizeof(float));
 	p->frames_read += PERIOD;
 }
 
@@ -118,10 +122,13 @@ static double median_us(int64_t *v, long n)
 
 static int make_wav(const char *path, double seconds)
 {
-	SF_INFO info = { .samplerate = RATE, .channels = 2, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
+	SF_INFO info = {.samplerate = RATE,
+	                .channels = 2,
+	                .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
 	SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
 	if (!sf) {
-		fprintf(stderr, "bench_stall: %s: %s\n", path, sf_strerror(NULL));
+		fprintf(stderr, "bench_stall: %s: %s\n", path,
+		        sf_strerror(NULL));
 		return -1;
 	}
 	float buf[2 * 4800];
@@ -129,8 +136,11 @@ static int make_wav(const char *path, double seconds)
 	for (long i = 0; i < total; i += 4800) {
 		for (int k = 0; k < 4800; k++) {
 			double t = (double)(i + k) / RATE;
-			buf[2 * k] = (float)(0.3 * sin(2 * 3.14159265358979 * 440.0 * t));
-			buf[2 * k + 1] = (float)(0.3 * sin(2 * 3.14159265358979 * 660.0 * t));
+			buf[2 * k] = (float)(0.3 * sin(2 * 3.14159265358979 *
+			                               440.0 * t));
+			buf[2 * k + 1] =
+			        (float)(0.3 *
+			                sin(2 * 3.14159265358979 * 660.0 * t));
 		}
 		sf_writef_float(sf, buf, 4800);
 	}
@@ -145,36 +155,44 @@ struct result {
 	double stream_med_us, naive_med_us;
 };
 
-static int run_case(const char *path, unsigned stall_ms, long periods, struct result *r)
+static int run_case(const char *path, unsigned stall_ms, long periods,
+                    struct result *r)
 {
-	struct diskfaults faults = { .stall_ms = stall_ms, .stall_every = STALL_EVERY };
-	struct diskserver_opts so = { .faults = &faults };
+	struct diskfaults faults = {.stall_ms = stall_ms,
+	                            .stall_every = STALL_EVERY};
+	struct diskserver_opts so = {.faults = &faults};
 	struct diskserver srv;
 	int rc = diskserver_start(&srv, &so);
 	if (rc < 0) {
 		fprintf(stderr, "bench_stall: %s\n", diskserver_error(&srv));
 		return rc;
 	}
-	struct readahead_opts ro = { .channels = 2, .rate = RATE, .prefetch_s = PREFETCH_S, .block_frames = BLOCK };
+	struct readahead_opts ro = {.channels = 2,
+	                            .rate = RATE,
+	                            .prefetch_s = PREFETCH_S,
+	                            .block_frames = BLOCK};
 	struct readahead *ra;
 	rc = readahead_open(&srv, path, &ro, &ra);
 	if (rc < 0)
 		goto out_srv;
-	for (int i = 0; i < 5000 && readahead_poll(ra) < READAHEAD_STREAMING; i++)
+	for (int i = 0; i < 5000 && readahead_poll(ra) < READAHEAD_STREAMING;
+	     i++)
 		sleep_until(now_ns() + 1000000);
 	if (readahead_poll(ra) != READAHEAD_STREAMING) {
-		fprintf(stderr, "bench_stall: %s: %s\n", path, readahead_error(ra));
+		fprintf(stderr, "bench_stall: %s: %s\n", path,
+		        readahead_error(ra));
 		rc = -EIO;
 		goto out_ra;
 	}
-	SF_INFO info = { 0 };
+	SF_INFO info = {0};
 	SNDFILE *sf = sf_open(path, SFM_READ, &info);
 	if (!sf) {
 		rc = -EIO;
 		goto out_ra;
 	}
-	struct player ps = { .naive = 0, .ra = ra, .periods = periods };
-	struct player pn = { .naive = 1, .sf = sf, .faults = faults, .periods = periods };
+	struct player ps = {.naive = 0, .ra = ra, .periods = periods};
+	struct player pn = {
+	        .naive = 1, .sf = sf, .faults = faults, .periods = periods};
 	ps.dur = calloc((size_t)periods, sizeof(int64_t));
 	pn.dur = calloc((size_t)periods, sizeof(int64_t));
 	pthread_t ts, tn;
@@ -205,7 +223,8 @@ int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 4.0;
 	if (!(seconds >= 0.5 && seconds <= 20)) {
-		fprintf(stderr, "usage: bench_stall [seconds-per-case, 0.5..20]\n");
+		fprintf(stderr,
+		        "usage: bench_stall [seconds-per-case, 0.5..20]\n");
 		return 2;
 	}
 	char dir[] = "/tmp/bench_stall_XXXXXX";
@@ -217,32 +236,41 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/tone.wav", dir);
 	if (make_wav(path, 20.0) < 0)
 		return 1;
-	const unsigned stalls[] = { 10, 50, 200, 400, 600, 1000 };
+	const unsigned stalls[] = {10, 50, 200, 400, 600, 1000};
 	long periods = (long)(seconds * RATE / PERIOD);
-	printf("period %d frames (%.2f ms) at %d Hz; read-ahead %.2f s in %d-frame blocks;\n"
-	       "a stall on every %d-th block request (%.2f s of audio); %.1f s played per case\n\n",
-	       PERIOD, PERIOD * 1000.0 / RATE, RATE, PREFETCH_S, BLOCK, STALL_EVERY,
-	       (double)STALL_EVERY * BLOCK / RATE, seconds);
-	printf("%8s | %6s | %16s %15s %9s | %16s %13s %9s\n", "stall ms", "stalls", "stream underruns",
-	       "silence frames", "median us", "naive underruns", "lost periods", "median us");
+	printf("period %d frames (%.2f ms) at %d Hz; read-ahead %.2f s in "
+	       "%d-frame blocks;\n"
+	       "a stall on every %d-th block request (%.2f s of audio); %.1f s "
+	       "played per case\n\n",
+	       PERIOD, PERIOD * 1000.0 / RATE, RATE, PREFETCH_S, BLOCK,
+	       STALL_EVERY, (double)STALL_EVERY * BLOCK / RATE, seconds);
+	printf("%8s | %6s | %16s %15s %9s | %16s %13s %9s\n", "stall ms",
+	       "stalls", "stream underruns", "silence frames", "median us",
+	       "naive underruns", "lost periods", "median us");
 	int status = 0;
 	for (size_t i = 0; i < sizeof(stalls) / sizeof(stalls[0]); i++) {
-		struct result r = { 0 };
+		struct result r = {0};
 		if (run_case(path, stalls[i], periods, &r) < 0) {
 			status = 1;
 			break;
 		}
-		printf("%8u | %6llu | %16llu %15llu %9.1f | %16llu %13llu %9.1f\n", stalls[i],
-		       (unsigned long long)r.stalls, (unsigned long long)r.stream_underruns,
-		       (unsigned long long)r.stream_underrun_frames, r.stream_med_us,
-		       (unsigned long long)r.naive_late, (unsigned long long)r.naive_missed, r.naive_med_us);
+		printf("%8u | %6llu | %16llu %15llu %9.1f | %16llu %13llu "
+		       "%9.1f\n",
+		       stalls[i], (unsigned long long)r.stalls,
+		       (unsigned long long)r.stream_underruns,
+		       (unsigned long long)r.stream_underrun_frames,
+		       r.stream_med_us, (unsigned long long)r.naive_late,
+		       (unsigned long long)r.naive_missed, r.naive_med_us);
 		fflush(stdout);
 		if (r.stream_late)
-			printf("         (stream callback overran its period %llu times: machine load)\n",
+			printf("         (stream callback overran its period "
+			       "%llu times: machine load)\n",
 			       (unsigned long long)r.stream_late);
 	}
-	printf("\nexpected: no stream underrun for stalls below %.0f ms (read-ahead minus one block);\n"
-	       "the naive reader underruns on every stall longer than one period.\n",
+	printf("\nexpected: no stream underrun for stalls below %.0f ms "
+	       "(read-ahead minus one block);\n"
+	       "the naive reader underruns on every stall longer than one "
+	       "period.\n",
 	       (PREFETCH_S - (double)BLOCK / RATE) * 1000.0);
 	unlink(path);
 	rmdir(dir);

@@ -24,13 +24,13 @@
 
 #include "tools/relay/prng.h"
 
-#define GENSIGNAL_MAX_CHANNELS 8
-#define GENSIGNAL_BLOCK_FRAMES 4096
-#define GENSIGNAL_SWEEP_LOW_HZ 50.0
+#define GENSIGNAL_MAX_CHANNELS        8
+#define GENSIGNAL_BLOCK_FRAMES        4096
+#define GENSIGNAL_SWEEP_LOW_HZ        50.0
 #define GENSIGNAL_SWEEP_HIGH_FRACTION 0.33 /* of the rate: 16 kHz at 48 kHz */
-#define GENSIGNAL_SWEEP_GAIN 0.45
-#define GENSIGNAL_NOISE_GAIN 0.15
-#define GENSIGNAL_PI 3.14159265358979323846
+#define GENSIGNAL_SWEEP_GAIN          0.45
+#define GENSIGNAL_NOISE_GAIN          0.15
+#define GENSIGNAL_PI                  3.14159265358979323846
 
 struct gensignal_opts {
 	double seconds;
@@ -42,13 +42,17 @@ struct gensignal_opts {
 
 static void gensignal_usage(FILE *f)
 {
-	fprintf(f, "usage: gensignal [--seconds S] [--seed N] [--rate HZ] [--channels N] FILE\n"
-		   "  writes a 16-bit WAV: log sweep + white noise per channel, seeded\n"
-		   "  defaults: --seconds 5 --seed 1 --rate 48000 --channels 2\n");
+	fprintf(f,
+	        "usage: gensignal [--seconds S] [--seed N] [--rate HZ] "
+	        "[--channels N] FILE\n"
+	        "  writes a 16-bit WAV: log sweep + white noise per channel, "
+	        "seeded\n"
+	        "  defaults: --seconds 5 --seed 1 --rate 48000 --channels 2\n");
 }
 
 /* Parse a whole decimal number in [lo, hi]; Return: 0 or -EINVAL. */
-static int gensignal_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+static int gensignal_parse_u64(const char *s, uint64_t lo, uint64_t hi,
+                               uint64_t *out)
 {
 	char *end;
 
@@ -83,28 +87,42 @@ static int gensignal_parse(int argc, char **argv, struct gensignal_opts *o)
 				goto missing;
 			errno = 0;
 			o->seconds = strtod(v, &end);
-			if (errno || *end || end == v || !(o->seconds > 0.0 && o->seconds <= 3600.0)) {
-				fprintf(stderr, "gensignal: --seconds '%s': use a number in (0, 3600]\n", v);
+			if (errno || *end || end == v ||
+			    !(o->seconds > 0.0 && o->seconds <= 3600.0)) {
+				fprintf(stderr,
+				        "gensignal: --seconds '%s': use a "
+				        "number in (0, 3600]\n",
+				        v);
 				return -EINVAL;
 			}
 			i++;
 		} else if (!strcmp(a, "--seed")) {
-			if (gensignal_parse_u64(v, 0, UINT64_MAX, &o->seed) < 0) {
-				fprintf(stderr, "gensignal: --seed '%s': use a whole number\n", v ? v : "");
+			if (gensignal_parse_u64(v, 0, UINT64_MAX, &o->seed) <
+			    0) {
+				fprintf(stderr,
+				        "gensignal: --seed '%s': use a whole "
+				        "number\n",
+				        v ? v : "");
 				return -EINVAL;
 			}
 			i++;
 		} else if (!strcmp(a, "--rate")) {
 			if (gensignal_parse_u64(v, 8000, 192000, &n) < 0) {
-				fprintf(stderr, "gensignal: --rate '%s': use 8000..192000\n", v ? v : "");
+				fprintf(stderr,
+				        "gensignal: --rate '%s': use "
+				        "8000..192000\n",
+				        v ? v : "");
 				return -EINVAL;
 			}
 			o->rate = (int)n;
 			i++;
 		} else if (!strcmp(a, "--channels")) {
-			if (gensignal_parse_u64(v, 1, GENSIGNAL_MAX_CHANNELS, &n) < 0) {
-				fprintf(stderr, "gensignal: --channels '%s': use 1..%d\n", v ? v : "",
-					GENSIGNAL_MAX_CHANNELS);
+			if (gensignal_parse_u64(v, 1, GENSIGNAL_MAX_CHANNELS,
+			                        &n) < 0) {
+				fprintf(stderr,
+				        "gensignal: --channels '%s': use "
+				        "1..%d\n",
+				        v ? v : "", GENSIGNAL_MAX_CHANNELS);
 				return -EINVAL;
 			}
 			o->channels = (int)n;
@@ -113,13 +131,15 @@ static int gensignal_parse(int argc, char **argv, struct gensignal_opts *o)
 			fprintf(stderr, "gensignal: unknown option '%s'\n", a);
 			return -EINVAL;
 		} else if (o->path) {
-			fprintf(stderr, "gensignal: one FILE only ('%s' and '%s')\n", o->path, a);
+			fprintf(stderr,
+			        "gensignal: one FILE only ('%s' and '%s')\n",
+			        o->path, a);
 			return -EINVAL;
 		} else {
 			o->path = a;
 		}
 		continue;
-missing:
+	missing:
 		fprintf(stderr, "gensignal: %s needs a value\n", a);
 		return -EINVAL;
 	}
@@ -159,9 +179,9 @@ static int gensignal_write(const struct gensignal_opts *o)
 	struct prng noise[GENSIGNAL_MAX_CHANNELS];
 	uint64_t seeder = o->seed;
 	SF_INFO info = {
-		.samplerate = o->rate,
-		.channels = o->channels,
-		.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16,
+	        .samplerate = o->rate,
+	        .channels = o->channels,
+	        .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16,
 	};
 	int64_t frames = (int64_t)llround(o->seconds * o->rate);
 	double f1 = GENSIGNAL_SWEEP_HIGH_FRACTION * o->rate;
@@ -180,7 +200,8 @@ static int gensignal_write(const struct gensignal_opts *o)
 
 	SNDFILE *sf = sf_open(o->path, SFM_WRITE, &info);
 	if (!sf) {
-		fprintf(stderr, "gensignal: %s: %s\n", o->path, sf_strerror(NULL));
+		fprintf(stderr, "gensignal: %s: %s\n", o->path,
+		        sf_strerror(NULL));
 		return -EIO;
 	}
 	for (int64_t done = 0; done < frames;) {
@@ -189,20 +210,26 @@ static int gensignal_write(const struct gensignal_opts *o)
 		if (n > GENSIGNAL_BLOCK_FRAMES)
 			n = GENSIGNAL_BLOCK_FRAMES;
 		for (int64_t i = 0; i < n; i++) {
-			double t = fmod((double)(done + i) / o->rate + offset, span);
+			double t = fmod((double)(done + i) / o->rate + offset,
+			                span);
 
 			for (int c = 0; c < o->channels; c++) {
-				/* Odd channels sweep down: run the sweep backwards in time. */
+				/* Odd channels sweep down: run the sweep
+				 * backwards in time. */
 				double tc = (c & 1) ? span - t : t;
-				double sweep = sin(gensignal_sweep_phase(GENSIGNAL_SWEEP_LOW_HZ, f1, span, tc));
-				double white = 2.0 * prng_uniform(&noise[c]) - 1.0;
+				double sweep = sin(gensignal_sweep_phase(
+				        GENSIGNAL_SWEEP_LOW_HZ, f1, span, tc));
+				double white =
+				        2.0 * prng_uniform(&noise[c]) - 1.0;
 
 				block[i * o->channels + c] = gensignal_quantize(
-					GENSIGNAL_SWEEP_GAIN * sweep + GENSIGNAL_NOISE_GAIN * white);
+				        GENSIGNAL_SWEEP_GAIN * sweep +
+				        GENSIGNAL_NOISE_GAIN * white);
 			}
 		}
 		if (sf_writef_short(sf, block, n) != n) {
-			fprintf(stderr, "gensignal: %s: %s\n", o->path, sf_strerror(sf));
+			fprintf(stderr, "gensignal: %s: %s\n", o->path,
+			        sf_strerror(sf));
 			ret = -EIO;
 			break;
 		}
@@ -211,12 +238,15 @@ static int gensignal_write(const struct gensignal_opts *o)
 	for (int c = 0; c < o->channels; c++)
 		prng_clear(&noise[c]);
 	if (sf_close(sf) != 0 && ret == 0) {
-		fprintf(stderr, "gensignal: %s: cannot finish the file\n", o->path);
+		fprintf(stderr, "gensignal: %s: cannot finish the file\n",
+		        o->path);
 		ret = -EIO;
 	}
 	if (ret == 0)
-		printf("gensignal: wrote %s: %lld frames, %d Hz, %d ch, seed %llu\n", o->path,
-		       (long long)frames, o->rate, o->channels, (unsigned long long)o->seed);
+		printf("gensignal: wrote %s: %lld frames, %d Hz, %d ch, seed "
+		       "%llu\n",
+		       o->path, (long long)frames, o->rate, o->channels,
+		       (unsigned long long)o->seed);
 	return ret;
 }
 

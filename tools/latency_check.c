@@ -49,13 +49,13 @@
 #include "codec/pcm.h"
 #include "codec/rtp.h"
 
-#define RATE       48000
-#define CH         2
-#define PERIOD     128
+#define RATE        48000
+#define CH          2
+#define PERIOD      128
 #define CLICK_EVERY 9600 /* frames: 200 ms */
-#define CLICK_LEN  48    /* frames: 1 ms */
-#define SETTLE_NS  1000000000ull
-#define MAX_ONSETS 4096
+#define CLICK_LEN   48   /* frames: 1 ms */
+#define SETTLE_NS   1000000000ull
+#define MAX_ONSETS  4096
 
 struct lat_run {
 	enum codec_kind kind;
@@ -139,8 +139,8 @@ static void *lat_sender(void *arg)
 		    atomic_load_explicit(&r->failed, memory_order_relaxed))
 			break;
 		for (int i = 0; i < r->frame; i++)
-			pcm[i * CH] = pcm[i * CH + 1] =
-			        lat_sample(k * (uint64_t)r->frame + (uint64_t)i);
+			pcm[i * CH] = pcm[i * CH + 1] = lat_sample(
+			        k * (uint64_t)r->frame + (uint64_t)i);
 		n = opus ? codec_encode(&enc, pcm, (size_t)r->frame, payload,
 		                        sizeof(payload))
 		         : pcm_encode(16, CH, pcm, (size_t)r->frame, payload,
@@ -213,7 +213,8 @@ static void *lat_audio(void *arg)
 			float x = fabsf(out[i * CH]);
 			if (armed && x > 0.1f && r->nonset < MAX_ONSETS) {
 				r->onset[r->nonset++] =
-				        now + (uint64_t)i * 1000000000ull / RATE;
+				        now +
+				        (uint64_t)i * 1000000000ull / RATE;
 				armed = false;
 			}
 			quiet = x < 0.01f ? quiet + 1 : 0;
@@ -369,8 +370,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (*end != '\0' || end == v) {
-			fprintf(stderr, "latency_check: %s '%s': not a number\n",
-			        a, v);
+			fprintf(stderr,
+			        "latency_check: %s '%s': not a number\n", a, v);
 			return 2;
 		}
 	}
@@ -380,14 +381,18 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(codec, "all") && strcmp(codec, "l16") &&
 	    strcmp(codec, "opus")) {
-		fprintf(stderr, "latency_check: --codec '%s': use opus, l16 or "
-		                "all\n", codec);
+		fprintf(stderr,
+		        "latency_check: --codec '%s': use opus, l16 or "
+		        "all\n",
+		        codec);
 		return 2;
 	}
 	if (strcmp(frame, "all") && strcmp(frame, "2.5") &&
 	    strcmp(frame, "5") && strcmp(frame, "10")) {
-		fprintf(stderr, "latency_check: --frame-ms '%s': use 2.5, 5, "
-		                "10 or all\n", frame);
+		fprintf(stderr,
+		        "latency_check: --frame-ms '%s': use 2.5, 5, "
+		        "10 or all\n",
+		        frame);
 		return 2;
 	}
 	static const int frames_us[] = {2500, 5000, 10000};
@@ -398,15 +403,16 @@ int main(int argc, char **argv)
 	printf("end-to-end latency on 127.0.0.1, sender position -> receiver "
 	       "callback output, %d-frame pulls at 48 kHz, target %s\n",
 	       PERIOD, fixed_ms ? "fixed" : "adaptive");
-	printf("%-5s %6s %7s %9s %8s %8s %10s %10s %6s %9s\n", "codec",
-	       "frame", "clicks", "median", "min", "max", "target_ms",
-	       "buffer_ms", "lost", "concealed");
+	printf("%-5s %6s %7s %9s %8s %8s %10s %10s %6s %9s\n", "codec", "frame",
+	       "clicks", "median", "min", "max", "target_ms", "buffer_ms",
+	       "lost", "concealed");
 	for (int k = 0; k < 2; k++) {
 		if (strcmp(codec, "all") && strcmp(codec, names[k]))
 			continue;
 		for (int f = 0; f < 3; f++) {
 			char want[16];
-			snprintf(want, sizeof(want), "%g", frames_us[f] / 1000.0);
+			snprintf(want, sizeof(want), "%g",
+			         frames_us[f] / 1000.0);
 			if (strcmp(frame, "all") && strcmp(frame, want))
 				continue;
 			struct lat_result res;

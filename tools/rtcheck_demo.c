@@ -54,9 +54,12 @@ int main(void)
 		printf("rtcheck: loaded=0\n");
 		return 0;
 	}
-	get = (void (*)(struct rtcheck_counts *))dlsym(RTLD_DEFAULT, "rtcheck_get");
+	get = (void (*)(struct rtcheck_counts *))dlsym(RTLD_DEFAULT,
+	                                               "rtcheck_get");
 	get(&c);
-	printf("rtcheck: loaded=1 alloc=%lu lock=%lu syscall=%lu total=%lu first=%s\n",
-	       c.alloc, c.lock, c.syscall, c.total, c.first[0] != '\0' ? c.first : "-");
+	printf("rtcheck: loaded=1 alloc=%lu lock=%lu syscall=%lu total=%lu "
+	       "first=%s\n",
+	       c.alloc, c.lock, c.syscall, c.total,
+	       c.first[0] != '\0' ? c.first : "-");
 	return 0;
 }

@@ -11,8 +11,8 @@
  *     compare equal: both files are read as normalized doubles, which hold
  *     every 16- and 24-bit value exactly).
  *
- *   wavcmp similar REF REC [--tolerance FRAMES] [--min-corr C] [--max-lag FRAMES]
- *     A lossy stream (Opus, concealed losses): the recording lasts as long
+ *   wavcmp similar REF REC [--tolerance FRAMES] [--min-corr C] [--max-lag
+ * FRAMES] A lossy stream (Opus, concealed losses): the recording lasts as long
  *     as REF within FRAMES (default 20 ms) and, at the best lag within
  *     --max-lag (default 100 ms), correlates with REF by at least C (default
  *     0.5), which silence, noise or another signal do not.
@@ -56,14 +56,16 @@ static int wavcmp_load(const char *path, struct wavcmp_audio *a)
 	}
 	if (info.channels < 1 || info.frames < 0 ||
 	    (long long)info.frames * info.channels > WAVCMP_MAX_SAMPLES) {
-		printf("wavcmp: %s: %lld frames of %d channels is more than this tool reads\n", path,
-		       (long long)info.frames, info.channels);
+		printf("wavcmp: %s: %lld frames of %d channels is more than "
+		       "this tool reads\n",
+		       path, (long long)info.frames, info.channels);
 		ret = -EFBIG;
 		goto out_close;
 	}
 	a->channels = info.channels;
 	a->rate = info.samplerate;
-	a->x = malloc(((size_t)info.frames + 1) * (size_t)info.channels * sizeof *a->x);
+	a->x = malloc(((size_t)info.frames + 1) * (size_t)info.channels *
+	              sizeof *a->x);
 	if (!a->x) {
 		printf("wavcmp: %s: out of memory\n", path);
 		ret = -ENOMEM;
@@ -71,8 +73,9 @@ static int wavcmp_load(const char *path, struct wavcmp_audio *a)
 	}
 	a->frames = sf_readf_double(sf, a->x, info.frames);
 	if (a->frames != info.frames) {
-		printf("wavcmp: %s: read %lld of %lld frames: %s\n", path, (long long)a->frames,
-		       (long long)info.frames, sf_strerror(sf));
+		printf("wavcmp: %s: read %lld of %lld frames: %s\n", path,
+		       (long long)a->frames, (long long)info.frames,
+		       sf_strerror(sf));
 		free(a->x);
 		a->x = NULL;
 		ret = -EIO;
@@ -89,8 +92,8 @@ static void wavcmp_free(struct wavcmp_audio *a)
 }
 
 /* Return: 1 when frames [ia, ia+n) of a equal frames [ib, ib+n) of b. */
-static int wavcmp_same(const struct wavcmp_audio *a, int64_t ia, const struct wavcmp_audio *b,
-		       int64_t ib, int64_t n)
+static int wavcmp_same(const struct wavcmp_audio *a, int64_t ia,
+                       const struct wavcmp_audio *b, int64_t ib, int64_t n)
 {
 	int64_t ch = a->channels;
 	const double *x = a->x + ia * ch;
@@ -102,10 +105,12 @@ static int wavcmp_same(const struct wavcmp_audio *a, int64_t ia, const struct wa
 	return 1;
 }
 
-static int wavcmp_exact(const struct wavcmp_audio *ref, const struct wavcmp_audio *rec,
-			const char *name)
+static int wavcmp_exact(const struct wavcmp_audio *ref,
+                        const struct wavcmp_audio *rec, const char *name)
 {
-	int64_t anchor = rec->frames < WAVCMP_ANCHOR_FRAMES ? rec->frames : WAVCMP_ANCHOR_FRAMES;
+	int64_t anchor = rec->frames < WAVCMP_ANCHOR_FRAMES
+	                         ? rec->frames
+	                         : WAVCMP_ANCHOR_FRAMES;
 	int64_t k;
 
 	if (rec->frames == 0) {
@@ -116,8 +121,9 @@ static int wavcmp_exact(const struct wavcmp_audio *ref, const struct wavcmp_audi
 		if (wavcmp_same(ref, k, rec, 0, anchor))
 			break;
 	if (k + anchor > ref->frames) {
-		printf("wavcmp: %s: its first %lld frames appear nowhere in the source\n", name,
-		       (long long)anchor);
+		printf("wavcmp: %s: its first %lld frames appear nowhere in "
+		       "the source\n",
+		       name, (long long)anchor);
 		return 1;
 	}
 	int64_t expect = ref->frames - k;
@@ -129,32 +135,41 @@ static int wavcmp_exact(const struct wavcmp_audio *ref, const struct wavcmp_audi
 			double want = ref->x[(k + i) * ref->channels + c];
 			double got = rec->x[i * rec->channels + c];
 			if (want != got) {
-				printf("wavcmp: %s: differs at frame %lld channel %d (source frame %lld: "
-				       "%.0f, recorded %.0f, in 16-bit steps)\n",
-				       name, (long long)i, c, (long long)(k + i), want * 32768.0,
+				printf("wavcmp: %s: differs at frame %lld "
+				       "channel %d (source frame %lld: "
+				       "%.0f, recorded %.0f, in 16-bit "
+				       "steps)\n",
+				       name, (long long)i, c,
+				       (long long)(k + i), want * 32768.0,
 				       got * 32768.0);
 				return 1;
 			}
 		}
 	}
 	if (rec->frames < expect) {
-		printf("wavcmp: %s: ends early: %lld frames match from source frame %lld, %lld "
+		printf("wavcmp: %s: ends early: %lld frames match from source "
+		       "frame %lld, %lld "
 		       "frames of the source are missing\n",
-		       name, (long long)common, (long long)k, (long long)(expect - rec->frames));
+		       name, (long long)common, (long long)k,
+		       (long long)(expect - rec->frames));
 		return 1;
 	}
 	if (rec->frames > expect) {
 		int64_t loud = 0;
-		for (int64_t i = expect * rec->channels; i < rec->frames * rec->channels; i++)
+		for (int64_t i = expect * rec->channels;
+		     i < rec->frames * rec->channels; i++)
 			loud += rec->x[i] != 0.0;
-		printf("wavcmp: %s: %lld frames match from source frame %lld, then %lld extra frames "
+		printf("wavcmp: %s: %lld frames match from source frame %lld, "
+		       "then %lld extra frames "
 		       "(%lld non-zero samples) after the source's end\n",
-		       name, (long long)expect, (long long)k, (long long)(rec->frames - expect),
-		       (long long)loud);
+		       name, (long long)expect, (long long)k,
+		       (long long)(rec->frames - expect), (long long)loud);
 		return 1;
 	}
-	printf("wavcmp: %s: bit-exact: %lld frames (%.3f s) equal the source from frame %lld\n",
-	       name, (long long)rec->frames, (double)rec->frames / rec->rate, (long long)k);
+	printf("wavcmp: %s: bit-exact: %lld frames (%.3f s) equal the source "
+	       "from frame %lld\n",
+	       name, (long long)rec->frames, (double)rec->frames / rec->rate,
+	       (long long)k);
 	return 0;
 }
 
@@ -162,8 +177,9 @@ static int wavcmp_exact(const struct wavcmp_audio *ref, const struct wavcmp_audi
  * Normalized correlation of rec[t] with ref[t + lag] over rec frames
  * [from, to) (clipped to where both exist).
  */
-static double wavcmp_corr(const struct wavcmp_audio *ref, const struct wavcmp_audio *rec,
-			  int64_t lag, int64_t from, int64_t to)
+static double wavcmp_corr(const struct wavcmp_audio *ref,
+                          const struct wavcmp_audio *rec, int64_t lag,
+                          int64_t from, int64_t to)
 {
 	double xy = 0.0, xx = 0.0, yy = 0.0;
 	int ch = rec->channels;
@@ -188,17 +204,19 @@ static double wavcmp_corr(const struct wavcmp_audio *ref, const struct wavcmp_au
 	return xy / sqrt(xx * yy);
 }
 
-static int wavcmp_similar(const struct wavcmp_audio *ref, const struct wavcmp_audio *rec,
-			  const char *name, int64_t tolerance, double min_corr, int64_t max_lag)
+static int wavcmp_similar(const struct wavcmp_audio *ref,
+                          const struct wavcmp_audio *rec, const char *name,
+                          int64_t tolerance, double min_corr, int64_t max_lag)
 {
 	int64_t diff = rec->frames - ref->frames;
 	double energy = 0.0;
 
 	if (llabs(diff) > tolerance) {
-		printf("wavcmp: %s: lasts %lld frames, the source %lld: %+lld frames is more than the "
+		printf("wavcmp: %s: lasts %lld frames, the source %lld: %+lld "
+		       "frames is more than the "
 		       "tolerance of %lld\n",
-		       name, (long long)rec->frames, (long long)ref->frames, (long long)diff,
-		       (long long)tolerance);
+		       name, (long long)rec->frames, (long long)ref->frames,
+		       (long long)diff, (long long)tolerance);
 		return 1;
 	}
 	for (int64_t i = 0; i < rec->frames * rec->channels; i++)
@@ -227,23 +245,26 @@ static int wavcmp_similar(const struct wavcmp_audio *ref, const struct wavcmp_au
 	}
 	double r = wavcmp_corr(ref, rec, best_lag, 0, rec->frames);
 	if (r < min_corr) {
-		printf("wavcmp: %s: correlates with the source by only %.3f (at lag %lld frames; "
+		printf("wavcmp: %s: correlates with the source by only %.3f "
+		       "(at lag %lld frames; "
 		       "needs %.3f)\n",
 		       name, r, (long long)best_lag, min_corr);
 		return 1;
 	}
-	printf("wavcmp: %s: similar: %lld frames (source %lld, %+lld), correlation %.3f at lag "
+	printf("wavcmp: %s: similar: %lld frames (source %lld, %+lld), "
+	       "correlation %.3f at lag "
 	       "%lld frames\n",
-	       name, (long long)rec->frames, (long long)ref->frames, (long long)diff, r,
-	       (long long)best_lag);
+	       name, (long long)rec->frames, (long long)ref->frames,
+	       (long long)diff, r, (long long)best_lag);
 	return 0;
 }
 
 static void wavcmp_usage(FILE *f)
 {
 	fprintf(f, "usage: wavcmp exact REF REC\n"
-		   "       wavcmp similar REF REC [--tolerance FRAMES] [--min-corr C] "
-		   "[--max-lag FRAMES]\n");
+	           "       wavcmp similar REF REC [--tolerance FRAMES] "
+	           "[--min-corr C] "
+	           "[--max-lag FRAMES]\n");
 }
 
 /* Parse a whole number in [0, hi]; Return: 0 or -EINVAL. */
@@ -268,11 +289,13 @@ int main(int argc, char **argv)
 	double min_corr = 0.5;
 	int ret = 2;
 
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		wavcmp_usage(stdout);
 		return 0;
 	}
-	if (argc < 4 || (strcmp(argv[1], "exact") && strcmp(argv[1], "similar"))) {
+	if (argc < 4 ||
+	    (strcmp(argv[1], "exact") && strcmp(argv[1], "similar"))) {
 		wavcmp_usage(stderr);
 		return 2;
 	}
@@ -291,13 +314,14 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--min-corr") && v) {
 			errno = 0;
 			min_corr = strtod(v, &end);
-			bad = errno || *end || end == v || !(min_corr >= -1.0 && min_corr <= 1.0);
+			bad = errno || *end || end == v ||
+			      !(min_corr >= -1.0 && min_corr <= 1.0);
 		} else {
 			bad = 1;
 		}
 		if (bad) {
-			fprintf(stderr, "wavcmp: bad argument '%s%s%s'\n", argv[i], v ? " " : "",
-				v ? v : "");
+			fprintf(stderr, "wavcmp: bad argument '%s%s%s'\n",
+			        argv[i], v ? " " : "", v ? v : "");
 			wavcmp_usage(stderr);
 			return 2;
 		}
@@ -309,8 +333,8 @@ int main(int argc, char **argv)
 	if (wavcmp_load(argv[3], &rec) < 0)
 		goto out_ref;
 	if (rec.rate != ref.rate || rec.channels != ref.channels) {
-		printf("wavcmp: %s: %d Hz %d ch, the source %d Hz %d ch\n", argv[3], rec.rate,
-		       rec.channels, ref.rate, ref.channels);
+		printf("wavcmp: %s: %d Hz %d ch, the source %d Hz %d ch\n",
+		       argv[3], rec.rate, rec.channels, ref.rate, ref.channels);
 		ret = 1;
 		goto out_rec;
 	}
@@ -321,7 +345,8 @@ int main(int argc, char **argv)
 			tolerance = ref.rate / 50;
 		if (max_lag < 0)
 			max_lag = ref.rate / 10;
-		ret = wavcmp_similar(&ref, &rec, argv[3], tolerance, min_corr, max_lag);
+		ret = wavcmp_similar(&ref, &rec, argv[3], tolerance, min_corr,
+		                     max_lag);
 	}
 out_rec:
 	wavcmp_free(&rec);

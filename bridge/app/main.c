@@ -15,18 +15,21 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"play", cmd_play, "play sound files mixed, on a device or the virtual clock"},
-	{"send", cmd_send, "stream a sound file or live input as RTP over UDP"},
-	{"recv", cmd_recv, "receive RTP streams: play, record, mix"},
-	{"sdp", cmd_sdp, "print an SDP description of a stream"},
-	{"devices", cmd_devices, "list audio devices"},
+        {"play", cmd_play,
+         "play sound files mixed, on a device or the virtual clock"},
+        {"send", cmd_send, "stream a sound file or live input as RTP over UDP"},
+        {"recv", cmd_recv, "receive RTP streams: play, record, mix"},
+        {"sdp", cmd_sdp, "print an SDP description of a stream"},
+        {"devices", cmd_devices, "list audio devices"},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: rtbridge COMMAND [OPTIONS]   (rtbridge COMMAND --help)\n\ncommands:\n");
+	fprintf(f, "usage: rtbridge COMMAND [OPTIONS]   (rtbridge COMMAND "
+	           "--help)\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-8s %s\n", commands[i].name,
+		        commands[i].summary);
 }
 
 int main(int argc, char **argv)
@@ -35,7 +38,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
 	}

@@ -461,8 +461,8 @@ int mixer_process(void *user, const float *in, float *out, size_t frames)
 	 * the histogram it would have to be part of. */
 	lathist_add(&m->win_hist, mixer__now_ns() - t0);
 	if (m->report_acc >= m->report_frames) {
-		/* Keep the remainder: reports stay on a grid of report_frames.
-		 */
+		/* Keep the remainder: reports stay on a grid of
+		   report_frames. */
 		m->report_acc -= m->report_frames;
 		if (m->report_acc >= m->report_frames)
 			m->report_acc = 0;

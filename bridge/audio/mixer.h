@@ -46,8 +46,8 @@ struct mixer_config {
 	unsigned rate;     /* frames per second (for ramp and report times) */
 	unsigned channels; /* output channels */
 	unsigned in_channels; /* device input channels (input taps), 0: none */
-	unsigned max_block; /* frames mixed at once; longer callbacks are split
-	                     */
+	/* frames mixed at once; longer callbacks are split */
+	unsigned max_block;
 	unsigned max_sources;  /* sources per graph */
 	unsigned max_taps;     /* output + input taps */
 	unsigned ramp_ms;      /* default gain ramp */
@@ -65,11 +65,11 @@ enum mixer_tap_point {
 /* One source's figures in a report (meters over the last report window). */
 struct mixer_source_stats {
 	const struct source *src;
-	float peak;         /* max |sample| after gain */
-	float rms;          /* after gain, over all channels */
-	float gain;         /* current gain */
-	uint64_t underruns; /* source's own count, else the mixer's short pulls
-	                     */
+	float peak; /* max |sample| after gain */
+	float rms;  /* after gain, over all channels */
+	float gain; /* current gain */
+	/* source's own count, else the mixer's short pulls */
+	uint64_t underruns;
 };
 
 /* Control thread's view, updated by mixer_poll. */

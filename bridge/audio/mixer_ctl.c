@@ -104,8 +104,8 @@ int mixer_link_tap(struct mixer *m, struct tap *t, enum mixer_tap_point point)
 	    !(point == MIXER_TAP_INPUT && m->cfg.in_channels > 0))
 		return -EINVAL;
 	/* The tap reads exactly as many samples per frame as it says. */
-	if (t->channels != (point == MIXER_TAP_OUTPUT ? m->cfg.channels
-	                                              : m->cfg.in_channels))
+	if (t->channels !=
+	    (point == MIXER_TAP_OUTPUT ? m->cfg.channels : m->cfg.in_channels))
 		return -EINVAL;
 	return mixer__send(m, MIXER_CMD_LINK_TAP, (int32_t)point, 0, t, 1);
 }

@@ -140,8 +140,8 @@ static int padevice__callback(const void *input, void *output,
 	atomic_fetch_add_explicit(&p->callbacks, 1, memory_order_relaxed);
 	rthook_rt_leave();
 	if (r != 0) {
-		/* Publishes nothing: a flag for the control thread's curiosity.
-		 */
+		/* Publishes nothing: a flag for the control thread's
+		   curiosity. */
 		atomic_store_explicit(&p->done, true, memory_order_relaxed);
 		return paComplete;
 	}

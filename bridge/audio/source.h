@@ -48,8 +48,8 @@ struct source_ops {
 
 struct source {
 	const struct source_ops *ops;
-	unsigned channels; /* 1 (spread to every output channel) or the mixer's
-	                    */
+	/* 1 (spread to every output channel) or the mixer's */
+	unsigned channels;
 	/* Optional: receives the frames as pulled (before gain), e.g. to
 	 * record an incoming stream. Set by control before linking. */
 	struct tap *tap;

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int diskfaults__number(const char *s, size_t len, uint64_t max, uint64_t *out)
+static int diskfaults__number(const char *s, size_t len, uint64_t max,
+                              uint64_t *out)
 {
 	uint64_t v = 0;
 	if (len == 0 || len > 19)
@@ -25,9 +26,10 @@ static int diskfaults__number(const char *s, size_t len, uint64_t max, uint64_t 
 	return 0;
 }
 
-int diskfaults_parse(const char *spec, struct diskfaults *out, char *err, size_t errlen)
+int diskfaults_parse(const char *spec, struct diskfaults *out, char *err,
+                     size_t errlen)
 {
-	struct diskfaults f = { 0 };
+	struct diskfaults f = {0};
 	int have_every = 0;
 	const char *p = spec ? spec : "";
 
@@ -41,7 +43,9 @@ int diskfaults_parse(const char *spec, struct diskfaults *out, char *err, size_t
 		}
 		if (!eq) {
 			if (err)
-				snprintf(err, errlen, "%s: '%.*s' is not key=value", DISKFAULTS_ENV, (int)len, p);
+				snprintf(err, errlen,
+				         "%s: '%.*s' is not key=value",
+				         DISKFAULTS_ENV, (int)len, p);
 			return -EINVAL;
 		}
 		size_t klen = (size_t)(eq - p);
@@ -52,13 +56,15 @@ int diskfaults_parse(const char *spec, struct diskfaults *out, char *err, size_t
 		if (klen == 13 && memcmp(p, "disk_stall_ms", 13) == 0) {
 			rc = diskfaults__number(val, vlen, 60000, &v);
 			f.stall_ms = (uint32_t)v;
-		} else if (klen == 16 && memcmp(p, "disk_stall_every", 16) == 0) {
+		} else if (klen == 16 &&
+		           memcmp(p, "disk_stall_every", 16) == 0) {
 			rc = diskfaults__number(val, vlen, 1000000000, &v);
 			if (rc == 0 && v == 0)
 				rc = -EINVAL;
 			f.stall_every = (uint32_t)v;
 			have_every = 1;
-		} else if (klen == 16 && memcmp(p, "disk_error_after", 16) == 0) {
+		} else if (klen == 16 &&
+		           memcmp(p, "disk_error_after", 16) == 0) {
 			rc = diskfaults__number(val, vlen, UINT64_MAX / 2, &v);
 			if (rc == 0 && v == 0)
 				rc = -EINVAL;
@@ -66,15 +72,19 @@ int diskfaults_parse(const char *spec, struct diskfaults *out, char *err, size_t
 		} else {
 			if (err)
 				snprintf(err, errlen,
-					 "%s: unknown key '%.*s' (known: disk_stall_ms, disk_stall_every, disk_error_after)",
-					 DISKFAULTS_ENV, (int)klen, p);
+				         "%s: unknown key '%.*s' (known: "
+				         "disk_stall_ms, disk_stall_every, "
+				         "disk_error_after)",
+				         DISKFAULTS_ENV, (int)klen, p);
 			return -EINVAL;
 		}
 		if (rc < 0) {
 			if (err)
-				snprintf(err, errlen, "%s: bad value in '%.*s' (want a decimal integer%s)",
-					 DISKFAULTS_ENV, (int)len, p,
-					 klen == 13 ? " 0..60000" : " >= 1");
+				snprintf(err, errlen,
+				         "%s: bad value in '%.*s' (want a "
+				         "decimal integer%s)",
+				         DISKFAULTS_ENV, (int)len, p,
+				         klen == 13 ? " 0..60000" : " >= 1");
 			return -EINVAL;
 		}
 		p += len;

@@ -22,9 +22,9 @@
 #define DISKFAULTS_ENV "RTBRIDGE_FAULTS"
 
 struct diskfaults {
-	uint32_t stall_ms;     /* 0: no stall */
-	uint32_t stall_every;  /* stall on every K-th block request */
-	uint64_t error_after;  /* 0: never; else the K-th block request fails */
+	uint32_t stall_ms;    /* 0: no stall */
+	uint32_t stall_every; /* stall on every K-th block request */
+	uint64_t error_after; /* 0: never; else the K-th block request fails */
 };
 
 /*
@@ -34,7 +34,8 @@ struct diskfaults {
  * Context: any
  * Return: 0 with *out filled (zeros for an empty or NULL spec), or -EINVAL
  */
-int diskfaults_parse(const char *spec, struct diskfaults *out, char *err, size_t errlen);
+int diskfaults_parse(const char *spec, struct diskfaults *out, char *err,
+                     size_t errlen);
 
 /*
  * Decide what the n-th block request (n counted from 1) must suffer.

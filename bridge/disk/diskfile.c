@@ -16,11 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DISKFILE_CHUNK 1024  /* frames per libsndfile call */
+#define DISKFILE_CHUNK 1024 /* frames per libsndfile call */
 
 int diskfile_init(struct diskfile *f, const char *path, int mode)
 {
-	if (!path || !*path || (mode != DISKFILE_READ && mode != DISKFILE_WRITE))
+	if (!path || !*path ||
+	    (mode != DISKFILE_READ && mode != DISKFILE_WRITE))
 		return -EINVAL;
 	memset(f, 0, sizeof(*f));
 	size_t n = strlen(path) + 1;
@@ -51,7 +52,8 @@ int diskfile_fail(struct diskfile *f, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(f->errmsg, sizeof(f->errmsg), fmt, ap);
 	va_end(ap);
-	/* Release: publishes errmsg to an owner that loads status with acquire. */
+	/* Release: publishes errmsg to an owner that loads status with
+	   acquire. */
 	atomic_store_explicit(&f->status, err, memory_order_release);
 	return err;
 }
@@ -85,16 +87,21 @@ static int diskfile__open_read(struct diskfile *f)
 		int sferr = sf_error(NULL);
 		int err = diskfile__open_errno(f->path, sferr, saved);
 		return diskfile_fail(f, err, "%s: %s", f->path,
-				     err == -ENOENT ? "No such file" : sf_strerror(NULL));
+		                     err == -ENOENT ? "No such file"
+		                                    : sf_strerror(NULL));
 	}
 	if (info.channels < 1 || info.samplerate < 1 || info.frames < 0)
-		return diskfile_fail(f, -EINVAL, "%s: bad header (%d channels, %d Hz)", f->path,
-				     info.channels, info.samplerate);
-	if (info.frames >= (sf_count_t)(INT64_MAX / 4 / (f->rate > 0 ? f->rate : 1)))
-		return diskfile_fail(f, -ENOTSUP, "%s: unknown or huge length", f->path);
+		return diskfile_fail(f, -EINVAL,
+		                     "%s: bad header (%d channels, %d Hz)",
+		                     f->path, info.channels, info.samplerate);
+	if (info.frames >=
+	    (sf_count_t)(INT64_MAX / 4 / (f->rate > 0 ? f->rate : 1)))
+		return diskfile_fail(f, -ENOTSUP, "%s: unknown or huge length",
+		                     f->path);
 	f->file_rate = info.samplerate;
 	f->file_channels = info.channels;
-	f->out_channels = f->channels ? f->channels : (info.channels >= 2 ? 2 : 1);
+	f->out_channels =
+	        f->channels ? f->channels : (info.channels >= 2 ? 2 : 1);
 	f->chunk = DISKFILE_CHUNK;
 	f->scratch = malloc(f->chunk * (size_t)info.channels * sizeof(float));
 	if (!f->scratch)
@@ -105,17 +112,24 @@ static int diskfile__open_read(struct diskfile *f)
 	} else {
 		f->ratio = (double)f->rate / (double)info.samplerate;
 		if (!src_is_valid_ratio(f->ratio))
-			return diskfile_fail(f, -ENOTSUP, "%s: cannot convert %d Hz to %d Hz", f->path,
-					     info.samplerate, f->rate);
-		f->length = ((uint64_t)info.frames * (uint64_t)f->rate + (uint64_t)info.samplerate / 2) /
-			    (uint64_t)info.samplerate;
+			return diskfile_fail(
+			        f, -ENOTSUP,
+			        "%s: cannot convert %d Hz to %d Hz", f->path,
+			        info.samplerate, f->rate);
+		f->length = ((uint64_t)info.frames * (uint64_t)f->rate +
+		             (uint64_t)info.samplerate / 2) /
+		            (uint64_t)info.samplerate;
 		int e = 0;
 		f->src = src_new(SRC_SINC_MEDIUM_QUALITY, f->out_channels, &e);
 		if (!f->src)
-			return diskfile_fail(f, -ENOMEM, "%s: libsamplerate: %s", f->path, src_strerror(e));
-		f->rsbuf = malloc(f->chunk * (size_t)f->out_channels * sizeof(float));
+			return diskfile_fail(f, -ENOMEM,
+			                     "%s: libsamplerate: %s", f->path,
+			                     src_strerror(e));
+		f->rsbuf = malloc(f->chunk * (size_t)f->out_channels *
+		                  sizeof(float));
 		if (!f->rsbuf)
-			return diskfile_fail(f, -ENOMEM, "%s: out of memory", f->path);
+			return diskfile_fail(f, -ENOMEM, "%s: out of memory",
+			                     f->path);
 	}
 	f->cursor = 0;
 	return 0;
@@ -138,12 +152,15 @@ static int diskfile__open_write(struct diskfile *f)
 	int pcm = 1;
 	if (strcasecmp(ext, "wav") == 0) {
 		major = SF_FORMAT_WAV;
-	} else if (strcasecmp(ext, "aiff") == 0 || strcasecmp(ext, "aif") == 0) {
+	} else if (strcasecmp(ext, "aiff") == 0 ||
+	           strcasecmp(ext, "aif") == 0) {
 		major = SF_FORMAT_AIFF;
 	} else if (strcasecmp(ext, "flac") == 0) {
 		major = SF_FORMAT_FLAC;
 		if (enc == DISKFILE_ENC_FLOAT)
-			return diskfile_fail(f, -ENOTSUP, "%s: FLAC cannot hold float samples", f->path);
+			return diskfile_fail(
+			        f, -ENOTSUP,
+			        "%s: FLAC cannot hold float samples", f->path);
 	} else if (strcasecmp(ext, "ogg") == 0 || strcasecmp(ext, "oga") == 0) {
 		major = SF_FORMAT_OGG | SF_FORMAT_VORBIS;
 		pcm = 0;
@@ -152,7 +169,9 @@ static int diskfile__open_write(struct diskfile *f)
 		pcm = 0;
 	} else {
 		return diskfile_fail(f, -EINVAL,
-				     "%s: unknown extension '%s' (use .wav .aiff .flac .ogg .opus)", f->path, ext);
+		                     "%s: unknown extension '%s' (use .wav "
+		                     ".aiff .flac .ogg .opus)",
+		                     f->path, ext);
 	}
 	if (!pcm)
 		enc = DISKFILE_ENC_FLOAT;
@@ -163,16 +182,20 @@ static int diskfile__open_write(struct diskfile *f)
 	info.channels = f->channels;
 	info.format = major;
 	if (pcm)
-		info.format |= enc == DISKFILE_ENC_PCM16 ? SF_FORMAT_PCM_16 :
-			       enc == DISKFILE_ENC_FLOAT ? SF_FORMAT_FLOAT : SF_FORMAT_PCM_24;
+		info.format |= enc == DISKFILE_ENC_PCM16   ? SF_FORMAT_PCM_16
+		               : enc == DISKFILE_ENC_FLOAT ? SF_FORMAT_FLOAT
+		                                           : SF_FORMAT_PCM_24;
 	if (!sf_format_check(&info))
-		return diskfile_fail(f, -ENOTSUP, "%s: libsndfile cannot write this format at %d Hz, %d channels",
-				     f->path, f->rate, f->channels);
+		return diskfile_fail(f, -ENOTSUP,
+		                     "%s: libsndfile cannot write this format "
+		                     "at %d Hz, %d channels",
+		                     f->path, f->rate, f->channels);
 	errno = 0;
 	f->sf = sf_open(f->path, SFM_WRITE, &info);
 	if (!f->sf) {
 		int saved = errno;
-		return diskfile_fail(f, saved ? -saved : -EIO, "%s: %s", f->path, sf_strerror(NULL));
+		return diskfile_fail(f, saved ? -saved : -EIO, "%s: %s",
+		                     f->path, sf_strerror(NULL));
 	}
 	f->chunk = DISKFILE_CHUNK;
 	f->scratch = malloc(f->chunk * (size_t)f->channels * sizeof(int32_t));
@@ -185,21 +208,26 @@ int diskfile_open(struct diskfile *f)
 {
 	if (f->mode == DISKFILE_READ) {
 		if (f->channels < 0 || f->channels > 2 || f->rate < 1)
-			return diskfile_fail(f, -EINVAL, "%s: bad stream configuration", f->path);
+			return diskfile_fail(f, -EINVAL,
+			                     "%s: bad stream configuration",
+			                     f->path);
 		return diskfile__open_read(f);
 	}
 	if (f->channels < 1 || f->rate < 1)
-		return diskfile_fail(f, -EINVAL, "%s: bad stream configuration", f->path);
+		return diskfile_fail(f, -EINVAL, "%s: bad stream configuration",
+		                     f->path);
 	return diskfile__open_write(f);
 }
 
 /* Map `frames` frames of file channels in `in` to the stream's channels. */
-static void diskfile__remix(const struct diskfile *f, const float *in, float *out, size_t frames)
+static void diskfile__remix(const struct diskfile *f, const float *in,
+                            float *out, size_t frames)
 {
 	int fc = f->file_channels;
 	if (f->out_channels == 1) {
 		for (size_t i = 0; i < frames; i++)
-			out[i] = fc == 1 ? in[i] : 0.5f * (in[i * fc] + in[i * fc + 1]);
+			out[i] = fc == 1 ? in[i]
+			                 : 0.5f * (in[i * fc] + in[i * fc + 1]);
 	} else {
 		for (size_t i = 0; i < frames; i++) {
 			out[2 * i] = in[i * fc];
@@ -210,31 +238,39 @@ static void diskfile__remix(const struct diskfile *f, const float *in, float *ou
 
 static int diskfile__read_error(struct diskfile *f)
 {
-	return diskfile_fail(f, -EIO, "%s: read error: %s", f->path, sf_strerror(f->sf));
+	return diskfile_fail(f, -EIO, "%s: read error: %s", f->path,
+	                     sf_strerror(f->sf));
 }
 
 /* Read [pos, pos + n) without resampling; pads with silence when the file
  * holds fewer frames than its header announced. */
-static int diskfile__read_direct(struct diskfile *f, uint64_t pos, float *dst, size_t n)
+static int diskfile__read_direct(struct diskfile *f, uint64_t pos, float *dst,
+                                 size_t n)
 {
 	size_t oc = (size_t)f->out_channels;
 	if (f->cursor != pos) {
 		if (sf_seek(f->sf, (sf_count_t)pos, SEEK_SET) < 0)
-			return diskfile_fail(f, -EIO, "%s: seek to frame %llu failed: %s", f->path,
-					     (unsigned long long)pos, sf_strerror(f->sf));
+			return diskfile_fail(
+			        f, -EIO, "%s: seek to frame %llu failed: %s",
+			        f->path, (unsigned long long)pos,
+			        sf_strerror(f->sf));
 		f->cursor = pos;
 		f->in_eof = 0;
 	}
 	size_t done = 0;
 	while (done < n) {
 		size_t want = n - done < f->chunk ? n - done : f->chunk;
-		sf_count_t got = f->in_eof ? 0 : sf_readf_float(f->sf, f->scratch, (sf_count_t)want);
-		if (got < 0 || (got < (sf_count_t)want && sf_error(f->sf) != SF_ERR_NO_ERROR))
+		sf_count_t got = f->in_eof ? 0
+		                           : sf_readf_float(f->sf, f->scratch,
+		                                            (sf_count_t)want);
+		if (got < 0 || (got < (sf_count_t)want &&
+		                sf_error(f->sf) != SF_ERR_NO_ERROR))
 			return diskfile__read_error(f);
 		if (got < (sf_count_t)want)
 			f->in_eof = 1;
 		diskfile__remix(f, f->scratch, dst + done * oc, (size_t)got);
-		memset(dst + (done + (size_t)got) * oc, 0, (want - (size_t)got) * oc * sizeof(float));
+		memset(dst + (done + (size_t)got) * oc, 0,
+		       (want - (size_t)got) * oc * sizeof(float));
 		done += want;
 		f->cursor += want;
 	}
@@ -243,14 +279,17 @@ static int diskfile__read_direct(struct diskfile *f, uint64_t pos, float *dst, s
 
 /* Read [pos, pos + n) of the resampled stream; pads with silence once the
  * resampler has nothing more to give. */
-static int diskfile__read_resampled(struct diskfile *f, uint64_t pos, float *dst, size_t n)
+static int diskfile__read_resampled(struct diskfile *f, uint64_t pos,
+                                    float *dst, size_t n)
 {
 	size_t oc = (size_t)f->out_channels;
 	if (f->cursor != pos) {
 		uint64_t in = (uint64_t)llround((double)pos / f->ratio);
 		if (sf_seek(f->sf, (sf_count_t)in, SEEK_SET) < 0)
-			return diskfile_fail(f, -EIO, "%s: seek to frame %llu failed: %s", f->path,
-					     (unsigned long long)in, sf_strerror(f->sf));
+			return diskfile_fail(
+			        f, -EIO, "%s: seek to frame %llu failed: %s",
+			        f->path, (unsigned long long)in,
+			        sf_strerror(f->sf));
 		src_reset(f->src);
 		f->rs_avail = 0;
 		f->in_eof = 0;
@@ -259,8 +298,10 @@ static int diskfile__read_resampled(struct diskfile *f, uint64_t pos, float *dst
 	size_t done = 0;
 	while (done < n) {
 		if (f->rs_avail == 0 && !f->in_eof) {
-			sf_count_t got = sf_readf_float(f->sf, f->scratch, (sf_count_t)f->chunk);
-			if (got < 0 || (got == 0 && sf_error(f->sf) != SF_ERR_NO_ERROR))
+			sf_count_t got = sf_readf_float(f->sf, f->scratch,
+			                                (sf_count_t)f->chunk);
+			if (got < 0 ||
+			    (got == 0 && sf_error(f->sf) != SF_ERR_NO_ERROR))
 				return diskfile__read_error(f);
 			if (got == 0)
 				f->in_eof = 1;
@@ -269,22 +310,24 @@ static int diskfile__read_resampled(struct diskfile *f, uint64_t pos, float *dst
 			f->rs_avail = (size_t)got;
 		}
 		SRC_DATA d = {
-			.data_in = f->rsbuf + f->rs_off * oc,
-			.input_frames = (long)f->rs_avail,
-			.data_out = dst + done * oc,
-			.output_frames = (long)(n - done),
-			.end_of_input = f->in_eof,
-			.src_ratio = f->ratio,
+		        .data_in = f->rsbuf + f->rs_off * oc,
+		        .input_frames = (long)f->rs_avail,
+		        .data_out = dst + done * oc,
+		        .output_frames = (long)(n - done),
+		        .end_of_input = f->in_eof,
+		        .src_ratio = f->ratio,
 		};
 		int e = src_process(f->src, &d);
 		if (e)
-			return diskfile_fail(f, -EIO, "%s: libsamplerate: %s", f->path, src_strerror(e));
+			return diskfile_fail(f, -EIO, "%s: libsamplerate: %s",
+			                     f->path, src_strerror(e));
 		f->rs_off += (size_t)d.input_frames_used;
 		f->rs_avail -= (size_t)d.input_frames_used;
 		done += (size_t)d.output_frames_gen;
 		f->cursor += (uint64_t)d.output_frames_gen;
 		if (d.output_frames_gen == 0 && f->in_eof && f->rs_avail == 0) {
-			memset(dst + done * oc, 0, (n - done) * oc * sizeof(float));
+			memset(dst + done * oc, 0,
+			       (n - done) * oc * sizeof(float));
 			f->cursor += n - done;
 			done = n;
 		}
@@ -292,14 +335,16 @@ static int diskfile__read_resampled(struct diskfile *f, uint64_t pos, float *dst
 	return 0;
 }
 
-static int diskfile__read_at(struct diskfile *f, uint64_t pos, float *dst, size_t n)
+static int diskfile__read_at(struct diskfile *f, uint64_t pos, float *dst,
+                             size_t n)
 {
 	if (f->src)
 		return diskfile__read_resampled(f, pos, dst, n);
 	return diskfile__read_direct(f, pos, dst, n);
 }
 
-int diskfile_read(struct diskfile *f, uint64_t vpos, float *dst, uint32_t frames)
+int diskfile_read(struct diskfile *f, uint64_t vpos, float *dst,
+                  uint32_t frames)
 {
 	if (!f->sf)
 		return -EBADF;
@@ -337,11 +382,13 @@ int diskfile_seek(struct diskfile *f, uint64_t frame)
 	if (f->src) {
 		uint64_t in = (uint64_t)llround((double)frame / f->ratio);
 		if (sf_seek(f->sf, (sf_count_t)in, SEEK_SET) < 0)
-			return diskfile_fail(f, -EIO, "%s: seek failed: %s", f->path, sf_strerror(f->sf));
+			return diskfile_fail(f, -EIO, "%s: seek failed: %s",
+			                     f->path, sf_strerror(f->sf));
 		src_reset(f->src);
 		f->rs_avail = 0;
 	} else if (sf_seek(f->sf, (sf_count_t)frame, SEEK_SET) < 0) {
-		return diskfile_fail(f, -EIO, "%s: seek failed: %s", f->path, sf_strerror(f->sf));
+		return diskfile_fail(f, -EIO, "%s: seek failed: %s", f->path,
+		                     sf_strerror(f->sf));
 	}
 	f->in_eof = 0;
 	f->cursor = frame;
@@ -350,8 +397,12 @@ int diskfile_seek(struct diskfile *f, uint64_t frame)
 
 static int diskfile__write_error(struct diskfile *f, int saved_errno)
 {
-	int err = saved_errno == ENOSPC || saved_errno == EDQUOT || saved_errno == EFBIG ? -saved_errno : -EIO;
-	return diskfile_fail(f, err, "%s: write failed: %s", f->path, sf_strerror(f->sf));
+	int err = saved_errno == ENOSPC || saved_errno == EDQUOT ||
+	                          saved_errno == EFBIG
+	                  ? -saved_errno
+	                  : -EIO;
+	return diskfile_fail(f, err, "%s: write failed: %s", f->path,
+	                     sf_strerror(f->sf));
 }
 
 int diskfile_write(struct diskfile *f, const float *src, uint32_t frames)
@@ -369,7 +420,10 @@ int diskfile_write(struct diskfile *f, const float *src, uint32_t frames)
 			short *o = f->scratch;
 			for (size_t i = 0; i < n * ch; i++) {
 				float y = in[i] * 32768.0f;
-				y = y != y ? 0.0f : y < -32768.0f ? -32768.0f : y > 32767.0f ? 32767.0f : y;
+				y = y != y          ? 0.0f
+				    : y < -32768.0f ? -32768.0f
+				    : y > 32767.0f  ? 32767.0f
+				                    : y;
 				o[i] = (short)lrintf(y);
 			}
 			put = sf_writef_short(f->sf, o, (sf_count_t)n);
@@ -377,11 +431,16 @@ int diskfile_write(struct diskfile *f, const float *src, uint32_t frames)
 			int32_t *o = f->scratch;
 			for (size_t i = 0; i < n * ch; i++) {
 				float y = in[i] * 8388608.0f;
-				y = y != y ? 0.0f : y < -8388608.0f ? -8388608.0f : y > 8388607.0f ? 8388607.0f : y;
-				/* libsndfile's int samples are full-scale 32-bit. */
+				y = y != y            ? 0.0f
+				    : y < -8388608.0f ? -8388608.0f
+				    : y > 8388607.0f  ? 8388607.0f
+				                      : y;
+				/* libsndfile's int samples are full-scale
+				 * 32-bit. */
 				o[i] = (int32_t)lrintf(y) * 256;
 			}
-			put = sf_writef_int(f->sf, (const int *)o, (sf_count_t)n);
+			put = sf_writef_int(f->sf, (const int *)o,
+			                    (sf_count_t)n);
 		} else {
 			put = sf_writef_float(f->sf, in, (sf_count_t)n);
 		}
@@ -389,7 +448,8 @@ int diskfile_write(struct diskfile *f, const float *src, uint32_t frames)
 			return diskfile__write_error(f, errno);
 		done += n;
 		f->header_dirty = 1;
-		atomic_fetch_add_explicit(&f->frames_done, n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&f->frames_done, n,
+		                          memory_order_relaxed);
 	}
 	return 0;
 }
@@ -421,7 +481,8 @@ int diskfile_close(struct diskfile *f)
 		int e = sf_close(f->sf);
 		f->sf = NULL;
 		if (e != 0 && f->mode == DISKFILE_WRITE)
-			rc = diskfile_fail(f, -EIO, "%s: closing failed: %s", f->path, sf_error_number(e));
+			rc = diskfile_fail(f, -EIO, "%s: closing failed: %s",
+			                   f->path, sf_error_number(e));
 		if (f->mode == DISKFILE_WRITE) {
 			struct stat st;
 			if (stat(f->path, &st) == 0)

@@ -45,58 +45,59 @@ enum diskfile_mode {
 
 /* Sample encoding for PCM containers (.wav, .aiff, .flac). */
 enum diskfile_encoding {
-	DISKFILE_ENC_DEFAULT = 0,  /* PCM_24 */
+	DISKFILE_ENC_DEFAULT = 0, /* PCM_24 */
 	DISKFILE_ENC_PCM16,
 	DISKFILE_ENC_PCM24,
-	DISKFILE_ENC_FLOAT,        /* .wav and .aiff only */
+	DISKFILE_ENC_FLOAT, /* .wav and .aiff only */
 };
 
 #define DISKFILE_ERRMSG_MAX 256
 
 /* An audio block: the payload of a stream's pool node. */
 struct disk_block {
-	struct diskfile *file;  /* owning stream, fixed at pool set-up */
-	uint64_t pos;           /* stream frame of data[0] (read: virtual, see readahead) */
-	uint32_t frames;        /* valid frames */
-	uint32_t capacity;      /* frames the block holds */
-	float data[];           /* frames * channels floats, interleaved */
+	struct diskfile *file; /* owning stream, fixed at pool set-up */
+	/* stream frame of data[0] (read: virtual, see readahead) */
+	uint64_t pos;
+	uint32_t frames;   /* valid frames */
+	uint32_t capacity; /* frames the block holds */
+	float data[];      /* frames * channels floats, interleaved */
 };
 
 struct diskfile {
 	/* Configuration: written by the owner before the open request. */
 	char *path;
 	int mode;
-	int channels;    /* read: 1, 2 or 0 (the file's, at most 2); write: >= 1 */
-	int rate;        /* session rate, Hz (read: delivered; write: file rate) */
-	int loop;        /* read: wrap from the end to frame 0 */
-	int encoding;    /* write: enum diskfile_encoding */
-	void *reply;     /* read: the stream's result ring */
+	int channels; /* read: 1, 2 or 0 (the file's, at most 2); write: >= 1 */
+	int rate;     /* session rate, Hz (read: delivered; write: file rate) */
+	int loop;     /* read: wrap from the end to frame 0 */
+	int encoding; /* write: enum diskfile_encoding */
+	void *reply;  /* read: the stream's result ring */
 	diskfile_destroy_fn destroy;
 
 	/* Results: written by the disk thread before publishing (see above). */
-	int out_channels;      /* read: channels delivered */
+	int out_channels; /* read: channels delivered */
 	int file_rate;
 	int file_channels;
-	uint64_t length;       /* read: frames at `rate` */
-	uint64_t bytes;        /* write: file size after close */
-	char errmsg[DISKFILE_ERRMSG_MAX];  /* first error only */
-	_Atomic int status;                /* 0, or the first error (-errno) */
-	_Atomic uint64_t frames_done;      /* write: frames written so far */
-	_Atomic int open_done;             /* 1 once the open was attempted */
+	uint64_t length;                  /* read: frames at `rate` */
+	uint64_t bytes;                   /* write: file size after close */
+	char errmsg[DISKFILE_ERRMSG_MAX]; /* first error only */
+	_Atomic int status;               /* 0, or the first error (-errno) */
+	_Atomic uint64_t frames_done;     /* write: frames written so far */
+	_Atomic int open_done;            /* 1 once the open was attempted */
 
 	/* Disk thread only. */
 	SNDFILE *sf;
 	SRC_STATE *src;
-	double ratio;          /* rate / file_rate */
-	void *scratch;         /* one chunk of file frames (float or int) */
-	size_t chunk;          /* frames per scratch chunk */
-	float *rsbuf;          /* channel-converted input awaiting the resampler */
+	double ratio;  /* rate / file_rate */
+	void *scratch; /* one chunk of file frames (float or int) */
+	size_t chunk;  /* frames per scratch chunk */
+	float *rsbuf;  /* channel-converted input awaiting the resampler */
 	size_t rs_off;
 	size_t rs_avail;
 	int in_eof;
-	int wenc;              /* write: effective encoding */
-	uint64_t cursor;       /* next frame (at `rate`) the file is positioned at */
-	int64_t last_key;      /* newest deadline queued, keeps per-stream FIFO */
+	int wenc;         /* write: effective encoding */
+	uint64_t cursor;  /* next frame (at `rate`) the file is positioned at */
+	int64_t last_key; /* newest deadline queued, keeps per-stream FIFO */
 	int closing;
 	int header_dirty;
 	int64_t header_ns;     /* last header update, CLOCK_MONOTONIC */
@@ -133,7 +134,8 @@ int diskfile_open(struct diskfile *f);
  * Return: frames delivered (fewer only at the end of a non-looping
  *         stream), or -errno (status and errmsg set)
  */
-int diskfile_read(struct diskfile *f, uint64_t vpos, float *dst, uint32_t frames);
+int diskfile_read(struct diskfile *f, uint64_t vpos, float *dst,
+                  uint32_t frames);
 
 /*
  * Position the file so that the next read of `frame` needs no seek.
@@ -175,6 +177,6 @@ int diskfile_close(struct diskfile *f);
  * Return: err
  */
 int diskfile_fail(struct diskfile *f, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 #endif

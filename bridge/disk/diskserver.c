@@ -16,7 +16,7 @@
 #include "bridge/msg/pool.h"
 #include "bridge/msg/ring.h"
 
-#define DISKSERVER_HOUSEKEEPING_NS 50000000LL  /* header check period, 50 ms */
+#define DISKSERVER_HOUSEKEEPING_NS 50000000LL /* header check period, 50 ms */
 
 int64_t diskserver_monotonic_ns(void)
 {
@@ -34,7 +34,8 @@ int64_t diskserver_now(const struct diskserver *s)
 
 static void diskserver__sleep_ms(unsigned ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = ms / 1000,
+	                      .tv_nsec = (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
@@ -72,8 +73,10 @@ static void diskserver__drain(struct diskserver *s)
 	struct msg m;
 	while (!edfheap_full(&s->heap) && mailbox_try_pop(&s->mailbox, &m)) {
 		struct diskfile *f = diskserver__file_of(&m);
-		int64_t key = m.cmd == DISKSERVER_SEEK ? diskserver_now(s) : (int64_t)m.u64;
-		if (m.cmd == DISKSERVER_OPEN_READ || m.cmd == DISKSERVER_OPEN_WRITE) {
+		int64_t key = m.cmd == DISKSERVER_SEEK ? diskserver_now(s)
+		                                       : (int64_t)m.u64;
+		if (m.cmd == DISKSERVER_OPEN_READ ||
+		    m.cmd == DISKSERVER_OPEN_WRITE) {
 			diskserver__link(s, f);
 			f->last_key = INT64_MIN;
 		}
@@ -103,9 +106,12 @@ static int diskserver__faults(struct diskserver *s, struct diskfile *f)
 		diskserver__sleep_ms(ms);
 	}
 	if (fail) {
-		atomic_fetch_add_explicit(&s->injected_errors, 1, memory_order_relaxed);
-		return diskfile_fail(f, -EIO, "%s: Input/output error (injected: disk_error_after=%llu)",
-				     f->path, (unsigned long long)n);
+		atomic_fetch_add_explicit(&s->injected_errors, 1,
+		                          memory_order_relaxed);
+		return diskfile_fail(f, -EIO,
+		                     "%s: Input/output error (injected: "
+		                     "disk_error_after=%llu)",
+		                     f->path, (unsigned long long)n);
 	}
 	return 0;
 }
@@ -126,7 +132,8 @@ static void diskserver__close(struct diskserver *s, struct diskfile *f)
 	f->destroy(f);
 }
 
-static void diskserver__serve(struct diskserver *s, const struct msg *m, int64_t key)
+static void diskserver__serve(struct diskserver *s, const struct msg *m,
+                              int64_t key)
 {
 	struct diskfile *f = diskserver__file_of(m);
 	if (s->opts.trace)
@@ -134,7 +141,10 @@ static void diskserver__serve(struct diskserver *s, const struct msg *m, int64_t
 	switch (m->cmd) {
 	case DISKSERVER_OPEN_READ: {
 		int rc = diskfile_open(f);
-		struct msg r = { .cmd = DISKSERVER_OPENED, .arg = rc, .u64 = rc == 0 ? f->length : 0, .ptr = f };
+		struct msg r = {.cmd = DISKSERVER_OPENED,
+		                .arg = rc,
+		                .u64 = rc == 0 ? f->length : 0,
+		                .ptr = f};
 		diskserver__reply(f->reply, &r);
 		break;
 	}
@@ -155,7 +165,10 @@ static void diskserver__serve(struct diskserver *s, const struct msg *m, int64_t
 		if (rc == 0)
 			rc = diskfile_read(f, b->pos, b->data, b->capacity);
 		b->frames = rc > 0 ? (uint32_t)rc : 0;
-		struct msg r = { .cmd = DISKSERVER_READ_DONE, .arg = rc, .u64 = b->pos, .ptr = b };
+		struct msg r = {.cmd = DISKSERVER_READ_DONE,
+		                .arg = rc,
+		                .u64 = b->pos,
+		                .ptr = b};
 		diskserver__reply(m->reply, &r);
 		break;
 	}
@@ -172,7 +185,8 @@ static void diskserver__serve(struct diskserver *s, const struct msg *m, int64_t
 		break;
 	}
 	case DISKSERVER_SEEK:
-		if (!f->closing && atomic_load_explicit(&f->status, memory_order_relaxed) == 0)
+		if (!f->closing &&
+		    atomic_load_explicit(&f->status, memory_order_relaxed) == 0)
 			diskfile_seek(f, m->u64);
 		break;
 	case DISKSERVER_FLUSH:
@@ -238,7 +252,7 @@ static void *diskserver__main(void *arg)
 
 int diskserver_start(struct diskserver *s, const struct diskserver_opts *opts)
 {
-	static const struct diskserver_opts defaults = { 0 };
+	static const struct diskserver_opts defaults = {0};
 	int rc;
 	memset(s, 0, sizeof(*s));
 	s->opts = opts ? *opts : defaults;
@@ -253,7 +267,8 @@ int diskserver_start(struct diskserver *s, const struct diskserver_opts *opts)
 	if (s->opts.faults) {
 		s->faults = *s->opts.faults;
 	} else {
-		rc = diskfaults_parse(getenv(DISKFAULTS_ENV), &s->faults, s->errmsg, sizeof(s->errmsg));
+		rc = diskfaults_parse(getenv(DISKFAULTS_ENV), &s->faults,
+		                      s->errmsg, sizeof(s->errmsg));
 		if (rc < 0)
 			return rc;
 	}
@@ -263,25 +278,32 @@ int diskserver_start(struct diskserver *s, const struct diskserver_opts *opts)
 	atomic_init(&s->stalls, 0);
 	atomic_init(&s->injected_errors, 0);
 
-	s->mailbox_mem = aligned_alloc(RING_CACHE_LINE,
-				       (mailbox_storage_size(s->opts.mailbox_capacity) + RING_CACHE_LINE - 1) /
-					       RING_CACHE_LINE * RING_CACHE_LINE);
+	s->mailbox_mem =
+	        aligned_alloc(RING_CACHE_LINE,
+	                      (mailbox_storage_size(s->opts.mailbox_capacity) +
+	                       RING_CACHE_LINE - 1) /
+	                              RING_CACHE_LINE * RING_CACHE_LINE);
 	s->heap_mem = calloc(s->opts.max_pending, sizeof(*s->heap_mem));
 	rc = -ENOMEM;
 	if (!s->mailbox_mem || !s->heap_mem) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "disk server: out of memory");
+		snprintf(s->errmsg, sizeof(s->errmsg),
+		         "disk server: out of memory");
 		goto fail_mem;
 	}
-	rc = mailbox_init(&s->mailbox, s->mailbox_mem, s->opts.mailbox_capacity);
+	rc = mailbox_init(&s->mailbox, s->mailbox_mem,
+	                  s->opts.mailbox_capacity);
 	if (rc < 0) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "disk server: mailbox capacity %zu is not a power of two >= 2",
-			 s->opts.mailbox_capacity);
+		snprintf(s->errmsg, sizeof(s->errmsg),
+		         "disk server: mailbox capacity %zu is not a power of "
+		         "two >= 2",
+		         s->opts.mailbox_capacity);
 		goto fail_mem;
 	}
 	edfheap_init(&s->heap, s->heap_mem, s->opts.max_pending);
 	rc = -pthread_create(&s->thread, NULL, diskserver__main, s);
 	if (rc < 0) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "disk server: cannot start thread: %s", strerror(-rc));
+		snprintf(s->errmsg, sizeof(s->errmsg),
+		         "disk server: cannot start thread: %s", strerror(-rc));
 		goto fail_mailbox;
 	}
 	return 0;

@@ -60,36 +60,37 @@ enum diskserver_cmd {
 /* Current time in ns for deadlines; must be real-time safe. */
 typedef int64_t (*diskserver_clock_fn)(void *arg);
 /* Called on the disk thread just before a request is served (tests). */
-typedef void (*diskserver_trace_fn)(void *arg, const struct msg *req, int64_t key);
+typedef void (*diskserver_trace_fn)(void *arg, const struct msg *req,
+                                    int64_t key);
 
 struct diskserver_opts {
-	size_t mailbox_capacity;      /* power of two; 0: 4096 */
-	size_t max_pending;           /* heap entries; 0: 4096 */
-	int64_t poll_ns;              /* longest sleep; 0: 2 ms */
-	int64_t header_interval_ns;   /* WAV/AIFF header refresh; 0: 1 s */
-	const struct diskfaults *faults;  /* NULL: parse RTBRIDGE_FAULTS */
-	diskserver_clock_fn clock;    /* NULL: CLOCK_MONOTONIC */
+	size_t mailbox_capacity;         /* power of two; 0: 4096 */
+	size_t max_pending;              /* heap entries; 0: 4096 */
+	int64_t poll_ns;                 /* longest sleep; 0: 2 ms */
+	int64_t header_interval_ns;      /* WAV/AIFF header refresh; 0: 1 s */
+	const struct diskfaults *faults; /* NULL: parse RTBRIDGE_FAULTS */
+	diskserver_clock_fn clock;       /* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
-	diskserver_trace_fn trace;    /* NULL: none */
+	diskserver_trace_fn trace; /* NULL: none */
 	void *trace_arg;
 };
 
 struct diskserver {
 	struct mailbox mailbox;
 	void *mailbox_mem;
-	struct edfheap heap;            /* disk thread only */
+	struct edfheap heap; /* disk thread only */
 	struct edfheap_entry *heap_mem;
 	struct diskserver_opts opts;
 	struct diskfaults faults;
 	pthread_t thread;
 	_Atomic int stopping;
-	uint64_t block_requests;        /* disk thread only */
-	struct diskfile *files;         /* open files, disk thread only */
-	int64_t housekeeping_ns;        /* disk thread only */
-	_Atomic uint64_t served;        /* requests served */
-	_Atomic uint64_t stalls;        /* injected stalls */
+	uint64_t block_requests; /* disk thread only */
+	struct diskfile *files;  /* open files, disk thread only */
+	int64_t housekeeping_ns; /* disk thread only */
+	_Atomic uint64_t served; /* requests served */
+	_Atomic uint64_t stalls; /* injected stalls */
 	_Atomic uint64_t injected_errors;
-	int forced;                     /* streams closed by stop; after join */
+	int forced; /* streams closed by stop; after join */
 	char errmsg[256];
 };
 

@@ -6,7 +6,8 @@
 
 #include <errno.h>
 
-static bool edfheap__less(const struct edfheap_entry *a, const struct edfheap_entry *b)
+static bool edfheap__less(const struct edfheap_entry *a,
+                          const struct edfheap_entry *b)
 {
 	if (a->key != b->key)
 		return a->key < b->key;
@@ -33,7 +34,7 @@ int edfheap_push(struct edfheap *h, int64_t key, const struct msg *m)
 {
 	if (h->len == h->cap)
 		return -ENOSPC;
-	struct edfheap_entry e = { .key = key, .seq = h->next_seq++, .msg = *m };
+	struct edfheap_entry e = {.key = key, .seq = h->next_seq++, .msg = *m};
 	size_t i = h->len++;
 	/* Sift up: move parents down until e's place is found. */
 	while (i > 0) {
@@ -62,7 +63,8 @@ bool edfheap_pop(struct edfheap *h, struct msg *out, int64_t *key)
 		size_t child = 2 * i + 1;
 		if (child >= n)
 			break;
-		if (child + 1 < n && edfheap__less(&h->v[child + 1], &h->v[child]))
+		if (child + 1 < n &&
+		    edfheap__less(&h->v[child + 1], &h->v[child]))
 			child++;
 		if (!edfheap__less(&h->v[child], &last))
 			break;

@@ -17,8 +17,8 @@
 #include "bridge/msg/msg.h"
 
 struct edfheap_entry {
-	int64_t key;   /* deadline, ns */
-	uint64_t seq;  /* push order, breaks ties */
+	int64_t key;  /* deadline, ns */
+	uint64_t seq; /* push order, breaks ties */
 	struct msg msg;
 };
 

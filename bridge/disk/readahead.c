@@ -74,7 +74,8 @@ static void readahead__results(struct readahead *s)
 				continue;
 			}
 			s->length = m.u64;
-			atomic_store_explicit(&s->length_pub, m.u64, memory_order_relaxed);
+			atomic_store_explicit(&s->length_pub, m.u64,
+			                      memory_order_relaxed);
 			s->channels = s->file.out_channels;
 			if (s->state == READAHEAD_OPENING)
 				readahead__set_state(s, READAHEAD_BUFFERING);
@@ -108,12 +109,15 @@ static void readahead__fill(struct readahead *s, int wake)
 	if (s->state == READAHEAD_ERROR || s->state == READAHEAD_EOF)
 		return;
 	int64_t now = -1;
-	while (s->qlen < s->qcap && s->next_pos - s->play_pos < s->prefetch_frames) {
-		if (!s->loop && s->state != READAHEAD_OPENING && s->next_pos >= s->length)
+	while (s->qlen < s->qcap &&
+	       s->next_pos - s->play_pos < s->prefetch_frames) {
+		if (!s->loop && s->state != READAHEAD_OPENING &&
+		    s->next_pos >= s->length)
 			break;
 		struct disk_block *b = pool_get(&s->pool);
 		if (!b) {
-			atomic_fetch_add_explicit(&s->deferred, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&s->deferred, 1,
+			                          memory_order_relaxed);
 			break;
 		}
 		if (now < 0)
@@ -123,14 +127,16 @@ static void readahead__fill(struct readahead *s, int wake)
 		/* The stream runs dry when playback reaches this block. */
 		uint64_t ahead = s->next_pos - s->play_pos;
 		struct msg m = {
-			.cmd = DISKSERVER_READ,
-			.u64 = (uint64_t)now + ahead * 1000000000ULL / (uint64_t)s->rate,
-			.ptr = b,
-			.reply = &s->results,
+		        .cmd = DISKSERVER_READ,
+		        .u64 = (uint64_t)now +
+		               ahead * 1000000000ULL / (uint64_t)s->rate,
+		        .ptr = b,
+		        .reply = &s->results,
 		};
 		if (diskserver_post(s->server, &m, wake) < 0) {
 			pool_put(&s->pool, b);
-			atomic_fetch_add_explicit(&s->deferred, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&s->deferred, 1,
+			                          memory_order_relaxed);
 			break;
 		}
 		struct readahead_entry *e = readahead__at(s, s->qlen);
@@ -197,7 +203,8 @@ size_t readahead_read(struct readahead *s, float *out, size_t frames)
 	size_t copied = 0;
 	if (s->state == READAHEAD_STREAMING) {
 		while (copied < frames && s->ndiscard < s->qlen) {
-			struct readahead_entry *e = readahead__at(s, s->ndiscard);
+			struct readahead_entry *e =
+			        readahead__at(s, s->ndiscard);
 			if (!e->ready)
 				break;
 			struct disk_block *b = e->block;
@@ -209,7 +216,9 @@ size_t readahead_read(struct readahead *s, float *out, size_t frames)
 			size_t n = (size_t)(end - s->play_pos);
 			if (n > frames - copied)
 				n = frames - copied;
-			memcpy(out + copied * ch, b->data + (size_t)(s->play_pos - b->pos) * ch, n * ch * sizeof(float));
+			memcpy(out + copied * ch,
+			       b->data + (size_t)(s->play_pos - b->pos) * ch,
+			       n * ch * sizeof(float));
 			copied += n;
 			s->play_pos += n;
 			if (s->play_pos == end)
@@ -217,13 +226,17 @@ size_t readahead_read(struct readahead *s, float *out, size_t frames)
 		}
 		if (copied < frames && (s->loop || s->play_pos < s->length)) {
 			/* Relaxed: plain counters, no data hangs off them. */
-			atomic_fetch_add_explicit(&s->underruns, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&s->underrun_frames, frames - copied, memory_order_relaxed);
+			atomic_fetch_add_explicit(&s->underruns, 1,
+			                          memory_order_relaxed);
+			atomic_fetch_add_explicit(&s->underrun_frames,
+			                          frames - copied,
+			                          memory_order_relaxed);
 		}
 		readahead__publish_position(s);
 	}
 	if (copied < frames && ch > 0)
-		memset(out + copied * ch, 0, (frames - copied) * ch * sizeof(float));
+		memset(out + copied * ch, 0,
+		       (frames - copied) * ch * sizeof(float));
 	readahead__fill(s, 0);
 	readahead__update(s);
 	return copied;
@@ -245,12 +258,14 @@ int readahead_seek(struct readahead *s, uint64_t frame)
 		v = s->length;
 	}
 	int in_range = 0;
-	if (known && s->ndiscard < s->qlen && v < s->next_pos && v >= readahead__at(s, s->ndiscard)->block->pos)
+	if (known && s->ndiscard < s->qlen && v < s->next_pos &&
+	    v >= readahead__at(s, s->ndiscard)->block->pos)
 		in_range = 1;
 	if (in_range) {
 		/* Keep the block holding v and everything after it. */
 		while (s->ndiscard < s->qlen) {
-			struct disk_block *b = readahead__at(s, s->ndiscard)->block;
+			struct disk_block *b =
+			        readahead__at(s, s->ndiscard)->block;
 			if (b->pos + s->block_frames > v)
 				break;
 			readahead__retire_front(s);
@@ -266,8 +281,11 @@ int readahead_seek(struct readahead *s, uint64_t frame)
 		if (known) {
 			readahead__set_state(s, READAHEAD_BUFFERING);
 			/* A hint so the server positions the file before the
-			 * reads arrive; the reads carry their position anyway. */
-			struct msg m = { .cmd = DISKSERVER_SEEK, .u64 = v, .ptr = &s->file };
+			 * reads arrive; the reads carry their position anyway.
+			 */
+			struct msg m = {.cmd = DISKSERVER_SEEK,
+			                .u64 = v,
+			                .ptr = &s->file};
 			if (s->loop || v < s->length)
 				(void)diskserver_post(s->server, &m, 0);
 		}
@@ -303,16 +321,17 @@ static size_t readahead__round(size_t n, size_t a)
 	return (n + a - 1) / a * a;
 }
 
-int readahead_open(struct diskserver *srv, const char *path, const struct readahead_opts *opts,
-		   struct readahead **out)
+int readahead_open(struct diskserver *srv, const char *path,
+                   const struct readahead_opts *opts, struct readahead **out)
 {
-	static const struct readahead_opts defaults = { 0 };
+	static const struct readahead_opts defaults = {0};
 	const struct readahead_opts *o = opts ? opts : &defaults;
 	int rate = o->rate ? o->rate : 48000;
 	double prefetch_s = o->prefetch_s > 0 ? o->prefetch_s : 2.0;
 	uint32_t block_frames = o->block_frames ? o->block_frames : 1024;
-	if (o->channels < 0 || o->channels > 2 || rate < 1000 || rate > 768000 || o->prefetch_s < 0 ||
-	    prefetch_s > 600 || block_frames > 1u << 20)
+	if (o->channels < 0 || o->channels > 2 || rate < 1000 ||
+	    rate > 768000 || o->prefetch_s < 0 || prefetch_s > 600 ||
+	    block_frames > 1u << 20)
 		return -EINVAL;
 
 	int rc = -ENOMEM;
@@ -344,10 +363,14 @@ int readahead_open(struct diskserver *srv, const char *path, const struct readah
 
 	/* Enough blocks to cover the window from anywhere inside a block,
 	 * plus one being played. */
-	size_t nblocks = (size_t)((s->prefetch_frames + block_frames - 1) / block_frames) + 2;
+	size_t nblocks = (size_t)((s->prefetch_frames + block_frames - 1) /
+	                          block_frames) +
+	                 2;
 	int pool_ch = o->channels ? o->channels : 2;
-	size_t node = sizeof(struct disk_block) + (size_t)block_frames * (size_t)pool_ch * sizeof(float);
-	size_t psize = readahead__round(pool_storage_size(node, nblocks), alignof(max_align_t));
+	size_t node = sizeof(struct disk_block) +
+	              (size_t)block_frames * (size_t)pool_ch * sizeof(float);
+	size_t psize = readahead__round(pool_storage_size(node, nblocks),
+	                                alignof(max_align_t));
 	s->pool_mem = aligned_alloc(alignof(max_align_t), psize);
 	if (!s->pool_mem)
 		goto fail_file;
@@ -374,7 +397,8 @@ int readahead_open(struct diskserver *srv, const char *path, const struct readah
 
 	/* Room for every block's answer plus the open answer. */
 	size_t rcap = readahead__pow2(nblocks + 2);
-	size_t rsize = readahead__round(ring_storage_size(sizeof(struct msg), rcap), RING_CACHE_LINE);
+	size_t rsize = readahead__round(
+	        ring_storage_size(sizeof(struct msg), rcap), RING_CACHE_LINE);
 	s->ring_mem = aligned_alloc(RING_CACHE_LINE, rsize);
 	rc = -ENOMEM;
 	if (!s->ring_mem)
@@ -384,7 +408,9 @@ int readahead_open(struct diskserver *srv, const char *path, const struct readah
 		goto fail_ring_mem;
 
 	s->state = READAHEAD_OPENING;
-	struct msg m = { .cmd = DISKSERVER_OPEN_READ, .u64 = (uint64_t)diskserver_now(srv), .ptr = &s->file };
+	struct msg m = {.cmd = DISKSERVER_OPEN_READ,
+	                .u64 = (uint64_t)diskserver_now(srv),
+	                .ptr = &s->file};
 	rc = diskserver_send(srv, &m, READAHEAD_SEND_TIMEOUT_MS);
 	if (rc < 0)
 		goto fail_ring;
@@ -412,7 +438,9 @@ fail_stream:
 
 int readahead_close(struct readahead *s)
 {
-	struct msg m = { .cmd = DISKSERVER_CLOSE, .u64 = (uint64_t)diskserver_now(s->server), .ptr = &s->file };
+	struct msg m = {.cmd = DISKSERVER_CLOSE,
+	                .u64 = (uint64_t)diskserver_now(s->server),
+	                .ptr = &s->file};
 	return diskserver_send(s->server, &m, READAHEAD_SEND_TIMEOUT_MS);
 }
 
@@ -440,7 +468,8 @@ int readahead_channels(const struct readahead *s)
 
 const char *readahead_error(const struct readahead *s)
 {
-	if (atomic_load_explicit(&s->state_pub, memory_order_acquire) != READAHEAD_ERROR)
+	if (atomic_load_explicit(&s->state_pub, memory_order_acquire) !=
+	    READAHEAD_ERROR)
 		return "";
 	return s->file.errmsg;
 }

@@ -43,48 +43,51 @@ enum readahead_state {
 };
 
 struct readahead_opts {
-	int channels;           /* 1, 2, or 0: the file's (mono or stereo; more: first two) */
-	int rate;               /* session rate in Hz; 0: 48000 */
-	double prefetch_s;      /* read-ahead in seconds; 0: 2.0 */
-	uint32_t block_frames;  /* frames per block; 0: 1024 */
-	int loop;               /* gapless loop: after the last frame comes frame 0 */
+	int channels; /* 1, 2, or 0: the file's (mono or stereo; more: first
+	                 two) */
+	int rate;     /* session rate in Hz; 0: 48000 */
+	double prefetch_s;     /* read-ahead in seconds; 0: 2.0 */
+	uint32_t block_frames; /* frames per block; 0: 1024 */
+	int loop; /* gapless loop: after the last frame comes frame 0 */
 };
 
 /* One queued block, in request order (consumer only). */
 struct readahead_entry {
 	struct disk_block *block;
-	uint8_t ready;    /* the server has answered */
-	uint8_t discard;  /* no longer wanted: recycled once ready */
+	uint8_t ready;   /* the server has answered */
+	uint8_t discard; /* no longer wanted: recycled once ready */
 };
 
 struct readahead {
-	struct diskfile file;  /* the disk thread's part */
+	struct diskfile file; /* the disk thread's part */
 	struct diskserver *server;
-	struct pool pool;      /* owned by the consumer */
+	struct pool pool; /* owned by the consumer */
 	void *pool_mem;
-	struct ring results;   /* disk thread -> consumer */
+	struct ring results; /* disk thread -> consumer */
 	void *ring_mem;
-	struct readahead_entry *q;  /* consumer only from here on */
+	struct readahead_entry *q; /* consumer only from here on */
 	size_t qcap;
 	size_t qhead;
 	size_t qlen;
-	size_t ndiscard;       /* q[0 .. ndiscard) are discarded */
-	size_t match_hint;     /* q[] index the next read answer is likely for */
+	size_t ndiscard;   /* q[0 .. ndiscard) are discarded */
+	size_t match_hint; /* q[] index the next read answer is likely for */
 	uint32_t block_frames;
 	int rate;
-	int channels;          /* delivered channels, 0 until known */
+	int channels; /* delivered channels, 0 until known */
 	int loop;
 	uint64_t prefetch_frames;
-	uint64_t play_pos;     /* next frame to deliver (virtual: grows past length when looping) */
-	uint64_t next_pos;     /* first frame not yet requested */
+	uint64_t play_pos; /* next frame to deliver (virtual: grows past length
+	                      when looping) */
+	uint64_t next_pos; /* first frame not yet requested */
 	uint64_t length;
 	int state;
-	_Atomic int state_pub;          /* snapshot for other threads */
-	_Atomic uint64_t position_pub;  /* snapshot for other threads */
-	_Atomic uint64_t length_pub;    /* snapshot for other threads */
+	_Atomic int state_pub;         /* snapshot for other threads */
+	_Atomic uint64_t position_pub; /* snapshot for other threads */
+	_Atomic uint64_t length_pub;   /* snapshot for other threads */
 	_Atomic uint64_t underruns;
 	_Atomic uint64_t underrun_frames;
-	_Atomic uint64_t deferred;      /* requests postponed: pool empty or mailbox full */
+	_Atomic uint64_t
+	        deferred; /* requests postponed: pool empty or mailbox full */
 };
 
 /*
@@ -96,8 +99,8 @@ struct readahead {
  * Return: 0 and *out, or -EINVAL (bad options), -ENOMEM, -ETIMEDOUT (the
  *         server's mailbox stayed full)
  */
-int readahead_open(struct diskserver *srv, const char *path, const struct readahead_opts *opts,
-		   struct readahead **out);
+int readahead_open(struct diskserver *srv, const char *path,
+                   const struct readahead_opts *opts, struct readahead **out);
 
 /*
  * Copy up to `frames` frames into `out` (frames * readahead_channels()
@@ -144,7 +147,8 @@ int readahead_state(const struct readahead *s);
 uint64_t readahead_position(const struct readahead *s);
 uint64_t readahead_length(const struct readahead *s);
 
-/* Delivered channels (0 while OPENING if opts.channels was 0). Context: consumer. */
+/* Delivered channels (0 while OPENING if opts.channels was 0). Context:
+ * consumer. */
 int readahead_channels(const struct readahead *s);
 
 /*

@@ -17,28 +17,32 @@
 
 static void writebehind__sleep_1ms(void)
 {
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000L };
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000L};
 	nanosleep(&ts, NULL);
 }
 
-static struct msg writebehind__write_msg(struct writebehind *s, struct disk_block *b)
+static struct msg writebehind__write_msg(struct writebehind *s,
+                                         struct disk_block *b)
 {
 	/* The producer runs dry when the free blocks are filled. */
 	uint64_t ahead = (uint64_t)pool_available(&s->pool) * s->block_frames;
 	struct msg m = {
-		.cmd = DISKSERVER_WRITE,
-		.u64 = (uint64_t)diskserver_now(s->server) + ahead * 1000000000ULL / (uint64_t)s->rate,
-		.ptr = b,
-		.reply = &s->pool,
+	        .cmd = DISKSERVER_WRITE,
+	        .u64 = (uint64_t)diskserver_now(s->server) +
+	               ahead * 1000000000ULL / (uint64_t)s->rate,
+	        .ptr = b,
+	        .reply = &s->pool,
 	};
 	return m;
 }
 
-/* Post blocks the mailbox refused earlier, oldest first. Return: how many remain. */
+/* Post blocks the mailbox refused earlier, oldest first. Return: how many
+ * remain. */
 static size_t writebehind__resend(struct writebehind *s)
 {
 	while (s->unsent_len > 0) {
-		struct msg m = writebehind__write_msg(s, s->unsent[s->unsent_head]);
+		struct msg m =
+		        writebehind__write_msg(s, s->unsent[s->unsent_head]);
 		if (diskserver_post(s->server, &m, 0) < 0)
 			break;
 		s->unsent_head = (s->unsent_head + 1) % s->nblocks;
@@ -61,7 +65,8 @@ static void writebehind__post(struct writebehind *s, struct disk_block *b)
 static void writebehind__drop(struct writebehind *s, size_t frames)
 {
 	/* Relaxed: plain counters. */
-	atomic_fetch_add_explicit(&s->dropped_frames, frames, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->dropped_frames, frames,
+	                          memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->drop_events, 1, memory_order_relaxed);
 }
 
@@ -89,7 +94,8 @@ size_t writebehind_write(struct writebehind *s, const float *in, size_t frames)
 		size_t n = s->block_frames - s->cur->frames;
 		if (n > frames - done)
 			n = frames - done;
-		memcpy(s->cur->data + (size_t)s->cur->frames * ch, in + done * ch, n * ch * sizeof(float));
+		memcpy(s->cur->data + (size_t)s->cur->frames * ch,
+		       in + done * ch, n * ch * sizeof(float));
 		s->cur->frames += (uint32_t)n;
 		done += n;
 		if (s->cur->frames == s->block_frames) {
@@ -108,7 +114,9 @@ int writebehind_flush(struct writebehind *s)
 	}
 	if (writebehind__resend(s) > 0)
 		return -EAGAIN;
-	struct msg m = { .cmd = DISKSERVER_FLUSH, .u64 = (uint64_t)diskserver_now(s->server), .ptr = &s->file };
+	struct msg m = {.cmd = DISKSERVER_FLUSH,
+	                .u64 = (uint64_t)diskserver_now(s->server),
+	                .ptr = &s->file};
 	return diskserver_post(s->server, &m, 0);
 }
 
@@ -117,12 +125,15 @@ static void writebehind__destroy(struct diskfile *f)
 	struct writebehind *s = (struct writebehind *)f;
 	struct writebehind_result *r = s->result;
 	if (r) {
-		r->status = atomic_load_explicit(&f->status, memory_order_relaxed);
-		r->frames = atomic_load_explicit(&f->frames_done, memory_order_relaxed);
+		r->status =
+		        atomic_load_explicit(&f->status, memory_order_relaxed);
+		r->frames = atomic_load_explicit(&f->frames_done,
+		                                 memory_order_relaxed);
 		r->bytes = f->bytes;
 		memcpy(r->message, f->errmsg, sizeof(r->message));
 		r->message[sizeof(r->message) - 1] = '\0';
-		/* Release: publishes the fields above to writebehind_result_done. */
+		/* Release: publishes the fields above to
+		 * writebehind_result_done. */
 		atomic_store_explicit(&r->done, 1, memory_order_release);
 	}
 	pool_clear(&s->pool);
@@ -145,19 +156,24 @@ int writebehind_close(struct writebehind *s, struct writebehind_result *result)
 	/* The partial block joins the queue of blocks to send (which has room
 	 * for every block of the pool). */
 	if (s->cur && s->cur->frames > 0) {
-		s->unsent[(s->unsent_head + s->unsent_len) % s->nblocks] = s->cur;
+		s->unsent[(s->unsent_head + s->unsent_len) % s->nblocks] =
+		        s->cur;
 		s->unsent_len++;
 	}
 	s->cur = NULL;
 	while (s->unsent_len > 0) {
-		struct msg m = writebehind__write_msg(s, s->unsent[s->unsent_head]);
-		rc = diskserver_send(s->server, &m, WRITEBEHIND_SEND_TIMEOUT_MS);
+		struct msg m =
+		        writebehind__write_msg(s, s->unsent[s->unsent_head]);
+		rc = diskserver_send(s->server, &m,
+		                     WRITEBEHIND_SEND_TIMEOUT_MS);
 		if (rc < 0)
 			return rc;
 		s->unsent_head = (s->unsent_head + 1) % s->nblocks;
 		s->unsent_len--;
 	}
-	struct msg m = { .cmd = DISKSERVER_CLOSE, .u64 = (uint64_t)diskserver_now(s->server), .ptr = &s->file };
+	struct msg m = {.cmd = DISKSERVER_CLOSE,
+	                .u64 = (uint64_t)diskserver_now(s->server),
+	                .ptr = &s->file};
 	return diskserver_send(s->server, &m, WRITEBEHIND_SEND_TIMEOUT_MS);
 }
 
@@ -180,7 +196,9 @@ int writebehind_wait_closed(struct writebehind_result *result, int timeout_ms)
 int writebehind_wait_open(struct writebehind *s, int timeout_ms)
 {
 	/* Acquire: pairs with the release after the open in the server. */
-	for (int i = 0; !atomic_load_explicit(&s->file.open_done, memory_order_acquire); i++) {
+	for (int i = 0;
+	     !atomic_load_explicit(&s->file.open_done, memory_order_acquire);
+	     i++) {
 		if (i >= timeout_ms)
 			return -ETIMEDOUT;
 		writebehind__sleep_1ms();
@@ -216,15 +234,17 @@ uint64_t writebehind_drop_events(const struct writebehind *s)
 	return atomic_load_explicit(&s->drop_events, memory_order_relaxed);
 }
 
-int writebehind_open(struct diskserver *srv, const char *path, int channels, int rate,
-		     const struct writebehind_opts *opts, struct writebehind **out)
+int writebehind_open(struct diskserver *srv, const char *path, int channels,
+                     int rate, const struct writebehind_opts *opts,
+                     struct writebehind **out)
 {
-	static const struct writebehind_opts defaults = { 0 };
+	static const struct writebehind_opts defaults = {0};
 	const struct writebehind_opts *o = opts ? opts : &defaults;
 	uint32_t block_frames = o->block_frames ? o->block_frames : 1024;
 	double buffer_s = o->buffer_s > 0 ? o->buffer_s : 2.0;
-	if (channels < 1 || channels > 64 || rate < 1000 || rate > 768000 || o->buffer_s < 0 ||
-	    buffer_s > 600 || block_frames > 1u << 20 || o->encoding < 0 || o->encoding > DISKFILE_ENC_FLOAT)
+	if (channels < 1 || channels > 64 || rate < 1000 || rate > 768000 ||
+	    o->buffer_s < 0 || buffer_s > 600 || block_frames > 1u << 20 ||
+	    o->encoding < 0 || o->encoding > DISKFILE_ENC_FLOAT)
 		return -EINVAL;
 
 	int rc = -ENOMEM;
@@ -248,9 +268,11 @@ int writebehind_open(struct diskserver *srv, const char *path, int channels, int
 	size_t nblocks = (size_t)ceil(buffer_s * rate / block_frames);
 	if (nblocks < 2)
 		nblocks = 2;
-	size_t node = sizeof(struct disk_block) + (size_t)block_frames * (size_t)channels * sizeof(float);
+	size_t node = sizeof(struct disk_block) +
+	              (size_t)block_frames * (size_t)channels * sizeof(float);
 	size_t psize = pool_storage_size(node, nblocks);
-	psize = (psize + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t);
+	psize = (psize + alignof(max_align_t) - 1) / alignof(max_align_t) *
+	        alignof(max_align_t);
 	rc = -ENOMEM;
 	s->pool_mem = aligned_alloc(alignof(max_align_t), psize);
 	s->unsent = calloc(nblocks, sizeof(*s->unsent));
@@ -269,7 +291,9 @@ int writebehind_open(struct diskserver *srv, const char *path, int channels, int
 	for (size_t i = 0; i < nblocks; i++)
 		pool_put(&s->pool, s->unsent[i]);
 
-	struct msg m = { .cmd = DISKSERVER_OPEN_WRITE, .u64 = (uint64_t)diskserver_now(srv), .ptr = &s->file };
+	struct msg m = {.cmd = DISKSERVER_OPEN_WRITE,
+	                .u64 = (uint64_t)diskserver_now(srv),
+	                .ptr = &s->file};
 	rc = diskserver_send(srv, &m, WRITEBEHIND_SEND_TIMEOUT_MS);
 	if (rc < 0)
 		goto fail_pool;

@@ -31,34 +31,36 @@
 #include "bridge/msg/pool.h"
 
 struct writebehind_opts {
-	uint32_t block_frames;  /* frames per block; 0: 1024 */
-	double buffer_s;        /* seconds the pool holds; 0: 2.0 */
-	int encoding;           /* enum diskfile_encoding; 0: 24-bit PCM */
+	uint32_t block_frames; /* frames per block; 0: 1024 */
+	double buffer_s;       /* seconds the pool holds; 0: 2.0 */
+	int encoding;          /* enum diskfile_encoding; 0: 24-bit PCM */
 };
 
 /* Outcome of a recording, filled by the disk thread at close. */
 struct writebehind_result {
-	int status;        /* 0, or the first error (-errno) */
-	uint64_t frames;   /* frames written to the file */
-	uint64_t bytes;    /* file size after closing */
-	char message[DISKFILE_ERRMSG_MAX];  /* "" or the error */
-	_Atomic int done;  /* 1 once the fields above are final */
+	int status;                        /* 0, or the first error (-errno) */
+	uint64_t frames;                   /* frames written to the file */
+	uint64_t bytes;                    /* file size after closing */
+	char message[DISKFILE_ERRMSG_MAX]; /* "" or the error */
+	_Atomic int done; /* 1 once the fields above are final */
 };
 
 struct writebehind {
-	struct diskfile file;  /* the disk thread's part */
+	struct diskfile file; /* the disk thread's part */
 	struct diskserver *server;
-	struct pool pool;      /* owned by the producer */
+	struct pool pool; /* owned by the producer */
 	void *pool_mem;
-	struct disk_block *cur;    /* block being filled (producer) */
-	struct disk_block **unsent;  /* full blocks the mailbox refused, in order */
+	struct disk_block *cur; /* block being filled (producer) */
+	struct disk_block *
+	        *unsent; /* full blocks the mailbox refused, in order */
 	size_t nblocks;
 	size_t unsent_head;
 	size_t unsent_len;
 	uint32_t block_frames;
 	int channels;
 	int rate;
-	struct writebehind_result *result;  /* set by close, read by the disk thread */
+	struct writebehind_result
+	        *result; /* set by close, read by the disk thread */
 	_Atomic uint64_t dropped_frames;
 	_Atomic uint64_t drop_events;
 };
@@ -71,8 +73,9 @@ struct writebehind {
  * Context: control
  * Return: 0 and *out, or -EINVAL, -ENOMEM, -ETIMEDOUT
  */
-int writebehind_open(struct diskserver *srv, const char *path, int channels, int rate,
-		     const struct writebehind_opts *opts, struct writebehind **out);
+int writebehind_open(struct diskserver *srv, const char *path, int channels,
+                     int rate, const struct writebehind_opts *opts,
+                     struct writebehind **out);
 
 /*
  * Wait until the server has tried to open the file.

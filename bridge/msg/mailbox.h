@@ -23,10 +23,11 @@
 struct mailbox_slot;
 
 struct mailbox {
-	alignas(RING_CACHE_LINE) _Atomic size_t tail;  /* producers claim here */
-	alignas(RING_CACHE_LINE) size_t head;          /* consumer only */
-	alignas(RING_CACHE_LINE) _Atomic uint32_t count;   /* messages published, not yet popped */
-	_Atomic uint32_t sleeping;  /* futex word: 1 while the consumer waits */
+	alignas(RING_CACHE_LINE) _Atomic size_t tail; /* producers claim here */
+	alignas(RING_CACHE_LINE) size_t head;         /* consumer only */
+	alignas(RING_CACHE_LINE) _Atomic uint32_t
+	        count;             /* messages published, not yet popped */
+	_Atomic uint32_t sleeping; /* futex word: 1 while the consumer waits */
 	alignas(RING_CACHE_LINE) struct mailbox_slot *slots;
 	size_t mask;
 };

@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 struct msg {
-	uint32_t cmd;  /* what to do: a module-defined enum value, never 0 */
-	int32_t arg;   /* small argument or result: a count, an id, or -errno */
-	uint64_t u64;  /* a frame position, a deadline (ns), a length (bytes) */
-	void *ptr;     /* the object whose ownership moves with the message */
-	void *reply;   /* where the answer goes (request with a result queue) */
+	uint32_t cmd; /* what to do: a module-defined enum value, never 0 */
+	int32_t arg;  /* small argument or result: a count, an id, or -errno */
+	uint64_t u64; /* a frame position, a deadline (ns), a length (bytes) */
+	void *ptr;    /* the object whose ownership moves with the message */
+	void *reply;  /* where the answer goes (request with a result queue) */
 };
 
 #endif

@@ -18,12 +18,13 @@
 struct pool_node;
 
 struct pool {
-	struct pool_node *free;               /* owner only */
-	_Atomic(struct pool_node *) returned; /* pushed by others, taken by owner */
+	struct pool_node *free; /* owner only */
+	_Atomic(struct pool_node *)
+	        returned; /* pushed by others, taken by owner */
 	unsigned char *base;
-	size_t stride;     /* bytes per node including the link word */
-	size_t count;      /* nodes in the pool */
-	size_t available;  /* owner's count of nodes on `free` */
+	size_t stride;    /* bytes per node including the link word */
+	size_t count;     /* nodes in the pool */
+	size_t available; /* owner's count of nodes on `free` */
 };
 
 /* Bytes of storage for `count` nodes of `node_size` payload bytes. */

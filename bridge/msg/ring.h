@@ -24,14 +24,14 @@
 struct ring {
 	/* Producer's line. */
 	alignas(RING_CACHE_LINE) _Atomic size_t tail; /* next slot to write */
-	size_t head_cache;  /* producer's last view of head */
+	size_t head_cache; /* producer's last view of head */
 	/* Consumer's line. */
 	alignas(RING_CACHE_LINE) _Atomic size_t head; /* next slot to read */
-	size_t tail_cache;  /* consumer's last view of tail */
+	size_t tail_cache; /* consumer's last view of tail */
 	/* Read-only after init. */
 	alignas(RING_CACHE_LINE) unsigned char *slots;
-	size_t slot_size;   /* bytes per slot */
-	size_t mask;        /* capacity - 1 */
+	size_t slot_size; /* bytes per slot */
+	size_t mask;      /* capacity - 1 */
 };
 
 /*
@@ -55,7 +55,7 @@ int ring_init(struct ring *r, void *storage, size_t slot_size, size_t capacity);
  * Return: 0, or -EINVAL as ring_init
  */
 int ring_init_at(struct ring *r, void *storage, size_t slot_size,
-		 size_t capacity, size_t start_index);
+                 size_t capacity, size_t start_index);
 
 /* Nothing to release: the storage is the caller's. */
 void ring_clear(struct ring *r);
@@ -94,7 +94,6 @@ static inline void ring_write_commit(struct ring *r)
 	atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
 }
 
-
 /*
  * Two-phase read: look at the oldest slot, use it, release it.
  *
@@ -127,7 +126,6 @@ static inline void ring_read_commit(struct ring *r)
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 }
 
-
 /*
  * Copy one slot in (push) or out (pop).
  *
@@ -155,7 +153,6 @@ static inline bool ring_try_pop(struct ring *r, void *item)
 	ring_read_commit(r);
 	return true;
 }
-
 
 /*
  * Slots in use. Exact for the calling side's own view; an estimate for a

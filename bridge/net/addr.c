@@ -29,8 +29,8 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Decimal port with no sign, no spaces, at most 5 digits. */
-static int parse_port(const char *s, unsigned flags, const char *text, char *err,
-		      size_t errlen)
+static int parse_port(const char *s, unsigned flags, const char *text,
+                      char *err, size_t errlen)
 {
 	unsigned long v = 0;
 	size_t i;
@@ -41,8 +41,8 @@ static int parse_port(const char *s, unsigned flags, const char *text, char *err
 	}
 	for (i = 0; s[i] != '\0'; i++) {
 		if (s[i] < '0' || s[i] > '9' || i >= 5) {
-			say(err, errlen, "bad port in '%s': must be %s..65535", text,
-			    (flags & ADDR_PORT_ZERO) ? "0" : "1");
+			say(err, errlen, "bad port in '%s': must be %s..65535",
+			    text, (flags & ADDR_PORT_ZERO) ? "0" : "1");
 			return -EINVAL;
 		}
 		v = v * 10 + (unsigned long)(s[i] - '0');
@@ -74,8 +74,9 @@ static bool all_digits(const char *s)
 }
 
 /* Resolve host into out; port is set by the caller afterwards. */
-static int resolve(struct sockaddr_storage *out, socklen_t *outlen, const char *host,
-		   unsigned flags, const char *text, char *err, size_t errlen)
+static int resolve(struct sockaddr_storage *out, socklen_t *outlen,
+                   const char *host, unsigned flags, const char *text,
+                   char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *it;
 	int rc;
@@ -91,12 +92,14 @@ static int resolve(struct sockaddr_storage *out, socklen_t *outlen, const char *
 	}
 	if (rc != 0) {
 		if (flags & ADDR_NUMERIC || strchr(host, ':') != NULL)
-			say(err, errlen, "bad address '%s' in '%s'", host, text);
+			say(err, errlen, "bad address '%s' in '%s'", host,
+			    text);
 		else
-			say(err, errlen, "unresolvable host '%s' in '%s': %s", host, text,
-			    gai_strerror(rc));
-		return (flags & ADDR_NUMERIC || strchr(host, ':') != NULL) ? -EINVAL
-									   : -ENOENT;
+			say(err, errlen, "unresolvable host '%s' in '%s': %s",
+			    host, text, gai_strerror(rc));
+		return (flags & ADDR_NUMERIC || strchr(host, ':') != NULL)
+		               ? -EINVAL
+		               : -ENOENT;
 	}
 	rc = -EAFNOSUPPORT;
 	for (it = res; it != NULL; it = it->ai_next) {
@@ -112,12 +115,14 @@ static int resolve(struct sockaddr_storage *out, socklen_t *outlen, const char *
 	}
 	freeaddrinfo(res);
 	if (rc < 0)
-		say(err, errlen, "host '%s' in '%s' has no IPv4 or IPv6 address", host, text);
+		say(err, errlen,
+		    "host '%s' in '%s' has no IPv4 or IPv6 address", host,
+		    text);
 	return rc;
 }
 
-int addr_parse(struct sockaddr_storage *out, socklen_t *outlen, const char *text,
-	       unsigned flags, char *err, size_t errlen)
+int addr_parse(struct sockaddr_storage *out, socklen_t *outlen,
+               const char *text, unsigned flags, char *err, size_t errlen)
 {
 	char host[256];
 	const char *port_text;
@@ -131,7 +136,8 @@ int addr_parse(struct sockaddr_storage *out, socklen_t *outlen, const char *text
 
 	if (all_digits(text)) {
 		if (!(flags & ADDR_LISTEN)) {
-			say(err, errlen, "missing host in '%s': expected HOST:PORT", text);
+			say(err, errlen,
+			    "missing host in '%s': expected HOST:PORT", text);
 			return -EINVAL;
 		}
 		port = parse_port(text, flags, text, err, errlen);
@@ -162,7 +168,8 @@ int addr_parse(struct sockaddr_storage *out, socklen_t *outlen, const char *text
 			return -EINVAL;
 		}
 		if (close[1] != ':') {
-			say(err, errlen, "missing port in '%s': expected [ADDR]:PORT", text);
+			say(err, errlen,
+			    "missing port in '%s': expected [ADDR]:PORT", text);
 			return -EINVAL;
 		}
 		hostlen = (size_t)(close - text - 1);
@@ -171,25 +178,30 @@ int addr_parse(struct sockaddr_storage *out, socklen_t *outlen, const char *text
 			return -EINVAL;
 		}
 		if (hostlen >= sizeof host) {
-			say(err, errlen, "address too long in '%.40s...'", text);
+			say(err, errlen, "address too long in '%.40s...'",
+			    text);
 			return -EINVAL;
 		}
 		memcpy(host, text + 1, hostlen);
 		host[hostlen] = '\0';
 		port_text = close + 2;
 		if (strchr(host, ':') == NULL) {
-			say(err, errlen, "brackets are for IPv6 addresses in '%s'", text);
+			say(err, errlen,
+			    "brackets are for IPv6 addresses in '%s'", text);
 			return -EINVAL;
 		}
 	} else {
 		const char *colon = strrchr(text, ':');
 		if (colon == NULL) {
-			say(err, errlen, "missing port in '%s': expected HOST:PORT", text);
+			say(err, errlen,
+			    "missing port in '%s': expected HOST:PORT", text);
 			return -EINVAL;
 		}
 		if (strchr(text, ':') != colon) {
 			say(err, errlen,
-			    "IPv6 address needs brackets in '%s': write [ADDR]:PORT", text);
+			    "IPv6 address needs brackets in '%s': write "
+			    "[ADDR]:PORT",
+			    text);
 			return -EINVAL;
 		}
 		hostlen = (size_t)(colon - text);
@@ -198,7 +210,8 @@ int addr_parse(struct sockaddr_storage *out, socklen_t *outlen, const char *text
 			return -EINVAL;
 		}
 		if (hostlen >= sizeof host) {
-			say(err, errlen, "host name too long in '%.40s...'", text);
+			say(err, errlen, "host name too long in '%.40s...'",
+			    text);
 			return -EINVAL;
 		}
 		memcpy(host, text, hostlen);
@@ -230,10 +243,12 @@ char *addr_format(const struct sockaddr *sa, char *buf, size_t len)
 		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
 		inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof ip);
 		if (a6->sin6_scope_id != 0)
-			snprintf(buf, len, "[%s%%%u]:%u", ip, (unsigned)a6->sin6_scope_id,
-				 (unsigned)ntohs(a6->sin6_port));
+			snprintf(buf, len, "[%s%%%u]:%u", ip,
+			         (unsigned)a6->sin6_scope_id,
+			         (unsigned)ntohs(a6->sin6_port));
 		else
-			snprintf(buf, len, "[%s]:%u", ip, (unsigned)ntohs(a6->sin6_port));
+			snprintf(buf, len, "[%s]:%u", ip,
+			         (unsigned)ntohs(a6->sin6_port));
 	} else {
 		snprintf(buf, len, "?");
 	}
@@ -265,13 +280,16 @@ bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 	if (a->sa_family == AF_INET) {
 		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
 		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
 	if (a->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
 		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
-		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+		return x->sin6_port == y->sin6_port &&
+		       x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr,
+		              sizeof x->sin6_addr) == 0;
 	}
 	return false;
 }
@@ -292,7 +310,8 @@ static void mask_bytes(uint8_t *b, size_t n, unsigned prefix)
 	}
 }
 
-int addr_net_parse(struct addr_net *out, const char *text, char *err, size_t errlen)
+int addr_net_parse(struct addr_net *out, const char *text, char *err,
+                   size_t errlen)
 {
 	char ip[INET6_ADDRSTRLEN + 1];
 	const char *slash;
@@ -306,7 +325,8 @@ int addr_net_parse(struct addr_net *out, const char *text, char *err, size_t err
 	slash = strchr(text, '/');
 	iplen = slash != NULL ? (size_t)(slash - text) : strlen(text);
 	if (iplen == 0 || iplen >= sizeof ip) {
-		say(err, errlen, "bad network '%s': expected ADDR[/PREFIX]", text);
+		say(err, errlen, "bad network '%s': expected ADDR[/PREFIX]",
+		    text);
 		return -EINVAL;
 	}
 	memcpy(ip, text, iplen);
@@ -333,14 +353,16 @@ int addr_net_parse(struct addr_net *out, const char *text, char *err, size_t err
 		prefix = 0;
 		for (i = 0; p[i] != '\0'; i++) {
 			if (p[i] < '0' || p[i] > '9' || i >= 3) {
-				say(err, errlen, "bad prefix length in '%s': must be 0..%u",
+				say(err, errlen,
+				    "bad prefix length in '%s': must be 0..%u",
 				    text, maxp);
 				return -EINVAL;
 			}
 			prefix = prefix * 10 + (unsigned)(p[i] - '0');
 		}
 		if (prefix > maxp) {
-			say(err, errlen, "bad prefix length in '%s': must be 0..%u", text,
+			say(err, errlen,
+			    "bad prefix length in '%s': must be 0..%u", text,
 			    maxp);
 			return -EINVAL;
 		}
@@ -363,15 +385,18 @@ static bool prefix_equal(const uint8_t *a, const uint8_t *net, unsigned prefix)
 
 bool addr_net_match(const struct addr_net *net, const struct sockaddr *sa)
 {
-	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0,    0,
+	                                     0, 0, 0, 0, 0xff, 0xff};
 	const uint8_t *bytes;
 	int family = sa->sa_family;
 
 	if (family == AF_INET) {
-		bytes = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+		bytes = (const uint8_t *)&((const struct sockaddr_in *)sa)
+		                ->sin_addr;
 	} else if (family == AF_INET6) {
 		bytes = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		if (net->family == AF_INET && memcmp(bytes, v4mapped, 12) == 0) {
+		if (net->family == AF_INET &&
+		    memcmp(bytes, v4mapped, 12) == 0) {
 			bytes += 12;
 			family = AF_INET;
 		}
@@ -383,7 +408,8 @@ bool addr_net_match(const struct addr_net *net, const struct sockaddr *sa)
 	return prefix_equal(bytes, net->bytes, net->prefix);
 }
 
-bool addr_allow_match(const struct addr_net *list, size_t n, const struct sockaddr *sa)
+bool addr_allow_match(const struct addr_net *list, size_t n,
+                      const struct sockaddr *sa)
 {
 	size_t i;
 

@@ -24,10 +24,11 @@
 
 /* Flags for addr_parse. */
 enum {
-	ADDR_LISTEN = 1 << 0,     /* a local address: "PORT" alone is allowed */
-	ADDR_PORT_ZERO = 1 << 1,  /* port 0 (any free port) is allowed */
-	ADDR_NUMERIC = 1 << 2,    /* do not resolve host names */
-	ADDR_PREFER_V6 = 1 << 3,  /* "PORT" alone binds [::] instead of 0.0.0.0 */
+	ADDR_LISTEN = 1 << 0,    /* a local address: "PORT" alone is allowed */
+	ADDR_PORT_ZERO = 1 << 1, /* port 0 (any free port) is allowed */
+	ADDR_NUMERIC = 1 << 2,   /* do not resolve host names */
+	ADDR_PREFER_V6 =
+	        1 << 3, /* "PORT" alone binds [::] instead of 0.0.0.0 */
 };
 
 /*
@@ -47,8 +48,8 @@ enum {
  *         that does not resolve, -EAFNOSUPPORT when it resolves to no
  *         IPv4/IPv6 address
  */
-int addr_parse(struct sockaddr_storage *out, socklen_t *outlen, const char *text,
-	       unsigned flags, char *err, size_t errlen);
+int addr_parse(struct sockaddr_storage *out, socklen_t *outlen,
+               const char *text, unsigned flags, char *err, size_t errlen);
 
 /*
  * Write "A.B.C.D:PORT" or "[V6]:PORT" into buf (at most len bytes,
@@ -73,9 +74,9 @@ bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 
 /* One allow-list entry: a network of `prefix` leading bits. */
 struct addr_net {
-	int family;          /* AF_INET or AF_INET6 */
-	unsigned prefix;     /* 0..32 or 0..128 */
-	uint8_t bytes[16];   /* network address, host bits already cleared */
+	int family;        /* AF_INET or AF_INET6 */
+	unsigned prefix;   /* 0..32 or 0..128 */
+	uint8_t bytes[16]; /* network address, host bits already cleared */
 };
 
 /*
@@ -86,7 +87,8 @@ struct addr_net {
  * Context: any, pure
  * Return: 0, or -EINVAL with a line in err
  */
-int addr_net_parse(struct addr_net *out, const char *text, char *err, size_t errlen);
+int addr_net_parse(struct addr_net *out, const char *text, char *err,
+                   size_t errlen);
 
 /*
  * Whether an address lies in a network. An IPv4-mapped IPv6 address
@@ -103,6 +105,7 @@ bool addr_net_match(const struct addr_net *net, const struct sockaddr *sa);
  *
  * Context: any, pure, real-time safe
  */
-bool addr_allow_match(const struct addr_net *list, size_t n, const struct sockaddr *sa);
+bool addr_allow_match(const struct addr_net *list, size_t n,
+                      const struct sockaddr *sa);
 
 #endif

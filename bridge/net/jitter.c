@@ -399,7 +399,8 @@ static int jitter_prime(struct jitter *j, uint64_t now_ns)
 		int64_t due = jitter_due(j, s->ts);
 		if (due + (int64_t)j->frame_ns < (int64_t)now_ns) {
 			if (in_time < 0)
-				in_time = jitter_any_in_time(j, (int64_t)now_ns);
+				in_time =
+				        jitter_any_in_time(j, (int64_t)now_ns);
 			if (in_time) {
 				j->release(j->arg, s->pkt);
 				s->pkt = NULL;

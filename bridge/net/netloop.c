@@ -42,7 +42,8 @@ struct netloop_waiter {
 	int result;
 };
 
-_Static_assert(sizeof(netloop_fn) <= sizeof(uint64_t), "function pointer fits a msg");
+_Static_assert(sizeof(netloop_fn) <= sizeof(uint64_t),
+               "function pointer fits a msg");
 
 /* The loop whose thread this is, so that a thread can tell it is the net
  * thread without reading a thread id written by another thread. */
@@ -66,7 +67,8 @@ uv_loop_t *netloop_uv(struct netloop *nl)
 	return &nl->loop;
 }
 
-void netloop_hook_add(struct netloop *nl, struct netloop_hook *h, netloop_close_fn close)
+void netloop_hook_add(struct netloop *nl, struct netloop_hook *h,
+                      netloop_close_fn close)
 {
 	assert(netloop_on_thread(nl));
 	h->close = close;
@@ -96,8 +98,9 @@ void netloop_hook_remove(struct netloop *nl, struct netloop_hook *h)
  * after a synchronising call. */
 static void count(_Atomic uint64_t *c)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	atomic_store_explicit(c,
+	                      atomic_load_explicit(c, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
 }
 
 static void run_one(struct netloop *nl, const struct msg *m)
@@ -119,7 +122,8 @@ static void run_one(struct netloop *nl, const struct msg *m)
 	}
 }
 
-/* Run up to `limit` posted calls. Return: true when the mailbox may hold more. */
+/* Run up to `limit` posted calls. Return: true when the mailbox may hold
+   more. */
 static bool drain(struct netloop *nl, size_t limit)
 {
 	struct msg m;
@@ -165,7 +169,8 @@ static void on_wake(uv_async_t *a)
 		return;
 	}
 	/* More than one mailbox's worth in one go would starve the sockets;
-	 * wake again for the rest (uv_async_send from the loop thread is fine). */
+	 * wake again for the rest (uv_async_send from the loop thread is fine).
+	 */
 	if (drain(nl, nl->capacity))
 		uv_async_send(&nl->wake);
 }
@@ -239,7 +244,8 @@ void netloop_stop(struct netloop *nl)
 	atomic_store_explicit(&nl->stopping, 1, memory_order_seq_cst);
 	/* A producer inside netloop_call only pushes and wakes: no blocking,
 	 * so this wait is a few yields at most. */
-	for (spins = 0; atomic_load_explicit(&nl->callers, memory_order_seq_cst) != 0;
+	for (spins = 0;
+	     atomic_load_explicit(&nl->callers, memory_order_seq_cst) != 0;
 	     spins++) {
 		assert(spins < 10000000);
 		sched_yield();
@@ -266,7 +272,8 @@ void netloop_stop(struct netloop *nl)
 	nl->mbox_mem = NULL;
 }
 
-static int post(struct netloop *nl, netloop_fn fn, void *arg, struct netloop_waiter *w)
+static int post(struct netloop *nl, netloop_fn fn, void *arg,
+                struct netloop_waiter *w)
 {
 	struct msg m;
 	int rc;

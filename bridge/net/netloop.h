@@ -51,13 +51,14 @@ struct netloop {
 	struct mailbox mbox;
 	void *mbox_mem;
 	size_t capacity;
-	_Atomic int stopping;  /* set by stop: new calls are refused */
-	_Atomic int callers;   /* producers between their check and their push */
-	_Atomic int quit;      /* every accepted call is posted: close and exit */
-	struct netloop_hook *hooks;   /* net thread only */
-	_Atomic uint64_t calls_run;    /* written by the net thread only */
-	_Atomic uint64_t calls_failed; /* asynchronous calls that returned < 0 */
-	bool running;          /* control thread only */
+	_Atomic int stopping; /* set by stop: new calls are refused */
+	_Atomic int callers;  /* producers between their check and their push */
+	_Atomic int quit; /* every accepted call is posted: close and exit */
+	struct netloop_hook *hooks; /* net thread only */
+	_Atomic uint64_t calls_run; /* written by the net thread only */
+	_Atomic uint64_t
+	        calls_failed; /* asynchronous calls that returned < 0 */
+	bool running;         /* control thread only */
 };
 
 /*
@@ -115,10 +116,12 @@ uv_loop_t *netloop_uv(struct netloop *nl);
  *
  * Context: net thread
  */
-void netloop_hook_add(struct netloop *nl, struct netloop_hook *h, netloop_close_fn close);
+void netloop_hook_add(struct netloop *nl, struct netloop_hook *h,
+                      netloop_close_fn close);
 void netloop_hook_remove(struct netloop *nl, struct netloop_hook *h);
 
-/* Monotonic clock in ns (CLOCK_MONOTONIC, the clock of uv_hrtime). Context: any. */
+/* Monotonic clock in ns (CLOCK_MONOTONIC, the clock of uv_hrtime). Context:
+ * any. */
 uint64_t netloop_now_ns(void);
 
 #endif

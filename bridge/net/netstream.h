@@ -150,8 +150,8 @@ struct netstream {
 	/* Jitter's counts that belonged to dry runs no packet followed. */
 	uint64_t void_lost, void_underruns;
 	struct netstream_stats st;
-	/* Control -> audio: requested fixed latency, ms (0 adaptive, -1 none).
-	 */
+	/* Control -> audio: requested fixed latency, ms (0 adaptive, -1
+	   none). */
 	_Atomic int req_ms;
 	/* Audio -> control: the stats snapshot behind a sequence lock. */
 	_Atomic unsigned snap_seq;

@@ -221,8 +221,8 @@ static void netstream_control(struct netstream *s, uint64_t now_ns,
 	double raw = s->have_target
 	                     ? -(target_ns - s->last_target_ns) / (dt * 1e9)
 	                     : 0.0;
-	s->ff += (raw - s->ff) * (dt < NETSTREAM_FF_S ? dt / NETSTREAM_FF_S
-	                                              : 1.0);
+	s->ff += (raw - s->ff) *
+	         (dt < NETSTREAM_FF_S ? dt / NETSTREAM_FF_S : 1.0);
 	s->last_target_ns = target_ns;
 	s->have_target = true;
 	double fast = 2.0 * w * e + s->ff;
@@ -382,4 +382,3 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	netstream_publish(s);
 	return (int)frames;
 }
-

@@ -13,7 +13,7 @@
 #define NS_PER_S 1000000000ull
 
 int pace_init(struct pace *p, uint64_t t0_ns, uint64_t period, uint64_t rate,
-	      uint32_t max_burst)
+              uint32_t max_burst)
 {
 	if (period == 0 || rate == 0 || rate > NS_PER_S || max_burst == 0)
 		return -EINVAL;
@@ -35,7 +35,8 @@ uint64_t pace_deadline(const struct pace *p, uint64_t slot)
 	uint64_t rem = ticks % p->rate;
 
 	/* ceil(rem * 1e9 / rate): the first ns at or after the exact time. */
-	return p->t0_ns + secs * NS_PER_S + (rem * NS_PER_S + p->rate - 1) / p->rate;
+	return p->t0_ns + secs * NS_PER_S +
+	       (rem * NS_PER_S + p->rate - 1) / p->rate;
 }
 
 uint64_t pace_slots_until(const struct pace *p, uint64_t now_ns)
@@ -49,7 +50,8 @@ uint64_t pace_slots_until(const struct pace *p, uint64_t now_ns)
 	 * Slot k is due iff ceil(k*period*1e9/rate) <= e iff
 	 * k*period <= floor(e*rate/1e9); split e by seconds to stay exact.
 	 */
-	ticks = (e / NS_PER_S) * p->rate + ((e % NS_PER_S) * p->rate) / NS_PER_S;
+	ticks = (e / NS_PER_S) * p->rate +
+	        ((e % NS_PER_S) * p->rate) / NS_PER_S;
 	return ticks / p->period + 1;
 }
 

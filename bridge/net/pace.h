@@ -19,14 +19,14 @@
 #include <stdint.h>
 
 struct pace {
-	uint64_t t0_ns;      /* deadline of slot 0 */
-	uint64_t rate;       /* ticks per second (sample rate, or 1e9 for ns) */
-	uint64_t period;     /* ticks per slot */
-	uint64_t next;       /* next slot to hand out */
-	uint32_t max_burst;  /* most due slots handed out without resync */
-	uint64_t sent;       /* slots handed out */
-	uint64_t skipped;    /* slots dropped by resynchronisation */
-	uint64_t resyncs;    /* times the schedule was resynchronised */
+	uint64_t t0_ns;     /* deadline of slot 0 */
+	uint64_t rate;      /* ticks per second (sample rate, or 1e9 for ns) */
+	uint64_t period;    /* ticks per slot */
+	uint64_t next;      /* next slot to hand out */
+	uint32_t max_burst; /* most due slots handed out without resync */
+	uint64_t sent;      /* slots handed out */
+	uint64_t skipped;   /* slots dropped by resynchronisation */
+	uint64_t resyncs;   /* times the schedule was resynchronised */
 };
 
 /*
@@ -35,7 +35,7 @@ struct pace {
  * Return: 0, or -EINVAL
  */
 int pace_init(struct pace *p, uint64_t t0_ns, uint64_t period, uint64_t rate,
-	      uint32_t max_burst);
+              uint32_t max_burst);
 
 /*
  * Deadline of slot `slot` in ns on the caller's clock (exact, rounded up).

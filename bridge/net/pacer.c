@@ -69,12 +69,14 @@ static void on_closed(uv_handle_t *h)
 
 static void on_hook(struct netloop_hook *hk)
 {
-	struct pacer *p = (struct pacer *)((char *)hk - offsetof(struct pacer, hook));
+	struct pacer *p =
+	        (struct pacer *)((char *)hk - offsetof(struct pacer, hook));
 	pacer_close(p, NULL);
 }
 
-int pacer_open(struct pacer *p, struct netloop *nl, uint64_t t0_ns, uint64_t period,
-	       uint64_t rate, uint32_t max_burst, pacer_fn fn, void *user)
+int pacer_open(struct pacer *p, struct netloop *nl, uint64_t t0_ns,
+               uint64_t period, uint64_t rate, uint32_t max_burst, pacer_fn fn,
+               void *user)
 {
 	int rc;
 

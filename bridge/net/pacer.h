@@ -32,7 +32,7 @@ struct pacer;
  * Context: net thread
  */
 typedef void (*pacer_fn)(struct pacer *p, uint64_t slot, uint64_t deadline_ns,
-			 uint64_t now_ns, void *user);
+                         uint64_t now_ns, void *user);
 
 /* The pacer is fully closed. Context: net thread. */
 typedef void (*pacer_close_fn)(struct pacer *p, void *user);
@@ -46,7 +46,7 @@ struct pacer {
 	pacer_fn fn;
 	pacer_close_fn on_close;
 	void *user;
-	bool open;       /* poll handle initialised and not yet closing */
+	bool open; /* poll handle initialised and not yet closing */
 	bool closing;
 	uint64_t wakeups;     /* timer expirations handled */
 	uint64_t late_max_ns; /* largest now - deadline seen at a send */
@@ -63,8 +63,9 @@ struct pacer {
  * Context: net thread
  * Return: 0, -EINVAL, or a negated errno from timerfd or libuv
  */
-int pacer_open(struct pacer *p, struct netloop *nl, uint64_t t0_ns, uint64_t period,
-	       uint64_t rate, uint32_t max_burst, pacer_fn fn, void *user);
+int pacer_open(struct pacer *p, struct netloop *nl, uint64_t t0_ns,
+               uint64_t period, uint64_t rate, uint32_t max_burst, pacer_fn fn,
+               void *user);
 
 /*
  * Stop and close; cb (may be NULL) runs on the loop once closed.

@@ -27,10 +27,10 @@
 #define PACKET_RESTART 0x1u /* the sender restarted here (rtpseq said so) */
 
 struct packet {
-	uint64_t ext_seq;    /* extended sequence number (rtpseq) */
-	uint64_t arrival_ns; /* receive time, CLOCK_MONOTONIC ns (or simulated)
-	                      */
-	uint32_t rtp_ts;     /* RTP timestamp as sent */
+	uint64_t ext_seq; /* extended sequence number (rtpseq) */
+	/* receive time, CLOCK_MONOTONIC ns (or simulated) */
+	uint64_t arrival_ns;
+	uint32_t rtp_ts; /* RTP timestamp as sent */
 	uint32_t ssrc;
 	uint16_t seq;         /* RTP sequence number as sent */
 	uint32_t len;         /* datagram bytes in data[] */

@@ -43,16 +43,19 @@ static int fail(struct udpsock *s, int rc, const char *fmt, ...)
 /* Single-writer counter (net thread), relaxed: read only for display. */
 static void add(_Atomic uint64_t *c, uint64_t v)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
-			      memory_order_relaxed);
+	atomic_store_explicit(c,
+	                      atomic_load_explicit(c, memory_order_relaxed) + v,
+	                      memory_order_relaxed);
 }
 
 static bool is_multicast(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
-		return IN_MULTICAST(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+		return IN_MULTICAST(ntohl(
+		        ((const struct sockaddr_in *)sa)->sin_addr.s_addr));
 	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+		return IN6_IS_ADDR_MULTICAST(
+		        &((const struct sockaddr_in6 *)sa)->sin6_addr);
 	return false;
 }
 
@@ -73,7 +76,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-		    const struct sockaddr *from, unsigned flags)
+                    const struct sockaddr *from, unsigned flags)
 {
 	struct udpsock *s = h->data;
 
@@ -105,29 +108,35 @@ static void on_closed(uv_handle_t *h)
 static void on_hook(struct netloop_hook *hk)
 {
 	struct udpsock *s =
-		(struct udpsock *)((char *)hk - offsetof(struct udpsock, hook));
+	        (struct udpsock *)((char *)hk - offsetof(struct udpsock, hook));
 	udpsock_close(s, NULL);
 }
 
 /* Join the group `grp` (the bind address) on the configured interface. */
-static int join(struct udpsock *s, const struct sockaddr *grp, const char *iface)
+static int join(struct udpsock *s, const struct sockaddr *grp,
+                const char *iface)
 {
 	char ip[INET6_ADDRSTRLEN], txt[ADDR_TEXT_MAX];
-	const void *a = grp->sa_family == AF_INET
-				? (const void *)&((const struct sockaddr_in *)grp)->sin_addr
-				: (const void *)&((const struct sockaddr_in6 *)grp)->sin6_addr;
+	const void *a =
+	        grp->sa_family == AF_INET
+	                ? (const void *)&((const struct sockaddr_in *)grp)
+	                          ->sin_addr
+	                : (const void *)&((const struct sockaddr_in6 *)grp)
+	                          ->sin6_addr;
 	int rc;
 
 	inet_ntop(grp->sa_family, a, ip, sizeof ip);
 	rc = uv_udp_set_membership(&s->handle, ip, iface, UV_JOIN_GROUP);
 	if (rc < 0)
 		return fail(s, rc, "join multicast group %s on %s",
-			    addr_format(grp, txt, sizeof txt), iface ? iface : "default interface");
+		            addr_format(grp, txt, sizeof txt),
+		            iface ? iface : "default interface");
 	return 0;
 }
 
 /* Options applied to the bound socket's descriptor. */
-static int set_options(struct udpsock *s, const struct udpsock_opts *o, int family)
+static int set_options(struct udpsock *s, const struct udpsock_opts *o,
+                       int family)
 {
 	int fd = udpsock_fd(s);
 	int rc = 0;
@@ -135,9 +144,11 @@ static int set_options(struct udpsock *s, const struct udpsock_opts *o, int fami
 
 	if (o->dscp >= 0) {
 		if (o->dscp > 63)
-			return fail(s, UV_EINVAL, "DSCP %d (must be 0..63)", o->dscp);
+			return fail(s, UV_EINVAL, "DSCP %d (must be 0..63)",
+			            o->dscp);
 		if (v6) {
-			rc = set_int(fd, IPPROTO_IPV6, IPV6_TCLASS, o->dscp << 2);
+			rc = set_int(fd, IPPROTO_IPV6, IPV6_TCLASS,
+			             o->dscp << 2);
 			/* Also marks IPv4 traffic of a dual-stack socket; an
 			 * IPv6-only socket may refuse it, which is harmless. */
 			(void)set_int(fd, IPPROTO_IP, IP_TOS, o->dscp << 2);
@@ -147,36 +158,44 @@ static int set_options(struct udpsock *s, const struct udpsock_opts *o, int fami
 		if (rc < 0)
 			return fail(s, rc, "set DSCP %d", o->dscp);
 	}
-	if (o->rcvbuf > 0 && (rc = set_int(fd, SOL_SOCKET, SO_RCVBUF, o->rcvbuf)) < 0)
+	if (o->rcvbuf > 0 &&
+	    (rc = set_int(fd, SOL_SOCKET, SO_RCVBUF, o->rcvbuf)) < 0)
 		return fail(s, rc, "set receive buffer %d bytes", o->rcvbuf);
-	if (o->sndbuf > 0 && (rc = set_int(fd, SOL_SOCKET, SO_SNDBUF, o->sndbuf)) < 0)
+	if (o->sndbuf > 0 &&
+	    (rc = set_int(fd, SOL_SOCKET, SO_SNDBUF, o->sndbuf)) < 0)
 		return fail(s, rc, "set send buffer %d bytes", o->sndbuf);
 	if (o->mcast_ttl >= 0) {
 		if (o->mcast_ttl > 255)
-			return fail(s, UV_EINVAL, "multicast TTL %d (must be 0..255)",
-				    o->mcast_ttl);
-		rc = v6 ? set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, o->mcast_ttl)
-			: set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, o->mcast_ttl);
+			return fail(s, UV_EINVAL,
+			            "multicast TTL %d (must be 0..255)",
+			            o->mcast_ttl);
+		rc = v6 ? set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS,
+		                  o->mcast_ttl)
+		        : set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL,
+		                  o->mcast_ttl);
 		if (rc < 0)
-			return fail(s, rc, "set multicast TTL %d", o->mcast_ttl);
+			return fail(s, rc, "set multicast TTL %d",
+			            o->mcast_ttl);
 	}
 	if (o->mcast_loop >= 0) {
 		int on = o->mcast_loop ? 1 : 0;
 		rc = v6 ? set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on)
-			: set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, on);
+		        : set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, on);
 		if (rc < 0)
 			return fail(s, rc, "set multicast loop %d", on);
 	}
-	if (o->mcast_iface != NULL && (o->peer == NULL || is_multicast(o->peer) ||
-				       o->mcast_ttl >= 0)) {
+	if (o->mcast_iface != NULL &&
+	    (o->peer == NULL || is_multicast(o->peer) || o->mcast_ttl >= 0)) {
 		rc = uv_udp_set_multicast_interface(&s->handle, o->mcast_iface);
 		if (rc < 0)
-			return fail(s, rc, "multicast interface '%s'", o->mcast_iface);
+			return fail(s, rc, "multicast interface '%s'",
+			            o->mcast_iface);
 	}
 	return 0;
 }
 
-int udpsock_open(struct udpsock *s, struct netloop *nl, const struct udpsock_opts *o)
+int udpsock_open(struct udpsock *s, struct netloop *nl,
+                 const struct udpsock_opts *o)
 {
 	struct sockaddr_storage local;
 	const struct sockaddr *bind_to;
@@ -211,7 +230,8 @@ int udpsock_open(struct udpsock *s, struct netloop *nl, const struct udpsock_opt
 	netloop_hook_add(nl, &s->hook, on_hook);
 
 	if (o->bind == NULL && o->peer == NULL)
-		return fail(s, UV_EINVAL, "UDP socket without a local or peer address");
+		return fail(s, UV_EINVAL,
+		            "UDP socket without a local or peer address");
 	if (o->peer != NULL) {
 		socklen_t len = addr_len(o->peer);
 		if (len == 0)
@@ -230,16 +250,19 @@ int udpsock_open(struct udpsock *s, struct netloop *nl, const struct udpsock_opt
 	if (family != AF_INET && family != AF_INET6)
 		return fail(s, UV_EAFNOSUPPORT, "local address");
 	if (o->peer != NULL && o->peer->sa_family != family)
-		return fail(s, UV_EAFNOSUPPORT, "peer %s and local %s differ in family",
-			    addr_format(o->peer, txt, sizeof txt),
-			    addr_format(bind_to, (char[ADDR_TEXT_MAX]){0}, ADDR_TEXT_MAX));
+		return fail(s, UV_EAFNOSUPPORT,
+		            "peer %s and local %s differ in family",
+		            addr_format(o->peer, txt, sizeof txt),
+		            addr_format(bind_to, (char[ADDR_TEXT_MAX]){0},
+		                        ADDR_TEXT_MAX));
 	if (o->reuse || is_multicast(bind_to))
 		flags |= UV_UDP_REUSEADDR;
 	if (family == AF_INET6 && o->v6only)
 		flags |= UV_UDP_IPV6ONLY;
 	rc = uv_udp_bind(&s->handle, bind_to, flags);
 	if (rc < 0)
-		return fail(s, rc, "bind %s", addr_format(bind_to, txt, sizeof txt));
+		return fail(s, rc, "bind %s",
+		            addr_format(bind_to, txt, sizeof txt));
 
 	rc = set_options(s, o, family);
 	if (rc < 0)
@@ -253,7 +276,7 @@ int udpsock_open(struct udpsock *s, struct netloop *nl, const struct udpsock_opt
 		rc = uv_udp_recv_start(&s->handle, on_alloc, on_recv);
 		if (rc < 0)
 			return fail(s, rc, "receive on %s",
-				    addr_format(bind_to, txt, sizeof txt));
+			            addr_format(bind_to, txt, sizeof txt));
 	}
 	return 0;
 }
@@ -269,7 +292,8 @@ void udpsock_close(struct udpsock *s, udpsock_close_fn cb)
 	uv_close((uv_handle_t *)&s->handle, on_closed);
 }
 
-int udpsock_send(struct udpsock *s, const void *data, size_t len, const struct sockaddr *to)
+int udpsock_send(struct udpsock *s, const void *data, size_t len,
+                 const struct sockaddr *to)
 {
 	uv_buf_t b;
 	int rc;

@@ -27,7 +27,7 @@
 #include "bridge/net/netloop.h"
 
 /* Largest datagram received whole; longer ones are counted and dropped. */
-#define UDPSOCK_RX_MAX 65536
+#define UDPSOCK_RX_MAX  65536
 #define UDPSOCK_ERR_MAX 192
 
 struct udpsock;
@@ -36,8 +36,9 @@ struct udpsock;
  * A datagram arrived. `data` is valid until the callback returns.
  * Context: net thread
  */
-typedef void (*udpsock_recv_fn)(struct udpsock *s, const uint8_t *data, size_t len,
-				 const struct sockaddr *from, uint64_t rx_ns, void *user);
+typedef void (*udpsock_recv_fn)(struct udpsock *s, const uint8_t *data,
+                                size_t len, const struct sockaddr *from,
+                                uint64_t rx_ns, void *user);
 
 /* The socket is fully closed; its memory may be reused. Context: net thread. */
 typedef void (*udpsock_close_fn)(struct udpsock *s, void *user);
@@ -53,14 +54,15 @@ struct udpsock_opts {
 	 * for IPv6 "::1%lo" style with a zone, or NULL for the default). Used
 	 * both for joining (receive) and for sending. */
 	const char *mcast_iface;
-	int mcast_ttl;     /* hop limit for multicast sends, -1: system default */
-	int mcast_loop;    /* 1/0: deliver own multicast to local sockets, -1: default */
-	int dscp;          /* 0..63 DiffServ code point (46 = EF), -1: leave */
-	int rcvbuf;        /* SO_RCVBUF bytes, 0: system default */
-	int sndbuf;        /* SO_SNDBUF bytes, 0: system default */
-	bool reuse;        /* SO_REUSEADDR (implied for a multicast group) */
-	bool v6only;       /* an IPv6 wildcard bind takes no IPv4 traffic */
-	udpsock_recv_fn on_recv;  /* NULL: send only, no receive buffer used */
+	int mcast_ttl;  /* hop limit for multicast sends, -1: system default */
+	int mcast_loop; /* 1/0: deliver own multicast to local sockets, -1:
+	                   default */
+	int dscp;       /* 0..63 DiffServ code point (46 = EF), -1: leave */
+	int rcvbuf;     /* SO_RCVBUF bytes, 0: system default */
+	int sndbuf;     /* SO_SNDBUF bytes, 0: system default */
+	bool reuse;     /* SO_REUSEADDR (implied for a multicast group) */
+	bool v6only;    /* an IPv6 wildcard bind takes no IPv4 traffic */
+	udpsock_recv_fn on_recv; /* NULL: send only, no receive buffer used */
 	void *user;
 };
 
@@ -73,7 +75,7 @@ struct udpsock {
 	struct netloop_hook hook;
 	struct sockaddr_storage peer;
 	bool has_peer;
-	bool open;          /* handle initialised and not yet closing */
+	bool open; /* handle initialised and not yet closing */
 	bool closing;
 	udpsock_recv_fn on_recv;
 	udpsock_close_fn on_close;
@@ -97,7 +99,8 @@ struct udpsock {
  * Return: 0, or a negated errno (-EADDRINUSE, -EADDRNOTAVAIL, -EINVAL,
  *         -ENODEV for a bad multicast interface, ...)
  */
-int udpsock_open(struct udpsock *s, struct netloop *nl, const struct udpsock_opts *opts);
+int udpsock_open(struct udpsock *s, struct netloop *nl,
+                 const struct udpsock_opts *opts);
 
 /*
  * Close the socket; cb (may be NULL) runs on the loop once the handle is
@@ -115,7 +118,8 @@ void udpsock_close(struct udpsock *s, udpsock_close_fn cb);
  *         tx_eagain, the datagram is dropped); -EDESTADDRREQ with no
  *         destination; another negated errno (counted in tx_errors)
  */
-int udpsock_send(struct udpsock *s, const void *data, size_t len, const struct sockaddr *to);
+int udpsock_send(struct udpsock *s, const void *data, size_t len,
+                 const struct sockaddr *to);
 
 /*
  * The bound local address (to read the port picked for port 0).

@@ -39,8 +39,8 @@
 
 /* Counts of violations since the last rtcheck_reset(). */
 struct rtcheck_counts {
-	unsigned long alloc;   /* malloc, calloc, realloc, free, memalign... */
-	unsigned long lock;    /* mutex lock, condition wait, rwlock, sem_wait */
+	unsigned long alloc; /* malloc, calloc, realloc, free, memalign... */
+	unsigned long lock;  /* mutex lock, condition wait, rwlock, sem_wait */
 	unsigned long syscall; /* blocking system calls: I/O, poll, sleep */
 	unsigned long total;   /* sum of the three */
 	char first[64];        /* name of the first offending function, or "" */

@@ -44,7 +44,8 @@ int rthook_init(void)
 
 void rthook_rt_enter(void)
 {
-	rthook_fn fn = atomic_load_explicit(&rthook__enter, memory_order_relaxed);
+	rthook_fn fn =
+	        atomic_load_explicit(&rthook__enter, memory_order_relaxed);
 
 	if (fn != NULL)
 		fn();
@@ -52,7 +53,8 @@ void rthook_rt_enter(void)
 
 void rthook_rt_leave(void)
 {
-	rthook_fn fn = atomic_load_explicit(&rthook__leave, memory_order_relaxed);
+	rthook_fn fn =
+	        atomic_load_explicit(&rthook__leave, memory_order_relaxed);
 
 	if (fn != NULL)
 		fn();
@@ -60,7 +62,8 @@ void rthook_rt_leave(void)
 
 unsigned long rthook_violations(void)
 {
-	rthook_get_fn fn = atomic_load_explicit(&rthook__get, memory_order_relaxed);
+	rthook_get_fn fn =
+	        atomic_load_explicit(&rthook__get, memory_order_relaxed);
 	struct rtcheck_counts c;
 
 	if (fn == NULL)

@@ -28,7 +28,7 @@ struct crs_test {
 	void (*fn)(void);
 	void (*init)(void);
 	void (*fini)(void);
-	double timeout;  /* seconds; 0: the suite's, or none */
+	double timeout; /* seconds; 0: the suite's, or none */
 	int disabled;
 	const char *description;
 	struct crs_test *next;
@@ -47,24 +47,26 @@ static void crs_add(struct crs_test **list, struct crs_test *t)
 	*p = t;
 }
 
-#define Test(suite_, name_, ...)                                          \
-	static void crs_fn_##suite_##_##name_(void);                      \
-	static struct crs_test crs_t_##suite_##_##name_ = {               \
-		.suite = #suite_, .name = #name_,                         \
-		.fn = crs_fn_##suite_##_##name_, __VA_ARGS__};            \
-	__attribute__((constructor)) static void crs_reg_##suite_##_##name_( \
-		void)                                                     \
-	{                                                                 \
-		crs_add(&crs_tests, &crs_t_##suite_##_##name_);           \
-	}                                                                 \
+#define Test(suite_, name_, ...)                                               \
+	static void crs_fn_##suite_##_##name_(void);                           \
+	static struct crs_test crs_t_##suite_##_##name_ = {                    \
+	        .suite = #suite_,                                              \
+	        .name = #name_,                                                \
+	        .fn = crs_fn_##suite_##_##name_,                               \
+	        __VA_ARGS__};                                                  \
+	__attribute__((constructor)) static void crs_reg_##suite_##_##name_(   \
+	        void)                                                          \
+	{                                                                      \
+		crs_add(&crs_tests, &crs_t_##suite_##_##name_);                \
+	}                                                                      \
 	static void crs_fn_##suite_##_##name_(void)
 
-#define TestSuite(suite_, ...)                                            \
-	static struct crs_test crs_s_##suite_ = {.suite = #suite_,        \
-						 __VA_ARGS__};            \
-	__attribute__((constructor)) static void crs_sreg_##suite_(void)  \
-	{                                                                 \
-		crs_add(&crs_suites, &crs_s_##suite_);                    \
+#define TestSuite(suite_, ...)                                                 \
+	static struct crs_test crs_s_##suite_ = {.suite = #suite_,             \
+	                                         __VA_ARGS__};                 \
+	__attribute__((constructor)) static void crs_sreg_##suite_(void)       \
+	{                                                                      \
+		crs_add(&crs_suites, &crs_s_##suite_);                         \
 	}
 
 static void crs_fail(const char *file, int line, const char *what, int fatal)
@@ -75,51 +77,52 @@ static void crs_fail(const char *file, int line, const char *what, int fatal)
 	crs_expect_failed = 1;
 }
 
-#define CRS_CHECK(fatal, cond, text)                                      \
-	do {                                                              \
-		if (!(cond))                                              \
-			crs_fail(__FILE__, __LINE__, text, fatal);        \
+#define CRS_CHECK(fatal, cond, text)                                           \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			crs_fail(__FILE__, __LINE__, text, fatal);             \
 	} while (0)
 
-#define cr_assert(c, ...) CRS_CHECK(1, (c), #c)
-#define cr_expect(c, ...) CRS_CHECK(0, (c), #c)
-#define cr_assert_not(c, ...) CRS_CHECK(1, !(c), "!(" #c ")")
-#define cr_expect_not(c, ...) CRS_CHECK(0, !(c), "!(" #c ")")
-#define cr_assert_null(p, ...) CRS_CHECK(1, (p) == NULL, #p " == NULL")
+#define cr_assert(c, ...)          CRS_CHECK(1, (c), #c)
+#define cr_expect(c, ...)          CRS_CHECK(0, (c), #c)
+#define cr_assert_not(c, ...)      CRS_CHECK(1, !(c), "!(" #c ")")
+#define cr_expect_not(c, ...)      CRS_CHECK(0, !(c), "!(" #c ")")
+#define cr_assert_null(p, ...)     CRS_CHECK(1, (p) == NULL, #p " == NULL")
 #define cr_assert_not_null(p, ...) CRS_CHECK(1, (p) != NULL, #p " != NULL")
-#define CRS_OP(fatal, op, a, b) CRS_CHECK(fatal, (a)op(b), #a " " #op " " #b)
-#define cr_assert_eq(a, b, ...) CRS_OP(1, ==, a, b)
-#define cr_assert_neq(a, b, ...) CRS_OP(1, !=, a, b)
-#define cr_assert_lt(a, b, ...) CRS_OP(1, <, a, b)
-#define cr_assert_leq(a, b, ...) CRS_OP(1, <=, a, b)
-#define cr_assert_gt(a, b, ...) CRS_OP(1, >, a, b)
-#define cr_assert_geq(a, b, ...) CRS_OP(1, >=, a, b)
-#define cr_expect_eq(a, b, ...) CRS_OP(0, ==, a, b)
-#define cr_expect_neq(a, b, ...) CRS_OP(0, !=, a, b)
-#define cr_expect_lt(a, b, ...) CRS_OP(0, <, a, b)
-#define cr_expect_leq(a, b, ...) CRS_OP(0, <=, a, b)
-#define cr_expect_gt(a, b, ...) CRS_OP(0, >, a, b)
-#define cr_expect_geq(a, b, ...) CRS_OP(0, >=, a, b)
-#define cr_assert_float_eq(a, b, eps, ...)                                \
-	CRS_CHECK(1, fabs((double)(a) - (double)(b)) <= (double)(eps),    \
-		  "|" #a " - " #b "| <= " #eps)
-#define cr_assert_str_eq(a, b, ...) CRS_CHECK(1, strcmp(a, b) == 0, #a " == " #b)
-#define cr_assert_str_neq(a, b, ...) CRS_CHECK(1, strcmp(a, b) != 0, #a " != " #b)
+#define CRS_OP(fatal, op, a, b)    CRS_CHECK(fatal, (a)op(b), #a " " #op " " #b)
+#define cr_assert_eq(a, b, ...)    CRS_OP(1, ==, a, b)
+#define cr_assert_neq(a, b, ...)   CRS_OP(1, !=, a, b)
+#define cr_assert_lt(a, b, ...)    CRS_OP(1, <, a, b)
+#define cr_assert_leq(a, b, ...)   CRS_OP(1, <=, a, b)
+#define cr_assert_gt(a, b, ...)    CRS_OP(1, >, a, b)
+#define cr_assert_geq(a, b, ...)   CRS_OP(1, >=, a, b)
+#define cr_expect_eq(a, b, ...)    CRS_OP(0, ==, a, b)
+#define cr_expect_neq(a, b, ...)   CRS_OP(0, !=, a, b)
+#define cr_expect_lt(a, b, ...)    CRS_OP(0, <, a, b)
+#define cr_expect_leq(a, b, ...)   CRS_OP(0, <=, a, b)
+#define cr_expect_gt(a, b, ...)    CRS_OP(0, >, a, b)
+#define cr_expect_geq(a, b, ...)   CRS_OP(0, >=, a, b)
+#define cr_assert_float_eq(a, b, eps, ...)                                     \
+	CRS_CHECK(1, fabs((double)(a) - (double)(b)) <= (double)(eps),         \
+	          "|" #a " - " #b "| <= " #eps)
+#define cr_assert_str_eq(a, b, ...)                                            \
+	CRS_CHECK(1, strcmp(a, b) == 0, #a " == " #b)
+#define cr_assert_str_neq(a, b, ...)                                           \
+	CRS_CHECK(1, strcmp(a, b) != 0, #a " != " #b)
 #define cr_assert_str_empty(s, ...) CRS_CHECK(1, (s)[0] == '\0', #s " is empty")
-#define cr_assert_str_not_empty(s, ...)                                   \
+#define cr_assert_str_not_empty(s, ...)                                        \
 	CRS_CHECK(1, (s)[0] != '\0', #s " is not empty")
-#define cr_assert_arr_eq(a, b, size, ...)                                 \
+#define cr_assert_arr_eq(a, b, size, ...)                                      \
 	CRS_CHECK(1, memcmp(a, b, size) == 0, #a " == " #b " (" #size " bytes)")
 #define cr_assert_fail(...) crs_fail(__FILE__, __LINE__, "cr_assert_fail", 1)
-#define cr_log_info(...)                                                  \
-	(fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
-#define cr_log_warn cr_log_info
-#define cr_log_error cr_log_info
-#define cr_skip_test(...)                                                 \
-	do {                                                              \
-		fprintf(stderr, "skipped: " __VA_ARGS__);                 \
-		fputc('\n', stderr);                                      \
-		_exit(CRS_SKIP_CODE);                                     \
+#define cr_log_info(...)    (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
+#define cr_log_warn         cr_log_info
+#define cr_log_error        cr_log_info
+#define cr_skip_test(...)                                                      \
+	do {                                                                   \
+		fprintf(stderr, "skipped: " __VA_ARGS__);                      \
+		fputc('\n', stderr);                                           \
+		_exit(CRS_SKIP_CODE);                                          \
 	} while (0)
 
 static const struct crs_test *crs_suite_of(const struct crs_test *t)
@@ -160,8 +163,8 @@ static int crs_run(const struct crs_test *t)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	fprintf(stderr, "%s::%s: killed by signal %d%s\n", t->suite, t->name,
-		WTERMSIG(status),
-		WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
+	        WTERMSIG(status),
+	        WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
 	return 1;
 }
 
@@ -174,9 +177,9 @@ int main(void)
 			continue;
 		}
 		int rc = crs_run(t);
-		const char *verdict = rc == 0 ? "PASS"
-				      : rc == CRS_SKIP_CODE ? "SKIP"
-							    : "FAIL";
+		const char *verdict = rc == 0               ? "PASS"
+		                      : rc == CRS_SKIP_CODE ? "SKIP"
+		                                            : "FAIL";
 		fprintf(stderr, "[%s] %s::%s\n", verdict, t->suite, t->name);
 		if (rc == 0)
 			passed++;
