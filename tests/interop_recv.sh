@@ -60,18 +60,6 @@ fail() {
 	exit 1
 }
 
-# A free UDP port on loopback (released just before rtbridge binds it),
-# and whether something has bound it since.
-PORT=$($PY -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-port_taken() {
-	$PY -c 'import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(0)
-sys.exit(1)' "$PORT"
-}
 $PY "$HERE/send_wavcmp.py" gen "$DIR/src.wav" $SECONDS_OF_AUDIO 7 || exit 1
 mkdir "$DIR/rec" || exit 1
 
@@ -80,25 +68,30 @@ ffmpeg.opus) FF_CODEC="-c:a libopus -b:a 128k -frame_duration 10 -application au
 ffmpeg.l16) FF_CODEC="-c:a pcm_s16be" ;;
 esac
 # ffmpeg describes its stream in an SDP file when it starts sending: a
-# 50 ms run to the port nobody listens on yet writes it for the receiver.
+# 50 ms run to the discard port writes it for the receiver (whose
+# --listen wins over the SDP's port).
 STREAM="--codec $CODEC"
 if [ "$PEER" = ffmpeg ]; then
 	# shellcheck disable=SC2086
 	timeout 15 ffmpeg -nostdin -hide_banner -loglevel error -i "$DIR/src.wav" -t 0.05 \
 		$FF_CODEC -payload_type 96 -f rtp -sdp_file "$DIR/peer.sdp" \
-		"rtp://127.0.0.1:$PORT" >"$DIR/peer.log" 2>&1 || fail "ffmpeg wrote no SDP"
+		"rtp://127.0.0.1:9" >"$DIR/peer.log" 2>&1 || fail "ffmpeg wrote no SDP"
 	STREAM="--sdp $DIR/peer.sdp"
 fi
 # shellcheck disable=SC2086
-"$RTB" recv --listen 127.0.0.1:"$PORT" $STREAM --no-play \
+# Port 0: the receiver binds a free port itself and says which (a port
+# picked here and bound later could be taken in between).
+"$RTB" recv --listen 127.0.0.1:0 $STREAM --no-play \
 	--record-dir "$DIR/rec" --stats-json "$DIR/stats.json" \
 	--duration $((SECONDS_OF_AUDIO + 20)) >"$DIR/recv.log" 2>&1 &
 RECV_PID=$!
 i=0
-until port_taken; do
+PORT=
+until [ -n "$PORT" ]; do
 	kill -0 "$RECV_PID" 2>/dev/null || fail "rtbridge recv did not start"
-	[ $i -ge 100 ] && fail "rtbridge recv did not bind 127.0.0.1:$PORT in 5 s"
+	[ $i -ge 100 ] && fail "rtbridge recv did not bind a port in 5 s"
 	sleep 0.05; i=$((i + 1))
+	PORT=$(sed -n 's/^rtbridge recv: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$DIR/recv.log")
 done
 
 case $PEER.$CODEC in

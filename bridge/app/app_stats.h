@@ -1,7 +1,8 @@
 /*
  * app_stats: the JSON statistics lines of `rtbridge recv --stats-json`
  *
- * One JSON object per line (JSON Lines): one per stream per second while
+ * One JSON object per line (JSON Lines): one per stream per interval
+ * (--stats-interval, 1 s by default) while
  * it plays ("type":"stream"), and a summary at exit ("type":"summary")
  * with every stream's totals and the receiver-wide counters. Written
  * with stdio on the control thread; flushed after each line so that a

@@ -35,8 +35,9 @@ static void recv__loop(struct recv *p)
 	const struct timespec tick = {0, RECV_POLL_NS};
 	struct app_status status;
 	struct receiver_new n;
-	uint64_t next_sweep = 0, next_json = p->t0 + RECV_JSON_NS;
 	uint64_t timeout_ns = (uint64_t)(p->o.timeout_s * 1e9);
+	uint64_t json_ns = (uint64_t)p->o.stats_ms * 1000000u;
+	uint64_t next_sweep = 0, next_json = p->t0 + json_ns;
 
 	app_status_init(&status, stderr, p->o.force_status);
 	for (;;) {
@@ -52,7 +53,7 @@ static void recv__loop(struct recv *p)
 		cmd_recv_streams_reap(p);
 		if (now >= next_json) {
 			cmd_recv_streams_json(p);
-			next_json += RECV_JSON_NS;
+			next_json += json_ns;
 		}
 		if (app_status_due(&status))
 			cmd_recv_streams_draw(p, &status);

@@ -33,7 +33,6 @@
 #define RECV_POLL_NS  5000000LL    /* control loop period */
 #define RECV_SWEEP_NS 50000000LL   /* idle sweep period */
 #define RECV_SPARES   4            /* streams allocated ahead for new SSRCs */
-#define RECV_JSON_NS  1000000000LL /* per-stream lines */
 
 struct recv_stream {
 	struct netstream ns; /* first: a netstream * is a recv_stream * */

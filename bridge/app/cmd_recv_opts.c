@@ -51,8 +51,10 @@ void cmd_recv_opts_usage(FILE *f)
 	        "for SEC\n"
 	        "  --timeout SEC          remove a stream silent this long "
 	        "(default 2)\n"
-	        "  --stats-json PATH|-    one JSON object per second per "
-	        "stream, and a summary\n"
+	        "  --stats-json PATH|-    one JSON object per stream per "
+	        "interval, and a summary\n"
+	        "  --stats-interval MS    interval of the JSON lines (default "
+	        "1000)\n"
 	        "  --allow ADDR[/PREFIX]  accept only these senders "
 	        "(repeatable; default anyone)\n"
 	        "  --max-streams N        streams at once (default 16)\n"
@@ -146,6 +148,7 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		OPT_IDLE,
 		OPT_TIMEOUT,
 		OPT_STATS,
+		OPT_STATS_IV,
 		OPT_ALLOW,
 		OPT_MAXSTREAMS,
 		OPT_DRIFT,
@@ -174,6 +177,7 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 	        {"idle-exit", required_argument, NULL, OPT_IDLE},
 	        {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	        {"stats-json", required_argument, NULL, OPT_STATS},
+	        {"stats-interval", required_argument, NULL, OPT_STATS_IV},
 	        {"allow", required_argument, NULL, OPT_ALLOW},
 	        {"max-streams", required_argument, NULL, OPT_MAXSTREAMS},
 	        {"drift", no_argument, NULL, OPT_DRIFT},
@@ -193,6 +197,7 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 	o->drift = -1;
 	o->latency_auto = true;
 	o->timeout_s = 2.0;
+	o->stats_ms = 1000;
 	o->max_streams = 16;
 	o->period = DEVCFG_PERIOD_DEFAULT;
 	o->record_format = "wav";
@@ -307,6 +312,12 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 			break;
 		case OPT_STATS:
 			o->stats_json = optarg;
+			break;
+		case OPT_STATS_IV:
+			if (recv_opts__int("--stats-interval", optarg, 10,
+			                   3600000, &l) < 0)
+				return -EINVAL;
+			o->stats_ms = (unsigned)l;
 			break;
 		case OPT_ALLOW:
 			if (o->nallow == RECEIVER_MAX_ALLOW) {
