@@ -7,6 +7,19 @@
  * audio clock: everything is deterministic. Also a recording tap that
  * keeps what it is given, and the fixed-delay L16 set-up whose output is
  * compared sample for sample.
+ *
+ * The real arrival process (sim_use_relay, sim_use_host): the same path a
+ * datagram takes from `rtbridge send` through tools/relay to `rtbridge
+ * recv`, with the relay's own impairment model (tools/relay/impair.h:
+ * delay, jitter, skew, loss, reordering, duplicates, the same draws for
+ * the same seed) and a model of the machine the three run on: the
+ * sender's pacing timer wakes a little late, the receiver's net thread
+ * stamps each datagram when it gets to read it, and the audio thread
+ * wakes a little after each period's deadline; now and then the machine
+ * is busy (a stall) and the net and audio threads both wait until it
+ * ends: the net thread then reads the backlog in one batch (every datagram
+ * stamped at once) and the audio thread runs the periods it owes back to
+ * back, as the virtual clock does.
  */
 #ifndef RTB_TESTS_NETSTREAM_SIM_H
 #define RTB_TESTS_NETSTREAM_SIM_H
@@ -22,6 +35,7 @@
 #include "codec/pcm.h"
 #include "codec/rtp.h"
 #include "tests/rtcheck_assert.h"
+#include "tools/relay/impair.h"
 
 #define QCAP 512
 #define MS   1000000.0 /* ns */
@@ -61,6 +75,17 @@ struct sim {
 	size_t ndelays, cap_delays;
 	float *pcm; /* encoder input scratch */
 	bool rt;    /* mark receive and pull real-time */
+	/* The relay's model instead of lo..hi (sim_use_relay). */
+	bool relay;
+	struct impair imp;
+	/* The machine (sim_use_host): mean latencies (ns, exponential) and
+	   stalls that hold the receiver's threads. */
+	bool host;
+	uint64_t host_rng;
+	double pace_ns, stamp_ns, wake_ns;
+	double stall_every_ns, stall_min_ns, stall_max_ns;
+	double stall_start, stall_end; /* the current or next stall */
+	double now_ns;                 /* the pull in progress */
 };
 
 static inline double rnd(uint64_t *s)
@@ -85,10 +110,18 @@ static inline int16_t sample_at(uint64_t seed, uint64_t f, unsigned c)
 	return (int16_t)(mix64(seed ^ (f * 8 + c)) >> 49) - 8192;
 }
 
+/* The deadline of the pull that starts at frame f of the local clock. */
+static inline double sim_deadline(const struct sim *s, uint64_t f)
+{
+	return (double)f * 1e9 / s->out_rate;
+}
+
 static inline uint64_t sim_clock(void *arg)
 {
 	struct sim *s = arg;
 
+	if (s->host)
+		return (uint64_t)llround(s->now_ns);
 	return s->out_frames * 1000000000ull / (uint64_t)s->out_rate;
 }
 
@@ -199,6 +232,89 @@ static inline void sim_queue(struct sim *s, const struct simpkt *p)
 	s->q[s->nq++] = *p;
 }
 
+/* An exponential draw with mean m (0: none). */
+static inline double sim_exp(uint64_t *rng, double m)
+{
+	return m > 0.0 ? -m * log(1.0 - rnd(rng)) : 0.0;
+}
+
+/* Move the stall window past t: stalls come as a Poisson process. */
+static inline void sim_stall_advance(struct sim *s, double t)
+{
+	while (s->stall_every_ns > 0.0 && s->stall_end < t) {
+		s->stall_start =
+		        s->stall_end + sim_exp(&s->host_rng, s->stall_every_ns);
+		s->stall_end =
+		        s->stall_start + s->stall_min_ns +
+		        (s->stall_max_ns - s->stall_min_ns) * rnd(&s->host_rng);
+	}
+}
+
+/* When a receiver thread that wants to run at t gets to (mean latency m). */
+static inline double sim_host_run(struct sim *s, double t, double m)
+{
+	sim_stall_advance(s, t);
+	if (s->stall_every_ns > 0.0 && t >= s->stall_start && t < s->stall_end)
+		t = s->stall_end;
+	return t + sim_exp(&s->host_rng, m);
+}
+
+/* Through the relay's model and the receiving machine: queue each copy
+   of packet p (sent as packet k) with the time the net thread stamps it. */
+static inline void sim_send_relay(struct sim *s, struct simpkt *p, uint64_t k)
+{
+	struct impair_verdict v;
+	double sent = sim_send_ns(s, k);
+
+	if (s->host)
+		sent += sim_exp(&s->host_rng, s->pace_ns);
+	/* The relay's clock: ns since an origin, like uv_hrtime. */
+	uint64_t at = (uint64_t)llround(sent) + 1000000000ull;
+	if ((int64_t)k == s->drop_k)
+		return;
+	if (impair_decide(&s->imp, at, &v) == 0)
+		return;
+	for (int c = 0; c < v.copies; c++) {
+		double r = (double)v.release_ns[c] - 1e9;
+		p->arrival = s->host ? sim_host_run(s, r, s->stamp_ns) : r;
+		sim_queue(s, p);
+	}
+}
+
+/* The relay's model (delay and jitter in ms, skew in ppm of the sender's
+   clock as relay --skew-ppm takes it) instead of lo..hi. */
+static inline void sim_use_relay(struct sim *s, double delay_ms,
+                                 double jitter_ms, double sender_ppm,
+                                 uint64_t seed)
+{
+	struct impair_config c;
+
+	impair_config_default(&c);
+	c.delay_ns = (int64_t)llround(delay_ms * MS);
+	c.jitter_ns = (int64_t)llround(jitter_ms * MS);
+	c.skew_ppm = 1e6 / (1.0 + sender_ppm * 1e-6) - 1e6;
+	cr_assert_eq(impair_init(&s->imp, &c, seed), 0);
+	s->relay = true;
+}
+
+/* A busy 2-core machine: pacing, stamping and wake-up latencies of tens of
+   microseconds, and a stall of stall_ms (min..max) every every_s on
+   average that holds the receiver's net and audio threads. */
+static inline void sim_use_host(struct sim *s, double every_s,
+                                double stall_min_ms, double stall_max_ms,
+                                uint64_t seed)
+{
+	s->host = true;
+	s->host_rng = seed | 1;
+	s->pace_ns = 40e3;
+	s->stamp_ns = 20e3;
+	s->wake_ns = 40e3;
+	s->stall_every_ns = every_s * 1e9;
+	s->stall_min_ns = stall_min_ms * MS;
+	s->stall_max_ns = stall_max_ms * MS;
+	s->stall_start = s->stall_end = 0.0;
+}
+
 /* Make packet k and give it to the network. */
 static inline void sim_send(struct sim *s, uint64_t k)
 {
@@ -238,6 +354,10 @@ static inline void sim_send(struct sim *s, uint64_t k)
 	p.k = k;
 
 	double d = s->lo_ms + (s->hi_ms - s->lo_ms) * rnd(&s->rng);
+	if (s->relay) {
+		sim_send_relay(s, &p, k);
+		return;
+	}
 	if (s->ndelays == s->cap_delays) {
 		s->cap_delays = s->cap_delays ? 2 * s->cap_delays : 4096;
 		s->delays = realloc(s->delays, s->cap_delays * sizeof(double));
@@ -290,9 +410,16 @@ static inline void sim_deliver(struct sim *s, double now)
 	}
 }
 
-/* One callback: receive what arrived, pull a block. */
+/* One callback: receive what arrived, pull a block. On a host model the
+   callback runs when the audio thread wakes for this period's deadline,
+   or right after the previous one when it is behind (catching up). */
 static inline void sim_step(struct sim *s, float *out)
 {
+	if (s->host) {
+		double t = sim_host_run(s, sim_deadline(s, s->out_frames),
+		                        s->wake_ns);
+		s->now_ns = t > s->now_ns ? t : s->now_ns + 1e3;
+	}
 	sim_deliver(s, (double)sim_clock(s));
 	if (s->rt)
 		rthook_rt_enter();

@@ -298,6 +298,7 @@ Test(jitter, adaptive_target_grows_fast_and_shrinks_slowly)
 		jitter_insert(
 		        &jb, mk(i, i * 5 * MS + (uint64_t)(rnd(&s) * 20 * MS)));
 		struct jitter_out o;
+		jitter_tick(&jb, i * 5 * MS, 1.0);
 		jitter_next(&jb, i * 5 * MS, &o);
 	}
 	jitter_stats(&jb, &st);
@@ -313,16 +314,18 @@ Test(jitter, adaptive_target_grows_fast_and_shrinks_slowly)
 		jitter_insert(
 		        &jb, mk(i, i * 5 * MS + (uint64_t)(rnd(&s) * 60 * MS)));
 		struct jitter_out o;
+		jitter_tick(&jb, i * 5 * MS, 1.0);
 		jitter_next(&jb, i * 5 * MS, &o);
 	}
 	jitter_stats(&jb, &st);
 	cr_assert(st.target_ms > 45.0, "target %f", st.target_ms);
 	double high = st.target_ms;
 	/* Back to a quiet network: the target comes down by at most
-	   2 ms per second. */
+	   1.5 ms per second. */
 	for (unsigned k = 0; k < 200; k++, i++) {
 		jitter_insert(&jb, mk(i, i * 5 * MS));
 		struct jitter_out o;
+		jitter_tick(&jb, i * 5 * MS, 1.0);
 		jitter_next(&jb, i * 5 * MS, &o);
 	}
 	jitter_stats(&jb, &st);

@@ -108,6 +108,11 @@ static void *vclock__thread(void *arg)
 	struct vclock *v = arg;
 	uint64_t k = 0;
 
+	/* The audio thread of a headless receiver: scheduled like a sound
+	   card's, when the system allows it. */
+	if (v->cfg.mode == VCLOCK_REALTIME)
+		(void)rthook_promote(RTHOOK_PRIORITY_AUDIO);
+
 	/* quit carries no data: the join orders everything else. */
 	while (!atomic_load_explicit(&v->quit, memory_order_relaxed)) {
 		if (v->cfg.mode == VCLOCK_REALTIME) {
@@ -119,9 +124,11 @@ static void *vclock__thread(void *arg)
 			                                memory_order_relaxed))
 				atomic_store_explicit(&v->late_max_ns, late,
 				                      memory_order_relaxed);
-			if (now >= vclock_deadline_ns(v, k + 1)) {
-				/* Missed whole periods: skip them, stay on the
-				 * grid. */
+			if (late > VCLOCK_CATCHUP_NS) {
+				/* Too far behind to make up: skip the missed
+				   periods, stay on the grid. Closer than that,
+				   the loop runs them back to back (no sleep:
+				   their deadlines have passed). */
 				uint64_t kk = vclock__period_at(v, now);
 				atomic_fetch_add_explicit(&v->xruns, kk - k,
 				                          memory_order_relaxed);

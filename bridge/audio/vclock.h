@@ -7,11 +7,14 @@
  *   CLOCK_MONOTONIC with absolute deadlines. Period k is due at
  *   t0 + k * period / rate, computed from k with integer arithmetic, and the
  *   thread sleeps with clock_nanosleep(TIMER_ABSTIME) until then, so timing
- *   error never accumulates. Xrun policy: when the thread wakes after the
- *   deadline of the *next* period has already passed, the periods it missed
- *   are counted as xruns and skipped; the schedule resumes on the original
- *   grid at the period now due. The callback is never called back to back
- *   to catch up (a real device drops those periods too).
+ *   error never accumulates. Lateness policy: a thread woken late (a busy
+ *   machine) runs the periods it owes back to back, up to VCLOCK_CATCHUP_NS
+ *   of them, so the frames made always match the time passed: a virtual
+ *   device has no hardware buffer to underflow, and a headless recorder
+ *   wants a mix as long as the session and streams whose consumption does
+ *   not jump. Only when it is further behind than that (the machine
+ *   stopped it) are the missed periods counted as xruns and skipped; the
+ *   schedule resumes on the original grid at the period now due.
  * - VCLOCK_FAST: the thread calls the callback back to back (for tests that
  *   want many periods quickly).
  * - VCLOCK_MANUAL: no thread. vclock_step() runs periods synchronously on
@@ -33,6 +36,10 @@
 #include <stdint.h>
 
 #include "bridge/audio/devcfg.h"
+
+/* Lateness a real-time virtual clock makes up by running the periods it
+   owes back to back, ns; beyond it, they are skipped as xruns. */
+#define VCLOCK_CATCHUP_NS 200000000ll
 
 struct vclock {
 	struct devcfg cfg;

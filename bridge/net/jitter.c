@@ -42,8 +42,7 @@ void jitter_config_default(struct jitter_config *cfg, int rtp_rate,
 	cfg->margin_ms = 2;
 	cfg->quantile = 0.99;
 	cfg->forget_s = 10.0;
-	cfg->shrink_ms_per_s = 2.0;
-	cfg->creep_ms_per_s = 2.0;
+	cfg->shrink_ms_per_s = 1.5;
 	cfg->bin_us = 500;
 	cfg->resync_ms = 1000;
 	cfg->dry_ms = 200;
@@ -63,8 +62,7 @@ static int jitter_config_ok(const struct jitter_config *c)
 		return 0;
 	if (!(c->quantile > 0.0 && c->quantile < 1.0) || !(c->forget_s > 0.0))
 		return 0;
-	if (c->bin_us == 0 || c->shrink_ms_per_s < 0.0 ||
-	    c->creep_ms_per_s < 0.0 || c->resync_ms == 0)
+	if (c->bin_us == 0 || c->shrink_ms_per_s < 0.0 || c->resync_ms == 0)
 		return 0;
 	return 1;
 }
@@ -77,11 +75,19 @@ static int64_t jitter_ticks_ns(const struct jitter *j, int64_t t)
 	return t / r * JITTER_NS + t % r * JITTER_NS / r;
 }
 
-/* Local time at which RTP time ts is due for playout. */
+/* Media time of RTP time ts, ns from the stream's start. */
+static int64_t jitter_media_ns(const struct jitter *j, int64_t ts)
+{
+	return jitter_ticks_ns(j, ts - j->ts_ref);
+}
+
+/* Local time at which RTP time ts is due for playout: when it arrives
+   along the transit floor, plus the target and one consumer period. */
 static int64_t jitter_due(const struct jitter *j, int64_t ts)
 {
-	return j->base_ns + jitter_ticks_ns(j, ts - j->ts_ref) +
-	       (int64_t)j->target_ns + j->period_ns;
+	double at = clockfit_when(&j->fit, (double)jitter_media_ns(j, ts));
+
+	return (int64_t)llround(at) + (int64_t)j->target_ns + j->period_ns;
 }
 
 int jitter_init(struct jitter *j, const struct jitter_config *cfg,
@@ -116,6 +122,10 @@ int jitter_init(struct jitter *j, const struct jitter_config *cfg,
 	j->hist = calloc(j->nbins, sizeof(*j->hist));
 	if (!j->hist)
 		goto fail_slots;
+	struct clockfit_config fc;
+	clockfit_config_default(&fc);
+	if (clockfit_init(&j->fit, &fc) < 0)
+		goto fail_hist;
 	j->hist_inc = 1.0;
 	j->hist_gain = exp(j->frame_ns / 1e9 / cfg->forget_s);
 	j->fixed_ms = cfg->adaptive ? 0 : cfg->fixed_ms;
@@ -126,8 +136,12 @@ int jitter_init(struct jitter *j, const struct jitter_config *cfg,
 		if (j->target_ns > 1e6 * cfg->max_ms)
 			j->target_ns = 1e6 * cfg->max_ms;
 	}
+	j->target_raw = j->target_ns;
 	return 0;
 
+fail_hist:
+	free(j->hist);
+	j->hist = NULL;
 fail_slots:
 	free(j->slots);
 	j->slots = NULL;
@@ -171,13 +185,9 @@ static double jitter_quantile_ns(const struct jitter *j)
 	return 0.0;
 }
 
-/* Follow the delay spread: raise at once, lower at the shrink rate. */
-static void jitter_update_target(struct jitter *j, double dt_ns)
+/* What the spread asks for: percentile + frame + margin, in the limits. */
+static double jitter_wanted(struct jitter *j)
 {
-	if (j->fixed_ms) {
-		j->target_ns = 1e6 * j->fixed_ms;
-		return;
-	}
 	double q = jitter_quantile_ns(j);
 	double raw = q + j->frame_ns + 1e6 * j->cfg.margin_ms;
 
@@ -186,27 +196,58 @@ static void jitter_update_target(struct jitter *j, double dt_ns)
 		raw = 1e6 * j->cfg.min_ms;
 	if (raw > 1e6 * j->cfg.max_ms)
 		raw = 1e6 * j->cfg.max_ms;
+	return raw;
+}
+
+void jitter_tick(struct jitter *j, uint64_t now_ns, double max_shrink)
+{
+	double dt = j->last_tick && now_ns > j->last_tick
+	                    ? (double)(now_ns - j->last_tick)
+	                    : 0.0;
+
+	j->last_tick = now_ns;
+	j->target_rate = 0.0;
+	if (j->fixed_ms) {
+		j->target_ns = 1e6 * j->fixed_ms;
+		return;
+	}
+	if (j->hist_total <= 0.0)
+		return;
+	double raw = jitter_wanted(j);
+	j->target_raw = raw;
 	if (raw >= j->target_ns) {
 		j->target_ns = raw;
+		return;
+	}
+	/* Down at the shrink rate: a slope the consumer follows by
+	   time-scaling (jitter_target_rate). */
+	double rate = j->cfg.shrink_ms_per_s / 1e3;
+	if (max_shrink < rate)
+		rate = max_shrink > 0.0 ? max_shrink : 0.0;
+	double down = rate * dt;
+	if (j->target_ns - down > raw) {
+		j->target_ns -= down;
+		j->target_rate = -rate;
 	} else {
-		double down = j->cfg.shrink_ms_per_s * dt_ns / 1e3;
-		j->target_ns =
-		        j->target_ns - down > raw ? j->target_ns - down : raw;
+		j->target_ns = raw;
 	}
 }
 
-/* Account the timing of one arriving packet (transit = arrival - RTP time). */
+double jitter_target_rate(const struct jitter *j)
+{
+	return j->target_rate;
+}
+
+double jitter_drift(const struct jitter *j)
+{
+	return -clockfit_slope(&j->fit);
+}
+
+/* Account the timing of one arriving packet (transit = arrival - media
+   time, ns): the floor's fit, the RFC 3550 jitter, the spread histogram. */
 static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
 {
-	double dt = arrival > j->last_arrival
-	                    ? (double)(arrival - j->last_arrival)
-	                    : 0.0;
-
-	/* The base may rise only slowly (a sender clock running slow makes
-	   every transit grow); any lower transit resets it at once. */
-	j->base_ns += (int64_t)(j->cfg.creep_ms_per_s * dt / 1e3);
-	if (transit < j->base_ns)
-		j->base_ns = transit;
+	clockfit_add(&j->fit, (int64_t)arrival, transit);
 	/* RFC 3550 6.4.1: J += (|D| - J) / 16, D from consecutive arrivals. */
 	double d = (double)(transit - j->last_transit);
 	j->jitter_ns += (fabs(d) - j->jitter_ns) / 16.0;
@@ -216,12 +257,16 @@ static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
 
 	/* Histogram with exponential forgetting: each new sample weighs
 	   hist_gain times more than the one before; rescale before the
-	   weights overflow. A spread beyond the largest delay allowed cannot
-	   be served by any target (a stall, or a jump in the sender's
-	   timeline): it is left out rather than pin the target at its
-	   maximum. */
-	int64_t spread = transit - j->base_ns;
-	uint64_t bin = (uint64_t)spread / ((uint64_t)j->cfg.bin_us * 1000u);
+	   weights overflow. The height above the floor is the spread (a
+	   packet below the fitted line counts as on it). A spread beyond the
+	   largest delay allowed cannot be served by any target (a stall, or a
+	   jump in the sender's timeline): it is left out rather than pin the
+	   target at its maximum. */
+	double spread =
+	        (double)transit - clockfit_at(&j->fit, (int64_t)arrival);
+	if (spread < 0.0)
+		spread = 0.0;
+	uint64_t bin = (uint64_t)(spread / (1000.0 * j->cfg.bin_us));
 	if (bin < j->nbins) {
 		j->hist[bin] += j->hist_inc;
 		j->hist_total += j->hist_inc;
@@ -233,7 +278,6 @@ static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
 		j->hist_total /= j->hist_inc;
 		j->hist_inc = 1.0;
 	}
-	jitter_update_target(j, dt);
 }
 
 /* Begin a stream at packet p: new time map, new sequence window. */
@@ -244,7 +288,9 @@ static void jitter_start(struct jitter *j, struct packet *p)
 	j->ts_ref = ts;
 	j->last_ts = ts;
 	j->last_ts32 = p->rtp_ts;
-	j->base_ns = (int64_t)p->arrival_ns;
+	/* A new timeline on the same clocks: the floor starts again, its
+	   slope so far kept as the prior. */
+	clockfit_restart(&j->fit);
 	j->last_transit = (int64_t)p->arrival_ns;
 	j->last_arrival = p->arrival_ns;
 	j->next_seq = p->ext_seq;
@@ -305,9 +351,10 @@ int jitter_insert(struct jitter *j, struct packet *p)
 		return jitter_resync(j, p);
 
 	int64_t ts = j->last_ts + rtp_ts_diff(p->rtp_ts, j->last_ts32);
-	int64_t transit =
-	        (int64_t)p->arrival_ns - jitter_ticks_ns(j, ts - j->ts_ref);
-	int64_t off = transit - j->base_ns;
+	int64_t transit = (int64_t)p->arrival_ns - jitter_media_ns(j, ts);
+	int64_t off =
+	        transit -
+	        (int64_t)llround(clockfit_at(&j->fit, (int64_t)p->arrival_ns));
 	if (off > (int64_t)j->cfg.resync_ms * 1000000 ||
 	    off < -(int64_t)j->cfg.resync_ms * 1000000) {
 		/* A timestamp far off the schedule: one is noise, two in a
@@ -319,12 +366,16 @@ int jitter_insert(struct jitter *j, struct packet *p)
 	j->jumps = 0;
 	j->last_ts = ts;
 	j->last_ts32 = p->rtp_ts;
-	jitter_measure(j, p->arrival_ns, transit);
 
+	/* The delay statistics take each sequence number's first copy only
+	   (a packet kept, or one that came too late: both measure the
+	   network); a copy would count a packet twice, and a flood of them
+	   would bend the target. */
 	struct jitter_slot *s = &j->slots[seq & j->mask];
 	if (seq < j->next_seq) {
 		if (s->seq == seq && s->state == JITTER_SLOT_PLAYED)
 			return jitter_drop(j, p, JITTER_DUPLICATE);
+		jitter_measure(j, p->arrival_ns, transit);
 		if (s->seq == seq && s->state == JITTER_SLOT_CONCEALED)
 			return jitter_drop(j, p, JITTER_LATE);
 		/* Before the start while waiting to start: extend the
@@ -332,6 +383,10 @@ int jitter_insert(struct jitter *j, struct packet *p)
 		if (j->state != JITTER_PRIMING || j->high_seq - seq > j->mask)
 			return jitter_drop(j, p, JITTER_LATE);
 		j->next_seq = seq;
+	} else if (s->state == JITTER_SLOT_HELD && s->seq == seq) {
+		return jitter_drop(j, p, JITTER_DUPLICATE);
+	} else {
+		jitter_measure(j, p->arrival_ns, transit);
 	}
 	if (s->state == JITTER_SLOT_HELD) {
 		if (s->seq == seq)
@@ -411,12 +466,14 @@ static int jitter_prime(struct jitter *j, uint64_t now_ns)
 				continue;
 			}
 			/* Due at its arrival + target, or now if that has
-			   passed too. */
-			j->base_ns = (int64_t)s->pkt->arrival_ns -
-			             jitter_ticks_ns(j, s->ts - j->ts_ref);
+			   passed too: the floor is pinned there. */
+			int64_t at = (int64_t)s->pkt->arrival_ns;
+			int64_t transit = at - jitter_media_ns(j, s->ts);
+			clockfit_pin(&j->fit, at, transit);
 			due = jitter_due(j, s->ts);
 			if (due < (int64_t)now_ns) {
-				j->base_ns += (int64_t)now_ns - due;
+				clockfit_pin(&j->fit, at,
+				             transit + (int64_t)now_ns - due);
 				due = (int64_t)now_ns;
 			}
 		}

@@ -9,16 +9,19 @@
  * (duplicate or late) and never played twice.
  *
  * Timing: the buffer maps RTP time to local time. For every packet it
- * measures the transit time (arrival - RTP time); the running minimum of
- * that (which creeps up slowly, so it follows a sender whose clock runs
- * slow) is the base. A packet with timestamp ts is due for playout at
- * base + ts + target + period, where period is how often the consumer
- * looks (its callback period: a packet arriving between two looks waits
- * for the next one). The target delay is fixed, or adaptive: a histogram
- * of (transit - base) with a forgetting factor gives a high percentile of
- * the delay spread, and target = percentile + one frame + margin, raised at
- * once when the spread grows and lowered at a limited rate when it shrinks.
- * The consumer (netstream) keeps its playout position on that schedule with
+ * measures the transit time (arrival - RTP time); the floor of those
+ * transits, fitted as a straight line (clockfit.h), is the map: media time
+ * ts arrives at the earliest when the line says, and its slope is the
+ * sender's clock drift against ours, estimated from the arrival process
+ * alone. A packet with timestamp ts is due for playout at floor(ts) +
+ * target + period, where period is how often the consumer looks (its
+ * callback period: a packet arriving between two looks waits for the next
+ * one). The target delay is fixed, or adaptive: a histogram of the
+ * packets' height above the floor, with a forgetting factor, gives a high
+ * percentile of the delay spread, and target = percentile + one frame +
+ * margin, raised at once when the spread grows and lowered at a limited
+ * rate when it shrinks; it is updated once per pull (jitter_tick). The
+ * consumer (netstream) keeps its playout position on that schedule with
  * jitter_error_ns(); this module decides, when the next packet is missing,
  * whether it is lost (its time has come: conceal it and move on) or merely
  * not here yet (the consumer is ahead of the schedule: conceal one frame in
@@ -35,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/net/clockfit.h"
 #include "bridge/net/packet.h"
 
 struct jitter;
@@ -55,7 +59,6 @@ struct jitter_config {
 	double quantile;        /* of the delay spread, e.g. 0.99 */
 	double forget_s;        /* histogram memory (time constant), s */
 	double shrink_ms_per_s; /* how fast the target may come down */
-	double creep_ms_per_s;  /* how fast the base may rise */
 	unsigned bin_us;        /* histogram resolution */
 	unsigned resync_ms;     /* a timestamp this far off the schedule (twice
 	                           in a row) restarts the stream */
@@ -113,8 +116,7 @@ struct jitter_out {
 
 /*
  * Defaults: adaptive, 40 ms initial, 0..500 ms, 2 ms margin, 99th percentile,
- * 10 s memory, shrink 2 ms/s, creep 2 ms/s, 0.5 ms bins, resync 1 s,
- * dry 200 ms
+ * 10 s memory, shrink 1.5 ms/s, 0.5 ms bins, resync 1 s, dry 200 ms
  *
  * Context: any
  */
@@ -207,6 +209,31 @@ void jitter_set_fixed(struct jitter *j, unsigned ms);
  */
 void jitter_set_period(struct jitter *j, int64_t ns);
 
+/*
+ * Once per pull, before jitter_next: move the adaptive target (raised to
+ * the measured spread at once, lowered over the time since the last tick
+ * at the shrink rate, or at max_shrink (ns per ns) if that is lower: the
+ * consumer says how fast it can follow)
+ *
+ * Context: audio thread, real-time safe; O(histogram bins)
+ */
+void jitter_tick(struct jitter *j, uint64_t now_ns, double max_shrink);
+
+/*
+ * Return: how fast the target is moving, ns per ns (negative while it
+ * shrinks; 0 while it holds or after a rise, which is a step)
+ * Context: audio thread
+ */
+double jitter_target_rate(const struct jitter *j);
+
+/*
+ * Return: the sender's clock drift against the local clock, as the slope
+ * of the transit floor (parts of one, + = sender fast); 0 before enough
+ * packets
+ * Context: audio thread
+ */
+double jitter_drift(const struct jitter *j);
+
 /* Return: whether packets are being played out. Context: audio thread */
 bool jitter_playing(const struct jitter *j);
 
@@ -248,7 +275,7 @@ struct jitter {
 	int64_t ts_ref;  /* extended ts that maps to ts_ref_ns */
 	int64_t last_ts; /* extended ts of the latest packet */
 	uint32_t last_ts32;
-	int64_t base_ns; /* minimum transit */
+	struct clockfit fit; /* floor of the transits: the RTP -> local map */
 	uint64_t last_arrival;
 	int64_t last_transit;
 	unsigned jumps; /* consecutive packets far off the schedule */
@@ -258,7 +285,10 @@ struct jitter {
 	unsigned nbins;
 	double hist_inc, hist_total, hist_gain;
 	double target_ns;
-	int64_t period_ns; /* consumer's period, added to the delay */
+	double target_raw;  /* what the spread asks for, ns */
+	double target_rate; /* ns per ns, negative while shrinking */
+	uint64_t last_tick; /* jitter_tick's previous now, ns */
+	int64_t period_ns;  /* consumer's period, added to the delay */
 	double frame_ns;
 	double jitter_ns;
 	unsigned fixed_ms;

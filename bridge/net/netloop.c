@@ -34,6 +34,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bridge/rtcheck/rthook.h"
+
 enum { NETLOOP_CMD_CALL = 0x4e4c01 };
 
 /* Synchronous caller's rendezvous, on the caller's stack. */
@@ -180,6 +182,9 @@ static void thread_main(void *arg)
 	struct netloop *nl = arg;
 
 	current_loop = nl;
+	/* Arrival times are stamped here and sends are paced here: a
+	   scheduler slice of delay would be jitter no network made. */
+	(void)rthook_promote(RTHOOK_PRIORITY_NET);
 	uv_run(&nl->loop, UV_RUN_DEFAULT);
 	current_loop = NULL;
 }

@@ -47,7 +47,7 @@ void netstream_config_default(struct netstream_config *cfg,
 	cfg->converter = SRC_SINC_FASTEST;
 	cfg->drift_max_ppm = 1000.0;
 	cfg->slew_ppm = 2000.0;
-	cfg->loop_s = 5.0;
+	cfg->loop_s = 1.0;
 	cfg->min_sequential = 1;
 }
 
@@ -106,6 +106,14 @@ int netstream_init(struct netstream *s, const struct netstream_config *cfg)
 	err = jitter_init(&s->jit, &jc, netstream_release_packet, s);
 	if (err < 0)
 		goto fail_dec;
+	struct driftctl_config dc;
+	driftctl_config_default(&dc, s->cfg.out_rate);
+	dc.slew_ppm = cfg->slew_ppm;
+	dc.drift_max_ppm = cfg->drift_max_ppm;
+	dc.loop_s = cfg->loop_s;
+	err = driftctl_init(&s->ctl, &dc);
+	if (err < 0)
+		goto fail_jit;
 
 	/* Records: every slot of the jitter buffer may hold one, and the
 	   ring may carry more on their way. */

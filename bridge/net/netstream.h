@@ -13,19 +13,20 @@
  * published by the audio thread at every pull).
  *
  * Delay and drift. The jitter buffer defines when each RTP time is due
- * (jitter.h). Once per pull the audio thread measures how late its playout
- * position runs against that schedule and a PI controller sets the
- * resampling ratio: the integral part follows the clock drift between
- * sender and receiver (clamped to drift_max_ppm; reported as drift_ppm),
- * the proportional part (clamped to slew_ppm) moves the buffer to a new
- * target by time-scaling, slowly and without clicks. Blocks are never
- * dropped or repeated for this. The one fast path grows the buffer when
- * jitter rises: if the next packet is missing while playout is still ahead
- * of the schedule, a frame of concealment is played in its place and the
- * packet is waited for (jitter.h); inserting only where a packet is
- * missing anyway adds no discontinuity of its own. With drift
- * compensation off and the same rate in and out, the resampler is
- * bypassed and the output is the decoded audio, bit for bit.
+ * (jitter.h) and estimates the sender's clock from the arrival process;
+ * the playout controller (driftctl.h) estimates the consumer's clock from
+ * the pulls, and sets the resampling ratio once per pull: the drift
+ * between the two clocks fed forward, plus a correction of the buffer
+ * level (how late the playout position runs against the schedule) and of
+ * a sliding target, by time-scaling within a bounded slew, slowly and
+ * without clicks. Blocks are never dropped or repeated for this. The one
+ * fast path grows the buffer when jitter rises: if the next packet is
+ * missing while playout is still ahead of the schedule, a frame of
+ * concealment is played in its place and the packet is waited for
+ * (jitter.h); inserting only where a packet is missing anyway adds no
+ * discontinuity of its own. With drift compensation off and the same rate
+ * in and out, the resampler is bypassed and the output is the decoded
+ * audio, bit for bit.
  *
  * Recording. An optional tap (netstream_set_record) takes the stream's
  * own timeline at the codec's rate, before resampling, whatever the drift
@@ -59,6 +60,7 @@
 #include "bridge/audio/tap.h"
 #include "bridge/msg/pool.h"
 #include "bridge/msg/ring.h"
+#include "bridge/net/driftctl.h"
 #include "bridge/net/jitter.h"
 #include "bridge/net/packet.h"
 #include "codec/codec.h"
@@ -74,8 +76,8 @@ struct netstream_config {
 	bool drift;                  /* compensate clock drift by resampling */
 	int converter;               /* libsamplerate SRC_* type */
 	double drift_max_ppm;        /* clamp of the drift estimate */
-	double slew_ppm;         /* extra ratio allowed to reach a new target */
-	double loop_s;           /* controller time constant, s */
+	double slew_ppm;         /* most the ratio may move beyond the drift */
+	double loop_s;           /* time constant of the level correction, s */
 	size_t packet_bytes;     /* datagram room; 0: MTU or one PCM packet */
 	unsigned packets;        /* pool size; 0: from the jitter capacity */
 	unsigned min_sequential; /* rtpseq probation */
@@ -110,7 +112,8 @@ struct netstream_stats {
 	                     minimum transit, not counting one pull period) */
 	double target_ms; /* target playout delay (same terms) */
 	double spread_ms; /* measured delay spread percentile */
-	double drift_ppm; /* sender clock vs ours, + = sender fast */
+	double drift_ppm; /* estimate: sender clock vs the consumer's,
+	                     + = sender fast (also without compensation) */
 	double ratio;     /* input frames consumed per output frame */
 };
 
@@ -134,16 +137,13 @@ struct netstream {
 	double nominal;                  /* out_rate / codec rate */
 	float *decbuf;
 	size_t dec_cap, dec_off, dec_avail; /* frames */
-	double integ, prop;                 /* controller terms */
-	double ff;                          /* target slide rate, smoothed */
-	double last_target_ns;              /* target at the previous pull */
-	bool have_target;
-	double pending;  /* RTP ticks decoded but not yet played out (in
-	                    dec_avail or inside the resampler) */
-	struct tap *rec; /* the stream's timeline goes here; NULL: none */
-	float *hold;     /* dry concealment held back (recording only) */
-	size_t hold_cap; /* frames */
-	size_t hold_n;   /* frames held */
+	struct driftctl ctl; /* the ratio, and the consumer's clock */
+	double pending;      /* RTP ticks decoded but not yet played out (in
+	                        dec_avail or inside the resampler) */
+	struct tap *rec;     /* the stream's timeline goes here; NULL: none */
+	float *hold;         /* dry concealment held back (recording only) */
+	size_t hold_cap;     /* frames */
+	size_t hold_n;       /* frames held */
 	/* The pending dry run: jitter's losses and underruns, and the frames
 	   concealed (inserted ones among them) while nothing was held. */
 	uint64_t dry_lost, dry_underruns, dry_frames, dry_inserted;
@@ -162,7 +162,7 @@ struct netstream {
 
 /*
  * Defaults for a codec: adaptive delay (jitter_config_default), drift
- * compensation on with SRC_SINC_FASTEST, 1000 ppm drift, 2000 ppm slew, 5 s
+ * compensation on with SRC_SINC_FASTEST, 1000 ppm drift, 2000 ppm slew, 1 s
  * loop, monotonic clock
  *
  * Context: any

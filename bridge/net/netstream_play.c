@@ -16,9 +16,6 @@
 #include <samplerate.h>
 #include <string.h>
 
-/* Smoothing time of the target's slide rate, s (netstream_control). */
-#define NETSTREAM_FF_S 1.0
-
 /* Frames of decoded audio for RTP ticks, and back. */
 static size_t netstream_frames(const struct netstream *s, int64_t ticks)
 {
@@ -186,15 +183,17 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 	return n;
 }
 
-/* Once per pull: the PI controller that sets the resampling ratio. */
-static void netstream_control(struct netstream *s, uint64_t now_ns,
-                              size_t frames)
+/*
+ * Once per pull: measure the buffer level against the schedule and let the
+ * controller set the resampling ratio (driftctl.h).
+ *
+ * Return: frames to consume per frame played
+ */
+static double netstream_control(struct netstream *s, uint64_t now_ns)
 {
 	if (!jitter_playing(&s->jit)) {
-		s->prop = 0.0;
-		s->ff = 0.0;
-		s->have_target = false;
-		return;
+		driftctl_idle(&s->ctl);
+		return 1.0;
 	}
 	/* Error: how late the next output frame is against its due time.
 	   The frames decoded but not yet resampled come first. */
@@ -202,41 +201,9 @@ static void netstream_control(struct netstream *s, uint64_t now_ns,
 	                                   (int64_t)llround(s->pending)) /
 	           1e9;
 	s->st.buffer_ms = s->st.target_ms + e * 1e3;
-	if (!s->resampler)
-		return;
-	/* Critically damped second-order loop with time constant loop_s:
-	   consumption c = 1 + ki integral(e) + kp e + ff. The feed-forward
-	   term ff follows a moving target (the schedule slides by the
-	   target's change), so the integral is left to the clock drift; it
-	   is frozen while the fast terms are saturated (anti-windup). */
-	double w = 1.0 / s->cfg.loop_s;
-	double dt = (double)frames / s->cfg.out_rate;
-	double imax = s->cfg.drift_max_ppm * 1e-6;
-	double pmax = s->cfg.slew_ppm * 1e-6;
-	double target_ns = s->st.target_ms * 1e6;
-	/* The target moves in steps (histogram bins), so its rate is
-	   smoothed over about a second: a one-pull spike would saturate the
-	   fast terms and leave the step's error to the integral, which
-	   would then report the target's slide as clock drift. */
-	double raw = s->have_target
-	                     ? -(target_ns - s->last_target_ns) / (dt * 1e9)
-	                     : 0.0;
-	s->ff += (raw - s->ff) *
-	         (dt < NETSTREAM_FF_S ? dt / NETSTREAM_FF_S : 1.0);
-	s->last_target_ns = target_ns;
-	s->have_target = true;
-	double fast = 2.0 * w * e + s->ff;
-	if (fast > pmax)
-		fast = pmax;
-	else if (fast < -pmax)
-		fast = -pmax;
-	else
-		s->integ += w * w * e * dt;
-	if (s->integ > imax)
-		s->integ = imax;
-	if (s->integ < -imax)
-		s->integ = -imax;
-	s->prop = fast;
+	double c = driftctl_step(&s->ctl, jitter_drift(&s->jit), e,
+	                         jitter_target_rate(&s->jit));
+	return s->resampler ? c : 1.0;
 }
 
 /* Publish the statistics for other threads (sequence lock writer). */
@@ -260,7 +227,10 @@ static void netstream_publish(struct netstream *s)
 int netstream_pull(struct netstream *s, float *out, size_t frames)
 {
 	size_t ch = s->src.channels;
-	uint64_t now = s->cfg.clock(s->cfg.clock_arg);
+	/* The time this pull's frames play, on the consumer's fitted clock
+	   (a callback woken late does not make the stream look late). */
+	uint64_t now =
+	        driftctl_tick(&s->ctl, s->cfg.clock(s->cfg.clock_arg), frames);
 	double rate = s->cfg.out_rate;
 	struct packet *p;
 
@@ -270,18 +240,23 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	        atomic_exchange_explicit(&s->req_ms, -1, memory_order_relaxed);
 	if (req >= 0)
 		jitter_set_fixed(&s->jit, (unsigned)req);
-	while (ring_try_pop(&s->ring, &p))
+	/* At most what the ring holds: a flood cannot keep the callback
+	   here, and what is left waits for the next pull. */
+	for (size_t k = ring_capacity(&s->ring);
+	     k > 0 && ring_try_pop(&s->ring, &p); k--)
 		jitter_insert(&s->jit, p);
 	/* A restart flushed the buffer: a dry run before it will never
 	   see a packet of its own timeline. */
 	if (!jitter_playing(&s->jit))
 		netstream_dry_void(s);
 	jitter_set_period(&s->jit, (int64_t)((double)frames * 1e9 / rate));
+	/* The target slides down only as fast as the level can follow in
+	   the slew the drift and the level correction leave. */
+	jitter_tick(&s->jit, now, driftctl_room(&s->ctl));
 	s->st.target_ms = jitter_target_ms(&s->jit);
-	netstream_control(s, now, frames);
-	double c = 1.0 + s->integ + s->prop;
+	double c = netstream_control(s, now);
 	s->st.ratio = c;
-	s->st.drift_ppm = s->resampler ? s->integ * 1e6 : 0.0;
+	s->st.drift_ppm = s->ctl.drift * 1e6;
 
 	size_t done = 0;
 	/* Each round decodes a packet or makes output; the bound only guards

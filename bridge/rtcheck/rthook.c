@@ -13,8 +13,14 @@
 #include "bridge/rtcheck/rthook.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "bridge/rtcheck/rtcheck.h"
 
@@ -24,6 +30,7 @@ typedef void (*rthook_get_fn)(struct rtcheck_counts *out);
 static _Atomic(rthook_fn) rthook__enter;
 static _Atomic(rthook_fn) rthook__leave;
 static _Atomic(rthook_get_fn) rthook__get;
+static atomic_bool rthook__no_rt;
 
 int rthook_init(void)
 {
@@ -39,6 +46,12 @@ int rthook_init(void)
 	atomic_store_explicit(&rthook__enter, enter, memory_order_relaxed);
 	atomic_store_explicit(&rthook__leave, leave, memory_order_relaxed);
 	atomic_store_explicit(&rthook__get, get, memory_order_relaxed);
+	/* A switch, read once: relaxed, the threads it concerns start
+	   after this call. */
+	const char *no_rt = getenv("RTBRIDGE_NO_RT");
+	atomic_store_explicit(&rthook__no_rt,
+	                      no_rt && no_rt[0] && strcmp(no_rt, "0") != 0,
+	                      memory_order_relaxed);
 	return get != NULL;
 }
 
@@ -58,6 +71,17 @@ void rthook_rt_leave(void)
 
 	if (fn != NULL)
 		fn();
+}
+
+int rthook_promote(int priority)
+{
+	struct sched_param sp;
+
+	if (atomic_load_explicit(&rthook__no_rt, memory_order_relaxed))
+		return -ECANCELED;
+	memset(&sp, 0, sizeof(sp));
+	sp.sched_priority = priority;
+	return -pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 }
 
 unsigned long rthook_violations(void)

@@ -13,6 +13,14 @@
 #ifndef RTB_RTHOOK_H
 #define RTB_RTHOOK_H
 
+/* SCHED_FIFO priorities asked for by rthook_promote's callers: the audio
+   thread above the net thread (a late callback is a glitch, a late
+   datagram only moves the jitter estimate), both below the interrupt
+   threads of a PREEMPT_RT kernel (50) so that the network card is served
+   first, and above every ordinary thread. */
+#define RTHOOK_PRIORITY_AUDIO 40
+#define RTHOOK_PRIORITY_NET   38
+
 /*
  * Look up the checker's entry points
  *
@@ -43,6 +51,22 @@ void rthook_rt_leave(void);
  * Context: any thread
  */
 unsigned long rthook_violations(void);
+
+/*
+ * Ask the scheduler to run the calling thread SCHED_FIFO at `priority`, as
+ * audio programs do (JACK, PipeWire through rtkit): a busy machine then
+ * delays the audio and network threads by microseconds, not by a
+ * scheduler slice. Not allowed without CAP_SYS_NICE or an RLIMIT_RTPRIO
+ * (an ordinary user, most containers): the thread then keeps its normal
+ * policy and nothing else changes. RTBRIDGE_NO_RT=1 in the environment
+ * (read by rthook_init) turns it off.
+ *
+ * Return: 0 when promoted, -EPERM (or another -errno) when not, -ECANCELED
+ *         when turned off
+ * Context: the thread itself, at its start (a system call: never inside
+ *          the real-time section)
+ */
+int rthook_promote(int priority);
 
 /*
  * Return: 1 if rthook_init() found the checker, 0 otherwise

@@ -25,6 +25,7 @@ enum opt_kind {
 	OPT_REORDER_GAP,
 	OPT_DUPLICATE,
 	OPT_SKEW,
+	OPT_SKEW_PPM,
 	OPT_DURATION,
 	OPT_MAX_PACKETS,
 	OPT_POOL,
@@ -53,6 +54,7 @@ static const struct opt_def opt_defs[] = {
         {"reorder-gap", OPT_REORDER_GAP, false},
         {"duplicate", OPT_DUPLICATE, false},
         {"skew", OPT_SKEW, false},
+        {"skew-ppm", OPT_SKEW_PPM, false},
         {"duration", OPT_DURATION, false},
         {"max-packets", OPT_MAX_PACKETS, false},
         {"pool", OPT_POOL, false},
@@ -80,8 +82,15 @@ static const char usage[] =
         "  --reorder PCT         hold this share of packets back by the gap\n"
         "  --reorder-gap MS      hold-back time (default: 2 packet intervals)\n"
         "  --duplicate PCT       send a second copy of this share of packets\n"
-        "  --skew PPM            stretch the timeline: release at "
-        "t0+(t-t0)*(1+PPM/1e6)\n"
+        "  --skew-ppm PPM        emulate a sender clock PPM fast (+) or slow\n"
+        "                        (-): the added delay changes linearly, so\n"
+        "                        a fast sender needs --delay >= PPM * run "
+        "length\n"
+        "  --skew PPM            the same as a stretch of the timeline: "
+        "release at\n"
+        "                        t0+(t-t0)*(1+PPM/1e6) (--skew-ppm P is "
+        "--skew\n"
+        "                        1e6/(1+P/1e6)-1e6)\n"
         "  --duration SEC        stop receiving after SEC, flush, exit\n"
         "  --max-packets N       stop receiving after N datagrams, flush, "
         "exit\n"
@@ -311,6 +320,13 @@ static int apply(struct relay_opts *o, const struct opt_def *d, const char *val,
 		ok = parse_double(val, &dv) && fabs(dv) <= IMPAIR_MAX_SKEW_PPM;
 		if (ok)
 			c->skew_ppm = dv;
+		break;
+	case OPT_SKEW_PPM:
+		/* A sender clock fast by P sends (1 + P) times as often:
+		   the relayed timeline is shorter by that factor. */
+		ok = parse_double(val, &dv) && fabs(dv) <= IMPAIR_MAX_SKEW_PPM;
+		if (ok)
+			c->skew_ppm = 1e6 / (1.0 + dv * 1e-6) - 1e6;
 		break;
 	case OPT_DURATION:
 		ok = parse_double(val, &dv) && dv >= 0.0 && dv <= 1e7;

@@ -1,0 +1,261 @@
+/*
+ * clockfit: window minima and a prior-shrunk least-squares line through
+ * them (see clockfit.h)
+ *
+ * Internally x and y are seconds (doubles) relative to the first sample,
+ * so that the sums stay well conditioned whatever the clocks read. All
+ * state is inline in struct clockfit: nothing is allocated.
+ */
+#include "bridge/net/clockfit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#define CLOCKFIT_S 1e9 /* ns per s */
+
+void clockfit_config_default(struct clockfit_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->window_ns = 1000000000;
+	cfg->windows = 48;
+	cfg->prior_ppm = 300.0;
+	cfg->noise_ns = 300000.0;
+	cfg->step_ns = 2000000;
+	cfg->step_windows = 3;
+}
+
+int clockfit_init(struct clockfit *f, const struct clockfit_config *cfg)
+{
+	memset(f, 0, sizeof(*f));
+	if (cfg->window_ns <= 0 || cfg->windows < 2 ||
+	    cfg->windows > CLOCKFIT_MAX_WINDOWS || !(cfg->prior_ppm > 0.0) ||
+	    !(cfg->noise_ns > 0.0) || cfg->step_ns <= 0 ||
+	    cfg->step_windows < 1 || cfg->step_windows > cfg->windows)
+		return -EINVAL;
+	f->cfg = *cfg;
+	return 0;
+}
+
+void clockfit_restart(struct clockfit *f)
+{
+	f->b0 = f->b;
+	f->started = false;
+	f->win_have = false;
+	f->n = 0;
+	f->nq = 0;
+}
+
+bool clockfit_started(const struct clockfit *f)
+{
+	return f->started;
+}
+
+/* The line at x (s relative to the origin). */
+static double clockfit__line(const struct clockfit *f, double x)
+{
+	return f->a + f->b * x;
+}
+
+/*
+ * The line through the kept minima: the edge of their lower convex hull
+ * above their mean time, i.e. the line under every minimum that is
+ * closest to them on average (the linear program of Moon, Skelly and
+ * Towsley for clock skew in delay measurements). With one-sided noise it
+ * converges much faster than least squares: its error shrinks with the
+ * lowest minima, not with the average one. A short history cannot tell a
+ * slope from noise, so the hull's slope is shrunk towards the prior b0 as
+ * a Bayesian estimate with noise s on each minimum and a prior spread p
+ * on the slope would weigh them: by Sxx / (Sxx + s^2 / p^2).
+ */
+static void clockfit__refit(struct clockfit *f)
+{
+	unsigned n = f->n, cap = f->cfg.windows;
+	double hx[CLOCKFIT_MAX_WINDOWS] = {0}, hy[CLOCKFIT_MAX_WINDOWS] = {0};
+	unsigned h = 0;
+	double mx = 0.0, sxx = 0.0;
+
+	/* Andrew's monotone chain, lower half; the points come in time
+	   order. */
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = (f->head + cap - n + i) % cap;
+		double x = f->px[k], y = f->py[k];
+		while (h >= 2 && (hx[h - 1] - hx[h - 2]) * (y - hy[h - 2]) -
+		                                 (hy[h - 1] - hy[h - 2]) *
+		                                         (x - hx[h - 2]) <=
+		                         0.0)
+			h--;
+		hx[h] = x;
+		hy[h] = y;
+		h++;
+		mx += x;
+	}
+	mx /= n;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = (f->head + cap - n + i) % cap;
+		sxx += (f->px[k] - mx) * (f->px[k] - mx);
+	}
+	double bh = f->b0, ah = hy[0] - f->b0 * hx[0];
+	for (unsigned i = 0; i + 1 < h; i++) {
+		if (hx[i + 1] >= mx && hx[i + 1] > hx[i]) {
+			bh = (hy[i + 1] - hy[i]) / (hx[i + 1] - hx[i]);
+			ah = hy[i] - bh * hx[i];
+			break;
+		}
+	}
+	double s = f->cfg.noise_ns / CLOCKFIT_S;
+	double p = f->cfg.prior_ppm * 1e-6;
+	double w = sxx / (sxx + s * s / (p * p));
+	f->b = w * bh + (1.0 - w) * f->b0;
+	/* Keep the line through the hull's point nearest the mean time. */
+	double xm = mx, ym = ah + bh * mx;
+	f->a = ym - f->b * xm;
+	double rr = 0.0;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = (f->head + cap - n + i) % cap;
+		double r = f->py[k] - clockfit__line(f, f->px[k]);
+		rr += r * r;
+	}
+	f->resid = sqrt(rr / n);
+}
+
+static void clockfit__keep(struct clockfit *f, double x, double y)
+{
+	unsigned cap = f->cfg.windows;
+
+	f->px[f->head] = x;
+	f->py[f->head] = y;
+	f->head = (f->head + 1) % cap;
+	if (f->n < cap)
+		f->n++;
+}
+
+/* A step: the history restarts from the given minima, the slope so far
+   becoming the prior. */
+static void clockfit__step(struct clockfit *f, const double *x, const double *y,
+                           unsigned n)
+{
+	f->b0 = f->b;
+	f->n = 0;
+	f->nq = 0;
+	for (unsigned i = 0; i < n; i++)
+		clockfit__keep(f, x[i], y[i]);
+	clockfit__refit(f);
+	f->steps++;
+}
+
+/* A window closed with its minimum at (x, y), s. */
+static void clockfit__window(struct clockfit *f, double x, double y)
+{
+	double r = y - clockfit__line(f, x);
+	double thr = 4.0 * f->resid;
+
+	if (thr < (double)f->cfg.step_ns / CLOCKFIT_S)
+		thr = (double)f->cfg.step_ns / CLOCKFIT_S;
+	if (f->n > 0 && r < -thr) {
+		/* Faster than the floor allows: the path itself changed. */
+		clockfit__step(f, &x, &y, 1);
+		return;
+	}
+	if (f->n > 0 && r > thr) {
+		/* Slower: a busy moment, or a slower path if it lasts. */
+		f->qx[f->nq] = x;
+		f->qy[f->nq] = y;
+		if (++f->nq >= f->cfg.step_windows) {
+			double qx[CLOCKFIT_MAX_WINDOWS],
+			        qy[CLOCKFIT_MAX_WINDOWS];
+			unsigned nq = f->nq;
+			memcpy(qx, f->qx, nq * sizeof(double));
+			memcpy(qy, f->qy, nq * sizeof(double));
+			clockfit__step(f, qx, qy, nq);
+		}
+		return;
+	}
+	f->nq = 0;
+	clockfit__keep(f, x, y);
+	clockfit__refit(f);
+}
+
+/* Begin at (x, y): the origin, and a line through it with the prior
+   slope. */
+static void clockfit__begin(struct clockfit *f, int64_t x, int64_t y)
+{
+	f->started = true;
+	f->x0 = x;
+	f->y0 = y;
+	f->a = 0.0;
+	f->b = f->b0;
+	f->resid = 0.0;
+	f->n = 0;
+	f->nq = 0;
+	f->head = 0;
+	f->win_have = false;
+	f->win_end = f->cfg.window_ns;
+}
+
+bool clockfit_add(struct clockfit *f, int64_t x, int64_t y)
+{
+	bool moved = false;
+
+	if (!f->started)
+		clockfit__begin(f, x, y);
+	int64_t rx = x - f->x0, ry = y - f->y0;
+	if (rx >= f->win_end) {
+		if (f->win_have) {
+			clockfit__window(f, (double)f->win_x / CLOCKFIT_S,
+			                 (double)f->win_y / CLOCKFIT_S);
+			moved = true;
+		}
+		f->win_have = false;
+		/* The next window on the grid that holds rx (a long gap
+		   skips empty windows). */
+		f->win_end += ((rx - f->win_end) / f->cfg.window_ns + 1) *
+		              f->cfg.window_ns;
+	}
+	if (!f->win_have || ry < f->win_y) {
+		f->win_have = true;
+		f->win_x = rx;
+		f->win_y = ry;
+	}
+	return moved;
+}
+
+void clockfit_pin(struct clockfit *f, int64_t x, int64_t y)
+{
+	if (!f->started) {
+		clockfit__begin(f, x, y);
+		return;
+	}
+	int64_t rx = x - f->x0;
+	f->b0 = f->b;
+	f->n = 0;
+	f->nq = 0;
+	f->a = (double)(y - f->y0) / CLOCKFIT_S -
+	       f->b * (double)rx / CLOCKFIT_S;
+	f->win_have = false;
+	if (rx >= f->win_end)
+		f->win_end += ((rx - f->win_end) / f->cfg.window_ns + 1) *
+		              f->cfg.window_ns;
+}
+
+double clockfit_at(const struct clockfit *f, int64_t x)
+{
+	if (!f->started)
+		return 0.0;
+	double xs = (double)(x - f->x0) / CLOCKFIT_S;
+	return (double)f->y0 + clockfit__line(f, xs) * CLOCKFIT_S;
+}
+
+double clockfit_slope(const struct clockfit *f)
+{
+	return f->b;
+}
+
+double clockfit_when(const struct clockfit *f, double m)
+{
+	/* x - y0 - (a + b (x - x0)) = m, with u = x - x0:
+	   u (1 - b) = m - (x0 - y0) + a, all in ns. */
+	double base = (double)(f->x0 - f->y0);
+	double u = (m - base + f->a * CLOCKFIT_S) / (1.0 - f->b);
+	return (double)f->x0 + u;
+}
