@@ -68,6 +68,8 @@ struct sim {
 	int64_t drop_k, late_k, dup_k; /* scripted, -1: none */
 	int64_t drop_from, drop_to;    /* packets [from, to) never arrive */
 	uint64_t stop_k;               /* the sender stops before this one */
+	uint64_t burst_k; /* packets before this one come with it, at once */
+	unsigned ts_div;  /* RTP clock = the codec's / ts_div (0: 1) */
 	double late_ms;
 	struct simpkt *q;
 	size_t nq;
@@ -347,7 +349,8 @@ static inline void sim_send(struct sim *s, uint64_t k)
 	h.pt = 96;
 	h.ssrc = 0x5eed;
 	h.seq = (uint16_t)(restarted ? 31000 + k : 65000 + k);
-	h.ts = restarted ? 777777u + (uint32_t)f0 : 1000u + (uint32_t)f0;
+	uint32_t tsf = (uint32_t)(f0 / (s->ts_div ? s->ts_div : 1));
+	h.ts = restarted ? 777777u + tsf : 1000u + tsf;
 	int n = rtp_write(&h, payload, (size_t)plen, p.buf, sizeof(p.buf));
 	cr_assert(n > 0);
 	p.len = (size_t)n;
@@ -364,7 +367,7 @@ static inline void sim_send(struct sim *s, uint64_t k)
 		cr_assert(s->delays);
 	}
 	s->delays[s->ndelays++] = d;
-	p.arrival = sim_send_ns(s, k) + d * MS;
+	p.arrival = sim_send_ns(s, k < s->burst_k ? s->burst_k : k) + d * MS;
 	if ((int64_t)k == s->drop_k || rnd(&s->rng) < s->p_loss ||
 	    ((int64_t)k >= s->drop_from && (int64_t)k < s->drop_to))
 		return;

@@ -437,3 +437,75 @@ Test(netstream, loss_is_concealed_for_the_senders_packet_length_not_the_guess)
 }
 
 /* ---- the record tap: the stream's own timeline ---- */
+
+/* A sender that starts with 50 packets it had queued, back to back: all
+   are kept (none late), recorded from the first, and playout sheds the
+   quarter second they add by skipping ahead, not by minutes of slewing. */
+Test(netstream, burst_at_the_start_is_kept_recorded_and_skipped_through)
+{
+	struct sim s;
+	struct rec r;
+	struct netstream_stats st;
+	float out[256];
+
+	sim_init(&s, CODEC_L16, 48000, 1, 5000);
+	s.burst_k = 50;
+	sim_start(&s);
+	rec_init(&r, 1, 48000 * 4);
+	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
+	while (s.out_frames < 3 * 48000)
+		sim_step(&s, out);
+	cr_assert_eq(netstream_stats(&s.ns, &st), 0);
+	cr_log_info("late %llu lost %llu skips %llu skipped %llu frames, "
+	            "buffer %.2f ms target %.2f ms, recorded %zu",
+	            (unsigned long long)st.late, (unsigned long long)st.lost,
+	            (unsigned long long)st.skips,
+	            (unsigned long long)st.skipped_frames, st.buffer_ms,
+	            st.target_ms, r.used);
+	cr_assert_eq(st.late + st.lost + st.concealed_frames, 0);
+	cr_assert_eq(st.skips, 1);
+	cr_assert(st.skipped_frames >= 48 * 180, "skipped %llu frames",
+	          (unsigned long long)st.skipped_frames);
+	cr_assert(fabs(st.buffer_ms - st.target_ms) < 1.0, "buffer %f target %f",
+	          st.buffer_ms, st.target_ms);
+	cr_assert_eq(rec_mismatches(&r, s.seed, 1, 0, r.used), 0);
+	cr_assert(r.used >= 48000 * 3 - 48 * 60, "recorded %zu", r.used);
+	free(r.buf);
+	sim_clear(&s);
+}
+
+/* An Opus sender that stamps its timestamps at 8 kHz (RFC 7587 says 48):
+   its clock is found from what the packets decode to, switched to once,
+   and the stream plays and records on: no resync, nothing lost. */
+Test(netstream, sender_rtp_clock_at_another_rate_is_detected_and_followed)
+{
+	struct sim s;
+	struct rec r;
+	struct netstream_stats st;
+	float out[256 * 2];
+
+	sim_init(&s, CODEC_OPUS, 48000, 2, 10000);
+	s.ts_div = 6;
+	sim_start(&s);
+	rec_init(&r, 2, 48000 * 6);
+	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
+	while (s.out_frames < 5 * 48000)
+		sim_step(&s, out);
+	cr_assert_eq(netstream_stats(&s.ns, &st), 0);
+	cr_log_info("clock switches %llu, resyncs %llu, lost %llu, late %llu, "
+	            "concealed %llu, skips %llu, buffer %.2f target %.2f, "
+	            "recorded %zu frames",
+	            (unsigned long long)st.clock_mismatch,
+	            (unsigned long long)st.resyncs,
+	            (unsigned long long)st.lost, (unsigned long long)st.late,
+	            (unsigned long long)st.concealed_frames,
+	            (unsigned long long)st.skips, st.buffer_ms, st.target_ms,
+	            r.used);
+	cr_assert_eq(st.clock_mismatch, 1);
+	cr_assert_eq(st.resyncs + st.lost + st.late, 0);
+	cr_assert(fabs(st.buffer_ms - st.target_ms) < 2.0);
+	/* Everything sent by 5 s minus the playout delay, whole packets. */
+	cr_assert(r.used >= 48000 * 5 - 48 * 80, "recorded %zu", r.used);
+	free(r.buf);
+	sim_clear(&s);
+}

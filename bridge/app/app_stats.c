@@ -70,19 +70,27 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	fprintf(f,
 	        ",\"received\":%llu,\"lost\":%llu,\"late\":%llu,"
 	        "\"duplicate\":%llu,\"reordered\":%llu,"
-	        "\"concealed_frames\":%llu,\"jitter_ms\":%.3f,"
+	        "\"concealed_frames\":%llu,\"inserted_frames\":%llu,"
+	        "\"jitter_ms\":%.3f,"
 	        "\"buffer_ms\":%.3f,\"target_ms\":%.3f,\"drift_ppm\":%.2f,"
-	        "\"underruns\":%llu,\"resyncs\":%llu,\"decode_errors\":%llu,"
+	        "\"underruns\":%llu,\"resyncs\":%llu,\"rebuffers\":%llu,"
+	        "\"skips\":%llu,\"skipped_frames\":%llu,"
+	        "\"clock_mismatch\":%llu,\"decode_errors\":%llu,"
 	        "\"rx_dropped\":%llu,\"rx_invalid\":%llu,"
 	        "\"callback_max_us\":%.1f,\"rt_violations\":%lu",
 	        (unsigned long long)st->received, (unsigned long long)st->lost,
 	        (unsigned long long)st->late, (unsigned long long)st->duplicate,
 	        (unsigned long long)st->reordered,
 	        (unsigned long long)st->concealed_frames,
-	        app_stats__num(st->jitter_ms), app_stats__num(st->buffer_ms),
-	        app_stats__num(st->target_ms), app_stats__num(st->drift_ppm),
+	        (unsigned long long)st->inserted, app_stats__num(st->jitter_ms),
+	        app_stats__num(st->buffer_ms), app_stats__num(st->target_ms),
+	        app_stats__num(st->drift_ppm),
 	        (unsigned long long)st->underruns,
 	        (unsigned long long)st->resyncs,
+	        (unsigned long long)st->rebuffers,
+	        (unsigned long long)st->skips,
+	        (unsigned long long)st->skipped_frames,
+	        (unsigned long long)st->clock_mismatch,
 	        (unsigned long long)st->decode_errors,
 	        (unsigned long long)st->rx_dropped,
 	        (unsigned long long)st->rx_invalid,

@@ -144,14 +144,22 @@ static void clockfit__step(struct clockfit *f, const double *x, const double *y,
 	f->steps++;
 }
 
-/* A window closed with its minimum at (x, y), s. */
-static void clockfit__window(struct clockfit *f, double x, double y)
+/* The least offset from the line that is a step, not noise, s. */
+static double clockfit__threshold(const struct clockfit *f)
 {
-	double r = y - clockfit__line(f, x);
 	double thr = 4.0 * f->resid;
 
 	if (thr < (double)f->cfg.step_ns / CLOCKFIT_S)
 		thr = (double)f->cfg.step_ns / CLOCKFIT_S;
+	return thr;
+}
+
+/* A window closed with its minimum at (x, y), s. */
+static void clockfit__window(struct clockfit *f, double x, double y)
+{
+	double r = y - clockfit__line(f, x);
+	double thr = clockfit__threshold(f);
+
 	if (f->n > 0 && r < -thr) {
 		/* Faster than the floor allows: the path itself changed. */
 		clockfit__step(f, &x, &y, 1);
@@ -216,6 +224,20 @@ bool clockfit_add(struct clockfit *f, int64_t x, int64_t y)
 		f->win_have = true;
 		f->win_x = rx;
 		f->win_y = ry;
+	}
+	/* A sample below the floor by more than noise can explain: the
+	   path got faster, or the media time jumped back (a sender that
+	   starts with a burst of what it had queued). Nothing is gained by
+	   waiting for the window: the floor moves down through it now, the
+	   slope kept, the history restarted. */
+	double xs = (double)rx / CLOCKFIT_S, ys = (double)ry / CLOCKFIT_S;
+	if (ys - clockfit__line(f, xs) < -clockfit__threshold(f)) {
+		f->b0 = f->b;
+		f->n = 0;
+		f->nq = 0;
+		f->a = ys - f->b * xs;
+		f->steps++;
+		moved = true;
 	}
 	return moved;
 }

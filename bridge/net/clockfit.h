@@ -16,11 +16,12 @@
  * prior (0 at first, the previous estimate after a step) as a Bayesian
  * estimate would with a prior spread of prior_ppm: a few windows give
  * little weight to their own slope, twenty seconds of them give nearly
- * all. A window minimum far off the line is not fitted: below it, the
- * path got faster (the line moves down at once, the history restarts);
- * above it for step_windows windows in a row, the path got slower (the
- * history restarts there). Otherwise one busy window above the line (a
- * machine that stalled its network thread) leaves no trace.
+ * all. A sample far below the line means the path got faster (or the
+ * media time jumped back): the line moves down through it at once and the
+ * history restarts. A window minimum far above it for step_windows windows
+ * in a row means the path got slower: the history restarts there. Otherwise one
+ * busy window above the line (a machine that stalled its network thread) leaves
+ * no trace.
  *
  * Context: one owner at a time (the audio thread for the jitter buffer's
  * and the controller's fits); not thread-safe, real-time safe.

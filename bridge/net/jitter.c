@@ -90,6 +90,17 @@ static int64_t jitter_due(const struct jitter *j, int64_t ts)
 	return (int64_t)llround(at) + (int64_t)j->target_ns + j->period_ns;
 }
 
+/* The adaptive target before any measurement. */
+static void jitter_reset_target(struct jitter *j)
+{
+	j->target_ns = 1e6 * j->cfg.initial_ms;
+	if (j->target_ns < 1e6 * j->cfg.min_ms)
+		j->target_ns = 1e6 * j->cfg.min_ms;
+	if (j->target_ns > 1e6 * j->cfg.max_ms)
+		j->target_ns = 1e6 * j->cfg.max_ms;
+	j->target_raw = j->target_ns;
+}
+
 int jitter_init(struct jitter *j, const struct jitter_config *cfg,
                 jitter_release_fn *release, void *arg)
 {
@@ -129,14 +140,12 @@ int jitter_init(struct jitter *j, const struct jitter_config *cfg,
 	j->hist_inc = 1.0;
 	j->hist_gain = exp(j->frame_ns / 1e9 / cfg->forget_s);
 	j->fixed_ms = cfg->adaptive ? 0 : cfg->fixed_ms;
-	j->target_ns = 1e6 * (j->fixed_ms ? j->fixed_ms : cfg->initial_ms);
-	if (!j->fixed_ms) {
-		if (j->target_ns < 1e6 * cfg->min_ms)
-			j->target_ns = 1e6 * cfg->min_ms;
-		if (j->target_ns > 1e6 * cfg->max_ms)
-			j->target_ns = 1e6 * cfg->max_ms;
+	if (j->fixed_ms) {
+		j->target_ns = 1e6 * j->fixed_ms;
+		j->target_raw = j->target_ns;
+	} else {
+		jitter_reset_target(j);
 	}
-	j->target_raw = j->target_ns;
 	return 0;
 
 fail_hist:
@@ -148,14 +157,50 @@ fail_slots:
 	return -ENOMEM;
 }
 
-/* Hand every held packet back and forget the slot history. */
+/* A slot's state, if it belongs to the current epoch (else empty). */
+static uint8_t jitter_slot_state(const struct jitter *j,
+                                 const struct jitter_slot *s)
+{
+	return s->epoch == j->epoch ? s->state : (uint8_t)JITTER_SLOT_EMPTY;
+}
+
+
+/* Hand every held packet back and forget the slot history: the held ones
+   lie between next_seq and high_seq; every other slot is forgotten by
+   moving to a new epoch, so the cost follows what is held, not the
+   capacity. */
 static void jitter_flush(struct jitter *j)
 {
-	for (uint64_t i = 0; i <= j->mask; i++) {
-		struct jitter_slot *s = &j->slots[i];
-		if (s->state == JITTER_SLOT_HELD && s->pkt)
+	unsigned released = 0;
+
+	for (uint64_t seq = j->next_seq;
+	     released < j->held && seq <= j->high_seq &&
+	     seq - j->next_seq <= j->mask;
+	     seq++) {
+		struct jitter_slot *s = &j->slots[seq & j->mask];
+		if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
+		    s->seq == seq && s->pkt) {
 			j->release(j->arg, s->pkt);
-		memset(s, 0, sizeof(*s));
+			s->pkt = NULL;
+			s->state = JITTER_SLOT_EMPTY;
+			released++;
+		}
+	}
+	/* Held packets lie in that window by construction; should one not,
+	   a full pass still gives every record back. */
+	for (uint64_t i = 0; released < j->held && i <= j->mask; i++) {
+		struct jitter_slot *s = &j->slots[i];
+		if (jitter_slot_state(j, s) == JITTER_SLOT_HELD && s->pkt) {
+			j->release(j->arg, s->pkt);
+			s->pkt = NULL;
+			s->state = JITTER_SLOT_EMPTY;
+			released++;
+		}
+	}
+	if (++j->epoch == 0) {
+		/* Once in 2^32 flushes: no slot may keep a stale epoch. */
+		memset(j->slots, 0, (j->mask + 1) * sizeof(*j->slots));
+		j->epoch = 1;
 	}
 	j->held = 0;
 	j->state = JITTER_IDLE;
@@ -299,6 +344,7 @@ static void jitter_start(struct jitter *j, struct packet *p)
 	j->dry_ticks = 0;
 	j->state = JITTER_PRIMING;
 	j->fresh = true;
+	j->stopped = false;
 	jitter_measure(j, p->arrival_ns, (int64_t)p->arrival_ns);
 
 	struct jitter_slot *s = &j->slots[p->ext_seq & j->mask];
@@ -306,6 +352,7 @@ static void jitter_start(struct jitter *j, struct packet *p)
 	s->seq = p->ext_seq;
 	s->ts = ts;
 	s->state = JITTER_SLOT_HELD;
+	s->epoch = j->epoch;
 	j->held = 1;
 }
 
@@ -373,22 +420,25 @@ int jitter_insert(struct jitter *j, struct packet *p)
 	   would bend the target. */
 	struct jitter_slot *s = &j->slots[seq & j->mask];
 	if (seq < j->next_seq) {
-		if (s->seq == seq && s->state == JITTER_SLOT_PLAYED)
+		if (s->seq == seq &&
+		    jitter_slot_state(j, s) == JITTER_SLOT_PLAYED)
 			return jitter_drop(j, p, JITTER_DUPLICATE);
 		jitter_measure(j, p->arrival_ns, transit);
-		if (s->seq == seq && s->state == JITTER_SLOT_CONCEALED)
+		if (s->seq == seq &&
+		    jitter_slot_state(j, s) == JITTER_SLOT_CONCEALED)
 			return jitter_drop(j, p, JITTER_LATE);
 		/* Before the start while waiting to start: extend the
 		   window down if it still spans everything held. */
 		if (j->state != JITTER_PRIMING || j->high_seq - seq > j->mask)
 			return jitter_drop(j, p, JITTER_LATE);
 		j->next_seq = seq;
-	} else if (s->state == JITTER_SLOT_HELD && s->seq == seq) {
+	} else if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
+	           s->seq == seq) {
 		return jitter_drop(j, p, JITTER_DUPLICATE);
 	} else {
 		jitter_measure(j, p->arrival_ns, transit);
 	}
-	if (s->state == JITTER_SLOT_HELD) {
+	if (jitter_slot_state(j, s) == JITTER_SLOT_HELD) {
 		if (s->seq == seq)
 			return jitter_drop(j, p, JITTER_DUPLICATE);
 		/* A held packet outside the window cannot exist (the window
@@ -399,6 +449,7 @@ int jitter_insert(struct jitter *j, struct packet *p)
 	s->seq = seq;
 	s->ts = ts;
 	s->state = JITTER_SLOT_HELD;
+	s->epoch = j->epoch;
 	j->held++;
 	if (seq < j->high_seq)
 		j->st.reordered++;
@@ -414,7 +465,8 @@ static struct jitter_slot *jitter_lowest(const struct jitter *j)
 		return NULL;
 	for (uint64_t seq = j->next_seq; seq <= j->high_seq; seq++) {
 		struct jitter_slot *s = &j->slots[seq & j->mask];
-		if (s->state == JITTER_SLOT_HELD && s->seq == seq)
+		if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
+		    s->seq == seq)
 			return s;
 		if (seq - j->next_seq > j->mask)
 			break;
@@ -428,7 +480,8 @@ static bool jitter_any_in_time(const struct jitter *j, int64_t now_ns)
 	for (uint64_t seq = j->next_seq;
 	     seq <= j->high_seq && seq - j->next_seq <= j->mask; seq++) {
 		const struct jitter_slot *s = &j->slots[seq & j->mask];
-		if (s->state == JITTER_SLOT_HELD && s->seq == seq &&
+		if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
+		    s->seq == seq &&
 		    jitter_due(j, s->ts) + (int64_t)j->frame_ns >= now_ns)
 			return true;
 	}
@@ -436,56 +489,46 @@ static bool jitter_any_in_time(const struct jitter *j, int64_t now_ns)
 }
 
 /*
- * While waiting: start when the first packet is due. Packets the schedule
- * has left behind are dropped as late if newer ones are in time (a network
- * stall); if none is, the sender's timeline itself moved (it paused
- * without advancing its timestamps): the map is re-anchored on the first
- * packet, as if it had arrived with the minimum transit time.
+ * While waiting: start when the first packet is due. Nothing held is
+ * dropped here: packets the schedule has left behind while newer ones are
+ * in time (a burst of queued packets at a stream's start, the backlog of a
+ * network stall) are played from the first, and the consumer sheds the
+ * excess (netstream skips ahead, recording everything). If no held packet
+ * is in time, the sender's timeline itself moved (it paused without
+ * advancing its timestamps): the map is re-anchored on the first packet,
+ * as if it had arrived with the minimum transit time.
  */
 static int jitter_prime(struct jitter *j, uint64_t now_ns)
 {
-	struct jitter_slot *s;
-	/* Whether any held packet is still in time: asked once per call (the
-	   answer cannot change while only late packets are dropped), so that
-	   dropping a long late run costs one pass, not one per packet. */
-	int in_time = -1;
+	struct jitter_slot *s = jitter_lowest(j);
 
-	while ((s = jitter_lowest(j)) != NULL) {
-		int64_t due = jitter_due(j, s->ts);
-		if (due + (int64_t)j->frame_ns < (int64_t)now_ns) {
-			if (in_time < 0)
-				in_time =
-				        jitter_any_in_time(j, (int64_t)now_ns);
-			if (in_time) {
-				j->release(j->arg, s->pkt);
-				s->pkt = NULL;
-				s->state = JITTER_SLOT_CONCEALED;
-				j->held--;
-				j->st.late++;
-				j->next_seq = s->seq + 1;
-				continue;
-			}
-			/* Due at its arrival + target, or now if that has
-			   passed too: the floor is pinned there. */
-			int64_t at = (int64_t)s->pkt->arrival_ns;
-			int64_t transit = at - jitter_media_ns(j, s->ts);
-			clockfit_pin(&j->fit, at, transit);
-			due = jitter_due(j, s->ts);
-			if (due < (int64_t)now_ns) {
-				clockfit_pin(&j->fit, at,
-				             transit + (int64_t)now_ns - due);
-				due = (int64_t)now_ns;
-			}
+	if (!s)
+		return 0;
+	int64_t due = jitter_due(j, s->ts);
+	if (due + (int64_t)j->frame_ns < (int64_t)now_ns &&
+	    !jitter_any_in_time(j, (int64_t)now_ns)) {
+		/* Due at its arrival + target, or now if that has passed
+		   too: the floor is pinned there. */
+		int64_t at = (int64_t)s->pkt->arrival_ns;
+		int64_t transit = at - jitter_media_ns(j, s->ts);
+		clockfit_pin(&j->fit, at, transit);
+		due = jitter_due(j, s->ts);
+		if (due < (int64_t)now_ns) {
+			clockfit_pin(&j->fit, at,
+			             transit + (int64_t)now_ns - due);
+			due = (int64_t)now_ns;
 		}
-		if (due > (int64_t)now_ns)
-			return 0;
-		j->next_seq = s->seq;
-		j->pos_ts = s->ts;
-		j->state = JITTER_PLAYING;
-		j->dry_ticks = 0;
-		return 1;
 	}
-	return 0;
+	if (due > (int64_t)now_ns)
+		return 0;
+	j->next_seq = s->seq;
+	j->pos_ts = s->ts;
+	j->state = JITTER_PLAYING;
+	j->dry_ticks = 0;
+	if (j->stopped)
+		j->st.rebuffers++;
+	j->stopped = false;
+	return 1;
 }
 
 int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
@@ -499,7 +542,8 @@ int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
 
 	uint32_t frame = j->cfg.frame_ticks;
 	struct jitter_slot *s = &j->slots[j->next_seq & j->mask];
-	if (s->state == JITTER_SLOT_HELD && s->seq == j->next_seq) {
+	if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
+	    s->seq == j->next_seq) {
 		if (s->ts - j->pos_ts >= (int64_t)frame) {
 			/* The sender skipped time (a pause without a
 			   sequence gap): fill it, one frame at a time. */
@@ -516,6 +560,7 @@ int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
 		j->fresh = false;
 		s->pkt = NULL;
 		s->state = JITTER_SLOT_PLAYED;
+		s->epoch = j->epoch;
 		j->held--;
 		j->next_seq++;
 		j->pos_ts = s->ts + frame;
@@ -538,11 +583,13 @@ int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
 	j->st.lost++;
 	s->seq = j->next_seq;
 	s->state = JITTER_SLOT_CONCEALED;
+	s->epoch = j->epoch;
 	s->pkt = NULL;
 	j->next_seq++;
 	j->pos_ts += frame;
 	struct jitter_slot *n = &j->slots[j->next_seq & j->mask];
-	if (n->state == JITTER_SLOT_HELD && n->seq == j->next_seq)
+	if (jitter_slot_state(j, n) == JITTER_SLOT_HELD &&
+	    n->seq == j->next_seq)
 		out->next = n->pkt;
 	if (j->held == 0) {
 		out->dry = true;
@@ -561,11 +608,13 @@ int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
 			for (uint64_t q = j->dry_seq; q < j->next_seq; q++) {
 				struct jitter_slot *d = &j->slots[q & j->mask];
 				if (d->seq == q &&
-				    d->state == JITTER_SLOT_CONCEALED)
+				    jitter_slot_state(j, d) ==
+				            JITTER_SLOT_CONCEALED)
 					d->state = JITTER_SLOT_EMPTY;
 			}
 			j->next_seq = j->dry_seq;
 			j->state = JITTER_PRIMING;
+			j->stopped = true;
 			j->dry_ticks = 0;
 		}
 	} else {
@@ -610,6 +659,44 @@ void jitter_set_frame(struct jitter *j, uint32_t ticks)
 	j->hist_gain = exp(j->frame_ns / 1e9 / j->cfg.forget_s);
 }
 
+void jitter_set_clock(struct jitter *j, int rate)
+{
+	if (rate <= 0 || rate == j->cfg.rtp_rate)
+		return;
+	/* Where the next frame is due now, on the old scale ... */
+	bool playing = j->state == JITTER_PLAYING;
+	int64_t due = playing ? jitter_due(j, j->pos_ts) : 0;
+	uint32_t old = j->cfg.frame_ticks;
+	uint32_t frame =
+	        (uint32_t)llround((double)old * rate / j->cfg.rtp_rate);
+
+	j->cfg.rtp_rate = rate;
+	j->cfg.frame_ticks = frame ? frame : 1;
+	/* The packet handed out last was as long on the new clock. */
+	if (playing)
+		j->pos_ts += (int64_t)j->cfg.frame_ticks - (int64_t)old;
+	j->frame_ns = (double)jitter_ticks_ns(j, j->cfg.frame_ticks);
+	j->hist_gain = exp(j->frame_ns / 1e9 / j->cfg.forget_s);
+	memset(j->hist, 0, j->nbins * sizeof(*j->hist));
+	j->hist_total = 0.0;
+	j->hist_inc = 1.0;
+	/* What the spread asked for on the wrong scale is void too. */
+	if (!j->fixed_ms)
+		jitter_reset_target(j);
+	/* ... and there still, on the new one: the floor is pinned so. */
+	if (playing) {
+		int64_t at = due - (int64_t)j->target_ns - j->period_ns;
+		clockfit_pin(&j->fit, at, at - jitter_media_ns(j, j->pos_ts));
+	} else {
+		const struct jitter_slot *l = jitter_lowest(j);
+		if (l && l->pkt) {
+			int64_t at = (int64_t)l->pkt->arrival_ns;
+			clockfit_pin(&j->fit, at,
+			             at - jitter_media_ns(j, l->ts));
+		}
+	}
+}
+
 void jitter_set_fixed(struct jitter *j, unsigned ms)
 {
 	j->fixed_ms = ms;
@@ -620,6 +707,15 @@ void jitter_set_fixed(struct jitter *j, unsigned ms)
 void jitter_set_period(struct jitter *j, int64_t ns)
 {
 	j->period_ns = ns;
+}
+
+bool jitter_ready(const struct jitter *j)
+{
+	const struct jitter_slot *s = &j->slots[j->next_seq & j->mask];
+
+	return j->state == JITTER_PLAYING &&
+	       jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
+	       s->seq == j->next_seq && s->ts - j->pos_ts < j->cfg.frame_ticks;
 }
 
 bool jitter_playing(const struct jitter *j)

@@ -76,6 +76,8 @@ struct jitter_stats {
 	uint64_t inserted;  /* concealment frames inserted to grow */
 	uint64_t underruns; /* times the buffer ran dry at playout */
 	uint64_t resyncs;   /* flushes for a sender restart */
+	uint64_t rebuffers; /* restarts after running dry for dry_ms: the
+	                       schedule was anchored again on a packet */
 	uint64_t invalid;   /* refused: off the schedule, slot clash */
 	double jitter_ms;   /* RFC 3550 interarrival jitter */
 	double target_ms;   /* current target delay */
@@ -194,6 +196,18 @@ void jitter_adjust(struct jitter *j, int64_t ticks);
 void jitter_set_frame(struct jitter *j, uint32_t ticks);
 
 /*
+ * The sender's RTP clock runs at `rate` ticks per second, not at the
+ * configured one (its timestamps advance by rate / rtp_rate of what its
+ * packets decode to): convert the schedule to that clock (the packet last
+ * handed out covered its frame on the new clock; the next one stays due
+ * when it was) and start the delay statistics afresh (those gathered on
+ * the wrong scale mean nothing)
+ *
+ * Context: audio thread, real-time safe; O(histogram bins)
+ */
+void jitter_set_clock(struct jitter *j, int rate);
+
+/*
  * Switch to a fixed target (ms > 0) or back to adaptive (0)
  *
  * Context: audio thread, real-time safe
@@ -234,6 +248,10 @@ double jitter_target_rate(const struct jitter *j);
  */
 double jitter_drift(const struct jitter *j);
 
+/* Return: whether the next packet to hand out is held (a jitter_next now
+   would play it). Context: audio thread */
+bool jitter_ready(const struct jitter *j);
+
 /* Return: whether packets are being played out. Context: audio thread */
 bool jitter_playing(const struct jitter *j);
 
@@ -253,9 +271,10 @@ void jitter_stats(const struct jitter *j, struct jitter_stats *st);
 /* Internal state: read it through the functions above. */
 struct jitter_slot {
 	struct packet *pkt;
-	uint64_t seq;  /* extended sequence number this slot last held */
-	int64_t ts;    /* extended RTP timestamp of pkt */
-	uint8_t state; /* JITTER_SLOT_* in jitter.c */
+	uint64_t seq;   /* extended sequence number this slot last held */
+	int64_t ts;     /* extended RTP timestamp of pkt */
+	uint8_t state;  /* JITTER_SLOT_* in jitter.c */
+	uint32_t epoch; /* the flush it belongs to: older ones are empty */
 };
 
 struct jitter {
@@ -268,6 +287,7 @@ struct jitter {
 	uint64_t next_seq; /* next sequence number to hand out */
 	uint64_t high_seq; /* highest sequence number held or played */
 	unsigned held;
+	uint32_t epoch; /* current slot epoch (jitter_flush moves it on) */
 	int64_t pos_ts; /* extended RTP time of the next frame to hand out */
 	int64_t dry_ticks;
 	uint64_t dry_seq; /* first number concealed while the buffer was dry */
@@ -280,6 +300,7 @@ struct jitter {
 	int64_t last_transit;
 	unsigned jumps; /* consecutive packets far off the schedule */
 	bool fresh;     /* the next packet handed out starts a stream */
+	bool stopped;   /* waiting again after a dry run (not a new stream) */
 	/* Delay spread histogram. */
 	double *hist;
 	unsigned nbins;

@@ -26,7 +26,11 @@
  * (jitter.h); inserting only where a packet is missing anyway adds no
  * discontinuity of its own. With drift compensation off and the same rate
  * in and out, the resampler is bypassed and the output is the decoded
- * audio, bit for bit.
+ * audio, bit for bit. The one fast path the other way: a buffer far
+ * above its target (skip_ms: a burst of queued packets at a stream's
+ * start, a path that became much faster) would take minutes to slew away;
+ * playout skips ahead instead, a few packets per pull, decoding and
+ * recording them but playing none (counted: skips, skipped_frames).
  *
  * Recording. An optional tap (netstream_set_record) takes the stream's
  * own timeline at the codec's rate, before resampling, whatever the drift
@@ -76,11 +80,13 @@ struct netstream_config {
 	bool drift;                  /* compensate clock drift by resampling */
 	int converter;               /* libsamplerate SRC_* type */
 	double drift_max_ppm;        /* clamp of the drift estimate */
-	double slew_ppm;         /* most the ratio may move beyond the drift */
-	double loop_s;           /* time constant of the level correction, s */
-	size_t packet_bytes;     /* datagram room; 0: MTU or one PCM packet */
-	unsigned packets;        /* pool size; 0: from the jitter capacity */
-	unsigned min_sequential; /* rtpseq probation */
+	double slew_ppm;     /* most the ratio may move beyond the drift */
+	double loop_s;       /* time constant of the level correction, s */
+	unsigned skip_ms;    /* a buffer this far above the target is shed by
+	                        skipping ahead (0: only by time-scaling) */
+	size_t packet_bytes; /* datagram room; 0: MTU or one PCM packet */
+	unsigned packets;    /* pool size; 0: from the jitter capacity */
+	unsigned min_sequential;   /* rtpseq probation */
 	netstream_clock_fn *clock; /* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
 };
@@ -95,18 +101,26 @@ struct netstream_stats {
 	uint64_t concealed_frames; /* frames made by concealment or FEC,
 	                              inserted ones included, dry ones once
 	                              a packet followed */
-	uint64_t underruns;     /* the buffer ran dry and a packet followed */
-	uint64_t resyncs;       /* sender restarts followed */
-	uint64_t decode_errors; /* payloads the decoder refused */
-	uint64_t inserted;      /* frames of concealment inserted to grow
-	                           (also in concealed_frames) */
-	uint64_t frames_in;     /* frames decoded or concealed (all of them:
-	                           the playout position, codec rate) */
-	uint64_t recorded;      /* frames written to the record tap */
-	uint64_t frames_out;    /* frames pulled */
-	uint64_t rx_dropped;    /* net side: pool empty or ring full */
-	uint64_t rx_invalid;    /* net side: not RTP, too big, bad seq */
-	double jitter_ms;       /* RFC 3550 interarrival jitter */
+	uint64_t underruns;      /* the buffer ran dry and a packet followed */
+	uint64_t resyncs;        /* sender restarts followed */
+	uint64_t rebuffers;      /* restarts after running dry (the schedule
+	                            anchored again on the next packet) */
+	uint64_t skips;          /* times playout jumped ahead to shed a
+	                            buffer far above the target */
+	uint64_t skipped_frames; /* decoded and recorded, not played */
+	uint64_t clock_mismatch; /* the sender's RTP clock was found to run
+	                            at another rate than its packets decode
+	                            to, and followed (normally 0 or 1) */
+	uint64_t decode_errors;  /* payloads the decoder refused */
+	uint64_t inserted;       /* frames of concealment inserted to grow
+	                            (also in concealed_frames) */
+	uint64_t frames_in;      /* frames decoded or concealed (all of them:
+	                            the playout position, codec rate) */
+	uint64_t recorded;       /* frames written to the record tap */
+	uint64_t frames_out;     /* frames pulled */
+	uint64_t rx_dropped;     /* net side: pool empty or ring full */
+	uint64_t rx_invalid;     /* net side: not RTP, too big, bad seq */
+	double jitter_ms;        /* RFC 3550 interarrival jitter */
 	double buffer_ms; /* current playout delay: target_ms plus how late
 	                     playout runs on the schedule (both above the
 	                     minimum transit, not counting one pull period) */
@@ -138,12 +152,21 @@ struct netstream {
 	float *decbuf;
 	size_t dec_cap, dec_off, dec_avail; /* frames */
 	struct driftctl ctl; /* the ratio, and the consumer's clock */
-	double pending;      /* RTP ticks decoded but not yet played out (in
-	                        dec_avail or inside the resampler) */
-	struct tap *rec;     /* the stream's timeline goes here; NULL: none */
-	float *hold;         /* dry concealment held back (recording only) */
-	size_t hold_cap;     /* frames */
-	size_t hold_n;       /* frames held */
+	bool skipping;       /* skipped ahead at the previous pull */
+	/* The RTP clock check: the previous packet played, and how many in
+	   a row advanced their timestamps by the same wrong ratio. */
+	bool clk_have;
+	uint64_t clk_seq;
+	uint32_t clk_ts;
+	int64_t clk_ticks; /* what the previous packet decoded to */
+	double clk_ratio;
+	unsigned clk_votes;
+	double pending;  /* RTP ticks decoded but not yet played out (in
+	                    dec_avail or inside the resampler) */
+	struct tap *rec; /* the stream's timeline goes here; NULL: none */
+	float *hold;     /* dry concealment held back (recording only) */
+	size_t hold_cap; /* frames */
+	size_t hold_n;   /* frames held */
 	/* The pending dry run: jitter's losses and underruns, and the frames
 	   concealed (inserted ones among them) while nothing was held. */
 	uint64_t dry_lost, dry_underruns, dry_frames, dry_inserted;

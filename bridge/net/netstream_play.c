@@ -89,6 +89,54 @@ static void netstream_dry_hold(struct netstream *s, size_t n)
 	s->hold_n += k;
 }
 
+/* Consecutive packets whose timestamps must agree on one wrong ratio
+   before the sender's RTP clock is taken to run at another rate. */
+#define NETSTREAM_CLOCK_VOTES 8
+
+/*
+ * Does the sender's RTP clock run at the rate its packets decode to? An
+ * Opus sender that stamps 8 kHz timestamps (RFC 7587 says 48 kHz) or an
+ * L16 sender whose clock is another rate than announced advance their
+ * timestamps by a fixed ratio of what each packet decodes to. Seen over
+ * NETSTREAM_CLOCK_VOTES packets in a row, the jitter buffer is switched
+ * to that clock (counted once per switch): the decoded durations win.
+ * A single jump (a pause, DTX) resets the count.
+ */
+static bool netstream_check_clock(struct netstream *s, uint64_t seq,
+                                  uint32_t ts, size_t frames)
+{
+	bool switched = false;
+	int64_t ticks = netstream_ticks(s, frames);
+
+	if (s->clk_have && seq == s->clk_seq + 1 && s->clk_ticks > 0) {
+		double r = (double)(uint32_t)(ts - s->clk_ts) /
+		           (double)s->clk_ticks;
+		if (fabs(r - 1.0) < 0.01) {
+			s->clk_votes = 0;
+		} else if (s->clk_votes &&
+		           fabs(r / s->clk_ratio - 1.0) < 0.01) {
+			s->clk_votes++;
+		} else {
+			s->clk_ratio = r;
+			s->clk_votes = 1;
+		}
+		double rate = s->jit.cfg.rtp_rate * s->clk_ratio;
+		if (s->clk_votes >= NETSTREAM_CLOCK_VOTES && rate >= 1000.0 &&
+		    rate <= 384000.0) {
+			jitter_set_clock(&s->jit, (int)llround(rate));
+			s->st.clock_mismatch++;
+			s->clk_votes = 0;
+			ticks = netstream_ticks(s, frames);
+			switched = true;
+		}
+	}
+	s->clk_have = true;
+	s->clk_seq = seq;
+	s->clk_ts = ts;
+	s->clk_ticks = ticks;
+	return switched;
+}
+
 /*
  * Refill the decoded-audio buffer from the jitter buffer, and record what
  * belongs to the stream's timeline
@@ -122,7 +170,11 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 		}
 		int r = codec_decode(&s->dec, packet_payload(o.pkt),
 		                     o.pkt->payload_len, s->decbuf, s->dec_cap);
+		uint64_t seq = o.pkt->ext_seq;
+		uint32_t ts = o.pkt->rtp_ts;
 		pool_return(&s->pool, o.pkt);
+		if (o.restart)
+			s->clk_have = false;
 		if (r <= 0) {
 			/* Bytes from the network the decoder refuses: count
 			   them and play concealment for their time. */
@@ -131,6 +183,12 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 			s->st.concealed_frames += n;
 		} else {
 			n = (size_t)r;
+			/* On a switch, the packet already counts as its
+			   length on the new clock. */
+			if (netstream_check_clock(s, seq, ts, n)) {
+				o.ticks = s->jit.cfg.frame_ticks;
+				want = netstream_frames(s, o.ticks);
+			}
 			if (n != want) {
 				/* The sender's packets are not the length we
 				   guessed: correct the position, and conceal
@@ -206,6 +264,43 @@ static double netstream_control(struct netstream *s, uint64_t now_ns)
 	return s->resampler ? c : 1.0;
 }
 
+/* Packets decoded per pull while skipping ahead: the cost stays bounded
+   (an Opus decode is tens of microseconds) and a skip of a quarter of a
+   second still takes only a few pulls. */
+#define NETSTREAM_SKIP_PACKETS 8
+
+/*
+ * Playout runs far behind its schedule: decode and record what comes
+ * next (the stream's timeline stays whole) but play none of it, until the
+ * excess is gone, the packet budget is spent, or the next packet is not
+ * here. What waits in the resampler is dropped with the decoded rest.
+ */
+static void netstream_skip(struct netstream *s, uint64_t now, double excess_s)
+{
+	double ticks = excess_s * s->jit.cfg.rtp_rate;
+	uint64_t skipped = s->dec_avail;
+
+	ticks -= s->pending;
+	s->dec_avail = 0;
+	s->dec_off = 0;
+	for (unsigned k = 0;
+	     k < NETSTREAM_SKIP_PACKETS && ticks > 0.0 && jitter_ready(&s->jit);
+	     k++) {
+		size_t n = netstream_refill(s, now);
+		if (n == 0)
+			break;
+		skipped += n;
+		ticks -= (double)netstream_ticks(s, n);
+		s->dec_avail = 0;
+	}
+	if (s->resampler)
+		src_reset(s->resampler);
+	s->pending = 0.0;
+	if (!s->skipping)
+		s->st.skips++;
+	s->st.skipped_frames += skipped;
+}
+
 /* Publish the statistics for other threads (sequence lock writer). */
 static void netstream_publish(struct netstream *s)
 {
@@ -255,6 +350,16 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	jitter_tick(&s->jit, now, driftctl_room(&s->ctl));
 	s->st.target_ms = jitter_target_ms(&s->jit);
 	double c = netstream_control(s, now);
+	double excess = (s->st.buffer_ms - s->st.target_ms) / 1e3;
+	/* Once started, a skip goes down to the target: what is left
+	   below skip_ms would still take many seconds to slew. */
+	double from = s->skipping ? 1e-3 : s->cfg.skip_ms / 1e3;
+	bool skip = s->cfg.skip_ms && jitter_playing(&s->jit) && excess > from;
+	if (skip) {
+		netstream_skip(s, now, excess);
+		c = netstream_control(s, now);
+	}
+	s->skipping = skip;
 	s->st.ratio = c;
 	s->st.drift_ppm = s->ctl.drift * 1e6;
 
@@ -348,6 +453,7 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	s->st.reordered = js.reordered;
 	s->st.underruns = js.underruns - s->dry_underruns - s->void_underruns;
 	s->st.resyncs = js.resyncs;
+	s->st.rebuffers = js.rebuffers;
 	s->st.jitter_ms = js.jitter_ms;
 	s->st.spread_ms = js.spread_ms;
 	s->st.rx_dropped =
