@@ -143,19 +143,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		netstream_pull(&s, out, 200);
 		fz_now += 25000000ull;
 	}
-	size_t free_nodes = 0;
+	size_t free_nodes = 0, count = 0;
 	struct packet *chain = NULL, *p;
-	while ((p = netstream_packet_get(&s)) != NULL) {
+	while ((p = netstream_packet_get(&s, 0)) != NULL) {
 		p->ext_seq = (uint64_t)(uintptr_t)chain;
 		chain = p;
 		free_nodes++;
 	}
-	if (free_nodes + jitter_held(&s.jit) != s.pool.count)
+	for (unsigned k = 0; k < s.ncls; k++)
+		count += s.cls[k].count;
+	if (free_nodes + jitter_held(&s.jit) != count)
 		abort();
 	while (chain) {
 		p = chain;
 		chain = (struct packet *)(uintptr_t)p->ext_seq;
-		pool_put(&s.pool, p);
+		netstream_packet_return(&s, p);
 	}
 	netstream_clear(&s);
 	return 0;

@@ -324,6 +324,8 @@ int cmd_recv(int argc, char **argv)
 		p.o.play =
 		        1; /* the default; device_open says if there is none */
 	p.drift = p.o.drift != 0;
+	if (cmd_recv_streams_check(&p) < 0)
+		return 2;
 	if (app_stats_open(&p.json, p.o.stats_json) < 0)
 		return 1;
 	(void)rthook_init();

@@ -87,6 +87,11 @@ static inline double cmd_recv_secs(const struct recv *p)
 /* Largest datagram accepted for the configured codec, bytes. */
 size_t cmd_recv_streams_datagram_max(const struct cmd_recv_opts *o);
 
+/* Whether streams can be set up with these options at all (checked at
+   start: a setting that cannot work is refused with one line). Return: 0
+   or -EINVAL after printing why. */
+int cmd_recv_streams_check(const struct recv *p);
+
 /* Keep RECV_SPARES streams allocated ahead on the net thread's side. */
 void cmd_recv_streams_spare(struct recv *p);
 

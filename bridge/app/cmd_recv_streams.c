@@ -65,6 +65,18 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 	c->packet_bytes = cmd_recv_streams_datagram_max(o);
 }
 
+int cmd_recv_streams_check(const struct recv *p)
+{
+	struct netstream_config cfg;
+	char why[160];
+
+	recv__netcfg(p, &cfg);
+	int rc = netstream_config_check(&cfg, why, sizeof(why));
+	if (rc < 0)
+		fprintf(stderr, "rtbridge recv: %s\n", why);
+	return rc;
+}
+
 /* DIR/<ssrc>.<fmt>, or DIR/<ssrc>-N.<fmt> when a file is there already. */
 static void recv__path(const struct recv *p, struct recv_stream *s)
 {

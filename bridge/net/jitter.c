@@ -25,8 +25,7 @@ enum {
 	JITTER_SLOT_CONCEALED,
 };
 
-#define JITTER_NS      1000000000LL
-#define JITTER_MAX_CAP (1u << 16)
+#define JITTER_NS 1000000000LL
 
 void jitter_config_default(struct jitter_config *cfg, int rtp_rate,
                            uint32_t frame_ticks)
@@ -53,8 +52,9 @@ static int jitter_config_ok(const struct jitter_config *c)
 	if (c->rtp_rate <= 0 || c->frame_ticks == 0 ||
 	    c->frame_ticks > (uint32_t)c->rtp_rate)
 		return 0;
-	if (c->capacity && ((c->capacity & (c->capacity - 1)) ||
-	                    c->capacity < 4 || c->capacity > JITTER_MAX_CAP))
+	if (c->capacity &&
+	    ((c->capacity & (c->capacity - 1)) || c->capacity < 4 ||
+	     c->capacity > JITTER_MAX_CAPACITY))
 		return 0;
 	if (c->max_ms == 0 || c->max_ms > 10000 || c->min_ms > c->max_ms)
 		return 0;
@@ -122,7 +122,7 @@ int jitter_init(struct jitter *j, const struct jitter_config *cfg,
 		double frame_ns = j->frame_ns < 2.5e6 ? j->frame_ns : 2.5e6;
 		double need = 2.0 * cfg->max_ms * 1e6 / frame_ns + 32.0;
 		cap = 64;
-		while (cap < need && cap < JITTER_MAX_CAP)
+		while (cap < need && cap < JITTER_MAX_CAPACITY)
 			cap <<= 1;
 	}
 	j->slots = calloc(cap, sizeof(*j->slots));
@@ -163,7 +163,6 @@ static uint8_t jitter_slot_state(const struct jitter *j,
 {
 	return s->epoch == j->epoch ? s->state : (uint8_t)JITTER_SLOT_EMPTY;
 }
-
 
 /* Hand every held packet back and forget the slot history: the held ones
    lie between next_seq and high_seq; every other slot is forgotten by

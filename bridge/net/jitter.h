@@ -43,6 +43,9 @@
 
 struct jitter;
 
+/* The most slots a buffer may have. */
+#define JITTER_MAX_CAPACITY (1u << 16)
+
 /* Called for each packet the buffer drops or flushes. */
 typedef void jitter_release_fn(void *arg, struct packet *p);
 

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <math.h>
 #include <samplerate.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,12 +53,26 @@ void netstream_config_default(struct netstream_config *cfg,
 	cfg->min_sequential = 1;
 }
 
+/* The pool a record belongs to: the class of its size. */
+static struct pool *netstream_pool_of(struct netstream *s,
+                                      const struct packet *p)
+{
+	unsigned k = 0;
+
+	while (k + 1 < s->ncls && s->cls[k].cap != p->cap)
+		k++;
+	return &s->cls[k].pool;
+}
+
+void netstream_packet_return(struct netstream *s, struct packet *p)
+{
+	pool_return(netstream_pool_of(s, p), p);
+}
+
 /* Jitter buffer release callback: records go home to the net thread. */
 static void netstream_release_packet(void *arg, struct packet *p)
 {
-	struct netstream *s = arg;
-
-	pool_return(&s->pool, p);
+	netstream_packet_return(arg, p);
 }
 
 static int netstream_source_pull(struct source *src, float *out, size_t frames)
@@ -81,15 +96,151 @@ static const struct source_ops netstream_ops = {
         .release = netstream_source_release,
 };
 
+/* Bytes of header room in a record beyond the payload: the fixed RTP
+   header, CSRCs and an extension. */
+#define NETSTREAM_HEADER_ROOM (RTP_HEADER_MIN + 64)
+
+/* The longest delay the buffer must hold: the fixed target, or the
+   adaptive maximum (a fixed delay may exceed it). */
+static unsigned netstream_hold_ms(const struct jitter_config *j)
+{
+	return !j->adaptive && j->fixed_ms > j->max_ms ? j->fixed_ms
+	                                               : j->max_ms;
+}
+
+/* The shortest packet sized for, us. */
+static unsigned netstream_min_frame(const struct netstream_config *cfg)
+{
+	unsigned us = cfg->min_frame_us;
+
+	if (!us)
+		us = cfg->codec.kind == CODEC_OPUS ? 2500 : 1000;
+	if (cfg->codec.frame_us > 0 && (unsigned)cfg->codec.frame_us < us)
+		us = (unsigned)cfg->codec.frame_us;
+	return us;
+}
+
+int netstream_config_check(const struct netstream_config *cfg, char *why,
+                           size_t len)
+{
+	const struct jitter_config *j = &cfg->jitter;
+	const char *cw = NULL;
+	char tmp[1];
+
+	if (!why) {
+		why = tmp;
+		len = sizeof(tmp);
+	}
+	why[0] = '\0';
+	if (codec_config_check(&cfg->codec, &cw) < 0)
+		snprintf(why, len, "%s",
+		         cw && cw[0] ? cw : "bad codec settings");
+	else if (cfg->out_rate < 0 || !(cfg->loop_s > 0.0) ||
+	         cfg->drift_max_ppm < 0.0 || cfg->slew_ppm < 0.0)
+		snprintf(why, len, "bad drift compensation settings");
+	else if (j->max_ms == 0 || j->max_ms > NETSTREAM_MAX_DELAY_MS)
+		snprintf(why, len, "the largest delay, %u ms, is not in 1..%u",
+		         j->max_ms, NETSTREAM_MAX_DELAY_MS);
+	else if (j->adaptive && j->min_ms > j->max_ms)
+		snprintf(why, len,
+		         "the smallest delay, %u ms (--min-latency), is above "
+		         "the largest, %u ms (--max-latency)",
+		         j->min_ms, j->max_ms);
+	else if (!j->adaptive &&
+	         (j->fixed_ms == 0 || j->fixed_ms > NETSTREAM_MAX_DELAY_MS))
+		snprintf(why, len, "the fixed delay, %u ms, is not in 1..%u",
+		         j->fixed_ms, NETSTREAM_MAX_DELAY_MS);
+	else if (netstream_min_frame(cfg) < NETSTREAM_MIN_FRAME_US)
+		snprintf(why, len,
+		         "packets shorter than %.3f ms are not supported",
+		         NETSTREAM_MIN_FRAME_US / 1000.0);
+	else
+		return 0;
+	return -EINVAL;
+}
+
+/* Set up the record classes: for PCM, records for packets of up to 1 ms,
+   5 ms and the largest datagram; for Opus one size (packets' bytes do not
+   tell their duration). Class k holds twice the delay's worth of packets
+   of its shortest duration. */
+static int netstream_pools_init(struct netstream *s, size_t bytes,
+                                unsigned min_us)
+{
+	static const unsigned upto_us[NETSTREAM_CLASSES - 1] = {1000, 5000};
+	const struct codec_config *c = &s->cfg.codec;
+	double per_us = 0.0; /* payload bytes per us of audio */
+	unsigned lo_us = min_us;
+
+	/* Opus packets' bytes do not tell their duration, and a record
+	   count given by the caller is one class of the largest size. */
+	if (c->kind != CODEC_OPUS && !s->cfg.packets)
+		per_us = (double)c->rate * c->channels *
+		         (c->kind == CODEC_L16 ? 2 : 3) / 1e6;
+	s->ncls = 0;
+	for (unsigned k = 0; k < NETSTREAM_CLASSES; k++) {
+		size_t cap = bytes;
+		if (per_us > 0.0 && k + 1 < NETSTREAM_CLASSES) {
+			if (upto_us[k] <= lo_us)
+				continue;
+			cap = NETSTREAM_HEADER_ROOM +
+			      (size_t)ceil(per_us * upto_us[k]);
+			if (cap >= bytes)
+				cap = bytes;
+		}
+		struct netstream_class *nc = &s->cls[s->ncls];
+		nc->cap = cap;
+		nc->count =
+		        s->cfg.packets
+		                ? s->cfg.packets
+		                : (size_t)(2.0 * s->hold_ms * 1000.0 / lo_us) +
+		                          64;
+		size_t node = packet_size(cap);
+		nc->mem = calloc(1, pool_storage_size(node, nc->count));
+		if (!nc->mem ||
+		    pool_init(&nc->pool, nc->mem, node, nc->count) < 0)
+			return -ENOMEM;
+		s->ncls++;
+		/* Stamp every record's capacity once, while control owns the
+		   pool. */
+		struct packet *first = NULL, *p;
+		while ((p = pool_get(&nc->pool)) != NULL) {
+			p->cap = (uint32_t)cap;
+			p->ext_seq =
+			        (uint64_t)(uintptr_t)first; /* chain them */
+			first = p;
+		}
+		while (first) {
+			p = first;
+			first = (struct packet *)(uintptr_t)p->ext_seq;
+			p->ext_seq = 0;
+			pool_put(&nc->pool, p);
+		}
+		if (cap == bytes)
+			break;
+		if (k + 1 < NETSTREAM_CLASSES)
+			lo_us = upto_us[k];
+	}
+	return 0;
+}
+
+static void netstream_pools_clear(struct netstream *s)
+{
+	for (unsigned k = 0; k < NETSTREAM_CLASSES; k++) {
+		if (s->cls[k].mem)
+			pool_clear(&s->cls[k].pool);
+		free(s->cls[k].mem);
+		s->cls[k].mem = NULL;
+	}
+	s->ncls = 0;
+}
+
 int netstream_init(struct netstream *s, const struct netstream_config *cfg)
 {
 	int err;
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = *cfg;
-	if (codec_config_check(&cfg->codec, NULL) < 0 || cfg->out_rate < 0 ||
-	    !(cfg->loop_s > 0.0) || cfg->drift_max_ppm < 0.0 ||
-	    cfg->slew_ppm < 0.0)
+	if (netstream_config_check(cfg, NULL, 0) < 0)
 		return -EINVAL;
 	if (!s->cfg.out_rate)
 		s->cfg.out_rate = cfg->codec.rate;
@@ -104,6 +255,16 @@ int netstream_init(struct netstream *s, const struct netstream_config *cfg)
 	struct jitter_config jc = cfg->jitter;
 	jc.rtp_rate = codec_rtp_rate(&cfg->codec);
 	jc.frame_ticks = codec_rtp_ticks(&cfg->codec, (size_t)s->dec.frames);
+	/* Slots for twice the longest delay's worth of the shortest packets
+	   (reordering, a burst after a stall), plus slack. */
+	unsigned min_us = netstream_min_frame(cfg);
+	s->hold_ms = netstream_hold_ms(&jc);
+	if (!jc.capacity) {
+		double need = 2.0 * s->hold_ms * 1000.0 / min_us + 32.0;
+		jc.capacity = 64;
+		while (jc.capacity < need && jc.capacity < JITTER_MAX_CAPACITY)
+			jc.capacity <<= 1;
+	}
 	err = jitter_init(&s->jit, &jc, netstream_release_packet, s);
 	if (err < 0)
 		goto fail_dec;
@@ -122,34 +283,17 @@ int netstream_init(struct netstream *s, const struct netstream_config *cfg)
 	if (!bytes) {
 		bytes = PACKET_DEFAULT_BYTES;
 		if (cfg->codec.kind != CODEC_OPUS &&
-		    codec_max_payload(&cfg->codec) + RTP_HEADER_MIN + 64 >
+		    codec_max_payload(&cfg->codec) + NETSTREAM_HEADER_ROOM >
 		            bytes)
 			bytes = codec_max_payload(&cfg->codec) +
-			        RTP_HEADER_MIN + 64;
+			        NETSTREAM_HEADER_ROOM;
 	}
-	size_t count = cfg->packets ? cfg->packets : s->jit.mask + 1 + 64;
-	size_t node = packet_size(bytes);
-	err = -ENOMEM;
-	s->pool_mem = calloc(1, pool_storage_size(node, count));
-	if (!s->pool_mem)
-		goto fail_jit;
-	err = pool_init(&s->pool, s->pool_mem, node, count);
+	err = netstream_pools_init(s, bytes, min_us);
 	if (err < 0)
 		goto fail_pool;
-	/* Stamp every record's capacity once, while control owns the pool. */
-	struct packet *first = NULL;
-	for (size_t i = 0; i < count; i++) {
-		struct packet *p = pool_get(&s->pool);
-		p->cap = (uint32_t)bytes;
-		p->ext_seq = (uint64_t)(uintptr_t)first; /* chain them */
-		first = p;
-	}
-	while (first) {
-		struct packet *p = first;
-		first = (struct packet *)(uintptr_t)p->ext_seq;
-		p->ext_seq = 0;
-		pool_put(&s->pool, p);
-	}
+	size_t count = 0;
+	for (unsigned k = 0; k < s->ncls; k++)
+		count += s->cls[k].count;
 
 	size_t rcap = 2;
 	while (rcap < count)
@@ -209,8 +353,7 @@ fail_buf:
 fail_ring:
 	free(s->ring_mem);
 fail_pool:
-	pool_clear(&s->pool);
-	free(s->pool_mem);
+	netstream_pools_clear(s);
 fail_jit:
 	jitter_clear(&s->jit);
 fail_dec:
@@ -249,29 +392,41 @@ void netstream_clear(struct netstream *s)
 	s->hold = NULL;
 	s->rec = NULL;
 	while (ring_try_pop(&s->ring, &p))
-		pool_return(&s->pool, p);
+		netstream_packet_return(s, p);
 	jitter_clear(&s->jit);
 	if (s->resampler)
 		src_delete(s->resampler);
 	free(s->decbuf);
 	free(s->ring_mem);
-	pool_clear(&s->pool);
-	free(s->pool_mem);
+	netstream_pools_clear(s);
 	codec_decoder_clear(&s->dec);
 	s->src.ops = NULL;
 }
 
 /* ---- net thread ---- */
 
-struct packet *netstream_packet_get(struct netstream *s)
+struct packet *netstream_packet_get(struct netstream *s, size_t len)
 {
-	return pool_get(&s->pool);
+	for (unsigned k = 0; k < s->ncls; k++) {
+		if (s->cls[k].cap < len)
+			continue;
+		struct packet *p = pool_get(&s->cls[k].pool);
+		if (p)
+			return p;
+	}
+	return NULL;
+}
+
+/* Give a record back from the net thread. */
+static void netstream_packet_put(struct netstream *s, struct packet *p)
+{
+	pool_put(netstream_pool_of(s, p), p);
 }
 
 int netstream_push(struct netstream *s, struct packet *p)
 {
 	if (!ring_try_push(&s->ring, &p)) {
-		pool_put(&s->pool, p);
+		netstream_packet_put(s, p);
 		/* Counters the net thread alone writes; readers want a
 		   number, not an ordering. */
 		atomic_fetch_add_explicit(&s->rx_dropped, 1,
@@ -284,7 +439,7 @@ int netstream_push(struct netstream *s, struct packet *p)
 int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
                       uint64_t arrival_ns)
 {
-	struct packet *p = pool_get(&s->pool);
+	struct packet *p = netstream_packet_get(s, len);
 	uint64_t ext;
 	int err;
 
@@ -305,13 +460,15 @@ int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
 	return netstream_push(s, p);
 
 invalid:
-	pool_put(&s->pool, p);
+	netstream_packet_put(s, p);
 	atomic_fetch_add_explicit(&s->rx_invalid, 1, memory_order_relaxed);
 	return err;
 }
 
 void netstream_set_latency(struct netstream *s, unsigned ms)
 {
+	if (ms > s->hold_ms)
+		ms = s->hold_ms;
 	/* Relaxed: see netstream_pull. */
 	atomic_store_explicit(&s->req_ms, ms > INT_MAX ? INT_MAX : (int)ms,
 	                      memory_order_relaxed);

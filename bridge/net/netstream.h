@@ -2,12 +2,16 @@
  * netstream: one incoming RTP stream as a source for the mixer
  *
  * Two contexts share it. The net thread (netstream_receive, or
- * netstream_packet_get + netstream_push) owns the packet pool and the
+ * netstream_packet_get + netstream_push) owns the packet pools and the
  * sequence tracker: it copies each datagram into a packet record and pushes
- * a pointer to it on an SPSC ring. The audio thread (the source's pull)
- * owns everything else: it pops the records into the jitter buffer, plays
- * them out at the target delay, decodes or conceals, resamples, and gives
- * every record back to the pool with pool_return. The control thread
+ * a pointer to it on an SPSC ring. Records come in a few sizes (classes):
+ * a buffer sized for the longest delay it may hold must keep that many
+ * packets of the shortest packet time, but only the longer packets need
+ * the larger records, so each size class holds as many records as packets
+ * of its shortest duration fit in twice the delay. The audio thread (the
+ * source's pull) owns everything else: it pops the records into the jitter
+ * buffer, plays them out at the target delay, decodes or conceals, resamples,
+ * and gives every record back to the pool with pool_return. The control thread
  * creates and destroys it (netstream_init/clear, all allocation happens
  * there) and reads statistics (netstream_stats, a seqlock snapshot
  * published by the audio thread at every pull).
@@ -80,12 +84,15 @@ struct netstream_config {
 	bool drift;                  /* compensate clock drift by resampling */
 	int converter;               /* libsamplerate SRC_* type */
 	double drift_max_ppm;        /* clamp of the drift estimate */
-	double slew_ppm;     /* most the ratio may move beyond the drift */
-	double loop_s;       /* time constant of the level correction, s */
-	unsigned skip_ms;    /* a buffer this far above the target is shed by
-	                        skipping ahead (0: only by time-scaling) */
-	size_t packet_bytes; /* datagram room; 0: MTU or one PCM packet */
-	unsigned packets;    /* pool size; 0: from the jitter capacity */
+	double slew_ppm;       /* most the ratio may move beyond the drift */
+	double loop_s;         /* time constant of the level correction, s */
+	unsigned skip_ms;      /* a buffer this far above the target is shed by
+	                          skipping ahead (0: only by time-scaling) */
+	size_t packet_bytes;   /* datagram room; 0: MTU or one PCM packet */
+	unsigned packets;      /* records; 0: from delay and packet times */
+	unsigned min_frame_us; /* shortest packet the buffer is sized for (0:
+	                          1 ms for PCM, 2.5 ms for Opus, or the
+	                          codec's frame if shorter) */
 	unsigned min_sequential;   /* rtpseq probation */
 	netstream_clock_fn *clock; /* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
@@ -133,12 +140,27 @@ struct netstream_stats {
 
 #define NETSTREAM_STATS_WORDS (sizeof(struct netstream_stats) / 8)
 
+/* Record size classes of a stream (netstream_init picks them). */
+#define NETSTREAM_CLASSES 3
+/* The shortest packet time supported (AES67's smallest), us. */
+#define NETSTREAM_MIN_FRAME_US 125
+/* The longest delay a stream may hold, ms. */
+#define NETSTREAM_MAX_DELAY_MS 10000
+
+struct netstream_class {
+	struct pool pool;
+	void *mem;
+	size_t cap;   /* datagram bytes a record holds */
+	size_t count; /* records */
+};
+
 struct netstream {
 	struct source src; /* first: the mixer's handle */
 	struct netstream_config cfg;
-	/* Net thread. */
-	struct pool pool;
-	void *pool_mem;
+	/* Net thread: the record pools, smallest first. */
+	struct netstream_class cls[NETSTREAM_CLASSES];
+	unsigned ncls;
+	unsigned hold_ms; /* the longest delay the buffer was sized for */
 	struct rtpseq seq;
 	_Atomic uint64_t rx_dropped, rx_invalid;
 	/* Net -> audio. */
@@ -194,7 +216,18 @@ void netstream_config_default(struct netstream_config *cfg,
                               enum codec_kind kind);
 
 /*
- * Set up a stream: decoder, jitter buffer, resampler, pool, ring
+ * Check a configuration as netstream_init would, without allocating
+ *
+ * Return: 0, or -EINVAL with why (len bytes, may be NULL) set to one line
+ *         saying what is wrong ("the smallest delay, 800 ms
+ *         (--min-latency), is above the largest, 500 ms (--max-latency)")
+ * Context: any
+ */
+int netstream_config_check(const struct netstream_config *cfg, char *why,
+                           size_t len);
+
+/*
+ * Set up a stream: decoder, jitter buffer, resampler, pools, ring
  *
  * Return: 0, -EINVAL for a bad configuration, -ENOMEM
  * Post: on success s->src is ready to link into the mixer; clear with
@@ -239,12 +272,22 @@ int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
                       uint64_t arrival_ns);
 
 /*
- * Lower level: take an empty record (its cap is set) ...
+ * Lower level: take an empty record with room for `len` bytes (its cap is
+ * set; the smallest class that fits, or a larger one when that is empty)
+ * ...
  *
- * Return: a record owned by the caller, or NULL when the pool is empty
+ * Return: a record owned by the caller, or NULL when none is free
  * Context: net thread, real-time safe
  */
-struct packet *netstream_packet_get(struct netstream *s);
+struct packet *netstream_packet_get(struct netstream *s, size_t len);
+
+/*
+ * Give back a record taken with netstream_packet_get (or popped from the
+ * ring) from any thread but the net thread's own path
+ *
+ * Context: audio or control thread, real-time safe
+ */
+void netstream_packet_return(struct netstream *s, struct packet *p);
 
 /*
  * ... and queue a filled one (ext_seq, flags, arrival_ns set)
@@ -264,8 +307,9 @@ int netstream_push(struct netstream *s, struct packet *p);
 int netstream_pull(struct netstream *s, float *out, size_t frames);
 
 /*
- * Ask for a fixed playout delay (ms > 0) or adaptive (0); applied at the
- * next pull
+ * Ask for a fixed playout delay (ms > 0, at most what the stream was sized
+ * for: the configured maximum or fixed delay) or adaptive (0); applied at
+ * the next pull
  *
  * Context: any thread
  */

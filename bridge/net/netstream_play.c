@@ -172,7 +172,7 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 		                     o.pkt->payload_len, s->decbuf, s->dec_cap);
 		uint64_t seq = o.pkt->ext_seq;
 		uint32_t ts = o.pkt->rtp_ts;
-		pool_return(&s->pool, o.pkt);
+		netstream_packet_return(s, o.pkt);
 		if (o.restart)
 			s->clk_have = false;
 		if (r <= 0) {
