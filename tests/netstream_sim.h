@@ -37,14 +37,14 @@
 #include "tests/rtcheck_assert.h"
 #include "tools/relay/impair.h"
 
-#define QCAP 512
+#define QCAP 2048
 #define MS   1000000.0 /* ns */
 
 struct simpkt {
 	uint64_t k;     /* packet index */
 	double arrival; /* ns */
 	size_t len;
-	uint8_t buf[1600];
+	uint8_t buf[4096];
 };
 
 struct sim {
@@ -322,7 +322,7 @@ static inline void sim_send(struct sim *s, uint64_t k)
 {
 	struct simpkt p;
 	struct rtp_header h;
-	uint8_t payload[1500];
+	uint8_t payload[4000];
 	int plen;
 	bool restarted = k >= s->restart_k;
 	uint64_t seed = restarted ? s->seed ^ 0xabcdef : s->seed;

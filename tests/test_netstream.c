@@ -466,8 +466,8 @@ Test(netstream, burst_at_the_start_is_kept_recorded_and_skipped_through)
 	cr_assert_eq(st.skips, 1);
 	cr_assert(st.skipped_frames >= 48 * 180, "skipped %llu frames",
 	          (unsigned long long)st.skipped_frames);
-	cr_assert(fabs(st.buffer_ms - st.target_ms) < 1.0, "buffer %f target %f",
-	          st.buffer_ms, st.target_ms);
+	cr_assert(fabs(st.buffer_ms - st.target_ms) < 1.0,
+	          "buffer %f target %f", st.buffer_ms, st.target_ms);
 	cr_assert_eq(rec_mismatches(&r, s.seed, 1, 0, r.used), 0);
 	cr_assert(r.used >= 48000 * 3 - 48 * 60, "recorded %zu", r.used);
 	free(r.buf);
@@ -487,25 +487,25 @@ Test(netstream, sender_rtp_clock_at_another_rate_is_detected_and_followed)
 	sim_init(&s, CODEC_OPUS, 48000, 2, 10000);
 	s.ts_div = 6;
 	sim_start(&s);
-	rec_init(&r, 2, 48000 * 6);
+	rec_init(&r, 2, 48000 * 16);
 	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
-	while (s.out_frames < 5 * 48000)
+	while (s.out_frames < 15 * 48000)
 		sim_step(&s, out);
 	cr_assert_eq(netstream_stats(&s.ns, &st), 0);
 	cr_log_info("clock switches %llu, resyncs %llu, lost %llu, late %llu, "
 	            "concealed %llu, skips %llu, buffer %.2f target %.2f, "
 	            "recorded %zu frames",
 	            (unsigned long long)st.clock_mismatch,
-	            (unsigned long long)st.resyncs,
-	            (unsigned long long)st.lost, (unsigned long long)st.late,
+	            (unsigned long long)st.resyncs, (unsigned long long)st.lost,
+	            (unsigned long long)st.late,
 	            (unsigned long long)st.concealed_frames,
 	            (unsigned long long)st.skips, st.buffer_ms, st.target_ms,
 	            r.used);
 	cr_assert_eq(st.clock_mismatch, 1);
 	cr_assert_eq(st.resyncs + st.lost + st.late, 0);
 	cr_assert(fabs(st.buffer_ms - st.target_ms) < 2.0);
-	/* Everything sent by 5 s minus the playout delay, whole packets. */
-	cr_assert(r.used >= 48000 * 5 - 48 * 80, "recorded %zu", r.used);
+	/* Everything sent by 15 s minus the playout delay, whole packets. */
+	cr_assert(r.used >= 48000 * 15 - 48 * 80, "recorded %zu", r.used);
 	free(r.buf);
 	sim_clear(&s);
 }

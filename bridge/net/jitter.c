@@ -305,7 +305,12 @@ static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
 	   packet below the fitted line counts as on it). A spread beyond the
 	   largest delay allowed cannot be served by any target (a stall, or a
 	   jump in the sender's timeline): it is left out rather than pin the
-	   target at its maximum. */
+	   target at its maximum. Only while playing: what comes in before
+	   playout starts (a burst of queued packets, the backlog after a
+	   stall) says nothing of a steady stream's jitter, and would hold the
+	   target up for the histogram's memory. */
+	if (j->state != JITTER_PLAYING)
+		return;
 	double spread =
 	        (double)transit - clockfit_at(&j->fit, (int64_t)arrival);
 	if (spread < 0.0)

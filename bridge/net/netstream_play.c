@@ -271,20 +271,28 @@ static double netstream_control(struct netstream *s, uint64_t now_ns)
 
 /*
  * Playout runs far behind its schedule: decode and record what comes
- * next (the stream's timeline stays whole) but play none of it, until the
- * excess is gone, the packet budget is spent, or the next packet is not
- * here. What waits in the resampler is dropped with the decoded rest.
+ * next (the stream's timeline stays whole) but play none of it, while
+ * whole packets fit in the excess, the packet budget lasts and the next
+ * packet is here; what waits decoded and in the resampler goes first.
+ * Never past the target: a packet longer than what is left is played.
+ *
+ * Return: frames skipped
  */
-static void netstream_skip(struct netstream *s, uint64_t now, double excess_s)
+static uint64_t netstream_skip(struct netstream *s, uint64_t now,
+                               double excess_s)
 {
 	double ticks = excess_s * s->jit.cfg.rtp_rate;
-	uint64_t skipped = s->dec_avail;
+	double frame = s->jit.cfg.frame_ticks;
+	uint64_t skipped = 0;
 
+	if (ticks < s->pending + frame)
+		return 0;
+	skipped = s->dec_avail;
 	ticks -= s->pending;
 	s->dec_avail = 0;
 	s->dec_off = 0;
-	for (unsigned k = 0;
-	     k < NETSTREAM_SKIP_PACKETS && ticks > 0.0 && jitter_ready(&s->jit);
+	for (unsigned k = 0; k < NETSTREAM_SKIP_PACKETS && ticks >= frame &&
+	                     jitter_ready(&s->jit);
 	     k++) {
 		size_t n = netstream_refill(s, now);
 		if (n == 0)
@@ -296,9 +304,8 @@ static void netstream_skip(struct netstream *s, uint64_t now, double excess_s)
 	if (s->resampler)
 		src_reset(s->resampler);
 	s->pending = 0.0;
-	if (!s->skipping)
-		s->st.skips++;
 	s->st.skipped_frames += skipped;
+	return skipped;
 }
 
 /* Publish the statistics for other threads (sequence lock writer). */
@@ -355,9 +362,12 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	   below skip_ms would still take many seconds to slew. */
 	double from = s->skipping ? 1e-3 : s->cfg.skip_ms / 1e3;
 	bool skip = s->cfg.skip_ms && jitter_playing(&s->jit) && excess > from;
-	if (skip) {
-		netstream_skip(s, now, excess);
+	if (skip && netstream_skip(s, now, excess) > 0) {
+		if (!s->skipping)
+			s->st.skips++;
 		c = netstream_control(s, now);
+	} else {
+		skip = false;
 	}
 	s->skipping = skip;
 	s->st.ratio = c;
