@@ -557,6 +557,21 @@ int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
 			out->next = s->pkt;
 			return out->kind;
 		}
+		if (j->dry_ticks > 0 &&
+		    (int64_t)now_ns + (int64_t)(j->frame_ns / 2) <
+		            jitter_due(j, j->pos_ts)) {
+			/* Coming out of a dry run (a stall) ahead of a
+			   schedule the stall pushed later (the target rose):
+			   the glitch is there already, so the buffer grows
+			   to its new target now, by concealment inserted
+			   before the packet, rather than by seconds of
+			   slowing down. */
+			out->kind = JITTER_MISSING;
+			out->ticks = frame;
+			out->insert = true;
+			j->st.inserted++;
+			return out->kind;
+		}
 		out->kind = JITTER_PACKET;
 		out->pkt = s->pkt;
 		out->ticks = frame;
