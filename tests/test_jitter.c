@@ -385,3 +385,37 @@ Test(jitter, after_a_network_stall_the_backlog_is_kept_and_played_first)
 	/* 645 ms behind the schedule: packet 10 was due at 50 + 30 ms. */
 	cr_assert_geq(jitter_error_ns(&jb, 750 * MS, 0), 600 * (int64_t)MS);
 }
+
+/* The quantile kept incrementally equals a full pass over the histogram,
+   through rises, falls and the weights' rescaling. */
+Test(jitter, incremental_quantile_matches_a_full_pass)
+{
+	struct jitter_config cfg;
+	uint64_t s = 0xdecafbad;
+
+	jitter_config_default(&cfg, RATE, FRAME);
+	cfg.forget_s = 0.05; /* forget fast: rescales within the run */
+	cr_assert_eq(jitter_init(&jb, &cfg, on_release, NULL), 0);
+	for (unsigned i = 0; i < 20000; i++) {
+		double spread = (i / 2000) % 2 ? 40.0 : 5.0;
+		jitter_insert(&jb, mk(i, i * 5 * MS + (uint64_t)(rnd(&s) *
+		                                                 spread * MS)));
+		struct jitter_out o;
+		jitter_tick(&jb, i * 5 * MS, 1.0);
+		jitter_next(&jb, i * 5 * MS, &o);
+		if (i % 97)
+			continue;
+		double thr = (1.0 - cfg.quantile) * jb.hist_total, acc = 0.0;
+		unsigned want = 0;
+		for (unsigned b = jb.nbins; b-- > 0;) {
+			acc += jb.hist[b];
+			if (acc > thr) {
+				want = b;
+				break;
+			}
+		}
+		cr_assert_eq(jb.q_bin, want,
+		             "packet %u: bin %u, a pass says %u", i, jb.q_bin,
+		             want);
+	}
+}

@@ -215,18 +215,43 @@ void jitter_clear(struct jitter *j)
 	j->hist = NULL;
 }
 
+/*
+ * The quantile of the delay-spread histogram is kept incrementally: q_bin
+ * is the lowest bin whose weight and all above it exceed the tail allowed
+ * ((1 - quantile) x total), q_above the weight strictly above it. Adding a
+ * sample moves the pointer by a bin or so, so a packet costs O(1), not a
+ * pass over the bins. The invariant: q_above <= tail < q_above +
+ * hist[q_bin] (or q_bin = 0).
+ */
+static void jitter_hist_settle(struct jitter *j)
+{
+	double tail = (1.0 - j->cfg.quantile) * j->hist_total;
+
+	while (j->q_above > tail && j->q_bin + 1 < j->nbins) {
+		j->q_bin++;
+		j->q_above -= j->hist[j->q_bin];
+	}
+	while (j->q_bin > 0 && j->q_above + j->hist[j->q_bin] <= tail) {
+		j->q_above += j->hist[j->q_bin];
+		j->q_bin--;
+	}
+}
+
+/* Recount q_above from the bins (after a rescale or a reset). */
+static void jitter_hist_recount(struct jitter *j)
+{
+	j->q_above = 0.0;
+	for (unsigned b = j->q_bin + 1; b < j->nbins; b++)
+		j->q_above += j->hist[b];
+	jitter_hist_settle(j);
+}
+
 /* Quantile of the delay-spread histogram, ns (upper edge of its bin). */
 static double jitter_quantile_ns(const struct jitter *j)
 {
-	double thr = (1.0 - j->cfg.quantile) * j->hist_total;
-	double acc = 0.0;
-
-	for (unsigned b = j->nbins; b-- > 0;) {
-		acc += j->hist[b];
-		if (acc > thr)
-			return (double)(b + 1) * j->cfg.bin_us * 1e3;
-	}
-	return 0.0;
+	return j->hist_total > 0.0
+	               ? (double)(j->q_bin + 1) * j->cfg.bin_us * 1e3
+	               : 0.0;
 }
 
 /* What the spread asks for: percentile + frame + margin, in the limits. */
@@ -319,13 +344,17 @@ static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
 	if (bin < j->nbins) {
 		j->hist[bin] += j->hist_inc;
 		j->hist_total += j->hist_inc;
+		if (bin > j->q_bin)
+			j->q_above += j->hist_inc;
 		j->hist_inc *= j->hist_gain;
+		jitter_hist_settle(j);
 	}
 	if (j->hist_inc > 1e200) {
 		for (unsigned b = 0; b < j->nbins; b++)
 			j->hist[b] /= j->hist_inc;
 		j->hist_total /= j->hist_inc;
 		j->hist_inc = 1.0;
+		jitter_hist_recount(j);
 	}
 }
 
@@ -699,6 +728,8 @@ void jitter_set_clock(struct jitter *j, int rate)
 	memset(j->hist, 0, j->nbins * sizeof(*j->hist));
 	j->hist_total = 0.0;
 	j->hist_inc = 1.0;
+	j->q_bin = 0;
+	j->q_above = 0.0;
 	/* What the spread asked for on the wrong scale is void too. */
 	if (!j->fixed_ms)
 		jitter_reset_target(j);

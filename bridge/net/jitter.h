@@ -232,7 +232,7 @@ void jitter_set_period(struct jitter *j, int64_t ns);
  * at the shrink rate, or at max_shrink (ns per ns) if that is lower: the
  * consumer says how fast it can follow)
  *
- * Context: audio thread, real-time safe; O(histogram bins)
+ * Context: audio thread, real-time safe
  */
 void jitter_tick(struct jitter *j, uint64_t now_ns, double max_shrink);
 
@@ -308,6 +308,8 @@ struct jitter {
 	double *hist;
 	unsigned nbins;
 	double hist_inc, hist_total, hist_gain;
+	unsigned q_bin; /* the quantile's bin (kept incrementally) */
+	double q_above; /* histogram weight above q_bin */
 	double target_ns;
 	double target_raw;  /* what the spread asks for, ns */
 	double target_rate; /* ns per ns, negative while shrinking */
