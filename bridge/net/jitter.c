@@ -42,6 +42,7 @@ void jitter_config_default(struct jitter_config *cfg, int rtp_rate,
 	cfg->quantile = 0.99;
 	cfg->forget_s = 10.0;
 	cfg->shrink_ms_per_s = 1.5;
+	cfg->peak_hold_s = 30.0;
 	cfg->bin_us = 500;
 	cfg->resync_ms = 1000;
 	cfg->dry_ms = 200;
@@ -60,7 +61,8 @@ static int jitter_config_ok(const struct jitter_config *c)
 		return 0;
 	if (!c->adaptive && (c->fixed_ms == 0 || c->fixed_ms > 10000))
 		return 0;
-	if (!(c->quantile > 0.0 && c->quantile < 1.0) || !(c->forget_s > 0.0))
+	if (!(c->quantile > 0.0 && c->quantile < 1.0) || !(c->forget_s > 0.0) ||
+	    !(c->peak_hold_s >= 0.0))
 		return 0;
 	if (c->bin_us == 0 || c->shrink_ms_per_s < 0.0 || c->resync_ms == 0)
 		return 0;
@@ -254,11 +256,30 @@ static double jitter_quantile_ns(const struct jitter *j)
 	               : 0.0;
 }
 
-/* What the spread asks for: percentile + frame + margin, in the limits. */
+/*
+ * A packet came too late for its slot: its delay is a peak the percentile
+ * (1 in 100 packets may exceed it) lets through. The target covers it for
+ * peak_hold_s from now: a host or a path that stalls now and then is then
+ * heard to glitch once, not once per stall.
+ */
+static void jitter_peak(struct jitter *j, uint64_t arrival)
+{
+	if (j->last_spread < 0.0)
+		return;
+	/* A new peak replaces an expired or a lower one. */
+	if (arrival > j->peak_until || j->last_spread > j->peak_ns)
+		j->peak_ns = j->last_spread;
+	j->peak_until = arrival + (uint64_t)(j->cfg.peak_hold_s * 1e9);
+}
+
+/* What the spread asks for: the percentile (or a peak held) + frame +
+   margin, in the limits. */
 static double jitter_wanted(struct jitter *j)
 {
 	double q = jitter_quantile_ns(j);
-	double raw = q + j->frame_ns + 1e6 * j->cfg.margin_ms;
+	double peak = j->last_tick < j->peak_until ? j->peak_ns : 0.0;
+	double raw =
+	        (q > peak ? q : peak) + j->frame_ns + 1e6 * j->cfg.margin_ms;
 
 	j->st.spread_ms = q / 1e6;
 	if (raw < 1e6 * j->cfg.min_ms)
@@ -334,12 +355,14 @@ static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
 	   playout starts (a burst of queued packets, the backlog after a
 	   stall) says nothing of a steady stream's jitter, and would hold the
 	   target up for the histogram's memory. */
+	j->last_spread = -1.0;
 	if (j->state != JITTER_PLAYING)
 		return;
 	double spread =
 	        (double)transit - clockfit_at(&j->fit, (int64_t)arrival);
 	if (spread < 0.0)
 		spread = 0.0;
+	j->last_spread = spread;
 	uint64_t bin = (uint64_t)(spread / (1000.0 * j->cfg.bin_us));
 	if (bin < j->nbins) {
 		j->hist[bin] += j->hist_inc;
@@ -458,8 +481,10 @@ int jitter_insert(struct jitter *j, struct packet *p)
 			return jitter_drop(j, p, JITTER_DUPLICATE);
 		jitter_measure(j, p->arrival_ns, transit);
 		if (s->seq == seq &&
-		    jitter_slot_state(j, s) == JITTER_SLOT_CONCEALED)
+		    jitter_slot_state(j, s) == JITTER_SLOT_CONCEALED) {
+			jitter_peak(j, p->arrival_ns);
 			return jitter_drop(j, p, JITTER_LATE);
+		}
 		/* Before the start while waiting to start: extend the
 		   window down if it still spans everything held. */
 		if (j->state != JITTER_PRIMING || j->high_seq - seq > j->mask)

@@ -20,7 +20,9 @@
  * packets' height above the floor, with a forgetting factor, gives a high
  * percentile of the delay spread, and target = percentile + one frame +
  * margin, raised at once when the spread grows and lowered at a limited
- * rate when it shrinks; it is updated once per pull (jitter_tick). The
+ * rate when it shrinks; it is updated once per pull (jitter_tick). A packet
+ * that comes too late for its slot anyway (a peak the percentile lets
+ * through) holds the target above its own delay for peak_hold_s. The
  * consumer (netstream) keeps its playout position on that schedule with
  * jitter_error_ns(); this module decides, when the next packet is missing,
  * whether it is lost (its time has come: conceal it and move on) or merely
@@ -62,6 +64,7 @@ struct jitter_config {
 	double quantile;        /* of the delay spread, e.g. 0.99 */
 	double forget_s;        /* histogram memory (time constant), s */
 	double shrink_ms_per_s; /* how fast the target may come down */
+	double peak_hold_s;     /* a late packet's delay is covered this long */
 	unsigned bin_us;        /* histogram resolution */
 	unsigned resync_ms;     /* a timestamp this far off the schedule (twice
 	                           in a row) restarts the stream */
@@ -121,7 +124,8 @@ struct jitter_out {
 
 /*
  * Defaults: adaptive, 40 ms initial, 0..500 ms, 2 ms margin, 99th percentile,
- * 10 s memory, shrink 1.5 ms/s, 0.5 ms bins, resync 1 s, dry 200 ms
+ * 10 s memory, shrink 1.5 ms/s, peaks held 30 s, 0.5 ms bins, resync 1 s,
+ * dry 200 ms
  *
  * Context: any
  */
@@ -308,8 +312,11 @@ struct jitter {
 	double *hist;
 	unsigned nbins;
 	double hist_inc, hist_total, hist_gain;
-	unsigned q_bin; /* the quantile's bin (kept incrementally) */
-	double q_above; /* histogram weight above q_bin */
+	unsigned q_bin;      /* the quantile's bin (kept incrementally) */
+	double last_spread;  /* the last packet measured (-1: not measured) */
+	double peak_ns;      /* the largest delay of a late packet, held ... */
+	uint64_t peak_until; /* ... until then (local ns) */
+	double q_above;      /* histogram weight above q_bin */
 	double target_ns;
 	double target_raw;  /* what the spread asks for, ns */
 	double target_rate; /* ns per ns, negative while shrinking */

@@ -337,6 +337,7 @@ int netstream_init(struct netstream *s, const struct netstream_config *cfg)
 	rtpseq_init(&s->seq, cfg->min_sequential);
 	atomic_init(&s->rx_dropped, 0);
 	atomic_init(&s->rx_invalid, 0);
+	atomic_init(&s->rx_duplicate, 0);
 	atomic_init(&s->req_ms, -1);
 	atomic_init(&s->snap_seq, 0);
 	for (size_t i = 0; i < NETSTREAM_STATS_WORDS; i++)
@@ -436,6 +437,30 @@ int netstream_push(struct netstream *s, struct packet *p)
 	return 0;
 }
 
+/* Whether extended sequence number q was seen lately; marks it seen. */
+static bool netstream_seen(struct netstream *s, uint64_t q)
+{
+	const uint64_t span = NETSTREAM_SEEN_WORDS * 64;
+
+	if (!s->seen_any || q >= s->seen_hi + span) {
+		memset(s->seen, 0, sizeof(s->seen));
+		s->seen_any = true;
+		s->seen_hi = q;
+	} else if (q > s->seen_hi) {
+		for (uint64_t k = s->seen_hi + 1; k <= q; k++)
+			s->seen[(k / 64) % NETSTREAM_SEEN_WORDS] &=
+			        ~(1ull << (k % 64));
+		s->seen_hi = q;
+	} else if (s->seen_hi - q >= span) {
+		return false; /* too old to tell: the jitter buffer will */
+	}
+	uint64_t *w = &s->seen[(q / 64) % NETSTREAM_SEEN_WORDS];
+	uint64_t bit = 1ull << (q % 64);
+	bool was = (*w & bit) != 0;
+	*w |= bit;
+	return was;
+}
+
 int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
                       uint64_t arrival_ns)
 {
@@ -455,8 +480,16 @@ int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
 	if (err < 0)
 		goto invalid;
 	p->ext_seq = ext;
-	if (err == RTPSEQ_RESTART)
+	if (err == RTPSEQ_RESTART) {
 		p->flags |= PACKET_RESTART;
+		s->seen_any = false;
+	}
+	if (netstream_seen(s, ext)) {
+		netstream_packet_put(s, p);
+		atomic_fetch_add_explicit(&s->rx_duplicate, 1,
+		                          memory_order_relaxed);
+		return -EALREADY;
+	}
 	return netstream_push(s, p);
 
 invalid:

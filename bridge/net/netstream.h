@@ -140,6 +140,9 @@ struct netstream_stats {
 
 #define NETSTREAM_STATS_WORDS (sizeof(struct netstream_stats) / 8)
 
+/* Sequence numbers remembered by the net thread to drop copies: 1024. */
+#define NETSTREAM_SEEN_WORDS 16
+
 /* Record size classes of a stream (netstream_init picks them). */
 #define NETSTREAM_CLASSES 3
 /* The shortest packet time supported (AES67's smallest), us. */
@@ -162,7 +165,13 @@ struct netstream {
 	unsigned ncls;
 	unsigned hold_ms; /* the longest delay the buffer was sized for */
 	struct rtpseq seq;
-	_Atomic uint64_t rx_dropped, rx_invalid;
+	_Atomic uint64_t rx_dropped, rx_invalid, rx_duplicate;
+	/* The sequence numbers seen lately, a bit each, up to seen_hi: a
+	   copy is dropped here, before it takes a record or costs the audio
+	   thread anything. */
+	uint64_t seen[NETSTREAM_SEEN_WORDS];
+	uint64_t seen_hi;
+	bool seen_any;
 	/* Net -> audio. */
 	struct ring ring;
 	void *ring_mem;
@@ -264,8 +273,10 @@ void netstream_clear(struct netstream *s);
  * queue it for the audio thread
  *
  * Return: 0 queued; -ENOBUFS no free record or ring full (counted
- *         rx_dropped); -EMSGSIZE, -EBADMSG, -EPROTONOSUPPORT, or rtpseq's
- *         -EAGAIN/-ERANGE (counted rx_invalid); the datagram is dropped
+ *         rx_dropped); -EALREADY a copy of a packet seen lately (counted
+ *         with the duplicates); -EMSGSIZE, -EBADMSG, -EPROTONOSUPPORT, or
+ *         rtpseq's -EAGAIN/-ERANGE (counted rx_invalid); the datagram is
+ *         dropped
  * Context: net thread, real-time safe
  */
 int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,

@@ -459,7 +459,10 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	s->st.received = js.received;
 	s->st.lost = js.lost - s->dry_lost - s->void_lost;
 	s->st.late = js.late;
-	s->st.duplicate = js.duplicate;
+	/* Copies are mostly dropped by the net thread, the rest here. */
+	s->st.duplicate =
+	        js.duplicate +
+	        atomic_load_explicit(&s->rx_duplicate, memory_order_relaxed);
 	s->st.reordered = js.reordered;
 	s->st.underruns = js.underruns - s->dry_underruns - s->void_underruns;
 	s->st.resyncs = js.resyncs;

@@ -54,7 +54,11 @@ struct relay_counters {
 	uint64_t recv_errors; /* receive errors reported by libuv */
 	uint64_t replies;     /* datagrams relayed back to the source */
 	uint64_t discarded;   /* copies still pending when a signal came */
+	uint64_t flooded;     /* extra copies sent by --flood-dups */
 };
+
+/* Datagrams kept for --flood-dups to copy, latest first. */
+#define RELAY_FLOOD_KEEP 32
 
 struct relay {
 	uv_loop_t loop;
@@ -62,7 +66,15 @@ struct relay {
 	uv_udp_t tx;            /* connected to the destination */
 	uv_poll_t release_poll; /* watches release_fd */
 	int release_fd;         /* timerfd: the next release in the schedule */
-	uv_timer_t stop_timer;  /* --duration */
+	uv_poll_t flood_poll;   /* watches flood_fd (--flood-dups) */
+	int flood_fd;           /* timerfd: every millisecond */
+	double flood_owed;      /* copies due and not yet sent */
+	unsigned flood_next;    /* kept datagram copied next */
+	unsigned flood_n;       /* datagrams kept */
+	unsigned flood_head;    /* where the next one is kept */
+	uint32_t flood_len[RELAY_FLOOD_KEEP];
+	char *flood_buf;       /* RELAY_FLOOD_KEEP x max_size */
+	uv_timer_t stop_timer; /* --duration */
 	uv_signal_t sigint;
 	uv_signal_t sigterm;
 	const struct relay_opts *opts;
@@ -82,8 +94,9 @@ static void relay_close_all(struct relay *r)
 {
 	uv_handle_t *h[] = {
 	        (uv_handle_t *)&r->rx,           (uv_handle_t *)&r->tx,
-	        (uv_handle_t *)&r->release_poll, (uv_handle_t *)&r->stop_timer,
-	        (uv_handle_t *)&r->sigint,       (uv_handle_t *)&r->sigterm,
+	        (uv_handle_t *)&r->release_poll, (uv_handle_t *)&r->flood_poll,
+	        (uv_handle_t *)&r->stop_timer,   (uv_handle_t *)&r->sigint,
+	        (uv_handle_t *)&r->sigterm,
 	};
 
 	if (r->closing)
@@ -121,6 +134,14 @@ static void relay_release_due(struct relay *r)
 			r->n.forwarded++;
 		else
 			r->n.send_errors++;
+		if (r->flood_buf && len <= r->opts->max_size) {
+			memcpy(r->flood_buf + r->flood_head * r->opts->max_size,
+			       data, len);
+			r->flood_len[r->flood_head] = (uint32_t)len;
+			r->flood_head = (r->flood_head + 1) % RELAY_FLOOD_KEEP;
+			if (r->flood_n < RELAY_FLOOD_KEEP)
+				r->flood_n++;
+		}
 		sched_pop(&r->sched);
 	}
 
@@ -144,6 +165,32 @@ static void relay_on_release(uv_poll_t *h, int status, int events)
 	   was re-armed meanwhile) is harmless. */
 	(void)!read(r->release_fd, &expirations, sizeof(expirations));
 	relay_release_due(r);
+}
+
+/* Every millisecond: the copies of the duplicate flood due by now, taken
+   round the kept datagrams. */
+static void relay_on_flood(uv_poll_t *h, int status, int events)
+{
+	struct relay *r = h->data;
+	uint64_t ticks = 0;
+
+	(void)status;
+	(void)events;
+	if (read(r->flood_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	r->flood_owed += (double)ticks * r->opts->flood_dups / 1000.0;
+	while (r->flood_owed >= 1.0 && r->flood_n > 0 && !r->draining) {
+		unsigned k = r->flood_next++ % r->flood_n;
+		uv_buf_t b = uv_buf_init(r->flood_buf + k * r->opts->max_size,
+		                         r->flood_len[k]);
+		if (uv_udp_try_send(&r->tx, &b, 1, NULL) >= 0)
+			r->n.flooded++;
+		else
+			r->n.send_errors++;
+		r->flood_owed -= 1.0;
+	}
+	if (r->flood_owed > 1000.0)
+		r->flood_owed = 1000.0;
 }
 
 static void relay_stop_receiving(struct relay *r)
@@ -293,11 +340,11 @@ static void relay_print_stats(const struct relay *r)
 	       ",\"reordered\":%" PRIu64 ",\"pool_full\":%" PRIu64
 	       ",\"oversize\":%" PRIu64 ",\"send_errors\":%" PRIu64
 	       ",\"recv_errors\":%" PRIu64 ",\"replies\":%" PRIu64
-	       ",\"discarded\":%" PRIu64 "}\n",
+	       ",\"discarded\":%" PRIu64 ",\"flooded\":%" PRIu64 "}\n",
 	       r->model.seed, r->n.received, r->n.forwarded, m->dropped,
 	       m->burst_drops, m->duplicated, m->reordered, r->n.pool_full,
 	       r->n.oversize, r->n.send_errors, r->n.recv_errors, r->n.replies,
-	       r->n.discarded);
+	       r->n.discarded, r->n.flooded);
 	fflush(stdout);
 }
 
@@ -321,6 +368,21 @@ static int relay_open(struct relay *r, const struct sockaddr_storage *listen,
 	}
 	uv_poll_init(&r->loop, &r->release_poll, r->release_fd);
 	uv_poll_start(&r->release_poll, UV_READABLE, relay_on_release);
+	if (r->opts->flood_dups) {
+		struct itimerspec ms = {{0, 1000000}, {0, 1000000}};
+		r->flood_buf = malloc(RELAY_FLOOD_KEEP * r->opts->max_size);
+		r->flood_fd = timerfd_create(CLOCK_MONOTONIC,
+		                             TFD_NONBLOCK | TFD_CLOEXEC);
+		if (!r->flood_buf || r->flood_fd < 0 ||
+		    timerfd_settime(r->flood_fd, 0, &ms, NULL) < 0) {
+			fprintf(stderr, "relay: --flood-dups: %s\n",
+			        strerror(r->flood_buf ? errno : ENOMEM));
+			return -ENOMEM;
+		}
+		r->flood_poll.data = r;
+		uv_poll_init(&r->loop, &r->flood_poll, r->flood_fd);
+		uv_poll_start(&r->flood_poll, UV_READABLE, relay_on_flood);
+	}
 	uv_timer_init(&r->loop, &r->stop_timer);
 	uv_signal_init(&r->loop, &r->sigint);
 	uv_signal_init(&r->loop, &r->sigterm);
@@ -433,6 +495,7 @@ int main(int argc, char **argv)
 		goto out_sched;
 	}
 	r.release_fd = -1;
+	r.flood_fd = -1;
 	/* The relay plays a network: its own scheduling delays would be
 	   jitter the test did not ask for. Real-time when allowed (as root),
 	   like the programs it sits between. */
@@ -451,6 +514,9 @@ int main(int argc, char **argv)
 	uv_loop_close(&r.loop);
 	if (r.release_fd >= 0)
 		close(r.release_fd);
+	if (r.flood_fd >= 0)
+		close(r.flood_fd);
+	free(r.flood_buf);
 out_sched:
 	sched_clear(&r.sched);
 out_model:

@@ -30,6 +30,7 @@ enum opt_kind {
 	OPT_MAX_PACKETS,
 	OPT_POOL,
 	OPT_MAX_SIZE,
+	OPT_FLOOD_DUPS,
 	OPT_STATS,
 	OPT_QUIET,
 	OPT_HELP,
@@ -59,6 +60,7 @@ static const struct opt_def opt_defs[] = {
         {"max-packets", OPT_MAX_PACKETS, false},
         {"pool", OPT_POOL, false},
         {"max-size", OPT_MAX_SIZE, false},
+        {"flood-dups", OPT_FLOOD_DUPS, false},
         {"stats", OPT_STATS, true},
         {"quiet", OPT_QUIET, true},
         {"help", OPT_HELP, true},
@@ -96,6 +98,10 @@ static const char usage[] =
         "exit\n"
         "  --pool N              payload slots (default 1024)\n"
         "  --max-size BYTES      largest datagram relayed (default 9216)\n"
+        "  --flood-dups PPS      also send PPS copies per second of the "
+        "latest\n"
+        "                        relayed datagrams (a duplicate flood), "
+        "unimpaired\n"
         "  --stats               print counters as one JSON line on stdout at "
         "exit\n"
         "  --quiet               no informational lines on stderr\n"
@@ -345,6 +351,11 @@ static int apply(struct relay_opts *o, const struct opt_def *d, const char *val,
 		ok = parse_u64(val, &uv) && uv >= 1 && uv <= 65536;
 		if (ok)
 			o->max_size = (size_t)uv;
+		break;
+	case OPT_FLOOD_DUPS:
+		ok = parse_u64(val, &uv) && uv <= 1000000;
+		if (ok)
+			o->flood_dups = (unsigned)uv;
 		break;
 	case OPT_KEEP_ORDER:
 		ok = parse_flag(val, &c->keep_order);

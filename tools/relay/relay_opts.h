@@ -36,6 +36,7 @@ struct relay_opts {
 	uint64_t max_packets; /* 0 = no limit */
 	size_t pool;          /* payload slots */
 	size_t max_size;      /* bytes per slot: largest datagram relayed */
+	unsigned flood_dups;  /* copies per second of recent datagrams */
 	bool stats;           /* print the JSON counters at exit */
 	bool quiet;           /* no informational lines on stderr */
 	bool help;
