@@ -70,6 +70,12 @@ struct sim {
 	uint64_t stop_k;               /* the sender stops before this one */
 	uint64_t burst_k; /* packets before this one come with it, at once */
 	unsigned ts_div;  /* RTP clock = the codec's / ts_div (0: 1) */
+	/* Media clock (sim_use_media_clock): the media clock reads the local
+	   clock + media_off, and the sender stamps RTP time from it. */
+	bool media;
+	uint64_t media_off; /* media clock - local clock, ns */
+	double late_start;  /* the local clock started this long after the
+	                       sender's (ns): its schedule is earlier here */
 	double late_ms;
 	struct simpkt *q;
 	size_t nq;
@@ -225,7 +231,8 @@ static inline void sim_clear(struct sim *s)
 
 static inline double sim_send_ns(const struct sim *s, uint64_t k)
 {
-	return (double)k * s->frame * 1e9 / s->rate / (1.0 + s->skew);
+	return (double)k * s->frame * 1e9 / s->rate / (1.0 + s->skew) -
+	       s->late_start;
 }
 
 static inline void sim_queue(struct sim *s, const struct simpkt *p)
@@ -281,6 +288,24 @@ static inline void sim_send_relay(struct sim *s, struct simpkt *p, uint64_t k)
 		p->arrival = s->host ? sim_host_run(s, r, s->stamp_ns) : r;
 		sim_queue(s, p);
 	}
+}
+
+static inline uint64_t sim_media_clock(void *arg)
+{
+	struct sim *s = arg;
+
+	return sim_clock(arg) + s->media_off;
+}
+
+/* Sync to the media clock: the sender stamps media time (the local clock
+   + media_off, 2023 and later, so the 32-bit RTP time wraps), the stream
+   plays it at media time + sync_ms. */
+static inline void sim_use_media_clock(struct sim *s, unsigned sync_ms)
+{
+	s->media = true;
+	s->media_off = 1700000000ull * 1000000000ull;
+	s->cfg.jitter.sync_ms = sync_ms;
+	s->cfg.media_clock = sim_media_clock;
 }
 
 /* The relay's model (delay and jitter in ms, skew in ppm of the sender's
@@ -351,6 +376,15 @@ static inline void sim_send(struct sim *s, uint64_t k)
 	h.seq = (uint16_t)(restarted ? 31000 + k : 65000 + k);
 	uint32_t tsf = (uint32_t)(f0 / (s->ts_div ? s->ts_div : 1));
 	h.ts = restarted ? 777777u + tsf : 1000u + tsf;
+	if (s->media) {
+		/* Frame f0 is stamped with its media time: frame 0 was made
+		   at -late_start on this clock, media time media_off -
+		   late_start. */
+		uint64_t m = s->media_off - (uint64_t)s->late_start;
+		uint64_t base = m / 1000000000u * (uint64_t)s->rate +
+		                m % 1000000000u * (uint64_t)s->rate / 1000000000u;
+		h.ts = (uint32_t)(base + f0);
+	}
 	int n = rtp_write(&h, payload, (size_t)plen, p.buf, sizeof(p.buf));
 	cr_assert(n > 0);
 	p.len = (size_t)n;

@@ -222,3 +222,74 @@ Test(playout, stalls_cost_a_glitch_not_the_estimate_or_the_level)
 	cr_expect(lo >= 290.0 && hi <= 310.0, "drift %.1f..%.1f", lo, hi);
 	sim_clear(&s);
 }
+
+/*
+ * Receivers in step: the sender stamps media time (RFC 7273), two
+ * receivers behind different networks (3 ms, and 15 +- 5 ms of jitter)
+ * whose audio clocks started 37.3 ms apart and run in different phases
+ * play each frame at its media time + 40 ms. Without drift compensation
+ * the output is the decoded input frame for frame, so the time each
+ * receiver outputs a given frame is read off the output itself: the two
+ * agree within 0.5 ms (half a millisecond is 24 frames).
+ */
+static double sync_time_of(struct sim *s, uint64_t frame, double start_ns,
+                           unsigned frames)
+{
+	float out[128];
+
+	while (s->out_frames < frames) {
+		double t = sim_deadline(s, s->out_frames) + start_ns;
+		sim_step(s, out);
+		/* The frame carried by out[i] plays at the pull's nominal
+		   time + i frames. */
+		for (unsigned i = 0; i + 3 < s->block; i++) {
+			bool hit = true;
+			for (unsigned k = 0; k < 4 && hit; k++)
+				hit = out[i + k] * 32768.0f ==
+				      (float)sample_at(s->seed, frame + k, 0);
+			if (hit)
+				return t + i * 1e9 / s->out_rate;
+		}
+	}
+	return -1.0;
+}
+
+Test(playout, receivers_in_sync_play_the_same_frame_within_half_a_ms)
+{
+	struct sim a, b;
+	uint64_t frame = 48000 * 8 + 1234; /* at 8 s */
+
+	sim_init(&a, CODEC_L16, 48000, 1, 1000);
+	sim_init(&b, CODEC_L16, 48000, 1, 1000);
+	a.block = b.block = 128;
+	a.cfg.drift = b.cfg.drift = false;
+	sim_use_relay(&a, 3.0, 0.0, 0.0, 0x71);
+	sim_use_relay(&b, 15.0, 5.0, 0.0, 0x72);
+	sim_use_media_clock(&a, 40);
+	sim_use_media_clock(&b, 40);
+	/* b's clock starts 37.3 ms after a's (and the sender's): on b's
+	   clock the sender started 37.3 ms before 0, and media time is
+	   b's time + media_off + 37.3 ms. */
+	double skew_start = 37.3e6;
+	b.late_start = skew_start;
+	b.media_off = a.media_off + (uint64_t)skew_start;
+	sim_start(&a);
+	sim_start(&b);
+	double ta = sync_time_of(&a, frame, 0.0, 48000 * 12);
+	double tb = sync_time_of(&b, frame, skew_start, 48000 * 12);
+	struct netstream_stats sa, sb;
+	cr_assert_eq(netstream_stats(&a.ns, &sa), 0);
+	cr_assert_eq(netstream_stats(&b.ns, &sb), 0);
+	cr_log_info("frame %llu plays at %.3f ms (a) and %.3f ms (b): %.3f ms "
+	            "apart; target %.1f/%.1f ms, late %llu/%llu",
+	            (unsigned long long)frame, ta / 1e6, tb / 1e6,
+	            (tb - ta) / 1e6, sa.target_ms, sb.target_ms,
+	            (unsigned long long)sa.late, (unsigned long long)sb.late);
+	cr_assert(ta > 0 && tb > 0, "the frame was played by both");
+	cr_assert(fabs(tb - ta) <= 0.5e6, "%.3f ms apart", (tb - ta) / 1e6);
+	/* And at its media time + 40 ms. */
+	cr_assert(fabs(ta - (frame * 1e9 / 48000 + 40e6)) <= 0.5e6,
+	          "a plays it at %.3f ms", ta / 1e6);
+	sim_clear(&a);
+	sim_clear(&b);
+}

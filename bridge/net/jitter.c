@@ -46,6 +46,8 @@ void jitter_config_default(struct jitter_config *cfg, int rtp_rate,
 	cfg->bin_us = 500;
 	cfg->resync_ms = 1000;
 	cfg->dry_ms = 200;
+	cfg->sync_ms = 0;
+	cfg->media_offset = 0;
 }
 
 static int jitter_config_ok(const struct jitter_config *c)
@@ -87,9 +89,38 @@ static int64_t jitter_media_ns(const struct jitter *j, int64_t ts)
    along the transit floor, plus the target and one consumer period. */
 static int64_t jitter_due(const struct jitter *j, int64_t ts)
 {
+	if (j->cfg.sync_ms)
+		/* Its media time + the fixed delay, on the local clock. */
+		return j->media_ref + jitter_media_ns(j, ts) - j->media_off +
+		       (int64_t)j->target_ns;
 	double at = clockfit_when(&j->fit, (double)jitter_media_ns(j, ts));
 
 	return (int64_t)llround(at) + (int64_t)j->target_ns + j->period_ns;
+}
+
+/*
+ * Sync mode: the media clock time of RTP time ts arriving at local time
+ * `arrival`. The 32-bit timestamp is placed on the media clock nearest to
+ * the arrival (it was stamped less than half a wrap ago: 12 hours at 48
+ * kHz), so no history is needed.
+ */
+static int64_t jitter_media_of(const struct jitter *j, uint32_t ts,
+                               uint64_t arrival)
+{
+	int64_t now = (int64_t)arrival + j->media_off;
+	int64_t r = j->cfg.rtp_rate;
+	/* RTP time now, on the media clock, mod 2^32 */
+	int64_t ticks =
+	        now / 1000000000 * r + now % 1000000000 * r / 1000000000;
+	uint32_t expect = (uint32_t)ticks + j->cfg.media_offset;
+	int32_t back = (int32_t)(expect - ts); /* ticks since ts, signed */
+
+	return now - jitter_ticks_ns(j, back);
+}
+
+void jitter_set_media_offset(struct jitter *j, int64_t media_minus_local_ns)
+{
+	j->media_off = media_minus_local_ns;
 }
 
 /* The adaptive target before any measurement. */
@@ -141,7 +172,10 @@ int jitter_init(struct jitter *j, const struct jitter_config *cfg,
 		goto fail_hist;
 	j->hist_inc = 1.0;
 	j->hist_gain = exp(j->frame_ns / 1e9 / cfg->forget_s);
-	j->fixed_ms = cfg->adaptive ? 0 : cfg->fixed_ms;
+	/* Sync: the delay is the media clock's, fixed. */
+	j->fixed_ms = cfg->sync_ms    ? cfg->sync_ms
+	              : cfg->adaptive ? 0
+	                              : cfg->fixed_ms;
 	if (j->fixed_ms) {
 		j->target_ns = 1e6 * j->fixed_ms;
 		j->target_raw = j->target_ns;
@@ -392,6 +426,8 @@ static void jitter_start(struct jitter *j, struct packet *p)
 	/* A new timeline on the same clocks: the floor starts again, its
 	   slope so far kept as the prior. */
 	clockfit_restart(&j->fit);
+	if (j->cfg.sync_ms)
+		j->media_ref = jitter_media_of(j, p->rtp_ts, p->arrival_ns);
 	j->last_transit = (int64_t)p->arrival_ns;
 	j->last_arrival = p->arrival_ns;
 	j->next_seq = p->ext_seq;
@@ -560,6 +596,19 @@ static int jitter_prime(struct jitter *j, uint64_t now_ns)
 {
 	struct jitter_slot *s = jitter_lowest(j);
 
+	/* Sync: a packet past its media time + delay is late, whatever
+	   else is held; the schedule is the media clock's, never moved. */
+	while (j->cfg.sync_ms && s &&
+	       jitter_due(j, s->ts) + (int64_t)j->frame_ns < (int64_t)now_ns) {
+		j->release(j->arg, s->pkt);
+		s->pkt = NULL;
+		s->state = JITTER_SLOT_CONCEALED;
+		s->epoch = j->epoch;
+		j->held--;
+		j->st.late++;
+		j->next_seq = s->seq + 1;
+		s = jitter_lowest(j);
+	}
 	if (!s)
 		return 0;
 	int64_t due = jitter_due(j, s->ts);

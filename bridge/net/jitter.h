@@ -69,6 +69,13 @@ struct jitter_config {
 	unsigned resync_ms;     /* a timestamp this far off the schedule (twice
 	                           in a row) restarts the stream */
 	unsigned dry_ms; /* conceal an empty buffer this long, then wait */
+	/* Media clock (RFC 7273): RTP time = media clock ns x rtp_rate / 1e9 +
+	   media_offset (mod 2^32), the media clock being the system's
+	   (CLOCK_REALTIME, or TAI, on every machine alike). sync_ms > 0 plays
+	   each RTP time at its media time + sync_ms, whatever the network:
+	   receivers whose clocks agree play the same frame at the same time. */
+	unsigned sync_ms;      /* 0: no sync (the floor + target schedule) */
+	uint32_t media_offset; /* RTP time at media time 0 (mod 2^32) */
 };
 
 struct jitter_stats {
@@ -231,6 +238,16 @@ void jitter_set_fixed(struct jitter *j, unsigned ms);
 void jitter_set_period(struct jitter *j, int64_t ns);
 
 /*
+ * In sync mode (cfg.sync_ms), once per pull before jitter_next: the media
+ * clock minus the local clock, ns (CLOCK_REALTIME - CLOCK_MONOTONIC read
+ * together); the schedule follows it, so a step of the system clock moves
+ * playout with it, as it moves every other receiver's.
+ *
+ * Context: audio thread, real-time safe
+ */
+void jitter_set_media_offset(struct jitter *j, int64_t media_minus_local_ns);
+
+/*
  * Once per pull, before jitter_next: move the adaptive target (raised to
  * the measured spread at once, lowered over the time since the last tick
  * at the shrink rate, or at max_shrink (ns per ns) if that is lower: the
@@ -303,6 +320,8 @@ struct jitter {
 	int64_t last_ts; /* extended ts of the latest packet */
 	uint32_t last_ts32;
 	struct clockfit fit; /* floor of the transits: the RTP -> local map */
+	int64_t media_ref;   /* sync: media clock ns of RTP time ts_ref */
+	int64_t media_off;   /* sync: media clock - local clock, ns */
 	uint64_t last_arrival;
 	int64_t last_transit;
 	unsigned jumps; /* consecutive packets far off the schedule */

@@ -8,14 +8,18 @@
  * mailbox; a bounded number of calls per wake-up keeps one busy producer
  * from starving the sockets.
  *
- * Every successful push is followed by uv_async_send, not only the push
- * that made the mailbox non-empty. A producer preempted between claiming
- * a slot and publishing it leaves later messages stuck behind its slot:
- * the drain stops there, and when that producer finally publishes, its
- * push finds the count non-zero and would not wake anyone (mailbox_wait
- * covers this by napping; a libuv loop cannot). uv_async_send is cheap
- * when a wake-up is already pending (one atomic load); the eventfd write
- * happens at most once per loop turn.
+ * Every successful push is followed by a wake-up, not only the push that
+ * made the mailbox non-empty. A producer preempted between claiming a
+ * slot and publishing it leaves later messages stuck behind its slot: the
+ * drain stops there, and when that producer finally publishes, its push
+ * finds the count non-zero and would not wake anyone (mailbox_wait covers
+ * this by napping; a libuv loop cannot). A wake-up is an eventfd write the
+ * loop polls, made only when none is pending (one atomic exchange), so at
+ * most once per loop turn. Not uv_async_send: its loop side busy-waits for
+ * a sender caught between its two steps, and with the net thread
+ * real-time and the sender an ordinary thread on the same core, the
+ * sender never gets the CPU to finish (the net thread spun away a fifth
+ * of a core on an idle receiver).
  *
  * Stopping without losing or stranding a call: a producer first announces
  * itself in `callers`, then checks `stopping`; the stopper sets `stopping`,
@@ -32,7 +36,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bridge/rtcheck/rthook.h"
 
@@ -160,9 +166,28 @@ static void shut_down(struct netloop *nl)
 	uv_walk(&nl->loop, close_any, NULL);
 }
 
-static void on_wake(uv_async_t *a)
+/* Wake the loop unless a wake-up is pending already. Context: any. */
+static void netloop_wake(struct netloop *nl)
 {
-	struct netloop *nl = a->data;
+	uint64_t one = 1;
+
+	/* acq_rel: the push before this happens before the loop's exchange
+	   that clears the flag, hence before its drain. */
+	if (!atomic_exchange_explicit(&nl->wake_pending, 1,
+	                              memory_order_acq_rel))
+		(void)!write(nl->wake_fd, &one, sizeof(one));
+}
+
+static void on_wake(uv_poll_t *h, int status, int events)
+{
+	struct netloop *nl = h->data;
+	uint64_t n;
+
+	(void)status;
+	(void)events;
+	(void)!read(nl->wake_fd, &n, sizeof(n));
+	/* Cleared before the drain: a push after this point wakes again. */
+	atomic_exchange_explicit(&nl->wake_pending, 0, memory_order_acq_rel);
 
 	/* Acquire pairs with the release store in netloop_stop: every call
 	 * accepted before stop is then visible in the mailbox. */
@@ -171,10 +196,9 @@ static void on_wake(uv_async_t *a)
 		return;
 	}
 	/* More than one mailbox's worth in one go would starve the sockets;
-	 * wake again for the rest (uv_async_send from the loop thread is fine).
-	 */
+	 * wake again for the rest. */
 	if (drain(nl, nl->capacity))
-		uv_async_send(&nl->wake);
+		netloop_wake(nl);
 }
 
 static void thread_main(void *arg)
@@ -212,10 +236,19 @@ int netloop_start(struct netloop *nl, size_t capacity)
 	rc = uv_loop_init(&nl->loop);
 	if (rc < 0)
 		goto fail_mbox;
-	rc = uv_async_init(&nl->loop, &nl->wake, on_wake);
-	if (rc < 0)
+	nl->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (nl->wake_fd < 0) {
+		rc = -errno;
 		goto fail_loop;
+	}
+	atomic_init(&nl->wake_pending, 0);
+	rc = uv_poll_init(&nl->loop, &nl->wake, nl->wake_fd);
+	if (rc < 0)
+		goto fail_fd;
 	nl->wake.data = nl;
+	rc = uv_poll_start(&nl->wake, UV_READABLE, on_wake);
+	if (rc < 0)
+		goto fail_async;
 	atomic_store_explicit(&nl->stopping, 0, memory_order_relaxed);
 	/* Thread creation publishes the initialised loop to the net thread. */
 	rc = uv_thread_create(&nl->thread, thread_main, nl);
@@ -227,6 +260,8 @@ int netloop_start(struct netloop *nl, size_t capacity)
 fail_async:
 	uv_close((uv_handle_t *)&nl->wake, NULL);
 	uv_run(&nl->loop, UV_RUN_NOWAIT);
+fail_fd:
+	close(nl->wake_fd);
 fail_loop:
 	uv_loop_close(&nl->loop);
 fail_mbox:
@@ -258,7 +293,7 @@ void netloop_stop(struct netloop *nl)
 	/* Release pairs with the acquire in on_wake: publishes "all accepted
 	 * calls are in the mailbox". */
 	atomic_store_explicit(&nl->quit, 1, memory_order_release);
-	uv_async_send(&nl->wake);
+	netloop_wake(nl);
 	uv_thread_join(&nl->thread);
 	nl->running = false;
 
@@ -272,6 +307,7 @@ void netloop_stop(struct netloop *nl)
 		}
 	}
 	uv_loop_close(&nl->loop);
+	close(nl->wake_fd);
 	mailbox_clear(&nl->mbox);
 	free(nl->mbox_mem);
 	nl->mbox_mem = NULL;
@@ -298,7 +334,7 @@ static int post(struct netloop *nl, netloop_fn fn, void *arg,
 	/* Wake after every successful push, not only the one that made the
 	 * mailbox non-empty: see the file comment. */
 	if (rc >= 0)
-		uv_async_send(&nl->wake);
+		netloop_wake(nl);
 	rc = rc < 0 ? rc : 0;
 out:
 	/* Release: the push above happens before the stopper sees zero. */

@@ -3,8 +3,9 @@
  *
  * The control context starts and stops it; everything else reaches it by
  * message. netloop_call posts "run fn(arg) on the net thread" into a
- * multi-producer mailbox and wakes the loop through a uv_async_t, which
- * coalesces: a burst of calls costs one eventfd write per loop turn. Calls
+ * multi-producer mailbox and wakes the loop through an eventfd it polls,
+ * written only when no wake-up is pending: a burst of calls costs one
+ * write per loop turn. Calls
  * run in the order each producer posted them. That is how
  * higher modules (sender, receiver) install their sockets, sessions and
  * timers: the function runs on the net thread, which then owns the objects.
@@ -46,7 +47,9 @@ struct netloop_hook {
 
 struct netloop {
 	uv_loop_t loop;
-	uv_async_t wake;
+	uv_poll_t wake;           /* polls wake_fd */
+	int wake_fd;              /* eventfd: calls are waiting */
+	_Atomic int wake_pending; /* a write to wake_fd is not yet read */
 	uv_thread_t thread;
 	struct mailbox mbox;
 	void *mbox_mem;

@@ -35,6 +35,15 @@ static uint64_t netstream_monotonic(void *arg)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t netstream_realtime(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void netstream_config_default(struct netstream_config *cfg,
                               enum codec_kind kind)
 {
@@ -246,6 +255,8 @@ int netstream_init(struct netstream *s, const struct netstream_config *cfg)
 		s->cfg.out_rate = cfg->codec.rate;
 	if (!s->cfg.clock)
 		s->cfg.clock = netstream_monotonic;
+	if (!s->cfg.media_clock)
+		s->cfg.media_clock = netstream_realtime;
 	size_t ch = (size_t)cfg->codec.channels;
 
 	err = codec_decoder_init(&s->dec, &cfg->codec);

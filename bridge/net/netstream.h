@@ -96,6 +96,10 @@ struct netstream_config {
 	unsigned min_sequential;   /* rtpseq probation */
 	netstream_clock_fn *clock; /* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
+	/* The media clock of jitter.sync_ms (ns, on the same clock every
+	   receiver reads: the system's); NULL: CLOCK_REALTIME. Called with
+	   clock_arg. */
+	netstream_clock_fn *media_clock;
 };
 
 struct netstream_stats {

@@ -331,8 +331,14 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	size_t ch = s->src.channels;
 	/* The time this pull's frames play, on the consumer's fitted clock
 	   (a callback woken late does not make the stream look late). */
-	uint64_t now =
-	        driftctl_tick(&s->ctl, s->cfg.clock(s->cfg.clock_arg), frames);
+	uint64_t raw = s->cfg.clock(s->cfg.clock_arg);
+	uint64_t now = driftctl_tick(&s->ctl, raw, frames);
+	/* Sync: how the media clock stands against ours, read together
+	   (both are vDSO reads, no system call). */
+	if (s->jit.cfg.sync_ms)
+		jitter_set_media_offset(
+		        &s->jit,
+		        (int64_t)(s->cfg.media_clock(s->cfg.clock_arg) - raw));
 	double rate = s->cfg.out_rate;
 	struct packet *p;
 
