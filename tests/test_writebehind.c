@@ -211,13 +211,14 @@ Test(writebehind, writes_ogg_vorbis_and_ogg_opus)
 
 Test(writebehind, pool_exhaustion_drops_and_counts_frames)
 {
-	/* Every write takes 100 ms; the pool holds 4 blocks of 256 frames. */
+	/* Every write takes 100 ms; the pool holds 4 blocks of 256 frames
+	 * (3 blocks of buffer and the one being filled). */
 	struct diskfaults faults = {.stall_ms = 100, .stall_every = 1};
 	start_server(&faults);
 	char path[300];
 	path_in(path, sizeof(path), "x.wav");
 	struct writebehind_opts o = {.block_frames = 256,
-	                             .buffer_s = 4 * 256 / 48000.0};
+	                             .buffer_s = 3 * 256 / 48000.0};
 	struct writebehind *s;
 	cr_assert_eq(writebehind_open(&srv, path, 1, 48000, &o, &s), 0);
 	float x[256] = {0};
