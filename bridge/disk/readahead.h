@@ -144,7 +144,8 @@ int readahead_seek(struct readahead *s, uint64_t frame);
 int readahead_close(struct readahead *s);
 
 /* State, position (frames, within [0, length]), length (0 until known).
- * Context: the consumer; from any other thread a recent snapshot. */
+ * Context: the consumer; from any other thread a recent snapshot, until
+ * readahead_close (the disk thread frees the stream after it). */
 int readahead_state(const struct readahead *s);
 uint64_t readahead_position(const struct readahead *s);
 uint64_t readahead_length(const struct readahead *s);
@@ -165,11 +166,12 @@ int readahead_channels(const struct readahead *s);
 /*
  * Why the stream is in the ERROR state ("" otherwise).
  *
- * Context: any, after readahead_state() returned READAHEAD_ERROR
+ * Context: any thread until readahead_close, after readahead_state()
+ *          returned READAHEAD_ERROR
  */
 const char *readahead_error(const struct readahead *s);
 
-/* Counters. Context: any. */
+/* Counters. Context: any thread, until readahead_close. */
 uint64_t readahead_underruns(const struct readahead *s);
 uint64_t readahead_underrun_frames(const struct readahead *s);
 uint64_t readahead_deferred(const struct readahead *s);

@@ -24,12 +24,15 @@ static void writebehind__sleep_1ms(void)
 static struct msg writebehind__write_msg(struct writebehind *s,
                                          struct disk_block *b)
 {
-	/* The producer runs dry when the free blocks are filled. */
-	uint64_t ahead = (uint64_t)pool_available(&s->pool) * s->block_frames;
+	/* If the disk gives every block back within the slack of its
+	 * posting, no more than the pool less the block being filled is
+	 * ever out, and the producer never runs dry. (The free list alone
+	 * would say less: blocks given back wait on the pool's return stack
+	 * until the list is empty, and writes would look more urgent than
+	 * they are.) */
 	struct msg m = {
 	        .cmd = DISKSERVER_WRITE,
-	        .u64 = (uint64_t)diskserver_now(s->server) +
-	               ahead * 1000000000ULL / (uint64_t)s->rate,
+	        .u64 = (uint64_t)(diskserver_now(s->server) + s->file.slack_ns),
 	        .ptr = b,
 	        .reply = &s->pool,
 	};
