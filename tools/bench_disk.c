@@ -638,7 +638,7 @@ int main(int argc, char **argv)
 	run_case(&c, &r);
 	print_case("this", &c, &r);
 	int status = clean(&r) ? 0 : 1;
-	if (!c.block && !c.coalesce && !c.poll_ms) {
+	if (!c.block && !c.coalesce && !c.poll_ms && !smoke) {
 		/* The same case with the blocks of old, for comparison. */
 		struct cfg old = c;
 		old.block = OLD_BLOCK;
@@ -647,8 +647,12 @@ int main(int argc, char **argv)
 		run_case(&old, &r);
 		print_case("old", &old, &r);
 	}
-	if (do_table)
-		table(&c, smoke);
+	if (do_table) {
+		struct cfg t = c;
+		if (smoke)
+			t.seconds = 5;
+		table(&t, smoke);
+	}
 	char cmd[64];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void)!system(cmd);
