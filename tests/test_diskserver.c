@@ -20,6 +20,7 @@
 #include "bridge/disk/edfheap.h"
 #include "bridge/disk/readahead.h"
 #include "bridge/disk/writebehind.h"
+#include "tests/disk_util.h"
 #include "tests/leakcheck.h"
 
 static char tmpdir[256];
@@ -41,13 +42,6 @@ static void teardown_tmp(void)
 static void finish(void)
 {
 	LEAKCHECK();
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-	                      .tv_nsec = (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
 }
 
 static void write_wav(const char *path, long frames)
@@ -273,17 +267,6 @@ static void trace_fn(void *arg, const struct msg *req, int64_t key)
 		t->n++;
 	}
 	pthread_mutex_unlock(&t->lock);
-}
-
-static int wait_state(struct readahead *s, int want, int ms)
-{
-	for (int i = 0; i < ms; i++) {
-		int st = readahead_poll(s);
-		if (st == want || st == READAHEAD_ERROR)
-			return st;
-		sleep_ms(1);
-	}
-	return readahead_poll(s);
 }
 
 Test(diskserver, serves_the_most_urgent_stream_first)
