@@ -72,7 +72,7 @@ static struct diskfile *diskserver__file_of(const struct msg *m)
 	return m->ptr;
 }
 
-/* How long to wait for the mailbox while files are open: an eighth of the
+/* How long to wait for the mailbox while files are open: a sixteenth of the
  * shortest slack, so that a request posted without a wake-up waits only a
  * small part of the time it may wait. */
 static void diskserver__update_poll(struct diskserver *s)
@@ -83,7 +83,7 @@ static void diskserver__update_poll(struct diskserver *s)
 		if (x < slack)
 			slack = x;
 	}
-	int64_t p = slack / 8;
+	int64_t p = slack / 16;
 	if (p < DISKSERVER_POLL_MIN_NS)
 		p = DISKSERVER_POLL_MIN_NS;
 	if (p > DISKSERVER_POLL_MAX_NS)

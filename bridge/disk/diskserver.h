@@ -19,7 +19,7 @@
  *
  * Real-time clients only push (no system call); they never wake the server,
  * which therefore looks at its mailbox periodically while any stream is
- * open: every eighth of the shortest stream slack (the time its requests
+ * open: every sixteenth of the shortest stream slack (the time its requests
  * may wait, diskfile.slack_ns), between 2 and 100 ms. With no stream open
  * it sleeps until a control client wakes it (opens and closes do).
  *
