@@ -48,6 +48,7 @@
 #include "bridge/audio/disktap.h"
 #include "bridge/audio/mixer.h"
 #include "bridge/audio/vclock.h"
+#include "tools/vdisk.h"
 
 #define CH        2
 #define RATE      48000
@@ -82,95 +83,12 @@ struct result {
 
 static char dir[] = "/tmp/bench_disk_XXXXXX";
 
-/* ---- virtual time shared by the audio side and the disk thread ---- */
-
-enum { VD_BUSY, VD_IDLE, VD_SLEEPING };
-
-struct vdisk {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	_Atomic int64_t now; /* the audio side's time */
-	int64_t disk_t;      /* the disk's time: end of its last delay */
-	int state;
-	int was_idle; /* the disk waited for work since its last delay */
-	int free_run; /* delays pass at once (to stop the server) */
-	struct diskserver *srv;
-};
-
-static int64_t vd_clock(void *arg)
-{
-	struct vdisk *v = arg;
-	return atomic_load_explicit(&v->now, memory_order_acquire);
-}
-
-/* Disk thread: an injected delay ends at the disk's own time plus `ns`
- * (back to back with its previous one unless it was idle since). */
-static void vd_sleep(void *arg, int64_t ns)
-{
-	struct vdisk *v = arg;
-	pthread_mutex_lock(&v->lock);
-	int64_t now = atomic_load_explicit(&v->now, memory_order_relaxed);
-	if (v->was_idle && v->disk_t < now)
-		v->disk_t = now;
-	v->was_idle = 0;
-	v->disk_t += ns;
-	v->state = VD_SLEEPING;
-	pthread_cond_broadcast(&v->cond);
-	while (!v->free_run &&
-	       atomic_load_explicit(&v->now, memory_order_relaxed) < v->disk_t)
-		pthread_cond_wait(&v->cond, &v->lock);
-	v->state = VD_BUSY;
-	pthread_mutex_unlock(&v->lock);
-}
-
-static void vd_idle(void *arg, int idle)
-{
-	struct vdisk *v = arg;
-	pthread_mutex_lock(&v->lock);
-	v->state = idle ? VD_IDLE : VD_BUSY;
-	if (idle)
-		v->was_idle = 1;
-	pthread_cond_broadcast(&v->cond);
-	pthread_mutex_unlock(&v->lock);
-}
-
-/* Move time on by `ns`, then wait until the disk has done everything due
- * by then: it sleeps past now, or waits for work with none posted. */
-static void vd_advance(struct vdisk *v, int64_t ns)
-{
-	pthread_mutex_lock(&v->lock);
-	atomic_fetch_add_explicit(&v->now, ns, memory_order_release);
-	pthread_cond_broadcast(&v->cond);
-	for (;;) {
-		int64_t now =
-		        atomic_load_explicit(&v->now, memory_order_relaxed);
-		if (v->state == VD_SLEEPING && v->disk_t > now)
-			break;
-		if (v->state == VD_IDLE) {
-			if (atomic_load(&v->srv->mailbox.count) == 0)
-				break;
-			pthread_mutex_unlock(&v->lock);
-			mailbox_wake(&v->srv->mailbox);
-			pthread_mutex_lock(&v->lock);
-		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&v->cond, &v->lock, &ts);
-	}
-	pthread_mutex_unlock(&v->lock);
-}
-
 /* ---- the rig ---- */
 
 struct rig {
 	const struct cfg *c;
 	struct diskserver srv;
-	struct vdisk vd;
+	struct vdisk vd; /* virtual time (unused in real time) */
 	struct mixer m;
 	struct vclock v;
 	struct disksource src[MAX_N];
@@ -191,7 +109,7 @@ static int64_t mono_ns(void)
 static void rig_tick(struct rig *r)
 {
 	if (!r->c->realtime) {
-		vd_advance(&r->vd, PERIOD_NS);
+		vdisk_advance(&r->vd, PERIOD_NS);
 		return;
 	}
 	r->next_ns += PERIOD_NS;
@@ -298,18 +216,9 @@ static int rig_open(struct rig *r)
 	struct diskserver_opts so = {.faults = &f,
 	                             .coalesce_max = c->coalesce,
 	                             .poll_ns = (int64_t)c->poll_ms * 1000000};
-	pthread_mutex_init(&r->vd.lock, NULL);
-	pthread_cond_init(&r->vd.cond, NULL);
-	if (!c->realtime) {
-		r->vd.srv = &r->srv;
-		r->vd.was_idle = 1;
-		so.clock = vd_clock;
-		so.clock_arg = &r->vd;
-		so.sleep = vd_sleep;
-		so.sleep_arg = &r->vd;
-		so.idle = vd_idle;
-		so.idle_arg = &r->vd;
-	}
+	vdisk_init(&r->vd, &r->srv);
+	if (!c->realtime)
+		vdisk_hook(&r->vd, &so);
 	if (diskserver_start(&r->srv, &so) < 0) {
 		fprintf(stderr, "bench_disk: %s\n", diskserver_error(&r->srv));
 		return -1;
@@ -395,14 +304,10 @@ static void rig_close(struct rig *r)
 		vclock_close(&r->v);
 	if (r->srv_up) {
 		/* Whatever the disk still sleeps through passes at once. */
-		pthread_mutex_lock(&r->vd.lock);
-		r->vd.free_run = 1;
-		pthread_cond_broadcast(&r->vd.cond);
-		pthread_mutex_unlock(&r->vd.lock);
+		vdisk_free_run(&r->vd);
 		diskserver_stop(&r->srv);
 	}
-	pthread_mutex_destroy(&r->vd.lock);
-	pthread_cond_destroy(&r->vd.cond);
+	vdisk_clear(&r->vd);
 }
 
 static double cpu_s(clockid_t id)
