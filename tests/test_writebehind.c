@@ -264,6 +264,17 @@ Test(writebehind, injected_write_error_is_reported)
 	cr_assert(strstr(r.message, "Input/output error"), "%s", r.message);
 	cr_assert_eq(r.frames, 2 * 512,
 	             "the two blocks before the fault were written");
+	cr_assert(strstr(r.message, "write failed after 1024 frames"), "%s",
+	          r.message);
+	cr_assert_eq(writebehind_result_done(&r), 1);
+	cr_assert_eq(r.frames + r.dropped, 11 * 512,
+	             "every frame offered is written or counted as dropped");
+	/* What was written stays a valid file of exactly those frames. */
+	SF_INFO info = {0};
+	SNDFILE *sf = sf_open(path, SFM_READ, &info);
+	cr_assert_not_null(sf, "%s", sf_strerror(NULL));
+	cr_assert_eq(info.frames, 2 * 512);
+	sf_close(sf);
 	finish();
 }
 
