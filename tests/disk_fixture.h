@@ -5,7 +5,7 @@
  * the given faults (or none); finish() at the end of a test stops it
  * (every stream must have been closed) and checks for leaks; .fini =
  * teardown stops a server a failed test left running and removes the
- * directory.
+ * directory. The stream helpers are in disk_util.h.
  */
 #ifndef RTB_TESTS_DISK_FIXTURE_H
 #define RTB_TESTS_DISK_FIXTURE_H
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "bridge/disk/diskserver.h"
+#include "tests/disk_util.h"
 #include "tests/leakcheck.h"
 
 static char tmpdir[256];
@@ -55,13 +56,6 @@ static void start_server(const struct diskfaults *faults)
 	cr_assert_eq(diskserver_start(&srv, &o), 0, "%s",
 	             diskserver_error(&srv));
 	srv_running = 1;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-	                      .tv_nsec = (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
 }
 
 static void path_in(char *out, size_t n, const char *name)

@@ -211,13 +211,14 @@ Test(writebehind, writes_ogg_vorbis_and_ogg_opus)
 
 Test(writebehind, pool_exhaustion_drops_and_counts_frames)
 {
-	/* Every write takes 100 ms; the pool holds 4 blocks of 256 frames. */
+	/* Every write takes 100 ms; the pool holds 4 blocks of 256 frames
+	 * (3 blocks of buffer and the one being filled). */
 	struct diskfaults faults = {.stall_ms = 100, .stall_every = 1};
 	start_server(&faults);
 	char path[300];
 	path_in(path, sizeof(path), "x.wav");
 	struct writebehind_opts o = {.block_frames = 256,
-	                             .buffer_s = 4 * 256 / 48000.0};
+	                             .buffer_s = 3 * 256 / 48000.0};
 	struct writebehind *s;
 	cr_assert_eq(writebehind_open(&srv, path, 1, 48000, &o, &s), 0);
 	float x[256] = {0};
@@ -263,6 +264,17 @@ Test(writebehind, injected_write_error_is_reported)
 	cr_assert(strstr(r.message, "Input/output error"), "%s", r.message);
 	cr_assert_eq(r.frames, 2 * 512,
 	             "the two blocks before the fault were written");
+	cr_assert(strstr(r.message, "write failed after 1024 frames"), "%s",
+	          r.message);
+	cr_assert_eq(writebehind_result_done(&r), 1);
+	cr_assert_eq(r.frames + r.dropped, 11 * 512,
+	             "every frame offered is written or counted as dropped");
+	/* What was written stays a valid file of exactly those frames. */
+	SF_INFO info = {0};
+	SNDFILE *sf = sf_open(path, SFM_READ, &info);
+	cr_assert_not_null(sf, "%s", sf_strerror(NULL));
+	cr_assert_eq(info.frames, 2 * 512);
+	sf_close(sf);
 	finish();
 }
 

@@ -73,13 +73,31 @@ int disksource_open(struct disksource *s, struct diskserver *srv,
 	return 0;
 }
 
+/* Say in words why the wait gave up: which file, how long, how far. */
+static void disksource__timed_out(struct disksource *s, double secs)
+{
+	struct readahead *ra = s->ra;
+	if (readahead_state(ra) == READAHEAD_OPENING)
+		snprintf(s->final_error, sizeof(s->final_error),
+		         "%s: disk too slow: not opened after %.1f s",
+		         ra->file.path, secs);
+	else
+		snprintf(s->final_error, sizeof(s->final_error),
+		         "%s: disk too slow: %llu of %llu frames of read-ahead "
+		         "after %.1f s",
+		         ra->file.path,
+		         (unsigned long long)readahead_buffered(ra),
+		         (unsigned long long)readahead_wanted(ra), secs);
+}
+
 int disksource_wait_ready(struct disksource *s, int timeout_ms)
 {
 	const struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000L};
 
 	if (!s->ra)
 		return -EINVAL;
-	for (int i = 0;; i++) {
+	int64_t t0 = diskserver_monotonic_ns();
+	for (;;) {
 		int st = readahead_poll(s->ra);
 		if (st == READAHEAD_ERROR) {
 			/* Acquire: pairs with the disk thread's release of
@@ -90,17 +108,23 @@ int disksource_wait_ready(struct disksource *s, int timeout_ms)
 		}
 		if (st == READAHEAD_STREAMING || st == READAHEAD_EOF) {
 			s->length = readahead_length(s->ra);
+			s->final_error[0] = '\0';
 			return 0;
 		}
-		if (i >= timeout_ms)
+		int64_t waited = diskserver_monotonic_ns() - t0;
+		if (waited >= (int64_t)timeout_ms * 1000000) {
+			disksource__timed_out(s, (double)waited / 1e9);
 			return -ETIMEDOUT;
+		}
 		nanosleep(&ms, NULL);
 	}
 }
 
 const char *disksource_error(const struct disksource *s)
 {
-	return s->ra ? readahead_error(s->ra) : s->final_error;
+	if (s->ra && readahead_error(s->ra)[0])
+		return readahead_error(s->ra);
+	return s->final_error;
 }
 
 uint64_t disksource_length(const struct disksource *s)
@@ -138,8 +162,10 @@ void disksource_close(struct disksource *s)
 	s->final_underrun_frames = readahead_underrun_frames(s->ra);
 	s->final_position = readahead_position(s->ra);
 	s->final_state = readahead_state(s->ra);
-	snprintf(s->final_error, sizeof(s->final_error), "%s",
-	         readahead_error(s->ra));
+	/* A stream error replaces a timeout message, if any. */
+	if (readahead_error(s->ra)[0])
+		snprintf(s->final_error, sizeof(s->final_error), "%s",
+		         readahead_error(s->ra));
 	/* The server frees the stream once its pending reads are done; if
 	 * its mailbox stays full for seconds the stream is leaked rather
 	 * than freed under the server's feet. */

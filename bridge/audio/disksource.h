@@ -29,11 +29,12 @@
 #include "bridge/disk/readahead.h"
 
 struct disksource_opts {
-	unsigned channels;     /* delivered channels: 1 or 2 (the mixer's) */
-	unsigned rate;         /* session rate in Hz; 0: 48000 */
-	double prefetch_s;     /* read-ahead in seconds; 0: 2.0 */
-	uint32_t block_frames; /* frames per disk block; 0: 1024 */
-	bool loop;             /* gapless loop instead of ending */
+	unsigned channels; /* delivered channels: 1 or 2 (the mixer's) */
+	unsigned rate;     /* session rate in Hz; 0: 48000 */
+	double prefetch_s; /* read-ahead in seconds; 0: 2.0 */
+	/* frames per disk block; 0: from the read-ahead (readahead.h) */
+	uint32_t block_frames;
+	bool loop; /* gapless loop instead of ending */
 };
 
 struct disksource {
@@ -47,7 +48,8 @@ struct disksource {
 	/* Audio -> any thread: set once the source has ended (end of file or
 	 * disk error). */
 	_Atomic bool ended;
-	/* Control thread, filled by release/close. */
+	/* Control thread, filled by release/close (and by a timed-out
+	 * disksource_wait_ready for the message). */
 	bool released;
 	uint64_t final_underruns;
 	uint64_t final_underrun_frames;
@@ -70,35 +72,40 @@ int disksource_open(struct disksource *s, struct diskserver *srv,
 
 /*
  * Wait until the stream has its read-ahead in memory (or the whole file,
- * if shorter), polling every millisecond.
+ * if shorter), polling every millisecond. Sources opened together are
+ * prefetched together: wait for each in turn, each with the full timeout.
  *
  * Pre: s is open and not linked yet (control still owns the stream)
  * Return: 0 when ready; -errno of the file error (disksource_error says
- *         what it is: libsndfile's message); -ETIMEDOUT
+ *         what it is: libsndfile's message); -ETIMEDOUT, and
+ *         disksource_error names the file, how long it waited and how far
+ *         the disk got ("a.wav: disk too slow: 12000 of 96000 frames of
+ *         read-ahead after 10.0 s")
  * Context: control thread
  */
 int disksource_wait_ready(struct disksource *s, int timeout_ms);
 
-/* Why the stream failed ("" if it did not), also after the source was
- * released. Context: control thread. */
+/* Why the stream failed or was not ready in time ("" if neither), also
+ * after the source was released. Context: control thread. */
 const char *disksource_error(const struct disksource *s);
 
 /* Length in frames at the session rate (0 until known). Context: control
  * thread, after disksource_wait_ready succeeded. */
 uint64_t disksource_length(const struct disksource *s);
 
-/* Playing position in frames (within the file, wrapped when looping).
- * Context: any thread (a recent snapshot while linked). */
+/* Playing position in frames (within the file, wrapped when looping; a
+ * recent snapshot while linked). Context: control thread (it reads the
+ * stream that disksource_close frees). */
 uint64_t disksource_position(const struct disksource *s);
 
-/* Underruns so far (events, frames). Context: any thread. */
+/* Underruns so far (events, frames). Context: control thread, as above. */
 uint64_t disksource_underruns(const struct disksource *s);
 uint64_t disksource_underrun_frames(const struct disksource *s);
 
 /*
  * Whether the source has played its last frame (or failed).
  *
- * Context: any thread
+ * Context: any thread while the struct exists (one atomic flag in it)
  */
 bool disksource_ended(const struct disksource *s);
 

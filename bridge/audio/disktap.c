@@ -6,6 +6,7 @@
 #include "bridge/audio/disktap.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static void disktap__write(struct tap *tap, const float *frames, size_t n)
@@ -58,16 +59,38 @@ int disktap_wait_open(struct disktap *t, int timeout_ms)
 {
 	if (!t->wb)
 		return -EINVAL;
-	return writebehind_wait_open(t->wb, timeout_ms);
+	int64_t t0 = diskserver_monotonic_ns();
+	int rc = writebehind_wait_open(t->wb, timeout_ms);
+	if (rc == -ETIMEDOUT)
+		snprintf(t->wait_error, sizeof(t->wait_error),
+		         "%s: disk too slow: not created after %.1f s",
+		         t->wb->file.path,
+		         (double)(diskserver_monotonic_ns() - t0) / 1e9);
+	return rc;
 }
 
 const char *disktap_error(const struct disktap *t)
 {
-	if (t->wb)
+	if (t->wb && writebehind_error(t->wb)[0])
 		return writebehind_error(t->wb);
-	if (writebehind_result_done(&t->result))
+	if (!t->wb && writebehind_result_done(&t->result) &&
+	    t->result.message[0])
 		return t->result.message;
-	return "";
+	return t->wait_error;
+}
+
+int disktap_state(const struct disktap *t)
+{
+	if (t->wb)
+		return writebehind_state(t->wb);
+	if (t->close_rc < 0)
+		return WRITEBEHIND_FAILED;
+	if (!writebehind_result_done(&t->result))
+		return WRITEBEHIND_CLOSING;
+	int st = t->result.status;
+	if (st == -ENOSPC || st == -EDQUOT)
+		return WRITEBEHIND_DISK_FULL;
+	return st < 0 ? WRITEBEHIND_FAILED : WRITEBEHIND_CLOSED;
 }
 
 void disktap_close(struct disktap *t)
@@ -91,7 +114,10 @@ int disktap_wait_closed(struct disktap *t, int timeout_ms)
 
 uint64_t disktap_dropped(const struct disktap *t)
 {
-	return t->wb ? writebehind_dropped_frames(t->wb) : t->final_dropped;
+	if (t->wb)
+		return writebehind_dropped_frames(t->wb);
+	return writebehind_result_done(&t->result) ? t->result.dropped
+	                                           : t->final_dropped;
 }
 
 uint64_t disktap_frames_written(const struct disktap *t)

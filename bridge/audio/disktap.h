@@ -10,6 +10,12 @@
  * copies frames into write blocks and never waits: a full pool drops and
  * counts (writebehind.h).
  *
+ * A full disk (or another write error) stops this recording only: the
+ * file keeps the frames written, valid (WAV, AIFF: cut back to whole
+ * frames, header rewritten), disktap_state turns to DISK_FULL or FAILED,
+ * disktap_error says "out.wav: disk full after N frames (...)", and
+ * disktap_frames_written is N. Later frames are dropped and counted.
+ *
  * When the mixer hands the tap back (or, for a source tap, when the
  * source is handed back and the device is stopped), the control thread
  * calls disktap_close: the rest is written and the file finalized by the
@@ -27,11 +33,13 @@
 #include "bridge/disk/writebehind.h"
 
 struct disktap_opts {
-	unsigned channels;     /* channels of the frames the tap gets */
-	unsigned rate;         /* Hz; 0: 48000 */
-	int encoding;          /* enum diskfile_encoding; 0: 24-bit PCM */
-	double buffer_s;       /* seconds the block pool holds; 0: 2.0 */
-	uint32_t block_frames; /* 0: 1024 */
+	unsigned channels; /* channels of the frames the tap gets */
+	unsigned rate;     /* Hz; 0: 48000 */
+	int encoding;      /* enum diskfile_encoding; 0: 24-bit PCM */
+	/* seconds a stalled disk may owe the tap before frames are dropped;
+	 * 0: 2.0 (give at least the archive sources' read-ahead) */
+	double buffer_s;
+	uint32_t block_frames; /* 0: from buffer_s (writebehind.h) */
 };
 
 struct disktap {
@@ -41,6 +49,7 @@ struct disktap {
 	/* Audio thread while linked. */
 	uint64_t offered; /* frames given to the tap */
 	/* Control thread. */
+	char wait_error[DISKFILE_ERRMSG_MAX]; /* a timed-out wait_open */
 	bool closed;
 	int close_rc; /* what writebehind_close returned */
 	uint64_t final_dropped;
@@ -62,13 +71,24 @@ int disktap_open(struct disktap *t, struct diskserver *srv, const char *path,
  * Wait until the disk server has tried to create the file.
  *
  * Return: 0, -errno (disktap_error says why, with libsndfile's message),
- *         or -ETIMEDOUT
+ *         or -ETIMEDOUT (disktap_error: "out.wav: disk too slow: not
+ *         created after 10.0 s")
  * Context: control thread
  */
 int disktap_wait_open(struct disktap *t, int timeout_ms);
 
-/* Why the recording failed ("" if it did not). Context: control thread. */
+/* Why the recording failed or stopped ("" if it did not), also after
+ * closing. Context: control thread. */
 const char *disktap_error(const struct disktap *t);
+
+/*
+ * Where the recording stands: enum writebehind_state. Open: OPENING,
+ * RECORDING, DISK_FULL or FAILED; after disktap_close: CLOSING until the
+ * disk thread is done, then CLOSED, DISK_FULL or FAILED.
+ *
+ * Context: control thread
+ */
+int disktap_state(const struct disktap *t);
 
 /*
  * Finish the recording: the disk server writes what is left, finalizes
@@ -89,11 +109,13 @@ void disktap_close(struct disktap *t);
  */
 int disktap_wait_closed(struct disktap *t, int timeout_ms);
 
-/* Frames dropped because the pool was full (or after an error).
- * Context: any thread. */
+/* Frames dropped because the pool was full or after an error (the final
+ * count once the close is done). Context: control thread (it reads the
+ * stream that disktap_close hands to the disk thread). */
 uint64_t disktap_dropped(const struct disktap *t);
 
-/* Frames written to the file so far. Context: any thread. */
+/* Frames in the file so far; after DISK_FULL or FAILED, what the file
+ * keeps. Context: control thread, as above. */
 uint64_t disktap_frames_written(const struct disktap *t);
 
 #endif

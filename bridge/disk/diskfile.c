@@ -6,13 +6,15 @@
  */
 #include "bridge/disk/diskfile.h"
 
+#include "bridge/disk/diskcheck.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,8 +32,11 @@ int diskfile_init(struct diskfile *f, const char *path, int mode)
 		return -ENOMEM;
 	memcpy(f->path, path, n);
 	f->mode = mode;
+	f->fd = -1;
 	atomic_init(&f->status, 0);
 	atomic_init(&f->frames_done, 0);
+	atomic_init(&f->frames_dropped, 0);
+	atomic_init(&f->requests, 0);
 	atomic_init(&f->open_done, 0);
 	return 0;
 }
@@ -135,44 +140,18 @@ static int diskfile__open_read(struct diskfile *f)
 	return 0;
 }
 
-static const char *diskfile__ext(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	const char *dot = strrchr(path, '.');
-	if (!dot || (slash && dot < slash))
-		return "";
-	return dot + 1;
-}
-
 static int diskfile__open_write(struct diskfile *f)
 {
-	const char *ext = diskfile__ext(f->path);
 	int enc = f->encoding ? f->encoding : DISKFILE_ENC_PCM24;
-	int major;
-	int pcm = 1;
-	if (strcasecmp(ext, "wav") == 0) {
-		major = SF_FORMAT_WAV;
-	} else if (strcasecmp(ext, "aiff") == 0 ||
-	           strcasecmp(ext, "aif") == 0) {
-		major = SF_FORMAT_AIFF;
-	} else if (strcasecmp(ext, "flac") == 0) {
-		major = SF_FORMAT_FLAC;
-		if (enc == DISKFILE_ENC_FLOAT)
-			return diskfile_fail(
-			        f, -ENOTSUP,
-			        "%s: FLAC cannot hold float samples", f->path);
-	} else if (strcasecmp(ext, "ogg") == 0 || strcasecmp(ext, "oga") == 0) {
-		major = SF_FORMAT_OGG | SF_FORMAT_VORBIS;
-		pcm = 0;
-	} else if (strcasecmp(ext, "opus") == 0) {
-		major = SF_FORMAT_OGG | SF_FORMAT_OPUS;
-		pcm = 0;
-	} else {
-		return diskfile_fail(f, -EINVAL,
-		                     "%s: unknown extension '%s' (use .wav "
-		                     ".aiff .flac .ogg .opus)",
-		                     f->path, ext);
-	}
+	char why[DISKFILE_ERRMSG_MAX];
+	int major = diskcheck_container(f->path, why, sizeof(why));
+	if (major < 0)
+		return diskfile_fail(f, -EINVAL, "%s", why);
+	int pcm = (major & SF_FORMAT_TYPEMASK) != SF_FORMAT_OGG;
+	if (major == SF_FORMAT_FLAC && enc == DISKFILE_ENC_FLOAT)
+		return diskfile_fail(f, -ENOTSUP,
+		                     "%s: FLAC cannot hold float samples",
+		                     f->path);
 	if (!pcm)
 		enc = DISKFILE_ENC_FLOAT;
 	f->wenc = enc;
@@ -190,12 +169,29 @@ static int diskfile__open_write(struct diskfile *f)
 		                     "%s: libsndfile cannot write this format "
 		                     "at %d Hz, %d channels",
 		                     f->path, f->rate, f->channels);
+	/* Our own descriptor: a failed write is cut back with ftruncate. */
+	int fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return diskfile_fail(f, -errno, "%s: %s", f->path,
+		                     strerror(errno));
 	errno = 0;
-	f->sf = sf_open(f->path, SFM_WRITE, &info);
+	f->sf = sf_open_fd(fd, SFM_WRITE, &info, SF_TRUE);
 	if (!f->sf) {
 		int saved = errno;
+		close(fd);
 		return diskfile_fail(f, saved ? -saved : -EIO, "%s: %s",
 		                     f->path, sf_strerror(NULL));
+	}
+	f->fd = fd;
+	struct stat st;
+	if (pcm && (major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF) &&
+	    fstat(fd, &st) == 0) {
+		/* The header is written at open: the frames start here. */
+		f->data_offset = (uint64_t)st.st_size;
+		f->frame_bytes = (size_t)f->channels *
+		                 (enc == DISKFILE_ENC_PCM16   ? 2u
+		                  : enc == DISKFILE_ENC_FLOAT ? 4u
+		                                              : 3u);
 	}
 	f->chunk = DISKFILE_CHUNK;
 	f->scratch = malloc(f->chunk * (size_t)f->channels * sizeof(int32_t));
@@ -395,14 +391,39 @@ int diskfile_seek(struct diskfile *f, uint64_t frame)
 	return 0;
 }
 
+int diskfile_write_failed(struct diskfile *f, int err, const char *why)
+{
+	if (atomic_load_explicit(&f->status, memory_order_relaxed) != 0)
+		return err;
+	uint64_t n =
+	        atomic_load_explicit(&f->frames_done, memory_order_relaxed);
+	if (f->sf && f->frame_bytes > 0) {
+		/* A short write may have left part of a frame: cut back to
+		 * whole frames, then let libsndfile write the header for the
+		 * length it now finds (it reads the size from the file). The
+		 * header lies before the data, so this needs no free space. */
+		off_t len = (off_t)(f->data_offset + n * f->frame_bytes);
+		if (ftruncate(f->fd, len) == 0)
+			sf_command(f->sf, SFC_UPDATE_HEADER_NOW, NULL, 0);
+	}
+	f->header_dirty = 0;
+	if (err == -ENOSPC || err == -EDQUOT)
+		return diskfile_fail(f, err,
+		                     "%s: disk full after %llu frames (%s)",
+		                     f->path, (unsigned long long)n, why);
+	return diskfile_fail(f, err, "%s: write failed after %llu frames: %s",
+	                     f->path, (unsigned long long)n, why);
+}
+
 static int diskfile__write_error(struct diskfile *f, int saved_errno)
 {
 	int err = saved_errno == ENOSPC || saved_errno == EDQUOT ||
 	                          saved_errno == EFBIG
 	                  ? -saved_errno
 	                  : -EIO;
-	return diskfile_fail(f, err, "%s: write failed: %s", f->path,
-	                     sf_strerror(f->sf));
+	return diskfile_write_failed(f, err,
+	                             saved_errno ? strerror(saved_errno)
+	                                         : sf_strerror(f->sf));
 }
 
 int diskfile_write(struct diskfile *f, const float *src, uint32_t frames)
@@ -444,8 +465,16 @@ int diskfile_write(struct diskfile *f, const float *src, uint32_t frames)
 		} else {
 			put = sf_writef_float(f->sf, in, (sf_count_t)n);
 		}
-		if (put != (sf_count_t)n)
-			return diskfile__write_error(f, errno);
+		if (put != (sf_count_t)n) {
+			int saved = errno;
+			/* What libsndfile did write counts: the file keeps it.
+			 */
+			if (put > 0)
+				atomic_fetch_add_explicit(&f->frames_done,
+				                          (uint64_t)put,
+				                          memory_order_relaxed);
+			return diskfile__write_error(f, saved);
+		}
 		done += n;
 		f->header_dirty = 1;
 		atomic_fetch_add_explicit(&f->frames_done, n,
@@ -478,8 +507,10 @@ int diskfile_close(struct diskfile *f)
 {
 	int rc = 0;
 	if (f->sf) {
+		/* Closes the write descriptor too (sf_open_fd with close). */
 		int e = sf_close(f->sf);
 		f->sf = NULL;
+		f->fd = -1;
 		if (e != 0 && f->mode == DISKFILE_WRITE)
 			rc = diskfile_fail(f, -EIO, "%s: closing failed: %s",
 			                   f->path, sf_error_number(e));

@@ -60,7 +60,10 @@ struct disk_block {
 	uint64_t pos;
 	uint32_t frames;   /* valid frames */
 	uint32_t capacity; /* frames the block holds */
-	float data[];      /* frames * channels floats, interleaved */
+	/* Disk thread only, while the block is a request: the next block of
+	 * the same coalesced request, or NULL. */
+	struct disk_block *batch_next;
+	float data[]; /* frames * channels floats, interleaved */
 };
 
 struct diskfile {
@@ -73,6 +76,10 @@ struct diskfile {
 	int encoding; /* write: enum diskfile_encoding */
 	void *reply;  /* read: the stream's result ring */
 	diskfile_destroy_fn destroy;
+	/* Shortest time a request of this stream may wait before its
+	 * consumer or producer runs dry (ns); sets how often the server
+	 * looks at its mailbox. 0: unknown (the server looks every 2 ms). */
+	int64_t slack_ns;
 
 	/* Results: written by the disk thread before publishing (see above). */
 	int out_channels; /* read: channels delivered */
@@ -82,11 +89,16 @@ struct diskfile {
 	uint64_t bytes;                   /* write: file size after close */
 	char errmsg[DISKFILE_ERRMSG_MAX]; /* first error only */
 	_Atomic int status;               /* 0, or the first error (-errno) */
-	_Atomic uint64_t frames_done;     /* write: frames written so far */
-	_Atomic int open_done;            /* 1 once the open was attempted */
+	/* write: frames in the file so far; after a write error, exactly
+	 * the frames the file keeps (final before status is published) */
+	_Atomic uint64_t frames_done;
+	_Atomic uint64_t frames_dropped; /* write: discarded after an error */
+	_Atomic uint64_t requests;       /* disk requests served (counter) */
+	_Atomic int open_done;           /* 1 once the open was attempted */
 
 	/* Disk thread only. */
 	SNDFILE *sf;
+	int fd; /* write: the file's descriptor (libsndfile closes it) */
 	SRC_STATE *src;
 	double ratio;  /* rate / file_rate */
 	void *scratch; /* one chunk of file frames (float or int) */
@@ -95,10 +107,20 @@ struct diskfile {
 	size_t rs_off;
 	size_t rs_avail;
 	int in_eof;
-	int wenc;         /* write: effective encoding */
+	int wenc; /* write: effective encoding */
+	/* write, WAV and AIFF: bytes per frame and where the first frame
+	 * starts, to cut the file back to whole frames after a write error;
+	 * 0 for compressed containers */
+	size_t frame_bytes;
+	uint64_t data_offset;
 	uint64_t cursor;  /* next frame (at `rate`) the file is positioned at */
 	int64_t last_key; /* newest deadline queued, keeps per-stream FIFO */
 	int closing;
+	/* The newest queued read or write request, while more blocks may
+	 * join it (NULL once served or once another request follows). */
+	struct disk_block *batch_head;
+	struct disk_block *batch_tail;
+	unsigned batch_len;
 	int header_dirty;
 	int64_t header_ns;     /* last header update, CLOCK_MONOTONIC */
 	struct diskfile *next; /* the server's list of open files */
@@ -146,12 +168,26 @@ int diskfile_read(struct diskfile *f, uint64_t vpos, float *dst,
 int diskfile_seek(struct diskfile *f, uint64_t frame);
 
 /*
- * Append `frames` interleaved frames.
+ * Append `frames` interleaved frames. A failure ends the recording as
+ * diskfile_write_failed does.
  *
  * Context: disk thread
- * Return: 0, or -errno (-ENOSPC, -EIO; status and errmsg set)
+ * Return: 0, or -errno (-ENOSPC, -EDQUOT, -EFBIG, -EIO; status and errmsg
+ *         set, frames_done exact)
  */
 int diskfile_write(struct diskfile *f, const float *src, uint32_t frames);
+
+/*
+ * End a recording after a write error: a WAV or AIFF file is cut back to
+ * the whole frames written (frames_done) and its header rewritten, so it
+ * stays valid and exact; the message says how many frames it keeps
+ * ("disk full after N frames" for ENOSPC and EDQUOT). `why` explains the
+ * error (e.g. strerror's text). Later errors do not replace the first.
+ *
+ * Context: disk thread
+ * Return: err
+ */
+int diskfile_write_failed(struct diskfile *f, int err, const char *why);
 
 /*
  * Rewrite the header so that the file is valid up to here (WAV, AIFF);

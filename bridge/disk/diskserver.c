@@ -1,6 +1,7 @@
 /*
  * diskserver: the disk thread's loop. Drains the mailbox into the
- * earliest-deadline-first heap, serves the most urgent request, and between
+ * earliest-deadline-first heap (coalescing blocks into the request of their
+ * stream that still waits), serves the most urgent request, and between
  * requests refreshes the headers of files being recorded. Only this thread
  * touches the heap, the file list and the diskfiles' disk-thread fields.
  */
@@ -16,7 +17,10 @@
 #include "bridge/msg/pool.h"
 #include "bridge/msg/ring.h"
 
-#define DISKSERVER_HOUSEKEEPING_NS 50000000LL /* header check period, 50 ms */
+#define DISKSERVER_HOUSEKEEPING_NS 50000000LL  /* header check period, 50 ms */
+#define DISKSERVER_POLL_MIN_NS     2000000LL   /* 2 ms */
+#define DISKSERVER_POLL_MAX_NS     100000000LL /* 100 ms */
+#define DISKSERVER_STOP_TIMEOUT_MS 1000
 
 int64_t diskserver_monotonic_ns(void)
 {
@@ -32,12 +36,33 @@ int64_t diskserver_now(const struct diskserver *s)
 	return diskserver_monotonic_ns();
 }
 
-static void diskserver__sleep_ms(unsigned ms)
+uint32_t diskserver_block_frames(uint64_t window_frames)
 {
-	struct timespec ts = {.tv_sec = ms / 1000,
-	                      .tv_nsec = (long)(ms % 1000) * 1000000L};
+	uint64_t b = (window_frames + 7) / 8;
+	if (b < DISKSERVER_MIN_BLOCK)
+		b = DISKSERVER_MIN_BLOCK;
+	if (b > window_frames)
+		b = window_frames;
+	if (b > 1u << 20)
+		b = 1u << 20;
+	return b > 0 ? (uint32_t)b : 1;
+}
+
+static void diskserver__sleep_ns(int64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000LL),
+	                      .tv_nsec = (long)(ns % 1000000000LL)};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* An injected delay: the virtual disk of a test, or a real sleep. */
+static void diskserver__delay(struct diskserver *s, int64_t ns)
+{
+	if (s->opts.sleep)
+		s->opts.sleep(s->opts.sleep_arg, ns);
+	else
+		diskserver__sleep_ns(ns);
 }
 
 static struct diskfile *diskserver__file_of(const struct msg *m)
@@ -47,6 +72,25 @@ static struct diskfile *diskserver__file_of(const struct msg *m)
 	return m->ptr;
 }
 
+/* How long to wait for the mailbox while files are open: a sixteenth of the
+ * shortest slack, so that a request posted without a wake-up waits only a
+ * small part of the time it may wait. */
+static void diskserver__update_poll(struct diskserver *s)
+{
+	int64_t slack = INT64_MAX;
+	for (struct diskfile *f = s->files; f; f = f->next) {
+		int64_t x = f->slack_ns > 0 ? f->slack_ns : 0;
+		if (x < slack)
+			slack = x;
+	}
+	int64_t p = slack / 16;
+	if (p < DISKSERVER_POLL_MIN_NS)
+		p = DISKSERVER_POLL_MIN_NS;
+	if (p > DISKSERVER_POLL_MAX_NS)
+		p = DISKSERVER_POLL_MAX_NS;
+	s->poll_cur_ns = p;
+}
+
 static void diskserver__link(struct diskserver *s, struct diskfile *f)
 {
 	f->prev = NULL;
@@ -54,6 +98,7 @@ static void diskserver__link(struct diskserver *s, struct diskfile *f)
 	if (s->files)
 		s->files->prev = f;
 	s->files = f;
+	diskserver__update_poll(s);
 }
 
 static void diskserver__unlink(struct diskserver *s, struct diskfile *f)
@@ -65,6 +110,24 @@ static void diskserver__unlink(struct diskserver *s, struct diskfile *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	f->next = f->prev = NULL;
+	diskserver__update_poll(s);
+}
+
+/* Add a block to the waiting request of its stream, if it follows on.
+ * Return: true when it joined (no heap entry of its own). */
+static bool diskserver__join(struct diskserver *s, struct diskfile *f,
+                             const struct msg *m)
+{
+	struct disk_block *b = m->ptr, *t = f->batch_tail;
+	if (!f->batch_head || f->batch_len >= s->opts.coalesce_max)
+		return false;
+	if (m->cmd == DISKSERVER_READ && b->pos != t->pos + t->capacity)
+		return false;
+	b->batch_next = NULL;
+	t->batch_next = b;
+	f->batch_tail = b;
+	f->batch_len++;
+	return true;
 }
 
 /* Move waiting messages into the heap while it has room. */
@@ -72,18 +135,25 @@ static void diskserver__drain(struct diskserver *s)
 {
 	struct msg m;
 	while (!edfheap_full(&s->heap) && mailbox_try_pop(&s->mailbox, &m)) {
+		if (m.cmd == DISKSERVER_NOP)
+			continue;
 		struct diskfile *f = diskserver__file_of(&m);
-		int64_t key = m.cmd == DISKSERVER_SEEK ? diskserver_now(s)
-		                                       : (int64_t)m.u64;
+		int blocks =
+		        m.cmd == DISKSERVER_READ || m.cmd == DISKSERVER_WRITE;
 		if (m.cmd == DISKSERVER_OPEN_READ ||
 		    m.cmd == DISKSERVER_OPEN_WRITE) {
 			diskserver__link(s, f);
 			f->last_key = INT64_MIN;
+			f->batch_head = NULL;
 		}
 		/* A read stream being closed wants no more data: its pending
 		 * reads are dropped when they come up. */
 		if (m.cmd == DISKSERVER_CLOSE && f->mode == DISKFILE_READ)
 			f->closing = 1;
+		if (blocks && diskserver__join(s, f, &m))
+			continue;
+		int64_t key = m.cmd == DISKSERVER_SEEK ? diskserver_now(s)
+		                                       : (int64_t)m.u64;
 		/* Never earlier than the stream's previous request: keeps each
 		 * stream first-in first-out (ties go by push order). */
 		if (key < f->last_key)
@@ -92,28 +162,57 @@ static void diskserver__drain(struct diskserver *s)
 		int rc = edfheap_push(&s->heap, key, &m);
 		assert(rc == 0);
 		(void)rc;
+		/* Later blocks may join this request; anything else of the
+		 * stream ends the chance (it must be served after them). */
+		if (blocks) {
+			struct disk_block *b = m.ptr;
+			b->batch_next = NULL;
+			f->batch_head = f->batch_tail = b;
+			f->batch_len = 1;
+		} else {
+			f->batch_head = NULL;
+		}
 	}
 }
 
-/* Apply injected faults to the next block request. Return: 0 or -EIO. */
-static int diskserver__faults(struct diskserver *s, struct diskfile *f)
+/* One disk request begins: count it, and make it cost what the injected
+ * faults say (a seek, or the periodic stall). */
+static void diskserver__request(struct diskserver *s, struct diskfile *f)
+{
+	/* Relaxed: counters. */
+	atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->requests, 1, memory_order_relaxed);
+	int64_t ns = (int64_t)s->faults.latency_ms * 1000000;
+	uint32_t stall = diskfaults_period_stall(&s->faults, diskserver_now(s),
+	                                         &s->next_stall_ns);
+	if (stall > 0) {
+		atomic_fetch_add_explicit(&s->stalls, 1, memory_order_relaxed);
+		ns += (int64_t)stall * 1000000;
+	}
+	if (ns > 0)
+		diskserver__delay(s, ns);
+}
+
+/* Apply the per-block faults to the next block. Return: 0 or -EIO. */
+static int diskserver__block_faults(struct diskserver *s, struct diskfile *f)
 {
 	int fail = 0;
-	uint64_t n = ++s->block_requests;
+	uint64_t n = ++s->blocks;
 	uint32_t ms = diskfaults_for(&s->faults, n, &fail);
 	if (ms > 0) {
 		atomic_fetch_add_explicit(&s->stalls, 1, memory_order_relaxed);
-		diskserver__sleep_ms(ms);
+		diskserver__delay(s, (int64_t)ms * 1000000);
 	}
-	if (fail) {
-		atomic_fetch_add_explicit(&s->injected_errors, 1,
-		                          memory_order_relaxed);
-		return diskfile_fail(f, -EIO,
-		                     "%s: Input/output error (injected: "
-		                     "disk_error_after=%llu)",
-		                     f->path, (unsigned long long)n);
-	}
-	return 0;
+	if (!fail)
+		return 0;
+	atomic_fetch_add_explicit(&s->injected_errors, 1, memory_order_relaxed);
+	char why[96];
+	snprintf(why, sizeof(why),
+	         "Input/output error (injected: disk_error_after=%llu)",
+	         (unsigned long long)n);
+	if (f->mode == DISKFILE_WRITE)
+		return diskfile_write_failed(f, -EIO, why);
+	return diskfile_fail(f, -EIO, "%s: %s", f->path, why);
 }
 
 static void diskserver__reply(void *ring, const struct msg *m)
@@ -123,6 +222,94 @@ static void diskserver__reply(void *ring, const struct msg *m)
 	bool ok = ring_try_push(ring, m);
 	assert(ok);
 	(void)ok;
+}
+
+static int diskserver__status(const struct diskfile *f)
+{
+	/* Relaxed: only this thread writes it. */
+	return atomic_load_explicit(&f->status, memory_order_relaxed);
+}
+
+static void diskserver__trace(struct diskserver *s, const struct msg *head,
+                              struct disk_block *b, int64_t key)
+{
+	if (!s->opts.trace)
+		return;
+	struct msg m = *head;
+	m.ptr = b;
+	s->opts.trace(s->opts.trace_arg, &m, key);
+}
+
+/* A read request: each block is answered on its own, in order. */
+static void diskserver__serve_reads(struct diskserver *s, const struct msg *m,
+                                    int64_t key)
+{
+	struct disk_block *b = m->ptr;
+	struct diskfile *f = b->file;
+	if (f->closing)
+		return; /* the blocks are freed with the stream */
+	if (diskserver__status(f) == 0)
+		diskserver__request(s, f);
+	while (b) {
+		/* Read the link first: once answered, the block is the
+		 * consumer's. */
+		struct disk_block *next = b->batch_next;
+		diskserver__trace(s, m, b, key);
+		int rc = diskserver__status(f);
+		if (rc == 0)
+			rc = diskserver__block_faults(s, f);
+		if (rc == 0)
+			rc = diskfile_read(f, b->pos, b->data, b->capacity);
+		b->frames = rc > 0 ? (uint32_t)rc : 0;
+		struct msg r = {.cmd = DISKSERVER_READ_DONE,
+		                .arg = rc,
+		                .u64 = b->pos,
+		                .ptr = b};
+		diskserver__reply(m->reply, &r);
+		atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
+		b = next;
+	}
+}
+
+/* A write request: blocks in order, each back to its pool once written
+ * (or, after an error, counted as dropped). */
+static void diskserver__serve_writes(struct diskserver *s, const struct msg *m,
+                                     int64_t key)
+{
+	struct disk_block *b = m->ptr;
+	struct diskfile *f = b->file;
+	if (diskserver__status(f) == 0)
+		diskserver__request(s, f);
+	while (b) {
+		struct disk_block *next = b->batch_next;
+		diskserver__trace(s, m, b, key);
+		uint64_t before = atomic_load_explicit(&f->frames_done,
+		                                       memory_order_relaxed);
+		int rc = diskserver__status(f);
+		if (rc == 0)
+			rc = diskserver__block_faults(s, f);
+		if (rc == 0)
+			rc = diskfile_write(f, b->data, b->frames);
+		if (rc < 0) {
+			uint64_t kept =
+			        atomic_load_explicit(&f->frames_done,
+			                             memory_order_relaxed) -
+			        before;
+			atomic_fetch_add_explicit(&f->frames_dropped,
+			                          b->frames - kept,
+			                          memory_order_relaxed);
+		}
+		/* The block's pool return stack publishes the block back to
+		 * its owner (release inside pool_return). */
+		pool_return(m->reply, b);
+		atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
+		b = next;
+	}
+	/* The header refresh rides along with the writes it describes. */
+	int64_t now = diskserver_monotonic_ns();
+	if (f->header_dirty && diskserver__status(f) == 0 &&
+	    now - f->header_ns >= s->opts.header_interval_ns)
+		diskfile_flush(f, 0, now);
 }
 
 static void diskserver__close(struct diskserver *s, struct diskfile *f)
@@ -136,10 +323,21 @@ static void diskserver__serve(struct diskserver *s, const struct msg *m,
                               int64_t key)
 {
 	struct diskfile *f = diskserver__file_of(m);
+	if (m->cmd == DISKSERVER_READ || m->cmd == DISKSERVER_WRITE) {
+		/* Being served: no more blocks may join it. */
+		if (f->batch_head == m->ptr)
+			f->batch_head = NULL;
+		if (m->cmd == DISKSERVER_READ)
+			diskserver__serve_reads(s, m, key);
+		else
+			diskserver__serve_writes(s, m, key);
+		return;
+	}
 	if (s->opts.trace)
 		s->opts.trace(s->opts.trace_arg, m, key);
 	switch (m->cmd) {
 	case DISKSERVER_OPEN_READ: {
+		diskserver__request(s, f);
 		int rc = diskfile_open(f);
 		struct msg r = {.cmd = DISKSERVER_OPENED,
 		                .arg = rc,
@@ -149,49 +347,22 @@ static void diskserver__serve(struct diskserver *s, const struct msg *m,
 		break;
 	}
 	case DISKSERVER_OPEN_WRITE:
+		diskserver__request(s, f);
 		diskfile_open(f);
 		f->header_ns = diskserver_monotonic_ns();
 		/* Release: the outcome (status, errmsg) is visible to an owner
 		 * that sees open_done with acquire. */
 		atomic_store_explicit(&f->open_done, 1, memory_order_release);
 		break;
-	case DISKSERVER_READ: {
-		struct disk_block *b = m->ptr;
-		if (f->closing)
-			break;
-		int rc = atomic_load_explicit(&f->status, memory_order_relaxed);
-		if (rc == 0)
-			rc = diskserver__faults(s, f);
-		if (rc == 0)
-			rc = diskfile_read(f, b->pos, b->data, b->capacity);
-		b->frames = rc > 0 ? (uint32_t)rc : 0;
-		struct msg r = {.cmd = DISKSERVER_READ_DONE,
-		                .arg = rc,
-		                .u64 = b->pos,
-		                .ptr = b};
-		diskserver__reply(m->reply, &r);
-		break;
-	}
-	case DISKSERVER_WRITE: {
-		struct disk_block *b = m->ptr;
-		int rc = atomic_load_explicit(&f->status, memory_order_relaxed);
-		if (rc == 0)
-			rc = diskserver__faults(s, f);
-		if (rc == 0)
-			diskfile_write(f, b->data, b->frames);
-		/* The block's pool return stack publishes the block back to
-		 * its owner (release inside pool_return). */
-		pool_return(m->reply, b);
-		break;
-	}
 	case DISKSERVER_SEEK:
-		if (!f->closing &&
-		    atomic_load_explicit(&f->status, memory_order_relaxed) == 0)
+		if (!f->closing && diskserver__status(f) == 0)
 			diskfile_seek(f, m->u64);
 		break;
 	case DISKSERVER_FLUSH:
-		if (atomic_load_explicit(&f->status, memory_order_relaxed) == 0)
+		if (diskserver__status(f) == 0) {
+			diskserver__request(s, f);
 			diskfile_flush(f, m->arg, diskserver_monotonic_ns());
+		}
 		break;
 	case DISKSERVER_CLOSE:
 		diskserver__close(s, f);
@@ -202,7 +373,8 @@ static void diskserver__serve(struct diskserver *s, const struct msg *m,
 	atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
 }
 
-/* Keep recordings playable: refresh headers at most every interval. */
+/* Keep recordings playable: refresh the headers of files that have not
+ * been written for a while (writes refresh their own). */
 static void diskserver__housekeeping(struct diskserver *s)
 {
 	int64_t now = diskserver_monotonic_ns();
@@ -212,9 +384,23 @@ static void diskserver__housekeeping(struct diskserver *s)
 	for (struct diskfile *f = s->files; f; f = f->next) {
 		if (f->mode == DISKFILE_WRITE && f->sf && f->header_dirty &&
 		    now - f->header_ns >= s->opts.header_interval_ns &&
-		    atomic_load_explicit(&f->status, memory_order_relaxed) == 0)
+		    diskserver__status(f) == 0)
 			diskfile_flush(f, 0, now);
 	}
+}
+
+/* Wait for the mailbox: a fixed period if asked for; else, while streams
+ * are open, the period their slack allows; with none, until woken. */
+static void diskserver__wait(struct diskserver *s)
+{
+	int64_t t = s->opts.poll_ns > 0 ? s->opts.poll_ns
+	            : s->files          ? s->poll_cur_ns
+	                                : -1;
+	if (s->opts.idle)
+		s->opts.idle(s->opts.idle_arg, 1);
+	mailbox_wait(&s->mailbox, t);
+	if (s->opts.idle)
+		s->opts.idle(s->opts.idle_arg, 0);
 }
 
 static void *diskserver__main(void *arg)
@@ -239,7 +425,7 @@ static void *diskserver__main(void *arg)
 				break;
 			continue;
 		}
-		mailbox_wait(&s->mailbox, s->opts.poll_ns);
+		diskserver__wait(s);
 	}
 	/* Streams the owner never closed: finalize their files and free them
 	 * so that nothing leaks and recordings stay complete. */
@@ -260,8 +446,10 @@ int diskserver_start(struct diskserver *s, const struct diskserver_opts *opts)
 		s->opts.mailbox_capacity = 4096;
 	if (!s->opts.max_pending)
 		s->opts.max_pending = 4096;
-	if (s->opts.poll_ns <= 0)
-		s->opts.poll_ns = 2000000;
+	if (s->opts.poll_ns < 0)
+		s->opts.poll_ns = 0;
+	if (!s->opts.coalesce_max)
+		s->opts.coalesce_max = DISKSERVER_DEFAULT_COALESCE;
 	if (s->opts.header_interval_ns <= 0)
 		s->opts.header_interval_ns = 1000000000LL;
 	if (s->opts.faults) {
@@ -273,8 +461,13 @@ int diskserver_start(struct diskserver *s, const struct diskserver_opts *opts)
 			return rc;
 	}
 	s->opts.faults = NULL;
+	s->poll_cur_ns = DISKSERVER_POLL_MIN_NS;
+	if (s->faults.stall_period_ms > 0)
+		s->next_stall_ns = diskserver_now(s) +
+		                   (int64_t)s->faults.stall_period_ms * 1000000;
 	atomic_init(&s->stopping, 0);
 	atomic_init(&s->served, 0);
+	atomic_init(&s->requests, 0);
 	atomic_init(&s->stalls, 0);
 	atomic_init(&s->injected_errors, 0);
 
@@ -323,7 +516,10 @@ int diskserver_stop(struct diskserver *s)
 	/* Release: every request posted before this store is visible to the
 	 * thread once it sees `stopping` (acquire in diskserver__main). */
 	atomic_store_explicit(&s->stopping, 1, memory_order_release);
-	mailbox_wake(&s->mailbox);
+	/* A server with no stream open sleeps until a message arrives. If
+	 * the mailbox stays full, the server is busy and sees `stopping`. */
+	struct msg nop = {.cmd = DISKSERVER_NOP};
+	(void)diskserver_send(s, &nop, DISKSERVER_STOP_TIMEOUT_MS);
 	pthread_join(s->thread, NULL);
 	edfheap_clear(&s->heap);
 	mailbox_clear(&s->mailbox);
@@ -358,6 +554,6 @@ int diskserver_send(struct diskserver *s, const struct msg *m, int timeout_ms)
 			return -ETIMEDOUT;
 		/* Full: the server is working through it; nudge it anyway. */
 		mailbox_wake(&s->mailbox);
-		diskserver__sleep_ms(1);
+		diskserver__sleep_ns(1000000);
 	}
 }

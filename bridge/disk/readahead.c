@@ -149,11 +149,12 @@ static void readahead__fill(struct readahead *s, int wake)
 }
 
 /* Frames ready from play_pos on, contiguous. */
-static uint64_t readahead__ready_ahead(struct readahead *s)
+static uint64_t readahead__ready_ahead(const struct readahead *s)
 {
 	uint64_t pos = s->play_pos;
 	for (size_t i = s->ndiscard; i < s->qlen; i++) {
-		struct readahead_entry *e = readahead__at(s, i);
+		const struct readahead_entry *e =
+		        &s->q[(s->qhead + i) % s->qcap];
 		if (!e->ready || e->block->pos > pos)
 			break;
 		uint64_t end = e->block->pos + e->block->frames;
@@ -175,9 +176,7 @@ static void readahead__update(struct readahead *s)
 		return;
 	}
 	if (s->state == READAHEAD_BUFFERING) {
-		uint64_t need = s->prefetch_frames;
-		if (!s->loop && s->length - s->play_pos < need)
-			need = s->length - s->play_pos;
+		uint64_t need = readahead_wanted(s);
 		if (s->loop && s->length == 0) {
 			readahead__set_state(s, READAHEAD_EOF);
 			return;
@@ -185,6 +184,19 @@ static void readahead__update(struct readahead *s)
 		if (readahead__ready_ahead(s) >= need)
 			readahead__set_state(s, READAHEAD_STREAMING);
 	}
+}
+
+uint64_t readahead_buffered(const struct readahead *s)
+{
+	return readahead__ready_ahead(s);
+}
+
+uint64_t readahead_wanted(const struct readahead *s)
+{
+	uint64_t need = s->prefetch_frames;
+	if (!s->loop && s->length - s->play_pos < need)
+		need = s->play_pos < s->length ? s->length - s->play_pos : 0;
+	return need;
 }
 
 int readahead_poll(struct readahead *s)
@@ -327,12 +339,16 @@ int readahead_open(struct diskserver *srv, const char *path,
 	static const struct readahead_opts defaults = {0};
 	const struct readahead_opts *o = opts ? opts : &defaults;
 	int rate = o->rate ? o->rate : 48000;
-	double prefetch_s = o->prefetch_s > 0 ? o->prefetch_s : 2.0;
-	uint32_t block_frames = o->block_frames ? o->block_frames : 1024;
+	double prefetch_s =
+	        o->prefetch_s > 0 ? o->prefetch_s : DISKSERVER_DEFAULT_WINDOW_S;
 	if (o->channels < 0 || o->channels > 2 || rate < 1000 ||
 	    rate > 768000 || o->prefetch_s < 0 || prefetch_s > 600 ||
-	    block_frames > 1u << 20)
+	    o->block_frames > 1u << 20)
 		return -EINVAL;
+	uint64_t prefetch_frames = (uint64_t)ceil(prefetch_s * rate);
+	uint32_t block_frames =
+	        o->block_frames ? o->block_frames
+	                        : diskserver_block_frames(prefetch_frames);
 
 	int rc = -ENOMEM;
 	struct readahead *s = calloc(1, sizeof(*s));
@@ -346,9 +362,16 @@ int readahead_open(struct diskserver *srv, const char *path,
 	s->loop = o->loop != 0;
 	s->block_frames = block_frames;
 	s->channels = o->channels;
-	s->prefetch_frames = (uint64_t)ceil(prefetch_s * rate);
+	s->prefetch_frames = prefetch_frames;
 	if (s->prefetch_frames < block_frames)
 		s->prefetch_frames = block_frames;
+	/* A block is asked for when less than the read-ahead is queued, so
+	 * its answer may take about the read-ahead less one block (at least
+	 * half a block). */
+	uint64_t slack = s->prefetch_frames - block_frames;
+	if (slack < block_frames / 2)
+		slack = block_frames / 2;
+	s->file.slack_ns = (int64_t)(slack * 1000000000ULL / (uint64_t)rate);
 	s->file.channels = o->channels;
 	s->file.rate = rate;
 	s->file.loop = s->loop;

@@ -46,8 +46,10 @@ struct readahead_opts {
 	int channels; /* 1, 2, or 0: the file's (mono or stereo; more: first
 	                 two) */
 	int rate;     /* session rate in Hz; 0: 48000 */
-	double prefetch_s;     /* read-ahead in seconds; 0: 2.0 */
-	uint32_t block_frames; /* frames per block; 0: 1024 */
+	double prefetch_s; /* read-ahead in seconds; 0: 2.0 */
+	/* frames per block; 0: diskserver_block_frames(read-ahead), an
+	 * eighth of it and at least 8192 (at most the read-ahead) */
+	uint32_t block_frames;
 	int loop; /* gapless loop: after the last frame comes frame 0 */
 };
 
@@ -142,10 +144,20 @@ int readahead_seek(struct readahead *s, uint64_t frame);
 int readahead_close(struct readahead *s);
 
 /* State, position (frames, within [0, length]), length (0 until known).
- * Context: the consumer; from any other thread a recent snapshot. */
+ * Context: the consumer; from any other thread a recent snapshot, until
+ * readahead_close (the disk thread frees the stream after it). */
 int readahead_state(const struct readahead *s);
 uint64_t readahead_position(const struct readahead *s);
 uint64_t readahead_length(const struct readahead *s);
+
+/*
+ * Frames ready from the play position on, and frames the stream waits
+ * for in BUFFERING (the read-ahead, or the rest of the file if shorter).
+ *
+ * Context: the consumer (or control before handing the stream over)
+ */
+uint64_t readahead_buffered(const struct readahead *s);
+uint64_t readahead_wanted(const struct readahead *s);
 
 /* Delivered channels (0 while OPENING if opts.channels was 0). Context:
  * consumer. */
@@ -154,11 +166,12 @@ int readahead_channels(const struct readahead *s);
 /*
  * Why the stream is in the ERROR state ("" otherwise).
  *
- * Context: any, after readahead_state() returned READAHEAD_ERROR
+ * Context: any thread until readahead_close, after readahead_state()
+ *          returned READAHEAD_ERROR
  */
 const char *readahead_error(const struct readahead *s);
 
-/* Counters. Context: any. */
+/* Counters. Context: any thread, until readahead_close. */
 uint64_t readahead_underruns(const struct readahead *s);
 uint64_t readahead_underrun_frames(const struct readahead *s);
 uint64_t readahead_deferred(const struct readahead *s);

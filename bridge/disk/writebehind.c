@@ -24,12 +24,15 @@ static void writebehind__sleep_1ms(void)
 static struct msg writebehind__write_msg(struct writebehind *s,
                                          struct disk_block *b)
 {
-	/* The producer runs dry when the free blocks are filled. */
-	uint64_t ahead = (uint64_t)pool_available(&s->pool) * s->block_frames;
+	/* If the disk gives every block back within the slack of its
+	 * posting, no more than the pool less the block being filled is
+	 * ever out, and the producer never runs dry. (The free list alone
+	 * would say less: blocks given back wait on the pool's return stack
+	 * until the list is empty, and writes would look more urgent than
+	 * they are.) */
 	struct msg m = {
 	        .cmd = DISKSERVER_WRITE,
-	        .u64 = (uint64_t)diskserver_now(s->server) +
-	               ahead * 1000000000ULL / (uint64_t)s->rate,
+	        .u64 = (uint64_t)(diskserver_now(s->server) + s->file.slack_ns),
 	        .ptr = b,
 	        .reply = &s->pool,
 	};
@@ -129,6 +132,10 @@ static void writebehind__destroy(struct diskfile *f)
 		        atomic_load_explicit(&f->status, memory_order_relaxed);
 		r->frames = atomic_load_explicit(&f->frames_done,
 		                                 memory_order_relaxed);
+		r->dropped = atomic_load_explicit(&s->dropped_frames,
+		                                  memory_order_relaxed) +
+		             atomic_load_explicit(&f->frames_dropped,
+		                                  memory_order_relaxed);
 		r->bytes = f->bytes;
 		memcpy(r->message, f->errmsg, sizeof(r->message));
 		r->message[sizeof(r->message) - 1] = '\0';
@@ -206,6 +213,19 @@ int writebehind_wait_open(struct writebehind *s, int timeout_ms)
 	return writebehind_status(s);
 }
 
+int writebehind_state(const struct writebehind *s)
+{
+	int st = writebehind_status(s);
+	if (st == -ENOSPC || st == -EDQUOT)
+		return WRITEBEHIND_DISK_FULL;
+	if (st < 0)
+		return WRITEBEHIND_FAILED;
+	/* Acquire: pairs with the release after the open in the server. */
+	if (!atomic_load_explicit(&s->file.open_done, memory_order_acquire))
+		return WRITEBEHIND_OPENING;
+	return WRITEBEHIND_RECORDING;
+}
+
 int writebehind_status(const struct writebehind *s)
 {
 	/* Acquire: pairs with diskfile_fail's release of the message. */
@@ -226,7 +246,11 @@ uint64_t writebehind_frames_written(const struct writebehind *s)
 
 uint64_t writebehind_dropped_frames(const struct writebehind *s)
 {
-	return atomic_load_explicit(&s->dropped_frames, memory_order_relaxed);
+	/* Relaxed: counters. Dropped here (no block, or after an error) and
+	 * by the disk thread (blocks already sent when the error came). */
+	return atomic_load_explicit(&s->dropped_frames, memory_order_relaxed) +
+	       atomic_load_explicit(&s->file.frames_dropped,
+	                            memory_order_relaxed);
 }
 
 uint64_t writebehind_drop_events(const struct writebehind *s)
@@ -240,12 +264,16 @@ int writebehind_open(struct diskserver *srv, const char *path, int channels,
 {
 	static const struct writebehind_opts defaults = {0};
 	const struct writebehind_opts *o = opts ? opts : &defaults;
-	uint32_t block_frames = o->block_frames ? o->block_frames : 1024;
-	double buffer_s = o->buffer_s > 0 ? o->buffer_s : 2.0;
+	double buffer_s =
+	        o->buffer_s > 0 ? o->buffer_s : DISKSERVER_DEFAULT_WINDOW_S;
 	if (channels < 1 || channels > 64 || rate < 1000 || rate > 768000 ||
-	    o->buffer_s < 0 || buffer_s > 600 || block_frames > 1u << 20 ||
+	    o->buffer_s < 0 || buffer_s > 600 || o->block_frames > 1u << 20 ||
 	    o->encoding < 0 || o->encoding > DISKFILE_ENC_FLOAT)
 		return -EINVAL;
+	uint64_t window = (uint64_t)ceil(buffer_s * rate);
+	uint32_t block_frames = o->block_frames
+	                                ? o->block_frames
+	                                : diskserver_block_frames(window);
 
 	int rc = -ENOMEM;
 	struct writebehind *s = calloc(1, sizeof(*s));
@@ -265,9 +293,18 @@ int writebehind_open(struct diskserver *srv, const char *path, int channels,
 	atomic_init(&s->dropped_frames, 0);
 	atomic_init(&s->drop_events, 0);
 
-	size_t nblocks = (size_t)ceil(buffer_s * rate / block_frames);
+	/* The window in full blocks waiting for the disk, plus the block
+	 * being filled. */
+	size_t nblocks =
+	        (size_t)((window + block_frames - 1) / block_frames) + 1;
 	if (nblocks < 2)
 		nblocks = 2;
+	/* A full block may wait while the others fill (one is being filled,
+	 * the newest just went out); at least half a block. */
+	uint64_t slack = (uint64_t)(nblocks - 2) * block_frames;
+	if (slack < block_frames / 2)
+		slack = block_frames / 2;
+	s->file.slack_ns = (int64_t)(slack * 1000000000ULL / (uint64_t)rate);
 	size_t node = sizeof(struct disk_block) +
 	              (size_t)block_frames * (size_t)channels * sizeof(float);
 	size_t psize = pool_storage_size(node, nblocks);

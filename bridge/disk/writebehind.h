@@ -12,8 +12,15 @@
  * diskfile.h; .wav, .aiff and .flac default to 24-bit PCM). WAV and AIFF
  * headers are rewritten at most every second while recording (and on
  * writebehind_flush), so a killed process leaves a file playable up to
- * about one second before the end. A write error stops the recording: the
- * stream's status turns negative with a message, later frames are dropped.
+ * about one second (plus the block being filled) before the end.
+ *
+ * A write error (a full disk, EIO) stops this recording only: a WAV or
+ * AIFF file is cut back to the whole frames written and its header
+ * rewritten at once, so it stays valid and exact; the state turns to
+ * WRITEBEHIND_DISK_FULL (ENOSPC, EDQUOT) or WRITEBEHIND_FAILED, the
+ * message says how many frames the file keeps, writebehind_frames_written
+ * is that number, and every later frame is dropped and counted. The disk
+ * server goes on serving the other streams.
  *
  * Closing hands the stream back to the server, which writes what is left,
  * finalizes the file, fills the caller's struct writebehind_result and
@@ -31,16 +38,32 @@
 #include "bridge/msg/pool.h"
 
 struct writebehind_opts {
-	uint32_t block_frames; /* frames per block; 0: 1024 */
-	double buffer_s;       /* seconds the pool holds; 0: 2.0 */
-	int encoding;          /* enum diskfile_encoding; 0: 24-bit PCM */
+	/* frames per block; 0: diskserver_block_frames(buffer), an eighth
+	 * of the buffer and at least 8192 (at most the buffer) */
+	uint32_t block_frames;
+	/* seconds of frames the pool holds besides the block being filled
+	 * (what a stalled disk may owe the stream); 0: 2.0 */
+	double buffer_s;
+	int encoding; /* enum diskfile_encoding; 0: 24-bit PCM */
+};
+
+enum writebehind_state {
+	WRITEBEHIND_OPENING = 0, /* the server has not created the file yet */
+	WRITEBEHIND_RECORDING,
+	WRITEBEHIND_DISK_FULL, /* stopped by ENOSPC or EDQUOT; file valid */
+	WRITEBEHIND_FAILED,    /* could not create, or another write error */
+	/* After the close (disktap_state): */
+	WRITEBEHIND_CLOSING, /* the disk thread is finishing the file */
+	WRITEBEHIND_CLOSED,  /* finished without error */
 };
 
 /* Outcome of a recording, filled by the disk thread at close. */
 struct writebehind_result {
-	int status;                        /* 0, or the first error (-errno) */
-	uint64_t frames;                   /* frames written to the file */
-	uint64_t bytes;                    /* file size after closing */
+	int status;       /* 0, or the first error (-errno) */
+	uint64_t frames;  /* frames in the file (exact after a write error
+	                     for WAV and AIFF) */
+	uint64_t dropped; /* frames given to the stream but not written */
+	uint64_t bytes;   /* file size after closing */
 	char message[DISKFILE_ERRMSG_MAX]; /* "" or the error */
 	_Atomic int done; /* 1 once the fields above are final */
 };
@@ -127,11 +150,23 @@ int writebehind_close(struct writebehind *s, struct writebehind_result *result);
 int writebehind_result_done(const struct writebehind_result *result);
 int writebehind_wait_closed(struct writebehind_result *result, int timeout_ms);
 
-/* Status (0 or -errno) and its message. Context: any. */
+/*
+ * Status (0 or -errno), its message ("out.wav: disk full after 48000
+ * frames (No space left on device)"), and the state it means.
+ *
+ * Context: any thread, until writebehind_close
+ */
 int writebehind_status(const struct writebehind *s);
 const char *writebehind_error(const struct writebehind *s);
+int writebehind_state(const struct writebehind *s);
 
-/* Counters. Context: any. */
+/*
+ * Frames in the file so far (once the state is DISK_FULL or FAILED, the
+ * final count), frames dropped (no free block, or after an error), drop
+ * events of the producer.
+ *
+ * Context: any thread, until writebehind_close
+ */
 uint64_t writebehind_frames_written(const struct writebehind *s);
 uint64_t writebehind_dropped_frames(const struct writebehind *s);
 uint64_t writebehind_drop_events(const struct writebehind *s);
