@@ -238,3 +238,18 @@ Test(driftctl, late_callbacks_neither_look_late_nor_move_the_estimate)
 	double r = driftctl_step(&d, 0.0, 0.0, 0.0);
 	cr_assert(fabs(r - 1.0) < 5e-6, "ratio %.9f", r);
 }
+
+Test(clockfit, a_step_after_a_long_history_keeps_the_known_slope)
+{
+	struct clockfit f;
+	uint64_t rng = 9;
+
+	fit_init(&f);
+	feed(&f, 0, 20.0, 10 * MS, -300e-6, 20.0, 10.0, &rng);
+	/* The path gets 8 ms faster; three noisy seconds follow. */
+	feed(&f, 20000 * MS, 3.0, 10 * MS, -300e-6, 20.0 - 6.0 - 8.0, 10.0,
+	     &rng);
+	cr_assert_geq(f.steps, 1);
+	cr_assert(fabs(clockfit_slope(&f) + 300e-6) < 10e-6, "slope %g",
+	          clockfit_slope(&f));
+}

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #define CLOCKFIT_S 1e9 /* ns per s */
+/* History (s) behind a slope that makes it known (clockfit__forget). */
+#define CLOCKFIT_KNOWN_S 10.0
 
 void clockfit_config_default(struct clockfit_config *cfg)
 {
@@ -20,6 +22,7 @@ void clockfit_config_default(struct clockfit_config *cfg)
 	cfg->window_ns = 1000000000;
 	cfg->windows = 48;
 	cfg->prior_ppm = 300.0;
+	cfg->known_ppm = 20.0;
 	cfg->noise_ns = 300000.0;
 	cfg->step_ns = 2000000;
 	cfg->step_windows = 3;
@@ -30,20 +33,44 @@ int clockfit_init(struct clockfit *f, const struct clockfit_config *cfg)
 	memset(f, 0, sizeof(*f));
 	if (cfg->window_ns <= 0 || cfg->windows < 2 ||
 	    cfg->windows > CLOCKFIT_MAX_WINDOWS || !(cfg->prior_ppm > 0.0) ||
-	    !(cfg->noise_ns > 0.0) || cfg->step_ns <= 0 ||
-	    cfg->step_windows < 1 || cfg->step_windows > cfg->windows)
+	    !(cfg->known_ppm > 0.0) || !(cfg->noise_ns > 0.0) ||
+	    cfg->step_ns <= 0 || cfg->step_windows < 1 ||
+	    cfg->step_windows > cfg->windows)
 		return -EINVAL;
 	f->cfg = *cfg;
 	return 0;
 }
 
-void clockfit_restart(struct clockfit *f)
+/* Span of the kept minima, s. */
+static double clockfit__span(const struct clockfit *f)
 {
+	unsigned cap = f->cfg.windows;
+
+	if (f->n < 2)
+		return 0.0;
+	return f->px[(f->head + cap - 1) % cap] -
+	       f->px[(f->head + cap - f->n) % cap];
+}
+
+/*
+ * Forget the history but not the slope: it becomes the prior. A slope
+ * that long evidence stood behind (CLOCKFIT_KNOWN_S of it) is known: the
+ * clocks did not change with the path, so the next history must be long
+ * before it moves it (a prior spread of known_ppm instead of prior_ppm).
+ */
+static void clockfit__forget(struct clockfit *f)
+{
+	f->known = f->known || clockfit__span(f) >= CLOCKFIT_KNOWN_S;
 	f->b0 = f->b;
-	f->started = false;
-	f->win_have = false;
 	f->n = 0;
 	f->nq = 0;
+}
+
+void clockfit_restart(struct clockfit *f)
+{
+	clockfit__forget(f);
+	f->started = false;
+	f->win_have = false;
 }
 
 bool clockfit_started(const struct clockfit *f)
@@ -104,7 +131,7 @@ static void clockfit__refit(struct clockfit *f)
 		}
 	}
 	double s = f->cfg.noise_ns / CLOCKFIT_S;
-	double p = f->cfg.prior_ppm * 1e-6;
+	double p = (f->known ? f->cfg.known_ppm : f->cfg.prior_ppm) * 1e-6;
 	double w = sxx / (sxx + s * s / (p * p));
 	f->b = w * bh + (1.0 - w) * f->b0;
 	/* Keep the line through the hull's point nearest the mean time. */
@@ -135,9 +162,7 @@ static void clockfit__keep(struct clockfit *f, double x, double y)
 static void clockfit__step(struct clockfit *f, const double *x, const double *y,
                            unsigned n)
 {
-	f->b0 = f->b;
-	f->n = 0;
-	f->nq = 0;
+	clockfit__forget(f);
 	for (unsigned i = 0; i < n; i++)
 		clockfit__keep(f, x[i], y[i]);
 	clockfit__refit(f);
@@ -232,9 +257,7 @@ bool clockfit_add(struct clockfit *f, int64_t x, int64_t y)
 	   slope kept, the history restarted. */
 	double xs = (double)rx / CLOCKFIT_S, ys = (double)ry / CLOCKFIT_S;
 	if (ys - clockfit__line(f, xs) < -clockfit__threshold(f)) {
-		f->b0 = f->b;
-		f->n = 0;
-		f->nq = 0;
+		clockfit__forget(f);
 		f->a = ys - f->b * xs;
 		f->steps++;
 		moved = true;
@@ -249,9 +272,7 @@ void clockfit_pin(struct clockfit *f, int64_t x, int64_t y)
 		return;
 	}
 	int64_t rx = x - f->x0;
-	f->b0 = f->b;
-	f->n = 0;
-	f->nq = 0;
+	clockfit__forget(f);
 	f->a = (double)(y - f->y0) / CLOCKFIT_S -
 	       f->b * (double)rx / CLOCKFIT_S;
 	f->win_have = false;

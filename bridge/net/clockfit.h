@@ -39,6 +39,9 @@ struct clockfit_config {
 	int64_t window_ns;     /* length of one window of local time */
 	unsigned windows;      /* minima fitted, 2..CLOCKFIT_MAX_WINDOWS */
 	double prior_ppm;      /* spread of the slope before any evidence */
+	double known_ppm;      /* its spread after a step, when the slope was
+	                          known from a long history (the clocks did
+	                          not change with the path) */
 	double noise_ns;       /* expected noise of a window minimum */
 	int64_t step_ns;       /* least offset that counts as a step */
 	unsigned step_windows; /* windows above the line that make a step */
@@ -60,13 +63,15 @@ struct clockfit {
 	unsigned nq;
 	/* The line y = a + b x (x, y in s relative to x0) and the prior. */
 	double a, b, b0;
+	bool known;   /* b0 stands on a long history (see known_ppm) */
 	double resid; /* RMS residual of the fitted minima, s */
 	uint64_t steps;
 };
 
 /*
- * Defaults: 0.5 s windows, 40 of them (20 s), prior 300 ppm, noise 0.3 ms,
- * steps of at least 2 ms, 3 windows above the line for an upward step
+ * Defaults: 1 s windows, 48 of them, prior 300 ppm (20 ppm once known),
+ * noise 0.3 ms, steps of at least 2 ms, 3 windows above the line for an
+ * upward step
  *
  * Context: any
  */
