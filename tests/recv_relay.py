@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`rtbridge recv` through the impairment relay, on 127.0.0.1.
 
-Usage: recv_relay.py RTBRIDGE RELAY SCENARIO [FRAME_MS]
+Usage: recv_relay.py [--no-timing] RTBRIDGE RELAY SCENARIO [FRAME_MS]
 
 FRAME_MS is the packet duration `rtbridge send` uses (default 10).
 
@@ -17,12 +17,16 @@ FRAME_MS is the packet duration `rtbridge send` uses (default 10).
                            1 % duplicates: after the first 5 s at most 0.5 %
                            late losses (each counted once: lost at its
                            playout time, then late when it arrives), and
-                           the settled target stays within 1.3 x the p99
-                           delay spread + one frame. The spread
-                           is computed from the relay's configuration: its
-                           own model replayed with the same seed (uniform
-                           jitter, reorder gap of two packet intervals), plus
-                           the 1 ms its timers may add.
+                           the settled target stays below what the largest
+                           delay spread asks for (the target holds a late
+                           packet's delay for a while): spread + 1 ms timer
+                           + the receiver's period + frame + 2 ms margin +
+                           5 ms of host timing. The spread is computed from
+                           the relay's configuration: its own model replayed
+                           with the same seed (uniform jitter, reorder gap
+                           of two packet intervals). --no-timing (sanitizer
+                           builds) prints these two thresholds without
+                           asserting them.
 
 `rtbridge send` sends a seeded sweep+noise WAV (tests/send_wavcmp.py gen)
 to the relay, which forwards to `rtbridge recv --no-play --record-dir DIR
@@ -110,13 +114,13 @@ def pick_loss_seed(npkt, loss):
     raise RuntimeError("no usable seed")
 
 
-def model_spread_p99(seed, npkt, delay_ms, jitter_ms, reorder):
-    """p99 of (transit - min transit) the relay's model gives, ms."""
+def model_spread(seed, npkt, delay_ms, jitter_ms, reorder):
+    """p99 and max of (transit - min transit) the relay's model gives, ms."""
     u = relay_draws(seed, npkt)
     extra = np.maximum(0.0, delay_ms + (2 * u[:, 3] - 1) * jitter_ms)
     extra = extra + np.where(u[:, 4] < reorder, 2 * FRAME_MS, 0.0)
     spread = extra - extra.min()
-    return float(np.percentile(spread, 99))
+    return float(np.percentile(spread, 99)), float(spread.max())
 
 
 # --- processes ------------------------------------------------------------
@@ -264,6 +268,18 @@ class Failed(Exception):
 
 
 FAILURES = []
+TIMING = True
+
+
+def timing(cond, msg):
+    """A quality threshold that depends on the wall clock: asserted in the
+    optimized build, printed in sanitizer builds (--no-timing)."""
+    if TIMING:
+        check(cond, msg)
+    else:
+        print(("ok:   " if cond else "info: ") + msg + " (not asserted)")
+
+
 def check(cond, msg, fatal=False):
     """Print a verdict; failures are collected (fatal: stop here)."""
     print(("ok:   " if cond else "FAIL: ") + msg)
@@ -393,10 +409,14 @@ def scenario_jitter(rtb, relay, codec, d, log):
     npkt = int(round(seconds * 1000 / FRAME_MS))
     seed = 11
     delay, jitter, reorder = 20, 10, 0.01
-    p99 = model_spread_p99(seed, npkt, delay, jitter, reorder) + 1.0
-    bound = 1.3 * p99 + FRAME_MS
-    print(f"seed {seed}: p99 delay spread {p99:.2f} ms (relay model + 1 ms "
-          f"timer), target bound {bound:.2f} ms")
+    p99, top = model_spread(seed, npkt, delay, jitter, reorder)
+    # The target covers the percentile, and for a while the delay of a
+    # packet that came too late (the reordered tail above the percentile):
+    # at most the model's largest spread, the receiver's period (5.33 ms),
+    # the packet, its 2 ms margin, and 5 ms of host timing.
+    bound = top + 1.0 + 5.33 + FRAME_MS + 2.0 + 5.0
+    print(f"seed {seed}: delay spread p99 {p99:.2f} ms, max {top:.2f} ms "
+          f"(relay model), target bound {bound:.2f} ms")
     _, _, s, per, rs = run(rtb, relay, codec, seconds,
                            ["--delay", str(delay), "--jitter", str(jitter),
                             "--reorder", "1", "--duplicate", "1"],
@@ -422,17 +442,20 @@ def scenario_jitter(rtb, relay, codec, d, log):
     late = last["late"] - at5["late"]
     played = last["received"] - at5["received"]
     frac = max(lost, late) / max(played, 1)
-    check(frac <= 0.005, f"from 5 s to {end + 1} s: {lost} lost, {late} late "
+    timing(frac <= 0.005, f"from 5 s to {end + 1} s: {lost} lost, {late} late "
           f"of {played} received ({100 * frac:.2f} % late losses <= 0.5 %)")
     settled = [r["target_ms"] for r in per[7:]] + [s["target_ms"]]
-    check(max(settled) <= bound, f"target after 8 s at most "
+    timing(max(settled) <= bound, f"target after 8 s at most "
           f"{max(settled):.2f} ms <= {bound:.2f} ms")
     check(s["duplicate"] >= 1 and rs.get("duplicated", 0) >= 1,
           f"duplicates seen: receiver {s['duplicate']}, relay {rs.get('duplicated')}")
 
 
 def main():
-    global FRAME_MS, FRAME
+    global FRAME_MS, FRAME, TIMING
+    if "--no-timing" in sys.argv:
+        sys.argv.remove("--no-timing")
+        TIMING = False
     if len(sys.argv) not in (4, 5):
         sys.exit(__doc__)
     rtb, relay, scen = sys.argv[1:4]

@@ -58,7 +58,7 @@ void netstream_config_default(struct netstream_config *cfg,
 	cfg->drift_max_ppm = 1000.0;
 	cfg->slew_ppm = 2000.0;
 	cfg->loop_s = 1.0;
-	cfg->skip_ms = 30;
+	cfg->skip_ms = 10;
 	cfg->min_sequential = 1;
 }
 

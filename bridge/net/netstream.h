@@ -32,7 +32,8 @@
  * in and out, the resampler is bypassed and the output is the decoded
  * audio, bit for bit. The one fast path the other way: a buffer far
  * above its target (skip_ms: a burst of queued packets at a stream's
- * start, a path that became much faster) would take minutes to slew away;
+ * start, a path that became much faster, a device that stopped pulling
+ * for a while) would take seconds to minutes to slew away;
  * playout skips ahead instead, a few packets per pull, decoding and
  * recording them but playing none (counted: skips, skipped_frames).
  *
@@ -87,7 +88,8 @@ struct netstream_config {
 	double slew_ppm;       /* most the ratio may move beyond the drift */
 	double loop_s;         /* time constant of the level correction, s */
 	unsigned skip_ms;      /* a buffer this far above the target is shed by
-	                          skipping ahead (0: only by time-scaling) */
+	                          skipping ahead (0: only by time-scaling;
+	                          default 10) */
 	size_t packet_bytes;   /* datagram room; 0: MTU or one PCM packet */
 	unsigned packets;      /* records; 0: from delay and packet times */
 	unsigned min_frame_us; /* shortest packet the buffer is sized for (0:
