@@ -73,6 +73,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        "\"concealed_frames\":%llu,\"inserted_frames\":%llu,"
 	        "\"jitter_ms\":%.3f,"
 	        "\"buffer_ms\":%.3f,\"target_ms\":%.3f,\"drift_ppm\":%.2f,"
+	        "\"sender_ppm\":%.2f,\"device_ppm\":%.2f,"
 	        "\"underruns\":%llu,\"resyncs\":%llu,\"rebuffers\":%llu,"
 	        "\"skips\":%llu,\"skipped_frames\":%llu,"
 	        "\"clock_mismatch\":%llu,\"decode_errors\":%llu,"
@@ -84,7 +85,8 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        (unsigned long long)st->concealed_frames,
 	        (unsigned long long)st->inserted, app_stats__num(st->jitter_ms),
 	        app_stats__num(st->buffer_ms), app_stats__num(st->target_ms),
-	        app_stats__num(st->drift_ppm),
+	        app_stats__num(st->drift_ppm), app_stats__num(st->sender_ppm),
+	        app_stats__num(st->device_ppm),
 	        (unsigned long long)st->underruns,
 	        (unsigned long long)st->resyncs,
 	        (unsigned long long)st->rebuffers,
