@@ -272,7 +272,7 @@ Test(play, bad_usage_exits_2)
 	cr_assert_eq(run_rtbridge(both), 2);
 }
 
-Test(play, unwritable_recording_exits_1_naming_the_file)
+Test(play, unwritable_recording_is_refused_at_start_with_exit_2)
 {
 	char a[300];
 	path_in(a, sizeof(a), "a.wav");
@@ -280,10 +280,11 @@ Test(play, unwritable_recording_exits_1_naming_the_file)
 	const char *args[] = {"play", "--no-play", "--fast",
 	                      a,      "--record",  "/nonexistent-dir/out.wav",
 	                      NULL};
-	cr_assert_eq(run_rtbridge(args), 1);
+	cr_assert_eq(run_rtbridge(args), 2);
 	const char *err = slurp(err_path);
 	cr_assert_eq(count_lines(err), 1, "stderr: %s", err);
 	cr_assert(strstr(err, "/nonexistent-dir/out.wav") != NULL, "%s", err);
+	cr_assert(strstr(err, "no such directory") != NULL, "%s", err);
 }
 
 Test(play, gain_in_db_scales_the_mix)

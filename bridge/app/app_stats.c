@@ -101,6 +101,32 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 		fprintf(f, ",\"recorded_frames\":%llu",
 		        (unsigned long long)x->recorded);
 	}
+	if (x->record_error) {
+		fprintf(f, ",\"record_error\":");
+		app_stats__str(f, x->record_error);
+	}
+}
+
+static void app_stats__record(FILE *f, const struct app_stats_record *r)
+{
+	fprintf(f, "\"path\":");
+	app_stats__str(f, r->path);
+	fprintf(f, ",\"frames\":%llu", (unsigned long long)r->frames);
+	if (r->error) {
+		fprintf(f, ",\"error\":");
+		app_stats__str(f, r->error);
+	}
+}
+
+void app_stats_record_stopped(struct app_stats *s, double t_s,
+                              const struct app_stats_record *r)
+{
+	if (!s->f)
+		return;
+	fprintf(s->f, "{\"type\":\"record_stopped\",\"t\":%.3f,", t_s);
+	app_stats__record(s->f, r);
+	fprintf(s->f, "}\n");
+	fflush(s->f);
 }
 
 void app_stats_stream(struct app_stats *s, double t_s,
@@ -135,12 +161,19 @@ void app_stats_summary_stream(struct app_stats *s,
 
 void app_stats_summary_end(struct app_stats *s,
                            const struct receiver_counters *c,
+                           const struct app_stats_record *mix,
                            double callback_max_us, unsigned long rt_violations)
 {
 	if (!s->f)
 		return;
+	fputc(']', s->f);
+	if (mix) {
+		fprintf(s->f, ",\"mix_record\":{");
+		app_stats__record(s->f, mix);
+		fputc('}', s->f);
+	}
 	fprintf(s->f,
-	        "],\"datagrams\":%llu,\"accepted\":%llu,\"malformed\":%llu,"
+	        ",\"datagrams\":%llu,\"accepted\":%llu,\"malformed\":%llu,"
 	        "\"too_big\":%llu,\"unknown_pt\":%llu,\"not_allowed\":%llu,"
 	        "\"over_max_streams\":%llu,\"pending_dropped\":%llu,"
 	        "\"refused\":%llu,\"stream_dropped\":%llu,"
