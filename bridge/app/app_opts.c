@@ -18,18 +18,17 @@ static void *app_opts__field(void *o, size_t off)
 	return (char *)o + off;
 }
 
-/* The entry named `name` ("--period", or "-p" for a short name). */
+/* The entry named `name` ("--period", or a short spelling "-p"). */
 static const struct app_opt *app_opts__find(const struct app_cmd *c,
                                             const char *name)
 {
+	for (int i = 0; c->shorts && c->shorts[i]; i += 2)
+		if (!strcmp(c->shorts[i], name))
+			name = c->shorts[i + 1];
 	for (int t = 0; c->tables[t]; t++)
-		for (const struct app_opt *e = c->tables[t]; e->name; e++) {
+		for (const struct app_opt *e = c->tables[t]; e->name; e++)
 			if (!strcmp(e->name, name))
 				return e;
-			if (e->short_name && name[0] == '-' &&
-			    name[1] == e->short_name && name[2] == '\0')
-				return e;
-		}
 	return NULL;
 }
 
@@ -131,6 +130,19 @@ static int app_opts__apply(const struct app_opt *e, void *o, const char *arg,
 		app_opts__choices(list, sizeof(list), e->choices);
 		snprintf(err, n, "%s '%s': use %s", e->name, arg, list);
 		return -EINVAL;
+	case APP_OPT_U32: {
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(arg, &end, 0);
+		if (errno || end == arg || *end || arg[0] == '-' ||
+		    x > UINT32_MAX) {
+			snprintf(err, n, "%s '%s': must be 0..4294967295",
+			         e->name, arg);
+			return -EINVAL;
+		}
+		*(int64_t *)f = (int64_t)x;
+		return 0;
+	}
 	case APP_OPT_FN: {
 		char why[200] = "";
 		if (e->fn(o, e, arg, why, sizeof(why)) == 0)
@@ -177,10 +189,15 @@ int app_opts_parse(const struct app_cmd *c, void *o, int argc, char **argv,
 			only_args = true;
 			continue;
 		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			app_opts_usage(c, stdout);
 			return 1;
+		}
+		/* "--name=value", or "-xVALUE" for a short spelling. */
 		const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
-		size_t len = eq ? (size_t)(eq - a) : strlen(a);
+		size_t len = eq            ? (size_t)(eq - a)
+		             : a[1] == '-' ? strlen(a)
+		                           : 2;
 		const struct app_opt *e = NULL;
 		if (len < sizeof(name)) {
 			memcpy(name, a, len);
@@ -189,7 +206,7 @@ int app_opts_parse(const struct app_cmd *c, void *o, int argc, char **argv,
 		}
 		if (!e) {
 			snprintf(err, sizeof(err), "unknown option '%.*s'",
-			         (int)len, a);
+			         a[1] == '-' ? (int)len : (int)strlen(a), a);
 			return app_opts__fail(c, err);
 		}
 		const char *v = NULL;

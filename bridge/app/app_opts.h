@@ -47,6 +47,7 @@ enum app_opt_kind {
 	APP_OPT_MS,       /* unsigned field: milliseconds, a number in
 	                     .min...max, rounded to the nearest ms */
 	APP_OPT_CHOICE,   /* const char * field: one of .choices */
+	APP_OPT_U32,      /* int64_t field: 0..2^32-1, decimal or 0x hex */
 	APP_OPT_FN,       /* .fn parses the value */
 };
 
@@ -64,7 +65,6 @@ typedef int (*app_opt_fn)(void *o, const struct app_opt *opt, const char *arg,
 
 struct app_opt {
 	const char *name; /* "--period" */
-	char short_name;  /* 'p' for -p, or 0 */
 	enum app_opt_kind kind;
 	size_t off;                 /* offsetof the field */
 	size_t count;               /* APP_OPT_LIST: offsetof the int count */
@@ -84,13 +84,14 @@ struct app_cmd {
 	const char *name;     /* "recv": errors read "rtbridge recv: ..." */
 	const char *synopsis; /* the "usage: ..." lines */
 	const char *about;    /* a paragraph before the options, or NULL */
-	const struct app_opt *const *tables; /* NULL-terminated list of
-	                                        tables, each ending with an
-	                                        entry whose name is NULL */
-	size_t size;                         /* sizeof the options struct */
-	void (*init)(void *o);    /* set the defaults (after zeroing) */
-	int max_args;             /* arguments that are not options */
-	const char *args_missing; /* NULL, or the error when none is given */
+	const struct app_opt *tables[4]; /* up to NULL; each table ends
+	                                    with an entry whose name is NULL */
+	size_t size;                     /* sizeof the options struct */
+	void (*init)(void *o);           /* set the defaults (after zeroing) */
+	int max_args;                    /* arguments that are not options */
+	const char *args_missing;  /* NULL, or the error when none is given */
+	const char *const *shorts; /* NULL, or pairs "-p", "--period", ...,
+	                              NULL: short spellings */
 };
 
 /*
@@ -99,7 +100,8 @@ struct app_cmd {
  *
  * Post: the arguments that are not options are moved, in order, to
  *       argv[1 .. *nargs]; on failure one line was printed on stderr
- * Return: 0, 1 when -h/--help was asked (nothing printed), or -EINVAL
+ * Return: 0, 1 when -h/--help was asked (the help is printed on stdout),
+ *         or -EINVAL
  */
 int app_opts_parse(const struct app_cmd *c, void *o, int argc, char **argv,
                    int *nargs);
@@ -119,60 +121,89 @@ int app_opts_play(const char *cmd, const char *device, int *play);
 int app_opts_codec(void *o, const struct app_opt *opt, const char *arg,
                    char *err, size_t n);
 
-/* The options several commands share: one spelling, range and text. */
-#define APP_OPT_DEVICE(field)                                                  \
+/* One entry a line: name, field (offsetof), range, the value's name in
+ * the help, help text. */
+#define APP_FLAG(nm, field, text)                                              \
 	{                                                                      \
-		.name = "--device", .short_name = 'd', .kind = APP_OPT_STR,    \
-		.off = (field), .arg = "D",                                    \
-		.help = "PortAudio device: index, name substring, or "         \
-		        "HOSTAPI:NAME\n"                                       \
-		        "(see `rtbridge devices`); default: the default "      \
-		        "device"                                               \
+		.name = (nm), .kind = APP_OPT_FLAG, .off = (field),            \
+		.help = (text)                                                 \
 	}
-#define APP_OPT_PLAY(field)                                                    \
+#define APP_SET(nm, field, value, text)                                        \
 	{                                                                      \
-		.name = "--play", .kind = APP_OPT_SET, .off = (field),         \
-		.set = 1,                                                      \
-		.help = "play on a PortAudio device (the default when one "    \
-		        "exists)"                                              \
+		.name = (nm), .kind = APP_OPT_SET, .off = (field),             \
+		.set = (value), .help = (text)                                 \
 	}
-#define APP_OPT_NO_PLAY(field)                                                 \
+#define APP_STR(nm, field, argname, text)                                      \
 	{                                                                      \
-		.name = "--no-play", .short_name = 'n', .kind = APP_OPT_SET,   \
-		.off = (field), .set = 0,                                      \
-		.help = "run on the virtual clock (real time) without a "      \
-		        "device"                                               \
+		.name = (nm), .kind = APP_OPT_STR, .off = (field),             \
+		.arg = (argname), .help = (text)                               \
 	}
-#define APP_OPT_PERIOD(field)                                                  \
+#define APP_RANGE(nm, k, field, lo, hi, argname, text)                         \
 	{                                                                      \
-		.name = "--period", .short_name = 'p', .kind = APP_OPT_UINT,   \
-		.off = (field), .min = DEVCFG_PERIOD_MIN,                      \
-		.max = DEVCFG_PERIOD_MAX, .arg = "N",                          \
-		.help = "frames per audio callback ({range}, default "         \
-		        "{default})"                                           \
+		.name = (nm), .kind = (k), .off = (field), .min = (lo),        \
+		.max = (hi), .arg = (argname), .help = (text)                  \
 	}
-#define APP_OPT_DURATION(field, what)                                          \
+#define APP_INT(nm, field, lo, hi, argname, text)                              \
+	APP_RANGE(nm, APP_OPT_INT, field, lo, hi, argname, text)
+#define APP_UINT(nm, field, lo, hi, argname, text)                             \
+	APP_RANGE(nm, APP_OPT_UINT, field, lo, hi, argname, text)
+#define APP_NUM(nm, field, lo, hi, argname, text)                              \
+	APP_RANGE(nm, APP_OPT_NUM, field, lo, hi, argname, text)
+#define APP_MS(nm, field, lo, hi, argname, text)                               \
+	APP_RANGE(nm, APP_OPT_MS, field, lo, hi, argname, text)
+#define APP_FN(nm, func, field, argname, text)                                 \
 	{                                                                      \
-		.name = "--duration", .kind = APP_OPT_NUM, .off = (field),     \
-		.min = 0.001, .max = 1e7, .arg = "SEC",                        \
-		.help = "stop after SEC seconds" what                          \
+		.name = (nm), .kind = APP_OPT_FN, .fn = (func),                \
+		.off = (field), .arg = (argname), .help = (text)               \
 	}
-#define APP_OPT_STATUS(field)                                                  \
+#define APP_CHOICE(nm, field, list, argname, text)                             \
 	{                                                                      \
-		.name = "--status", .kind = APP_OPT_FLAG, .off = (field),      \
-		.help = "draw the status line even when stderr is not a "      \
-		        "terminal"                                             \
+		.name = (nm), .kind = APP_OPT_CHOICE, .off = (field),          \
+		.choices = (list), .arg = (argname), .help = (text)            \
 	}
-#define APP_OPT_STATS_JSON(field)                                              \
+#define APP_LIST(nm, field, countfield, most, argname, text)                   \
 	{                                                                      \
-		.name = "--stats-json", .kind = APP_OPT_STR, .off = (field),   \
-		.arg = "PATH|-",                                               \
-		.help = "one JSON object per stream per interval, and a "      \
-		        "summary"                                              \
+		.name = (nm), .kind = APP_OPT_LIST, .off = (field),            \
+		.count = (countfield), .max = (most), .arg = (argname),        \
+		.help = (text)                                                 \
+	}
+#define APP_U32(nm, field, argname, text)                                      \
+	{                                                                      \
+		.name = (nm), .kind = APP_OPT_U32, .off = (field),             \
+		.arg = (argname), .help = (text)                               \
 	}
 #define APP_OPT_END                                                            \
 	{                                                                      \
 		.name = NULL                                                   \
 	}
+
+/* The options several commands share: one spelling, range and text. */
+#define APP_OPT_CODEC(field)                                                   \
+	APP_FN("--codec", app_opts_codec, field, "opus|l16|l24",               \
+	       "payload codec (default opus)")
+#define APP_OPT_PT(field)                                                      \
+	APP_INT("--pt", field, 0, 127, "N", "RTP payload type (default 96)")
+#define APP_OPT_DEVICE(field)                                                  \
+	APP_STR("--device", field, "D",                                        \
+	        "PortAudio device: index, name substring, or HOSTAPI:NAME\n"   \
+	        "(see `rtbridge devices`); default: the default device")
+#define APP_OPT_PLAY(field)                                                    \
+	APP_SET("--play", field, 1,                                            \
+	        "play on a PortAudio device (the default when one exists)")
+#define APP_OPT_NO_PLAY(field)                                                 \
+	APP_SET("--no-play", field, 0,                                         \
+	        "run on the virtual clock (real time) without a device")
+#define APP_OPT_PERIOD(field)                                                  \
+	APP_UINT("--period", field, DEVCFG_PERIOD_MIN, DEVCFG_PERIOD_MAX, "N", \
+	         "frames per audio callback ({range}, default {default})")
+#define APP_OPT_DURATION(field, what)                                          \
+	APP_NUM("--duration", field, 0.001, 1e7, "SEC",                        \
+	        "stop after SEC seconds" what)
+#define APP_OPT_STATUS(field)                                                  \
+	APP_FLAG("--status", field,                                            \
+	         "draw the status line even when stderr is not a terminal")
+#define APP_OPT_STATS_JSON(field)                                              \
+	APP_STR("--stats-json", field, "PATH|-",                               \
+	        "one JSON object per stream per interval, and a summary")
 
 #endif

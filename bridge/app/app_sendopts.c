@@ -14,114 +14,37 @@
 
 #define SEND_OPT(f) offsetof(struct app_sendopts, f)
 
-/* --ssrc N: decimal or 0x hex, 0..2^32-1 */
-static int app_sendopts__ssrc(void *p, const struct app_opt *opt,
-                              const char *arg, char *err, size_t n)
-{
-	struct app_sendopts *o = p;
-	char *end;
-	(void)opt;
-	errno = 0;
-	unsigned long long x = strtoull(arg, &end, 0);
-	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' ||
-	    x > UINT32_MAX) {
-		snprintf(err, n, "must be 0..4294967295");
-		return -EINVAL;
-	}
-	o->has_ssrc = true;
-	o->ssrc = (uint32_t)x;
-	return 0;
-}
-
 static const struct app_opt app_sendopts__stream[] = {
-        {.name = "--to",
-         .kind = APP_OPT_STR,
-         .off = SEND_OPT(to),
-         .arg = "HOST:PORT",
-         .help = "destination ([V6ADDR]:PORT for IPv6)"},
-        {.name = "--codec",
-         .kind = APP_OPT_FN,
-         .fn = app_opts_codec,
-         .off = SEND_OPT(kind),
-         .arg = "C",
-         .help = "opus (default), l16 or l24"},
-        {.name = "--frame-ms",
-         .kind = APP_OPT_NUM,
-         .off = SEND_OPT(frame_ms),
-         .min = 0.001,
-         .max = 1000,
-         .arg = "MS",
-         .help = "packet duration: 2.5, 5, 10 (default) or 20"},
-        {.name = "--bitrate",
-         .kind = APP_OPT_INT,
-         .off = SEND_OPT(bitrate),
-         .min = 500,
-         .max = 512000,
-         .arg = "BPS",
-         .help = "Opus bit rate (default {default})"},
-        {.name = "--channels",
-         .kind = APP_OPT_INT,
-         .off = SEND_OPT(channels),
-         .min = 1,
-         .max = CODEC_MAX_CHANNELS,
-         .arg = "N",
-         .help = "1 or 2 (default {default})"},
-        {.name = "--rate",
-         .kind = APP_OPT_INT,
-         .off = SEND_OPT(rate),
-         .min = 8000,
-         .max = 384000,
-         .arg = "HZ",
-         .help = "stream rate (default {default}; files are resampled)"},
-        {.name = "--pt",
-         .kind = APP_OPT_INT,
-         .off = SEND_OPT(pt),
-         .min = 0,
-         .max = 127,
-         .arg = "N",
-         .help = "RTP payload type (default {default})"},
+        APP_STR("--to", SEND_OPT(to), "HOST:PORT",
+                "destination ([V6ADDR]:PORT for IPv6)"),
+        APP_OPT_CODEC(SEND_OPT(kind)),
+        APP_NUM("--frame-ms", SEND_OPT(frame_ms), 0.001, 1000, "MS",
+                "packet duration: 2.5, 5, 10 (default) or 20"),
+        APP_INT("--bitrate", SEND_OPT(bitrate), 500, 512000, "BPS",
+                "Opus bit rate (default {default})"),
+        APP_INT("--channels", SEND_OPT(channels), 1, CODEC_MAX_CHANNELS, "N",
+                "1 or 2 (default {default})"),
+        APP_INT("--rate", SEND_OPT(rate), 8000, 384000, "HZ",
+                "stream rate (default {default}; files are resampled)"),
+        APP_OPT_PT(SEND_OPT(pt)),
         APP_OPT_END,
 };
 
 static const struct app_opt app_sendopts__send[] = {
-        {.name = "--ssrc",
-         .kind = APP_OPT_FN,
-         .fn = app_sendopts__ssrc,
-         .arg = "N",
-         .help = "RTP SSRC (default random)"},
-        {.name = "--loop",
-         .kind = APP_OPT_FLAG,
-         .off = SEND_OPT(loop),
-         .help = "start again at the end of the file"},
-        {.name = "--start",
-         .kind = APP_OPT_NUM,
-         .off = SEND_OPT(start_s),
-         .min = 0,
-         .max = 1e7,
-         .arg = "SEC",
-         .help = "start this far into the file"},
+        APP_U32("--ssrc", SEND_OPT(ssrc), "N", "RTP SSRC (default random)"),
+        APP_FLAG("--loop", SEND_OPT(loop),
+                 "start again at the end of the file"),
+        APP_NUM("--start", SEND_OPT(start_s), 0, 1e7, "SEC",
+                "start this far into the file"),
         APP_OPT_DURATION(SEND_OPT(duration_s), " of audio"),
-        {.name = "--dscp",
-         .kind = APP_OPT_INT,
-         .off = SEND_OPT(dscp),
-         .min = 0,
-         .max = 63,
-         .arg = "N",
-         .help = "DiffServ code point {range} (46 = EF)"},
-        {.name = "--capture",
-         .kind = APP_OPT_FLAG,
-         .off = SEND_OPT(capture),
-         .help = "send live input instead of a file"},
-        {.name = "--device",
-         .kind = APP_OPT_STR,
-         .off = SEND_OPT(device),
-         .arg = "D",
-         .help = "input device (with --capture): index, name substring\n"
-                 "or HOSTAPI:NAME"},
-        {.name = "--quiet",
-         .kind = APP_OPT_FLAG,
-         .off = SEND_OPT(quiet),
-         .help = "no progress line"},
+        APP_INT("--dscp", SEND_OPT(dscp), 0, 63, "N",
+                "DiffServ code point {range} (46 = EF)"),
+        APP_FLAG("--capture", SEND_OPT(capture),
+                 "send live input instead of a file"),
+        APP_STR("--device", SEND_OPT(device), "D",
+                "input device (with --capture): index, name substring\n"
+                "or HOSTAPI:NAME"),
+        APP_FLAG("--quiet", SEND_OPT(quiet), "no progress line"),
         APP_OPT_END,
 };
 
@@ -135,19 +58,15 @@ static void app_sendopts__init(void *p)
 	o->pt = 96;
 	o->rate = 48000;
 	o->dscp = -1;
+	o->ssrc = -1;
 }
-
-static const struct app_opt *const app_sendopts__send_tables[] = {
-        app_sendopts__stream, app_sendopts__send, NULL};
-static const struct app_opt *const app_sendopts__sdp_tables[] = {
-        app_sendopts__stream, NULL};
 
 static const struct app_cmd app_sendopts__cmd_send = {
         .name = "send",
         .synopsis = "usage: rtbridge send FILE --to HOST:PORT [options]\n"
                     "       rtbridge send --capture [--device D] --to "
                     "HOST:PORT [options]",
-        .tables = app_sendopts__send_tables,
+        .tables = {app_sendopts__stream, app_sendopts__send},
         .size = sizeof(struct app_sendopts),
         .init = app_sendopts__init,
         .max_args = 1,
@@ -157,7 +76,7 @@ static const struct app_cmd app_sendopts__cmd_sdp = {
         .name = "sdp",
         .synopsis = "usage: rtbridge sdp --to HOST:PORT [options]   (prints "
                     "SDP on stdout)",
-        .tables = app_sendopts__sdp_tables,
+        .tables = {app_sendopts__stream},
         .size = sizeof(struct app_sendopts),
         .init = app_sendopts__init,
 };
@@ -230,9 +149,4 @@ int app_sendopts_codec(const struct app_sendopts *o, int rate,
 		return -EINVAL;
 	}
 	return 0;
-}
-
-void app_sendopts_usage(const char *cmd, FILE *f)
-{
-	app_opts_usage(app_sendopts__cmd(cmd), f);
 }

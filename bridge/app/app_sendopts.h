@@ -29,21 +29,21 @@ struct app_sendopts {
 	int channels;       /* --channels */
 	int rate;           /* --rate Hz (default 48000; a file is resampled) */
 	int pt;             /* --pt */
-	bool has_ssrc;
-	uint32_t ssrc;     /* --ssrc */
-	bool loop;         /* --loop */
-	bool capture;      /* --capture */
-	bool quiet;        /* --quiet: no progress line */
-	double start_s;    /* --start */
-	double duration_s; /* --duration; 0: whole file / until stopped */
-	int dscp;          /* --dscp; -1: none */
+	int64_t ssrc;       /* --ssrc; -1: random */
+	bool loop;          /* --loop */
+	bool capture;       /* --capture */
+	bool quiet;         /* --quiet: no progress line */
+	double start_s;     /* --start */
+	double duration_s;  /* --duration; 0: whole file / until stopped */
+	int dscp;           /* --dscp; -1: none */
 };
 
 /*
  * Parse argv (argv[0] is the command name). `cmd` is "send" or "sdp":
  * options only `send` knows are refused for `sdp`.
  *
- * Return: 0, 1 when --help was asked, or -EINVAL after printing one line
+ * Return: 0, 1 when --help was asked (the help is printed), or -EINVAL
+ *         after printing one line
  *         ("rtbridge send: --frame-ms '7x': must be a number in ...")
  */
 int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
@@ -57,8 +57,5 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
  */
 int app_sendopts_codec(const struct app_sendopts *o, int rate,
                        struct codec_config *cfg, char *err, size_t errlen);
-
-/* Print the help text of `cmd` ("send" or "sdp"). */
-void app_sendopts_usage(const char *cmd, FILE *f);
 
 #endif

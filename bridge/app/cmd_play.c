@@ -129,18 +129,9 @@ static void play__summary(struct play *p)
 int cmd_play(int argc, char **argv)
 {
 	static struct play p;
-	int rc = app_signal_install();
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge play: signals: %s\n", strerror(-rc));
-		return 1;
-	}
-	rc = cmd_play_opts_parse(&p.o, argc, argv);
-	if (rc != 0) {
-		app_signal_restore();
-		if (rc == 1)
-			cmd_play_opts_usage(stdout);
-		return rc == 1 ? 0 : 2;
-	}
+	int rc = cmd_play_opts_parse(&p.o, argc, argv);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
 	struct engine_config ec = {
 	        .clock = p.o.play   ? ENGINE_DEVICE
 	                 : p.o.fast ? ENGINE_VCLOCK_FAST
@@ -182,6 +173,5 @@ int cmd_play(int argc, char **argv)
 		}
 	}
 	engine_clear(&p.e);
-	app_signal_restore();
 	return rc < 0 ? 1 : 0;
 }

@@ -18,44 +18,27 @@
 static const struct app_opt cmd_play_opts__table[] = {
         APP_OPT_DEVICE(PLAY_OPT(device)),
         APP_OPT_NO_PLAY(PLAY_OPT(play)),
-        {.name = "--loop",
-         .short_name = 'l',
-         .kind = APP_OPT_FLAG,
-         .off = PLAY_OPT(loop),
-         .help = "loop every file (stop with Ctrl-C)"},
-        {.name = "--record",
-         .short_name = 'r',
-         .kind = APP_OPT_STR,
-         .off = PLAY_OPT(record),
-         .arg = "OUT",
-         .help = "record the output mix (format from the extension:\n"
-                 ".wav .aiff .flac .ogg .opus; PCM is 24-bit); kept on "
-                 "Ctrl-C"},
+        APP_FLAG("--loop", PLAY_OPT(loop),
+                 "loop every file (stop with Ctrl-C)"),
+        APP_STR("--record", PLAY_OPT(record), "OUT",
+                "record the output mix (format from the extension:\n"
+                ".wav .aiff .flac .ogg .opus; PCM is 24-bit); kept on Ctrl-C"),
         APP_OPT_PERIOD(PLAY_OPT(period)),
-        {.name = "--gain",
-         .short_name = 'g',
-         .kind = APP_OPT_NUM,
-         .off = PLAY_OPT(gain_db),
-         .min = -120,
-         .max = 24,
-         .arg = "DB",
-         .help = "gain applied to every file (default {default})"},
+        APP_NUM("--gain", PLAY_OPT(gain_db), -120, 24, "DB",
+                "gain applied to every file (default {default})"),
         APP_OPT_DURATION(PLAY_OPT(duration_s), " of audio"),
-        {.name = "--prefetch",
-         .kind = APP_OPT_NUM,
-         .off = PLAY_OPT(prefetch_s),
-         .min = 0.01,
-         .max = 60,
-         .arg = "S",
-         .help = "read-ahead per file in seconds (default 2)"},
-        {.name = "--fast",
-         .kind = APP_OPT_FLAG,
-         .off = PLAY_OPT(fast),
-         .help = "with --no-play: run the virtual clock as fast as it "
-                 "goes"},
+        APP_NUM("--prefetch", PLAY_OPT(prefetch_s), 0.01, 60, "S",
+                "read-ahead per file in seconds (default 2)"),
+        APP_FLAG("--fast", PLAY_OPT(fast),
+                 "with --no-play: run the virtual clock as fast as it goes"),
         APP_OPT_STATUS(PLAY_OPT(force_status)),
         APP_OPT_END,
 };
+
+/* The short spellings getopt knew. */
+static const char *const cmd_play_opts__shorts[] = {
+        "-d", "--device", "-n", "--no-play", "-l", "--loop", "-r", "--record",
+        "-p", "--period", "-g", "--gain",    NULL};
 
 static void cmd_play_opts__init(void *p)
 {
@@ -63,9 +46,6 @@ static void cmd_play_opts__init(void *p)
 	o->play = -1;
 	o->period = DEVCFG_PERIOD_DEFAULT;
 }
-
-static const struct app_opt *const cmd_play_opts__tables[] = {
-        cmd_play_opts__table, NULL};
 
 static const struct app_cmd cmd_play_opts__cmd = {
         .name = "play",
@@ -75,17 +55,13 @@ static const struct app_cmd cmd_play_opts__cmd = {
                     "[--gain DB]",
         .about = "Plays the files mixed, streamed from disk, until the "
                  "longest ends.",
-        .tables = cmd_play_opts__tables,
+        .tables = {cmd_play_opts__table},
         .size = sizeof(struct cmd_play_opts),
         .init = cmd_play_opts__init,
         .max_args = 1 << 20,
         .args_missing = "no file to play",
+        .shorts = cmd_play_opts__shorts,
 };
-
-void cmd_play_opts_usage(FILE *f)
-{
-	app_opts_usage(&cmd_play_opts__cmd, f);
-}
 
 int cmd_play_opts_parse(struct cmd_play_opts *o, int argc, char **argv)
 {

@@ -25,15 +25,12 @@ struct cmd_play_opts {
 	double duration_s; /* 0: until the end */
 };
 
-/* Print the usage text. Context: control thread. */
-void cmd_play_opts_usage(FILE *f);
-
 /*
  * Parse `rtbridge play` arguments (argv[0] is "play"); options and files
  * may be mixed. Checks that a --record target can be written.
  *
- * Return: 0, 1 when --help was asked, or -EINVAL after printing one line
- *         saying what is wrong
+ * Return: 0, 1 when --help was asked (the help is printed), or -EINVAL
+ *         after printing one line saying what is wrong
  * Context: control thread
  */
 int cmd_play_opts_parse(struct cmd_play_opts *o, int argc, char **argv);

@@ -343,34 +343,20 @@ static int recv__start(struct recv *p)
 int cmd_recv(int argc, char **argv)
 {
 	static struct recv p;
-	int rc = app_signal_install();
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: signals: %s\n", strerror(-rc));
-		return 1;
-	}
-	rc = cmd_recv_opts_parse(&p.o, argc, argv);
-	if (rc != 0) {
-		app_signal_restore();
-		if (rc == 1)
-			cmd_recv_opts_usage(stdout);
-		return rc == 1 ? 0 : 2;
-	}
+	int rc = cmd_recv_opts_parse(&p.o, argc, argv);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
 	p.channels = p.o.codec.channels > 2 ? (unsigned)p.o.codec.channels : 2u;
 	if (p.channels > 2 && p.o.nmix > 0) {
 		fprintf(stderr, "rtbridge recv: --mix needs streams of 1 or 2 "
 		                "channels\n");
-		app_signal_restore();
 		return 2;
 	}
 	p.drift = p.o.drift != 0;
-	if (cmd_recv_streams_check(&p) < 0) {
-		app_signal_restore();
+	if (cmd_recv_streams_check(&p) < 0)
 		return 2;
-	}
-	if (app_stats_open(&p.json, p.o.stats_json) < 0) {
-		app_signal_restore();
+	if (app_stats_open(&p.json, p.o.stats_json) < 0)
 		return 1;
-	}
 	p.t0 = netloop_now_ns();
 	p.dgrams_ns = (int64_t)p.t0;
 	rc = recv__start(&p);
@@ -381,6 +367,5 @@ int cmd_recv(int argc, char **argv)
 	if (ran)
 		cmd_recv_streams_summary(&p);
 	recv__free(&p);
-	app_signal_restore();
 	return rc < 0 || p.rc < 0 ? 1 : 0;
 }

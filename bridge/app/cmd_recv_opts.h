@@ -47,15 +47,12 @@ struct cmd_recv_opts {
 	int kind_arg, pt_arg, channels_arg, rate_arg; /* -1: not given */
 };
 
-/* Print the usage text. Context: control thread. */
-void cmd_recv_opts_usage(FILE *f);
-
 /*
  * Parse `rtbridge recv` arguments (argv[0] is "recv"). Checks that the
  * --record and --record-dir targets can be written.
  *
- * Return: 0, 1 when --help was asked, or -EINVAL after printing one line
- *         saying what is wrong
+ * Return: 0, 1 when --help was asked (the help is printed), or -EINVAL
+ *         after printing one line saying what is wrong
  * Context: control thread
  */
 int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv);

@@ -20,10 +20,8 @@ int cmd_sdp(int argc, char **argv)
 	char err[256], text[1024];
 
 	int rc = app_sendopts_parse(&o, "sdp", argc, argv);
-	if (rc == 1)
-		app_sendopts_usage("sdp", stdout);
 	if (rc != 0)
-		return rc == 1 ? 0 : 2;
+		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
 	if (app_sendopts_codec(&o, o.rate, &cfg, err, sizeof err) < 0 ||
 	    addr_parse(&to, NULL, o.to, 0, err, sizeof err) < 0) {
 		fprintf(stderr, "rtbridge sdp: %s\n", err);

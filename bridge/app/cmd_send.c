@@ -115,6 +115,26 @@ static void send_summary(const struct sender *s, int rate, double t0)
 	        (unsigned long long)st.send_errors);
 }
 
+/* Start the net thread and the sender on it: the file's read-ahead stream
+   when ra is given, else the capture FIFO. Return: 0 or -errno (said). */
+static int send_start(struct netloop *nl, struct sender *s,
+                      struct readahead *ra, struct sender_capture *cap)
+{
+	int rc = netloop_start(nl, 64);
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge send: net thread: %s\n",
+		        strerror(-rc));
+		return rc;
+	}
+	rc = ra ? sender_start_file(s, nl, ra)
+	        : sender_start_capture(s, nl, cap);
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
+		netloop_stop(nl);
+	}
+	return rc;
+}
+
 /* Wait for the end of the stream or a signal, showing progress. */
 static void send_watch(struct sender *s, const struct readahead *ra, int rate,
                        bool quiet)
@@ -186,18 +206,9 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 		fprintf(stderr, "rtbridge send: %s\n", readahead_error(ra));
 		goto out_ra;
 	}
-	rc = netloop_start(&nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: net thread: %s\n",
-		        strerror(-rc));
-		goto out_ra;
-	}
 	t0 = send_now_s();
-	rc = sender_start_file(s, &nl, ra);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
-		goto out_nl;
-	}
+	if (send_start(&nl, s, ra, NULL) < 0)
+		goto out_ra;
 	send_watch(s, ra, o->rate, o->quiet);
 	sender_stop(s);
 	/* The stream is the control thread's again. */
@@ -207,7 +218,6 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 		status = 0;
 	}
 	send_summary(s, o->rate, t0);
-out_nl:
 	netloop_stop(&nl);
 out_ra:
 	(void)readahead_close(ra);
@@ -250,18 +260,9 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 		        engine_error(&e)[0] ? engine_error(&e) : strerror(-rc));
 		goto out_engine;
 	}
-	rc = netloop_start(&nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: net thread: %s\n",
-		        strerror(-rc));
-		goto out_engine;
-	}
 	t0 = send_now_s();
-	rc = sender_start_capture(s, &nl, &cap);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
-		goto out_nl;
-	}
+	if (send_start(&nl, s, NULL, &cap) < 0)
+		goto out_engine;
 	rc = engine_start(&e);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: %s\n", engine_error(&e));
@@ -298,18 +299,9 @@ int cmd_send(int argc, char **argv)
 	char err[256];
 	int rc, status = 2;
 
-	rc = app_signal_install();
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: signals: %s\n", strerror(-rc));
-		return 1;
-	}
 	rc = app_sendopts_parse(&o, "send", argc, argv);
-	if (rc != 0) {
-		if (rc == 1)
-			app_sendopts_usage("send", stdout);
-		app_signal_restore();
-		return rc == 1 ? 0 : 2;
-	}
+	if (rc != 0)
+		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
 	sender_opts_init(&so);
 	if (app_sendopts_codec(&o, o.rate, &so.codec, err, sizeof err) < 0 ||
 	    addr_parse(&so.to, NULL, o.to, 0, err, sizeof err) < 0) {
@@ -323,8 +315,8 @@ int cmd_send(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (o.has_ssrc)
-		so.ssrc = o.ssrc;
+	if (o.ssrc >= 0)
+		so.ssrc = (uint32_t)o.ssrc;
 	so.pt = o.pt;
 	so.dscp = o.dscp;
 	if (o.duration_s > 0)
@@ -336,6 +328,5 @@ int cmd_send(int argc, char **argv)
 		status = o.capture ? send_capture(&o, &s) : send_file(&o, &s);
 	sender_clear(&s);
 out:
-	app_signal_restore();
 	return status;
 }
