@@ -363,8 +363,8 @@ int app_opts_play(const char *cmd, const char *device, int *play)
 {
 	if (device && *play == 0) {
 		fprintf(stderr,
-		        "rtbridge %s: --device and --no-play exclude each "
-		        "other\n",
+		        "rtbridge %s: "
+		        "--device and --no-play exclude each other\n",
 		        cmd);
 		return -EINVAL;
 	}

@@ -100,8 +100,8 @@ int app_record_check_file(const char *cmd, const char *path)
 void app_record_say_stopped(const char *cmd, const struct disktap *t)
 {
 	fprintf(stderr,
-	        "rtbridge %s: %s (recording stopped; the file keeps %llu "
-	        "frames)\n",
+	        "rtbridge %s: %s "
+	        "(recording stopped; the file keeps %llu frames)\n",
 	        cmd, disktap_error(t),
 	        (unsigned long long)disktap_frames_written(t));
 }

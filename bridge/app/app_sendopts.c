@@ -74,8 +74,8 @@ static const struct app_cmd app_sendopts__cmd_send = {
 
 static const struct app_cmd app_sendopts__cmd_sdp = {
         .name = "sdp",
-        .synopsis = "usage: rtbridge sdp --to HOST:PORT [options]   (prints "
-                    "SDP on stdout)",
+        .synopsis = "usage: rtbridge sdp --to HOST:PORT [options]   "
+                    "(prints SDP on stdout)",
         .tables = {app_sendopts__stream},
         .size = sizeof(struct app_sendopts),
         .init = app_sendopts__init,

@@ -112,8 +112,8 @@ static void play__summary(struct play *p)
 	       (unsigned long long)engine_archive_underruns(e),
 	       (unsigned long long)device_xruns(&e->dev),
 	       (unsigned long long)e->st.clipped);
-	printf("callback max %.1f us, p99 %.1f us, median %.1f us (%llu "
-	       "callbacks)\n",
+	printf("callback max %.1f us, p99 %.1f us, median %.1f us "
+	       "(%llu callbacks)\n",
 	       e->st.cb_us_max, e->st.cb_us_p99_all, e->st.cb_us_median_all,
 	       (unsigned long long)device_callbacks(&e->dev));
 	printf("peak %.1f dBFS\n", app_status_db(e->peak));

@@ -49,12 +49,12 @@ static void cmd_play_opts__init(void *p)
 
 static const struct app_cmd cmd_play_opts__cmd = {
         .name = "play",
-        .synopsis = "usage: rtbridge play FILE... [--device D | --no-play] "
-                    "[--loop]\n"
-                    "                     [--record OUT] [--period N] "
-                    "[--gain DB]",
-        .about = "Plays the files mixed, streamed from disk, until the "
-                 "longest ends.",
+        .synopsis = "usage: rtbridge play FILE... "
+                    "[--device D | --no-play] [--loop]\n"
+                    "                     "
+                    "[--record OUT] [--period N] [--gain DB]",
+        .about = "Plays the files mixed, streamed from disk, "
+                 "until the longest ends.",
         .tables = {cmd_play_opts__table},
         .size = sizeof(struct cmd_play_opts),
         .init = cmd_play_opts__init,

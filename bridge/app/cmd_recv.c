@@ -348,8 +348,8 @@ int cmd_recv(int argc, char **argv)
 		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
 	p.channels = p.o.codec.channels > 2 ? (unsigned)p.o.codec.channels : 2u;
 	if (p.channels > 2 && p.o.nmix > 0) {
-		fprintf(stderr, "rtbridge recv: --mix needs streams of 1 or 2 "
-		                "channels\n");
+		fprintf(stderr, "rtbridge recv: "
+		                "--mix needs streams of 1 or 2 channels\n");
 		return 2;
 	}
 	p.drift = p.o.drift != 0;

@@ -227,17 +227,16 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 	if (!o->latency_auto && o->max_latency_ms &&
 	    o->latency_ms > o->max_latency_ms) {
 		fprintf(stderr,
-		        "rtbridge recv: --latency %u is above --max-latency "
-		        "%u\n",
+		        "rtbridge recv: "
+		        "--latency %u is above --max-latency %u\n",
 		        o->latency_ms, o->max_latency_ms);
 		return -EINVAL;
 	}
 	if (o->min_latency_ms && o->max_latency_ms &&
 	    o->min_latency_ms > o->max_latency_ms) {
 		fprintf(stderr,
-		        "rtbridge recv: --min-latency %u is above "
-		        "--max-latency "
-		        "%u\n",
+		        "rtbridge recv: "
+		        "--min-latency %u is above --max-latency %u\n",
 		        o->min_latency_ms, o->max_latency_ms);
 		return -EINVAL;
 	}

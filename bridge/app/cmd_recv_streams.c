@@ -110,8 +110,8 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 	rc = disktap_wait_open(&s->tap, RECV_OPEN_MS);
 	if (rc < 0) {
 		fprintf(stderr,
-		        "rtbridge recv: %s (the stream plays on, not "
-		        "recorded)\n",
+		        "rtbridge recv: %s "
+		        "(the stream plays on, not recorded)\n",
 		        disktap_error(&s->tap)[0] ? disktap_error(&s->tap)
 		                                  : strerror(-rc));
 		/* Said once: the stream goes on without a recording. */
@@ -311,8 +311,8 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status)
 		if (used < sizeof(line))
 			used += (size_t)snprintf(
 			        line + used, sizeof(line) - used,
-			        " | %08x %s loss %.1f%% jit %.1f buf %.0f/%.0f "
-			        "ms",
+			        " | %08x %s loss %.1f%% "
+			        "jit %.1f buf %.0f/%.0f ms",
 			        (unsigned)s->ssrc,
 			        app_status_meter(meter, sizeof(meter),
 			                         ms ? ms->peak : 0.0f, 8),

@@ -102,11 +102,9 @@ static void send_summary(const struct sender *s, int rate, double t0)
 
 	sender_stats(s, &st);
 	fprintf(stderr,
-	        "rtbridge send: %llu packets, %llu bytes, %.2f s of audio in "
-	        "%.2f s; "
-	        "late %llu (worst %.2f ms), skipped slots %llu, underruns "
-	        "%llu, "
-	        "send errors %llu\n",
+	        "rtbridge send: %llu packets, %llu bytes, "
+	        "%.2f s of audio in %.2f s; late %llu (worst %.2f ms), "
+	        "skipped slots %llu, underruns %llu, send errors %llu\n",
 	        (unsigned long long)st.packets, (unsigned long long)st.bytes,
 	        (double)st.frames / rate, send_now_s() - t0,
 	        (unsigned long long)st.late, (double)st.late_max_ns / 1e6,
@@ -184,8 +182,8 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 			        readahead_error(ra));
 		else
 			fprintf(stderr,
-			        "rtbridge send: %s: timed out opening the "
-			        "file\n",
+			        "rtbridge send: %s: "
+			        "timed out opening the file\n",
 			        o->file);
 		goto out_ra;
 	}
@@ -274,8 +272,8 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 	sender_stop(s);
 	send_summary(s, o->rate, t0);
 	fprintf(stderr,
-	        "rtbridge send: input overruns %llu (%llu frames), trimmed "
-	        "%llu frames\n",
+	        "rtbridge send: input overruns %llu (%llu frames), "
+	        "trimmed %llu frames\n",
 	        (unsigned long long)atomic_load_explicit(&cap.overruns,
 	                                                 memory_order_relaxed),
 	        (unsigned long long)atomic_load_explicit(&cap.dropped_in,

@@ -95,9 +95,8 @@ static int engine__open_archives(struct engine *e)
 			        readahead_state(s->ra) == READAHEAD_OPENING
 			                ? "%s: still not open after %.1f s: "
 			                  "the disk is too slow"
-			                : "%s: its first seconds are still not "
-			                  "read after %.1f s: the disk is too "
-			                  "slow",
+			                : "%s: not read ahead after %.1f s: "
+			                  "the disk is too slow",
 			        c->archives[i], engine__since_s(t0));
 		if (rc < 0) {
 			const char *why = disksource_error(s);
@@ -135,8 +134,8 @@ static int engine__open_recorder(struct engine *e)
 		return 0;
 	if (rc == -ETIMEDOUT)
 		engine__fail(e, rc,
-		             "%s: still not created after %.1f s: the disk is "
-		             "too slow",
+		             "%s: still not created after %.1f s: "
+		             "the disk is too slow",
 		             path, engine__since_s(t0));
 	else if (disktap_error(&e->rec)[0])
 		engine__fail(e, rc, "%s", disktap_error(&e->rec));

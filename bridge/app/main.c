@@ -48,8 +48,10 @@ static int run(const struct command *c, int argc, char **argv)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: rtbridge COMMAND [OPTIONS]   (rtbridge COMMAND "
-	           "--help)\n\ncommands:\n");
+	fprintf(f, "usage: rtbridge COMMAND [OPTIONS]   "
+	           "(rtbridge COMMAND --help)\n"
+	           "\n"
+	           "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
 		        commands[i].summary);
