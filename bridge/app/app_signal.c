@@ -12,8 +12,6 @@
 #include <time.h>
 
 static volatile sig_atomic_t app_signal__caught;
-static struct sigaction app_signal__old_int, app_signal__old_term;
-static sigset_t app_signal__old_mask;  /* before install */
 static sigset_t app_signal__wait_mask; /* during app_signal_wait */
 static bool app_signal__installed;
 
@@ -38,43 +36,26 @@ int app_signal_install(void)
 	sigaddset(&stop, SIGTERM);
 	app_signal__caught = 0;
 	/* Blocked first: from here on a signal waits for app_signal_wait. */
-	int err = pthread_sigmask(SIG_BLOCK, &stop, &app_signal__old_mask);
+	sigset_t old;
+	int err = pthread_sigmask(SIG_BLOCK, &stop, &old);
 	if (err != 0)
 		return -err;
-	app_signal__wait_mask = app_signal__old_mask;
+	app_signal__wait_mask = old;
 	sigdelset(&app_signal__wait_mask, SIGINT);
 	sigdelset(&app_signal__wait_mask, SIGTERM);
-	if (sigaction(SIGINT, &sa, &app_signal__old_int) < 0)
+	struct sigaction old_int;
+	if (sigaction(SIGINT, &sa, &old_int) < 0)
 		goto fail;
-	if (sigaction(SIGTERM, &sa, &app_signal__old_term) < 0) {
-		sigaction(SIGINT, &app_signal__old_int, NULL);
+	if (sigaction(SIGTERM, &sa, NULL) < 0) {
+		sigaction(SIGINT, &old_int, NULL);
 		goto fail;
 	}
 	app_signal__installed = true;
 	return 0;
 fail:
 	err = -errno;
-	pthread_sigmask(SIG_SETMASK, &app_signal__old_mask, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return err;
-}
-
-void app_signal_restore(void)
-{
-	struct sigaction ign;
-
-	if (!app_signal__installed)
-		return;
-	/* Ignoring a signal discards it if pending: a signal absorbed during
-	   the shutdown must not take the default action at the unblock. */
-	memset(&ign, 0, sizeof(ign));
-	ign.sa_handler = SIG_IGN;
-	sigemptyset(&ign.sa_mask);
-	sigaction(SIGINT, &ign, NULL);
-	sigaction(SIGTERM, &ign, NULL);
-	sigaction(SIGINT, &app_signal__old_int, NULL);
-	sigaction(SIGTERM, &app_signal__old_term, NULL);
-	pthread_sigmask(SIG_SETMASK, &app_signal__old_mask, NULL);
-	app_signal__installed = false;
 }
 
 bool app_signal_stop_requested(void)

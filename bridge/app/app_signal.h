@@ -16,7 +16,9 @@
  * first waits (every recording is created and finalized, maybe empty),
  * and signals that arrive while it shuts down are absorbed: the shutdown
  * always finishes every recording, bounded by its own timeouts (SIGKILL
- * still ends it at once).
+ * still ends it at once). The signals stay blocked until the process
+ * exits: one that comes while it exits is discarded with it, and the exit
+ * status stays the command's.
  *
  * Context: control (main) thread.
  */
@@ -34,15 +36,6 @@
  * Context: the main thread, before any other thread starts
  */
 int app_signal_install(void);
-
-/*
- * Discard signals still pending, put the previous handlers and the
- * previous signal mask back.
- *
- * Context: the thread that installed them, after every thread it started
- *          has been joined
- */
-void app_signal_restore(void);
 
 /* Whether a stop was asked for. Context: any thread. */
 bool app_signal_stop_requested(void);

@@ -226,6 +226,21 @@ static void recv__close_net(struct recv *p)
 		netstream_clear(&s->ns);
 }
 
+/* How long a stream may still hold packets, ms: its playout delay now,
+   or the one it starts with when it has not published one yet. */
+static double recv__held_ms(struct recv_stream *s)
+{
+	const struct jitter_config *j = &s->ns.cfg.jitter;
+	struct netstream_stats st;
+	double ms = j->adaptive ? j->initial_ms : j->fixed_ms;
+
+	if (netstream_stats(&s->ns, &st) == 0) {
+		ms = st.buffer_ms > ms ? st.buffer_ms : ms;
+		ms = st.target_ms > ms ? st.target_ms : ms;
+	}
+	return ms;
+}
+
 /* No more packets come: let the device play out (and the taps record)
    what the streams still buffer, about their playout delay. */
 static void recv__drain(struct recv *p)
@@ -233,15 +248,12 @@ static void recv__drain(struct recv *p)
 	const struct timespec tick = {0, 5000000L};
 	double ms = 0;
 
-	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		struct netstream_stats st;
-		if (!s->done && s->linked &&
-		    netstream_stats(&s->ns, &st) == 0 && st.buffer_ms > ms)
-			ms = st.buffer_ms;
-	}
+	for (struct recv_stream *s = p->streams; s; s = s->next)
+		if (!s->done && s->linked && recv__held_ms(s) > ms)
+			ms = recv__held_ms(s);
 	if (ms <= 0)
 		return;
-	ms += 2000.0 * p->o.period / RECV_RATE + 10.0;
+	ms += 2000.0 * p->o.period / RECV_RATE + 20.0;
 	if (ms > RECV_DRAIN_MAX_MS)
 		ms = RECV_DRAIN_MAX_MS;
 	uint64_t until = netloop_now_ns() + (uint64_t)(ms * 1e6);

@@ -3,7 +3,7 @@
  *
  * The commands that run threads take SIGINT and SIGTERM as "stop and
  * finish the recordings": their handling is set up here, before the
- * command starts any thread (app_signal.h), and undone after it returns.
+ * command starts any thread (app_signal.h), and kept until the exit.
  *
  * Context: control (main) thread only.
  */
@@ -41,9 +41,7 @@ static int run(const struct command *c, int argc, char **argv)
 		        strerror(-rc));
 		return 1;
 	}
-	int status = c->run(argc, argv);
-	app_signal_restore();
-	return status;
+	return c->run(argc, argv);
 }
 
 static void usage(FILE *f)
