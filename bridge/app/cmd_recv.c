@@ -241,8 +241,21 @@ static double recv__held_ms(struct recv_stream *s)
 	return ms;
 }
 
+/* Frames the linked streams have recorded, all together. */
+static uint64_t recv__recorded(struct recv *p)
+{
+	uint64_t n = 0;
+	for (struct recv_stream *s = p->streams; s; s = s->next) {
+		struct netstream_stats st;
+		if (!s->done && s->linked && netstream_stats(&s->ns, &st) == 0)
+			n += st.recorded;
+	}
+	return n;
+}
+
 /* No more packets come: let the device play out (and the taps record)
-   what the streams still buffer, about their playout delay. */
+   what the streams still buffer: about their playout delay, and on while
+   the recordings still grow (dry concealment is not recorded). */
 static void recv__drain(struct recv *p)
 {
 	const struct timespec tick = {0, 5000000L};
@@ -253,13 +266,18 @@ static void recv__drain(struct recv *p)
 			ms = recv__held_ms(s);
 	if (ms <= 0)
 		return;
-	ms += 2000.0 * p->o.period / RECV_RATE + 20.0;
-	if (ms > RECV_DRAIN_MAX_MS)
-		ms = RECV_DRAIN_MAX_MS;
-	uint64_t until = netloop_now_ns() + (uint64_t)(ms * 1e6);
-	while (netloop_now_ns() < until) {
+	uint64_t now = netloop_now_ns(), step = 30000000u;
+	uint64_t last = now + RECV_DRAIN_MAX_MS * 1000000ull;
+	uint64_t until = now + (uint64_t)(ms * 1e6) + step;
+	uint64_t recorded = recv__recorded(p);
+	for (; now < until && now < last; now = netloop_now_ns()) {
 		(void)engine_poll(&p->e);
 		nanosleep(&tick, NULL);
+		if (netloop_now_ns() >= until &&
+		    recv__recorded(p) != recorded) {
+			recorded = recv__recorded(p);
+			until = netloop_now_ns() + step;
+		}
 	}
 }
 
