@@ -246,9 +246,13 @@ Test(record_disk, a_full_disk_stops_the_mix_recording_only)
 	const char *err = slurp(r.err);
 	cr_expect_eq(st, 1, "exit %d (a recording stopped early): %s", st, err);
 	expect_one_stop_line(err, mix);
-	/* The stream on the other disk is whole: the receiver went on. */
+	/* The stream on the other disk is whole: the receiver went on (bit
+	   for bit unless a loaded machine made packets late or lost). */
 	rec_path(&r, rec, sizeof(rec), 77);
-	cr_expect_eq(wavcmp("exact", ref, rec), 0, "%s", wavcmp_out);
+	cr_expect_geq(wav_check(rec), 3 * 48000 - 4800, "%s", slurp(r.out));
+	if (summary_num(&r, "concealed_frames", 0) == 0 &&
+	    summary_num(&r, "late", 0) == 0)
+		cr_expect_eq(wavcmp("exact", ref, rec), 0, "%s", wavcmp_out);
 	/* The full disk's file is valid and holds what the summary says. */
 	sf_count_t frames = wav_check(kept);
 	cr_expect_gt(frames, 0);
