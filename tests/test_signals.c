@@ -33,7 +33,19 @@ enum moment {
 	DURING_FINALISATION,
 };
 
-TestSuite(signals, .init = setup, .fini = teardown, .timeout = 60);
+static pid_t sender; /* a live sender, stopped by the fini */
+
+static void stop_sender(void)
+{
+	if (sender > 0) {
+		kill(sender, SIGKILL);
+		waitpid(sender, NULL, 0);
+	}
+	sender = 0;
+	teardown();
+}
+
+TestSuite(signals, .init = setup, .fini = stop_sender, .timeout = 60);
 
 /* A free UDP port on 127.0.0.1: bound, read back and released. */
 static unsigned free_port(void)
@@ -163,10 +175,11 @@ static void recv_case(enum moment m)
 	mkdir(r.recdir, 0755);
 	gensignal(ref, 1, 91);
 	snprintf(to, sizeof(to), "127.0.0.1:%u", free_port());
-	const char *sargs[] = {"send",    ref,       "--to",   to,
-	                       "--codec", "l16",     "--ssrc", "4242",
-	                       "--loop",  "--quiet", NULL};
-	pid_t sender = spawn(RTBRIDGE_PATH, sargs, NULL, NULL, false);
+	const char *sargs[] = {"send",    ref,       "--to",       to,
+	                       "--codec", "l16",     "--ssrc",     "4242",
+	                       "--loop",  "--quiet", "--duration", "30",
+	                       NULL};
+	sender = spawn(RTBRIDGE_PATH, sargs, NULL, NULL, false);
 	sleep_ms(100);
 	const char *args[] = {"recv",
 	                      "--listen",
@@ -187,6 +200,7 @@ static void recv_case(enum moment m)
 	                      "listening on");
 	kill(sender, SIGINT);
 	(void)wait_exit(sender, 10000);
+	sender = 0;
 	if (WIFSIGNALED(st)) {
 		/* Killed before main could block the signal: nothing made. */
 		cr_assert(m == RIGHT_AFTER_SPAWN || m == AFTER_50_MS,

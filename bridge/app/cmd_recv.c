@@ -101,64 +101,85 @@ static bool recv__sweep_due(struct recv *p, int64_t now)
 	return recv__alive(p) || now - p->dgrams_ns < linger;
 }
 
+/* The control loop's deadlines, CLOCK_MONOTONIC ns (INT64_MAX: none). */
+struct recv_due {
+	int64_t sweep, json, end, idle_end;
+	bool sweeping, streams; /* the sweep and the JSON lines have work */
+};
+
+/* One turn of the control loop: everything that has come in or is due. */
+static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
+                       struct app_status *status)
+{
+	struct receiver_new n;
+	int64_t json_ns = (int64_t)p->o.stats_ms * 1000000;
+
+	engine_woken(&p->e);
+	if (engine_poll(&p->e) & ENGINE_EV_RECORD_STOPPED) {
+		app_status_end(status);
+		recv__mix_stopped(p);
+	}
+	while (receiver_poll_new(&p->rx, &n))
+		cmd_recv_streams_add(p, &n);
+	cmd_recv_streams_spare(p);
+	d->sweeping = recv__sweep_due(p, now);
+	if (d->sweeping && now >= d->sweep) {
+		cmd_recv_streams_sweep(p, (uint64_t)(p->o.timeout_s * 1e9));
+		d->sweep = now + RECV_SWEEP_NS;
+	}
+	cmd_recv_streams_reap(p);
+	recv__check_records(p);
+	d->streams = recv__alive(p);
+	if (now >= d->json) {
+		if (d->streams)
+			cmd_recv_streams_json(p);
+		/* On the grid, never in a burst to catch up. */
+		d->json += json_ns * ((now - d->json) / json_ns + 1);
+	}
+	if (app_status_due(status))
+		cmd_recv_streams_draw(p, status);
+	/* Read after the clock: the net thread may have stamped a datagram
+	   since `now` was taken. */
+	int64_t last = (int64_t)receiver_last_rx_ns(&p->rx);
+	if (p->o.idle_exit_s > 0 && last)
+		d->idle_end = last + (int64_t)(p->o.idle_exit_s * 1e9);
+}
+
+/* The earliest deadline: the loop sleeps until then unless woken. */
+static int64_t recv__next(const struct recv *p, const struct recv_due *d,
+                          const struct app_status *status)
+{
+	int64_t due = recv__min(d->end, d->idle_end);
+	due = recv__min(due, engine_due_ns(&p->e));
+	due = recv__min(due, app_status_next_ns(status));
+	if (d->streams)
+		due = recv__min(due, d->json);
+	if (d->sweeping)
+		due = recv__min(due, d->sweep);
+	return due;
+}
+
 static void recv__loop(struct recv *p)
 {
 	struct app_status status;
-	struct receiver_new n;
 	const int64_t t0 = (int64_t)p->t0;
-	uint64_t timeout_ns = (uint64_t)(p->o.timeout_s * 1e9);
-	int64_t json_ns = (int64_t)p->o.stats_ms * 1000000;
-	int64_t next_sweep = 0, next_json = t0 + json_ns;
-	int64_t end = p->o.duration_s > 0
-	                      ? t0 + (int64_t)(p->o.duration_s * 1e9)
-	                      : INT64_MAX;
+	struct recv_due d = {
+	        .json = t0 + (int64_t)p->o.stats_ms * 1000000,
+	        .end = p->o.duration_s > 0
+	                       ? t0 + (int64_t)(p->o.duration_s * 1e9)
+	                       : INT64_MAX,
+	        .idle_end = INT64_MAX,
+	};
 
 	app_status_init(&status, stderr, p->o.force_status);
 	for (;;) {
-		engine_woken(&p->e);
+		recv__tick(p, &d, (int64_t)netloop_now_ns(), &status);
 		int64_t now = (int64_t)netloop_now_ns();
-		if (engine_poll(&p->e) & ENGINE_EV_RECORD_STOPPED) {
-			app_status_end(&status);
-			recv__mix_stopped(p);
-		}
-		while (receiver_poll_new(&p->rx, &n))
-			cmd_recv_streams_add(p, &n);
-		cmd_recv_streams_spare(p);
-		bool sweeping = recv__sweep_due(p, now);
-		if (sweeping && now >= next_sweep) {
-			cmd_recv_streams_sweep(p, timeout_ns);
-			next_sweep = now + RECV_SWEEP_NS;
-		}
-		cmd_recv_streams_reap(p);
-		recv__check_records(p);
-		bool streams = recv__alive(p);
-		if (now >= next_json) {
-			if (streams)
-				cmd_recv_streams_json(p);
-			/* On the grid, never in a burst to catch up. */
-			next_json +=
-			        json_ns * ((now - next_json) / json_ns + 1);
-		}
-		if (app_status_due(&status))
-			cmd_recv_streams_draw(p, &status);
-		if (app_signal_stop_requested() || now >= end)
+		if (app_signal_stop_requested() || now >= d.end ||
+		    now >= d.idle_end)
 			break;
-		/* Read after the clock: the net thread may have stamped a
-		   datagram since `now` was taken above. */
-		int64_t last = (int64_t)receiver_last_rx_ns(&p->rx);
-		int64_t idle_end = INT64_MAX;
-		if (p->o.idle_exit_s > 0 && last)
-			idle_end = last + (int64_t)(p->o.idle_exit_s * 1e9);
-		if ((int64_t)netloop_now_ns() >= idle_end)
-			break;
-		int64_t due = recv__min(end, idle_end);
-		due = recv__min(due, engine_due_ns(&p->e));
-		due = recv__min(due, app_status_next_ns(&status));
-		if (streams)
-			due = recv__min(due, next_json);
-		if (sweeping)
-			due = recv__min(due, next_sweep);
-		(void)app_signal_wait(engine_fd(&p->e), due);
+		(void)app_signal_wait(engine_fd(&p->e),
+		                      recv__next(p, &d, &status));
 	}
 	app_status_end(&status);
 }
