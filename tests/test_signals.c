@@ -19,8 +19,10 @@
  * was lost, late or concealed on the way (a loaded machine may make the
  * sender late) it is exactly those packets: the sender's signal bit for
  * bit from its first packet; the play recording is the looped file bit
- * for bit.
+ * for bit. And while they run, every thread but the main one (disk, net,
+ * virtual clock, PortAudio's and JACK's) has SIGINT and SIGTERM blocked.
  */
+#include "tests/jackd_fixture.h"
 #include "tests/recv_cli_fixture.h"
 
 #include <dirent.h>
@@ -322,4 +324,73 @@ Test(signals, play_sigterm_after_1_s)
 Test(signals, play_sigterms_during_finalisation)
 {
 	play_case(DURING_FINALISATION);
+}
+
+/* Every thread of `pid` but the main one blocks SIGINT and SIGTERM. */
+static void expect_workers_block_signals(pid_t pid, int min_threads)
+{
+	char path[64];
+	int threads = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	cr_assert_not_null(d);
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.' || atoi(e->d_name) == (int)pid)
+			continue;
+		char status[400];
+		snprintf(status, sizeof(status), "%s/%s/status", path,
+		         e->d_name);
+		const char *blk = strstr(slurp(status), "SigBlk:");
+		cr_assert_not_null(blk);
+		unsigned long long mask = strtoull(blk + 7, NULL, 16);
+		unsigned long long want =
+		        1ull << (SIGINT - 1) | 1ull << (SIGTERM - 1);
+		cr_expect_eq(mask & want, want, "thread %s blocks %llx",
+		             e->d_name, mask);
+		threads++;
+	}
+	closedir(d);
+	cr_expect_geq(threads, min_threads, "%d worker threads", threads);
+}
+
+Test(signals, recv_worker_threads_block_sigint_and_sigterm)
+{
+	char mix[128], out[128], err[128];
+	path_in(mix, sizeof(mix), "mix.wav");
+	path_in(out, sizeof(out), "recv.out");
+	path_in(err, sizeof(err), "recv.err");
+	/* Disk server, net thread, virtual clock (it runs: a mix is
+	   recorded). */
+	const char *args[] = {"recv",      "--listen", "127.0.0.1:0",
+	                      "--no-play", "--record", mix,
+	                      NULL};
+	pid_t pid = spawn(RTBRIDGE_PATH, args, out, err, false);
+	for (int i = 0; i < 4000 && !strstr(slurp(err), "listening on"); i++)
+		sleep_ms(5);
+	sleep_ms(100);
+	expect_workers_block_signals(pid, 3);
+	kill(pid, SIGTERM);
+	cr_expect_eq(wait_exit(pid, 20000), 0, "%s", slurp(err));
+}
+
+Test(signals, play_portaudio_threads_block_sigint_and_sigterm,
+     .fini = jackd_fixture_down)
+{
+	char a[128], out[128], err[128];
+	path_in(a, sizeof(a), "a.wav");
+	path_in(out, sizeof(out), "play.out");
+	path_in(err, sizeof(err), "play.err");
+	gensignal(a, 0.5, 93);
+	jackd_fixture_up("rtb_signals");
+	/* PortAudio's and JACK's threads too, started by the device. */
+	const char *args[] = {"play",     "--device", "JACK:", "--loop",
+	                      "--status", a,          NULL};
+	pid_t pid = spawn(RTBRIDGE_PATH, args, out, err, false);
+	for (int i = 0; i < 4000 && !strchr(slurp(err), '\r'); i++)
+		sleep_ms(5);
+	sleep_ms(200);
+	expect_workers_block_signals(pid, 3);
+	kill(pid, SIGTERM);
+	cr_expect_eq(wait_exit(pid, 20000), 0, "%s", slurp(err));
+	teardown();
 }
