@@ -65,9 +65,13 @@ Test(record_disk, missing_or_non_directory_targets_are_refused_at_start)
 	const char *p1[] = {"play",     "--no-play", "--fast", a,
 	                    "--record", recfile,     NULL};
 	expect_refused(p1, recfile, "no such directory");
+	/* A directory with a sound file's name. */
+	char wavdir[160];
+	snprintf(wavdir, sizeof(wavdir), "%s/x.wav", dir);
+	cr_assert_eq(mkdir(wavdir, 0755), 0);
 	const char *p2[] = {"play",     "--no-play", "--fast", a,
-	                    "--record", dir,         NULL};
-	expect_refused(p2, dir, "is a directory");
+	                    "--record", wavdir,      NULL};
+	expect_refused(p2, wavdir, "is a directory");
 }
 
 Test(record_disk, a_directory_without_permission_is_refused_at_start)
@@ -301,16 +305,19 @@ Test(record_disk, a_full_disk_stops_the_stream_recording_only)
 	cr_expect_geq(loud, 200, "%d of the stream's 300 packets in the mix",
 	              loud);
 	free(xm);
-	/* The stream's file is valid, an exact start of the stream, and the
-	   summary gives its length. */
+	/* The stream's file is valid, the summary gives its length, and it
+	   is the stream's start bit for bit (unless a loaded machine made
+	   packets late or concealed). */
 	sf_count_t frames = wav_check(kept);
 	cr_expect_gt(frames, 0);
 	cr_expect_eq(summary_num(&r, "recorded_frames", 0),
 	             (unsigned long long)frames);
 	sf_count_t nk;
 	double *xk = load(kept, &nk), *x0 = load(ref, &nr);
-	cr_expect(memcmp(xk, x0, (size_t)nk * 2 * sizeof(double)) == 0,
-	          "the kept file is not the stream's start");
+	if (summary_num(&r, "concealed_frames", 0) == 0 &&
+	    summary_num(&r, "late", 0) == 0)
+		cr_expect(memcmp(xk, x0, (size_t)nk * 2 * sizeof(double)) == 0,
+		          "the kept file is not the stream's start");
 	free(xk);
 	free(x0);
 	cr_expect(strstr(slurp(r.stats), "\"record_error\":"), "%s",
