@@ -309,9 +309,12 @@ Test(play, sigterm_stops_a_loop_cleanly_with_the_recording_finalized)
 	path_in(a, sizeof(a), "a.wav");
 	path_in(mix, sizeof(mix), "loop.wav");
 	write_wav16(a, 7, 4800);
-	const char *args[] = {"play",     "--no-play", "--loop", a,
-	                      "--record", mix,         NULL};
+	const char *args[] = {"play", "--no-play", "--loop", "--status",
+	                      a,      "--record",  mix,      NULL};
 	pid_t pid = spawn_rtbridge(args);
+	/* Running (its status line is drawn), then 0.6 s more. */
+	for (int i = 0; i < 4000 && !strchr(slurp(err_path), '\r'); i++)
+		sleep_ms(5);
 	sleep_ms(600);
 	kill(pid, SIGTERM);
 	int st = wait_exit(pid, 20000);
