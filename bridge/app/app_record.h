@@ -19,16 +19,17 @@
 #include "bridge/audio/disktap.h"
 
 /*
- * Check that `path` can be created or overwritten: its directory exists
- * and takes new files, or the file exists and can be written.
+ * Check that a recording can be made at `path` (diskcheck_file: a format
+ * we write, a directory that takes new files, or a file that can be
+ * replaced).
  *
  * Return: 0, or -errno after printing "rtbridge CMD: --record PATH: why"
  */
 int app_record_check_file(const char *cmd, const char *path);
 
 /*
- * Check that `dir` is a directory in which files can be created (by
- * creating and removing a probe file).
+ * Check that `dir` is a directory in which files can be created
+ * (diskcheck_dir: a probe file is created and removed).
  *
  * Return: 0, or -errno after printing "rtbridge CMD: --record-dir DIR: why"
  */
@@ -36,7 +37,7 @@ int app_record_check_dir(const char *cmd, const char *dir);
 
 /*
  * Say once that a recording stopped by itself: "rtbridge CMD: <the disk's
- * message> (recording stopped; the file keeps N frames)".
+ * message, with the frames the file keeps>; the recording stopped there".
  */
 void app_record_say_stopped(const char *cmd, const struct disktap *t);
 
