@@ -146,6 +146,22 @@ struct recv {
 	char out[128], err[128], stats[128], recdir[128];
 };
 
+/* Read the port a receiver started on port 0 bound, from its stderr. */
+static inline void recv_wait_port(struct recv *r)
+{
+	r->port = 0;
+	for (int i = 0; i < 1000 && !r->port; i++) {
+		const char *e =
+		        strstr(slurp(r->err), "listening on 127.0.0.1:");
+		if (e)
+			r->port = (unsigned)atoi(
+			        e + strlen("listening on 127.0.0.1:"));
+		else
+			sleep_ms(5);
+	}
+	cr_assert_gt(r->port, 0, "recv did not start: %s", slurp(r->err));
+}
+
 static inline void recv_start(struct recv *r, const char *const *extra)
 {
 	const char *args[40];
@@ -175,17 +191,7 @@ static inline void recv_start(struct recv *r, const char *const *extra)
 		args[n++] = extra[i];
 	args[n] = NULL;
 	r->pid = spawn(RTBRIDGE_PATH, args, r->out, r->err, true);
-	r->port = 0;
-	for (int i = 0; i < 1000 && !r->port; i++) {
-		const char *e =
-		        strstr(slurp(r->err), "listening on 127.0.0.1:");
-		if (e)
-			r->port = (unsigned)atoi(
-			        e + strlen("listening on 127.0.0.1:"));
-		else
-			sleep_ms(5);
-	}
-	cr_assert_gt(r->port, 0, "recv did not start: %s", slurp(r->err));
+	recv_wait_port(r);
 }
 
 static inline int recv_finish(struct recv *r)

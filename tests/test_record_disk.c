@@ -174,15 +174,24 @@ Test(record_disk, a_read_only_mount_is_refused_at_start)
 	          "%s", slurp(err));
 }
 
-/* A receiver on the given targets with an L16 sender of `ref` (3 s);
-   the tmpfs is `small` (256 KiB: full after about 1.3 s of a stream). */
-static void full_disk_run(const char *small, const char *keep,
-                          const char *recdir, const char *mix, const char *ref,
-                          struct recv *r)
+/* A receiver recording to `recdir` and `mix` while the test's "small"
+   directory is a 256 KiB tmpfs (full after about 1.3 s of a stream; what
+   it held is copied to "kept"), fed 3 s of L16 from `ref` (seed `seed`).
+   Return: the receiver's exit status. */
+static int full_disk_run(const char *recdir, const char *mix, int seed,
+                         struct recv *r)
 {
+	char small[128], keep[128], ref[128];
+	path_in(small, sizeof(small), "small");
+	path_in(keep, sizeof(keep), "kept");
+	path_in(ref, sizeof(ref), "ref.wav");
 	path_in(r->out, sizeof(r->out), "recv.out");
 	path_in(r->err, sizeof(r->err), "recv.err");
 	path_in(r->stats, sizeof(r->stats), "stats.json");
+	snprintf(r->recdir, sizeof(r->recdir), "%s", recdir);
+	mkdir(small, 0755);
+	mkdir(keep, 0755);
+	gensignal(ref, 3, seed);
 	const char *args[] = {"recv",
 	                      "--listen",
 	                      "127.0.0.1:0",
@@ -201,19 +210,9 @@ static void full_disk_run(const char *small, const char *keep,
 	                      "1",
 	                      NULL};
 	r->pid = spawn_mounted(small, 256, keep, args, r->out, r->err);
-	r->port = 0;
-	for (int i = 0; i < 1000 && !r->port; i++) {
-		const char *e =
-		        strstr(slurp(r->err), "listening on 127.0.0.1:");
-		if (e)
-			r->port = (unsigned)atoi(
-			        e + strlen("listening on 127.0.0.1:"));
-		else
-			sleep_ms(5);
-	}
-	cr_assert_gt(r->port, 0, "recv did not start: %s", slurp(r->err));
-	snprintf(r->recdir, sizeof(r->recdir), "%s", recdir);
+	recv_wait_port(r);
 	send_file(ref, r->port, "l16", "77", NULL);
+	return wait_exit(r->pid, 20000);
 }
 
 /* The one line saying that `path`'s recording stopped on a full disk. */
@@ -230,23 +229,16 @@ static void expect_one_stop_line(const char *err, const char *path)
 
 Test(record_disk, a_full_disk_stops_the_mix_recording_only)
 {
-	char small[128], keep[128], recdir[128], mix[160], ref[128], rec[160];
-	char kept[160];
+	char recdir[128], mix[160], ref[128], rec[160], kept[160];
 	struct recv r;
 	if (!is_root())
 		cr_skip_test("not root: cannot mount a small tmpfs");
-	path_in(small, sizeof(small), "small");
-	path_in(keep, sizeof(keep), "kept");
 	path_in(recdir, sizeof(recdir), "rec");
 	path_in(ref, sizeof(ref), "ref.wav");
-	mkdir(small, 0755);
-	mkdir(keep, 0755);
+	path_in(mix, sizeof(mix), "small/mix.wav");
+	path_in(kept, sizeof(kept), "kept/mix.wav");
 	mkdir(recdir, 0755);
-	snprintf(mix, sizeof(mix), "%s/mix.wav", small);
-	snprintf(kept, sizeof(kept), "%s/mix.wav", keep);
-	gensignal(ref, 3, 33);
-	full_disk_run(small, keep, recdir, mix, ref, &r);
-	int st = wait_exit(r.pid, 20000);
+	int st = full_disk_run(recdir, mix, 33, &r);
 	const char *err = slurp(r.err);
 	cr_expect_eq(st, 1, "exit %d (a recording stopped early): %s", st, err);
 	expect_one_stop_line(err, mix);
@@ -270,21 +262,15 @@ Test(record_disk, a_full_disk_stops_the_mix_recording_only)
 
 Test(record_disk, a_full_disk_stops_the_stream_recording_only)
 {
-	char small[128], keep[128], recdir[160], mix[128], ref[128], kept[200];
+	char recdir[128], mix[128], ref[128], kept[200];
 	struct recv r;
 	if (!is_root())
 		cr_skip_test("not root: cannot mount a small tmpfs");
-	path_in(small, sizeof(small), "small");
-	path_in(keep, sizeof(keep), "kept");
 	path_in(mix, sizeof(mix), "mix.wav");
 	path_in(ref, sizeof(ref), "ref.wav");
-	mkdir(small, 0755);
-	mkdir(keep, 0755);
-	snprintf(recdir, sizeof(recdir), "%s/rec", small);
-	snprintf(kept, sizeof(kept), "%s/rec/%08x.wav", keep, 77u);
-	gensignal(ref, 3, 34);
-	full_disk_run(small, keep, recdir, mix, ref, &r);
-	int st = wait_exit(r.pid, 20000);
+	path_in(recdir, sizeof(recdir), "small/rec");
+	path_in(kept, sizeof(kept), "kept/rec/0000004d.wav");
+	int st = full_disk_run(recdir, mix, 34, &r);
 	const char *err = slurp(r.err);
 	cr_expect_eq(st, 1, "exit %d (a recording stopped early): %s", st, err);
 	char path[200];

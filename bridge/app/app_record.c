@@ -9,22 +9,27 @@
 
 #include "bridge/disk/diskcheck.h"
 
+/* One line for a refused target (msg names it). Return: rc. */
+static int app_record__refused(const char *cmd, const char *opt, int rc,
+                               const char *msg)
+{
+	if (rc < 0)
+		fprintf(stderr, "rtbridge %s: %s %s\n", cmd, opt, msg);
+	return rc;
+}
+
 int app_record_check_dir(const char *cmd, const char *dir)
 {
 	char msg[400];
-	int rc = diskcheck_dir(dir, msg, sizeof(msg));
-	if (rc < 0)
-		fprintf(stderr, "rtbridge %s: --record-dir %s\n", cmd, msg);
-	return rc;
+	return app_record__refused(cmd, "--record-dir",
+	                           diskcheck_dir(dir, msg, sizeof(msg)), msg);
 }
 
 int app_record_check_file(const char *cmd, const char *path)
 {
 	char msg[400];
-	int rc = diskcheck_file(path, msg, sizeof(msg));
-	if (rc < 0)
-		fprintf(stderr, "rtbridge %s: --record %s\n", cmd, msg);
-	return rc;
+	return app_record__refused(cmd, "--record",
+	                           diskcheck_file(path, msg, sizeof(msg)), msg);
 }
 
 void app_record_say_stopped(const char *cmd, const struct disktap *t)

@@ -118,26 +118,37 @@ static void app_stats__record(FILE *f, const struct app_stats_record *r)
 	}
 }
 
+/* A line's start, when the output is on. Return: whether it is. */
+static bool app_stats__begin(struct app_stats *s, const char *type, double t)
+{
+	if (s->f)
+		fprintf(s->f, "{\"type\":\"%s\",\"t\":%.3f,", type, t);
+	return s->f != NULL;
+}
+
+/* A line's end: flushed so that a reader sees whole objects. */
+static void app_stats__end(struct app_stats *s)
+{
+	fprintf(s->f, "}\n");
+	fflush(s->f);
+}
+
 void app_stats_record_stopped(struct app_stats *s, double t_s,
                               const struct app_stats_record *r)
 {
-	if (!s->f)
+	if (!app_stats__begin(s, "record_stopped", t_s))
 		return;
-	fprintf(s->f, "{\"type\":\"record_stopped\",\"t\":%.3f,", t_s);
 	app_stats__record(s->f, r);
-	fprintf(s->f, "}\n");
-	fflush(s->f);
+	app_stats__end(s);
 }
 
 void app_stats_stream(struct app_stats *s, double t_s,
                       const struct app_stats_stream *x)
 {
-	if (!s->f)
+	if (!app_stats__begin(s, "stream", t_s))
 		return;
-	fprintf(s->f, "{\"type\":\"stream\",\"t\":%.3f,", t_s);
 	app_stats__fields(s->f, x);
-	fprintf(s->f, "}\n");
-	fflush(s->f);
+	app_stats__end(s);
 }
 
 void app_stats_summary_begin(struct app_stats *s, double t_s)
