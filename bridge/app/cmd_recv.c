@@ -67,6 +67,56 @@ static void recv__check_records(struct recv *p)
 	}
 }
 
+/* --sync: a stream that has had packets for the sync delay + 1 s and
+   decoded none has RTP times far from the media clock. */
+static bool recv__sync_stuck(struct recv *p, struct recv_stream *s,
+                             const struct netstream_stats *st, int64_t now)
+{
+	if (!p->o.sync_ms || s->sync_warned || !st->received)
+		return false;
+	if (!s->seen_ns)
+		s->seen_ns = now;
+	if (st->frames_in > st->concealed_frames)
+		s->sync_warned = true; /* it plays: nothing to say */
+	return !s->sync_warned &&
+	       now - s->seen_ns > (int64_t)(p->o.sync_ms + 1000) * 1000000;
+}
+
+/* Streams whose timing cannot be followed as sent, said once each: a
+   sender whose RTP clock disagrees with what its packets decode to (the
+   stream follows the decoded durations), and under --sync one whose RTP
+   times are not on the media clock. */
+static void recv__check_timing(struct recv *p, struct app_status *status,
+                               int64_t now)
+{
+	for (struct recv_stream *s = p->streams; s; s = s->next) {
+		struct netstream_stats st;
+		if (s->done || !s->linked || netstream_stats(&s->ns, &st) < 0)
+			continue;
+		if (st.clock_mismatch && !s->clock_warned) {
+			s->clock_warned = true;
+			app_status_end(status);
+			fprintf(stderr,
+			        "rtbridge recv: warning: stream %08x from %s: "
+			        "its RTP timestamps run at another rate than "
+			        "its packets decode to; timed by the decoded "
+			        "audio instead\n",
+			        (unsigned)s->ssrc, s->from);
+		}
+		if (recv__sync_stuck(p, s, &st, now)) {
+			s->sync_warned = true;
+			app_status_end(status);
+			fprintf(stderr,
+			        "rtbridge recv: warning: stream %08x from %s: "
+			        "nothing played under --sync: its RTP times "
+			        "are far from the media clock (the sender must "
+			        "stamp them from the system clock, RFC 7273, "
+			        "and the clocks agree)\n",
+			        (unsigned)s->ssrc, s->from);
+		}
+	}
+}
+
 static void recv__mix_stopped(struct recv *p)
 {
 	struct app_stats_record r = {
@@ -129,6 +179,7 @@ static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
 	}
 	cmd_recv_streams_reap(p);
 	recv__check_records(p);
+	recv__check_timing(p, status, now);
 	d->streams = recv__alive(p);
 	if (now >= d->json) {
 		if (d->streams)

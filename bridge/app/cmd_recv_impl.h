@@ -39,6 +39,9 @@ struct recv_stream {
 	bool done;         /* destroyed; final figures kept */
 	bool rec_reported; /* its recording's stop was said */
 	bool no_file;      /* nothing was recorded: the file was removed */
+	bool clock_warned; /* its RTP clock's mismatch was said */
+	bool sync_warned;  /* --sync: that nothing plays was said */
+	int64_t seen_ns;   /* --sync: when its first packets were seen */
 	int rec_rc;
 	uint32_t ssrc;
 	char from[ADDR_TEXT_MAX];

@@ -90,6 +90,9 @@ static const struct app_opt recv_opts__table[] = {
                "lower limit of the automatic delay"),
         APP_MS("--max-latency", RECV_OPT(max_latency_ms), 1, 2000, "MS",
                "upper limit of the automatic delay"),
+        APP_MS("--sync", RECV_OPT(sync_ms), 1, 2000, "MS",
+               "play each RTP time at its media time + MS (senders\n"
+               "stamping the system clock, RFC 7273; a fixed delay)"),
         APP_OPT_DURATION(RECV_OPT(duration_s), ""),
         APP_NUM("--idle-exit", RECV_OPT(idle_exit_s), 0.01, 1e7, "SEC",
                 "exit when no stream has had packets for SEC"),
@@ -238,6 +241,14 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		        "rtbridge recv: "
 		        "--min-latency %u is above --max-latency %u\n",
 		        o->min_latency_ms, o->max_latency_ms);
+		return -EINVAL;
+	}
+	if (o->sync_ms &&
+	    (!o->latency_auto || o->min_latency_ms || o->max_latency_ms)) {
+		fprintf(stderr,
+		        "rtbridge recv: --sync sets the delay itself: "
+		        "it does not go with --latency, --min-latency or "
+		        "--max-latency\n");
 		return -EINVAL;
 	}
 	if (o->record && app_record_check_file("recv", o->record) < 0)

@@ -31,6 +31,7 @@ struct cmd_recv_opts {
 	unsigned latency_ms;     /* fixed, when !latency_auto */
 	unsigned min_latency_ms; /* 0: the jitter buffer's default */
 	unsigned max_latency_ms; /* 0: the jitter buffer's default */
+	unsigned sync_ms;        /* media-clock sync delay; 0: no sync */
 	double duration_s;       /* 0: until stopped */
 	double idle_exit_s;      /* 0: never */
 	double timeout_s;        /* a stream silent this long is removed */

@@ -53,6 +53,13 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 		c->jitter.adaptive = false;
 		c->jitter.fixed_ms = o->latency_ms;
 	}
+	if (o->sync_ms) {
+		/* Media-clock sync: the delay is sync_ms, fixed (the buffer
+		   is sized for it). */
+		c->jitter.sync_ms = o->sync_ms;
+		c->jitter.adaptive = false;
+		c->jitter.fixed_ms = o->sync_ms;
+	}
 	if (o->min_latency_ms)
 		c->jitter.min_ms = o->min_latency_ms;
 	if (o->max_latency_ms)
