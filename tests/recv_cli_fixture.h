@@ -162,15 +162,35 @@ static inline void recv_wait_port(struct recv *r)
 	cr_assert_gt(r->port, 0, "recv did not start: %s", slurp(r->err));
 }
 
-static inline void recv_start(struct recv *r, const char *const *extra)
+/* The receiver's files in the test's directory. */
+static inline void recv_paths(struct recv *r)
 {
-	const char *args[40];
-	int n = 0;
 	path_in(r->out, sizeof(r->out), "recv.out");
 	path_in(r->err, sizeof(r->err), "recv.err");
 	path_in(r->stats, sizeof(r->stats), "stats.json");
 	path_in(r->recdir, sizeof(r->recdir), "rec");
 	mkdir(r->recdir, 0755);
+}
+
+/* rtbridge with the arguments `base` then `extra`, under the real-time
+   checker; the port it bound read back. */
+static inline void recv_spawn(struct recv *r, const char *const *base,
+                              const char *const *extra)
+{
+	const char *args[40];
+	int n = 0;
+	for (int i = 0; base[i] && n < 39; i++)
+		args[n++] = base[i];
+	for (int i = 0; extra[i] && n < 39; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	r->pid = spawn(RTBRIDGE_PATH, args, r->out, r->err, true);
+	recv_wait_port(r);
+}
+
+static inline void recv_start(struct recv *r, const char *const *extra)
+{
+	recv_paths(r);
 	/* A 60 ms floor under the adaptive delay keeps these exactness
 	   checks steady on a loaded 2-core machine; adaptation itself is
 	   the jitter buffer's tests' business. */
@@ -185,13 +205,7 @@ static inline void recv_start(struct recv *r, const char *const *extra)
 	                      "--min-latency",
 	                      "60",
 	                      NULL};
-	for (int i = 0; base[i]; i++)
-		args[n++] = base[i];
-	for (int i = 0; extra[i] && n < 39; i++)
-		args[n++] = extra[i];
-	args[n] = NULL;
-	r->pid = spawn(RTBRIDGE_PATH, args, r->out, r->err, true);
-	recv_wait_port(r);
+	recv_spawn(r, base, extra);
 }
 
 static inline int recv_finish(struct recv *r)

@@ -19,13 +19,7 @@ TestSuite(recv_sync, .init = setup, .fini = teardown, .timeout = 60);
 /* A receiver of mono L16 with `extra` options, recording each stream. */
 static void sync_recv_start(struct recv *r, const char *const *extra)
 {
-	const char *args[32];
-	int n = 0;
-	path_in(r->out, sizeof(r->out), "recv.out");
-	path_in(r->err, sizeof(r->err), "recv.err");
-	path_in(r->stats, sizeof(r->stats), "stats.json");
-	path_in(r->recdir, sizeof(r->recdir), "rec");
-	mkdir(r->recdir, 0755);
+	recv_paths(r);
 	const char *base[] = {"recv",
 	                      "--listen",
 	                      "127.0.0.1:0",
@@ -41,13 +35,7 @@ static void sync_recv_start(struct recv *r, const char *const *extra)
 	                      "--idle-exit",
 	                      "0.5",
 	                      NULL};
-	for (int i = 0; base[i]; i++)
-		args[n++] = base[i];
-	for (int i = 0; extra[i] && n < 31; i++)
-		args[n++] = extra[i];
-	args[n] = NULL;
-	r->pid = spawn(RTBRIDGE_PATH, args, r->out, r->err, true);
-	recv_wait_port(r);
+	recv_spawn(r, base, extra);
 }
 
 static uint64_t sync_now(clockid_t c)
