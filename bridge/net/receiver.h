@@ -57,6 +57,10 @@ struct receiver_opts {
 	const struct addr_net *allow;   /* copied; NULL/0: anyone */
 	size_t nallow;
 	int rcvbuf; /* SO_RCVBUF bytes; 0: system default */
+	/* Called on the net thread after each new-SSRC record is posted
+	   (e.g. to wake the control thread); NULL: none. */
+	void (*notify)(void *arg);
+	void *notify_arg;
 };
 
 /* A new SSRC, net -> control. */
