@@ -49,6 +49,7 @@
 #include "bridge/rtcheck/rthook.h"
 #include "codec/varispeed.h"
 #include "tools/sinefit.h"
+#include "tools/benchutil.h"
 
 #define CH      2
 #define BLOCK   128
@@ -245,21 +246,6 @@ static size_t run_block(struct rs *r, struct gen *g, float *out, double ratio)
 	return done;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static uint64_t rng_next(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -294,16 +280,16 @@ static void measure_cost(const struct cand *c, unsigned blocks, double *med,
 			        (double)(rng_next(&seed) % 2001) - 1000.0;
 			double ratio =
 			        1.0 + 300e-6 * sin(i * 2e-3) + noise * 1e-9;
-			uint64_t t0 = now_ns();
+			uint64_t t0 = benchutil_now_ns();
 			run_block(&r, &g, out, ratio);
-			uint64_t t1 = now_ns();
+			uint64_t t1 = benchutil_now_ns();
 			if (i >= 500)
 				t[i - 500] = t1 - t0;
 		}
 		rthook_rt_leave();
 		*rt += rthook_violations() - v0;
 		rs_clear(&r);
-		qsort(t, blocks, sizeof(*t), cmp_u64);
+		qsort(t, blocks, sizeof(*t), benchutil_cmp_u64);
 		if ((double)t[blocks / 2] < *med) {
 			*med = (double)t[blocks / 2];
 			*p99 = (double)t[blocks * 99 / 100];
