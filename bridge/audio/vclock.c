@@ -8,12 +8,15 @@
  *
  * Dozing: the thread raises `dozing`, then asks the callback whether it is
  * idle; a poster of work publishes it, then reads `dozing` and posts the
- * semaphore when it is raised. A seq_cst fence on each side between the
- * store and the load (the store-load pattern of Dekker's algorithm) makes
- * sure one of them sees the other: either the idle check sees the work, or
- * the poster sees the doze and wakes it. Posts only happen while dozing,
- * and the thread drops leftover ones when it stops dozing, so the
- * semaphore's count stays small.
+ * semaphore when it is raised. Both sides touch `dozing` with a
+ * read-modify-write (the poster's adds nothing), so the two are ordered in
+ * its modification order: if the thread's comes first, the poster reads
+ * the raised flag and posts; if the poster's comes first, the thread's
+ * reads it (acquire from the poster's release), so its idle check sees
+ * the work published before. (The store-load pattern of Dekker's
+ * algorithm, without a fence, which ThreadSanitizer cannot follow.) Posts
+ * only happen while dozing, and the thread drops leftover ones when it
+ * stops dozing, so the semaphore's count stays small.
  */
 #define _GNU_SOURCE /* pthread_setname_np, sem_clockwait */
 #include "bridge/audio/vclock.h"
@@ -61,7 +64,7 @@ int vclock_open(struct vclock *v, const struct devcfg *cfg)
 	atomic_init(&v->xruns, 0);
 	atomic_init(&v->idle_periods, 0);
 	atomic_init(&v->late_max_ns, 0);
-	atomic_init(&v->dozing, false);
+	atomic_init(&v->dozing, 0);
 	return 0;
 
 fail_in:
@@ -127,8 +130,9 @@ static bool vclock__doze(struct vclock *v)
 	bool slept = false;
 
 	for (;;) {
-		atomic_store_explicit(&v->dozing, true, memory_order_relaxed);
-		atomic_thread_fence(memory_order_seq_cst);
+		/* See the file comment: pairs with vclock_wake. */
+		(void)atomic_exchange_explicit(&v->dozing, 1,
+		                               memory_order_seq_cst);
 		if (atomic_load_explicit(&v->quit, memory_order_relaxed))
 			break;
 		rthook_rt_enter();
@@ -146,7 +150,7 @@ static bool vclock__doze(struct vclock *v)
 			;
 		slept = true;
 	}
-	atomic_store_explicit(&v->dozing, false, memory_order_relaxed);
+	atomic_store_explicit(&v->dozing, 0, memory_order_relaxed);
 	while (sem_trywait(&v->wake) == 0)
 		;
 	return slept;
@@ -280,10 +284,10 @@ uint64_t vclock_callbacks(const struct vclock *v)
 
 void vclock_wake(struct vclock *v)
 {
-	/* Pairs with the fence in vclock__doze: the work posted before this
-	   call is seen by its idle check, or `dozing` is seen here. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&v->dozing, memory_order_relaxed))
+	/* Pairs with the exchange in vclock__doze: the work posted before
+	   this call is seen by its idle check, or `dozing` is seen here (see
+	   the file comment). */
+	if (atomic_fetch_or_explicit(&v->dozing, 0, memory_order_acq_rel))
 		sem_post(&v->wake);
 }
 

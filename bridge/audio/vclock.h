@@ -65,7 +65,7 @@ struct vclock {
 	_Atomic uint64_t xruns;        /* periods skipped for lateness */
 	_Atomic uint64_t idle_periods; /* periods dozed through */
 	sem_t wake;                    /* posted by vclock_wake while dozing */
-	_Atomic bool dozing; /* thread: asleep or about to be, on `wake` */
+	_Atomic int dozing; /* 1: the thread is asleep, or about to be */
 	_Atomic int64_t late_max_ns; /* worst wake-up lateness */
 	int64_t t0_ns;               /* CLOCK_MONOTONIC time of period 0 */
 };
@@ -127,7 +127,7 @@ int64_t vclock_deadline_ns(const struct vclock *v, uint64_t k);
 /*
  * Say that work was posted for the callback (after posting it): a thread
  * dozing because devcfg.idle said so wakes up and asks again. Cheap when
- * it is not dozing (a fence and a load).
+ * it is not dozing (one atomic read-modify-write).
  *
  * Pre: v is open
  * Context: any thread except the audio thread (may make a system call)
