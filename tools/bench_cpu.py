@@ -7,7 +7,8 @@ the whole process, all its threads) before and after a fixed window; the
 case is repeated and the median printed. Cases, for Opus (128 kbit/s) and
 L16 (stereo 48 kHz), 10 ms packets, N streams (default 8):
 
-  (a) an idle `rtbridge recv --no-play` with no stream;
+  (a) an idle `rtbridge recv --no-play` with no stream (and its threads,
+      by name, from /proc/PID/task/TID/stat);
   (b) N streams into ONE `recv --no-play` (drift compensation on, the
       default): the process's total, per stream (total / N), and per
       stream above idle ((total - idle) / N);
@@ -161,39 +162,57 @@ class Bench:
     # ---- measuring ----
 
     @staticmethod
-    def cpu_ticks(pid):
-        with open("/proc/%d/stat" % pid) as f:
+    def cpu_ticks(pid, tid=None):
+        path = "/proc/%d/stat" % pid if tid is None else \
+            "/proc/%d/task/%d/stat" % (pid, tid)
+        with open(path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])  # utime, stime
 
-    def measure(self, procs):
-        """Warm up, then the median over the repeats of each process's
-        % of a core over the window."""
+    @staticmethod
+    def threads(pid):
+        """{tid: name} of a process's threads."""
+        out = {}
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                out[int(t)] = f.read().strip()
+        return out
+
+    def measure(self, procs, split=None):
+        """Warm up, then each process's % of a core over the window, per
+        repeat. With `split` (a dict), also the first process's threads:
+        split[name] = their % per repeat."""
         time.sleep(self.a.warmup)
         runs = []
+        names = self.threads(procs[0].pid) if split is not None else {}
         for _ in range(self.a.repeats):
             self.check_alive(procs)
             t0 = time.monotonic()
             c0 = [self.cpu_ticks(p.pid) for p in procs]
+            h0 = {t: self.cpu_ticks(procs[0].pid, t) for t in names}
             time.sleep(self.a.seconds)
             c1 = [self.cpu_ticks(p.pid) for p in procs]
+            h1 = {t: self.cpu_ticks(procs[0].pid, t) for t in names}
             dt = time.monotonic() - t0
             runs.append([(b - a) / TICK / dt * 100.0 for a, b in zip(c0, c1)])
+            for t, name in names.items():
+                split.setdefault("%s" % name, []).append(
+                    (h1[t] - h0[t]) / TICK / dt * 100.0)
         self.check_alive(procs)
         return runs
 
-    def case(self, setup):
+    def case(self, setup, split=None):
         """Run one case: setup() starts processes and returns the ones to
         measure; every process is stopped afterwards."""
         try:
-            return self.measure(setup())
+            return self.measure(setup(), split)
         finally:
             self.stop_all()
 
     # ---- the cases ----
 
-    def idle(self):
-        runs = self.case(lambda: [self.recv("l16")[0]])
+    def idle(self, split):
+        runs = self.case(lambda: [self.recv("l16")[0]], split)
         return statistics.median(r[0] for r in runs)
 
     def one_recv(self, codec):
@@ -269,8 +288,12 @@ class Bench:
 
         idle = None
         if "a" in only:
-            idle = self.idle()
+            split = {}
+            idle = self.idle(split)
             row("(a) idle recv --no-play, no stream", [idle])
+            print("    its threads: " + ", ".join(
+                "%s %.2f" % (k, statistics.median(v))
+                for k, v in sorted(split.items())))
         one = {c: None for c in codecs}
         each = {c: None for c in codecs}
         grx = {c: None for c in codecs}
