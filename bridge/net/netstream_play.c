@@ -264,11 +264,16 @@ static double netstream_control(struct netstream *s, uint64_t now_ns)
 		return 1.0;
 	}
 	/* Error: how late the next output frame is against its due time.
-	   The frames decoded but not yet resampled come first. */
-	double e = (double)jitter_error_ns(
-	                   &s->jit, now_ns,
-	                   (int64_t)llround(netstream_pending(s))) /
-	           1e9;
+	   The frames decoded but not yet played come first: a fractional
+	   count of ticks (the resampler sits between two input frames), so
+	   the due time is interpolated between the two whole ticks around
+	   it. Rounded, the level would jump by a frame now and then, and
+	   the ratio with it: a pitch wobble of some ppm. */
+	double p = netstream_pending(s), whole = floor(p);
+	double e0 = (double)jitter_error_ns(&s->jit, now_ns, (int64_t)whole);
+	double e1 =
+	        (double)jitter_error_ns(&s->jit, now_ns, (int64_t)whole + 1);
+	double e = (e0 + (p - whole) * (e1 - e0)) / 1e9;
 	s->st.buffer_ms = s->st.target_ms + e * 1e3;
 	double c = driftctl_step(&s->ctl, jitter_drift(&s->jit), e,
 	                         jitter_target_rate(&s->jit));
