@@ -10,8 +10,8 @@ L16 (stereo 48 kHz), 10 ms packets, N streams (default 8):
   (a) an idle `rtbridge recv --no-play` with no stream (and its threads,
       by name, from /proc/PID/task/TID/stat);
   (b) N streams into ONE `recv --no-play` (drift compensation on, the
-      default): the process's total, per stream (total / N), and per
-      stream above idle ((total - idle) / N);
+      default): the process's total and its threads by name, per stream
+      (total / N), and per stream above idle ((total - idle) / N);
   (c) one `recv --no-play` process per stream: per stream;
   (d) one GStreamer receive pipeline per stream (udpsrc ! rtpjitterbuffer
       ! rtpopusdepay ! opusdec ! fakesink, or rtpL16depay): per stream,
@@ -215,13 +215,13 @@ class Bench:
         runs = self.case(lambda: [self.recv("l16")[0]], split)
         return statistics.median(r[0] for r in runs)
 
-    def one_recv(self, codec):
+    def one_recv(self, codec, split):
         def setup():
             p, port = self.recv(codec)
             for _ in range(self.a.streams):
                 self.send(codec, port)
             return [p]
-        return statistics.median(r[0] for r in self.case(setup))
+        return statistics.median(r[0] for r in self.case(setup, split))
 
     def recv_each(self, codec):
         def setup():
@@ -298,9 +298,14 @@ class Bench:
         each = {c: None for c in codecs}
         grx = {c: None for c in codecs}
         if "b" in only:
-            one = {c: self.one_recv(c) for c in codecs}
+            splits = {c: {} for c in codecs}
+            one = {c: self.one_recv(c, splits[c]) for c in codecs}
             row("(b) one recv, %d streams: process" % n,
                 [one[c] for c in codecs])
+            for c in codecs:
+                print("    its threads, %s: " % c + ", ".join(
+                    "%s %.2f" % (k, statistics.median(v))
+                    for k, v in sorted(splits[c].items())))
             row("    per stream (total / %d)" % n,
                 [one[c] / n for c in codecs])
             if idle is not None:
