@@ -10,10 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libopus-dev
-	libsndfile1-dev libsamplerate0-dev portaudio19-dev libcriterion-dev)
+	libsndfile1-dev libsamplerate0-dev portaudio19-dev libcriterion-dev
+	libsrtp2-dev)
 test_pkgs=(libck-dev clang libclang-rt-14-dev jackd2 libasound2-plugins
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-	ffmpeg sox python3-numpy iproute2 valgrind libspeexdsp-dev libsoxr-dev)
+	gstreamer1.0-plugins-bad ffmpeg sox python3-numpy iproute2 valgrind
+	libspeexdsp-dev libsoxr-dev)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--tools" ]; then
