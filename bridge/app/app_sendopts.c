@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bridge/app/app_opts.h"
+#include "bridge/app/app_srtp.h"
 
 #define SEND_OPT(f) offsetof(struct app_sendopts, f)
 
@@ -27,6 +28,8 @@ static const struct app_opt app_sendopts__stream[] = {
         APP_INT("--rate", SEND_OPT(rate), 8000, 384000, "HZ",
                 "stream rate (default {default}; files are resampled)"),
         APP_OPT_PT(SEND_OPT(pt)),
+        APP_OPT_SRTP_KEY(SEND_OPT(srtp_key)),
+        APP_OPT_SRTP_SUITE(SEND_OPT(srtp_suite)),
         APP_OPT_END,
 };
 
@@ -108,6 +111,9 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 	o->frame_us = (int)lround(o->frame_ms * 1000.0);
 	if (o->to == NULL)
 		return app_sendopts__refuse(cmd, "--to HOST:PORT is required");
+	if (o->srtp_suite && !o->srtp_key)
+		return app_sendopts__refuse(cmd,
+		                            "--srtp-suite needs --srtp-key");
 	if (!send)
 		return 0;
 	if (o->capture && o->file)

@@ -36,6 +36,8 @@ struct app_sendopts {
 	double start_s;     /* --start */
 	double duration_s;  /* --duration; 0: whole file / until stopped */
 	int dscp;           /* --dscp; -1: none */
+	const char *srtp_key;   /* --srtp-key @FILE|KEY, or NULL: plain RTP */
+	const char *srtp_suite; /* --srtp-suite */
 };
 
 /*

@@ -191,6 +191,7 @@ void app_stats_summary_end(struct app_stats *s,
 	        "\"over_max_streams\":%llu,\"pending_dropped\":%llu,"
 	        "\"refused\":%llu,\"stream_dropped\":%llu,"
 	        "\"streams_seen\":%llu,\"notify_dropped\":%llu,"
+	        "\"auth_failed\":%llu,\"replayed\":%llu,"
 	        "\"callback_max_us\":%.1f,\"rt_violations\":%lu}\n",
 	        (unsigned long long)c->datagrams,
 	        (unsigned long long)c->accepted,
@@ -203,6 +204,8 @@ void app_stats_summary_end(struct app_stats *s,
 	        (unsigned long long)c->stream_dropped,
 	        (unsigned long long)c->streams_seen,
 	        (unsigned long long)c->notify_dropped,
+	        (unsigned long long)c->auth_failed,
+	        (unsigned long long)c->replayed,
 	        app_stats__num(callback_max_us), rt_violations);
 	fflush(s->f);
 }

@@ -248,7 +248,19 @@ static int recv__open_net(struct recv *p)
 	        .notify = recv__notify,
 	        .notify_arg = &p->e,
 	};
-	int rc = receiver_init(&p->rx, &ro);
+	char err[160];
+	int rc;
+	if (p->o.srtp) {
+		rc = srtpctx_init_rx(&p->srtp, &p->o.srtp_key, ro.max_datagram,
+		                     2u * p->o.max_streams, err, sizeof(err));
+		srtpkey_clear(&p->o.srtp_key); /* libsrtp holds it now */
+		if (rc < 0) {
+			fprintf(stderr, "rtbridge recv: %s\n", err);
+			return rc;
+		}
+		ro.srtp = &p->srtp;
+	}
+	rc = receiver_init(&p->rx, &ro);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: receiver: %s\n", strerror(-rc));
 		return rc;
@@ -274,9 +286,11 @@ static int recv__open_net(struct recv *p)
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
 	else
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-	fprintf(stderr, "rtbridge recv: listening on %s (%s, pt %d)\n",
+	fprintf(stderr, "rtbridge recv: listening on %s (%s, pt %d%s%s)\n",
 	        addr_format((const struct sockaddr *)&ss, a, sizeof(a)),
-	        codec_kind_name(p->o.codec.kind), p->o.pt);
+	        codec_kind_name(p->o.codec.kind), p->o.pt,
+	        p->o.srtp ? ", SRTP " : "",
+	        p->o.srtp ? srtpkey_suite_name(p->srtp_suite) : "");
 	return 0;
 }
 
@@ -400,6 +414,7 @@ static void recv__free(struct recv *p)
 	engine_clear(&p->e);
 	if (p->rx_ready)
 		receiver_clear(&p->rx);
+	srtpctx_clear(&p->srtp); /* the net thread is gone */
 	while (p->streams) {
 		struct recv_stream *s = p->streams;
 		p->streams = s->next;
@@ -411,6 +426,25 @@ static void recv__free(struct recv *p)
 		free(s);
 	}
 	app_stats_close(&p->json);
+}
+
+/* What cannot work with these options, said before anything starts.
+   Return: 0, -EINVAL (bad usage) or -EIO. */
+static int recv__check(struct recv *p)
+{
+	p->channels =
+	        p->o.codec.channels > 2 ? (unsigned)p->o.codec.channels : 2u;
+	if (p->channels > 2 && p->o.nmix > 0) {
+		fprintf(stderr, "rtbridge recv: "
+		                "--mix needs streams of 1 or 2 channels\n");
+		return -EINVAL;
+	}
+	p->drift = p->o.drift != 0;
+	if (cmd_recv_streams_check(p) < 0)
+		return -EINVAL;
+	if (app_stats_open(&p->json, p->o.stats_json) < 0)
+		return -EIO;
+	return 0;
 }
 
 static int recv__start(struct recv *p)
@@ -446,19 +480,13 @@ int cmd_recv(int argc, char **argv)
 {
 	static struct recv p;
 	int rc = cmd_recv_opts_parse(&p.o, argc, argv);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
-	p.channels = p.o.codec.channels > 2 ? (unsigned)p.o.codec.channels : 2u;
-	if (p.channels > 2 && p.o.nmix > 0) {
-		fprintf(stderr, "rtbridge recv: "
-		                "--mix needs streams of 1 or 2 channels\n");
-		return 2;
+	p.srtp_suite = p.o.srtp_key.suite;
+	if (rc == 0)
+		rc = recv__check(&p);
+	if (rc != 0) {
+		srtpkey_clear(&p.o.srtp_key);
+		return rc == 1 ? 0 : rc == -EIO ? 1 : 2;
 	}
-	p.drift = p.o.drift != 0;
-	if (cmd_recv_streams_check(&p) < 0)
-		return 2;
-	if (app_stats_open(&p.json, p.o.stats_json) < 0)
-		return 1;
 	p.t0 = netloop_now_ns();
 	p.dgrams_ns = (int64_t)p.t0;
 	rc = recv__start(&p);
@@ -469,5 +497,6 @@ int cmd_recv(int argc, char **argv)
 	if (ran)
 		cmd_recv_streams_summary(&p);
 	recv__free(&p);
+	srtpkey_clear(&p.o.srtp_key); /* when the net never started */
 	return rc < 0 || p.rc < 0 ? 1 : 0;
 }

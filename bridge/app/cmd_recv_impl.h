@@ -23,6 +23,7 @@
 #include "bridge/audio/disktap.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/receiver.h"
+#include "bridge/net/srtpctx.h"
 
 #define RECV_RATE     48000u
 #define RECV_OPEN_MS  ENGINE_OPEN_MS
@@ -57,6 +58,8 @@ struct recv {
 	bool nl_running;
 	struct receiver rx;
 	bool rx_ready;
+	struct srtpctx srtp; /* --srtp-key / a=crypto; zeroed: plain RTP */
+	enum srtpkey_suite srtp_suite; /* for display */
 	struct app_stats json;
 	struct recv_stream *streams; /* newest first */
 	struct recv_stream *spares;  /* given to the net thread, unclaimed */

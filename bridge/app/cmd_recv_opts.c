@@ -5,6 +5,7 @@
  * for port, codec, payload type, rate and channels; options given
  * explicitly win over it.
  */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include "bridge/app/cmd_recv_opts.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 
 #include "bridge/app/app_opts.h"
 #include "bridge/app/app_record.h"
+#include "bridge/app/app_srtp.h"
 #include "bridge/audio/devcfg.h"
 #include "bridge/net/sdpparse.h"
 
@@ -72,7 +74,10 @@ static const struct app_opt recv_opts__table[] = {
         APP_INT("--rate", RECV_OPT(rate_arg), 8000, 192000, "HZ",
                 "sample rate (default 48000)"),
         APP_STR("--sdp", RECV_OPT(sdp), "FILE",
-                "take port, codec, pt, rate, channels from an SDP file"),
+                "take port, codec, pt, rate, channels (and the SRTP\n"
+                "key of an a=crypto line) from an SDP file"),
+        APP_OPT_SRTP_KEY(RECV_OPT(srtp_key_arg)),
+        APP_OPT_SRTP_SUITE(RECV_OPT(srtp_suite)),
         APP_OPT_PLAY(RECV_OPT(play)),
         APP_OPT_DEVICE(RECV_OPT(device)),
         APP_OPT_NO_PLAY(RECV_OPT(play)),
@@ -162,10 +167,47 @@ static int recv_opts__sdp(const char *path, struct sdpparse_result *res)
 	text[n] = '\0';
 	fclose(f);
 	int rc = sdpparse_parse(res, text, err, sizeof(err));
+	explicit_bzero(text, n); /* an a=crypto line holds a key */
 	free(text);
 	if (rc < 0)
 		fprintf(stderr, "rtbridge recv: --sdp %s: %s\n", path, err);
 	return rc;
+}
+
+/* The SRTP key: --srtp-key wins over the SDP's first a=crypto line of a
+   suite supported here. Return: 0 or -EINVAL (said). */
+static int recv_opts__srtp(struct cmd_recv_opts *o,
+                           const struct sdpparse_result *sr)
+{
+	char err[160] = "";
+	int rc = -ENOTSUP;
+
+	if (o->srtp_suite && !o->srtp_key_arg) {
+		fprintf(stderr,
+		        "rtbridge recv: --srtp-suite needs --srtp-key\n");
+		return -EINVAL;
+	}
+	if (o->srtp_key_arg) {
+		if (app_srtp_key("recv", o->srtp_key_arg, o->srtp_suite,
+		                 &o->srtp_key) < 0)
+			return -EINVAL;
+		o->srtp = true;
+		return 0;
+	}
+	if (!sr || (!sr->savp && sr->ncrypto == 0))
+		return 0;
+	for (int i = 0; i < sr->ncrypto && rc == -ENOTSUP; i++)
+		rc = srtpkey_sdes_parse(&o->srtp_key, sr->crypto[i], err,
+		                        sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge recv: --sdp %s: %s\n", o->sdp,
+		        err[0] ? err
+		               : "RTP/SAVP without an a=crypto line "
+		                 "(give --srtp-key)");
+		return -EINVAL;
+	}
+	o->srtp = true;
+	return 0;
 }
 
 /* Codec, payload type and listening port: the defaults, then the SDP
@@ -176,10 +218,14 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 	char sdp_port[16] = "", err[256];
 	const char *listen = o->listen_arg, *why = "";
 	int kind = CODEC_OPUS, pt = o->pt_arg;
-	int channels = o->channels_arg, rate = o->rate_arg;
+	int channels = o->channels_arg, rate = o->rate_arg, rc;
 
 	if (o->sdp) {
-		if (recv_opts__sdp(o->sdp, &sr) < 0)
+		rc = recv_opts__sdp(o->sdp, &sr);
+		if (rc == 0)
+			rc = recv_opts__srtp(o, &sr);
+		explicit_bzero(sr.crypto, sizeof(sr.crypto));
+		if (rc < 0)
 			return -EINVAL;
 		kind = sr.kind;
 		pt = pt < 0 ? sr.pt : pt;
@@ -187,6 +233,8 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 		rate = rate < 0 ? sr.rate : rate;
 		snprintf(sdp_port, sizeof(sdp_port), "%u", sr.port);
 	}
+	if (!o->sdp && recv_opts__srtp(o, NULL) < 0)
+		return -EINVAL;
 	if (o->kind_arg >= 0)
 		kind = o->kind_arg;
 	codec_config_default(&o->codec, (enum codec_kind)kind);

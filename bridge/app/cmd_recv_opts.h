@@ -12,6 +12,7 @@
 
 #include "bridge/net/addr.h"
 #include "bridge/net/receiver.h"
+#include "bridge/net/srtpkey.h"
 #include "codec/codec.h"
 
 #define CMD_RECV_MAX_MIX 16
@@ -43,8 +44,12 @@ struct cmd_recv_opts {
 	int drift;       /* 1 on, 0 off, -1: not given (on) */
 	unsigned period; /* frames per callback */
 	bool force_status;
+	/* SRTP: the key from --srtp-key or the SDP's a=crypto; zeroed by
+	   cmd_recv once its context holds it (srtpkey_clear). */
+	bool srtp;
+	struct srtpkey srtp_key;
 	/* As given, before the SDP file fills in what is missing. */
-	const char *listen_arg, *sdp;
+	const char *listen_arg, *sdp, *srtp_key_arg, *srtp_suite;
 	int kind_arg, pt_arg, channels_arg, rate_arg; /* -1: not given */
 };
 

@@ -369,7 +369,7 @@ void cmd_recv_streams_summary(struct recv *p)
 	fprintf(f,
 	        "datagrams %llu: accepted %llu, malformed %llu, too big %llu, "
 	        "unknown pt %llu, not allowed %llu, over max streams %llu, "
-	        "during set-up %llu; streams seen %llu\n",
+	        "during set-up %llu; streams seen %llu",
 	        (unsigned long long)c.datagrams, (unsigned long long)c.accepted,
 	        (unsigned long long)c.malformed, (unsigned long long)c.too_big,
 	        (unsigned long long)c.unknown_pt,
@@ -377,6 +377,11 @@ void cmd_recv_streams_summary(struct recv *p)
 	        (unsigned long long)c.over_max_streams,
 	        (unsigned long long)c.pending,
 	        (unsigned long long)c.streams_seen);
+	if (p->o.srtp)
+		fprintf(f, "; SRTP: auth failed %llu, replayed %llu",
+		        (unsigned long long)c.auth_failed,
+		        (unsigned long long)c.replayed);
+	fputc('\n', f);
 	fprintf(f, "callback max %.1f us, p99 %.1f us; rt_violations %lu%s\n",
 	        p->e.st.cb_us_max, p->e.st.cb_us_p99_all, rtv,
 	        rthook_loaded() ? "" : " (checker not loaded)");

@@ -1,13 +1,18 @@
 /*
  * cmd_sdp: `rtbridge sdp`, print the SDP description of the stream that
- * `rtbridge send` with the same options sends
+ * `rtbridge send` with the same options sends; with --srtp-key, the
+ * key goes into it as SDES (a=crypto, RFC 4568): the file is then as
+ * secret as the key
  *
  * Context: control (main) thread.
  */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "bridge/app/app_sendopts.h"
+#include "bridge/app/app_srtp.h"
 #include "bridge/app/cmds.h"
 #include "bridge/net/addr.h"
 #include "bridge/net/sdp.h"
@@ -17,7 +22,8 @@ int cmd_sdp(int argc, char **argv)
 	struct app_sendopts o;
 	struct codec_config cfg;
 	struct sockaddr_storage to;
-	char err[256], text[1024];
+	char err[256], text[1024], crypto[SRTPKEY_SDES_MAX] = "";
+	struct srtpkey key;
 
 	int rc = app_sendopts_parse(&o, "sdp", argc, argv);
 	if (rc != 0)
@@ -27,17 +33,28 @@ int cmd_sdp(int argc, char **argv)
 		fprintf(stderr, "rtbridge sdp: %s\n", err);
 		return 2;
 	}
+	if (o.srtp_key) {
+		if (app_srtp_key("sdp", o.srtp_key, o.srtp_suite, &key) < 0)
+			return 2;
+		rc = srtpkey_sdes(&key, 1, crypto, sizeof crypto);
+		srtpkey_clear(&key);
+		if (rc < 0)
+			return 1;
+	}
 	struct sdp_opts so = {
 	        .to = (const struct sockaddr *)&to,
 	        .codec = &cfg,
 	        .pt = o.pt,
 	        .session_id = (uint64_t)time(NULL),
+	        .crypto = crypto[0] ? crypto : NULL,
 	};
 	rc = sdp_write(text, sizeof text, &so);
+	explicit_bzero(crypto, sizeof crypto);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge sdp: cannot describe this stream\n");
 		return 1;
 	}
 	fputs(text, stdout);
+	explicit_bzero(text, sizeof text);
 	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bridge/app/app_sendopts.h"
+#include "bridge/app/app_srtp.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmds.h"
@@ -294,6 +295,8 @@ int cmd_send(int argc, char **argv)
 	struct app_sendopts o;
 	struct sender_opts so;
 	struct sender s;
+	struct srtpctx srtp = {0};
+	struct srtpkey key;
 	char err[256];
 	int rc, status = 2;
 
@@ -319,6 +322,18 @@ int cmd_send(int argc, char **argv)
 	so.dscp = o.dscp;
 	if (o.duration_s > 0)
 		so.max_frames = (uint64_t)llround(o.duration_s * o.rate);
+	if (o.srtp_key) {
+		if (app_srtp_key("send", o.srtp_key, o.srtp_suite, &key) < 0)
+			goto out;
+		rc = srtpctx_init_tx(&srtp, &key, so.ssrc, err, sizeof err);
+		srtpkey_clear(&key);
+		if (rc < 0) {
+			fprintf(stderr, "rtbridge send: %s\n", err);
+			status = 1;
+			goto out;
+		}
+		so.srtp = &srtp;
+	}
 	rc = sender_init(&s, &so);
 	if (rc < 0)
 		fprintf(stderr, "rtbridge send: %s\n", sender_error(&s));
@@ -326,5 +341,6 @@ int cmd_send(int argc, char **argv)
 		status = o.capture ? send_capture(&o, &s) : send_file(&o, &s);
 	sender_clear(&s);
 out:
+	srtpctx_clear(&srtp);
 	return status;
 }

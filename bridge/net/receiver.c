@@ -170,6 +170,16 @@ void receiver_datagram(struct receiver *r, const uint8_t *data, size_t len,
 		receiver__count(&r->c_not_allowed);
 		return;
 	}
+	if (r->o.srtp) {
+		/* From here on `data` is the verified, decrypted packet. */
+		int n = srtpctx_unprotect(r->o.srtp, data, len, &data);
+		if (n < 0) {
+			receiver__count(n == -EALREADY ? &r->c_replayed
+			                               : &r->c_auth_failed);
+			return;
+		}
+		len = (size_t)n;
+	}
 	if (rtp_parse(data, len, &h, &payload, &plen) < 0) {
 		receiver__count(&r->c_malformed);
 		return;
@@ -477,6 +487,10 @@ void receiver_counters(const struct receiver *r, struct receiver_counters *c)
 	                                         memory_order_relaxed);
 	c->spares_used =
 	        atomic_load_explicit(&r->c_spares_used, memory_order_relaxed);
+	c->auth_failed =
+	        atomic_load_explicit(&r->c_auth_failed, memory_order_relaxed);
+	c->replayed =
+	        atomic_load_explicit(&r->c_replayed, memory_order_relaxed);
 }
 
 uint64_t receiver_last_rx_ns(const struct receiver *r)

@@ -5,8 +5,10 @@
  * The net thread owns the socket and a small
  * open-addressing table (linear probing, backward-shift deletion) from
  * SSRC to stream. For every datagram it checks, in order: size, the
- * allow-list, the RTP header (rtp_parse), the payload type; bad ones are
- * counted and dropped. A known SSRC goes to its netstream
+ * allow-list, SRTP authentication and replay (when a key is set: a
+ * forged or replayed packet never reaches a stream nor creates one), the
+ * RTP header (rtp_parse), the payload type; bad ones are counted and
+ * dropped. A known SSRC goes to its netstream
  * (netstream_receive: a record from the stream's own pool, queued to the
  * audio thread). An unknown one, while fewer than max_streams are
  * present, takes a spare stream the control thread allocated ahead of
@@ -42,6 +44,7 @@
 #include "bridge/net/addr.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/netstream.h"
+#include "bridge/net/srtpctx.h"
 #include "bridge/net/udpsock.h"
 
 #define RECEIVER_MAX_STREAMS 256
@@ -61,6 +64,11 @@ struct receiver_opts {
 	   (e.g. to wake the control thread); NULL: none. */
 	void (*notify)(void *arg);
 	void *notify_arg;
+	/* SRTP: every datagram is verified and decrypted first (a failure is
+	   counted and dropped before anything else looks at it); NULL: plain
+	   RTP. The caller's (srtpctx_init_rx with max_datagram); the net
+	   thread uses it until receiver_close returns. */
+	struct srtpctx *srtp;
 };
 
 /* A new SSRC, net -> control. */
@@ -94,6 +102,8 @@ struct receiver_counters {
 	uint64_t streams_seen;     /* new SSRCs reported to control */
 	uint64_t notify_dropped;   /* new SSRC while the ring was full */
 	uint64_t spares_used;      /* new SSRCs that took a spare stream */
+	uint64_t auth_failed;      /* SRTP: failed authentication */
+	uint64_t replayed;         /* SRTP: replays */
 };
 
 enum receiver_state {
@@ -131,7 +141,7 @@ struct receiver {
 	_Atomic uint64_t c_datagrams, c_accepted, c_malformed, c_too_big,
 	        c_unknown_pt, c_not_allowed, c_over_max, c_pending, c_refused,
 	        c_stream_dropped, c_streams_seen, c_notify_dropped,
-	        c_spares_used;
+	        c_spares_used, c_auth_failed, c_replayed;
 	_Atomic uint64_t last_rx_ns; /* last datagram accepted by a stream */
 	char err[RECEIVER_ERR_MAX];
 };

@@ -96,7 +96,8 @@ int sdp_write(char *buf, size_t cap, const struct sdp_opts *opts)
 	sdp__line(&o, "s=%s", opts->name ? opts->name : "rtbridge");
 	sdp__line(&o, "c=IN %s %s", ip, conn);
 	sdp__line(&o, "t=0 0");
-	sdp__line(&o, "m=audio %u RTP/AVP %d", port, opts->pt);
+	sdp__line(&o, "m=audio %u RTP/%s %d", port,
+	          opts->crypto ? "SAVP" : "AVP", opts->pt);
 	switch (c->kind) {
 	case CODEC_OPUS: {
 		int st = c->channels == 2;
@@ -122,6 +123,8 @@ int sdp_write(char *buf, size_t cap, const struct sdp_opts *opts)
 		return -EINVAL;
 	}
 	sdp__line(&o, "a=ptime:%s", ptime);
+	if (opts->crypto)
+		sdp__line(&o, "a=crypto:%s", opts->crypto);
 	if (o.overflow) {
 		buf[0] = '\0';
 		return -ENOBUFS;

@@ -24,6 +24,8 @@ struct sdp_opts {
 	const char *name;    /* s= line; NULL: "rtbridge" */
 	uint64_t session_id; /* o= session id and version */
 	int ttl;             /* IPv4 multicast TTL in c=; 0: 16 */
+	const char *crypto;  /* SRTP: an a=crypto value (srtpkey_sdes), the
+	                        profile then RTP/SAVP; NULL: RTP/AVP */
 };
 
 /*

@@ -1,6 +1,7 @@
 /*
  * sdpparse: SDP audio description reader (see sdpparse.h)
  */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include "bridge/net/sdpparse.h"
 
 #include <errno.h>
@@ -53,11 +54,14 @@ int sdpparse_parse(struct sdpparse_result *out, const char *text, char *err,
 			}
 			unsigned port;
 			int pt;
-			if (sscanf(line, "m=audio %u RTP/AVP %d", &port, &pt) ==
-			            2 &&
+			char prof[8];
+			if (sscanf(line, "m=audio %u RTP/%7s %d", &port, prof,
+			           &pt) == 3 &&
+			    (!strcmp(prof, "AVP") || !strcmp(prof, "SAVP")) &&
 			    port <= 65535 && pt >= 0 && pt <= 127) {
 				out->port = port;
 				out->pt = pt;
+				out->savp = prof[0] == 'S';
 				in_audio = seen_audio = true;
 			}
 			continue;
@@ -86,15 +90,29 @@ int sdpparse_parse(struct sdpparse_result *out, const char *text, char *err,
 				s = strstr(s + 1, "stereo=");
 			if (s)
 				stereo = atoi(s + 7);
+		} else if (!strncmp(line, "a=crypto:", 9)) {
+			/* One too long for any key we know is kept empty
+			   (never cut short: a cut could drop a session
+			   parameter), which its reader refuses. */
+			if (out->ncrypto < SDPPARSE_CRYPTO_MAX) {
+				char *c = out->crypto[out->ncrypto++];
+				size_t n = strlen(line + 9);
+				if (n >= SDPPARSE_CRYPTO_LEN)
+					n = 0;
+				memcpy(c, line + 9, n);
+				c[n] = '\0';
+			}
 		} else if (!strncmp(line, "a=ptime:", 8)) {
 			double ms = atof(line + 8);
 			if (ms > 0 && ms < 1000)
 				out->ptime_us = (int)(ms * 1000 + 0.5);
 		}
 	}
+	explicit_bzero(line, sizeof(line)); /* may have held a key */
 	if (!seen_audio)
 		return sdpparse__fail(err, errlen,
-		                      "no 'm=audio PORT RTP/AVP PT' line");
+		                      "no 'm=audio PORT RTP/AVP PT' line (or "
+		                      "RTP/SAVP)");
 	if (!have_map) {
 		/* Static payload types of RFC 3551: 10 and 11 are L16. */
 		if (out->pt == 10 || out->pt == 11) {

@@ -4,16 +4,22 @@
  *
  * Pure text parsing, no I/O: the first audio media section gives the
  * port, payload type, codec (rtpmap: opus, L16, L24), clock rate and
- * channel count (Opus: from fmtp stereo=, RFC 7587), and ptime. What we
+ * channel count (Opus: from fmtp stereo=, RFC 7587), ptime, and for
+ * SRTP (RTP/SAVP) the section's a=crypto values (RFC 4568: they hold the
+ * key; the caller reads them with srtpkey_sdes_parse and zeroes them). What we
  * write with sdp_write reads back the same; GStreamer/ffmpeg style files
  * with more attributes are fine. Context: any, pure.
  */
 #ifndef RTB_NET_SDPPARSE_H
 #define RTB_NET_SDPPARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "codec/codec.h"
+
+#define SDPPARSE_CRYPTO_MAX 4   /* a=crypto lines kept */
+#define SDPPARSE_CRYPTO_LEN 160 /* bytes of each, with the NUL */
 
 struct sdpparse_result {
 	unsigned port;        /* m= port */
@@ -23,6 +29,10 @@ struct sdpparse_result {
 	int channels;         /* 1..8 */
 	int ptime_us;         /* a=ptime, 0: not given */
 	char addr[64];        /* c= address ("" when none) */
+	bool savp;            /* the profile is RTP/SAVP (SRTP) */
+	/* a=crypto values (after "a=crypto:"), in order; key material */
+	char crypto[SDPPARSE_CRYPTO_MAX][SDPPARSE_CRYPTO_LEN];
+	int ncrypto;
 };
 
 /*

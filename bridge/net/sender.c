@@ -110,7 +110,8 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 	}
 	s->frames = codec_config_frames(&o->codec);
 	s->ticks = codec_rtp_ticks(&o->codec, (size_t)s->frames);
-	s->pkt_cap = RTP_HEADER_MIN + codec_max_payload(&o->codec);
+	s->pkt_cap = RTP_HEADER_MIN + codec_max_payload(&o->codec) +
+	             (o->srtp ? SRTPCTX_TRAILER : 0);
 	s->pcm = calloc((size_t)s->frames * (size_t)o->codec.channels,
 	                sizeof(float));
 	s->pkt = malloc(s->pkt_cap);
@@ -241,14 +242,20 @@ static void sender__tick(struct pacer *p, uint64_t slot, uint64_t deadline_ns,
 	h.seq = s->seq;
 	h.ts = s->opts.ts0 + (uint32_t)(slot * s->ticks);
 	h.ssrc = s->opts.ssrc;
+	/* The SRTP trailer's room stays free for srtpctx_protect. */
 	rc = codec_encode(&s->enc, s->pcm, (size_t)s->frames,
-	                  s->pkt + RTP_HEADER_MIN, s->pkt_cap - RTP_HEADER_MIN);
+	                  s->pkt + RTP_HEADER_MIN,
+	                  s->pkt_cap - RTP_HEADER_MIN -
+	                          (s->opts.srtp ? SRTPCTX_TRAILER : 0));
 	if (rc < 0) {
 		sender__add(&s->send_errors, 1);
 		return;
 	}
 	rc = rtp_write(&h, s->pkt + RTP_HEADER_MIN, (size_t)rc, s->pkt,
 	               s->pkt_cap);
+	if (rc >= 0 && s->opts.srtp)
+		rc = srtpctx_protect(s->opts.srtp, s->pkt, (size_t)rc,
+		                     s->pkt_cap);
 	if (rc < 0) {
 		sender__add(&s->send_errors, 1);
 		return;

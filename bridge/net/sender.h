@@ -35,6 +35,7 @@
 #include "bridge/msg/ring.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/pacer.h"
+#include "bridge/net/srtpctx.h"
 #include "bridge/net/udpsock.h"
 #include "codec/codec.h"
 
@@ -129,6 +130,10 @@ struct sender_opts {
 	uint32_t max_burst;  /* most due slots sent back to back; 0: 2 */
 	uint64_t start_delay_ns; /* wait before slot 0; 0: 20 ms */
 	uint64_t late_ns;        /* a send later than this is "late"; 0: 1 ms */
+	/* SRTP: each packet is protected just before it is sent; NULL:
+	   plain RTP. The caller's (srtpctx_init_tx for opts.ssrc); used by
+	   the net thread while the sender runs, cleared after sender_stop. */
+	struct srtpctx *srtp;
 };
 
 /*
