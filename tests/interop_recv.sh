@@ -1,5 +1,5 @@
 #!/bin/sh
-# interop_recv.sh RTBRIDGE PEER CODEC
+# interop_recv.sh RTBRIDGE PEER CODEC [SUITE]
 #
 # A real RTP peer sends to `rtbridge recv` on 127.0.0.1, and the stream's
 # recording (--record-dir) is compared with the source file
@@ -15,6 +15,11 @@
 #                  the receiver is configured by the SDP ffmpeg writes for
 #                  that stream (--sdp, with --listen 127.0.0.1:PORT)
 #   CODEC: opus | l16
+#   SUITE: aes | gcm: the peer sends SRTP (AES_CM_128_HMAC_SHA1_80 or
+#          AEAD_AES_128_GCM): GStreamer through srtpenc, the receiver
+#          given the key file (--srtp-key @FILE); ffmpeg to an srtp:// URL
+#          (AES_CM only), the receiver reading the key from the a=crypto
+#          line of ffmpeg's SDP
 #
 # The receiver runs headless (--no-play, virtual clock, no drift
 # resampling) and is stopped with SIGINT one second after the peer has
@@ -25,6 +30,7 @@ set -u
 RTB=$1
 PEER=$2
 CODEC=$3
+SUITE=${4:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 SECONDS_OF_AUDIO=3
@@ -50,6 +56,7 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
+. "$HERE/srtp_peer.sh"
 
 # Print the logs and fail.
 fail() {
@@ -70,12 +77,14 @@ esac
 # ffmpeg describes its stream in an SDP file when it starts sending: a
 # 50 ms run to the discard port writes it for the receiver (whose
 # --listen wins over the SDP's port).
-STREAM="--codec $CODEC"
+STREAM="--codec $CODEC $RTB_SRTP"
+FF_PROTO=rtp
+[ -n "$SUITE" ] && FF_PROTO=srtp
 if [ "$PEER" = ffmpeg ]; then
 	# shellcheck disable=SC2086
 	timeout 15 ffmpeg -nostdin -hide_banner -loglevel error -i "$DIR/src.wav" -t 0.05 \
-		$FF_CODEC -payload_type 96 -f rtp -sdp_file "$DIR/peer.sdp" \
-		"rtp://127.0.0.1:9" >"$DIR/peer.log" 2>&1 || fail "ffmpeg wrote no SDP"
+		$FF_CODEC -payload_type 96 -f rtp $FF_SRTP_OUT -sdp_file "$DIR/peer.sdp" \
+		"$FF_PROTO://127.0.0.1:9" >"$DIR/peer.log" 2>&1 || fail "ffmpeg wrote no SDP"
 	STREAM="--sdp $DIR/peer.sdp"
 fi
 # shellcheck disable=SC2086
@@ -99,19 +108,19 @@ gst.opus)
 	timeout $((SECONDS_OF_AUDIO + 15)) gst-launch-1.0 -q filesrc location="$DIR/src.wav" \
 		! wavparse ! audioconvert ! audio/x-raw,rate=48000,channels=2 \
 		! opusenc frame-size=10 bitrate=128000 ! rtpopuspay pt=96 \
-		! udpsink host=127.0.0.1 port="$PORT" sync=true \
+		$GST_SRTPENC ! udpsink host=127.0.0.1 port="$PORT" sync=true \
 		>"$DIR/peer.log" 2>&1 ;;
 gst.l16)
 	timeout $((SECONDS_OF_AUDIO + 15)) gst-launch-1.0 -q filesrc location="$DIR/src.wav" \
 		! wavparse ! audioconvert ! audio/x-raw,format=S16BE,rate=48000,channels=2 \
 		! rtpL16pay pt=96 min-ptime=5000000 max-ptime=5000000 \
-		! udpsink host=127.0.0.1 port="$PORT" sync=true \
+		$GST_SRTPENC ! udpsink host=127.0.0.1 port="$PORT" sync=true \
 		>"$DIR/peer.log" 2>&1 ;;
 ffmpeg.*)
 	# shellcheck disable=SC2086
 	timeout $((SECONDS_OF_AUDIO + 15)) ffmpeg -nostdin -hide_banner -loglevel error -re \
 		-i "$DIR/src.wav" $FF_CODEC -payload_type 96 \
-		-f rtp "rtp://127.0.0.1:$PORT" >"$DIR/peer.log" 2>&1 ;;
+		-f rtp $FF_SRTP_OUT "$FF_PROTO://127.0.0.1:$PORT" >"$DIR/peer.log" 2>&1 ;;
 *) fail "unknown codec $CODEC" ;;
 esac
 rc=$?

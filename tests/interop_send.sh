@@ -1,5 +1,5 @@
 #!/bin/sh
-# interop_send.sh RTBRIDGE PEER CODEC
+# interop_send.sh RTBRIDGE PEER CODEC [SUITE]
 #
 # A real RTP peer receives what `rtbridge send` sends, on 127.0.0.1, and
 # the recording is compared with the source file (tests/send_wavcmp.py):
@@ -10,6 +10,10 @@
 #   PEER:  gst     gst-launch-1.0: udpsrc ! rtpjitterbuffer mode=4 ! depay ! ...
 #          ffmpeg  ffmpeg reading the SDP that `rtbridge sdp` prints
 #   CODEC: opus | l16
+#   SUITE: aes | gcm: the stream is SRTP (AES_CM_128_HMAC_SHA1_80 or
+#          AEAD_AES_128_GCM) with a key from a file: GStreamer's srtpdec
+#          gets it in its caps (with the sender's --ssrc), ffmpeg from the
+#          a=crypto line `rtbridge sdp --srtp-key` writes (AES_CM only)
 #
 # Exit 0 on success, 77 (skip) when the peer is not installed and we are
 # not root, 1 on a mismatch or failure. Every wait is bounded.
@@ -17,6 +21,7 @@ set -u
 RTB=$1
 PEER=$2
 CODEC=$3
+SUITE=${4:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 SECONDS_OF_AUDIO=3
@@ -42,6 +47,7 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
+. "$HERE/srtp_peer.sh"
 
 # A free UDP port on loopback (released just before the peer binds it).
 PORT=$($PY -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -57,17 +63,24 @@ l16)  GST_CAPS="application/x-rtp,media=audio,clock-rate=48000,encoding-name=L16
 *) echo "unknown codec $CODEC"; exit 1 ;;
 esac
 
+GST_SRTP=
+if [ -n "$SUITE" ]; then
+	# srtpdec takes the key from the caps of the stream's SSRC.
+	GST_CAPS="application/x-srtp${GST_CAPS#application/x-rtp},ssrc=(uint)$SRTP_SSRC,$GST_SRTP_CAPS"
+	GST_SRTP="! srtpdec"
+fi
 if [ "$PEER" = gst ]; then
 	# shellcheck disable=SC2086
 	gst-launch-1.0 -q -e udpsrc address=127.0.0.1 port="$PORT" caps="$GST_CAPS" \
-		! rtpjitterbuffer latency=200 do-lost=true mode=4 ! $GST_DEPAY \
+		$GST_SRTP ! rtpjitterbuffer latency=200 do-lost=true mode=4 ! $GST_DEPAY \
 		! audioconvert ! audio/x-raw,format=S16LE,rate=48000,channels=2 \
 		! audiorate tolerance=0 ! wavenc ! filesink location="$DIR/got.wav" \
 		>"$DIR/peer.log" 2>&1 &
 	PEER_PID=$!
 else
-	"$RTB" sdp --to 127.0.0.1:"$PORT" --codec "$CODEC" >"$DIR/stream.sdp" || exit 1
-	ffmpeg -nostdin -hide_banner -loglevel error -protocol_whitelist file,udp,rtp -listen_timeout 3 \
+	# shellcheck disable=SC2086
+	"$RTB" sdp --to 127.0.0.1:"$PORT" --codec "$CODEC" $RTB_SRTP >"$DIR/stream.sdp" || exit 1
+	ffmpeg -nostdin -hide_banner -loglevel error -protocol_whitelist file,udp,rtp,srtp -listen_timeout 3 \
 		-i "$DIR/stream.sdp" -c:a pcm_s16le -ar 48000 -ac 2 -y "$DIR/got.wav" \
 		>"$DIR/peer.log" 2>&1 &
 	PEER_PID=$!
@@ -78,7 +91,8 @@ if ! kill -0 "$PEER_PID" 2>/dev/null; then
 	echo "the $PEER receiver did not start:"; cat "$DIR/peer.log"; exit 1
 fi
 
-"$RTB" send "$DIR/src.wav" --to 127.0.0.1:"$PORT" --codec "$CODEC" --quiet || {
+# shellcheck disable=SC2086
+"$RTB" send "$DIR/src.wav" --to 127.0.0.1:"$PORT" --codec "$CODEC" --quiet $RTB_SRTP $RTB_SRTP_SSRC || {
 	echo "rtbridge send failed"; exit 1; }
 sleep 0.7
 kill -INT "$PEER_PID"
