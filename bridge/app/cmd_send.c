@@ -333,6 +333,12 @@ int cmd_send(int argc, char **argv)
 			goto out;
 		}
 		so.srtp = &srtp;
+		if (o.ssrc >= 0)
+			fprintf(stderr,
+			        "rtbridge send: warning: --ssrc with --srtp-key: "
+			        "another run with this key and SSRC would "
+			        "repeat SRTP's keystream; use a new key for "
+			        "each run\n");
 	}
 	rc = sender_init(&s, &so);
 	if (rc < 0)
