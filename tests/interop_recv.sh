@@ -56,6 +56,7 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
+. "$HERE/recv_proc.sh"
 . "$HERE/srtp_peer.sh"
 
 # Print the logs and fail.
@@ -94,14 +95,7 @@ fi
 	--record-dir "$DIR/rec" --stats-json "$DIR/stats.json" \
 	--duration $((SECONDS_OF_AUDIO + 20)) >"$DIR/recv.log" 2>&1 &
 RECV_PID=$!
-i=0
-PORT=
-until [ -n "$PORT" ]; do
-	kill -0 "$RECV_PID" 2>/dev/null || fail "rtbridge recv did not start"
-	[ $i -ge 100 ] && fail "rtbridge recv did not bind a port in 5 s"
-	sleep 0.05; i=$((i + 1))
-	PORT=$(sed -n 's/^rtbridge recv: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$DIR/recv.log")
-done
+recv_port
 
 case $PEER.$CODEC in
 gst.opus)
@@ -127,23 +121,7 @@ rc=$?
 [ $rc -eq 0 ] || fail "the $PEER sender exited $rc"
 
 sleep 1
-kill -0 "$RECV_PID" 2>/dev/null || fail "rtbridge recv ended before the stream did"
-kill -INT "$RECV_PID"
-i=0
-while kill -0 "$RECV_PID" 2>/dev/null && [ $i -lt 100 ]; do
-	sleep 0.1; i=$((i + 1))
-done
-kill -0 "$RECV_PID" 2>/dev/null && fail "rtbridge recv did not stop on SIGINT"
-wait "$RECV_PID"
-rc=$?
-RECV_PID=
-[ $rc -eq 0 ] || fail "rtbridge recv exited $rc"
-
-# A sanitizer build reports at exit, after the verdict it cannot change.
-if grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|WARNING: ThreadSanitizer\|runtime error:' \
-	"$DIR/recv.log"; then
-	fail "rtbridge recv: sanitizer report"
-fi
+recv_stop
 set -- "$DIR"/rec/*
 if [ $# -ne 1 ] || [ ! -s "$1" ]; then
 	fail "want one recording in --record-dir, got: $(ls "$DIR/rec")"

@@ -28,6 +28,7 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
+. "$HERE/recv_proc.sh"
 
 fail() {
 	echo "FAIL: $*"
@@ -55,31 +56,14 @@ recv_start() {
 		--record-dir "$DIR/rec" --stats-json "$DIR/stats.json" \
 		--duration 60 "$@" >"$DIR/recv.log" 2>&1 &
 	RECV_PID=$!
-	i=0
-	PORT=
-	until [ -n "$PORT" ]; do
-		kill -0 "$RECV_PID" 2>/dev/null || fail "rtbridge recv did not start"
-		[ $i -ge 100 ] && fail "rtbridge recv did not bind a port in 5 s"
-		sleep 0.05; i=$((i + 1))
-		PORT=$(sed -n 's/^rtbridge recv: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$DIR/recv.log")
-	done
+	recv_port
 }
 
-# recv_stop: SIGINT, wait (5 s at most), check the exit status.
-recv_stop() {
+# stop: let the last packets play out, then recv_stop; the key must
+# appear nowhere.
+stop() {
 	sleep 0.5
-	kill -INT "$RECV_PID"
-	i=0
-	while kill -0 "$RECV_PID" 2>/dev/null && [ $i -lt 50 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	kill -0 "$RECV_PID" 2>/dev/null && fail "rtbridge recv did not stop on SIGINT"
-	wait "$RECV_PID"
-	rc=$?
-	RECV_PID=
-	[ $rc -eq 0 ] || fail "rtbridge recv exited $rc"
-	grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' \
-		"$DIR/recv.log" && fail "rtbridge recv: sanitizer report"
+	recv_stop
 	grep -q "$KEY" "$DIR/recv.log" "$DIR/stats.json" && fail "the key was printed"
 	return 0
 }
@@ -106,7 +90,7 @@ while [ ! -s "$DIR/mport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	fail "rtbridge send failed"
 wait "$MANGLE_PID" || fail "srtp_mangle.py failed"
 MANGLE_PID=
-recv_stop
+stop
 cat "$DIR/mangle.json"
 $PY - "$DIR/mangle.json" "$DIR/stats.json" <<'EOF' || fail "counters"
 import json, sys
@@ -140,7 +124,7 @@ grep -q 'SRTP AEAD_AES_128_GCM' "$DIR/recv.log" || fail "SRTP not on"
 "$RTB" send "$DIR/src.wav" --to 127.0.0.1:"$PORT" --codec l16 --duration 1 \
 	--srtp-key @"$DIR/gcm" --srtp-suite AEAD_AES_128_GCM --quiet \
 	>"$DIR/send.log" 2>&1 || fail "rtbridge send failed"
-recv_stop
+stop
 [ "$(summary accepted)" = 100 ] || fail "accepted $(summary accepted), want 100"
 [ "$(summary auth_failed)" = 0 ] || fail "auth_failed with the SDP's key"
 
@@ -150,7 +134,7 @@ for how in "--srtp-key @$DIR/other" ""; do
 	# shellcheck disable=SC2086
 	"$RTB" send "$DIR/src.wav" --to 127.0.0.1:"$PORT" --codec l16 --duration 0.5 \
 		$how --quiet >"$DIR/send.log" 2>&1 || fail "rtbridge send failed"
-	recv_stop
+	stop
 	[ "$(summary auth_failed)" = 50 ] || fail "${how:-plain}: auth_failed $(summary auth_failed), want 50"
 	[ "$(summary streams_seen)" = 0 ] || fail "${how:-plain}: a stream was created"
 	[ -z "$(ls "$DIR/rec")" ] || fail "${how:-plain}: something was recorded"

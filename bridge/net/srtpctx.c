@@ -21,9 +21,9 @@
 
 _Static_assert(SRTPCTX_TRAILER >= SRTP_MAX_TRAILER_LEN,
                "protect may write SRTP_MAX_TRAILER_LEN bytes past a packet");
-_Static_assert(SRTPKEY_MAX >= SRTP_AES_ICM_128_KEY_LEN_WSALT &&
-                       SRTPKEY_MAX >= SRTP_AES_GCM_128_KEY_LEN_WSALT,
-               "a struct srtpkey holds every suite's key");
+_Static_assert(SRTP_AES_ICM_128_KEY_LEN_WSALT == 30 &&
+                       SRTP_AES_GCM_128_KEY_LEN_WSALT == 28,
+               "the suites' key lengths in srtpkey.c are libsrtp's");
 
 #define SRTPCTX__RTP_MIN 12 /* bytes of a fixed RTP header */
 
@@ -43,19 +43,16 @@ static int srtpctx__policy(srtp_policy_t *p, const struct srtpkey *k)
 		return -EINVAL;
 	switch (k->suite) {
 	case SRTPKEY_AES_CM_128_HMAC_SHA1_80:
-		if (k->len != SRTP_AES_ICM_128_KEY_LEN_WSALT)
-			return -EINVAL;
 		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtcp);
-		return 0;
+		break;
 	case SRTPKEY_AEAD_AES_128_GCM:
-		if (k->len != SRTP_AES_GCM_128_KEY_LEN_WSALT)
-			return -EINVAL;
 		srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtcp);
-		return 0;
+		break;
+	default:
+		return -EINVAL;
 	}
-	return -EINVAL;
+	p->rtcp = p->rtp;
+	return 0;
 }
 
 /* Create the session. Return: 0, or -errno with err saying why. */
