@@ -22,11 +22,11 @@ extern const char *const app_srtp_suites[]; /* NULL-terminated */
 
 #define APP_OPT_SRTP_KEY(field)                                                \
 	APP_STR("--srtp-key", field, "@FILE|KEY",                              \
-	        "encrypt and authenticate with SRTP: base64 master key +\n"    \
-	        "salt (30 bytes; 28 for GCM), best read from a file only\n"    \
-	        "you can read (@FILE): a KEY typed here is visible to every\n" \
-	        "user in the process list. New key:\n"                         \
-	        "  head -c 30 /dev/urandom | base64 > k; chmod 600 k")
+	        "encrypt and authenticate with SRTP: base64 of the\n"          \
+	        "master key + salt (30 bytes; 28 for GCM), best as\n"          \
+	        "@FILE, a file only you can read (a KEY typed here\n"          \
+	        "shows in the process list). A new key file:\n"                \
+	        "  (umask 077; head -c 30 /dev/urandom | base64 > k)")
 #define APP_OPT_SRTP_SUITE(field)                                              \
 	APP_CHOICE("--srtp-suite", field, app_srtp_suites, "NAME",             \
 	           "AES_CM_128_HMAC_SHA1_80 (default) or AEAD_AES_128_GCM")
