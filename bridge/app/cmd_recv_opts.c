@@ -405,8 +405,14 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		o->codec.channels = (int)channels;
 	if (rate > 0)
 		o->codec.rate = (int)rate;
-	if (sdp && sr.ptime_us > 0 && kind == (int)sr.kind)
-		o->codec.frame_us = sr.ptime_us;
+	if (sdp && kind == (int)sr.kind) {
+		/* The packet length the SDP says, as whole frames (a first
+		   guess: the stream's packets tell the real one). */
+		struct codec_config sc;
+		sdpparse_codec(&sr, &sc);
+		o->codec.frame_us = sc.frame_us;
+		o->codec.frames = sc.frames;
+	}
 	const char *why = "";
 	if (codec_config_check(&o->codec, &why) < 0) {
 		fprintf(stderr,
