@@ -220,3 +220,36 @@ Test(sdpparse, survives_hostile_text)
 	             0);
 	cr_expect_eq(r.frames, 0);
 }
+
+/* The codec configuration a description gives is always usable. */
+Test(sdpparse, codec_configuration_is_usable_at_any_rate)
+{
+	struct sdpparse_result r;
+	struct codec_config c;
+	char err[128];
+
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5 RTP/AVP 96\n"
+	                            "a=rtpmap:96 L24/44100/2\n",
+	                            err, sizeof err),
+	             0);
+	sdpparse_codec(&r, &c);
+	cr_expect_eq(codec_config_check(&c, NULL), 0);
+	cr_expect_eq(codec_config_frames(&c), 221, "5 ms, whole frames");
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5 RTP/AVP 96\n"
+	                            "a=rtpmap:96 L16/96000/1\na=ptime:0.01\n",
+	                            err, sizeof err),
+	             0);
+	sdpparse_codec(&r, &c);
+	cr_expect_eq(codec_config_check(&c, NULL), 0);
+	cr_expect_eq(codec_config_frames(&c), 12, "clamped to 0.125 ms");
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5 RTP/AVP 111\n"
+	                            "a=rtpmap:111 opus/48000/2\na=ptime:7\n",
+	                            err, sizeof err),
+	             0);
+	sdpparse_codec(&r, &c);
+	cr_expect_eq(codec_config_check(&c, NULL), 0);
+	cr_expect_eq(c.frame_us, 20000, "not an Opus duration: the default");
+}

@@ -388,18 +388,25 @@ int sdpparse_parse(struct sdpparse_result *out, const char *text, char *err,
 
 void sdpparse_codec(const struct sdpparse_result *r, struct codec_config *c)
 {
-	struct codec_config t;
-
 	codec_config_default(c, r->kind);
 	c->rate = r->rate;
 	c->channels = r->channels;
-	if (r->frames <= 0)
+	if (r->kind == CODEC_OPUS) {
+		int keep = c->frame_us;
+		c->frame_us = r->ptime_us;
+		if (codec_config_check(c, NULL) < 0)
+			c->frame_us = keep;
 		return;
-	t = *c;
-	if (r->kind == CODEC_OPUS)
-		t.frame_us = r->ptime_us;
-	else
-		codec_config_set_frames(&t, r->frames);
-	if (codec_config_check(&t, NULL) == 0)
-		*c = t;
+	}
+	/* PCM: the packet time given, or 5 ms, as whole frames within the
+	   limits (at 44.1 kHz 5 ms is no whole number of frames). */
+	long lo = ((long)r->rate * (CODEC_PCM_MIN_PTIME_NS / 1000) + 999999) /
+	          1000000;
+	long hi = (long)r->rate * (CODEC_PCM_MAX_PTIME_NS / 1000) / 1000000;
+	long f = r->frames > 0 ? r->frames : lround(r->rate * 0.005);
+	if (f < lo)
+		f = lo;
+	if (f > hi)
+		f = hi;
+	codec_config_set_frames(c, (int)f);
 }

@@ -66,10 +66,14 @@ int sdpparse_parse(struct sdpparse_result *out, const char *text, char *err,
                    size_t errlen);
 
 /*
- * A codec configuration for what the description says: kind, rate,
- * channels and, when a=ptime was given, the packet length as frames
- * (clamped to what the codec allows: it is a receiver's first guess)
+ * A codec configuration for what a parsed description says: kind, rate,
+ * channels and the packet length (PCM: a=ptime as whole frames, else
+ * 5 ms, clamped to 0.125..20 ms; Opus: a=ptime when it is one of Opus's,
+ * else the default). It is a receiver's first guess: a stream's packets
+ * tell their real length.
  *
+ * Pre: sdpparse_parse succeeded on r
+ * Post: codec_config_check(c) == 0
  * Context: any, pure
  */
 void sdpparse_codec(const struct sdpparse_result *r, struct codec_config *c);

@@ -34,6 +34,7 @@ void sender_opts_init(struct sender_opts *o)
 	o->codec.rate = 48000;
 	o->pt = 96;
 	o->dscp = -1;
+	o->mcast_ttl = -1;
 }
 
 int sender_opts_randomize(struct sender_opts *o)
@@ -73,8 +74,6 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 
 	memset(s, 0, sizeof *s);
 	s->opts = *o;
-	if (s->opts.max_burst == 0)
-		s->opts.max_burst = 2;
 	if (s->opts.start_delay_ns == 0)
 		s->opts.start_delay_ns = 20000000u;
 	if (s->opts.late_ns == 0)
@@ -93,12 +92,20 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 		snprintf(s->err, sizeof s->err, "no destination address");
 		return -EINVAL;
 	}
+	if (o->mcast_ttl > 255) {
+		snprintf(s->err, sizeof s->err,
+		         "multicast TTL %d: must be 0..255", o->mcast_ttl);
+		return -EINVAL;
+	}
 	rc = codec_config_check(&o->codec, &why);
 	if (rc < 0) {
+		double ms = o->codec.frames > 0 && o->codec.rate > 0
+		                    ? o->codec.frames * 1000.0 / o->codec.rate
+		                    : o->codec.frame_us / 1000.0;
 		snprintf(s->err, sizeof s->err,
 		         "%s, %d Hz, %d ch, %g ms frames: %s",
 		         codec_kind_name(o->codec.kind), o->codec.rate,
-		         o->codec.channels, o->codec.frame_us / 1000.0, why);
+		         o->codec.channels, ms, why);
 		return rc;
 	}
 	rc = codec_encoder_init(&s->enc, &o->codec);
@@ -110,6 +117,13 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 	}
 	s->frames = codec_config_frames(&o->codec);
 	s->ticks = codec_rtp_ticks(&o->codec, (size_t)s->frames);
+	if (s->opts.max_burst == 0) {
+		/* 20 ms of audio: 2 packets of 10 ms, 20 of 1 ms. */
+		uint64_t n = ((uint64_t)o->codec.rate / 50 +
+		              (uint64_t)s->frames - 1) /
+		             (uint64_t)s->frames;
+		s->opts.max_burst = n > 2 ? (uint32_t)n : 2;
+	}
 	s->pkt_cap = RTP_HEADER_MIN + codec_max_payload(&o->codec);
 	s->pcm = calloc((size_t)s->frames * (size_t)o->codec.channels,
 	                sizeof(float));
@@ -288,6 +302,8 @@ static int sender__open_on_loop(struct netloop *nl, void *arg)
 	udpsock_opts_init(&uo);
 	uo.peer = (const struct sockaddr *)&s->opts.to;
 	uo.dscp = s->opts.dscp;
+	uo.mcast_ifindex = s->opts.mcast_ifindex;
+	uo.mcast_ttl = s->opts.mcast_ttl;
 	uo.user = s;
 	rc = udpsock_open(&s->sock, nl, &uo);
 	if (rc < 0) {

@@ -122,18 +122,26 @@ struct sender_opts {
 	struct sockaddr_storage to; /* destination */
 	int pt;                     /* RTP payload type, 0..127 */
 	uint32_t ssrc;
-	uint16_t seq0;       /* sequence number of the first packet */
-	uint32_t ts0;        /* RTP timestamp of slot 0 */
-	int dscp;            /* 0..63, or -1: leave the socket's */
+	uint16_t seq0;          /* sequence number of the first packet */
+	uint32_t ts0;           /* RTP timestamp of slot 0 */
+	int dscp;               /* 0..63, or -1: leave the socket's */
+	unsigned mcast_ifindex; /* interface for a multicast destination,
+	                           0: the route's */
+	int mcast_ttl; /* TTL / hop limit for a multicast destination, 0..255,
+	                  -1: the system's (1) */
 	uint64_t max_frames; /* stop after this many frames sent; 0: no limit */
-	uint32_t max_burst;  /* most due slots sent back to back; 0: 2 */
+	uint32_t max_burst;  /* most due slots sent back to back after a
+	                        stall; 0: as many as 20 ms of audio, at least
+	                        2 (small packets catch up a short stall
+	                        instead of skipping audio) */
 	uint64_t start_delay_ns; /* wait before slot 0; 0: 20 ms */
 	uint64_t late_ns;        /* a send later than this is "late"; 0: 1 ms */
 };
 
 /*
  * Defaults: Opus, 48 kHz stereo, 10 ms, 128 kbit/s, payload type 96,
- * ssrc/seq0/ts0 zero (see sender_opts_randomize), no DSCP, no limit.
+ * ssrc/seq0/ts0 zero (see sender_opts_randomize), no DSCP, the system's
+ * multicast interface and TTL, no limit.
  *
  * Context: any
  */
