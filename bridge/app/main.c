@@ -20,6 +20,7 @@ static const struct command commands[] = {
         {"send", cmd_send, "stream a sound file or live input as RTP over UDP"},
         {"recv", cmd_recv, "receive RTP streams: play, record, mix"},
         {"sdp", cmd_sdp, "print an SDP description of a stream"},
+        {"list", cmd_list, "list the sessions announced on the LAN (SAP)"},
         {"devices", cmd_devices, "list audio devices"},
 };
 

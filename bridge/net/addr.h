@@ -77,6 +77,18 @@ socklen_t addr_len(const struct sockaddr *sa);
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 
 /*
+ * Parse "ADDR" or "ADDR:PORT" ("[V6ADDR]:PORT", or a bare IPv6 address),
+ * numeric only, the port defaulting to `port` (a SAP group: "224.0.0.56",
+ * "239.255.255.255:9875", "ff05::2:7ffe", "[ff05::2:7ffe]:9875")
+ *
+ * Post: on failure err holds one line
+ * Context: any
+ * Return: 0, or -EINVAL
+ */
+int addr_parse_default_port(struct sockaddr_storage *out, const char *text,
+                            uint16_t port, char *err, size_t errlen);
+
+/*
  * Whether an address is a multicast group (IPv4 224.0.0.0/4, IPv6
  * ff00::/8). Context: any, pure.
  */
