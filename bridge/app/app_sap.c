@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bridge/net/addr.h"
 #include "bridge/net/sdp.h"
@@ -129,4 +130,83 @@ const struct saptable_event *app_sap_apply(struct app_sap_sessions *t,
 		}
 		return NULL;
 	}
+}
+
+int app_sap_sdp(const struct app_sendopts *o, const struct codec_config *cfg,
+                const struct sockaddr *to, unsigned ifindex,
+                uint64_t session_id, struct sockaddr_storage *origin,
+                char *buf, size_t cap, char *err, size_t errlen)
+{
+	char name[SDP_NAME_MAX + 1], host[64] = "";
+	int rc;
+
+	if (o->session != NULL) {
+		snprintf(name, sizeof name, "%s", o->session);
+	} else {
+		(void)gethostname(host, sizeof host - 1);
+		host[sizeof host - 1] = '\0';
+		snprintf(name, sizeof name, "rtbridge on %s",
+		         host[0] ? host : "localhost");
+	}
+	if (addr_route_source(to, ifindex, origin) < 0) {
+		memset(origin, 0, sizeof *origin);
+		memcpy(origin, to, addr_len(to));
+	}
+	struct sdp_opts so = {
+	        .to = to,
+	        .codec = cfg,
+	        .pt = o->pt,
+	        .name = name,
+	        .session_id = session_id,
+	        .origin = (const struct sockaddr *)origin,
+	        .ttl = o->ttl > 0 ? o->ttl : 0,
+	};
+	rc = sdp_write(buf, cap, &so);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot describe this stream in SDP");
+	return rc;
+}
+
+int app_sap_announce_start(struct sapannounce *a, const struct app_sendopts *o,
+                           const struct codec_config *cfg,
+                           const struct sockaddr *to, unsigned ifindex,
+                           uint64_t session_id, struct netloop *nl,
+                           char *err, size_t errlen)
+{
+	struct sapannounce_opts ao;
+	char sdp[1024], why[160];
+	int rc;
+
+	memset(a, 0, sizeof *a);
+	memset(&ao, 0, sizeof ao);
+	rc = app_sap_sdp(o, cfg, to, ifindex, session_id, &ao.origin, sdp,
+	                 sizeof sdp, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (o->announce_to != NULL) {
+		if (addr_parse_default_port(&ao.groups[0], o->announce_to,
+		                            SAP_PORT, why, sizeof why) < 0) {
+			snprintf(err, errlen, "--announce: %s", why);
+			return -EINVAL;
+		}
+		ao.ngroups = 1;
+	} else {
+		ao.ngroups = sap_groups_for(to, ao.groups, SAP_MAX_GROUPS);
+	}
+	if (ao.groups[0].ss_family != to->sa_family) {
+		snprintf(err, errlen,
+		         "--announce: the SAP group and the destination "
+		         "differ in address family");
+		return -EINVAL;
+	}
+	ao.ifindex = ifindex;
+	ao.ttl = o->ttl;
+	ao.interval_ns = (uint64_t)(o->announce_s * 1e9);
+	ao.sdp = sdp;
+	rc = sapannounce_init(a, &ao);
+	if (rc == 0)
+		rc = sapannounce_start(a, nl);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", sapannounce_error(a));
+	return rc;
 }

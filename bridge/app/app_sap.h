@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "bridge/app/app_sendopts.h"
+#include "bridge/net/sapannounce.h"
 #include "bridge/net/saplisten.h"
 
 #define APP_SAP_LINE_MAX 320
@@ -55,5 +57,34 @@ struct app_sap_sessions {
  */
 const struct saptable_event *app_sap_apply(struct app_sap_sessions *t,
                                            const struct saptable_event *ev);
+
+/*
+ * The SDP of a stream sent with these options: name (--session, else
+ * "rtbridge on HOST"), the sender's address as the origin (the route's
+ * source towards `to` on interface ifindex; `to` itself when there is
+ * none), the TTL, a=ptime, the clock attributes
+ *
+ * Post: *origin is the origin address used
+ * Return: characters written, or a negated errno with a line in err
+ */
+int app_sap_sdp(const struct app_sendopts *o, const struct codec_config *cfg,
+                const struct sockaddr *to, unsigned ifindex,
+                uint64_t session_id, struct sockaddr_storage *origin,
+                char *buf, size_t cap, char *err, size_t errlen);
+
+/*
+ * Set up and start the SAP announcement of a stream (send --announce) on
+ * the sender's net thread: its SDP, the groups (--announce=GROUP or the
+ * defaults for the destination), interface, TTL and interval
+ *
+ * Post: on failure err holds one line; sapannounce_stop/clear are safe
+ *       either way
+ * Return: 0 or a negated errno
+ */
+int app_sap_announce_start(struct sapannounce *a, const struct app_sendopts *o,
+                           const struct codec_config *cfg,
+                           const struct sockaddr *to, unsigned ifindex,
+                           uint64_t session_id, struct netloop *nl,
+                           char *err, size_t errlen);
 
 #endif

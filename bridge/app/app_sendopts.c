@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/net/addr.h"
+#include "bridge/net/sap.h"
+#include "bridge/net/sdp.h"
+
 static int app_sendopts__int(const char *name, const char *v, long lo, long hi,
                              long *out, char *err, size_t errlen)
 {
@@ -48,6 +52,34 @@ static int app_sendopts__num(const char *name, const char *v, double lo,
 	return 0;
 }
 
+/* A SAP group given after --announce: a multicast address, with or
+   without a port. */
+static bool app_sendopts__is_group(const char *v)
+{
+	struct sockaddr_storage g;
+
+	return v[0] != '-' &&
+	       addr_parse_default_port(&g, v, SAP_PORT, NULL, 0) == 0 &&
+	       addr_is_multicast((const struct sockaddr *)&g);
+}
+
+/* A session name fit for the SDP s= line. */
+static int app_sendopts__name(const char *v, char *err, size_t errlen)
+{
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			n = 0;
+	if (n == 0 || n > SDP_NAME_MAX) {
+		snprintf(err, errlen,
+		         "--session: a name of 1 to %d printable characters",
+		         SDP_NAME_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
                        char **argv, char *err, size_t errlen)
 {
@@ -61,6 +93,8 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 	o->pt = 96;
 	o->rate = 48000;
 	o->dscp = -1;
+	o->ttl = -1;
+	o->frame_ms = 10.0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		char name[32];
@@ -102,12 +136,27 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 			o->quiet = true;
 			continue;
 		}
+		if (send && !strcmp(name, "--announce")) {
+			/* The group is optional: after '=', or as the next
+			   argument when that is a multicast address (not a
+			   FILE). */
+			o->announce = true;
+			if (eq)
+				o->announce_to = eq + 1;
+			else if (i + 1 < argc &&
+			         app_sendopts__is_group(argv[i + 1]))
+				o->announce_to = argv[++i];
+			continue;
+		}
 		static const char *const common[] = {
-		        "--to",       "--codec", "--frame-ms", "--bitrate",
-		        "--channels", "--rate",  "--pt",       NULL};
-		static const char *const sendonly[] = {"--ssrc",   "--start",
-		                                       "--dscp",   "--duration",
-		                                       "--device", NULL};
+		        "--to",       "--codec",   "--frame-ms",     "--ptime",
+		        "--bitrate",  "--channels", "--rate",        "--pt",
+		        "--ttl",      "--session", "--multicast-if", NULL};
+		static const char *const sendonly[] = {
+		        "--ssrc",   "--start",
+		        "--dscp",   "--duration",
+		        "--device", "--announce-interval",
+		        NULL};
 		bool known = false;
 		for (int k = 0; common[k]; k++)
 			known |= !strcmp(name, common[k]);
@@ -138,11 +187,28 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 				return -EINVAL;
 			}
 			o->kind = (enum codec_kind)k;
-		} else if (!strcmp(name, "--frame-ms")) {
+		} else if (!strcmp(name, "--frame-ms") ||
+		           !strcmp(name, "--ptime")) {
 			if (app_sendopts__num(name, v, 0.001, 1000, &d, err,
 			                      errlen) < 0)
 				return -EINVAL;
+			o->frame_ms = d;
 			o->frame_us = (int)lround(d * 1000.0);
+		} else if (!strcmp(name, "--ttl")) {
+			if (app_sendopts__int(name, v, 0, 255, &n, err,
+			                      errlen) < 0)
+				return -EINVAL;
+			o->ttl = (int)n;
+		} else if (!strcmp(name, "--multicast-if")) {
+			o->mcast_if = v;
+		} else if (!strcmp(name, "--session")) {
+			if (app_sendopts__name(v, err, errlen) < 0)
+				return -EINVAL;
+			o->session = v;
+		} else if (!strcmp(name, "--announce-interval")) {
+			if (app_sendopts__num(name, v, 0.1, 3600,
+			                      &o->announce_s, err, errlen) < 0)
+				return -EINVAL;
 		} else if (!strcmp(name, "--bitrate")) {
 			if (app_sendopts__int(name, v, 500, 512000, &n, err,
 			                      errlen) < 0)
@@ -231,14 +297,28 @@ int app_sendopts_codec(const struct app_sendopts *o, int rate,
 	cfg->rate = rate;
 	cfg->channels = o->channels;
 	cfg->frame_us = o->frame_us;
-	if (o->kind == CODEC_OPUS)
+	if (o->kind == CODEC_OPUS) {
 		cfg->bitrate = o->bitrate;
+	} else {
+		/* PCM: any whole number of frames (213 = 4.4375 ms). */
+		int near = 1;
+		int f = codec_frames_of_ms(o->frame_ms, rate, &near);
+		if (f < 0) {
+			snprintf(err, errlen,
+			         "%s at %d Hz: %g ms is %.6g frames, not a "
+			         "whole number (%d frames = %.6g ms)",
+			         codec_kind_name(o->kind), rate, o->frame_ms,
+			         o->frame_ms * rate / 1000.0, near,
+			         near * 1000.0 / rate);
+			return -EINVAL;
+		}
+		codec_config_set_frames(cfg, f);
+	}
 	if (codec_config_check(cfg, &why) < 0) {
 		snprintf(err, errlen,
 		         "%s at %d Hz, %d channel%s, %g ms frames: %s",
 		         codec_kind_name(o->kind), rate, o->channels,
-		         o->channels == 1 ? "" : "s", o->frame_us / 1000.0,
-		         why);
+		         o->channels == 1 ? "" : "s", o->frame_ms, why);
 		return -EINVAL;
 	}
 	return 0;
@@ -257,15 +337,29 @@ void app_sendopts_usage(const char *cmd, FILE *f)
 		fprintf(f, "usage: rtbridge sdp --to HOST:PORT [options]   "
 		           "(prints SDP on stdout)\n");
 	fprintf(f,
-	        "  --to HOST:PORT      destination ([V6ADDR]:PORT for IPv6)\n"
+	        "  --to HOST:PORT      destination ([V6ADDR]:PORT for IPv6; a "
+	        "multicast group\n"
+	        "                      such as 239.1.2.3:5004 or "
+	        "[ff15::1]:5004)\n"
 	        "  --codec C           opus (default), l16 or l24\n"
-	        "  --frame-ms MS       packet duration: 2.5, 5, 10 (default) "
-	        "or 20\n"
+	        "  --frame-ms MS       packet duration (also --ptime): Opus "
+	        "2.5, 5, 10 (default)\n"
+	        "                      or 20; L16/L24 any whole number of "
+	        "frames from 0.125 to\n"
+	        "                      20 ms (1 = AES67's 48 frames, 4.4375 = "
+	        "213 at 48 kHz)\n"
 	        "  --bitrate BPS       Opus bit rate (default 128000)\n"
 	        "  --channels N        1 or 2 (default 2)\n"
 	        "  --rate HZ           stream rate (default 48000; files are "
 	        "resampled)\n"
-	        "  --pt N              RTP payload type (default 96)\n");
+	        "  --pt N              RTP payload type (default 96; dynamic "
+	        "96..127)\n"
+	        "  --ttl N             multicast TTL / hop limit (default 1)\n"
+	        "  --multicast-if IF   interface for a multicast destination: "
+	        "name, index or\n"
+	        "                      address (default: the route's)\n"
+	        "  --session NAME      session name in the SDP (default "
+	        "\"rtbridge on HOST\")\n");
 	if (send)
 		fprintf(f,
 		        "  --ssrc N            RTP SSRC (default random)\n"
@@ -280,5 +374,14 @@ void app_sendopts_usage(const char *cmd, FILE *f)
 		        "  --device D          input device (with --capture): "
 		        "index, name substring\n"
 		        "                      or HOSTAPI:NAME\n"
-		        "  --quiet             no progress line\n");
+		        "  --quiet             no progress line\n"
+		        "  --announce[=GROUP[:PORT]]  announce the stream with "
+		        "SAP (RFC 2974) every\n"
+		        "                      5 s, and delete it at the end "
+		        "(default groups: IPv4\n"
+		        "                      224.0.0.56 and 239.255.255.255, "
+		        "IPv6 ff0X::2:7ffe, X\n"
+		        "                      the group's scope; port 9875)\n"
+		        "  --announce-interval SEC  time between announcements "
+		        "(default 5)\n");
 }

@@ -21,7 +21,8 @@ struct app_sendopts {
 	const char *to;       /* --to HOST:PORT */
 	const char *device;   /* --device D (capture) */
 	enum codec_kind kind; /* --codec */
-	int frame_us;         /* --frame-ms, in microseconds */
+	int frame_us;         /* --frame-ms (--ptime), in microseconds */
+	double frame_ms;      /* the same as given (PCM: whole frames) */
 	int bitrate;          /* --bitrate, bit/s (Opus) */
 	int channels;         /* --channels */
 	int rate; /* --rate Hz (default 48000; a file is resampled to it) */
@@ -34,7 +35,13 @@ struct app_sendopts {
 	double start_s;    /* --start */
 	double duration_s; /* --duration; 0: whole file / until stopped */
 	int dscp;          /* --dscp; -1: none */
-	bool help;         /* -h / --help */
+	int ttl;           /* --ttl, multicast TTL / hop limit; -1: none */
+	const char *mcast_if;    /* --multicast-if IF, or NULL */
+	const char *session;     /* --session NAME (SDP s=), or NULL */
+	bool announce;           /* --announce[=GROUP[:PORT]] (send) */
+	const char *announce_to; /* its group, or NULL: the defaults */
+	double announce_s;       /* --announce-interval; 0: 5 s */
+	bool help;               /* -h / --help */
 };
 
 /*

@@ -3,7 +3,9 @@
  *
  * Set-up on the control thread, in order: disk server, archive sources
  * (--mix) and the mix recorder (--record), the mixer, the device (PortAudio
- * or the virtual clock), the net thread and the receiver's socket. Then the
+ * or the virtual clock), the net thread and the receiver's socket (with
+ * --sap the net thread comes first, to hear the announcement that says
+ * which stream to receive: cmd_recv_sap.c). Then the
  * control loop, every 5 ms: drain the mixer's hand-backs, take each new
  * SSRC the net thread reports (it came with one of the spare streams
  * allocated ahead, already receiving: open its recording tap and
@@ -51,6 +53,7 @@ static void recv__loop(struct recv *p)
 			next_sweep = now + RECV_SWEEP_NS;
 		}
 		cmd_recv_streams_reap(p);
+		cmd_recv_sap_poll(p);
 		if (now >= next_json) {
 			cmd_recv_streams_json(p);
 			next_json += json_ns;
@@ -179,7 +182,7 @@ static int recv__open_device(struct recv *p)
 	return 0;
 }
 
-static int recv__open_net(struct recv *p)
+int cmd_recv_open_rx(struct recv *p)
 {
 	struct receiver_opts ro = {
 	        .listen = p->o.listen,
@@ -189,6 +192,8 @@ static int recv__open_net(struct recv *p)
 	        .nallow = (size_t)p->o.nallow,
 	        .rcvbuf = 1 << 20,
 	        .max_datagram = cmd_recv_streams_datagram_max(&p->o),
+	        .mcast_ifindex = p->o.mcast_ifindex,
+	        .mcast_source = p->o.mcast_source,
 	};
 	int rc = receiver_init(&p->rx, &ro);
 	if (rc < 0) {
@@ -197,13 +202,6 @@ static int recv__open_net(struct recv *p)
 	}
 	p->rx_ready = true;
 	cmd_recv_streams_spare(p);
-	rc = netloop_start(&p->nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: net thread: %s\n",
-		        strerror(-rc));
-		return rc;
-	}
-	p->nl_running = true;
 	rc = receiver_open(&p->rx, &p->nl);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: %s\n", receiver_error(&p->rx));
@@ -222,9 +220,25 @@ static int recv__open_net(struct recv *p)
 	return 0;
 }
 
+static int recv__open_net(struct recv *p)
+{
+	/* --sap started the net thread to hear the announcement. */
+	if (!p->nl_running) {
+		int rc = netloop_start(&p->nl, 64);
+		if (rc < 0) {
+			fprintf(stderr, "rtbridge recv: net thread: %s\n",
+			        strerror(-rc));
+			return rc;
+		}
+		p->nl_running = true;
+	}
+	return cmd_recv_open_rx(p);
+}
+
 /* Tear down in reverse; every recording is finalized and waited for. */
 static void recv__teardown(struct recv *p)
 {
+	cmd_recv_sap_stop(p);
 	if (p->rx_ready)
 		receiver_close(&p->rx);
 	for (struct recv_stream *s = p->streams; s; s = s->next)
@@ -314,6 +328,15 @@ int cmd_recv(int argc, char **argv)
 	}
 	if (rc < 0)
 		return 2;
+	if (p.o.sap) {
+		/* The stream is the one an announcement describes. */
+		rc = cmd_recv_sap_wait(&p);
+		if (rc != 0) {
+			recv__teardown(&p);
+			recv__free(&p);
+			return rc > 0 ? 0 : 1;
+		}
+	}
 	p.channels = p.o.codec.channels > 2 ? (unsigned)p.o.codec.channels : 2u;
 	if (p.channels > 2 && p.o.nmix > 0) {
 		fprintf(stderr, "rtbridge recv: --mix needs streams of 1 or 2 "

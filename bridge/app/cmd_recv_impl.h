@@ -76,7 +76,10 @@ struct recv {
 	bool drift;
 	uint64_t t0;
 	int rc;
+	struct recv_sap *sap; /* --sap: the announcements followed */
 };
+
+struct recv_sap;
 
 /* Seconds since the start. */
 static inline double cmd_recv_secs(const struct recv *p)
@@ -113,5 +116,22 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status);
 
 /* The summary: JSON object and human-readable lines. */
 void cmd_recv_streams_summary(struct recv *p);
+
+/* Set up the receiver for p->o (its listen address, codec, pt) on the
+   running net thread, with its spare streams. */
+int cmd_recv_open_rx(struct recv *p);
+
+/* --sap: start the net thread and the SAP listener, and wait for the
+   first session to follow (its SDP fills p->o). Return: 0 when there is
+   one, 1 when stopped first (signal, --duration), < 0 after one line. */
+int cmd_recv_sap_wait(struct recv *p);
+
+/* --sap, every loop turn: drop the session's streams when it is deleted,
+   times out or changes; follow the next matching one. */
+void cmd_recv_sap_poll(struct recv *p);
+
+/* Stop listening for SAP (before the net thread stops); no-op without
+   --sap. */
+void cmd_recv_sap_stop(struct recv *p);
 
 #endif

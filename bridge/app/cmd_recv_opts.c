@@ -20,6 +20,8 @@ void cmd_recv_opts_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: rtbridge recv --listen [ADDR:]PORT [options]\n"
+	        "       rtbridge recv --sap [GROUP[:PORT]] [--session NAME] "
+	        "[options]\n"
 	        "\n"
 	        "Receives RTP audio streams (one per sender SSRC), plays "
 	        "and/or "
@@ -63,7 +65,28 @@ void cmd_recv_opts_usage(FILE *f)
 	        "                         are taken before it, at the "
 	        "stream's rate)\n"
 	        "  --period N             frames per audio callback (default "
-	        "%u)\n",
+	        "%u)\n"
+	        "  --multicast-if IF      interface to join a multicast group "
+	        "on: name, index or\n"
+	        "                         address (default: the route's)\n"
+	        "  --source ADDR          take a multicast group only from "
+	        "this sender\n"
+	        "                         (source-specific multicast)\n"
+	        "  --sap [GROUP[:PORT]]   take the stream from a SAP "
+	        "announcement (instead of\n"
+	        "                         --listen/--sdp): codec, rate, "
+	        "channels, pt, packet\n"
+	        "                         time, group and port from its SDP; "
+	        "dropped when the\n"
+	        "                         session is deleted or times out "
+	        "(default groups\n"
+	        "                         224.0.0.56, 239.255.255.255, "
+	        "ff02::2:7ffe, ff05::2:7ffe)\n"
+	        "  --session NAME         with --sap: follow only the session "
+	        "of this name\n"
+	        "  --sap-timeout SEC      with --sap: a session not announced "
+	        "this long is gone\n"
+	        "                         (default 60)\n",
 	        DEVCFG_PERIOD_DEFAULT);
 }
 
@@ -125,6 +148,29 @@ static int recv_opts__sdp(const char *path, struct sdpparse_result *res)
 	return rc;
 }
 
+/* --multicast-if and --source: an interface index and an address. */
+static int recv_opts__multicast(struct cmd_recv_opts *o, const char *source)
+{
+	char err[256];
+
+	if (o->mcast_if) {
+		int idx = addr_iface_parse(o->mcast_if, err, sizeof(err));
+		if (idx < 0) {
+			fprintf(stderr, "rtbridge recv: --multicast-if: %s\n",
+			        err);
+			return -EINVAL;
+		}
+		o->mcast_ifindex = (unsigned)idx;
+	}
+	if (source &&
+	    addr_parse_default_port(&o->mcast_source, source, 0, err,
+	                            sizeof(err)) < 0) {
+		fprintf(stderr, "rtbridge recv: --source: %s\n", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 {
 	enum {
@@ -155,6 +201,11 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		OPT_NODRIFT,
 		OPT_PERIOD,
 		OPT_STATUS,
+		OPT_MCAST_IF,
+		OPT_SOURCE,
+		OPT_SAP,
+		OPT_SESSION,
+		OPT_SAP_TIMEOUT,
 	};
 	static const struct option longopts[] = {
 	        {"listen", required_argument, NULL, OPT_LISTEN},
@@ -184,10 +235,15 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 	        {"no-drift", no_argument, NULL, OPT_NODRIFT},
 	        {"period", required_argument, NULL, OPT_PERIOD},
 	        {"status", no_argument, NULL, OPT_STATUS},
+	        {"multicast-if", required_argument, NULL, OPT_MCAST_IF},
+	        {"source", required_argument, NULL, OPT_SOURCE},
+	        {"sap", optional_argument, NULL, OPT_SAP},
+	        {"session", required_argument, NULL, OPT_SESSION},
+	        {"sap-timeout", required_argument, NULL, OPT_SAP_TIMEOUT},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *listen = NULL, *sdp = NULL, *codec = NULL;
+	const char *listen = NULL, *sdp = NULL, *codec = NULL, *source = NULL;
 	long pt = -1, channels = -1, rate = -1, l;
 	double v;
 	char err[256];
@@ -357,6 +413,34 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		case OPT_STATUS:
 			o->force_status = true;
 			break;
+		case OPT_MCAST_IF:
+			o->mcast_if = optarg;
+			break;
+		case OPT_SOURCE:
+			source = optarg;
+			break;
+		case OPT_SAP:
+			o->sap = true;
+			/* "--sap GROUP" as well as "--sap=GROUP". */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			if (optarg && o->nsap == 4) {
+				fprintf(stderr, "rtbridge recv: at most 4 --sap "
+				                "groups\n");
+				return -EINVAL;
+			}
+			if (optarg)
+				o->sap_groups[o->nsap++] = optarg;
+			break;
+		case OPT_SESSION:
+			o->session = optarg;
+			break;
+		case OPT_SAP_TIMEOUT:
+			if (recv_opts__num("--sap-timeout", optarg, 0.1, 3600,
+			                   &v) < 0)
+				return -EINVAL;
+			o->sap_timeout_s = v;
+			break;
 		case ':':
 			fprintf(stderr, "rtbridge recv: %s needs a value\n",
 			        argv[optind - 1]);
@@ -421,6 +505,22 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		        o->codec.rate, why);
 		return -EINVAL;
 	}
+	if (recv_opts__multicast(o, source) < 0)
+		return -EINVAL;
+	if (o->sap) {
+		/* The announcement gives the stream: nothing else may. */
+		if (listen || sdp) {
+			fprintf(stderr, "rtbridge recv: --sap takes the stream "
+			                "from an announcement: no --listen or "
+			                "--sdp with it\n");
+			return -EINVAL;
+		}
+		listen = "0";
+	} else if (o->session || o->sap_timeout_s > 0) {
+		fprintf(stderr, "rtbridge recv: --session and --sap-timeout go "
+		                "with --sap\n");
+		return -EINVAL;
+	}
 	if (!listen && sdp_listen[0])
 		listen = sdp_listen;
 	if (!listen) {
@@ -431,6 +531,13 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 	if (addr_parse(&o->listen, NULL, listen, ADDR_LISTEN | ADDR_PORT_ZERO,
 	               err, sizeof(err)) < 0) {
 		fprintf(stderr, "rtbridge recv: --listen: %s\n", err);
+		return -EINVAL;
+	}
+	if (o->mcast_source.ss_family != 0 &&
+	    (o->sap || !addr_is_multicast((struct sockaddr *)&o->listen) ||
+	     o->mcast_source.ss_family != o->listen.ss_family)) {
+		fprintf(stderr, "rtbridge recv: --source goes with --listen on "
+		                "a multicast group of the same family\n");
 		return -EINVAL;
 	}
 	if (o->device && o->play == 0) {

@@ -42,6 +42,17 @@ struct cmd_recv_opts {
 	int drift;       /* 1 on, 0 off, -1: not given (on) */
 	unsigned period; /* frames per callback */
 	bool force_status;
+	/* Multicast: the interface to join on (0: the route's), and the one
+	   source to take a group from (source-specific; family 0: any). */
+	unsigned mcast_ifindex;
+	struct sockaddr_storage mcast_source;
+	/* --sap: the stream comes from a SAP announcement */
+	bool sap;
+	const char *sap_groups[4]; /* --sap GROUP[:PORT]; none: defaults */
+	int nsap;
+	const char *mcast_if;    /* --multicast-if as given */
+	const char *session;     /* --session NAME: follow only this one */
+	double sap_timeout_s;    /* --sap-timeout; 0: 60 s */
 };
 
 /* Print the usage text. Context: control thread. */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge/app/app_sap.h"
 #include "bridge/app/app_sendopts.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/app_status.h"
@@ -28,6 +29,38 @@
 #include "bridge/net/netloop.h"
 #include "bridge/net/sender.h"
 #include "bridge/rtcheck/rthook.h"
+
+/* With --announce, the first packet follows the first announcement by
+   this long (a receiver sets up in well under it). */
+#define SEND_ANNOUNCE_LEAD_NS 500000000ull
+
+/* The SAP announcement of the stream (--announce), on the net thread. */
+static struct sapannounce send_ann;
+
+/* Announce the stream once it runs. Return: 0, or -1 after one line. */
+static int send_announce(const struct app_sendopts *o, const struct sender *s,
+                         struct netloop *nl)
+{
+	char err[256];
+
+	if (!o->announce)
+		return 0;
+	if (app_sap_announce_start(&send_ann, o, &s->opts.codec,
+	                           (const struct sockaddr *)&s->opts.to,
+	                           s->opts.mcast_ifindex, s->opts.ssrc, nl, err,
+	                           sizeof err) < 0) {
+		fprintf(stderr, "rtbridge send: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The stream has ended: its SAP deletion goes out now. */
+static void send_unannounce(void)
+{
+	sapannounce_stop(&send_ann);
+	sapannounce_clear(&send_ann);
+}
 
 static void send_sleep_ms(long ms)
 {
@@ -186,13 +219,17 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 		goto out_ra;
 	}
 	t0 = send_now_s();
+	if (send_announce(o, s, &nl) < 0)
+		goto out_nl;
 	rc = sender_start_file(s, &nl, ra);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
+		send_unannounce();
 		goto out_nl;
 	}
 	send_watch(s, ra, o->rate, o->quiet);
 	sender_stop(s);
+	send_unannounce();
 	/* The stream is the control thread's again. */
 	if (readahead_state(ra) == READAHEAD_ERROR) {
 		fprintf(stderr, "rtbridge send: %s\n", readahead_error(ra));
@@ -248,9 +285,12 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 		goto out_dev;
 	}
 	t0 = send_now_s();
+	if (send_announce(o, s, &nl) < 0)
+		goto out_nl;
 	rc = sender_start_capture(s, &nl, &cap);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
+		send_unannounce();
 		goto out_nl;
 	}
 	rc = device_start(&dev);
@@ -258,11 +298,13 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 		fprintf(stderr, "rtbridge send: input device: %s\n",
 		        device_error(&dev));
 		sender_stop(s);
+		send_unannounce();
 		goto out_nl;
 	}
 	send_watch(s, NULL, o->rate, o->quiet);
 	(void)device_stop(&dev);
 	sender_stop(s);
+	send_unannounce();
 	send_summary(s, o->rate, t0);
 	fprintf(stderr,
 	        "rtbridge send: input overruns %llu (%llu frames), trimmed "
@@ -319,6 +361,26 @@ int cmd_send(int argc, char **argv)
 		so.ssrc = o.ssrc;
 	so.pt = o.pt;
 	so.dscp = o.dscp;
+	so.mcast_ttl = o.ttl;
+	/* Announced first, then streamed: a receiver listening for the
+	   announcement is ready for the first packet. */
+	if (o.announce)
+		so.start_delay_ns = SEND_ANNOUNCE_LEAD_NS;
+	if (o.mcast_if != NULL) {
+		rc = addr_iface_parse(o.mcast_if, err, sizeof err);
+		if (rc < 0) {
+			fprintf(stderr, "rtbridge send: --multicast-if: %s\n",
+			        err);
+			return 2;
+		}
+		so.mcast_ifindex = (unsigned)rc;
+	}
+	/* A multicast stream goes out from the address its SDP names as the
+	   origin; no route is no error here: the send says why. */
+	if (addr_is_multicast((const struct sockaddr *)&so.to) &&
+	    addr_route_source((const struct sockaddr *)&so.to,
+	                      so.mcast_ifindex, &so.from) < 0)
+		memset(&so.from, 0, sizeof so.from);
 	if (o.duration_s > 0)
 		so.max_frames = (uint64_t)llround(o.duration_s * o.rate);
 	rc = sender_init(&s, &so);

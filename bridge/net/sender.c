@@ -301,6 +301,8 @@ static int sender__open_on_loop(struct netloop *nl, void *arg)
 
 	udpsock_opts_init(&uo);
 	uo.peer = (const struct sockaddr *)&s->opts.to;
+	if (s->opts.from.ss_family != 0)
+		uo.bind = (const struct sockaddr *)&s->opts.from;
 	uo.dscp = s->opts.dscp;
 	uo.mcast_ifindex = s->opts.mcast_ifindex;
 	uo.mcast_ttl = s->opts.mcast_ttl;

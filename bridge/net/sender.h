@@ -120,6 +120,10 @@ uint64_t sender_capture_backlog(const struct sender_capture *c);
 struct sender_opts {
 	struct codec_config codec;  /* see codec.h; rate = the source's rate */
 	struct sockaddr_storage to; /* destination */
+	/* Local address to send from (port 0 picks one); family 0: the
+	   wildcard. A multicast sender binds its interface's address, so
+	   that receivers (and a source-specific join) see that source. */
+	struct sockaddr_storage from;
 	int pt;                     /* RTP payload type, 0..127 */
 	uint32_t ssrc;
 	uint16_t seq0;          /* sequence number of the first packet */
