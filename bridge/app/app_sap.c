@@ -134,8 +134,8 @@ const struct saptable_event *app_sap_apply(struct app_sap_sessions *t,
 
 int app_sap_sdp(const struct app_sendopts *o, const struct codec_config *cfg,
                 const struct sockaddr *to, unsigned ifindex,
-                uint64_t session_id, struct sockaddr_storage *origin,
-                char *buf, size_t cap, char *err, size_t errlen)
+                uint64_t session_id, struct sockaddr_storage *origin, char *buf,
+                size_t cap, char *err, size_t errlen)
 {
 	char name[SDP_NAME_MAX + 1], host[64] = "";
 	int rc;
@@ -170,8 +170,8 @@ int app_sap_sdp(const struct app_sendopts *o, const struct codec_config *cfg,
 int app_sap_announce_start(struct sapannounce *a, const struct app_sendopts *o,
                            const struct codec_config *cfg,
                            const struct sockaddr *to, unsigned ifindex,
-                           uint64_t session_id, struct netloop *nl,
-                           char *err, size_t errlen)
+                           uint64_t session_id, struct netloop *nl, char *err,
+                           size_t errlen)
 {
 	struct sapannounce_opts ao;
 	char sdp[1024], why[160];

@@ -69,8 +69,8 @@ const struct saptable_event *app_sap_apply(struct app_sap_sessions *t,
  */
 int app_sap_sdp(const struct app_sendopts *o, const struct codec_config *cfg,
                 const struct sockaddr *to, unsigned ifindex,
-                uint64_t session_id, struct sockaddr_storage *origin,
-                char *buf, size_t cap, char *err, size_t errlen);
+                uint64_t session_id, struct sockaddr_storage *origin, char *buf,
+                size_t cap, char *err, size_t errlen);
 
 /*
  * Set up and start the SAP announcement of a stream (send --announce) on
@@ -84,7 +84,7 @@ int app_sap_sdp(const struct app_sendopts *o, const struct codec_config *cfg,
 int app_sap_announce_start(struct sapannounce *a, const struct app_sendopts *o,
                            const struct codec_config *cfg,
                            const struct sockaddr *to, unsigned ifindex,
-                           uint64_t session_id, struct netloop *nl,
-                           char *err, size_t errlen);
+                           uint64_t session_id, struct netloop *nl, char *err,
+                           size_t errlen);
 
 #endif

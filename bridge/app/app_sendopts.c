@@ -149,13 +149,12 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 			continue;
 		}
 		static const char *const common[] = {
-		        "--to",       "--codec",   "--frame-ms",     "--ptime",
-		        "--bitrate",  "--channels", "--rate",        "--pt",
-		        "--ttl",      "--session", "--multicast-if", NULL};
+		        "--to",      "--codec",    "--frame-ms",     "--ptime",
+		        "--bitrate", "--channels", "--rate",         "--pt",
+		        "--ttl",     "--session",  "--multicast-if", NULL};
 		static const char *const sendonly[] = {
-		        "--ssrc",   "--start",
-		        "--dscp",   "--duration",
-		        "--device", "--announce-interval",
+		        "--ssrc",     "--start",  "--dscp",
+		        "--duration", "--device", "--announce-interval",
 		        NULL};
 		bool known = false;
 		for (int k = 0; common[k]; k++)
@@ -303,7 +302,9 @@ int app_sendopts_codec(const struct app_sendopts *o, int rate,
 		/* PCM: any whole number of frames (213 = 4.4375 ms). */
 		int near = 1;
 		int f = codec_frames_of_ms(o->frame_ms, rate, &near);
-		if (f < 0) {
+		codec_config_set_frames(cfg, near);
+		/* Out of range first: that is the clearer complaint. */
+		if (f < 0 && codec_config_check(cfg, NULL) == 0) {
 			snprintf(err, errlen,
 			         "%s at %d Hz: %g ms is %.6g frames, not a "
 			         "whole number (%d frames = %.6g ms)",
@@ -312,7 +313,6 @@ int app_sendopts_codec(const struct app_sendopts *o, int rate,
 			         near * 1000.0 / rate);
 			return -EINVAL;
 		}
-		codec_config_set_frames(cfg, f);
 	}
 	if (codec_config_check(cfg, &why) < 0) {
 		snprintf(err, errlen,

@@ -28,17 +28,17 @@ struct app_sendopts {
 	int rate; /* --rate Hz (default 48000; a file is resampled to it) */
 	int pt;   /* --pt */
 	bool has_ssrc;
-	uint32_t ssrc;     /* --ssrc */
-	bool loop;         /* --loop */
-	bool capture;      /* --capture */
-	bool quiet;        /* --quiet: no progress line */
-	double start_s;    /* --start */
-	double duration_s; /* --duration; 0: whole file / until stopped */
-	int dscp;          /* --dscp; -1: none */
-	int ttl;           /* --ttl, multicast TTL / hop limit; -1: none */
-	const char *mcast_if;    /* --multicast-if IF, or NULL */
-	const char *session;     /* --session NAME (SDP s=), or NULL */
-	bool announce;           /* --announce[=GROUP[:PORT]] (send) */
+	uint32_t ssrc;        /* --ssrc */
+	bool loop;            /* --loop */
+	bool capture;         /* --capture */
+	bool quiet;           /* --quiet: no progress line */
+	double start_s;       /* --start */
+	double duration_s;    /* --duration; 0: whole file / until stopped */
+	int dscp;             /* --dscp; -1: none */
+	int ttl;              /* --ttl, multicast TTL / hop limit; -1: none */
+	const char *mcast_if; /* --multicast-if IF, or NULL */
+	const char *session;  /* --session NAME (SDP s=), or NULL */
+	bool announce;        /* --announce[=GROUP[:PORT]] (send) */
 	const char *announce_to; /* its group, or NULL: the defaults */
 	double announce_s;       /* --announce-interval; 0: 5 s */
 	bool help;               /* -h / --help */

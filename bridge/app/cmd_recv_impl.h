@@ -30,9 +30,9 @@
 #define RECV_RATE     48000u
 #define RECV_OPEN_MS  10000
 #define RECV_CLOSE_MS 30000
-#define RECV_POLL_NS  5000000LL    /* control loop period */
-#define RECV_SWEEP_NS 50000000LL   /* idle sweep period */
-#define RECV_SPARES   4            /* streams allocated ahead for new SSRCs */
+#define RECV_POLL_NS  5000000LL  /* control loop period */
+#define RECV_SWEEP_NS 50000000LL /* idle sweep period */
+#define RECV_SPARES   4          /* streams allocated ahead for new SSRCs */
 
 struct recv_stream {
 	struct netstream ns; /* first: a netstream * is a recv_stream * */

@@ -162,9 +162,8 @@ static int recv_opts__multicast(struct cmd_recv_opts *o, const char *source)
 		}
 		o->mcast_ifindex = (unsigned)idx;
 	}
-	if (source &&
-	    addr_parse_default_port(&o->mcast_source, source, 0, err,
-	                            sizeof(err)) < 0) {
+	if (source && addr_parse_default_port(&o->mcast_source, source, 0, err,
+	                                      sizeof(err)) < 0) {
 		fprintf(stderr, "rtbridge recv: --source: %s\n", err);
 		return -EINVAL;
 	}
@@ -425,8 +424,9 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 			if (!optarg && optind < argc && argv[optind][0] != '-')
 				optarg = argv[optind++];
 			if (optarg && o->nsap == 4) {
-				fprintf(stderr, "rtbridge recv: at most 4 --sap "
-				                "groups\n");
+				fprintf(stderr,
+				        "rtbridge recv: at most 4 --sap "
+				        "groups\n");
 				return -EINVAL;
 			}
 			if (optarg)
@@ -489,6 +489,12 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		o->codec.channels = (int)channels;
 	if (rate > 0)
 		o->codec.rate = (int)rate;
+	/* PCM: the packet length guess (5 ms) in whole frames at this rate
+	   (at 44.1 kHz 5 ms is none); the stream's packets tell the truth. */
+	if (kind != CODEC_OPUS)
+		codec_config_set_frames(&o->codec,
+		                        (int)((int64_t)o->codec.rate *
+		                              o->codec.frame_us / 1000000));
 	if (sdp && kind == (int)sr.kind) {
 		/* The packet length the SDP says, as whole frames (a first
 		   guess: the stream's packets tell the real one). */

@@ -50,9 +50,9 @@ struct cmd_recv_opts {
 	bool sap;
 	const char *sap_groups[4]; /* --sap GROUP[:PORT]; none: defaults */
 	int nsap;
-	const char *mcast_if;    /* --multicast-if as given */
-	const char *session;     /* --session NAME: follow only this one */
-	double sap_timeout_s;    /* --sap-timeout; 0: 60 s */
+	const char *mcast_if; /* --multicast-if as given */
+	const char *session;  /* --session NAME: follow only this one */
+	double sap_timeout_s; /* --sap-timeout; 0: 60 s */
 };
 
 /* Print the usage text. Context: control thread. */

@@ -30,9 +30,9 @@
 struct recv_sap {
 	struct saplisten lis;
 	struct app_sap_sessions known;
-	unsigned following;          /* session id, 0: none */
-	struct sdpparse_result cur;  /* what it described when joined */
-	unsigned refused;            /* last session not followed, 0: none */
+	unsigned following;         /* session id, 0: none */
+	struct sdpparse_result cur; /* what it described when joined */
+	unsigned refused;           /* last session not followed, 0: none */
 	bool open;
 };
 

@@ -378,8 +378,8 @@ int cmd_send(int argc, char **argv)
 	/* A multicast stream goes out from the address its SDP names as the
 	   origin; no route is no error here: the send says why. */
 	if (addr_is_multicast((const struct sockaddr *)&so.to) &&
-	    addr_route_source((const struct sockaddr *)&so.to,
-	                      so.mcast_ifindex, &so.from) < 0)
+	    addr_route_source((const struct sockaddr *)&so.to, so.mcast_ifindex,
+	                      &so.from) < 0)
 		memset(&so.from, 0, sizeof so.from);
 	if (o.duration_s > 0)
 		so.max_frames = (uint64_t)llround(o.duration_s * o.rate);
