@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +62,16 @@ static void send_unannounce(void)
 {
 	sapannounce_stop(&send_ann);
 	sapannounce_clear(&send_ann);
+}
+
+/* An address a socket can be bound to: a link-local IPv6 one needs its
+   interface (known only with --multicast-if). */
+static bool send_bindable(const struct sockaddr_storage *a)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+
+	return a->ss_family != AF_INET6 ||
+	       !IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) || a6->sin6_scope_id != 0;
 }
 
 static void send_sleep_ms(long ms)
@@ -378,8 +390,9 @@ int cmd_send(int argc, char **argv)
 	/* A multicast stream goes out from the address its SDP names as the
 	   origin; no route is no error here: the send says why. */
 	if (addr_is_multicast((const struct sockaddr *)&so.to) &&
-	    addr_route_source((const struct sockaddr *)&so.to, so.mcast_ifindex,
-	                      &so.from) < 0)
+	    (addr_route_source((const struct sockaddr *)&so.to,
+	                       so.mcast_ifindex, &so.from) < 0 ||
+	     !send_bindable(&so.from)))
 		memset(&so.from, 0, sizeof so.from);
 	if (o.duration_s > 0)
 		so.max_frames = (uint64_t)llround(o.duration_s * o.rate);

@@ -611,10 +611,17 @@ int addr_route_source(const struct sockaddr *to, unsigned ifindex,
 			rc = -EADDRNOTAVAIL;
 	}
 	if (rc == 0) {
-		if (out->ss_family == AF_INET)
+		if (out->ss_family == AF_INET) {
 			((struct sockaddr_in *)out)->sin_port = 0;
-		else
-			((struct sockaddr_in6 *)out)->sin6_port = 0;
+		} else {
+			struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+			a6->sin6_port = 0;
+			/* A link-local source is an address on one link: the
+			   interface's (the socket was bound to none). */
+			if (IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) &&
+			    a6->sin6_scope_id == 0)
+				a6->sin6_scope_id = ifindex;
+		}
 	}
 	return rc;
 }

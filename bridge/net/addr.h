@@ -110,7 +110,9 @@ int addr_iface_parse(const char *text, char *err, size_t errlen);
  * `ifindex` (0: the route decides): what an SDP origin and a SAP header
  * name as the sender. A UDP socket is connected, never written to.
  *
- * Post: *out has the family of `to`, port 0
+ * Post: *out has the family of `to`, port 0; an IPv6 link-local address
+ *       has ifindex as its scope (0 when none was given: such an address
+ *       cannot be bound)
  * Context: control thread
  * Return: 0, or a negated errno (-ENETUNREACH when no route leads there)
  */

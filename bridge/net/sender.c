@@ -118,8 +118,11 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 	s->frames = codec_config_frames(&o->codec);
 	s->ticks = codec_rtp_ticks(&o->codec, (size_t)s->frames);
 	if (s->opts.max_burst == 0) {
-		/* 20 ms of audio: 2 packets of 10 ms, 20 of 1 ms. */
-		uint64_t n = ((uint64_t)o->codec.rate / 50 +
+		/* SENDER_BURST_MS of audio: 10 packets of 10 ms, 100 of 1 ms.
+		   A thread without real-time priority on a busy machine
+		   stalls for tens of ms; catching that up costs nothing, and
+		   skipping it would cut the audio short. */
+		uint64_t n = ((uint64_t)o->codec.rate * SENDER_BURST_MS / 1000 +
 		              (uint64_t)s->frames - 1) /
 		             (uint64_t)s->frames;
 		s->opts.max_burst = n > 2 ? (uint32_t)n : 2;
