@@ -31,7 +31,12 @@ lan_cleanup() {
 	done
 	[ -n "$LAN_NS_A" ] && ip netns del "$LAN_NS_A" 2>/dev/null
 	[ -n "$LAN_NS_B" ] && ip netns del "$LAN_NS_B" 2>/dev/null
-	[ -n "$LAN_DIR" ] && rm -rf "$LAN_DIR"
+	# RTB_LAN_KEEP=1 keeps the files (signals, recordings, logs).
+	if [ -n "$LAN_DIR" ] && [ -z "${RTB_LAN_KEEP:-}" ]; then
+		rm -rf "$LAN_DIR"
+	elif [ -n "$LAN_DIR" ]; then
+		echo "kept $LAN_DIR"
+	fi
 }
 
 lan_fail() {
