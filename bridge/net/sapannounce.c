@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bridge/net/addr.h"
 
@@ -213,17 +212,6 @@ static int sapannounce__stop_fn(struct netloop *nl, void *arg)
 
 /* ---- control thread ---- */
 
-static void sapannounce__wait(struct sapannounce *a)
-{
-	const struct timespec ms = {0, 1000000L};
-
-	/* Acquire pairs with the release in sapannounce__closed. */
-	for (int i = 0; i < 2000 &&
-	                !atomic_load_explicit(&a->closed, memory_order_acquire);
-	     i++)
-		nanosleep(&ms, NULL);
-}
-
 int sapannounce_start(struct sapannounce *a, struct netloop *nl)
 {
 	int rc;
@@ -238,7 +226,7 @@ int sapannounce_start(struct sapannounce *a, struct netloop *nl)
 			snprintf(a->err, sizeof a->err, "net thread: %s",
 			         strerror(-rc));
 		if (rc != -ECANCELED && rc != -EAGAIN)
-			sapannounce__wait(a);
+			(void)netloop_wait_closed(&a->closed, 2000);
 		return rc;
 	}
 	a->started = true;
@@ -252,7 +240,7 @@ void sapannounce_stop(struct sapannounce *a)
 	a->started = false;
 	if (netloop_call_wait(a->nl, sapannounce__stop_fn, a) < 0)
 		return; /* the loop is gone: netloop_stop closed everything */
-	sapannounce__wait(a);
+	(void)netloop_wait_closed(&a->closed, 2000);
 }
 
 const char *sapannounce_error(const struct sapannounce *a)

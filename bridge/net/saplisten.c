@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bridge/net/addr.h"
 
@@ -275,18 +274,12 @@ int saplisten_open(struct saplisten *l, struct netloop *nl)
 
 void saplisten_close(struct saplisten *l)
 {
-	const struct timespec ms = {0, 1000000L};
-
 	if (!l->opened)
 		return;
 	l->opened = false;
 	if (netloop_call_wait(l->nl, saplisten__close_fn, l) < 0)
 		return; /* the loop is gone: netloop_stop closed everything */
-	/* Acquire pairs with the release in saplisten__closed. */
-	for (int i = 0; i < 2000 &&
-	                !atomic_load_explicit(&l->closed, memory_order_acquire);
-	     i++)
-		nanosleep(&ms, NULL);
+	(void)netloop_wait_closed(&l->closed, 2000);
 }
 
 bool saplisten_poll(struct saplisten *l, struct saptable_event *ev)
