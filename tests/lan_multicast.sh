@@ -49,7 +49,7 @@ run_group() {
 		# shellcheck disable=SC2086
 		lan_bg "$LAN_NS_B" "$D/recv$fam.$n.log" "$RTB" recv --listen "$to" $extra \
 			--codec l16 --no-play --record-dir "$D/rec$fam.$n" \
-			--min-latency $MIN_LATENCY --idle-exit 1 --duration 20
+			--min-latency $MIN_LATENCY --idle-exit 3 --duration 20
 		eval "rpid$n=$LAN_LAST"
 		lan_wait_grep "$D/recv$fam.$n.log" "listening on" 5 ||
 			lan_fail "receiver $n ($extra) did not start"

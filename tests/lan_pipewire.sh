@@ -171,7 +171,7 @@ sink_case() { # FORMAT PTIME_ARGS TAG
 	mkdir "$D/rec.$tag"
 	lan_bg "$NS" "$D/recv.$tag.log" "$RTB" recv --sap --session "pw $tag" --no-play \
 		--latency 250 --record-dir "$D/rec.$tag" --stats-json "$D/stats.$tag.json" \
-		--idle-exit 2 --duration 40
+		--idle-exit 3 --duration 40
 	RECV=$LAN_LAST
 	lan_wait_grep "$D/recv.$tag.log" "waiting for a SAP announcement" 5 ||
 		lan_fail "recv --sap did not start"

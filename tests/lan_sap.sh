@@ -63,7 +63,7 @@ EOF
 # announcement (0.5 s lead, 3 s of audio) and the list only 2.5 s.
 mkdir "$D/rec1"
 lan_bg "$LAN_NS_B" "$D/recv1.log" "$RTB" recv --sap --session "lan sap" $ML \
-	--no-play --record-dir "$D/rec1" --idle-exit 1 --duration 30
+	--no-play --record-dir "$D/rec1" --idle-exit 3 --duration 30
 RECV=$LAN_LAST
 lan_wait_grep "$D/recv1.log" "waiting for a SAP announcement" 5 || lan_fail "recv --sap did not start"
 lan_bg "$LAN_NS_B" "$D/list.log" "$RTB" list --duration 2.5
@@ -138,7 +138,7 @@ echo "ok: a sender killed without a deletion times out after $dt ms (time-out 1.
 # --- 3. IPv6 ---------------------------------------------------------------
 mkdir "$D/rec3"
 lan_bg "$LAN_NS_B" "$D/recv3.log" "$RTB" recv --sap --multicast-if rtbB $ML --no-play \
-	--record-dir "$D/rec3" --idle-exit 1 --duration 30
+	--record-dir "$D/rec3" --idle-exit 3 --duration 30
 RECV=$LAN_LAST
 lan_wait_grep "$D/recv3.log" "waiting for a SAP announcement" 5 || lan_fail "recv --sap did not start"
 ip netns exec "$LAN_NS_A" "$RTB" send "$D/src16.wav" --to "[ff15::43]:5004" --codec l16 \

@@ -93,7 +93,7 @@ Test(lan_cli, l24_in_1_ms_packets_with_pt_127_is_bit_exact)
 	path_in(ref, sizeof ref, "ref.wav");
 	noise24(ref, 48000, 48000 * 2, 1);
 	const char *re[] = {"--codec",     "l24", "--pt", "127",
-	                    "--idle-exit", "1",   NULL};
+	                    "--idle-exit", "3",   NULL};
 	const char *se[] = {"--codec", "l24", "--frame-ms", "1",
 	                    "--pt",    "127", NULL};
 	send_and_check(ref, re, se, 127001, 48000);
@@ -106,7 +106,7 @@ Test(lan_cli, l24_in_213_frame_packets_is_learned_and_bit_exact)
 	char ref[128];
 	path_in(ref, sizeof ref, "ref.wav");
 	noise24(ref, 48000, 213 * 450, 2);
-	const char *re[] = {"--codec", "l24", "--idle-exit", "1", NULL};
+	const char *re[] = {"--codec", "l24", "--idle-exit", "3", NULL};
 	const char *se[] = {"--codec", "l24", "--ptime", "4.4375", NULL};
 	send_and_check(ref, re, se, 213, 48000);
 }
@@ -125,7 +125,7 @@ Test(lan_cli, l16_in_eighth_ms_packets_is_bit_exact)
 	cr_assert_eq(run(RTBRIDGE_PATH, sa, sdp, NULL), 0);
 	cr_assert(strstr(slurp(sdp), "a=ptime:0.125\r\n") != NULL, "%s",
 	          slurp(sdp));
-	const char *re[] = {"--sdp", sdp, "--idle-exit", "1", NULL};
+	const char *re[] = {"--sdp", sdp, "--idle-exit", "3", NULL};
 	const char *se[] = {"--codec", "l16", "--frame-ms", "0.125", NULL};
 	send_and_check(ref, re, se, 6, 48000);
 }
@@ -138,7 +138,7 @@ Test(lan_cli, l24_at_44100_and_96000_hz_is_bit_exact)
 	path_in(ref, sizeof ref, "ref441.wav");
 	noise24(ref, 44100, 48 * 1000, 3);
 	const char *re[] = {"--codec", "l24",         "--rate", "44100", "--pt",
-	                    "100",     "--idle-exit", "1",      NULL};
+	                    "100",     "--idle-exit", "3",      NULL};
 	const char *se[] = {"--codec", "l24",  "--rate", "44100", "--frame-ms",
 	                    "1.0884",  "--pt", "100",    NULL};
 	send_and_check(ref, re, se, 44100, 44100);
@@ -148,7 +148,7 @@ Test(lan_cli, l24_at_44100_and_96000_hz_is_bit_exact)
 	path_in(ref, sizeof ref, "ref96.wav");
 	noise24(ref, 96000, 96000 * 1, 4);
 	const char *re96[] = {"--codec",     "l24", "--rate", "96000",
-	                      "--idle-exit", "1",   NULL};
+	                      "--idle-exit", "3",   NULL};
 	const char *se96[] = {"--codec",    "l24", "--rate", "96000",
 	                      "--frame-ms", "1",   NULL};
 	send_and_check(ref, re96, se96, 96000, 96000);
