@@ -11,9 +11,9 @@
  * and a match function the net thread may call for every datagram (no
  * allocation, no system call).
  *
- * The multicast part names interfaces (by name, index or address) and
- * finds the source address a route gives, both at set-up on the control
- * thread.
+ * The multicast part (addr_mcast.c) names interfaces (by name, index or
+ * address) and finds the source address a route gives, both at set-up on
+ * the control thread.
  */
 #ifndef RTB_ADDR_H
 #define RTB_ADDR_H
