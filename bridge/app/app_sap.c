@@ -160,6 +160,9 @@ int app_sap_sdp(const struct app_sendopts *o, const struct codec_config *cfg,
 	        .session_id = session_id,
 	        .origin = (const struct sockaddr *)origin,
 	        .ttl = o->ttl > 0 ? o->ttl : 0,
+	        /* The system clock, which NTP (chrony) or PTP (phc2sys)
+	           keep; the RTP time is it x rate, offset 0. */
+	        .ts_refclk = o->media_clock ? "ntp=/traceable/" : NULL,
 	};
 	rc = sdp_write(buf, cap, &so);
 	if (rc < 0)

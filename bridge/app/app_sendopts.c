@@ -136,6 +136,10 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 			o->quiet = true;
 			continue;
 		}
+		if (!strcmp(name, "--media-clock") && !eq) {
+			o->media_clock = true;
+			continue;
+		}
 		if (send && !strcmp(name, "--announce")) {
 			/* The group is optional: after '=', or as the next
 			   argument when that is a multicast address (not a
@@ -359,7 +363,11 @@ void app_sendopts_usage(const char *cmd, FILE *f)
 	        "name, index or\n"
 	        "                      address (default: the route's)\n"
 	        "  --session NAME      session name in the SDP (default "
-	        "\"rtbridge on HOST\")\n");
+	        "\"rtbridge on HOST\")\n"
+	        "  --media-clock       RTP timestamps follow the system clock "
+	        "(CLOCK_REALTIME x\n"
+	        "                      rate; SDP a=ts-refclk:ntp=/traceable/ "
+	        "a=mediaclk:direct=0)\n");
 	if (send)
 		fprintf(f,
 		        "  --ssrc N            RTP SSRC (default random)\n"

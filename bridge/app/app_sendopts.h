@@ -38,6 +38,7 @@ struct app_sendopts {
 	int ttl;              /* --ttl, multicast TTL / hop limit; -1: none */
 	const char *mcast_if; /* --multicast-if IF, or NULL */
 	const char *session;  /* --session NAME (SDP s=), or NULL */
+	bool media_clock;     /* --media-clock: RTP time = CLOCK_REALTIME */
 	bool announce;        /* --announce[=GROUP[:PORT]] (send) */
 	const char *announce_to; /* its group, or NULL: the defaults */
 	double announce_s;       /* --announce-interval; 0: 5 s */

@@ -374,6 +374,7 @@ int cmd_send(int argc, char **argv)
 	so.pt = o.pt;
 	so.dscp = o.dscp;
 	so.mcast_ttl = o.ttl;
+	so.media_clock = o.media_clock;
 	/* Announced first, then streamed: a receiver listening for the
 	   announcement is ready for the first packet. */
 	if (o.announce)

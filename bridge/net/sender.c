@@ -295,6 +295,25 @@ static void sender__tick(struct pacer *p, uint64_t slot, uint64_t deadline_ns,
 }
 
 /* Runs on the net thread: open the socket and the pacer. */
+/* The RTP time of monotonic time t0_ns on the media clock
+   (CLOCK_REALTIME): the two clocks read back to back, their difference
+   moved onto t0. */
+static uint32_t sender__media_ts(uint64_t t0_ns, int rtp_rate)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	int64_t off =
+	        ((int64_t)rt.tv_sec - (int64_t)mono.tv_sec) * 1000000000LL +
+	        (rt.tv_nsec - mono.tv_nsec);
+	uint64_t m = (uint64_t)((int64_t)t0_ns + off);
+	uint64_t r = (uint64_t)rtp_rate;
+
+	return (uint32_t)(m / 1000000000u * r +
+	                  m % 1000000000u * r / 1000000000u);
+}
+
 static int sender__open_on_loop(struct netloop *nl, void *arg)
 {
 	struct sender *s = arg;
@@ -318,10 +337,13 @@ static int sender__open_on_loop(struct netloop *nl, void *arg)
 		udpsock_close(&s->sock, NULL);
 		return rc;
 	}
-	rc = pacer_open(&s->pacer, nl,
-	                netloop_now_ns() + s->opts.start_delay_ns,
-	                (uint64_t)s->frames, (uint64_t)s->opts.codec.rate,
-	                s->opts.max_burst, sender__tick, s);
+	uint64_t t0 = netloop_now_ns() + s->opts.start_delay_ns;
+	if (s->opts.media_clock)
+		s->opts.ts0 =
+		        sender__media_ts(t0, codec_rtp_rate(&s->opts.codec));
+	rc = pacer_open(&s->pacer, nl, t0, (uint64_t)s->frames,
+	                (uint64_t)s->opts.codec.rate, s->opts.max_burst,
+	                sender__tick, s);
 	if (rc < 0) {
 		snprintf(s->err, sizeof s->err, "send pacing timer: %s",
 		         strerror(-rc));

@@ -132,8 +132,14 @@ struct sender_opts {
 	struct sockaddr_storage from;
 	int pt; /* RTP payload type, 0..127 */
 	uint32_t ssrc;
-	uint16_t seq0;          /* sequence number of the first packet */
-	uint32_t ts0;           /* RTP timestamp of slot 0 */
+	uint16_t seq0; /* sequence number of the first packet */
+	uint32_t ts0;  /* RTP timestamp of slot 0 (media_clock:
+	                  set when the stream starts) */
+	/* RTP time follows the media clock (RFC 7273 a=mediaclk:direct=0):
+	   slot k is stamped with the CLOCK_REALTIME time it is due at x the
+	   RTP rate (mod 2^32), so receivers whose clocks agree know when
+	   each frame was meant to play. */
+	bool media_clock;
 	int dscp;               /* 0..63, or -1: leave the socket's */
 	unsigned mcast_ifindex; /* interface for a multicast destination,
 	                           0: the route's */
