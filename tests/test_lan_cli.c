@@ -17,6 +17,8 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "tests/recv_cli_fixture.h"
 
+#include <poll.h>
+
 TestSuite(lan_cli, .init = setup, .fini = teardown, .timeout = 90);
 
 /* Seeded 24-bit noise of `frames` stereo frames at `rate`. */
@@ -198,4 +200,136 @@ Test(lan_cli, packet_times_that_are_no_whole_frames_are_refused)
 	refused(a8, "no interface 'nosuch0'");
 	const char *a9[] = {"list", "--sap", "10.0.0.1", NULL};
 	refused(a9, "not a multicast address");
+}
+
+/* --latency low: AES67's 1 ms L24 packets into an adaptive delay that
+   starts at 2 ms and follows the spread in 50 us steps, 64-frame
+   periods. The recording keeps the whole timeline; outside sanitizer
+   builds the delay it settles on stays far below the default mode's (which
+   starts at 40 ms and comes down 1.5 ms a second: still above 35 ms here). */
+Test(lan_cli, latency_low_settles_on_a_small_delay)
+{
+	char ref[128], rec[160], out[128], err[128], stats[128], recdir[128];
+	path_in(ref, sizeof ref, "ref.wav");
+	path_in(out, sizeof out, "recv.out");
+	path_in(err, sizeof err, "recv.err");
+	path_in(stats, sizeof stats, "stats.json");
+	path_in(recdir, sizeof recdir, "rec");
+	mkdir(recdir, 0755);
+	noise24(ref, 48000, 48000 * 2, 5);
+	const char *ra[] = {"recv",
+	                    "--listen",
+	                    "127.0.0.1:0",
+	                    "--no-play",
+	                    "--record-dir",
+	                    recdir,
+	                    "--stats-json",
+	                    stats,
+	                    "--codec",
+	                    "l24",
+	                    "--latency",
+	                    "low",
+	                    "--idle-exit",
+	                    "3",
+	                    NULL};
+	struct recv r = {0};
+	snprintf(r.out, sizeof r.out, "%s", out);
+	snprintf(r.err, sizeof r.err, "%s", err);
+	snprintf(r.stats, sizeof r.stats, "%s", stats);
+	snprintf(r.recdir, sizeof r.recdir, "%s", recdir);
+	r.pid = spawn(RTBRIDGE_PATH, ra, out, err, true);
+	for (int i = 0; i < 1000 && !r.port; i++) {
+		const char *e = strstr(slurp(err), "listening on 127.0.0.1:");
+		if (e)
+			r.port = (unsigned)atoi(
+			        e + strlen("listening on 127.0.0.1:"));
+		else
+			sleep_ms(5);
+	}
+	cr_assert_gt(r.port, 0, "recv did not start: %s", slurp(err));
+	char to[64];
+	snprintf(to, sizeof to, "127.0.0.1:%u", r.port);
+	const char *sa[] = {"send",       ref,    "--to",    to,
+	                    "--ssrc",     "4801", "--codec", "l24",
+	                    "--frame-ms", "1",    "--quiet", NULL};
+	cr_assert_eq(
+	        wait_exit(spawn(RTBRIDGE_PATH, sa, NULL, NULL, false), 30000),
+	        0);
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(err));
+	rec_path(&r, rec, sizeof rec, 4801);
+	SF_INFO info = {0};
+	SNDFILE *sf = sf_open(rec, SFM_READ, &info);
+	cr_assert_not_null(sf, "%s: %s", rec, sf_strerror(NULL));
+	sf_close(sf);
+	cr_expect_eq(info.frames, 48000 * 2, "%lld frames",
+	             (long long)info.frames);
+	cr_expect_eq(summary_num(&r, "rt_violations", 0), 0);
+	const char *t = strstr(slurp(stats), "\"type\":\"summary\"");
+	cr_assert_not_null(t);
+	t = strstr(t, "\"target_ms\":");
+	cr_assert_not_null(t);
+	double target = strtod(t + strlen("\"target_ms\":"), NULL);
+	cr_log_info("--latency low: target %.3f ms, %llu lost", target,
+	            summary_num(&r, "lost", 0));
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	cr_expect(target > 0.0 && target < 20.0, "target %f ms", target);
+#endif
+}
+
+/* --media-clock: each packet is stamped with the system clock's time x
+   48000, so it arrives (on 127.0.0.1, sent when due) within a few ms of
+   its own timestamp; the SDP says which clock it is. */
+Test(lan_cli, media_clock_stamps_packets_with_the_system_clock)
+{
+	char wav[128], sdp[128];
+	path_in(wav, sizeof wav, "s.wav");
+	path_in(sdp, sizeof sdp, "s.sdp");
+	gensignal(wav, 0.5, 3);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof a;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	          getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+	char to[64];
+	snprintf(to, sizeof to, "127.0.0.1:%u", ntohs(a.sin_port));
+	const char *sa[] = {"send",          wav,       "--to",       to,
+	                    "--codec",       "l16",     "--frame-ms", "1",
+	                    "--media-clock", "--quiet", NULL};
+	pid_t pid = spawn(RTBRIDGE_PATH, sa, NULL, NULL, false);
+	static int32_t diff[2048];
+	size_t n = 0;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, n ? 1000 : 3000) <= 0 || n == 2048)
+			break;
+		uint8_t b[1500];
+		ssize_t len = recv(fd, b, sizeof b, 0);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		cr_assert_geq(len, 12);
+		uint64_t now = (uint64_t)ts.tv_sec * 48000u +
+		               (uint64_t)ts.tv_nsec * 48000u / 1000000000u;
+		uint32_t rtp = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 |
+		               (uint32_t)b[6] << 8 | b[7];
+		diff[n++] = (int32_t)((uint32_t)now - rtp);
+	}
+	close(fd);
+	cr_assert_eq(wait_exit(pid, 10000), 0);
+	cr_assert_geq(n, 490, "%zu packets", n);
+	/* Ticks between a packet's media time and its arrival: its frame
+	   (48) plus the sender's and the receiver's wake-ups. */
+	size_t near = 0;
+	for (size_t i = 0; i < n; i++)
+		near += diff[i] >= -48 && diff[i] <= 48 * 20;
+	cr_log_info("first packet %d ticks after its media time", diff[0]);
+	cr_assert_geq(near, n * 9 / 10, "%zu of %zu within 20 ms", near, n);
+	const char *da[] = {"sdp",     "--to",          "239.1.2.3:5004",
+	                    "--codec", "l24",           "--frame-ms",
+	                    "1",       "--media-clock", NULL};
+	cr_assert_eq(run(RTBRIDGE_PATH, da, sdp, NULL), 0);
+	cr_expect(strstr(slurp(sdp), "a=ts-refclk:ntp=/traceable/\r\n"), "%s",
+	          slurp(sdp));
+	cr_expect(strstr(slurp(sdp), "a=mediaclk:direct=0\r\n"), "%s",
+	          slurp(sdp));
 }

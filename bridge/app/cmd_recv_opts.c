@@ -44,7 +44,11 @@ void cmd_recv_opts_usage(FILE *f)
 	        "DIR/<ssrc-hex>.<format>\n"
 	        "  --record-format F      wav (default), flac, ogg or opus\n"
 	        "  --mix FILE             mix an archive file in (repeatable)\n"
-	        "  --latency auto|MS      playout delay (default auto)\n"
+	        "  --latency auto|low|MS  playout delay (default auto; low: "
+	        "the delay spread\n"
+	        "                         + one packet + 0.25 ms, and %u-frame "
+	        "periods unless\n"
+	        "                         --period says otherwise)\n"
 	        "  --min-latency MS, --max-latency MS   limits of the "
 	        "automatic "
 	        "delay\n"
@@ -87,7 +91,7 @@ void cmd_recv_opts_usage(FILE *f)
 	        "  --sap-timeout SEC      with --sap: a session not announced "
 	        "this long is gone\n"
 	        "                         (default 60)\n",
-	        DEVCFG_PERIOD_DEFAULT);
+	        CMD_RECV_LOW_PERIOD, DEVCFG_PERIOD_DEFAULT);
 }
 
 static int recv_opts__num(const char *opt, const char *arg, double lo,
@@ -244,6 +248,7 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 	};
 	const char *listen = NULL, *sdp = NULL, *codec = NULL, *source = NULL;
 	long pt = -1, channels = -1, rate = -1, l;
+	bool period_given = false;
 	double v;
 	char err[256];
 
@@ -325,14 +330,16 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 			o->mix[o->nmix++] = optarg;
 			break;
 		case OPT_LATENCY:
-			if (!strcmp(optarg, "auto")) {
+			if (!strcmp(optarg, "auto") || !strcmp(optarg, "low")) {
 				o->latency_auto = true;
+				o->latency_low = optarg[0] == 'l';
 				break;
 			}
 			if (recv_opts__num("--latency", optarg, 1, 2000, &v) <
 			    0)
 				return -EINVAL;
 			o->latency_auto = false;
+			o->latency_low = false;
 			o->latency_ms = (unsigned)v;
 			break;
 		case OPT_MINLAT:
@@ -408,6 +415,7 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 			                   &l) < 0)
 				return -EINVAL;
 			o->period = (unsigned)l;
+			period_given = true;
 			break;
 		case OPT_STATUS:
 			o->force_status = true;
@@ -553,6 +561,8 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 	}
 	if (o->device)
 		o->play = 1;
+	if (o->latency_low && !period_given)
+		o->period = CMD_RECV_LOW_PERIOD;
 	if (!o->latency_auto && o->max_latency_ms &&
 	    o->latency_ms > o->max_latency_ms) {
 		fprintf(stderr,

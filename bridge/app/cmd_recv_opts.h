@@ -15,6 +15,8 @@
 #include "codec/codec.h"
 
 #define CMD_RECV_MAX_MIX 16
+/* Frames per callback with --latency low (1.33 ms at 48 kHz). */
+#define CMD_RECV_LOW_PERIOD 64u
 
 struct cmd_recv_opts {
 	struct sockaddr_storage listen;
@@ -28,6 +30,8 @@ struct cmd_recv_opts {
 	const char *mix[CMD_RECV_MAX_MIX];
 	int nmix;
 	bool latency_auto;
+	bool latency_low;        /* --latency low (adaptive, small target:
+	                            netstream_config_low_latency) */
 	unsigned latency_ms;     /* fixed, when !latency_auto */
 	unsigned min_latency_ms; /* 0: the jitter buffer's default */
 	unsigned max_latency_ms; /* 0: the jitter buffer's default */

@@ -52,6 +52,8 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 		c->jitter.adaptive = false;
 		c->jitter.fixed_ms = o->latency_ms;
 	}
+	if (o->latency_low)
+		netstream_config_low_latency(c);
 	if (o->min_latency_ms)
 		c->jitter.min_ms = o->min_latency_ms;
 	if (o->max_latency_ms)
