@@ -144,15 +144,40 @@ struct recv {
 	char out[128], err[128], stats[128], recdir[128];
 };
 
-static void recv_start(struct recv *r, const char *const *extra)
+/* The receiver's files in the test's directory (and its record dir). */
+static void recv_paths(struct recv *r)
 {
-	const char *args[40];
-	int n = 0;
+	memset(r, 0, sizeof(*r));
 	path_in(r->out, sizeof(r->out), "recv.out");
 	path_in(r->err, sizeof(r->err), "recv.err");
 	path_in(r->stats, sizeof(r->stats), "stats.json");
 	path_in(r->recdir, sizeof(r->recdir), "rec");
 	mkdir(r->recdir, 0755);
+}
+
+/* Start `rtbridge` with args (a recv listening on 127.0.0.1:0, output to
+   r's files) and read back the port it bound. */
+static void recv_spawn(struct recv *r, const char *const *args)
+{
+	r->pid = spawn(RTBRIDGE_PATH, args, r->out, r->err, true);
+	r->port = 0;
+	for (int i = 0; i < 1000 && !r->port; i++) {
+		const char *e =
+		        strstr(slurp(r->err), "listening on 127.0.0.1:");
+		if (e)
+			r->port = (unsigned)atoi(
+			        e + strlen("listening on 127.0.0.1:"));
+		else
+			sleep_ms(5);
+	}
+	cr_assert_gt(r->port, 0, "recv did not start: %s", slurp(r->err));
+}
+
+static void recv_start(struct recv *r, const char *const *extra)
+{
+	const char *args[40];
+	int n = 0;
+	recv_paths(r);
 	/* A 60 ms floor under the adaptive delay keeps these exactness
 	   checks steady on a loaded 2-core machine; adaptation itself is
 	   the jitter buffer's tests' business. */
@@ -172,18 +197,7 @@ static void recv_start(struct recv *r, const char *const *extra)
 	for (int i = 0; extra[i] && n < 39; i++)
 		args[n++] = extra[i];
 	args[n] = NULL;
-	r->pid = spawn(RTBRIDGE_PATH, args, r->out, r->err, true);
-	r->port = 0;
-	for (int i = 0; i < 1000 && !r->port; i++) {
-		const char *e =
-		        strstr(slurp(r->err), "listening on 127.0.0.1:");
-		if (e)
-			r->port = (unsigned)atoi(
-			        e + strlen("listening on 127.0.0.1:"));
-		else
-			sleep_ms(5);
-	}
-	cr_assert_gt(r->port, 0, "recv did not start: %s", slurp(r->err));
+	recv_spawn(r, args);
 }
 
 static int recv_finish(struct recv *r)

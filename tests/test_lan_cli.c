@@ -209,22 +209,19 @@ Test(lan_cli, packet_times_that_are_no_whole_frames_are_refused)
    starts at 40 ms and comes down 1.5 ms a second: still above 35 ms here). */
 Test(lan_cli, latency_low_settles_on_a_small_delay)
 {
-	char ref[128], rec[160], out[128], err[128], stats[128], recdir[128];
+	char ref[128], rec[160];
+	struct recv r;
 	path_in(ref, sizeof ref, "ref.wav");
-	path_in(out, sizeof out, "recv.out");
-	path_in(err, sizeof err, "recv.err");
-	path_in(stats, sizeof stats, "stats.json");
-	path_in(recdir, sizeof recdir, "rec");
-	mkdir(recdir, 0755);
 	noise24(ref, 48000, 48000 * 2, 5);
+	recv_paths(&r);
 	const char *ra[] = {"recv",
 	                    "--listen",
 	                    "127.0.0.1:0",
 	                    "--no-play",
 	                    "--record-dir",
-	                    recdir,
+	                    r.recdir,
 	                    "--stats-json",
-	                    stats,
+	                    r.stats,
 	                    "--codec",
 	                    "l24",
 	                    "--latency",
@@ -232,21 +229,7 @@ Test(lan_cli, latency_low_settles_on_a_small_delay)
 	                    "--idle-exit",
 	                    "3",
 	                    NULL};
-	struct recv r = {0};
-	snprintf(r.out, sizeof r.out, "%s", out);
-	snprintf(r.err, sizeof r.err, "%s", err);
-	snprintf(r.stats, sizeof r.stats, "%s", stats);
-	snprintf(r.recdir, sizeof r.recdir, "%s", recdir);
-	r.pid = spawn(RTBRIDGE_PATH, ra, out, err, true);
-	for (int i = 0; i < 1000 && !r.port; i++) {
-		const char *e = strstr(slurp(err), "listening on 127.0.0.1:");
-		if (e)
-			r.port = (unsigned)atoi(
-			        e + strlen("listening on 127.0.0.1:"));
-		else
-			sleep_ms(5);
-	}
-	cr_assert_gt(r.port, 0, "recv did not start: %s", slurp(err));
+	recv_spawn(&r, ra);
 	char to[64];
 	snprintf(to, sizeof to, "127.0.0.1:%u", r.port);
 	const char *sa[] = {"send",       ref,    "--to",    to,
@@ -255,7 +238,7 @@ Test(lan_cli, latency_low_settles_on_a_small_delay)
 	cr_assert_eq(
 	        wait_exit(spawn(RTBRIDGE_PATH, sa, NULL, NULL, false), 30000),
 	        0);
-	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(err));
+	cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
 	rec_path(&r, rec, sizeof rec, 4801);
 	SF_INFO info = {0};
 	SNDFILE *sf = sf_open(rec, SFM_READ, &info);
@@ -264,7 +247,7 @@ Test(lan_cli, latency_low_settles_on_a_small_delay)
 	cr_expect_eq(info.frames, 48000 * 2, "%lld frames",
 	             (long long)info.frames);
 	cr_expect_eq(summary_num(&r, "rt_violations", 0), 0);
-	const char *t = strstr(slurp(stats), "\"type\":\"summary\"");
+	const char *t = strstr(slurp(r.stats), "\"type\":\"summary\"");
 	cr_assert_not_null(t);
 	t = strstr(t, "\"target_ms\":");
 	cr_assert_not_null(t);

@@ -51,7 +51,6 @@ struct lat_send {
 	uint64_t t0, end_ns;
 	_Atomic bool *failed; /* set on an error; the sender stops when set */
 	bool rt;              /* SCHED_FIFO as rtbridge send's net thread */
-	uint64_t sent_frames; /* the sender's thread, until joined */
 };
 
 /* Thread body; arg is a struct lat_send. */

@@ -132,7 +132,8 @@ static void lat_gst_frames(struct lat_gst_run *g, const unsigned char *b,
 		memcpy(x, fr, sizeof(x));
 		/* Frame j of n, the last packet's start rendered at now. */
 		int64_t back = (int64_t)n - frame - (int64_t)j;
-		uint64_t t = now - (uint64_t)(back * 1000000000ll / LAT_RATE);
+		uint64_t t = (uint64_t)((int64_t)now -
+		                        back * 1000000000ll / LAT_RATE);
 		int c = (int)lrint((double)x[0] * 32768.0) +
 		        LAT_COUNTER_MOD / 2;
 		if (g->last >= 0 && c != (g->last + 1) % LAT_COUNTER_MOD)

@@ -126,7 +126,6 @@ void *lat_sender(void *arg)
 		lat_sleep_until(due);
 		(void)sendto(s->fd, buf, (size_t)n, 0,
 		             (const struct sockaddr *)&s->dst, sizeof(s->dst));
-		s->sent_frames = first + (uint64_t)s->frame;
 	}
 	if (opus)
 		codec_encoder_clear(&enc);
