@@ -10,11 +10,10 @@
  * AES67's shortest 0.125 ms packets (6 frames). Each recording is
  * bit-exact (tools/wavcmp exact), complete and without concealment.
  * Packet times that are no whole number of frames, or outside
- * 0.125..20 ms, are refused with one line. The receiver runs headless,
+ * 0.125..20 ms, and LAN options that cannot go together, are refused with
+ * one line and exit status 2. The receiver runs headless,
  * under librtcheck when the build has it (tests/recv_cli_fixture.h).
  */
-/* The fixture is shared with test_recv_cli, which uses all of it. */
-#pragma GCC diagnostic ignored "-Wunused-function"
 #include "tests/recv_cli_fixture.h"
 
 #include <poll.h>
@@ -163,7 +162,7 @@ static void refused(const char *const *args, const char *want)
 	path_in(err, sizeof err, "e");
 	int st = run(RTBRIDGE_PATH, args, out, err);
 	const char *e = slurp(err);
-	cr_expect_neq(st, 0, "%s", e);
+	cr_expect_eq(st, 2, "exit %d: %s", st, e);
 	cr_expect_eq(count_lines(e), 1, "one line: %s", e);
 	cr_expect(strstr(e, want) != NULL, "want '%s' in: %s", want, e);
 }
@@ -200,6 +199,13 @@ Test(lan_cli, packet_times_that_are_no_whole_frames_are_refused)
 	refused(a8, "no interface 'nosuch0'");
 	const char *a9[] = {"list", "--sap", "10.0.0.1", NULL};
 	refused(a9, "not a multicast address");
+	const char *a10[] = {"recv", "--listen", "5004", "--latency",
+	                     "low",  "--sync",   "100",  NULL};
+	refused(a10, "--sync sets the delay itself");
+	const char *a11[] = {
+	        "send", wav, "--to", "127.0.0.1:9", "--announce=10.0.0.1",
+	        NULL};
+	refused(a11, "--announce '10.0.0.1': must be a multicast group");
 }
 
 /* --latency low: AES67's 1 ms L24 packets into an adaptive delay that
@@ -229,7 +235,8 @@ Test(lan_cli, latency_low_settles_on_a_small_delay)
 	                    "--idle-exit",
 	                    "3",
 	                    NULL};
-	recv_spawn(&r, ra);
+	const char *none[] = {NULL};
+	recv_spawn(&r, ra, none);
 	char to[64];
 	snprintf(to, sizeof to, "127.0.0.1:%u", r.port);
 	const char *sa[] = {"send",       ref,    "--to",    to,

@@ -2,11 +2,12 @@
  * app_stats: the JSON statistics lines of `rtbridge recv --stats-json`
  *
  * One JSON object per line (JSON Lines): one per stream per interval
- * (--stats-interval, 1 s by default) while
- * it plays ("type":"stream"), and a summary at exit ("type":"summary")
- * with every stream's totals and the receiver-wide counters. Written
- * with stdio on the control thread; flushed after each line so that a
- * reader following the file sees whole objects.
+ * (--stats-interval, 1 s by default) while it plays ("type":"stream"), one
+ * when a recording stops by itself, e.g. on a full disk
+ * ("type":"record_stopped"), and a summary at exit ("type":"summary") with
+ * every stream's totals, the mix recording and the receiver-wide
+ * counters. Written with stdio on the control thread; flushed after each
+ * line so that a reader following the file sees whole objects.
  *
  * Context: control thread.
  */
@@ -34,7 +35,15 @@ struct app_stats_stream {
 	const struct netstream_stats *st;
 	double callback_max_us;
 	unsigned long rt_violations;
-	uint64_t recorded; /* frames recorded, when known */
+	uint64_t recorded;        /* frames recorded, when known */
+	const char *record_error; /* why the recording stopped, or NULL */
+};
+
+/* A recording named in the summary or a record_stopped line. */
+struct app_stats_record {
+	const char *path;
+	uint64_t frames;   /* written to the file */
+	const char *error; /* why it stopped early, or NULL */
 };
 
 /*
@@ -51,12 +60,18 @@ void app_stats_close(struct app_stats *s);
 void app_stats_stream(struct app_stats *s, double t_s,
                       const struct app_stats_stream *x);
 
-/* The summary: begin, one call per stream, end with the counters. */
+/* A recording stopped by itself (disk full, write error). */
+void app_stats_record_stopped(struct app_stats *s, double t_s,
+                              const struct app_stats_record *r);
+
+/* The summary: begin, one call per stream, end with the counters and the
+ * mix recording (NULL: none). */
 void app_stats_summary_begin(struct app_stats *s, double t_s);
 void app_stats_summary_stream(struct app_stats *s,
                               const struct app_stats_stream *x);
 void app_stats_summary_end(struct app_stats *s,
                            const struct receiver_counters *c,
+                           const struct app_stats_record *mix,
                            double callback_max_us, unsigned long rt_violations);
 
 #endif

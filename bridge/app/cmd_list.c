@@ -13,41 +13,19 @@
  *
  * Context: control (main) thread.
  */
-#include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bridge/app/app_opts.h"
 #include "bridge/app/app_sap.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmds.h"
 #include "bridge/net/netloop.h"
 
 #define LIST_DEFAULT_S 6.0
-
-static void cmd_list__usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: rtbridge list [--duration SEC] [--sap GROUP[:PORT]] "
-	        "[--multicast-if IF]\n"
-	        "\n"
-	        "Listens for SAP announcements (RFC 2974) and prints the audio "
-	        "sessions\nannounced on the LAN: name, origin, group:port, "
-	        "codec/rate/channels,\npacket time, payload type.\n"
-	        "  --duration SEC      how long to listen (default %g; "
-	        "announcements come\n"
-	        "                      every 5 s from rtbridge and PipeWire)\n"
-	        "  --sap GROUP[:PORT]  SAP group to listen on (repeatable; "
-	        "default 224.0.0.56,\n"
-	        "                      239.255.255.255, ff02::2:7ffe and "
-	        "ff05::2:7ffe, port 9875)\n"
-	        "  --multicast-if IF   interface to join on: name, index or "
-	        "address (default:\n"
-	        "                      the route's; needed for ff02::2:7ffe)\n",
-	        LIST_DEFAULT_S);
-}
+#define LIST_POLL_NS   20000000LL /* the listener's events looked at */
 
 struct list_opts {
 	const char *groups[SAP_MAX_GROUPS];
@@ -56,85 +34,56 @@ struct list_opts {
 	double duration_s;
 };
 
-/* Return: 0, 1 for --help, -EINVAL after one line on stderr. */
-static int cmd_list__parse(struct list_opts *o, int argc, char **argv)
-{
-	enum { OPT_DURATION = 256, OPT_SAP, OPT_IF };
-	static const struct option longopts[] = {
-	        {"duration", required_argument, NULL, OPT_DURATION},
-	        {"sap", required_argument, NULL, OPT_SAP},
-	        {"multicast-if", required_argument, NULL, OPT_IF},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
-	char *end;
+#define LIST_OPT(f) offsetof(struct list_opts, f)
 
-	memset(o, 0, sizeof *o);
+static const struct app_opt cmd_list__table[] = {
+        APP_NUM("--duration", LIST_OPT(duration_s), 0.1, 3600, "SEC",
+                "how long to listen (default {default}; announcements\n"
+                "come every 5 s from rtbridge and PipeWire)"),
+        APP_LIST("--sap", LIST_OPT(groups), LIST_OPT(ngroups), SAP_MAX_GROUPS,
+                 "GROUP[:PORT]",
+                 "SAP group to listen on (repeatable; default\n"
+                 "224.0.0.56, 239.255.255.255, ff02::2:7ffe and\n"
+                 "ff05::2:7ffe, port 9875)"),
+        APP_STR("--multicast-if", LIST_OPT(iface), "IF",
+                "interface to join on: name, index or address\n"
+                "(default: the route's; needed for ff02::2:7ffe)"),
+        APP_OPT_END,
+};
+
+static void cmd_list__init(void *p)
+{
+	struct list_opts *o = p;
 	o->duration_s = LIST_DEFAULT_S;
-	optind = 1;
-	opterr = 0;
-	for (;;) {
-		int c = getopt_long(argc, argv, ":h", longopts, NULL);
-		if (c == -1)
-			break;
-		switch (c) {
-		case 'h':
-			return 1;
-		case OPT_DURATION:
-			errno = 0;
-			o->duration_s = strtod(optarg, &end);
-			if (errno || end == optarg || *end ||
-			    !(o->duration_s >= 0.1 && o->duration_s <= 3600)) {
-				fprintf(stderr,
-				        "rtbridge list: --duration '%s': must "
-				        "be a number in 0.1..3600\n",
-				        optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_SAP:
-			if (o->ngroups == SAP_MAX_GROUPS) {
-				fprintf(stderr,
-				        "rtbridge list: at most %d --sap "
-				        "groups\n",
-				        SAP_MAX_GROUPS);
-				return -EINVAL;
-			}
-			o->groups[o->ngroups++] = optarg;
-			break;
-		case OPT_IF:
-			o->iface = optarg;
-			break;
-		case ':':
-			fprintf(stderr, "rtbridge list: %s needs a value\n",
-			        argv[optind - 1]);
-			return -EINVAL;
-		default:
-			fprintf(stderr, "rtbridge list: unknown option '%s'\n",
-			        argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "rtbridge list: unexpected argument '%s'\n",
-		        argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
 }
+
+static const struct app_cmd cmd_list__cmd = {
+        .name = "list",
+        .synopsis = "usage: rtbridge list [--duration SEC] "
+                    "[--sap GROUP[:PORT]] [--multicast-if IF]",
+        .about = "Listens for SAP announcements (RFC 2974) and prints the "
+                 "audio sessions\nannounced on the LAN: name, origin, "
+                 "group:port, codec/rate/channels,\npacket time, payload "
+                 "type.",
+        .tables = {cmd_list__table},
+        .size = sizeof(struct list_opts),
+        .init = cmd_list__init,
+};
 
 /* Listen until the time is up or a signal comes; keep the sessions. */
 static void cmd_list__watch(struct saplisten *l, double seconds,
                             struct app_sap_sessions *known)
 {
-	const struct timespec tick = {0, 20000000L};
 	uint64_t end = netloop_now_ns() + (uint64_t)(seconds * 1e9);
 	struct saptable_event ev;
 
 	while (netloop_now_ns() < end && !app_signal_stop_requested()) {
 		while (saplisten_poll(l, &ev))
 			(void)app_sap_apply(known, &ev);
-		nanosleep(&tick, NULL);
+		/* The listener has no wake-up: look every 20 ms. */
+		int64_t next = (int64_t)netloop_now_ns() + LIST_POLL_NS;
+		(void)app_signal_wait(-1, next < (int64_t)end ? next
+		                                              : (int64_t)end);
 	}
 	while (saplisten_poll(l, &ev))
 		(void)app_sap_apply(known, &ev);
@@ -151,13 +100,9 @@ int cmd_list(int argc, char **argv)
 	char err[256], line[APP_SAP_LINE_MAX];
 	int rc, status = 1;
 
-	rc = cmd_list__parse(&o, argc, argv);
-	if (rc == 1) {
-		cmd_list__usage(stdout);
-		return 0;
-	}
-	if (rc < 0)
-		return 2;
+	rc = app_opts_parse(&cmd_list__cmd, &o, argc, argv, NULL);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
 	if (app_sap_listen_opts(&so, o.groups, o.ngroups, o.iface, 0, err,
 	                        sizeof err) < 0) {
 		fprintf(stderr, "rtbridge list: %s\n", err);
@@ -168,9 +113,7 @@ int cmd_list(int argc, char **argv)
 		return 1;
 	}
 	memset(&nl, 0, sizeof nl);
-	rc = app_signal_install();
-	if (rc == 0)
-		rc = netloop_start(&nl, 64);
+	rc = netloop_start(&nl, 64);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge list: net thread: %s\n",
 		        strerror(-rc));
@@ -203,7 +146,6 @@ int cmd_list(int argc, char **argv)
 out_nl:
 	netloop_stop(&nl);
 out:
-	app_signal_restore();
 	saplisten_clear(&lis);
 	return status;
 }

@@ -1,12 +1,12 @@
 /*
  * cmd_recv_impl: what the two halves of `rtbridge recv` share
  *
- * cmd_recv.c sets up and tears down the engine (disk server, mixer,
- * device, net thread, receiver) and runs the control loop;
- * cmd_recv_streams.c handles the incoming streams in that loop: set-up
- * of a new SSRC, the idle sweep, destruction after the mixer hands a
- * stream back, statistics (JSON lines, status line, summary). Private to
- * bridge/app.
+ * cmd_recv.c sets up and tears down the command (the engine: disk server,
+ * mixer, device, archives, mix recorder; then the net thread and the
+ * receiver) and runs the control loop; cmd_recv_streams.c handles the
+ * incoming streams in that loop: set-up of a new SSRC, the idle sweep,
+ * destruction after the mixer hands a stream back, statistics (JSON
+ * lines, status line, summary). Private to bridge/app.
  *
  * Context: control (main) thread only.
  */
@@ -19,28 +19,33 @@
 #include "bridge/app/app_stats.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmd_recv_opts.h"
-#include "bridge/audio/device.h"
-#include "bridge/audio/disksource.h"
+#include "bridge/app/engine.h"
 #include "bridge/audio/disktap.h"
-#include "bridge/audio/mixer.h"
-#include "bridge/disk/diskserver.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/receiver.h"
 
-#define RECV_RATE     48000u
-#define RECV_OPEN_MS  10000
-#define RECV_CLOSE_MS 30000
-#define RECV_POLL_NS  5000000LL  /* control loop period */
-#define RECV_SWEEP_NS 50000000LL /* idle sweep period */
-#define RECV_SPARES   4          /* streams allocated ahead for new SSRCs */
+#define RECV_RATE        48000u
+#define RECV_OPEN_MS     ENGINE_OPEN_MS
+#define RECV_CLOSE_MS    ENGINE_CLOSE_MS
+#define RECV_SWEEP_NS    50000000LL /* idle sweep period, while streams live */
+#define RECV_SPARES      4          /* streams allocated ahead for new SSRCs */
+#define RECV_SAP_POLL_NS 50000000LL /* --sap: the listener's events looked at  \
+	                             */
+
+struct recv_sap;
 
 struct recv_stream {
 	struct netstream ns; /* first: a netstream * is a recv_stream * */
 	struct disktap tap;
 	bool tap_open;
-	bool linked;    /* handed to the mixer, not yet back */
-	bool installed; /* in the net table */
-	bool done;      /* destroyed; final figures kept */
+	bool linked;       /* handed to the mixer, not yet back */
+	bool installed;    /* in the net table */
+	bool done;         /* destroyed; final figures kept */
+	bool rec_reported; /* its recording's stop was said */
+	bool no_file;      /* nothing was recorded: the file was removed */
+	bool clock_warned; /* its RTP clock's mismatch was said */
+	bool sync_warned;  /* --sync: that nothing plays was said */
+	int64_t seen_ns;   /* --sync: when its first packets were seen */
 	int rec_rc;
 	uint32_t ssrc;
 	char from[ADDR_TEXT_MAX];
@@ -51,19 +56,7 @@ struct recv_stream {
 
 struct recv {
 	struct cmd_recv_opts o;
-	struct diskserver srv;
-	bool srv_running;
-	struct disksource mix[CMD_RECV_MAX_MIX];
-	int nmix;
-	struct disktap rec;
-	bool rec_open;
-	struct mixer m;
-	bool mixer_ready;
-	struct mixer_stats st;
-	bool stats_ready;
-	struct device dev;
-	bool dev_open;
-	char dev_name[128]; /* --device, split at ':' for devcfg */
+	struct engine e;
 	struct netloop nl;
 	bool nl_running;
 	struct receiver rx;
@@ -75,11 +68,11 @@ struct recv {
 	unsigned channels; /* mixer output */
 	bool drift;
 	uint64_t t0;
+	uint64_t dgrams_seen; /* datagrams counted at the last look */
+	int64_t dgrams_ns;    /* when that count last changed */
 	int rc;
 	struct recv_sap *sap; /* --sap: the announcements followed */
 };
-
-struct recv_sap;
 
 /* Seconds since the start. */
 static inline double cmd_recv_secs(const struct recv *p)

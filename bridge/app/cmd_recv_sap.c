@@ -21,11 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bridge/app/app_sap.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmd_recv_impl.h"
+
+#define RECV_SAP_WAIT_NS 10000000LL /* the first announcement looked for */
 
 struct recv_sap {
 	struct saplisten lis;
@@ -199,7 +200,6 @@ static const struct saptable_event *recv_sap__events(struct recv *p)
 
 int cmd_recv_sap_wait(struct recv *p)
 {
-	const struct timespec tick = {0, 10000000L};
 	struct saplisten_opts so;
 	char err[256];
 	int rc;
@@ -238,11 +238,6 @@ int cmd_recv_sap_wait(struct recv *p)
 	fprintf(stderr, "rtbridge recv: waiting for a SAP announcement%s%s\n",
 	        p->o.session ? " of " : "", p->o.session ? p->o.session : "");
 	/* Ctrl-C while waiting ends quietly: nothing is recorded yet. */
-	rc = app_signal_install();
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: signals: %s\n", strerror(-rc));
-		return rc;
-	}
 	uint64_t t0 = netloop_now_ns();
 	rc = 1;
 	while (!app_signal_stop_requested() &&
@@ -253,9 +248,9 @@ int cmd_recv_sap_wait(struct recv *p)
 			rc = 0;
 			break;
 		}
-		nanosleep(&tick, NULL);
+		(void)app_signal_wait(-1, (int64_t)netloop_now_ns() +
+		                                  RECV_SAP_WAIT_NS);
 	}
-	app_signal_restore();
 	if (rc > 0)
 		fprintf(stderr, "rtbridge recv: no matching session was "
 		                "announced\n");

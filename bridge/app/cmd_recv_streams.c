@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge/app/app_record.h"
 #include "bridge/rtcheck/rthook.h"
 
 /* Largest datagram accepted: an MTU, or PCM packets of up to 20 ms
@@ -54,6 +55,13 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 	}
 	if (o->latency_low)
 		netstream_config_low_latency(c);
+	if (o->sync_ms) {
+		/* Media-clock sync: the delay is sync_ms, fixed (the buffer
+		   is sized for it). */
+		c->jitter.sync_ms = o->sync_ms;
+		c->jitter.adaptive = false;
+		c->jitter.fixed_ms = o->sync_ms;
+	}
 	if (o->min_latency_ms)
 		c->jitter.min_ms = o->min_latency_ms;
 	if (o->max_latency_ms)
@@ -101,7 +109,7 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 	                                                 : DISKFILE_ENC_PCM24,
 	};
 	recv__path(p, s);
-	int rc = disktap_open(&s->tap, &p->srv, s->path, &to);
+	int rc = disktap_open(&s->tap, engine_disk(&p->e), s->path, &to);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
 		        strerror(-rc));
@@ -109,10 +117,18 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 	}
 	s->tap_open = true;
 	rc = disktap_wait_open(&s->tap, RECV_OPEN_MS);
-	if (rc < 0)
-		fprintf(stderr, "rtbridge recv: %s\n",
+	if (rc < 0) {
+		fprintf(stderr,
+		        "rtbridge recv: %s "
+		        "(the stream plays on, not recorded)\n",
 		        disktap_error(&s->tap)[0] ? disktap_error(&s->tap)
 		                                  : strerror(-rc));
+		/* Said once: the stream goes on without a recording. */
+		disktap_close(&s->tap);
+		(void)disktap_wait_closed(&s->tap, RECV_CLOSE_MS);
+		(void)unlink(s->path);
+		s->tap_open = false;
+	}
 	return rc;
 }
 
@@ -182,8 +198,8 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 	            sizeof(s->from));
 	s->next = p->streams;
 	p->streams = s;
-	if (p->o.record_dir && recv__open_tap(p, s) < 0)
-		goto fail;
+	if (p->o.record_dir)
+		(void)recv__open_tap(p, s);
 	if (s->tap_open) {
 		rc = netstream_set_record(&s->ns, &s->tap.tap);
 		if (rc < 0) {
@@ -192,12 +208,7 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 			goto fail;
 		}
 	}
-	for (int i = 0; i < 100; i++) {
-		rc = mixer_link(&p->m, &s->ns.src, 1.0f);
-		if (rc != -EAGAIN)
-			break;
-		mixer_poll(&p->m, &p->st);
-	}
+	rc = engine_link(&p->e, &s->ns.src, 1.0f);
 	if (rc < 0)
 		goto fail;
 	s->linked = true;
@@ -207,7 +218,7 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 	if (rc == 0)
 		s->installed = true;
 	else
-		(void)mixer_unlink(&p->m, &s->ns.src, false);
+		(void)engine_unlink(&p->e, &s->ns.src);
 	return;
 fail:
 	/* The net thread lets go of the stream (if it had it). */
@@ -230,7 +241,7 @@ void cmd_recv_streams_sweep(struct recv *p, uint64_t idle_ns)
 			        (struct recv_stream *)(void *)gone[i].ns;
 			s->installed = false;
 			if (s->linked)
-				(void)mixer_unlink(&p->m, &s->ns.src, false);
+				(void)engine_unlink(&p->e, &s->ns.src);
 		}
 	} while (n == 16);
 }
@@ -262,9 +273,13 @@ static void recv__fill(const struct recv *p, struct recv_stream *s,
 	memset(x, 0, sizeof(*x));
 	x->ssrc = s->ssrc;
 	x->from = s->from;
-	x->record = s->tap_open ? s->path : NULL;
+	/* Only a file that exists is named. */
+	x->record = s->tap_open && !s->no_file ? s->path : NULL;
+	x->record_error = s->rec_reported || s->rec_rc < 0
+	                          ? disktap_error(&s->tap)
+	                          : NULL;
 	x->st = st;
-	x->callback_max_us = p->st.cb_us_max;
+	x->callback_max_us = p->e.st.cb_us_max;
 	x->rt_violations = rthook_violations();
 	x->recorded = s->tap_open ? disktap_frames_written(&s->tap) : 0;
 }
@@ -291,13 +306,13 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status)
 
 	used += (size_t)snprintf(
 	        line, sizeof(line), "out %s",
-	        app_status_meter(meter, sizeof(meter), p->st.out_peak, 10));
+	        app_status_meter(meter, sizeof(meter), p->e.st.out_peak, 10));
 	for (struct recv_stream *s = p->streams; s && shown < 4; s = s->next) {
 		struct netstream_stats st;
 		if (s->done || !s->linked || netstream_stats(&s->ns, &st) < 0)
 			continue;
 		const struct mixer_source_stats *ms =
-		        mixer_stats_find(&p->st, &s->ns.src);
+		        mixer_stats_find(&p->e.st, &s->ns.src);
 		double loss = st.received + st.lost
 		                      ? 100.0 * (double)st.lost /
 		                                (double)(st.received + st.lost)
@@ -305,8 +320,8 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status)
 		if (used < sizeof(line))
 			used += (size_t)snprintf(
 			        line + used, sizeof(line) - used,
-			        " | %08x %s loss %.1f%% jit %.1f buf %.0f/%.0f "
-			        "ms",
+			        " | %08x %s loss %.1f%% "
+			        "jit %.1f buf %.0f/%.0f ms",
 			        (unsigned)s->ssrc,
 			        app_status_meter(meter, sizeof(meter),
 			                         ms ? ms->peak : 0.0f, 8),
@@ -323,6 +338,12 @@ void cmd_recv_streams_summary(struct recv *p)
 	struct netstream_stats st;
 	struct app_stats_stream x;
 	unsigned long rtv = rthook_violations();
+	char outcome[300];
+	struct app_stats_record mix = {
+	        .path = p->o.record,
+	        .frames = p->e.rec.result.frames,
+	        .error = p->e.rec_rc < 0 ? disktap_error(&p->e.rec) : NULL,
+	};
 
 	receiver_counters(&p->rx, &c);
 	app_stats_summary_begin(&p->json, cmd_recv_secs(p));
@@ -338,13 +359,15 @@ void cmd_recv_streams_summary(struct recv *p)
 		        (unsigned long long)st.late,
 		        (unsigned long long)st.concealed_frames,
 		        (unsigned long long)st.underruns);
-		if (s->tap_open)
-			fprintf(f, "; %s: %llu frames%s", s->path,
-			        (unsigned long long)s->tap.result.frames,
-			        s->rec_rc < 0 ? " (FAILED)" : "");
+		if (s->tap_open && !s->no_file)
+			fprintf(f, "; %s: %s", s->path,
+			        app_record_outcome(outcome, sizeof(outcome),
+			                           s->path, &s->tap,
+			                           s->rec_rc));
 		fputc('\n', f);
 	}
-	app_stats_summary_end(&p->json, &c, p->st.cb_us_max, rtv);
+	app_stats_summary_end(&p->json, &c, p->e.rec_open ? &mix : NULL,
+	                      p->e.st.cb_us_max, rtv);
 	fprintf(f,
 	        "datagrams %llu: accepted %llu, malformed %llu, too big %llu, "
 	        "unknown pt %llu, not allowed %llu, over max streams %llu, "
@@ -357,10 +380,12 @@ void cmd_recv_streams_summary(struct recv *p)
 	        (unsigned long long)c.pending,
 	        (unsigned long long)c.streams_seen);
 	fprintf(f, "callback max %.1f us, p99 %.1f us; rt_violations %lu%s\n",
-	        p->st.cb_us_max, p->st.cb_us_p99_all, rtv,
+	        p->e.st.cb_us_max, p->e.st.cb_us_p99_all, rtv,
 	        rthook_loaded() ? "" : " (checker not loaded)");
-	if (p->rec_open)
-		fprintf(f, "recorded %s: %llu frames\n", p->o.record,
-		        (unsigned long long)p->rec.result.frames);
+	if (p->e.rec_open)
+		fprintf(f, "recorded %s: %s\n", p->o.record,
+		        app_record_outcome(outcome, sizeof(outcome),
+		                           p->o.record, &p->e.rec,
+		                           p->e.rec_rc));
 	fflush(f);
 }

@@ -226,6 +226,8 @@ void receiver_datagram(struct receiver *r, const uint8_t *data, size_t len,
 	if (alen > 0 && alen <= sizeof(n->from))
 		memcpy(&n->from, from, alen);
 	ring_write_commit(&r->newq);
+	if (r->o.notify)
+		r->o.notify(r->o.notify_arg);
 	receiver__count(&r->c_streams_seen);
 	if (!ns) {
 		receiver__count(&r->c_pending);

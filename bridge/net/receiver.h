@@ -61,6 +61,10 @@ struct receiver_opts {
 	   route's) and the one source to take it from (family 0: any). */
 	unsigned mcast_ifindex;
 	struct sockaddr_storage mcast_source;
+	/* Called on the net thread after each new-SSRC record is posted
+	   (e.g. to wake the control thread); NULL: none. */
+	void (*notify)(void *arg);
+	void *notify_arg;
 };
 
 /* A new SSRC, net -> control. */
