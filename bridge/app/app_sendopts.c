@@ -36,6 +36,19 @@ static int app_sendopts__session(void *p, const struct app_opt *opt,
 	return 0;
 }
 
+/* --multicast-if IF: name, index or address of an interface */
+static int app_sendopts__iface(void *p, const struct app_opt *opt,
+                               const char *arg, char *err, size_t n)
+{
+	struct app_sendopts *o = p;
+	(void)opt;
+	int idx = addr_iface_parse(arg, err, n);
+	if (idx < 0)
+		return -EINVAL;
+	o->mcast_ifindex = (unsigned)idx;
+	return 0;
+}
+
 /* --announce[=GROUP[:PORT]]: the group is a multicast address, with or
    without a port (a FILE after a bare --announce stays the FILE). */
 static int app_sendopts__announce(void *p, const struct app_opt *opt,
@@ -74,9 +87,9 @@ static const struct app_opt app_sendopts__stream[] = {
         APP_OPT_PT(SEND_OPT(pt)),
         APP_INT("--ttl", SEND_OPT(ttl), 0, 255, "N",
                 "multicast TTL / hop limit (default 1)"),
-        APP_STR("--multicast-if", SEND_OPT(mcast_if), "IF",
-                "interface for a multicast destination: name, index\n"
-                "or address (default: the route's)"),
+        APP_FN("--multicast-if", app_sendopts__iface, 0, "IF",
+               "interface for a multicast destination: name, index\n"
+               "or address (default: the route's)"),
         APP_FN("--session", app_sendopts__session, 0, "NAME",
                "session name in the SDP (default \"rtbridge on HOST\")"),
         APP_FLAG("--media-clock", SEND_OPT(media_clock),

@@ -37,7 +37,7 @@ struct app_sendopts {
 	double duration_s;  /* --duration; 0: whole file / until stopped */
 	int dscp;           /* --dscp; -1: none */
 	int ttl;            /* --ttl, multicast TTL / hop limit; -1: none */
-	const char *mcast_if;    /* --multicast-if IF, or NULL */
+	unsigned mcast_ifindex;  /* --multicast-if IF; 0: the route's */
 	const char *session;     /* --session NAME (SDP s=), or NULL */
 	bool media_clock;        /* --media-clock: RTP time = CLOCK_REALTIME */
 	bool announce;           /* --announce[=GROUP[:PORT]] (send) */

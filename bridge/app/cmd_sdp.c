@@ -27,19 +27,9 @@ int cmd_sdp(int argc, char **argv)
 		fprintf(stderr, "rtbridge sdp: %s\n", err);
 		return 2;
 	}
-	unsigned ifindex = 0;
-	if (o.mcast_if != NULL) {
-		rc = addr_iface_parse(o.mcast_if, err, sizeof err);
-		if (rc < 0) {
-			fprintf(stderr, "rtbridge sdp: --multicast-if: %s\n",
-			        err);
-			return 2;
-		}
-		ifindex = (unsigned)rc;
-	}
-	rc = app_sap_sdp(&o, &cfg, (const struct sockaddr *)&to, ifindex,
-	                 (uint64_t)time(NULL), &origin, text, sizeof text, err,
-	                 sizeof err);
+	rc = app_sap_sdp(&o, &cfg, (const struct sockaddr *)&to,
+	                 o.mcast_ifindex, (uint64_t)time(NULL), &origin, text,
+	                 sizeof text, err, sizeof err);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge sdp: %s\n", err);
 		return 1;

@@ -380,15 +380,7 @@ int cmd_send(int argc, char **argv)
 	   announcement is ready for the first packet. */
 	if (o.announce)
 		so.start_delay_ns = SEND_ANNOUNCE_LEAD_NS;
-	if (o.mcast_if != NULL) {
-		rc = addr_iface_parse(o.mcast_if, err, sizeof err);
-		if (rc < 0) {
-			fprintf(stderr, "rtbridge send: --multicast-if: %s\n",
-			        err);
-			goto out;
-		}
-		so.mcast_ifindex = (unsigned)rc;
-	}
+	so.mcast_ifindex = o.mcast_ifindex;
 	/* A multicast stream goes out from the address its SDP names as the
 	   origin; no route is no error here: the send says why. */
 	if (addr_is_multicast((const struct sockaddr *)&so.to) &&
