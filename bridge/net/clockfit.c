@@ -19,8 +19,8 @@
 void clockfit_config_default(struct clockfit_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->window_ns = 1000000000;
-	cfg->windows = 48;
+	cfg->window_ns = 500000000;
+	cfg->windows = 64;
 	cfg->prior_ppm = 300.0;
 	cfg->known_ppm = 20.0;
 	cfg->noise_ns = 300000.0;

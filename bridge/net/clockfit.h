@@ -72,7 +72,7 @@ struct clockfit {
 };
 
 /*
- * Defaults: 1 s windows, 48 of them, prior 300 ppm (20 ppm once known),
+ * Defaults: 0.5 s windows, 64 of them (32 s), prior 300 ppm (20 ppm once known),
  * noise 0.3 ms, steps of at least 2 ms, 3 windows above the line for an
  * upward step
  *
