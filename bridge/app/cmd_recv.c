@@ -190,6 +190,8 @@ static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
 		/* On the grid, never in a burst to catch up. */
 		d->json += json_ns * ((now - d->json) / json_ns + 1);
 	}
+	if (app_metrics_due(&p->metrics, now))
+		cmd_recv_metrics_publish(p, now);
 	if (app_status_due(status))
 		cmd_recv_streams_draw(p, status);
 	/* Read after the clock: the net thread may have stamped a datagram
@@ -206,6 +208,7 @@ static int64_t recv__next(const struct recv *p, const struct recv_due *d,
 	int64_t due = recv__min(d->end, d->idle_end);
 	due = recv__min(due, engine_due_ns(&p->e));
 	due = recv__min(due, app_status_next_ns(status));
+	due = recv__min(due, app_metrics_next(&p->metrics));
 	if (d->streams)
 		due = recv__min(due, d->json);
 	if (d->sweeping)
@@ -278,7 +281,15 @@ int cmd_recv_open_rx(struct recv *p)
 	fprintf(stderr, "rtbridge recv: listening on %s (%s, pt %d)\n",
 	        addr_format((const struct sockaddr *)&ss, a, sizeof(a)),
 	        codec_kind_name(p->o.codec.kind), p->o.pt);
-	return 0;
+	if (!p->o.metrics)
+		return 0;
+	/* Rows for every stream the table holds, and the ones leaving. */
+	rc = app_metrics_open(&p->metrics, "recv",
+	                      (const struct sockaddr *)&p->o.metrics_addr,
+	                      &p->nl, p->o.max_streams + RECV_SPARES);
+	if (rc == 0)
+		cmd_recv_metrics_publish(p, (int64_t)netloop_now_ns());
+	return rc;
 }
 
 static int recv__open_net(struct recv *p)
@@ -428,6 +439,7 @@ static void recv__free(struct recv *p)
 		free(s);
 	}
 	app_stats_close(&p->json);
+	app_metrics_clear(&p->metrics);
 }
 
 static int recv__start(struct recv *p)

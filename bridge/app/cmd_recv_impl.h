@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bridge/app/app_metrics.h"
 #include "bridge/app/app_stats.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmd_recv_opts.h"
@@ -24,13 +25,14 @@
 #include "bridge/net/netloop.h"
 #include "bridge/net/receiver.h"
 
-#define RECV_RATE        48000u
-#define RECV_OPEN_MS     ENGINE_OPEN_MS
-#define RECV_CLOSE_MS    ENGINE_CLOSE_MS
-#define RECV_SWEEP_NS    50000000LL /* idle sweep period, while streams live */
-#define RECV_SPARES      4          /* streams allocated ahead for new SSRCs */
-#define RECV_SAP_POLL_NS 50000000LL /* --sap: the listener's events looked at  \
-	                             */
+#define RECV_RATE     48000u
+#define RECV_OPEN_MS  ENGINE_OPEN_MS
+#define RECV_CLOSE_MS ENGINE_CLOSE_MS
+#define RECV_SWEEP_NS 50000000LL /* idle sweep period, while streams live */
+#define RECV_SPARES   4          /* streams allocated ahead for new SSRCs */
+#define RECV_SAP_POLL_NS                                                       \
+	50000000LL /* --sap: the listener's events looked at                   \
+	            */
 
 struct recv_sap;
 
@@ -51,6 +53,7 @@ struct recv_stream {
 	char from[ADDR_TEXT_MAX];
 	char path[512];
 	struct netstream_stats final;
+	struct netstream_stats snap; /* the metrics page's copy */
 	struct recv_stream *next;
 };
 
@@ -62,6 +65,7 @@ struct recv {
 	struct receiver rx;
 	bool rx_ready;
 	struct app_stats json;
+	struct app_metrics metrics;
 	struct recv_stream *streams; /* newest first */
 	struct recv_stream *spares;  /* given to the net thread, unclaimed */
 	unsigned nspares;
@@ -126,5 +130,9 @@ void cmd_recv_sap_poll(struct recv *p);
 /* Stop listening for SAP (before the net thread stops); no-op without
    --sap. */
 void cmd_recv_sap_stop(struct recv *p);
+
+/* --metrics: write the playing streams' figures as the page the net
+   thread serves (cmd_recv_metrics.c). */
+void cmd_recv_metrics_publish(struct recv *p, int64_t now);
 
 #endif
