@@ -85,7 +85,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        (unsigned long long)st->reordered,
 	        (unsigned long long)st->concealed_frames,
 	        (unsigned long long)st->inserted,
-	        (unsigned long long)st->recovered_frames,
+	        (unsigned long long)st->recovered,
 	        app_stats__num(st->jitter_ms),
 	        app_stats__num(st->buffer_ms), app_stats__num(st->target_ms),
 	        app_stats__num(st->drift_ppm), app_stats__num(st->sender_ppm),

@@ -47,7 +47,7 @@ static const struct app_metrics_family recv_metrics__streams[] = {
                    "recovered ones included)"),
         RECV_COUNT("rtbridge_stream_inserted_frames", inserted,
                    "frames of concealment inserted to grow the buffer"),
-        RECV_COUNT("rtbridge_stream_recovered_frames", recovered_frames,
+        RECV_COUNT("rtbridge_stream_recovered_frames", recovered,
                    "frames restored from the next packet's Opus in-band "
                    "FEC"),
         RECV_COUNT("rtbridge_stream_underruns", underruns,

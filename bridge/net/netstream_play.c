@@ -242,7 +242,7 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 			                     o.next->payload_len, s->decbuf,
 			                     want);
 		if (r > 0)
-			s->st.recovered_frames += (uint64_t)r;
+			s->st.recovered += (uint64_t)r;
 		n = r > 0 ? (size_t)r : netstream_conceal(s, want);
 		s->st.concealed_frames += n;
 		netstream_record(s, s->decbuf, n);
