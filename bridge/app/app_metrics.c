@@ -194,29 +194,37 @@ static uint64_t app_metrics__get(const _Atomic uint64_t *c)
 }
 
 /* The server's own figures: what hostile or slow clients cost. */
+static const char *const app_metrics__srv[][2] = {
+        {"rtbridge_metrics_connections",
+         "HTTP connections accepted by the metrics endpoint"},
+        {"rtbridge_metrics_waited_connections",
+         "connections that found every slot taken and waited"},
+        {"rtbridge_metrics_timeouts", "connections cut off at their deadline"},
+        {"rtbridge_metrics_errors", "accept, read and write errors"},
+        {"rtbridge_metrics_skipped_pages",
+         "pages not published (none free, or no room)"},
+};
+
 static void app_metrics__server(struct app_metrics_text *w,
                                 const struct app_metrics *m)
 {
 	static const int codes[METRICSRV_CODES] = {200, 400, 404, 405,
 	                                           431, 503, 505};
 	const struct metricsrv_counters *c = &m->srv.c;
+	/* In the order of app_metrics__srv. */
+	const uint64_t v[] = {
+	        app_metrics__get(&c->connections), app_metrics__get(&c->waited),
+	        app_metrics__get(&c->timeouts), app_metrics__get(&c->errors),
+	        app_metrics__get(&c->skipped)};
 	char labels[32];
 
-	app_metrics_one(w, "rtbridge_metrics_connections", true,
-	                "HTTP connections accepted by the metrics endpoint",
-	                (double)app_metrics__get(&c->connections));
-	app_metrics_one(w, "rtbridge_metrics_waited_connections", true,
-	                "connections that found every slot taken and waited",
-	                (double)app_metrics__get(&c->waited));
-	app_metrics_one(w, "rtbridge_metrics_timeouts", true,
-	                "connections cut off at their deadline",
-	                (double)app_metrics__get(&c->timeouts));
-	app_metrics_one(w, "rtbridge_metrics_errors", true,
-	                "accept, read and write errors",
-	                (double)app_metrics__get(&c->errors));
-	app_metrics_one(w, "rtbridge_metrics_skipped_pages", true,
-	                "pages not published (none free, or no room)",
-	                (double)app_metrics__get(&c->skipped));
+	_Static_assert(sizeof(v) / sizeof(v[0]) ==
+	                       sizeof(app_metrics__srv) /
+	                               sizeof(app_metrics__srv[0]),
+	               "a name for every counter");
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		app_metrics_one(w, app_metrics__srv[i][0], true,
+		                app_metrics__srv[i][1], (double)v[i]);
 	app_metrics_head(w, "rtbridge_metrics_responses", true,
 	                 "answers by HTTP status code");
 	for (int i = 0; i < METRICSRV_CODES; i++) {

@@ -122,7 +122,7 @@ static void send_metrics_build(struct app_metrics_text *w, void *arg)
 /* The sender's counters as the page (a row: its SSRC and destination). */
 static void send_metrics_publish(const struct sender *s)
 {
-	static struct sender_stats st;
+	struct sender_stats st;
 	struct app_metrics_row *r = app_metrics_row(&send_metrics);
 	char ssrc[16], to[ADDR_TEXT_MAX];
 
