@@ -17,7 +17,9 @@
  * streams silent longer than --timeout out of the net table and unlinks
  * them, destroys the ones the mixer handed back and finalizes their
  * recordings, notes recordings stopped by a full disk, and writes the
- * JSON lines and the status.
+ * JSON lines, the status and, with --metrics, once a second the page the
+ * net thread serves (cmd_recv_metrics.c; the server itself opens after
+ * the receiver's socket and closes with the net thread).
  *
  * Tear-down: the socket closes first so the net thread lets go of every
  * stream; the device runs on until what the streams had received has
