@@ -91,14 +91,16 @@ def draw(streams, out):
         ax[2].set_ylabel("packets/s")
         twin = ax[2].twinx()
         ct, cv = rates(rows, "concealed_frames")
-        twin.step(ct, cv, where="post", color="tab:gray", alpha=0.6,
+        # Dashed: with PCM-length frames it often traces the lost line.
+        twin.step(ct, cv, where="post", color="tab:gray", linestyle="--",
                   label="concealed frames/s")
         twin.set_ylabel("frames/s")
         ax[2].set_ylim(bottom=0)
         twin.set_ylim(bottom=0)
         lines = ax[2].get_legend_handles_labels()
         tl = twin.get_legend_handles_labels()
-        ax[2].legend(lines[0] + tl[0], lines[1] + tl[1], loc="upper right")
+        ax[2].legend(lines[0] + tl[0], lines[1] + tl[1], loc="upper left",
+                     fontsize=8, framealpha=0.8)
         ax[3].plot(t, [r["drift_ppm"] for r in rows], color="tab:green")
         ax[3].set_xlabel("time since start (s)")
         for a, p in zip(ax, PANELS):
