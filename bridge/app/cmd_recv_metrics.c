@@ -73,6 +73,10 @@ static const struct app_metrics_family recv_metrics__streams[] = {
         RECV_GAUGE("rtbridge_stream_drift_ppm", drift_ppm, 1.0,
                    "sender clock against ours, parts per million (+: "
                    "sender fast)"),
+        RECV_GAUGE("rtbridge_stream_sender_ppm", sender_ppm, 1.0,
+                   "its part: the sender's clock against the local one"),
+        RECV_GAUGE("rtbridge_stream_device_ppm", device_ppm, 1.0,
+                   "its part: the consumer's clock against the local one"),
 };
 
 /* The receiver's drops, by reason: a field each. */
