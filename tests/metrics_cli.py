@@ -23,6 +23,7 @@ Tools the test needs (promtool, prometheus) are installed with apt-get when
 missing and the test runs as root; otherwise it exits 77 (skipped), saying
 why. Every wait is bounded. Exit 0 pass, 1 fail, 77 skipped.
 """
+import atexit
 import json
 import os
 import random
@@ -84,6 +85,18 @@ def write_wav(path, seconds):
         w.writeframes(bytes(frames))
 
 
+RUNNING = []
+
+
+@atexit.register
+def kill_left():
+    """A failed check exits at once: no process of ours outlives it."""
+    for p in RUNNING:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 class Proc:
     """A subprocess with stderr in a file, read for its announcements."""
 
@@ -92,6 +105,7 @@ class Proc:
         self.out_path = os.path.join(tmp, name + ".out")
         self.p = subprocess.Popen(args, stdout=open(self.out_path, "w"),
                                   stderr=open(self.err_path, "w"))
+        RUNNING.append(self.p)
 
     def text(self):
         with open(self.err_path) as f:
