@@ -283,12 +283,19 @@ int cmd_recv_open_rx(struct recv *p)
 	fprintf(stderr, "rtbridge recv: listening on %s (%s, pt %d)\n",
 	        addr_format((const struct sockaddr *)&ss, a, sizeof(a)),
 	        codec_kind_name(p->o.codec.kind), p->o.pt);
+	return 0;
+}
+
+/* --metrics: the server on the net thread, once (a receiver set up again
+   for the next SAP session keeps it). */
+static int recv__open_metrics(struct recv *p)
+{
 	if (!p->o.metrics)
 		return 0;
 	/* Rows for every stream the table holds, and the ones leaving. */
-	rc = app_metrics_open(&p->metrics, "recv",
-	                      (const struct sockaddr *)&p->o.metrics_addr,
-	                      &p->nl, p->o.max_streams + RECV_SPARES);
+	int rc = app_metrics_open(&p->metrics, "recv",
+	                          (const struct sockaddr *)&p->o.metrics_addr,
+	                          &p->nl, p->o.max_streams + RECV_SPARES);
 	if (rc == 0)
 		cmd_recv_metrics_publish(p, (int64_t)netloop_now_ns());
 	return rc;
@@ -306,7 +313,8 @@ static int recv__open_net(struct recv *p)
 		}
 		p->nl_running = true;
 	}
-	return cmd_recv_open_rx(p);
+	int rc = cmd_recv_open_rx(p);
+	return rc < 0 ? rc : recv__open_metrics(p);
 }
 
 /* The net thread lets go of every stream; spares never linked are freed. */
