@@ -4,7 +4,9 @@
  * Set-up on the control thread, in order: the engine (disk server, archive
  * sources (--mix), the mix recorder (--record), the mixer, the device:
  * PortAudio or the virtual clock, which sleeps while nothing is linked),
- * then the net thread and the receiver's socket. Then the control loop,
+ * then the net thread and the receiver's socket (with --sap the net thread
+ * comes first, to hear the announcement that says which stream to
+ * receive: cmd_recv_sap.c). Then the control loop,
  * which sleeps until something happens: the net thread reports a new SSRC
  * (it pokes the engine's eventfd), the engine wants its mixer drained, the
  * sweep, the JSON lines or the status line are due, a deadline
@@ -15,7 +17,9 @@
  * streams silent longer than --timeout out of the net table and unlinks
  * them, destroys the ones the mixer handed back and finalizes their
  * recordings, notes recordings stopped by a full disk, and writes the
- * JSON lines and the status.
+ * JSON lines, the status and, with --metrics, once a second the page the
+ * net thread serves (cmd_recv_metrics.c; the server itself opens after
+ * the receiver's socket and closes with the net thread).
  *
  * Tear-down: the socket closes first so the net thread lets go of every
  * stream; the device runs on until what the streams had received has
@@ -178,6 +182,7 @@ static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
 		d->sweep = now + RECV_SWEEP_NS;
 	}
 	cmd_recv_streams_reap(p);
+	cmd_recv_sap_poll(p);
 	recv__check_records(p);
 	recv__check_timing(p, status, now);
 	d->streams = recv__alive(p);
@@ -187,6 +192,8 @@ static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
 		/* On the grid, never in a burst to catch up. */
 		d->json += json_ns * ((now - d->json) / json_ns + 1);
 	}
+	if (app_metrics_due(&p->metrics, now))
+		cmd_recv_metrics_publish(p, now);
 	if (app_status_due(status))
 		cmd_recv_streams_draw(p, status);
 	/* Read after the clock: the net thread may have stamped a datagram
@@ -203,10 +210,14 @@ static int64_t recv__next(const struct recv *p, const struct recv_due *d,
 	int64_t due = recv__min(d->end, d->idle_end);
 	due = recv__min(due, engine_due_ns(&p->e));
 	due = recv__min(due, app_status_next_ns(status));
+	due = recv__min(due, app_metrics_next(&p->metrics));
 	if (d->streams)
 		due = recv__min(due, d->json);
 	if (d->sweeping)
 		due = recv__min(due, d->sweep);
+	if (p->sap)
+		due = recv__min(due,
+		                (int64_t)netloop_now_ns() + RECV_SAP_POLL_NS);
 	return due;
 }
 
@@ -235,7 +246,7 @@ static void recv__loop(struct recv *p)
 	app_status_end(&status);
 }
 
-static int recv__open_net(struct recv *p)
+int cmd_recv_open_rx(struct recv *p)
 {
 	struct receiver_opts ro = {
 	        .listen = p->o.listen,
@@ -245,12 +256,16 @@ static int recv__open_net(struct recv *p)
 	        .nallow = (size_t)p->o.nallow,
 	        .rcvbuf = 1 << 20,
 	        .max_datagram = cmd_recv_streams_datagram_max(&p->o),
+	        .mcast_ifindex = p->o.mcast_ifindex,
+	        .mcast_source = p->o.mcast_source,
 	        .notify = recv__notify,
 	        .notify_arg = &p->e,
 	};
 	char err[160];
 	int rc;
-	if (p->o.srtp) {
+	/* Once: a receiver set up again for the next SAP session keeps the
+	   context (and its replay windows); the key is gone by then. */
+	if (p->o.srtp && p->srtp.session == NULL) {
 		rc = srtpctx_init_rx(&p->srtp, &p->o.srtp_key, ro.max_datagram,
 		                     2u * p->o.max_streams, err, sizeof(err));
 		srtpkey_clear(&p->o.srtp_key); /* libsrtp holds it now */
@@ -258,8 +273,9 @@ static int recv__open_net(struct recv *p)
 			fprintf(stderr, "rtbridge recv: %s\n", err);
 			return rc;
 		}
-		ro.srtp = &p->srtp;
 	}
+	if (p->o.srtp)
+		ro.srtp = &p->srtp;
 	rc = receiver_init(&p->rx, &ro);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: receiver: %s\n", strerror(-rc));
@@ -267,13 +283,6 @@ static int recv__open_net(struct recv *p)
 	}
 	p->rx_ready = true;
 	cmd_recv_streams_spare(p);
-	rc = netloop_start(&p->nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: net thread: %s\n",
-		        strerror(-rc));
-		return rc;
-	}
-	p->nl_running = true;
 	rc = receiver_open(&p->rx, &p->nl);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: %s\n", receiver_error(&p->rx));
@@ -294,9 +303,41 @@ static int recv__open_net(struct recv *p)
 	return 0;
 }
 
+/* --metrics: the server on the net thread, once (a receiver set up again
+   for the next SAP session keeps it). */
+static int recv__open_metrics(struct recv *p)
+{
+	if (!p->o.metrics)
+		return 0;
+	/* Rows for every stream the table holds, and the ones leaving. */
+	int rc = app_metrics_open(&p->metrics, "recv",
+	                          (const struct sockaddr *)&p->o.metrics_addr,
+	                          &p->nl, p->o.max_streams + RECV_SPARES);
+	if (rc == 0)
+		cmd_recv_metrics_publish(p, (int64_t)netloop_now_ns());
+	return rc;
+}
+
+static int recv__open_net(struct recv *p)
+{
+	/* --sap started the net thread to hear the announcement. */
+	if (!p->nl_running) {
+		int rc = netloop_start(&p->nl, 64);
+		if (rc < 0) {
+			fprintf(stderr, "rtbridge recv: net thread: %s\n",
+			        strerror(-rc));
+			return rc;
+		}
+		p->nl_running = true;
+	}
+	int rc = cmd_recv_open_rx(p);
+	return rc < 0 ? rc : recv__open_metrics(p);
+}
+
 /* The net thread lets go of every stream; spares never linked are freed. */
 static void recv__close_net(struct recv *p)
 {
+	cmd_recv_sap_stop(p);
 	if (p->rx_ready)
 		receiver_close(&p->rx);
 	for (struct recv_stream *s = p->streams; s; s = s->next)
@@ -426,6 +467,7 @@ static void recv__free(struct recv *p)
 		free(s);
 	}
 	app_stats_close(&p->json);
+	app_metrics_clear(&p->metrics);
 }
 
 /* What cannot work with these options, said before anything starts.
@@ -481,11 +523,26 @@ int cmd_recv(int argc, char **argv)
 	static struct recv p;
 	int rc = cmd_recv_opts_parse(&p.o, argc, argv);
 	p.srtp_suite = p.o.srtp_key.suite;
-	if (rc == 0)
-		rc = recv__check(&p);
 	if (rc != 0) {
 		srtpkey_clear(&p.o.srtp_key);
-		return rc == 1 ? 0 : rc == -EIO ? 1 : 2;
+		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
+	}
+	if (p.o.sap) {
+		/* The stream is the one an announcement describes. */
+		rc = cmd_recv_sap_wait(&p);
+		if (rc != 0) {
+			/* Nothing but the net thread and the listener ran. */
+			recv__close_net(&p);
+			srtpkey_clear(&p.o.srtp_key);
+			return rc > 0 ? 0 : 1;
+		}
+	}
+	rc = recv__check(&p);
+	if (rc != 0) {
+		if (p.o.sap)
+			recv__close_net(&p);
+		srtpkey_clear(&p.o.srtp_key);
+		return rc == -EIO ? 1 : 2;
 	}
 	p.t0 = netloop_now_ns();
 	p.dgrams_ns = (int64_t)p.t0;

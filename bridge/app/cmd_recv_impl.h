@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bridge/app/app_metrics.h"
 #include "bridge/app/app_stats.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmd_recv_opts.h"
@@ -30,6 +31,11 @@
 #define RECV_CLOSE_MS ENGINE_CLOSE_MS
 #define RECV_SWEEP_NS 50000000LL /* idle sweep period, while streams live */
 #define RECV_SPARES   4          /* streams allocated ahead for new SSRCs */
+#define RECV_SAP_POLL_NS                                                       \
+	50000000LL /* --sap: the listener's events looked at                   \
+	            */
+
+struct recv_sap;
 
 struct recv_stream {
 	struct netstream ns; /* first: a netstream * is a recv_stream * */
@@ -48,6 +54,7 @@ struct recv_stream {
 	char from[ADDR_TEXT_MAX];
 	char path[512];
 	struct netstream_stats final;
+	struct netstream_stats snap; /* the metrics page's copy */
 	struct recv_stream *next;
 };
 
@@ -61,6 +68,7 @@ struct recv {
 	struct srtpctx srtp; /* --srtp-key / a=crypto; zeroed: plain RTP */
 	enum srtpkey_suite srtp_suite; /* for display */
 	struct app_stats json;
+	struct app_metrics metrics;
 	struct recv_stream *streams; /* newest first */
 	struct recv_stream *spares;  /* given to the net thread, unclaimed */
 	unsigned nspares;
@@ -70,6 +78,7 @@ struct recv {
 	uint64_t dgrams_seen; /* datagrams counted at the last look */
 	int64_t dgrams_ns;    /* when that count last changed */
 	int rc;
+	struct recv_sap *sap; /* --sap: the announcements followed */
 };
 
 /* Seconds since the start. */
@@ -107,5 +116,26 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status);
 
 /* The summary: JSON object and human-readable lines. */
 void cmd_recv_streams_summary(struct recv *p);
+
+/* Set up the receiver for p->o (its listen address, codec, pt) on the
+   running net thread, with its spare streams. */
+int cmd_recv_open_rx(struct recv *p);
+
+/* --sap: start the net thread and the SAP listener, and wait for the
+   first session to follow (its SDP fills p->o). Return: 0 when there is
+   one, 1 when stopped first (signal, --duration), < 0 after one line. */
+int cmd_recv_sap_wait(struct recv *p);
+
+/* --sap, every loop turn: drop the session's streams when it is deleted,
+   times out or changes; follow the next matching one. */
+void cmd_recv_sap_poll(struct recv *p);
+
+/* Stop listening for SAP (before the net thread stops); no-op without
+   --sap. */
+void cmd_recv_sap_stop(struct recv *p);
+
+/* --metrics: write the playing streams' figures as the page the net
+   thread serves (cmd_recv_metrics.c). */
+void cmd_recv_metrics_publish(struct recv *p, int64_t now);
 
 #endif

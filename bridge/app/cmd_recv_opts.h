@@ -16,6 +16,9 @@
 #include "codec/codec.h"
 
 #define CMD_RECV_MAX_MIX 16
+#define CMD_RECV_MAX_SAP 4 /* --sap groups */
+/* Frames per callback with --latency low (1.33 ms at 48 kHz). */
+#define CMD_RECV_LOW_PERIOD 64u
 
 struct cmd_recv_opts {
 	struct sockaddr_storage listen;
@@ -29,6 +32,8 @@ struct cmd_recv_opts {
 	const char *mix[CMD_RECV_MAX_MIX];
 	int nmix;
 	bool latency_auto;
+	bool latency_low;        /* --latency low (adaptive, small target:
+	                            netstream_config_low_latency) */
 	unsigned latency_ms;     /* fixed, when !latency_auto */
 	unsigned min_latency_ms; /* 0: the jitter buffer's default */
 	unsigned max_latency_ms; /* 0: the jitter buffer's default */
@@ -37,7 +42,9 @@ struct cmd_recv_opts {
 	double idle_exit_s;      /* 0: never */
 	double timeout_s;        /* a stream silent this long is removed */
 	const char *stats_json;  /* path, "-" for stdout, NULL: none */
-	unsigned stats_ms;       /* interval of the JSON lines, ms */
+	const char *metrics;     /* --metrics text, NULL: none */
+	struct sockaddr_storage metrics_addr;
+	unsigned stats_ms; /* interval of the JSON lines, ms */
 	struct addr_net allow[RECEIVER_MAX_ALLOW];
 	int nallow;
 	unsigned max_streams;
@@ -48,9 +55,21 @@ struct cmd_recv_opts {
 	   cmd_recv once its context holds it (srtpkey_clear). */
 	bool srtp;
 	struct srtpkey srtp_key;
+	/* Multicast: the interface to join on (0: the route's), and the one
+	   source to take a group from (source-specific; family 0: any). */
+	unsigned mcast_ifindex;
+	struct sockaddr_storage mcast_source;
+	/* --sap: the stream comes from a SAP announcement */
+	bool sap;
+	const char *sap_groups[CMD_RECV_MAX_SAP]; /* none: the defaults */
+	int nsap;
+	const char *mcast_if; /* --multicast-if as given */
+	const char *session;  /* --session NAME: follow only this one */
+	double sap_timeout_s; /* --sap-timeout; 0: 60 s */
 	/* As given, before the SDP file fills in what is missing. */
-	const char *listen_arg, *sdp, *srtp_key_arg, *srtp_suite;
+	const char *listen_arg, *sdp, *source_arg, *srtp_key_arg, *srtp_suite;
 	int kind_arg, pt_arg, channels_arg, rate_arg; /* -1: not given */
+	unsigned period_arg;                          /* 0: not given */
 };
 
 /*

@@ -53,6 +53,8 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 		c->jitter.adaptive = false;
 		c->jitter.fixed_ms = o->latency_ms;
 	}
+	if (o->latency_low)
+		netstream_config_low_latency(c);
 	if (o->sync_ms) {
 		/* Media-clock sync: the delay is sync_ms, fixed (the buffer
 		   is sized for it). */

@@ -11,17 +11,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "bridge/app/app_sap.h"
 #include "bridge/app/app_sendopts.h"
 #include "bridge/app/app_srtp.h"
 #include "bridge/app/cmds.h"
 #include "bridge/net/addr.h"
-#include "bridge/net/sdp.h"
 
 int cmd_sdp(int argc, char **argv)
 {
 	struct app_sendopts o;
 	struct codec_config cfg;
-	struct sockaddr_storage to;
+	struct sockaddr_storage to, origin;
 	char err[256], text[1024], crypto[SRTPKEY_SDES_MAX] = "";
 	struct srtpkey key;
 
@@ -41,17 +41,13 @@ int cmd_sdp(int argc, char **argv)
 		if (rc < 0)
 			return 1;
 	}
-	struct sdp_opts so = {
-	        .to = (const struct sockaddr *)&to,
-	        .codec = &cfg,
-	        .pt = o.pt,
-	        .session_id = (uint64_t)time(NULL),
-	        .crypto = crypto[0] ? crypto : NULL,
-	};
-	rc = sdp_write(text, sizeof text, &so);
+	rc = app_sap_sdp(&o, &cfg, (const struct sockaddr *)&to,
+	                 o.mcast_ifindex, (uint64_t)time(NULL),
+	                 crypto[0] ? crypto : NULL, &origin, text, sizeof text,
+	                 err, sizeof err);
 	explicit_bzero(crypto, sizeof crypto);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge sdp: cannot describe this stream\n");
+		fprintf(stderr, "rtbridge sdp: %s\n", err);
 		return 1;
 	}
 	fputs(text, stdout);

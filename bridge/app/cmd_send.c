@@ -4,20 +4,29 @@
  * The control thread parses the options, opens the source (a read-ahead
  * stream on the disk server, or live input: the engine's device, whose
  * input a tap in the mixer copies into the sender's capture FIFO), starts
- * the net thread and the sender on it, then only watches: a status line
+ * the net thread, the SAP announcement (--announce: it goes out first,
+ * the stream half a second later, and its deletion at the end) and the
+ * sender on it, then only watches: a status line
  * on a terminal (app_status), SIGINT and SIGTERM (app_signal: blocked in
  * every thread, taken while this loop waits), the end of the stream.
- * Teardown runs in reverse order of set-up.
+ * Teardown runs in reverse order of set-up. With --metrics, the loop also
+ * writes the sender's counters once a second as the page the net thread
+ * serves (app_metrics.h).
  *
  * Context: control (main) thread, except send_tap_write (audio thread).
  */
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge/app/app_sap.h"
+#include "bridge/app/app_metrics.h"
 #include "bridge/app/app_sendopts.h"
 #include "bridge/app/app_srtp.h"
 #include "bridge/app/app_signal.h"
@@ -30,6 +39,107 @@
 #include "bridge/net/netloop.h"
 #include "bridge/net/sender.h"
 #include "bridge/rtcheck/rthook.h"
+
+/* With --announce, the first packet follows the first announcement by
+   this long (a receiver sets up in well under it). */
+#define SEND_ANNOUNCE_LEAD_NS 500000000ull
+
+/* The SAP announcement of the stream (--announce), on the net thread. */
+static struct sapannounce send_ann;
+
+/* Announce the stream once it runs. Return: 0, or -1 after one line. */
+static int send_announce(const struct app_sendopts *o, const struct sender *s,
+                         struct netloop *nl)
+{
+	char err[256];
+
+	if (!o->announce)
+		return 0;
+	if (app_sap_announce_start(&send_ann, o, &s->opts.codec,
+	                           (const struct sockaddr *)&s->opts.to,
+	                           s->opts.mcast_ifindex, s->opts.ssrc, nl, err,
+	                           sizeof err) < 0) {
+		fprintf(stderr, "rtbridge send: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The stream has ended: its SAP deletion goes out now. */
+static void send_unannounce(void)
+{
+	sapannounce_stop(&send_ann);
+	sapannounce_clear(&send_ann);
+}
+
+/* An address a socket can be bound to: a link-local IPv6 one needs its
+   interface (known only with --multicast-if). */
+static bool send_bindable(const struct sockaddr_storage *a)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+
+	return a->ss_family != AF_INET6 ||
+	       !IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) || a6->sin6_scope_id != 0;
+}
+
+/* --metrics: the server (on the net thread) and its page. */
+static struct app_metrics send_metrics;
+
+#define SEND_STAT(f) offsetof(struct sender_stats, f)
+#define SEND_COUNT(nm, f, text)                                                \
+	{                                                                      \
+		.name = (nm), .counter = true, .help = (text),                 \
+		.off = SEND_STAT(f), .scale = 1.0                              \
+	}
+
+static const struct app_metrics_family send_families[] = {
+        SEND_COUNT("rtbridge_send_packets", packets, "datagrams sent"),
+        SEND_COUNT("rtbridge_send_bytes", bytes,
+                   "RTP bytes sent, headers included"),
+        SEND_COUNT("rtbridge_send_frames", frames, "source frames sent"),
+        SEND_COUNT("rtbridge_send_underruns", underruns,
+                   "packets short of audio (silence sent)"),
+        SEND_COUNT("rtbridge_send_late_packets", late,
+                   "sends later than their slot by more than the limit"),
+        SEND_COUNT("rtbridge_send_skipped_packets", skipped,
+                   "slots skipped to catch up after a stall"),
+        SEND_COUNT("rtbridge_send_errors", send_errors,
+                   "datagrams the socket refused"),
+        {.name = "rtbridge_send_late_max_seconds",
+         .help = "worst lateness of a send",
+         .off = SEND_STAT(late_max_ns),
+         .scale = 1e-9},
+};
+
+static void send_metrics_build(struct app_metrics_text *w, void *arg)
+{
+	const struct app_metrics *m = arg;
+
+	app_metrics_families(w, send_families,
+	                     sizeof(send_families) / sizeof(send_families[0]),
+	                     m->rows, m->nrows);
+}
+
+/* The sender's counters as the page (a row: its SSRC and destination). */
+static void send_metrics_publish(const struct sender *s)
+{
+	struct sender_stats st;
+	struct app_metrics_row *r = app_metrics_row(&send_metrics);
+	char ssrc[16], to[ADDR_TEXT_MAX];
+
+	if (r) {
+		sender_stats(s, &st);
+		snprintf(ssrc, sizeof(ssrc), "%08x", (unsigned)s->opts.ssrc);
+		app_metrics_label(r, "ssrc", ssrc);
+		app_metrics_label(
+		        r, "destination",
+		        addr_format((const struct sockaddr *)&s->opts.to, to,
+		                    sizeof(to)));
+		r->values = &st;
+	}
+	(void)app_metrics_publish(&send_metrics, (int64_t)netloop_now_ns(),
+	                          send_metrics_build, &send_metrics);
+}
 
 static void send_sleep_ms(long ms)
 {
@@ -114,10 +224,13 @@ static void send_summary(const struct sender *s, int rate, double t0)
 	        (unsigned long long)st.send_errors);
 }
 
-/* Start the net thread and the sender on it: the file's read-ahead stream
-   when ra is given, else the capture FIFO. Return: 0 or -errno (said). */
-static int send_start(struct netloop *nl, struct sender *s,
-                      struct readahead *ra, struct sender_capture *cap)
+/* Start the net thread, the announcement (--announce) and the sender on
+   it: the file's read-ahead stream when ra is given, else the capture
+   FIFO; then the metrics server when asked. Return: 0 or -errno
+   (said). */
+static int send_start(const struct app_sendopts *o, struct netloop *nl,
+                      struct sender *s, struct readahead *ra,
+                      struct sender_capture *cap)
 {
 	int rc = netloop_start(nl, 64);
 	if (rc < 0) {
@@ -125,13 +238,30 @@ static int send_start(struct netloop *nl, struct sender *s,
 		        strerror(-rc));
 		return rc;
 	}
+	if (send_announce(o, s, nl) < 0) {
+		netloop_stop(nl);
+		return -EINVAL;
+	}
 	rc = ra ? sender_start_file(s, nl, ra)
 	        : sender_start_capture(s, nl, cap);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
+		send_unannounce();
 		netloop_stop(nl);
+		return rc;
 	}
-	return rc;
+	if (!o->metrics)
+		return 0;
+	rc = app_metrics_open(&send_metrics, "send",
+	                      (const struct sockaddr *)&o->metrics_addr, nl, 1);
+	if (rc < 0) {
+		sender_stop(s);
+		send_unannounce();
+		netloop_stop(nl);
+		return rc;
+	}
+	send_metrics_publish(s);
+	return 0;
 }
 
 /* Wait for the end of the stream or a signal, showing progress. */
@@ -148,6 +278,8 @@ static void send_watch(struct sender *s, const struct readahead *ra, int rate,
 		(void)app_signal_wait(-1, (int64_t)netloop_now_ns() + 20000000);
 		if (!quiet && app_status_due(&line))
 			send_progress(&line, s, ra, rate, t0);
+		if (app_metrics_due(&send_metrics, (int64_t)netloop_now_ns()))
+			send_metrics_publish(s);
 	}
 	app_status_end(&line);
 }
@@ -206,10 +338,11 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 		goto out_ra;
 	}
 	t0 = send_now_s();
-	if (send_start(&nl, s, ra, NULL) < 0)
+	if (send_start(o, &nl, s, ra, NULL) < 0)
 		goto out_ra;
 	send_watch(s, ra, o->rate, o->quiet);
 	sender_stop(s);
+	send_unannounce();
 	/* The stream is the control thread's again. */
 	if (readahead_state(ra) == READAHEAD_ERROR) {
 		fprintf(stderr, "rtbridge send: %s\n", readahead_error(ra));
@@ -260,17 +393,19 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 		goto out_engine;
 	}
 	t0 = send_now_s();
-	if (send_start(&nl, s, NULL, &cap) < 0)
+	if (send_start(o, &nl, s, NULL, &cap) < 0)
 		goto out_engine;
 	rc = engine_start(&e);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: %s\n", engine_error(&e));
 		sender_stop(s);
+		send_unannounce();
 		goto out_nl;
 	}
 	send_watch(s, NULL, o->rate, o->quiet);
 	(void)engine_stop(&e);
 	sender_stop(s);
+	send_unannounce();
 	send_summary(s, o->rate, t0);
 	fprintf(stderr,
 	        "rtbridge send: input overruns %llu (%llu frames), "
@@ -320,6 +455,20 @@ int cmd_send(int argc, char **argv)
 		so.ssrc = (uint32_t)o.ssrc;
 	so.pt = o.pt;
 	so.dscp = o.dscp;
+	so.mcast_ttl = o.ttl;
+	so.media_clock = o.media_clock;
+	/* Announced first, then streamed: a receiver listening for the
+	   announcement is ready for the first packet. */
+	if (o.announce)
+		so.start_delay_ns = SEND_ANNOUNCE_LEAD_NS;
+	so.mcast_ifindex = o.mcast_ifindex;
+	/* A multicast stream goes out from the address its SDP names as the
+	   origin; no route is no error here: the send says why. */
+	if (addr_is_multicast((const struct sockaddr *)&so.to) &&
+	    (addr_route_source((const struct sockaddr *)&so.to,
+	                       so.mcast_ifindex, &so.from) < 0 ||
+	     !send_bindable(&so.from)))
+		memset(&so.from, 0, sizeof so.from);
 	if (o.duration_s > 0)
 		so.max_frames = (uint64_t)llround(o.duration_s * o.rate);
 	if (o.srtp_key) {
@@ -346,6 +495,7 @@ int cmd_send(int argc, char **argv)
 	else
 		status = o.capture ? send_capture(&o, &s) : send_file(&o, &s);
 	sender_clear(&s);
+	app_metrics_clear(&send_metrics);
 out:
 	srtpctx_clear(&srtp);
 	return status;

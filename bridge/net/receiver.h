@@ -60,6 +60,10 @@ struct receiver_opts {
 	const struct addr_net *allow;   /* copied; NULL/0: anyone */
 	size_t nallow;
 	int rcvbuf; /* SO_RCVBUF bytes; 0: system default */
+	/* A multicast listen address: the interface to join on (0: the
+	   route's) and the one source to take it from (family 0: any). */
+	unsigned mcast_ifindex;
+	struct sockaddr_storage mcast_source;
 	/* Called on the net thread after each new-SSRC record is posted
 	   (e.g. to wake the control thread); NULL: none. */
 	void (*notify)(void *arg);
