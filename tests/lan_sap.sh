@@ -12,7 +12,8 @@
 #     codec, packet time, pt) and counts the hostile datagrams a script
 #     sends meanwhile (truncated, wrong version, encrypted, compressed, not
 #     SDP, oversized, an unknown codec, SDP without audio), one counter
-#     each, without a crash.
+#     each, without a crash; an RTP/SAVP session of the same name is not
+#     followed (no --srtp-key).
 #  2. A sender killed with SIGKILL sends no deletion: the session times
 #     out (--sap-timeout 1.5) and the receiver says so.
 #  3. IPv6: announced to ff05::2:7ffe for a site-scoped group, followed by
@@ -90,6 +91,13 @@ for d in [b"\x20",                                            # truncated
           b"\x20\x00\x12\x35" + org + mime + sdp(b"a=rtpmap:8 PCMA/8000\r\n"),
           b"\x20\x00\x12\x36" + org + mime + b"v=0\r\ns=no media\r\n"]:
     s.sendto(d, ("224.0.0.56", 9875))
+# Well-formed, but SRTP: recv --sap without --srtp-key does not follow it.
+s.sendto(b"\x20\x00\x12\x37" + org + mime +
+         b"v=0\r\no=- 8 8 IN IP4 10.9.9.9\r\ns=lan sap\r\n"
+         b"c=IN IP4 239.255.43.9/1\r\nm=audio 5004 RTP/SAVP 96\r\n"
+         b"a=rtpmap:96 L16/48000/2\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+         b"inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n",
+         ("224.0.0.56", 9875))
 EOF
 sleep 0.5
 ip netns exec "$LAN_NS_A" "$RTB" send "$D/src24.wav" --to 239.255.43.1:5004 --codec l24 \
@@ -101,6 +109,8 @@ lan_wait_exit "$DECOY" 15 || lan_fail "the decoy sender failed"
 grep -q "following: lan sap .* 239.255.43.1:5004 *L24/48000/2 *1 ms *127" "$D/recv1.log" ||
 	lan_fail "recv --sap did not follow 'lan sap' as L24/48000/2 1 ms pt 127"
 grep -q "following: decoy" "$D/recv1.log" && lan_fail "recv --sap followed the decoy"
+grep -q "not followed (RTP/SAVP: give --srtp-key): lan sap .*239.255.43.9:5004" "$D/recv1.log" ||
+	lan_fail "recv --sap did not refuse the RTP/SAVP session"
 grep -q "session deleted: lan sap" "$D/recv1.log" || lan_fail "no deletion heard"
 set -- "$D"/rec1/*
 [ $# -eq 1 ] && [ -s "$1" ] || lan_fail "want one recording, got: $(ls "$D/rec1")"

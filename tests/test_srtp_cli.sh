@@ -11,7 +11,8 @@
 #     datagram auth_failed, no stream, no recording;
 #   - the refusals and warnings of the options (bad key length, a key file
 #     others can read, --srtp-suite alone, an SDP offering only an
-#     unsupported suite), none of which prints the key.
+#     unsupported suite, send --announce with a key), none of which prints
+#     the key.
 # Exit 0 on success, 1 on a failure. Every wait is bounded.
 set -u
 RTB=$1
@@ -158,6 +159,9 @@ expect 2 "not base64" "$RTB" sdp --to 127.0.0.1:9 --srtp-key 'not*base64'
 expect 2 "srtp-suite needs --srtp-key" "$RTB" sdp --to 127.0.0.1:9 --srtp-suite AEAD_AES_128_GCM
 expect 2 "srtp-suite needs --srtp-key" "$RTB" recv --listen 0 --srtp-suite AEAD_AES_128_GCM
 expect 2 "No such file" "$RTB" recv --listen 0 --srtp-key @"$DIR/nothing"
+# (refused while parsing: nothing is opened or sent)
+expect 2 "would multicast the key in clear" \
+	"$RTB" send "$DIR/nothing.wav" --to 127.0.0.1:9 --announce --srtp-key @"$DIR/key"
 chmod 644 "$DIR/key"
 # (sdp prints the key in its a=crypto line on stdout: only stderr here)
 expect 0 "readable by others (mode 0644)" \

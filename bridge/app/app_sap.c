@@ -185,8 +185,8 @@ int app_sap_announce_start(struct sapannounce *a, const struct app_sendopts *o,
 	memset(a, 0, sizeof *a);
 	memset(&ao, 0, sizeof ao);
 	/* Never a key: app_sendopts refuses --announce with --srtp-key. */
-	rc = app_sap_sdp(o, cfg, to, ifindex, session_id, NULL, &ao.origin,
-	                 sdp, sizeof sdp, err, errlen);
+	rc = app_sap_sdp(o, cfg, to, ifindex, session_id, NULL, &ao.origin, sdp,
+	                 sizeof sdp, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (o->announce_to != NULL) {

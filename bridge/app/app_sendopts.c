@@ -207,8 +207,9 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 		        "--loop and --start apply to a FILE, not to --capture");
 	if (o->announce && o->srtp_key)
 		return app_sendopts__refuse(
-		        cmd, "--announce with --srtp-key would multicast the key "
-		             "in clear (share `rtbridge sdp`'s output instead)");
+		        cmd,
+		        "--announce with --srtp-key would multicast the key "
+		        "in clear (share `rtbridge sdp`'s output instead)");
 	if (o->metrics &&
 	    app_metrics_parse(cmd, o->metrics, &o->metrics_addr) < 0)
 		return -EINVAL;
