@@ -8,7 +8,8 @@
 #     replayed), the recording still bit-exact;
 #   - with the receiver keyed by `rtbridge sdp`'s a=crypto (recv --sdp);
 #   - with a wrong key, and plain RTP into an SRTP receiver: every
-#     datagram auth_failed, no stream, no recording;
+#     datagram auth_failed (in the summary and on the --metrics page), no
+#     stream, no recording;
 #   - the refusals and warnings of the options (bad key length, a key file
 #     others can read, --srtp-suite alone, an SDP offering only an
 #     unsupported suite, send --announce with a key), none of which prints
@@ -129,12 +130,33 @@ stop
 [ "$(summary accepted)" = 100 ] || fail "accepted $(summary accepted), want 100"
 [ "$(summary auth_failed)" = 0 ] || fail "auth_failed with the SDP's key"
 
-# 3. A wrong key, then plain RTP: all refused, no stream, no file.
+# metric REASON WANT: the receiver's dropped-datagram counter for REASON
+# from its --metrics page, once it is WANT (within 5 s), else what it was.
+metric() {
+	$PY -c "import re, sys, time, urllib.request
+port = re.search(r'metrics on http://127\.0\.0\.1:(\d+)/', open(sys.argv[1]).read()).group(1)
+pat = re.compile(r'^rtbridge_recv_dropped_datagrams_total\{reason=\"%s\"\} (\S+)$' % sys.argv[2], re.M)
+for _ in range(50):
+    page = urllib.request.urlopen('http://127.0.0.1:%s/metrics' % port, timeout=5).read().decode()
+    m = pat.search(page)
+    v = m.group(1) if m else 'none'
+    if v == sys.argv[3]:
+        break
+    time.sleep(0.1)
+print(v)" "$DIR/recv.log" "$1" "$2"
+}
+
+# 3. A wrong key, then plain RTP: all refused, no stream, no file; the
+#    metrics page counts them too.
 for how in "--srtp-key @$DIR/other" ""; do
-	recv_start --srtp-key @"$DIR/key"
+	recv_start --srtp-key @"$DIR/key" --metrics 127.0.0.1:0
 	# shellcheck disable=SC2086
 	"$RTB" send "$DIR/src.wav" --to 127.0.0.1:"$PORT" --codec l16 --duration 0.5 \
 		$how --quiet >"$DIR/send.log" 2>&1 || fail "rtbridge send failed"
+	m=$(metric srtp_auth_failed 50)
+	[ "$m" = 50 ] || fail "${how:-plain}: srtp_auth_failed metric $m, want 50"
+	m=$(metric srtp_replayed 0)
+	[ "$m" = 0 ] || fail "${how:-plain}: srtp_replayed metric $m, want 0"
 	stop
 	[ "$(summary auth_failed)" = 50 ] || fail "${how:-plain}: auth_failed $(summary auth_failed), want 50"
 	[ "$(summary streams_seen)" = 0 ] || fail "${how:-plain}: a stream was created"

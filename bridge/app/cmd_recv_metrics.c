@@ -93,6 +93,8 @@ static const struct {
         {"setting_up", offsetof(struct receiver_counters, pending)},
         {"refused", offsetof(struct receiver_counters, refused)},
         {"stream", offsetof(struct receiver_counters, stream_dropped)},
+        {"srtp_auth_failed", offsetof(struct receiver_counters, auth_failed)},
+        {"srtp_replayed", offsetof(struct receiver_counters, replayed)},
 };
 
 /* The figures taken once, written in both spellings. */
