@@ -2,9 +2,11 @@
  * app_stats: the JSON statistics lines of `rtbridge recv --stats-json`
  *
  * One JSON object per line (JSON Lines): one per stream per interval
- * (--stats-interval, 1 s by default) while
- * it plays ("type":"stream"), and a summary at exit ("type":"summary")
- * with every stream's totals and the receiver-wide counters. Written
+ * (--stats-interval, 1 s by default) while it plays ("type":"stream"),
+ * one for the receiver as a whole per interval ("type":"receiver"), and
+ * a summary at exit ("type":"summary") with the streams' figures (the
+ * last ones closed, a bounded number) and the receiver-wide counters
+ * and totals. Written
  * with stdio on the control thread; flushed after each line so that a
  * reader following the file sees whole objects.
  *
@@ -35,6 +37,25 @@ struct app_stats_stream {
 	double callback_max_us;
 	unsigned long rt_violations;
 	uint64_t recorded; /* frames recorded, when known */
+	const char *ended; /* why it ended (summary), or NULL */
+};
+
+/* The receiver as a whole. */
+struct app_stats_receiver {
+	const struct receiver_counters *c;
+	uint64_t streams_alive;  /* linked or on their way out */
+	uint64_t streams_closed; /* closed so far */
+	uint64_t streams_listed; /* closed ones in the summary */
+	uint64_t setup_failed;   /* streams that could not be set up */
+	uint64_t total_received; /* over every closed stream: */
+	uint64_t total_lost;
+	uint64_t total_late;
+	uint64_t total_concealed_frames;
+	uint64_t total_underruns;
+	uint64_t total_recorded_frames;
+	double callback_max_us;
+	double callback_p99_us; /* over the whole run */
+	unsigned long rt_violations;
 };
 
 /*
@@ -51,12 +72,15 @@ void app_stats_close(struct app_stats *s);
 void app_stats_stream(struct app_stats *s, double t_s,
                       const struct app_stats_stream *x);
 
-/* The summary: begin, one call per stream, end with the counters. */
+/* One per-interval line for the receiver; t_s is seconds since the start. */
+void app_stats_receiver(struct app_stats *s, double t_s,
+                        const struct app_stats_receiver *x);
+
+/* The summary: begin, one call per stream, end with the receiver. */
 void app_stats_summary_begin(struct app_stats *s, double t_s);
 void app_stats_summary_stream(struct app_stats *s,
                               const struct app_stats_stream *x);
 void app_stats_summary_end(struct app_stats *s,
-                           const struct receiver_counters *c,
-                           double callback_max_us, unsigned long rt_violations);
+                           const struct app_stats_receiver *x);
 
 #endif

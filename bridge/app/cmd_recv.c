@@ -5,17 +5,18 @@
  * (--mix) and the mix recorder (--record), the mixer, the device (PortAudio
  * or the virtual clock), the net thread and the receiver's socket. Then the
  * control loop, every 5 ms: drain the mixer's hand-backs, take each new
- * SSRC the net thread reports (it came with one of the spare streams
- * allocated ahead, already receiving: open its recording tap and
- * mixer_link it; without a spare, set one up and receiver_install it),
- * top the spares up again, sweep streams silent longer than
- * --timeout out of the net table and unlink them, destroy the ones the
- * mixer handed back and finalize their recordings, write the per-second
- * JSON lines and the terminal status, and watch for the end (signal,
- * --duration, --idle-exit). Tear-down runs in reverse: the socket closes
- * first so the net thread lets go of every stream, then the device stops,
- * the mixer hands everything back, and every recording is finalized and
- * waited for. Exit status: 0, 1 on a runtime error, 2 on bad usage.
+ * stream the net thread reports (a source that passed probation; it came
+ * with one of the spare streams allocated ahead, already receiving: open
+ * its recording tap and mixer_link it; without a spare, set one up and
+ * receiver_install it), top the spares up again, sweep the streams the
+ * net thread let go of (silent longer than --timeout, superseded, taken
+ * over) and move every stream along its lifecycle (cmd_recv_impl.h),
+ * write the JSON lines and the terminal status, and watch for the end
+ * (signal, --duration, --idle-exit). Tear-down runs in reverse: the
+ * socket closes first so the net thread lets go of every stream, then
+ * the device stops, the mixer hands everything back, and every recording
+ * is finalized and waited for. Exit status: 0, 1 on a runtime error, 2
+ * on bad usage.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,7 +51,7 @@ static void recv__loop(struct recv *p)
 			cmd_recv_streams_sweep(p, timeout_ns);
 			next_sweep = now + RECV_SWEEP_NS;
 		}
-		cmd_recv_streams_reap(p);
+		cmd_recv_streams_tick(p);
 		if (now >= next_json) {
 			cmd_recv_streams_json(p);
 			next_json += json_ns;
@@ -189,6 +190,7 @@ static int recv__open_net(struct recv *p)
 	        .nallow = (size_t)p->o.nallow,
 	        .rcvbuf = 1 << 20,
 	        .max_datagram = cmd_recv_streams_datagram_max(&p->o),
+	        .min_sequential = p->o.probation,
 	};
 	int rc = receiver_init(&p->rx, &ro);
 	if (rc < 0) {
@@ -227,17 +229,11 @@ static void recv__teardown(struct recv *p)
 {
 	if (p->rx_ready)
 		receiver_close(&p->rx);
-	for (struct recv_stream *s = p->streams; s; s = s->next)
-		s->installed = false; /* the net thread let go of them */
 	if (p->nl_running)
 		netloop_stop(&p->nl);
 	p->nl_running = false;
-	/* Spares never claimed, and claimed ones whose notice was never
-	   read: none was linked. */
-	while (p->rx_ready && receiver_reclaim_spare(&p->rx))
-		;
-	for (struct recv_stream *s = p->spares; s; s = s->next)
-		netstream_clear(&s->ns);
+	if (p->rx_ready)
+		cmd_recv_streams_net_closed(p);
 	if (p->dev_open)
 		device_stop(&p->dev);
 	if (p->mixer_ready) {
@@ -245,27 +241,9 @@ static void recv__teardown(struct recv *p)
 		mixer_clear(&p->m); /* hands back every source and tap */
 		p->mixer_ready = false;
 	}
-	cmd_recv_streams_reap(p);
+	cmd_recv_streams_finish(p);
 	for (int i = 0; i < p->nmix; i++)
 		disksource_close(&p->mix[i]);
-	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		if (!s->tap_open)
-			continue;
-		disktap_close(&s->tap);
-		s->rec_rc = disktap_wait_closed(&s->tap, RECV_CLOSE_MS);
-		if (s->rec_rc < 0) {
-			fprintf(stderr,
-			        "rtbridge recv: %s: recording failed: %s\n",
-			        s->path,
-			        s->tap.result.message[0]
-			                ? s->tap.result.message
-			                : strerror(-s->rec_rc));
-			p->rc = s->rec_rc;
-		} else if (s->tap.result.frames == 0) {
-			/* A stream that never played a packet: no file. */
-			(void)unlink(s->path);
-		}
-	}
 	if (p->rec_open) {
 		disktap_close(&p->rec);
 		int rc = disktap_wait_closed(&p->rec, RECV_CLOSE_MS);
@@ -291,16 +269,7 @@ static void recv__free(struct recv *p)
 		mixer_stats_clear(&p->st);
 	if (p->rx_ready)
 		receiver_clear(&p->rx);
-	while (p->streams) {
-		struct recv_stream *s = p->streams;
-		p->streams = s->next;
-		free(s);
-	}
-	while (p->spares) {
-		struct recv_stream *s = p->spares;
-		p->spares = s->next;
-		free(s);
-	}
+	cmd_recv_streams_free(p);
 	app_stats_close(&p->json);
 }
 

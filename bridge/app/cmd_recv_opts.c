@@ -58,6 +58,10 @@ void cmd_recv_opts_usage(FILE *f)
 	        "  --allow ADDR[/PREFIX]  accept only these senders "
 	        "(repeatable; default anyone)\n"
 	        "  --max-streams N        streams at once (default 16)\n"
+	        "  --probation N          packets in sequence before a new "
+	        "SSRC becomes a stream\n"
+	        "                         (default 2, RFC 3550; 1: at once); "
+	        "they are kept and played\n"
 	        "  --drift / --no-drift   clock drift compensation (default "
 	        "on; recordings\n"
 	        "                         are taken before it, at the "
@@ -151,6 +155,7 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		OPT_STATS_IV,
 		OPT_ALLOW,
 		OPT_MAXSTREAMS,
+		OPT_PROBATION,
 		OPT_DRIFT,
 		OPT_NODRIFT,
 		OPT_PERIOD,
@@ -180,6 +185,7 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 	        {"stats-interval", required_argument, NULL, OPT_STATS_IV},
 	        {"allow", required_argument, NULL, OPT_ALLOW},
 	        {"max-streams", required_argument, NULL, OPT_MAXSTREAMS},
+	        {"probation", required_argument, NULL, OPT_PROBATION},
 	        {"drift", no_argument, NULL, OPT_DRIFT},
 	        {"no-drift", no_argument, NULL, OPT_NODRIFT},
 	        {"period", required_argument, NULL, OPT_PERIOD},
@@ -199,6 +205,7 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 	o->timeout_s = 2.0;
 	o->stats_ms = 1000;
 	o->max_streams = 16;
+	o->probation = 2;
 	o->period = DEVCFG_PERIOD_DEFAULT;
 	o->record_format = "wav";
 	optind = 1;
@@ -340,6 +347,12 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 			                   RECEIVER_MAX_STREAMS, &l) < 0)
 				return -EINVAL;
 			o->max_streams = (unsigned)l;
+			break;
+		case OPT_PROBATION:
+			if (recv_opts__int("--probation", optarg, 1,
+			                   RECEIVER_MAX_PROBATION, &l) < 0)
+				return -EINVAL;
+			o->probation = (unsigned)l;
 			break;
 		case OPT_DRIFT:
 			o->drift = 1;

@@ -1,13 +1,16 @@
 /*
- * cmd_recv_streams: the incoming streams of `rtbridge recv` (see
- * cmd_recv_impl.h)
+ * cmd_recv_streams: the lifecycle of the incoming streams of `rtbridge
+ * recv` (see cmd_recv_impl.h for the states)
  *
- * Each new SSRC is allocated here, on the control thread (netstream,
- * recording tap: "allocate in source"), linked into the mixer ("link in
- * target") and then installed in the net thread's table. A stream silent
- * for --timeout is swept out of the table, unlinked, and destroyed once
- * the mixer hands it back ("unlink and return to source for
- * destruction"); its recording is then closed, and waited for at exit.
+ * Each stream is allocated here, on the control thread (netstream,
+ * recording tap: "allocate in source"), ahead of time as a spare the net
+ * thread gives to the next valid source, or for a source that found no
+ * spare; then it is linked into the mixer ("link in target") and, in the
+ * second case, installed in the net thread's table. When the net thread
+ * lets go of it (receiver_sweep) it is unlinked and destroyed once the
+ * mixer hands it back ("unlink and return to source for destruction");
+ * its recording is then closed, and the stream freed when the disk
+ * thread has finalized the file, leaving a summary.
  *
  * Context: control (main) thread.
  */
@@ -18,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "bridge/rtcheck/rthook.h"
 
 /* Largest datagram accepted: an MTU, or PCM packets of up to 20 ms
    (senders pick their own packet time). */
@@ -38,7 +39,7 @@ size_t cmd_recv_streams_datagram_max(const struct cmd_recv_opts *o)
 	return bytes;
 }
 
-static void recv__netcfg(const struct recv *p, struct netstream_config *c)
+static void recv__netcfg(struct recv *p, struct netstream_config *c)
 {
 	const struct cmd_recv_opts *o = &p->o;
 
@@ -61,6 +62,10 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 	if (c->jitter.initial_ms > c->jitter.max_ms)
 		c->jitter.initial_ms = c->jitter.max_ms;
 	c->out_rate = (int)RECV_RATE;
+	p->drain_ns = (uint64_t)(c->jitter.adaptive ? c->jitter.max_ms
+	                                            : c->jitter.fixed_ms) *
+	                      1000000u +
+	              RECV_DRAIN_MARGIN_NS;
 	c->drift = p->drift;
 	c->packet_bytes = cmd_recv_streams_datagram_max(o);
 }
@@ -114,80 +119,189 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 	return rc;
 }
 
-/* A stream ready to receive, not yet named, linked or installed. */
+/* A set-up failure, reported once per kind of error rather than per
+   stream or per datagram. */
+static void recv__setup_failed(struct recv *p, const char *what, int rc)
+{
+	p->setup_failed++;
+	if (rc == p->setup_err)
+		return;
+	p->setup_err = rc;
+	fprintf(stderr,
+	        "rtbridge recv: cannot set up a stream (%s): %s; new "
+	        "streams are refused while this lasts (counted as "
+	        "setup_failed)\n",
+	        what, strerror(-rc));
+}
+
+/* A stream ready to receive, not yet named, linked or installed, in the
+   list of streams alive. */
 static struct recv_stream *recv__new(struct recv *p)
 {
 	struct netstream_config cfg;
 	struct recv_stream *s = calloc(1, sizeof(*s));
 
-	if (!s)
+	if (!s) {
+		recv__setup_failed(p, "memory", -ENOMEM);
 		return NULL;
+	}
 	recv__netcfg(p, &cfg);
 	int rc = netstream_init(&s->ns, &cfg);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: cannot set up a stream: %s\n",
-		        strerror(-rc));
+		recv__setup_failed(p, "network source", rc);
 		free(s);
 		return NULL;
 	}
+	s->next = p->streams;
+	p->streams = s;
 	return s;
+}
+
+/* Free a stream the net thread and the mixer never had, or let go of. */
+static void recv__free_one(struct recv *p, struct recv_stream *s)
+{
+	for (struct recv_stream **q = &p->streams; *q; q = &(*q)->next)
+		if (*q == s) {
+			*q = s->next;
+			break;
+		}
+	if (s->state == RECV_SPARE)
+		p->nspares--;
+	else
+		p->nalive--;
+	netstream_clear(&s->ns);
+	free(s);
 }
 
 void cmd_recv_streams_spare(struct recv *p)
 {
+	uint64_t now = netloop_now_ns();
+
+	if (now < p->spare_retry_ns)
+		return;
 	while (p->nspares < RECV_SPARES) {
 		struct recv_stream *s = recv__new(p);
-		if (!s)
-			return;
-		if (receiver_give_spare(&p->rx, &s->ns) < 0) {
-			netstream_clear(&s->ns);
-			free(s);
+		if (!s) {
+			p->spare_retry_ns = now + RECV_RETRY_NS;
 			return;
 		}
-		s->next = p->spares;
-		p->spares = s;
+		s->state = RECV_SPARE;
 		p->nspares++;
+		if (receiver_give_spare(&p->rx, &s->ns) < 0) {
+			recv__free_one(p, s);
+			return;
+		}
+		s->on_net = true;
 	}
+	p->setup_err = 0; /* a new failure is worth a line again */
 }
 
-/* The net thread took this spare for a new SSRC: it is control's again
-   to name and link (the net thread only feeds its packet ring). */
-static struct recv_stream *recv__claim(struct recv *p, struct netstream *ns)
+/*
+ * The one place a stream changes state: from what the flags say (who
+ * still holds it), take it as far along its life as it can go now.
+ */
+static void recv__advance(struct recv *p, struct recv_stream *s)
 {
-	struct recv_stream *s = (struct recv_stream *)(void *)ns;
-
-	for (struct recv_stream **q = &p->spares; *q; q = &(*q)->next)
+	if (s->in_mixer && s->ns.released)
+		s->in_mixer = false; /* handed back */
+	if (s->state == RECV_LINKED && !s->in_mixer && s->on_net) {
+		/* The mixer refused it (graph full): the net thread lets go
+		   too. Until it has (or a sweep hands it back), it stays. */
+		struct receiver_new n = {.ssrc = s->ssrc, .id = s->id};
+		if (receiver_refuse(&p->rx, &n) == 0)
+			s->on_net = false;
+	}
+	if (s->state == RECV_LINKED && (!s->on_net || !s->in_mixer)) {
+		s->state = RECV_DRAINING;
+		s->t_end = cmd_recv_secs(p);
+	}
+	if (s->state == RECV_DRAINING && s->in_mixer && !s->unlink_sent &&
+	    !s->on_net && netloop_now_ns() >= s->unlink_ns)
+		/* -EAGAIN (command ring full): again at the next tick. */
+		s->unlink_sent = mixer_unlink(&p->m, &s->ns.src, false) == 0;
+	if (s->state == RECV_DRAINING && !s->on_net && !s->in_mixer) {
+		/* Neither thread holds it: its counters are final (dry
+		   concealment after the last packet is not in them). */
+		s->state = RECV_CLOSING;
+		netstream_clear(&s->ns);
+		if (s->tap_open)
+			disktap_close(&s->tap);
+	}
+	if (s->state != RECV_CLOSING)
+		return;
+	int rc = 0;
+	uint64_t frames = 0;
+	if (s->tap_open) {
+		rc = disktap_wait_closed(&s->tap, 0);
+		if (rc == -ETIMEDOUT && !s->tap.close_rc)
+			return; /* the disk thread is still finalizing it */
+		frames = s->tap.result.frames;
+		if (rc < 0) {
+			fprintf(stderr,
+			        "rtbridge recv: %s: recording failed: %s\n",
+			        s->path,
+			        s->tap.result.message[0] ? s->tap.result.message
+			                                 : strerror(-rc));
+			p->rc = rc;
+		} else if (frames == 0) {
+			/* A stream that never played a packet: no file. */
+			(void)unlink(s->path);
+		}
+	}
+	cmd_recv_stats_closed(p, s, rc, frames);
+	for (struct recv_stream **q = &p->streams; *q; q = &(*q)->next)
 		if (*q == s) {
 			*q = s->next;
-			p->nspares--;
 			break;
 		}
-	s->installed = true;
-	return s;
+	p->nalive--;
+	free(s);
+}
+
+/* Set-up failed after the stream was taken: the net thread lets go of
+   it (drops the source's datagrams until it is silent). */
+static void recv__refuse(struct recv *p, struct recv_stream *s,
+                         const struct receiver_new *n)
+{
+	/* -ENOENT: the net thread ended it already (taken over); a sweep
+	   hands it back. */
+	if (receiver_refuse(&p->rx, n) == 0 || !n->ns)
+		s->on_net = false;
+	s->state = RECV_DRAINING;
+	s->t_end = cmd_recv_secs(p);
+	recv__advance(p, s);
 }
 
 void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 {
-	struct recv_stream *s = n->ns ? recv__claim(p, n->ns) : recv__new(p);
+	struct recv_stream *s;
 	int rc;
 
-	if (!s) {
-		receiver_refuse(&p->rx, n->ssrc);
-		return;
+	if (n->ns) { /* the spare it took: control's again to name */
+		s = (struct recv_stream *)(void *)n->ns;
+		p->nspares--;
+	} else {
+		s = recv__new(p);
+		if (!s) {
+			(void)receiver_refuse(&p->rx, n);
+			return;
+		}
 	}
+	p->nalive++;
+	s->state = RECV_LINKED;
 	s->ssrc = n->ssrc;
+	s->id = n->id;
+	s->t_start = cmd_recv_secs(p);
 	addr_format((const struct sockaddr *)&n->from, s->from,
 	            sizeof(s->from));
-	s->next = p->streams;
-	p->streams = s;
 	if (p->o.record_dir && recv__open_tap(p, s) < 0)
-		goto fail;
+		goto refuse;
 	if (s->tap_open) {
 		rc = netstream_set_record(&s->ns, &s->tap.tap);
 		if (rc < 0) {
 			fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
 			        strerror(-rc));
-			goto fail;
+			goto refuse;
 		}
 	}
 	for (int i = 0; i < 100; i++) {
@@ -196,26 +310,23 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 			break;
 		mixer_poll(&p->m, &p->st);
 	}
-	if (rc < 0)
-		goto fail;
-	s->linked = true;
-	if (s->installed)
-		return;
-	rc = receiver_install(&p->rx, s->ssrc, &s->ns);
-	if (rc == 0)
-		s->installed = true;
-	else
-		(void)mixer_unlink(&p->m, &s->ns.src, false);
+	if (rc < 0) {
+		recv__setup_failed(p, "mixer", rc);
+		goto refuse;
+	}
+	s->in_mixer = true;
+	if (!n->ns) {
+		/* -ENOENT: the source went silent or was taken over before
+		   its stream was ready; the stream drains unused. */
+		if (receiver_install(&p->rx, n, &s->ns) == 0)
+			s->on_net = true;
+	}
+	recv__advance(p, s);
 	return;
-fail:
-	/* The net thread lets go of the stream (if it had it). */
-	receiver_refuse(&p->rx, n->ssrc);
-	s->installed = false;
-	netstream_clear(&s->ns);
-	s->done = true;
+refuse:
+	recv__refuse(p, s, n);
 }
 
-/* Take streams silent for --timeout out of the net table and the mix. */
 void cmd_recv_streams_sweep(struct recv *p, uint64_t idle_ns)
 {
 	struct receiver_gone gone[16];
@@ -226,139 +337,72 @@ void cmd_recv_streams_sweep(struct recv *p, uint64_t idle_ns)
 		for (int i = 0; i < n; i++) {
 			struct recv_stream *s =
 			        (struct recv_stream *)(void *)gone[i].ns;
-			s->installed = false;
-			if (s->linked)
-				(void)mixer_unlink(&p->m, &s->ns.src, false);
+			s->on_net = false;
+			s->why = gone[i].why;
+			/* The last packet plays within the largest delay. */
+			s->unlink_ns = gone[i].last_ns + p->drain_ns;
+			recv__advance(p, s);
 		}
 	} while (n == 16);
 }
 
-/* Destroy the streams the mixer handed back; finalize their recordings. */
-void cmd_recv_streams_reap(struct recv *p)
+void cmd_recv_streams_tick(struct recv *p)
 {
+	struct recv_stream *s = p->streams;
+
+	while (s) {
+		struct recv_stream *next = s->next; /* advance may free s */
+		if (s->state != RECV_SPARE)
+			recv__advance(p, s);
+		s = next;
+	}
+}
+
+void cmd_recv_streams_net_closed(struct recv *p)
+{
+	/* Spares the net thread never used come back through the ring;
+	   claimed ones whose record was never read were never linked:
+	   neither has a name, a recording or a place in the mixer. */
+	while (receiver_reclaim_spare(&p->rx))
+		;
+	struct recv_stream *s = p->streams;
+	while (s) {
+		struct recv_stream *next = s->next;
+		s->on_net = false;
+		if (s->state == RECV_SPARE)
+			recv__free_one(p, s);
+		else if (!s->why)
+			s->why = RECEIVER_END_CLOSED;
+		s = next;
+	}
+}
+
+void cmd_recv_streams_finish(struct recv *p)
+{
+	/* The mixer handed everything back: each stream closes, and its
+	   recording is waited for (bounded per file). */
+	cmd_recv_streams_tick(p);
+	for (struct recv_stream *s = p->streams; s; s = s->next)
+		if (s->state == RECV_CLOSING && s->tap_open)
+			(void)disktap_wait_closed(&s->tap, RECV_CLOSE_MS);
+	cmd_recv_streams_tick(p);
+	/* A recording the disk thread never finished: say so; the stream
+	   is freed once the disk server has stopped. */
 	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		if (s->done || !s->ns.released || s->installed)
-			continue;
-		s->linked = false;
-		/* The audio thread is done with it: its counters are final
-		   (dry concealment after the last packet is not in them). */
-		s->final = s->ns.st;
-		netstream_clear(&s->ns);
-		if (s->tap_open)
-			disktap_close(&s->tap);
-		s->done = true;
+		fprintf(stderr, "rtbridge recv: %s: not finalized\n",
+		        s->tap_open ? s->path : s->from);
+		p->rc = -ETIMEDOUT;
 	}
 }
 
-static void recv__fill(const struct recv *p, struct recv_stream *s,
-                       struct netstream_stats *st, struct app_stats_stream *x)
+void cmd_recv_streams_free(struct recv *p)
 {
-	if (!s->done && netstream_stats(&s->ns, st) < 0)
-		*st = s->final;
-	if (s->done)
-		*st = s->final;
-	memset(x, 0, sizeof(*x));
-	x->ssrc = s->ssrc;
-	x->from = s->from;
-	x->record = s->tap_open ? s->path : NULL;
-	x->st = st;
-	x->callback_max_us = p->st.cb_us_max;
-	x->rt_violations = rthook_violations();
-	x->recorded = s->tap_open ? disktap_frames_written(&s->tap) : 0;
-}
-
-void cmd_recv_streams_json(struct recv *p)
-{
-	struct netstream_stats st;
-	struct app_stats_stream x;
-	double t = cmd_recv_secs(p);
-
-	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		if (s->done || !s->linked)
-			continue;
-		recv__fill(p, s, &st, &x);
-		app_stats_stream(&p->json, t, &x);
+	while (p->streams) {
+		struct recv_stream *s = p->streams;
+		p->streams = s->next;
+		netstream_clear(&s->ns); /* a no-op once cleared */
+		free(s);
 	}
-}
-
-void cmd_recv_streams_draw(struct recv *p, struct app_status *status)
-{
-	char line[512], meter[64];
-	size_t used = 0;
-	int shown = 0;
-
-	used += (size_t)snprintf(
-	        line, sizeof(line), "out %s",
-	        app_status_meter(meter, sizeof(meter), p->st.out_peak, 10));
-	for (struct recv_stream *s = p->streams; s && shown < 4; s = s->next) {
-		struct netstream_stats st;
-		if (s->done || !s->linked || netstream_stats(&s->ns, &st) < 0)
-			continue;
-		const struct mixer_source_stats *ms =
-		        mixer_stats_find(&p->st, &s->ns.src);
-		double loss = st.received + st.lost
-		                      ? 100.0 * (double)st.lost /
-		                                (double)(st.received + st.lost)
-		                      : 0.0;
-		if (used < sizeof(line))
-			used += (size_t)snprintf(
-			        line + used, sizeof(line) - used,
-			        " | %08x %s loss %.1f%% jit %.1f buf %.0f/%.0f "
-			        "ms",
-			        (unsigned)s->ssrc,
-			        app_status_meter(meter, sizeof(meter),
-			                         ms ? ms->peak : 0.0f, 8),
-			        loss, st.jitter_ms, st.buffer_ms, st.target_ms);
-		shown++;
-	}
-	app_status_print(status, "%s", line);
-}
-
-void cmd_recv_streams_summary(struct recv *p)
-{
-	FILE *f = p->json.f == stdout ? stderr : stdout;
-	struct receiver_counters c;
-	struct netstream_stats st;
-	struct app_stats_stream x;
-	unsigned long rtv = rthook_violations();
-
-	receiver_counters(&p->rx, &c);
-	app_stats_summary_begin(&p->json, cmd_recv_secs(p));
-	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		recv__fill(p, s, &st, &x);
-		app_stats_summary_stream(&p->json, &x);
-		fprintf(f,
-		        "stream %08x from %s: received %llu, lost %llu, late "
-		        "%llu, concealed %llu frames, underruns %llu",
-		        (unsigned)s->ssrc, s->from,
-		        (unsigned long long)st.received,
-		        (unsigned long long)st.lost,
-		        (unsigned long long)st.late,
-		        (unsigned long long)st.concealed_frames,
-		        (unsigned long long)st.underruns);
-		if (s->tap_open)
-			fprintf(f, "; %s: %llu frames%s", s->path,
-			        (unsigned long long)s->tap.result.frames,
-			        s->rec_rc < 0 ? " (FAILED)" : "");
-		fputc('\n', f);
-	}
-	app_stats_summary_end(&p->json, &c, p->st.cb_us_max, rtv);
-	fprintf(f,
-	        "datagrams %llu: accepted %llu, malformed %llu, too big %llu, "
-	        "unknown pt %llu, not allowed %llu, over max streams %llu, "
-	        "during set-up %llu; streams seen %llu\n",
-	        (unsigned long long)c.datagrams, (unsigned long long)c.accepted,
-	        (unsigned long long)c.malformed, (unsigned long long)c.too_big,
-	        (unsigned long long)c.unknown_pt,
-	        (unsigned long long)c.not_allowed,
-	        (unsigned long long)c.over_max_streams,
-	        (unsigned long long)c.pending,
-	        (unsigned long long)c.streams_seen);
-	fprintf(f, "callback max %.1f us, p99 %.1f us; rt_violations %lu%s\n",
-	        p->st.cb_us_max, p->st.cb_us_p99_all, rtv,
-	        rthook_loaded() ? "" : " (checker not loaded)");
-	if (p->rec_open)
-		fprintf(f, "recorded %s: %llu frames\n", p->o.record,
-		        (unsigned long long)p->rec.result.frames);
-	fflush(f);
+	p->nspares = 0;
+	p->nalive = 0;
 }
