@@ -298,6 +298,7 @@ int cmd_recv(int argc, char **argv)
 	if (app_stats_open(&p.json, p.o.stats_json) < 0)
 		return 1;
 	(void)rthook_init();
+	cmd_recv_streams_memory();
 	p.t0 = netloop_now_ns();
 
 	rc = diskserver_start(&p.srv, NULL);

@@ -62,6 +62,7 @@
 #define RECV_SUMMARIES       64 /* closed streams listed in the summary */
 #define RECV_RETRY_NS        1000000000LL /* spare set-up after a failure */
 #define RECV_DRAIN_MARGIN_NS 100000000LL  /* after the largest delay */
+#define RECV_MMAP_THRESHOLD  (128 * 1024) /* bytes: mapped on their own */
 
 enum recv_stream_state {
 	RECV_SPARE,
@@ -149,6 +150,9 @@ static inline double cmd_recv_secs(const struct recv *p)
 {
 	return (double)(netloop_now_ns() - p->t0) / 1e9;
 }
+
+/* Make the process's memory follow the streams alive (see the .c). */
+void cmd_recv_streams_memory(void);
 
 /* Largest datagram accepted for the configured codec, bytes. */
 size_t cmd_recv_streams_datagram_max(const struct cmd_recv_opts *o);

@@ -16,11 +16,26 @@
  */
 #include "bridge/app/cmd_recv_impl.h"
 
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* A stream's large buffers (its packet pool, its recording's block
+   pool, 0.5 to 2 MB each) come and go with it. Left to itself glibc
+   raises its mmap threshold past them at the first free and keeps the
+   freed memory in its heap, where streams of different lifetimes
+   fragment it: the resident size creeps up for minutes and stays at its
+   high-water mark. A fixed threshold maps each such buffer on its own
+   and gives it back when the stream closes. */
+void cmd_recv_streams_memory(void)
+{
+#ifdef M_MMAP_THRESHOLD
+	(void)mallopt(M_MMAP_THRESHOLD, RECV_MMAP_THRESHOLD);
+#endif
+}
 
 /* Largest datagram accepted: an MTU, or PCM packets of up to 20 ms
    (senders pick their own packet time). */
