@@ -476,6 +476,52 @@ Test(receiver, a_newer_ssrc_from_the_same_address_supersedes_a_quiet_stream)
 	free_stream(z);
 }
 
+Test(receiver, a_restart_at_max_streams_replaces_the_quiet_stream_at_once)
+{
+	struct netstream *a = new_stream(), *z = new_stream(),
+	                 *b = new_stream();
+	struct receiver_new nw;
+	struct receiver_gone g[4];
+	struct receiver_counters c;
+	const struct timespec ms300 = {0, 300000000L};
+
+	setup_rx(2, NULL);
+	cr_assert_eq(receiver_give_spare(&rx, a), 0);
+	cr_assert_eq(receiver_give_spare(&rx, z), 0);
+	for (uint16_t i = 0; i < 3; i++) {
+		send_seq(0xa, i, 40000);
+		send_seq(0x2, i, 40000);
+	}
+	while (receiver_poll_new(&rx, &nw))
+		;
+	/* Both places taken; A just stopped: B must wait (its datagrams
+	   are over max_streams). */
+	cr_assert_eq(receiver_give_spare(&rx, b), 0);
+	send_seq(0xb, 0, 40000);
+	send_seq(0xb, 1, 40000);
+	cr_expect(!receiver_poll_new(&rx, &nw));
+	receiver_counters(&rx, &c);
+	cr_expect_eq(c.over_max_streams, 2);
+	/* 300 ms later (Z went on meanwhile), B replaces A at once. */
+	nanosleep(&ms300, NULL);
+	send_seq(0x2, 3, 40000);
+	send_seq(0xb, 2, 40000);
+	send_seq(0xb, 3, 40000);
+	cr_assert(receiver_poll_new(&rx, &nw));
+	cr_expect_eq(nw.ssrc, 0xb);
+	cr_expect_eq(nw.ns, b);
+	receiver_counters(&rx, &c);
+	cr_expect_eq(c.superseded, 1);
+	cr_assert_eq(receiver_sweep(&rx, 3600ull * 1000000000ull, g, 4), 1);
+	cr_expect_eq(g[0].ns, a);
+	cr_expect_eq(g[0].why, RECEIVER_END_SUPERSEDED);
+	expect_accounted();
+	teardown_rx();
+	free_stream(a);
+	free_stream(b);
+	free_stream(z);
+}
+
 Test(receiver, table_survives_many_inserts_and_removals)
 {
 	struct receiver_new nw;

@@ -27,14 +27,14 @@ def rt_prefix(prio=10):
     global _RT
     if _RT is None:
         try:
-            ok = subprocess.run(["chrt", "-f", str(prio), "true"],
+            ok = subprocess.run(["chrt", "-f", "1", "true"],
                                 capture_output=True, timeout=5).returncode
         except (OSError, subprocess.SubprocessError):
             ok = 1
-        _RT = ["chrt", "-f", str(prio)] if ok == 0 else []
-        print("real-time priority: " + ("SCHED_FIFO " + str(prio)
-              if _RT else "not permitted, normal priority"), flush=True)
-    return list(_RT)
+        _RT = ok == 0
+        print("real-time priority: " + ("SCHED_FIFO" if _RT else
+              "not permitted, normal priority"), flush=True)
+    return ["chrt", "-f", str(prio)] if _RT else []
 
 
 def stop(proc, sig=signal.SIGINT, wait_s=10.0):
@@ -98,7 +98,7 @@ def start_relay(relay, to_port, d, args, name="relay"):
     out = open(os.path.join(d, name + ".out"), "w")
     err_path = os.path.join(d, name + ".err")
     err = open(err_path, "w")
-    p = subprocess.Popen([relay, "--listen", "127.0.0.1:0", "--to",
+    p = subprocess.Popen(rt_prefix(5) + [relay, "--listen", "127.0.0.1:0", "--to",
                           f"127.0.0.1:{to_port}", "--stats"] + args,
                          stdout=out, stderr=err)
     out.close()

@@ -182,14 +182,67 @@ static void receiver__supersede(struct receiver *r,
 	}
 }
 
+/* Hand an ACTIVE entry's stream back (next sweep) and remove it. Other
+   entries may move. Return: false when the ended list is full. */
+static bool receiver__end(struct receiver *r, struct receiver_entry *e,
+                          enum receiver_end why)
+{
+	if (r->nended == r->ended_cap)
+		return false;
+	r->ended[r->nended++] = (struct receiver_gone){
+	        .ssrc = e->ssrc,
+	        .id = e->id,
+	        .ns = e->ns,
+	        .why = why,
+	        .last_ns = e->last_ns,
+	};
+	if (e->hold >= 0)
+		receiver__drop_challenger(r, e);
+	r->present--;
+	receiver__remove(r, e);
+	return true;
+}
+
+/* With max_streams present, a valid source from the same address as a
+   stream silent since before its first datagram, for
+   RECEIVER_SUPERSEDE_MS or more, replaces that stream at once (the
+   sender restarted with a new SSRC; the sweep would end it anyway, but
+   the new one would lose its start meanwhile). Return: a place was
+   made (entries may have moved). */
+static bool receiver__make_room(struct receiver *r,
+                                const union srcval_addr *from,
+                                uint64_t first_ns, uint64_t now)
+{
+	struct receiver_entry *best = NULL;
+	uint64_t quiet = RECEIVER_SUPERSEDE_MS * 1000000ull;
+
+	for (size_t i = 0; i <= r->mask; i++) {
+		struct receiver_entry *f = &r->table[i];
+		if (f->state != RECEIVER_ACTIVE || f->last_ns >= first_ns ||
+		    now - f->last_ns < quiet ||
+		    !addr_equal(&f->from.sa, &from->sa))
+			continue;
+		if (!best || f->last_ns < best->last_ns)
+			best = f;
+	}
+	if (!best || !receiver__end(r, best, RECEIVER_END_SUPERSEDED))
+		return false;
+	receiver__add(&r->c_superseded, 1);
+	return true;
+}
+
 /* A PROBATION entry (its hold valid) has passed: report it to control
    and give it a spare stream, or leave it PENDING. */
-static void receiver__validate(struct receiver *r, struct receiver_entry *e,
-                               uint8_t pt, bool takeover)
+static void receiver__validate(struct receiver *r, uint32_t ssrc, uint8_t pt,
+                               bool takeover, uint64_t now)
 {
+	struct receiver_entry *e = receiver__find(r, ssrc);
 	const struct srcval_entry *h = &r->sv.e[e->hold];
 	bool counted = !h->challenger; /* on_probation counts sources */
 
+	if (r->present >= r->o.max_streams &&
+	    receiver__make_room(r, &e->from, h->first_ns, now))
+		e = receiver__find(r, ssrc);
 	if (r->present >= r->o.max_streams) {
 		receiver__release_hold(r, e->hold, &r->c_over_max);
 		receiver__remove(r, e);
@@ -265,7 +318,7 @@ static void receiver__probe(struct receiver *r, uint32_t ssrc,
 	int st = receiver__hold(r, e->hold, h->seq, data, len, rx_ns);
 
 	if (st == RTPSEQ_PROBE_VALID)
-		receiver__validate(r, receiver__find(r, ssrc), h->pt, false);
+		receiver__validate(r, ssrc, h->pt, false, rx_ns);
 }
 
 /* An SSRC never seen (or forgotten): a new source on probation. */
@@ -336,7 +389,7 @@ static void receiver__challenge(struct receiver *r, struct receiver_entry *e,
 	}
 	/* The first address sent nothing during the whole probation (any
 	   datagram from it drops the challenger): it has stopped. Its
-	   stream ends; the newcomer's begins. */
+	   stream ends; the newcomer's begins, in the same entry. */
 	r->ended[r->nended++] = (struct receiver_gone){
 	        .ssrc = ssrc,
 	        .id = e->id,
@@ -351,7 +404,7 @@ static void receiver__challenge(struct receiver *r, struct receiver_entry *e,
 	e->id = 0;
 	e->from = r->sv.e[e->hold].from;
 	e->last_ns = rx_ns;
-	receiver__validate(r, e, h->pt, true);
+	receiver__validate(r, ssrc, h->pt, true, rx_ns);
 }
 
 void receiver_datagram(struct receiver *r, const uint8_t *data, size_t len,
