@@ -76,6 +76,7 @@ struct recv_stream {
 	struct disktap tap;
 	enum recv_stream_state state;
 	bool tap_open;
+	bool rec_opened;    /* the file was created */
 	bool on_net;        /* the net thread may still use or return it */
 	bool in_mixer;      /* linked, not yet handed back */
 	bool unlink_sent;   /* mixer_unlink accepted */

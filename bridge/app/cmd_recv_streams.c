@@ -127,6 +127,7 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 	}
 	s->tap_open = true;
 	rc = disktap_wait_open(&s->tap, RECV_OPEN_MS);
+	s->rec_opened = rc == 0;
 	if (rc < 0)
 		fprintf(stderr, "rtbridge recv: %s\n",
 		        disktap_error(&s->tap)[0] ? disktap_error(&s->tap)
@@ -135,10 +136,9 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 }
 
 /* A set-up failure, reported once per kind of error rather than per
-   stream or per datagram. */
+   stream or per datagram (the streams refused are counted). */
 static void recv__setup_failed(struct recv *p, const char *what, int rc)
 {
-	p->setup_failed++;
 	if (rc == p->setup_err)
 		return;
 	p->setup_err = rc;
@@ -252,11 +252,15 @@ static void recv__advance(struct recv *p, struct recv_stream *s)
 			return; /* the disk thread is still finalizing it */
 		frames = s->tap.result.frames;
 		if (rc < 0) {
-			fprintf(stderr,
-			        "rtbridge recv: %s: recording failed: %s\n",
-			        s->path,
-			        s->tap.result.message[0] ? s->tap.result.message
-			                                 : strerror(-rc));
+			/* Said already when the file could not be made. */
+			if (s->rec_opened)
+				fprintf(stderr,
+				        "rtbridge recv: %s: recording failed: "
+				        "%s\n",
+				        s->path,
+				        s->tap.result.message[0]
+				                ? s->tap.result.message
+				                : strerror(-rc));
 			p->rc = rc;
 		} else if (frames == 0) {
 			/* A stream that never played a packet: no file. */
@@ -278,6 +282,7 @@ static void recv__advance(struct recv *p, struct recv_stream *s)
 static void recv__refuse(struct recv *p, struct recv_stream *s,
                          const struct receiver_new *n)
 {
+	p->setup_failed++;
 	/* -ENOENT: the net thread ended it already (taken over); a sweep
 	   hands it back. */
 	if (receiver_refuse(&p->rx, n) == 0 || !n->ns)
@@ -298,6 +303,7 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 	} else {
 		s = recv__new(p);
 		if (!s) {
+			p->setup_failed++;
 			(void)receiver_refuse(&p->rx, n);
 			return;
 		}
