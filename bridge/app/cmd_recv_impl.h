@@ -14,27 +14,31 @@
  *
  *   SPARE     allocated ahead (netstream ready) and given to the net
  *             thread, which gives it to the next valid source
- *   LINKED    a valid source's: named, recording, linked in the mixer,
- *             fed by the net thread
+ *   SETUP     a valid source's, being named, given its recording and
+ *             linked into the mixer (or installed on the net thread)
+ *   LINKED    playing and recording, fed by the net thread
  *   DRAINING  on its way out: the net thread let go of it (idle,
- *             superseded, taken over, or refused); it plays out what its
- *             jitter buffer still holds (up to the largest delay after
- *             its last packet), then is unlinked; or the mixer refused it
+ *             superseded, taken over), or its set-up failed, or the
+ *             mixer refused it; it plays out what its jitter buffer still
+ *             holds (up to the largest delay after its last packet),
+ *             then is unlinked
  *   CLOSING   neither holds it: the netstream is freed, the recording
  *             is being finalized by the disk thread
- *   (closed)  a fixed-size summary is kept (the last RECV_SUMMARIES, and
+ *   CLOSED    a fixed-size summary is kept (the last RECV_SUMMARIES, and
  *             totals over all) and the memory is freed
  *
- * Two flags say who may still touch a stream: on_net (the net thread
- * holds it: spare ring, table, ended list) and in_mixer (linked and not
- * yet handed back). Events (a sweep's hand-back, the mixer's release,
- * a failed set-up, the receiver closing) only change those flags;
- * recv_stream_advance is the one place the state changes, and it frees
- * nothing either side may still hold. The list holds the streams alive
- * only, so memory and the control tick's work follow the streams alive,
- * not the streams ever seen.
- *
- * Context: control (main) thread only.
+ * Moves: SPARE -> SETUP -> LINKED -> DRAINING -> CLOSING -> CLOSED, with
+ * SETUP -> DRAINING for a failed set-up and SPARE -> CLOSED for a spare
+ * never used. Two flags say who may still touch a stream: on_net (the
+ * net thread holds it: spare ring, table, ended list) and in_mixer
+ * (linked and not yet handed back). Events (a sweep's hand-back, the
+ * mixer's release, a failed set-up, the receiver closing) change those
+ * flags; recv__advance moves a stream on from them, and recv__set is the
+ * one function that changes a state (checking the move against the
+ * table) and does what entering it means; nothing either thread may
+ * still hold is freed. The list holds the streams alive only, so memory
+ * and the control tick's work follow the streams alive, not the streams
+ * ever seen.
  */
 #ifndef RTB_CMD_RECV_IMPL_H
 #define RTB_CMD_RECV_IMPL_H
@@ -66,9 +70,11 @@
 
 enum recv_stream_state {
 	RECV_SPARE,
+	RECV_SETUP,
 	RECV_LINKED,
 	RECV_DRAINING,
 	RECV_CLOSING,
+	RECV_CLOSED,
 };
 
 struct recv_stream {

@@ -16,6 +16,7 @@
  */
 #include "bridge/app/cmd_recv_impl.h"
 
+#include <assert.h>
 #include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -149,9 +150,68 @@ static void recv__setup_failed(struct recv *p, const char *what, int rc)
 	        what, strerror(-rc));
 }
 
+/* Take a stream out of the list of streams alive. */
+static void recv__unlist(struct recv *p, struct recv_stream *s)
+{
+	for (struct recv_stream **q = &p->streams; *q; q = &(*q)->next)
+		if (*q == s) {
+			*q = s->next;
+			return;
+		}
+}
+
+/*
+ * The one place a stream's state changes (cmd_recv_impl.h), and what
+ * entering each state does. Pre: the move is in the table.
+ */
+static void recv__set(struct recv *p, struct recv_stream *s,
+                      enum recv_stream_state to)
+{
+	static const unsigned allowed[] = {
+	        [RECV_SPARE] = 1u << RECV_SETUP | 1u << RECV_CLOSED,
+	        [RECV_SETUP] = 1u << RECV_LINKED | 1u << RECV_DRAINING,
+	        [RECV_LINKED] = 1u << RECV_DRAINING,
+	        [RECV_DRAINING] = 1u << RECV_CLOSING,
+	        [RECV_CLOSING] = 1u << RECV_CLOSED,
+	};
+	enum recv_stream_state from = s->state;
+
+	assert(allowed[from] & (1u << to));
+	(void)allowed; /* release builds: the table documents the moves */
+	s->state = to;
+	if (from == RECV_SPARE)
+		p->nspares--;
+	switch (to) {
+	case RECV_SETUP:
+		p->nalive++;
+		s->t_start = cmd_recv_secs(p);
+		break;
+	case RECV_DRAINING:
+		s->t_end = cmd_recv_secs(p);
+		break;
+	case RECV_CLOSING:
+		/* Neither thread holds it: its counters are final (dry
+		   concealment after the last packet is not in them). */
+		netstream_clear(&s->ns);
+		if (s->tap_open)
+			disktap_close(&s->tap);
+		break;
+	case RECV_CLOSED:
+		if (from == RECV_CLOSING)
+			p->nalive--;
+		recv__unlist(p, s);
+		netstream_clear(&s->ns);
+		free(s);
+		break;
+	default:
+		break;
+	}
+}
+
 /* A stream ready to receive, not yet named, linked or installed, in the
-   list of streams alive. */
-static struct recv_stream *recv__new(struct recv *p)
+   list of streams alive (as a spare, or in set-up). */
+static struct recv_stream *recv__new(struct recv *p,
+                                     enum recv_stream_state state)
 {
 	struct netstream_config cfg;
 	struct recv_stream *s = calloc(1, sizeof(*s));
@@ -169,23 +229,11 @@ static struct recv_stream *recv__new(struct recv *p)
 	}
 	s->next = p->streams;
 	p->streams = s;
+	s->state = RECV_SPARE;
+	p->nspares++;
+	if (state == RECV_SETUP)
+		recv__set(p, s, RECV_SETUP);
 	return s;
-}
-
-/* Free a stream the net thread and the mixer never had, or let go of. */
-static void recv__free_one(struct recv *p, struct recv_stream *s)
-{
-	for (struct recv_stream **q = &p->streams; *q; q = &(*q)->next)
-		if (*q == s) {
-			*q = s->next;
-			break;
-		}
-	if (s->state == RECV_SPARE)
-		p->nspares--;
-	else
-		p->nalive--;
-	netstream_clear(&s->ns);
-	free(s);
 }
 
 void cmd_recv_streams_spare(struct recv *p)
@@ -195,15 +243,13 @@ void cmd_recv_streams_spare(struct recv *p)
 	if (now < p->spare_retry_ns)
 		return;
 	while (p->nspares < RECV_SPARES) {
-		struct recv_stream *s = recv__new(p);
+		struct recv_stream *s = recv__new(p, RECV_SPARE);
 		if (!s) {
 			p->spare_retry_ns = now + RECV_RETRY_NS;
 			return;
 		}
-		s->state = RECV_SPARE;
-		p->nspares++;
 		if (receiver_give_spare(&p->rx, &s->ns) < 0) {
-			recv__free_one(p, s);
+			recv__set(p, s, RECV_CLOSED);
 			return;
 		}
 		s->on_net = true;
@@ -211,9 +257,38 @@ void cmd_recv_streams_spare(struct recv *p)
 	p->setup_err = 0; /* a new failure is worth a line again */
 }
 
+/* The recording's outcome, once the disk thread has finalized it.
+   Return: false while it has not. */
+static bool recv__recorded(struct recv *p, struct recv_stream *s, int *rc,
+                           uint64_t *frames)
+{
+	*rc = 0;
+	*frames = 0;
+	if (!s->tap_open)
+		return true;
+	*rc = disktap_wait_closed(&s->tap, 0);
+	if (*rc == -ETIMEDOUT && !s->tap.close_rc)
+		return false;
+	*frames = s->tap.result.frames;
+	if (*rc < 0) {
+		/* Said already when the file could not be made. */
+		if (s->rec_opened)
+			fprintf(stderr,
+			        "rtbridge recv: %s: recording failed: %s\n",
+			        s->path,
+			        s->tap.result.message[0] ? s->tap.result.message
+			                                 : strerror(-*rc));
+		p->rc = *rc;
+	} else if (*frames == 0) {
+		/* A stream that never played a packet: no file. */
+		(void)unlink(s->path);
+	}
+	return true;
+}
+
 /*
- * The one place a stream changes state: from what the flags say (who
- * still holds it), take it as far along its life as it can go now.
+ * Take a stream as far along its life as it can go now, from what the
+ * flags say (who still holds it).
  */
 static void recv__advance(struct recv *p, struct recv_stream *s)
 {
@@ -226,55 +301,20 @@ static void recv__advance(struct recv *p, struct recv_stream *s)
 		if (receiver_refuse(&p->rx, &n) == 0)
 			s->on_net = false;
 	}
-	if (s->state == RECV_LINKED && (!s->on_net || !s->in_mixer)) {
-		s->state = RECV_DRAINING;
-		s->t_end = cmd_recv_secs(p);
-	}
+	if (s->state == RECV_LINKED && (!s->on_net || !s->in_mixer))
+		recv__set(p, s, RECV_DRAINING);
 	if (s->state == RECV_DRAINING && s->in_mixer && !s->unlink_sent &&
 	    !s->on_net && netloop_now_ns() >= s->unlink_ns)
 		/* -EAGAIN (command ring full): again at the next tick. */
 		s->unlink_sent = mixer_unlink(&p->m, &s->ns.src, false) == 0;
-	if (s->state == RECV_DRAINING && !s->on_net && !s->in_mixer) {
-		/* Neither thread holds it: its counters are final (dry
-		   concealment after the last packet is not in them). */
-		s->state = RECV_CLOSING;
-		netstream_clear(&s->ns);
-		if (s->tap_open)
-			disktap_close(&s->tap);
+	if (s->state == RECV_DRAINING && !s->on_net && !s->in_mixer)
+		recv__set(p, s, RECV_CLOSING);
+	int rc;
+	uint64_t frames;
+	if (s->state == RECV_CLOSING && recv__recorded(p, s, &rc, &frames)) {
+		cmd_recv_stats_closed(p, s, rc, frames);
+		recv__set(p, s, RECV_CLOSED);
 	}
-	if (s->state != RECV_CLOSING)
-		return;
-	int rc = 0;
-	uint64_t frames = 0;
-	if (s->tap_open) {
-		rc = disktap_wait_closed(&s->tap, 0);
-		if (rc == -ETIMEDOUT && !s->tap.close_rc)
-			return; /* the disk thread is still finalizing it */
-		frames = s->tap.result.frames;
-		if (rc < 0) {
-			/* Said already when the file could not be made. */
-			if (s->rec_opened)
-				fprintf(stderr,
-				        "rtbridge recv: %s: recording failed: "
-				        "%s\n",
-				        s->path,
-				        s->tap.result.message[0]
-				                ? s->tap.result.message
-				                : strerror(-rc));
-			p->rc = rc;
-		} else if (frames == 0) {
-			/* A stream that never played a packet: no file. */
-			(void)unlink(s->path);
-		}
-	}
-	cmd_recv_stats_closed(p, s, rc, frames);
-	for (struct recv_stream **q = &p->streams; *q; q = &(*q)->next)
-		if (*q == s) {
-			*q = s->next;
-			break;
-		}
-	p->nalive--;
-	free(s);
 }
 
 /* Set-up failed after the stream was taken: the net thread lets go of
@@ -287,8 +327,7 @@ static void recv__refuse(struct recv *p, struct recv_stream *s,
 	   hands it back. */
 	if (receiver_refuse(&p->rx, n) == 0 || !n->ns)
 		s->on_net = false;
-	s->state = RECV_DRAINING;
-	s->t_end = cmd_recv_secs(p);
+	recv__set(p, s, RECV_DRAINING);
 	recv__advance(p, s);
 }
 
@@ -299,20 +338,17 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 
 	if (n->ns) { /* the spare it took: control's again to name */
 		s = (struct recv_stream *)(void *)n->ns;
-		p->nspares--;
+		recv__set(p, s, RECV_SETUP);
 	} else {
-		s = recv__new(p);
+		s = recv__new(p, RECV_SETUP);
 		if (!s) {
 			p->setup_failed++;
 			(void)receiver_refuse(&p->rx, n);
 			return;
 		}
 	}
-	p->nalive++;
-	s->state = RECV_LINKED;
 	s->ssrc = n->ssrc;
 	s->id = n->id;
-	s->t_start = cmd_recv_secs(p);
 	addr_format((const struct sockaddr *)&n->from, s->from,
 	            sizeof(s->from));
 	if (p->o.record_dir && recv__open_tap(p, s) < 0)
@@ -342,6 +378,7 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 		if (receiver_install(&p->rx, n, &s->ns) == 0)
 			s->on_net = true;
 	}
+	recv__set(p, s, RECV_LINKED);
 	recv__advance(p, s);
 	return;
 refuse:
@@ -391,7 +428,7 @@ void cmd_recv_streams_net_closed(struct recv *p)
 		struct recv_stream *next = s->next;
 		s->on_net = false;
 		if (s->state == RECV_SPARE)
-			recv__free_one(p, s);
+			recv__set(p, s, RECV_CLOSED);
 		else if (!s->why)
 			s->why = RECEIVER_END_CLOSED;
 		s = next;
