@@ -17,8 +17,9 @@ Every 10 s it samples the receiver: RSS, open fds, threads, CPU (from
 /proc), streams alive, the callback's p99 and maximum and rt_violations
 (from the receiver's JSON line), and prints a table row. At the end every
 recording is checked: a valid WAV (the header's length is the data's)
-of which at least 90 % of the 10 ms blocks are blocks of the sender's
-source, bit for bit (the rest is loss, concealed).
+of which at least 90 % of the 10 ms blocks the sender sent are blocks of
+its source, bit for bit (the rest is loss, concealed; slots a stalled
+sender skipped, as its summary says, are not counted as sent).
 
 Fails on: RSS growth of more than 2 MB after the warm-up (the first 25 %
 of the run, at most 60 s; compared among samples with the same number of
@@ -30,6 +31,7 @@ sanitizer error. Exit 0 pass, 1 fail, 2 bad usage, 77 skipped
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -67,13 +69,14 @@ def read_mono(path, start=0, frames=None):
         return np.frombuffer(w.readframes(n), dtype="<i2")
 
 
-def recording_ok(path, src):
+def recording_ok(path, src, skipped):
     """(ok, text): a valid WAV of which 90 % of the 10 ms blocks or more
     are blocks of src, bit for bit (the rest: concealed losses). Blocks
-    are compared wherever they are in src, not at one alignment: a sender
-    that stalls skips slots, and its stream's timeline then slips against
-    the file (counted by the sender; the receiver records the skipped
-    time as concealment)."""
+    are compared wherever they are in src, not at one alignment, and the
+    `skipped` slots are not expected: a sender that stalls skips slots
+    (it says how many), and the receiver rightly records the time they
+    stood for as concealment, after which the timeline has slipped
+    against the file."""
     frames, ch, rate, valid = rtbproc.wav_info(path)
     if not valid or ch != 1 or rate != RATE:
         return False, f"invalid WAV ({frames} frames, {ch} ch, {rate} Hz)"
@@ -92,8 +95,10 @@ def recording_ok(path, src):
             equal += x[b * BLOCK:(b + 1) * BLOCK].tobytes() in index
         total += nb
         pos += nb * BLOCK
-    frac = equal / total if total else 0.0
-    return frac >= 0.9, f"{frames / RATE:.1f} s, {100 * frac:.1f} % exact"
+    sent = max(total - skipped, 1)
+    frac = min(equal / sent, 1.0)
+    return frac >= 0.9, (f"{frames / RATE:.1f} s, {100 * frac:.1f} % exact"
+                         + (f" ({skipped} skipped)" if skipped else ""))
 
 
 class Soak:
@@ -248,7 +253,8 @@ class Soak:
                 bad.append(f"{f}: not a sender's SSRC")
                 continue
             ok, text = recording_ok(self.path("rec", f),
-                                    srcs[self.ssrc_src[ssrc]])
+                                    srcs[self.ssrc_src[ssrc]],
+                                    self.skipped(ssrc))
             fracs.append(text)
             if not ok:
                 bad.append(f"{f}: {text}")
@@ -264,6 +270,16 @@ class Soak:
         for m in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                   "runtime error:"):
             check(m not in text, f"no '{m}' from recv")
+
+    def skipped(self, ssrc):
+        """Slots the sender skipped after stalls (its summary line)."""
+        try:
+            with open(self.path(f"send-{ssrc:08x}.log"),
+                      errors="replace") as f:
+                m = re.search(r"skipped slots (\d+)", f.read())
+        except OSError:
+            return 0
+        return int(m.group(1)) if m else 0
 
     def stop_all(self):
         for p in self.procs:

@@ -36,6 +36,8 @@ int receiver_init(struct receiver *r, const struct receiver_opts *o)
 		r->o.max_datagram = UDPSOCK_RX_MAX;
 	if (!r->o.min_sequential)
 		r->o.min_sequential = 2;
+	if (!r->o.supersede_ms)
+		r->o.supersede_ms = RECEIVER_SUPERSEDE_MS;
 	if (o->nallow)
 		memcpy(r->allow, o->allow, o->nallow * sizeof(*o->allow));
 	r->o.allow = r->allow;
@@ -306,11 +308,12 @@ struct netstream *receiver_reclaim_spare(struct receiver *r)
 }
 
 /* Why an entry silent since last_ns leaves at `now`, or 0 when it stays. */
-static enum receiver_end receiver__ending(const struct receiver_entry *e,
+static enum receiver_end receiver__ending(const struct receiver *r,
+                                          const struct receiver_entry *e,
                                           uint64_t now, uint64_t idle_ns)
 {
 	uint64_t silent = now - e->last_ns;
-	uint64_t superseded = RECEIVER_SUPERSEDE_MS * 1000000ull;
+	uint64_t superseded = r->o.supersede_ms * 1000000ull;
 
 	if (idle_ns == 0)
 		return RECEIVER_END_CLOSED;
@@ -350,7 +353,7 @@ static int receiver__sweep_fn(struct netloop *nl, void *arg)
 		    (c->idle_ns == 0 ||
 		     now - r->sv.e[e->hold].last_ns >= c->idle_ns))
 			receiver__drop_challenger(r, e);
-		enum receiver_end why = receiver__ending(e, now, c->idle_ns);
+		enum receiver_end why = receiver__ending(r, e, now, c->idle_ns);
 		if (!why || (e->ns && (size_t)n >= c->cap)) {
 			i++;
 			continue;

@@ -40,7 +40,9 @@
  *   - idle: silent for the sweep's idle time (--timeout);
  *   - superseded: a newer SSRC from the same transport address became
  *     valid after this stream's last packet (the sender restarted with a
- *     new SSRC), and it has been silent RECEIVER_SUPERSEDE_MS since;
+ *     new SSRC), and it has been silent supersede_ms since (1 s: long
+ *     enough that a live stream sharing the address — several senders
+ *     behind one relay or mixer — is not cut by a stall of its own);
  *   - taken over (RFC 3550 8.2): a known SSRC arrives from another
  *     transport address. That is a collision or a loop while the first
  *     address keeps sending: the newcomer's datagrams are dropped and
@@ -86,7 +88,7 @@
 #define RECEIVER_PROBATION_SLOTS 64  /* sources on probation at once */
 #define RECEIVER_HOLD_DGRAMS     128 /* datagrams they hold, all together */
 #define RECEIVER_MAX_PROBATION   16  /* largest min_sequential */
-#define RECEIVER_SUPERSEDE_MS    250
+#define RECEIVER_SUPERSEDE_MS    1000
 
 struct receiver_opts {
 	struct sockaddr_storage listen; /* address and port to bind */
@@ -100,6 +102,7 @@ struct receiver_opts {
 	   MIN_SEQUENTIAL), 1..RECEIVER_MAX_PROBATION; 0: 2. 1 makes a
 	   source valid at its first packet. */
 	unsigned min_sequential;
+	unsigned supersede_ms; /* 0: RECEIVER_SUPERSEDE_MS */
 };
 
 /* A new stream (a source passed probation), net -> control. */
@@ -312,7 +315,7 @@ int receiver_refuse(struct receiver *r, const struct receiver_new *n);
 /*
  * Hand back the streams the net thread ended (taken over), and remove
  * every entry silent for idle_ns or more (all of them when idle_ns is 0),
- * superseded streams silent for RECEIVER_SUPERSEDE_MS (or idle_ns if
+ * superseded streams silent for supersede_ms (or idle_ns if
  * shorter), probation entries silent for idle_ns (failed)
  *
  * Return: streams handed back, written to out (at most cap; the others

@@ -204,8 +204,8 @@ static bool receiver__end(struct receiver *r, struct receiver_entry *e,
 }
 
 /* With max_streams present, a valid source from the same address as a
-   stream silent since before its first datagram, for
-   RECEIVER_SUPERSEDE_MS or more, replaces that stream at once (the
+   stream silent since before its first datagram, for supersede_ms or
+   more, replaces that stream at once (the
    sender restarted with a new SSRC; the sweep would end it anyway, but
    the new one would lose its start meanwhile). Return: a place was
    made (entries may have moved). */
@@ -214,7 +214,7 @@ static bool receiver__make_room(struct receiver *r,
                                 uint64_t first_ns, uint64_t now)
 {
 	struct receiver_entry *best = NULL;
-	uint64_t quiet = RECEIVER_SUPERSEDE_MS * 1000000ull;
+	uint64_t quiet = r->o.supersede_ms * 1000000ull;
 
 	for (size_t i = 0; i <= r->mask; i++) {
 		struct receiver_entry *f = &r->table[i];
