@@ -79,12 +79,12 @@ def exact(a, ref, rec):
 def send(a, d, src, port, ssrc, frame_ms=5):
     """A sender in the background; its summary goes to d/send-SSRC.log."""
     with open(os.path.join(d, f"send-{ssrc:08x}.log"), "w") as log:
-        return subprocess.Popen(rtbproc.rt_prefix() + [
-                                 a.rtbridge, "send", src, "--to",
+        return subprocess.Popen([a.rtbridge, "send", src, "--to",
                                  f"127.0.0.1:{port}", "--codec", "l16",
                                  "--frame-ms", str(frame_ms),
                                  "--ssrc", str(ssrc),
-                                 "--quiet"], stdout=log, stderr=log)
+                                 "--quiet"], stdout=log, stderr=log,
+                                env=rtbproc.sender_env())
 
 
 def sender_skipped(d, ssrc):
@@ -157,7 +157,8 @@ def flood(a, d):
     gensignal(a, src, 8, 5)
     recv, port = rtbproc.start_recv(
         a.rtbridge, d, ["--codec", "l16", "--idle-exit", "1.5",
-                        "--period", str(PERIOD)], recv_env(a))
+                        "--period", str(PERIOD), "--min-latency", "60"],
+        recv_env(a))
     try:
         snd = send(a, d, src, port, 4242, frame_ms=10)
         time.sleep(1.0)

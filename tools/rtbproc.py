@@ -15,28 +15,6 @@ import time
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-_RT = None
-
-
-def rt_prefix(prio=10):
-    """["chrt", "-f", PRIO] when this process may start SCHED_FIFO
-    programs (root or CAP_SYS_NICE), else [] (said once on stdout). An
-    audio program runs so in production; on a shared machine it keeps
-    other processes' load out of the wall-clock figures (a callback's
-    own work still counts whole)."""
-    global _RT
-    if _RT is None:
-        try:
-            ok = subprocess.run(["chrt", "-f", "1", "true"],
-                                capture_output=True, timeout=5).returncode
-        except (OSError, subprocess.SubprocessError):
-            ok = 1
-        _RT = ok == 0
-        print("real-time priority: " + ("SCHED_FIFO" if _RT else
-              "not permitted, normal priority"), flush=True)
-    return ["chrt", "-f", str(prio)] if _RT else []
-
-
 def stop(proc, sig=signal.SIGINT, wait_s=10.0):
     """Signal a process and wait for it (bounded); True if it exited."""
     if proc.poll() is None:
@@ -82,7 +60,7 @@ def start_recv(rtb, d, extra, env=None):
     out = open(os.path.join(d, "recv.out"), "w")
     err_path = os.path.join(d, "recv.err")
     err = open(err_path, "w")
-    args = rt_prefix() + [rtb, "recv", "--listen", "127.0.0.1:0", "--no-play",
+    args = [rtb, "recv", "--listen", "127.0.0.1:0", "--no-play",
             "--record-dir", rec, "--stats-json",
             os.path.join(d, "stats.json")] + extra
     p = subprocess.Popen(args, stdout=out, stderr=err, env=env)
@@ -98,7 +76,7 @@ def start_relay(relay, to_port, d, args, name="relay"):
     out = open(os.path.join(d, name + ".out"), "w")
     err_path = os.path.join(d, name + ".err")
     err = open(err_path, "w")
-    p = subprocess.Popen(rt_prefix(5) + [relay, "--listen", "127.0.0.1:0", "--to",
+    p = subprocess.Popen([relay, "--listen", "127.0.0.1:0", "--to",
                           f"127.0.0.1:{to_port}", "--stats"] + args,
                          stdout=out, stderr=err)
     out.close()
@@ -165,6 +143,17 @@ def proc_sample(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     s["cpu_s"] = (int(fields[11]) + int(fields[12])) / TICK
     return s
+
+
+def sender_env():
+    """The environment for the senders of a test: ordinary scheduling
+    (RTBRIDGE_NO_RT=1). They are not what is tested, and many real-time
+    senders on a shared 2-core machine could starve it (a sender whose
+    net thread spins at SCHED_FIFO was seen: see the report)."""
+    env = dict(os.environ)
+    env["RTBRIDGE_NO_RT"] = "1"
+    env.pop("LD_PRELOAD", None)
+    return env
 
 
 def wav_info(path):

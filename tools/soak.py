@@ -117,12 +117,11 @@ class Soak:
         self.next_ssrc += 1
         self.ssrc_src[ssrc] = k % SOURCES
         log = open(self.path(f"send-{ssrc:08x}.log"), "w")
-        p = subprocess.Popen(rtbproc.rt_prefix(5) + [
-                              self.rtb, "send", self.path(f"src{k % SOURCES}.wav"),
+        p = subprocess.Popen([self.rtb, "send", self.path(f"src{k % SOURCES}.wav"),
                               "--to", f"127.0.0.1:{to_port}", "--codec",
                               "l16", "--channels", "1", "--frame-ms", "10",
                               "--ssrc", str(ssrc), "--loop", "--quiet"],
-                             stdout=log, stderr=log)
+                             stdout=log, stderr=log, env=rtbproc.sender_env())
         log.close()
         self.procs.append(p)
         return p

@@ -14,8 +14,10 @@
  *
  *   SPARE     allocated ahead (netstream ready) and given to the net
  *             thread, which gives it to the next valid source
- *   SETUP     a valid source's, being named, given its recording and
- *             linked into the mixer (or installed on the net thread)
+ *   SETUP     a valid source's: named, installed on the net thread (it
+ *             queues what arrives), its recording being created by the
+ *             disk thread; linked into the mixer at the first tick the
+ *             file exists (the control thread never waits for the disk)
  *   LINKED    playing and recording, fed by the net thread
  *   DRAINING  on its way out: the net thread let go of it (idle,
  *             superseded, taken over), or its set-up failed, or the
@@ -87,6 +89,7 @@ struct recv_stream {
 	bool in_mixer;      /* linked, not yet handed back */
 	bool unlink_sent;   /* mixer_unlink accepted */
 	uint64_t unlink_ns; /* not before: it plays out what it holds */
+	uint64_t setup_ns;  /* its recording must exist by then */
 	uint32_t ssrc;
 	uint64_t id;           /* the receiver's stream id */
 	enum receiver_end why; /* why the net thread let go (0: not yet) */

@@ -110,6 +110,8 @@ static void recv__path(const struct recv *p, struct recv_stream *s)
 		         (unsigned)s->ssrc, n, ext);
 }
 
+/* Start creating the stream's recording (the disk thread does it; see
+   recv__tap_ready). Return: 0, or -errno with one line printed. */
 static int recv__open_tap(struct recv *p, struct recv_stream *s)
 {
 	/* The stream's own timeline, at the codec's rate (netstream.h). */
@@ -127,13 +129,27 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 		return rc;
 	}
 	s->tap_open = true;
-	rc = disktap_wait_open(&s->tap, RECV_OPEN_MS);
-	s->rec_opened = rc == 0;
-	if (rc < 0)
+	return 0;
+}
+
+/* Whether the recording is ready. Return: 1 (or no recording), 0 not
+   yet, or -errno with one line printed (it could not be created, or the
+   disk thread did not answer within RECV_OPEN_MS). */
+static int recv__tap_ready(struct recv_stream *s)
+{
+	if (!s->tap_open || s->rec_opened)
+		return 1;
+	int rc = disktap_wait_open(&s->tap, 0);
+	if (rc == -ETIMEDOUT && netloop_now_ns() < s->setup_ns)
+		return 0;
+	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: %s\n",
 		        disktap_error(&s->tap)[0] ? disktap_error(&s->tap)
 		                                  : strerror(-rc));
-	return rc;
+		return rc;
+	}
+	s->rec_opened = true;
+	return 1;
 }
 
 /* A set-up failure, reported once per kind of error rather than per
@@ -286,6 +302,53 @@ static bool recv__recorded(struct recv *p, struct recv_stream *s, int *rc,
 	return true;
 }
 
+/* Set-up failed: the net thread lets go of the stream (it drops the
+   source's datagrams until the source is silent). */
+static void recv__refuse(struct recv *p, struct recv_stream *s)
+{
+	struct receiver_new n = {.ssrc = s->ssrc, .id = s->id};
+
+	p->setup_failed++;
+	/* -ENOENT: the net thread ended it already (taken over); a sweep
+	   hands it back. */
+	if (s->on_net && receiver_refuse(&p->rx, &n) == 0)
+		s->on_net = false;
+	recv__set(p, s, RECV_DRAINING);
+}
+
+/* SETUP: once its recording exists, record and link it. Return: -errno
+   when the set-up failed (refuse it), else 0 (linked or not yet). */
+static int recv__finish_setup(struct recv *p, struct recv_stream *s)
+{
+	int rc = recv__tap_ready(s);
+
+	if (rc <= 0)
+		return rc;
+	if (s->tap_open && !s->ns.rec) {
+		rc = netstream_set_record(&s->ns, &s->tap.tap);
+		if (rc < 0) {
+			fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
+			        strerror(-rc));
+			return rc;
+		}
+	}
+	for (int i = 0; i < 100; i++) {
+		rc = mixer_link(&p->m, &s->ns.src, 1.0f);
+		if (rc != -EAGAIN)
+			break;
+		mixer_poll(&p->m, &p->st);
+	}
+	if (rc == -EAGAIN)
+		return 0; /* the mixer is busy: again at the next tick */
+	if (rc < 0) {
+		recv__setup_failed(p, "mixer", rc);
+		return rc;
+	}
+	s->in_mixer = true;
+	recv__set(p, s, RECV_LINKED);
+	return 0;
+}
+
 /*
  * Take a stream as far along its life as it can go now, from what the
  * flags say (who still holds it).
@@ -294,6 +357,12 @@ static void recv__advance(struct recv *p, struct recv_stream *s)
 {
 	if (s->in_mixer && s->ns.released)
 		s->in_mixer = false; /* handed back */
+	if (s->state == RECV_SETUP) {
+		if (!s->on_net) /* gone before it played: nothing to link */
+			recv__set(p, s, RECV_DRAINING);
+		else if (recv__finish_setup(p, s) < 0)
+			recv__refuse(p, s);
+	}
 	if (s->state == RECV_LINKED && !s->in_mixer && s->on_net) {
 		/* The mixer refused it (graph full): the net thread lets go
 		   too. Until it has (or a sweep hands it back), it stays. */
@@ -317,24 +386,9 @@ static void recv__advance(struct recv *p, struct recv_stream *s)
 	}
 }
 
-/* Set-up failed after the stream was taken: the net thread lets go of
-   it (drops the source's datagrams until it is silent). */
-static void recv__refuse(struct recv *p, struct recv_stream *s,
-                         const struct receiver_new *n)
-{
-	p->setup_failed++;
-	/* -ENOENT: the net thread ended it already (taken over); a sweep
-	   hands it back. */
-	if (receiver_refuse(&p->rx, n) == 0 || !n->ns)
-		s->on_net = false;
-	recv__set(p, s, RECV_DRAINING);
-	recv__advance(p, s);
-}
-
 void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 {
 	struct recv_stream *s;
-	int rc;
 
 	if (n->ns) { /* the spare it took: control's again to name */
 		s = (struct recv_stream *)(void *)n->ns;
@@ -346,43 +400,22 @@ void cmd_recv_streams_add(struct recv *p, const struct receiver_new *n)
 			(void)receiver_refuse(&p->rx, n);
 			return;
 		}
+		/* Its datagrams go to the stream's queue from now on, the
+		   held ones first; -ENOENT: the source went silent or was
+		   taken over meanwhile, and the stream drains unused. */
+		s->on_net = receiver_install(&p->rx, n, &s->ns) == 0;
 	}
 	s->ssrc = n->ssrc;
 	s->id = n->id;
+	s->setup_ns = netloop_now_ns() + (uint64_t)RECV_OPEN_MS * 1000000u;
 	addr_format((const struct sockaddr *)&n->from, s->from,
 	            sizeof(s->from));
-	if (p->o.record_dir && recv__open_tap(p, s) < 0)
-		goto refuse;
-	if (s->tap_open) {
-		rc = netstream_set_record(&s->ns, &s->tap.tap);
-		if (rc < 0) {
-			fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
-			        strerror(-rc));
-			goto refuse;
-		}
-	}
-	for (int i = 0; i < 100; i++) {
-		rc = mixer_link(&p->m, &s->ns.src, 1.0f);
-		if (rc != -EAGAIN)
-			break;
-		mixer_poll(&p->m, &p->st);
-	}
-	if (rc < 0) {
-		recv__setup_failed(p, "mixer", rc);
-		goto refuse;
-	}
-	s->in_mixer = true;
-	if (!n->ns) {
-		/* -ENOENT: the source went silent or was taken over before
-		   its stream was ready; the stream drains unused. */
-		if (receiver_install(&p->rx, n, &s->ns) == 0)
-			s->on_net = true;
-	}
-	recv__set(p, s, RECV_LINKED);
+	/* The stream queues what it receives until it is linked: the
+	   control thread does not wait here for the disk thread to create
+	   the file, it links the stream at a later tick once it exists. */
+	if (p->o.record_dir && s->on_net && recv__open_tap(p, s) < 0)
+		recv__refuse(p, s);
 	recv__advance(p, s);
-	return;
-refuse:
-	recv__refuse(p, s, n);
 }
 
 void cmd_recv_streams_sweep(struct recv *p, uint64_t idle_ns)
