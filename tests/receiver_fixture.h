@@ -192,7 +192,7 @@ static inline int queued_seqs(struct netstream *ns, uint16_t *out, int cap)
 		if (n < cap)
 			out[n] = p->seq;
 		n++;
-		pool_return(&ns->pool, p);
+		netstream_packet_return(ns, p);
 	}
 	return n;
 }

@@ -311,7 +311,10 @@ def main():
                 if os.path.exists(p):
                     with open(p, errors="replace") as f:
                         print(f"--- {name} ---\n" + f.read()[-3000:])
-        shutil.rmtree(d, ignore_errors=True)
+        if os.environ.get("RTB_KEEP") == "1":
+            print(f"kept {d}")
+        else:
+            shutil.rmtree(d, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -38,6 +38,18 @@ void cmd_recv_streams_memory(void)
 #endif
 }
 
+/* Give the pages of freed memory back (a stream closed): the smaller
+   buffers of streams with different lifetimes fragment the heap, and
+   without this its resident size would stay at its high-water mark. A
+   walk of the allocator's free lists, on the control thread, once per
+   stream. */
+static void recv__trim(void)
+{
+#ifdef M_MMAP_THRESHOLD
+	(void)malloc_trim(0);
+#endif
+}
+
 /* Largest datagram accepted: an MTU, or PCM packets of up to 20 ms
    (senders pick their own packet time). */
 size_t cmd_recv_streams_datagram_max(const struct cmd_recv_opts *o)
@@ -55,7 +67,7 @@ size_t cmd_recv_streams_datagram_max(const struct cmd_recv_opts *o)
 	return bytes;
 }
 
-static void recv__netcfg(struct recv *p, struct netstream_config *c)
+static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 {
 	const struct cmd_recv_opts *o = &p->o;
 
@@ -78,10 +90,6 @@ static void recv__netcfg(struct recv *p, struct netstream_config *c)
 	if (c->jitter.initial_ms > c->jitter.max_ms)
 		c->jitter.initial_ms = c->jitter.max_ms;
 	c->out_rate = (int)RECV_RATE;
-	p->drain_ns = (uint64_t)(c->jitter.adaptive ? c->jitter.max_ms
-	                                            : c->jitter.fixed_ms) *
-	                      1000000u +
-	              RECV_DRAIN_MARGIN_NS;
 	c->drift = p->drift;
 	c->packet_bytes = cmd_recv_streams_datagram_max(o);
 }
@@ -218,6 +226,7 @@ static void recv__set(struct recv *p, struct recv_stream *s,
 		recv__unlist(p, s);
 		netstream_clear(&s->ns);
 		free(s);
+		recv__trim();
 		break;
 	default:
 		break;
@@ -237,6 +246,11 @@ static struct recv_stream *recv__new(struct recv *p,
 		return NULL;
 	}
 	recv__netcfg(p, &cfg);
+	/* An ended stream's last packet plays within the largest delay. */
+	p->drain_ns = (uint64_t)(cfg.jitter.adaptive ? cfg.jitter.max_ms
+	                                             : cfg.jitter.fixed_ms) *
+	                      1000000u +
+	              RECV_DRAIN_MARGIN_NS;
 	int rc = netstream_init(&s->ns, &cfg);
 	if (rc < 0) {
 		recv__setup_failed(p, "network source", rc);
