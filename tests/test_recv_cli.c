@@ -75,6 +75,43 @@ Test(recv_cli, l16_stream_records_bit_exact_without_concealment)
 #endif
 }
 
+/* Probation loses nothing: the same stream recorded with a new SSRC
+ * validated after two packets (the default) and at its first (--probation
+ * 1) gives the same file, sample for sample, from the first packet. */
+Test(recv_cli, a_recording_with_probation_equals_one_without)
+{
+	char ref[128], rec[2][160];
+	path_in(ref, sizeof(ref), "ref.wav");
+	gensignal(ref, 1.5, 17);
+	for (int k = 0; k < 2; k++) {
+		struct recv r;
+		const char *extra[] = {"--codec", "l16",         "--idle-exit",
+		                       "1",       "--probation", k ? "1" : "2",
+		                       NULL};
+		recv_start(&r, extra);
+		send_file(ref, r.port, "l16", "77", NULL);
+		cr_assert_eq(recv_finish(&r), 0, "%s", slurp(r.err));
+		rec_path(&r, rec[k], sizeof(rec[k]), 77);
+		char moved[160];
+		snprintf(moved, sizeof(moved), "%s/p%d.wav", dir, k);
+		cr_assert_eq(rename(rec[k], moved), 0);
+		snprintf(rec[k], sizeof(rec[k]), "%s", moved);
+		cr_expect_eq(summary_num(&r, "probation_failed", 0), 0);
+		cr_expect_eq(summary_num(&r, "accepted", 0), 150);
+	}
+	sf_count_t n0, n1;
+	double *x0 = load(rec[0], &n0), *x1 = load(rec[1], &n1);
+	cr_expect_eq(n0, n1);
+	cr_expect(n0 == n1 &&
+	                  memcmp(x0, x1, (size_t)n0 * 2 * sizeof(double)) == 0,
+	          "the recordings differ");
+	cr_expect_eq(wavcmp("exact", ref, rec[0]), 0, "%s", wavcmp_out);
+	cr_expect(strstr(wavcmp_out, "from frame 0\n") != NULL, "%s",
+	          wavcmp_out);
+	free(x0);
+	free(x1);
+}
+
 /* A 44.1 kHz L16 stream (the mixer runs at 48 kHz, drift compensation on):
  * the recording is the stream's own timeline at 44.1 kHz, bit-exact. */
 Test(recv_cli, l16_at_44100_hz_records_at_its_own_rate_bit_exact)

@@ -147,9 +147,9 @@ def proc_sample(pid):
 
 def sender_env():
     """The environment for the senders of a test: ordinary scheduling
-    (RTBRIDGE_NO_RT=1). They are not what is tested, and many real-time
-    senders on a shared 2-core machine could starve it (a sender whose
-    net thread spins at SCHED_FIFO was seen: see the report)."""
+    (RTBRIDGE_NO_RT=1). They are not what is tested, and dozens of
+    real-time senders could starve a shared 2-core machine (a sender
+    whose threads all ran SCHED_FIFO was seen spinning at 95 % CPU)."""
     env = dict(os.environ)
     env["RTBRIDGE_NO_RT"] = "1"
     env.pop("LD_PRELOAD", None)

@@ -4,8 +4,10 @@
 Usage: soak.py --build DIR [--minutes N] [--senders 16] [--keep]
 
 One `rtbridge recv --no-play --record-dir` (L16 mono 48 kHz, under
-librtcheck when the build has it, SCHED_FIFO when permitted) receives:
-  - --senders looped `rtbridge send` streams (10 ms packets) through one
+librtcheck when the build has it; its audio and net threads ask for
+SCHED_FIFO themselves) receives:
+  - --senders looped `rtbridge send` streams (10 ms packets, ordinary
+    scheduling: RTBRIDGE_NO_RT=1) through one
     impairment relay: 2 % loss, 10 +- 5 ms jitter (which reorders), and
     a duplicate flood (--duplicate 50: every other packet twice);
   - SSRC churn: one of those senders restarts every 20 s with a new SSRC
