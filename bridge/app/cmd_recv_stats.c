@@ -176,13 +176,19 @@ void cmd_recv_streams_summary(struct recv *p)
 		fprintf(f,
 		        "stream %08x from %s (%.1f-%.1f s, %s): received %llu, "
 		        "lost %llu, late %llu, concealed %llu frames, "
-		        "underruns %llu",
+		        "underruns %llu; resyncs %llu, rebuffers %llu, skips "
+		        "%llu (%llu frames), clock mismatches %llu",
 		        (unsigned)s->ssrc, s->from, s->t_start, s->t_end,
 		        x.ended, (unsigned long long)s->st.received,
 		        (unsigned long long)s->st.lost,
 		        (unsigned long long)s->st.late,
 		        (unsigned long long)s->st.concealed_frames,
-		        (unsigned long long)s->st.underruns);
+		        (unsigned long long)s->st.underruns,
+		        (unsigned long long)s->st.resyncs,
+		        (unsigned long long)s->st.rebuffers,
+		        (unsigned long long)s->st.skips,
+		        (unsigned long long)s->st.skipped_frames,
+		        (unsigned long long)s->st.clock_mismatch);
 		if (s->path[0])
 			fprintf(f, "; %s: %llu frames%s", s->path,
 			        (unsigned long long)s->frames,
