@@ -76,15 +76,22 @@ def exact(a, ref, rec):
     return r.returncode == 0 and "from frame 0\n" in r.stdout, r.stdout
 
 
-def send(a, d, src, port, ssrc, frame_ms=5):
-    """A sender in the background; its summary goes to d/send-SSRC.log."""
+def send(a, d, src, port, ssrc, frame_ms=5, rt=False):
+    """A sender in the background; its summary goes to d/send-SSRC.log.
+    With rt its threads ask for real-time scheduling as a user's would
+    (the flood's one sender: at ordinary priority a stall of two packets
+    on a loaded machine makes it skip slots, and its recording can then
+    not be compared); the churn's hundreds run at ordinary priority."""
+    env = rtbproc.sender_env()
+    if rt:
+        env.pop("RTBRIDGE_NO_RT")
     with open(os.path.join(d, f"send-{ssrc:08x}.log"), "w") as log:
         return subprocess.Popen([a.rtbridge, "send", src, "--to",
                                  f"127.0.0.1:{port}", "--codec", "l16",
                                  "--frame-ms", str(frame_ms),
                                  "--ssrc", str(ssrc),
                                  "--quiet"], stdout=log, stderr=log,
-                                env=rtbproc.sender_env())
+                                env=env)
 
 
 def sender_skipped(d, ssrc):
@@ -160,7 +167,7 @@ def flood(a, d):
                         "--period", str(PERIOD), "--min-latency", "60"],
         recv_env(a))
     try:
-        snd = send(a, d, src, port, 4242, frame_ms=10)
+        snd = send(a, d, src, port, 4242, frame_ms=10, rt=True)
         time.sleep(1.0)
         junk = subprocess.run([a.junkgen, "--to", f"127.0.0.1:{port}",
                                "--rate", str(a.rate), "--duration", "5",
