@@ -25,21 +25,9 @@
 
 #include "bridge/net/receiver.h"
 #include "codec/rtp.h"
+#include "tests/fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct fz_in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned fz_byte(struct fz_in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
 
 static void fz_check(struct receiver *r, struct netstream *ns, size_t nns)
 {

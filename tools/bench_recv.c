@@ -191,6 +191,18 @@ fail:
 	return err;
 }
 
+/* bench_loop_init, saying on stderr why it failed. */
+static int bench_loop_open(struct bench_loop *l, enum codec_kind kind,
+                           int frame_us, const char *name)
+{
+	int err = bench_loop_init(l, kind, frame_us);
+
+	if (err < 0)
+		fprintf(stderr, "bench_recv: cannot encode %s: %s\n", name,
+		        strerror(-err));
+	return err;
+}
+
 static void bench_loop_clear(struct bench_loop *l)
 {
 	free(l->payload);
@@ -364,13 +376,10 @@ static int bench_codec(const struct bench_opts *o, enum codec_kind kind)
 	struct bench_result r, one = {0};
 	unsigned ok = 0, over = 0;
 	const char *name = kind == CODEC_OPUS ? "opus" : "l16";
-	int err = bench_loop_init(&l, kind, o->frame_us);
+	int err = bench_loop_open(&l, kind, o->frame_us, name);
 
-	if (err < 0) {
-		fprintf(stderr, "bench_recv: cannot encode %s: %s\n", name,
-		        strerror(-err));
+	if (err < 0)
 		return err;
-	}
 	printf("\n%s, %.1f ms packets, stereo 48 kHz, %d-frame callbacks "
 	       "(period %.0f us, budget 50%% = %.0f us), drift %s\n",
 	       name, o->frame_us / 1000.0, PERIOD, period_us, budget_us,
@@ -429,13 +438,10 @@ static int bench_dups(const struct bench_opts *o, enum codec_kind kind)
 	struct bench_loop l;
 	struct bench_result c, d;
 	const char *name = kind == CODEC_OPUS ? "opus" : "l16";
-	int err = bench_loop_init(&l, kind, o->frame_us);
+	int err = bench_loop_open(&l, kind, o->frame_us, name);
 
-	if (err < 0) {
-		fprintf(stderr, "bench_recv: cannot encode %s: %s\n", name,
-		        strerror(-err));
+	if (err < 0)
 		return err;
-	}
 	clean.dups = 0;
 	err = bench_run(&clean, &l, 1, &c);
 	if (err == 0)
