@@ -9,8 +9,9 @@
 # times, alternating, and the medians compared: a single callback max on a
 # shared machine moves by hundreds of microseconds between two identical
 # clean runs (preemption, not the callback's work). A recording that is
-# not exact is shown with the stream's counters (late, lost, resyncs...),
-# so a sender delayed by the machine can be told from a receiver fault.
+# not exact is shown with the stream's counters (late, lost, resyncs...)
+# and the slots the sender skipped, so a sender delayed by the machine can
+# be told from a receiver fault.
 # A benchmark: it asserts nothing (the goal: p99 moves by <= 10 us, max by
 # <= 100 us, recording exact).
 #   tools/bench_flood.sh [SECONDS] [PPS] [REPS]   defaults 20, 20000, 3
@@ -59,7 +60,8 @@ run() { # NAME FLOOD_PPS
 		exact=NO
 		why=$(sed -n 's/^stream [0-9a-f]* from [^ ]* \(([^)]*)\): \(.*\); \/.*/\1 \2/p' \
 			"$d/recv.out" "$d/recv.log" | head -3)
-		echo "$1: recording not exact: ${why:-no stream line}" >&2
+		why="${why:-no stream line}; sender: $(grep -o 'skipped slots [0-9]*' "$d/send.log")"
+		echo "$1: recording not exact: $why" >&2
 	fi
 	echo "$1 $cb ${dup:-0} $exact"
 }
