@@ -381,8 +381,9 @@ static inline void sim_send(struct sim *s, uint64_t k)
 		   at -late_start on this clock, media time media_off -
 		   late_start. */
 		uint64_t m = s->media_off - (uint64_t)s->late_start;
-		uint64_t base = m / 1000000000u * (uint64_t)s->rate +
-		                m % 1000000000u * (uint64_t)s->rate / 1000000000u;
+		uint64_t base =
+		        m / 1000000000u * (uint64_t)s->rate +
+		        m % 1000000000u * (uint64_t)s->rate / 1000000000u;
 		h.ts = (uint32_t)(base + f0);
 	}
 	int n = rtp_write(&h, payload, (size_t)plen, p.buf, sizeof(p.buf));

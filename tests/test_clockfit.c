@@ -253,3 +253,27 @@ Test(clockfit, a_step_after_a_long_history_keeps_the_known_slope)
 	cr_assert(fabs(clockfit_slope(&f) + 300e-6) < 10e-6, "slope %g",
 	          clockfit_slope(&f));
 }
+
+/* A device that loses a period (5.33 ms) to an xrun every 4 s, and a path
+   that gets 3 ms faster once: each step moves the floor, none moves the
+   slope, which keeps the whole history behind it. */
+Test(clockfit, steps_up_and_down_keep_the_slope)
+{
+	struct clockfit f;
+	uint64_t rng = 77;
+	const double slope = -500e-6, lost_ms = 256.0 / 48.0;
+	double offset_ms = 0.0;
+
+	fit_init(&f);
+	for (int k = 0; k < 12; k++) {
+		int64_t t0 = (int64_t)k * 4000 * MS;
+		feed(&f, t0, 4.0, 5 * MS, slope, offset_ms + slope * t0 / 1e6,
+		     0.1, &rng);
+		offset_ms += k == 6 ? -3.0 : lost_ms;
+	}
+	cr_log_info("slope %.2f ppm after %llu steps", clockfit_slope(&f) * 1e6,
+	            (unsigned long long)f.steps);
+	cr_expect(f.steps >= 10, "steps %llu", (unsigned long long)f.steps);
+	cr_expect(fabs(clockfit_slope(&f) - slope) < 5e-6, "slope %.2f ppm",
+	          clockfit_slope(&f) * 1e6);
+}

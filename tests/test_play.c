@@ -272,7 +272,7 @@ Test(play, bad_usage_exits_2)
 	cr_assert_eq(run_rtbridge(both), 2);
 }
 
-Test(play, unwritable_recording_exits_1_naming_the_file)
+Test(play, unwritable_recording_is_refused_at_start_with_exit_2)
 {
 	char a[300];
 	path_in(a, sizeof(a), "a.wav");
@@ -280,10 +280,11 @@ Test(play, unwritable_recording_exits_1_naming_the_file)
 	const char *args[] = {"play", "--no-play", "--fast",
 	                      a,      "--record",  "/nonexistent-dir/out.wav",
 	                      NULL};
-	cr_assert_eq(run_rtbridge(args), 1);
+	cr_assert_eq(run_rtbridge(args), 2);
 	const char *err = slurp(err_path);
 	cr_assert_eq(count_lines(err), 1, "stderr: %s", err);
 	cr_assert(strstr(err, "/nonexistent-dir/out.wav") != NULL, "%s", err);
+	cr_assert(strstr(err, "no such directory") != NULL, "%s", err);
 }
 
 Test(play, gain_in_db_scales_the_mix)
@@ -308,9 +309,12 @@ Test(play, sigterm_stops_a_loop_cleanly_with_the_recording_finalized)
 	path_in(a, sizeof(a), "a.wav");
 	path_in(mix, sizeof(mix), "loop.wav");
 	write_wav16(a, 7, 4800);
-	const char *args[] = {"play",     "--no-play", "--loop", a,
-	                      "--record", mix,         NULL};
+	const char *args[] = {"play", "--no-play", "--loop", "--status",
+	                      a,      "--record",  mix,      NULL};
 	pid_t pid = spawn_rtbridge(args);
+	/* Running (its status line is drawn), then 0.6 s more. */
+	for (int i = 0; i < 4000 && !strchr(slurp(err_path), '\r'); i++)
+		sleep_ms(5);
 	sleep_ms(600);
 	kill(pid, SIGTERM);
 	int st = wait_exit(pid, 20000);

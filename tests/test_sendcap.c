@@ -1,11 +1,14 @@
 /*
- * Live input through a real device: a private jackd (dummy backend, paced
- * like a sound card) feeds PortAudio's JACK input, whose callback queues
- * each period in the sender's capture FIFO; the net thread encodes and
- * sends on its pacer. A loopback receiver checks the stream (consecutive
- * sequence numbers, timestamps one packet apart, about one packet per
- * 10 ms), and the real-time checker asserts that the capture callback
- * made no allocation, lock or blocking system call.
+ * Live input through a real device, as `rtbridge send --capture` does it:
+ * a private jackd (dummy backend, paced like a sound card) feeds
+ * PortAudio's JACK input on the engine's device (input only); a tap on
+ * the mixer's input queues each period in the sender's capture FIFO; the
+ * net thread encodes and sends on its pacer. A loopback receiver checks
+ * the stream (consecutive sequence numbers, timestamps one packet apart,
+ * about one packet per 10 ms), and the real-time checker asserts that the
+ * capture callback made no allocation, lock or blocking system call. The
+ * command itself (`rtbridge send --capture --device JACK:`) is run too and
+ * its packets counted.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -19,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bridge/audio/padevice.h"
+#include "bridge/app/engine.h"
 #include "bridge/net/addr.h"
 #include "bridge/net/sender.h"
 #include "codec/rtp.h"
@@ -68,13 +71,18 @@ static int open_rx(struct netloop *l, void *arg)
 	return rc < 0 ? rc : udpsock_local(&rxsock, &rx_addr);
 }
 
-static int capture_cb(void *user, const float *in, float *out, size_t frames)
+/* The mixer's input, queued for the sender (as cmd_send.c does). */
+struct cap_tap {
+	struct tap tap;
+	struct sender_capture *cap;
+};
+
+static void cap_write(struct tap *t, const float *frames, size_t n)
 {
-	(void)out;
-	if (in != NULL)
-		(void)sender_capture_push(user, in, frames);
-	return 0;
+	(void)sender_capture_push(((struct cap_tap *)t)->cap, frames, n);
 }
+
+static const struct tap_ops cap_ops = {.write = cap_write};
 
 TestSuite(sendcap, .timeout = 60);
 
@@ -82,12 +90,13 @@ Test(sendcap, jack_input_is_sent_paced_from_a_real_time_safe_callback,
      .fini = jackd_fixture_down)
 {
 	static struct netloop nl;
+	static struct engine e;
 	struct sender_capture cap;
+	struct cap_tap tap = {.tap = {.ops = &cap_ops, .channels = 2},
+	                      .cap = &cap};
 	struct sender_opts o;
 	struct sender s;
 	struct sender_stats st;
-	struct devcfg cfg;
-	struct padevice p;
 
 	jackd_fixture_up("rtb_sendcap");
 	RTCHECK_INIT();
@@ -102,20 +111,25 @@ Test(sendcap, jack_input_is_sent_paced_from_a_real_time_safe_callback,
 	o.ts0 = 1000;
 	cr_assert_eq(sender_init(&s, &o), 0, "%s", sender_error(&s));
 
-	devcfg_default(&cfg);
-	cfg.in_channels = 2;
-	cfg.out_channels = 0;
-	cfg.callback = capture_cb;
-	cfg.user = &cap;
-	cfg.host_api = "JACK";
-	int err = padevice_open(&p, &cfg);
-	cr_assert_eq(err, 0, "open: %d %s", err, p.error);
+	struct engine_config ec = {
+	        .clock = ENGINE_DEVICE,
+	        .device = "JACK:",
+	        .channels = 2,
+	        .in_channels = 2,
+	        .no_output = true,
+	};
+	int err = engine_open(&e, &ec);
+	cr_assert_eq(err, 0, "open: %d %s", err, engine_error(&e));
+	cr_assert_eq(engine_link_tap(&e, &tap.tap, MIXER_TAP_INPUT), 0);
 	cr_assert_eq(sender_start_capture(&s, &nl, &cap), 0, "%s",
 	             sender_error(&s));
 	RTCHECK_RESET();
-	cr_assert_eq(padevice_start(&p), 0, "%s", p.error);
+	cr_assert_eq(engine_start(&e), 0, "%s", engine_error(&e));
 	sleep_ms(1000);
-	cr_assert_eq(padevice_stop(&p), 0, "%s", p.error);
+	(void)engine_poll(&e);
+	uint64_t frames = engine_frames(&e);
+	uint64_t callbacks = device_callbacks(&e.dev);
+	cr_assert_eq(engine_stop(&e), 0, "%s", engine_error(&e));
 	RTCHECK_ASSERT_ZERO();
 	sender_stop(&s);
 	sender_stats(&s, &st);
@@ -124,12 +138,11 @@ Test(sendcap, jack_input_is_sent_paced_from_a_real_time_safe_callback,
 	cr_log_info("jack capture: %llu callbacks, %llu frames, %zu packets "
 	            "received, "
 	            "underruns %llu, trimmed %llu, overruns %llu",
-	            (unsigned long long)padevice_callbacks(&p),
-	            (unsigned long long)padevice_frames(&p), n,
-	            (unsigned long long)st.underruns,
+	            (unsigned long long)callbacks, (unsigned long long)frames,
+	            n, (unsigned long long)st.underruns,
 	            (unsigned long long)cap.trimmed,
 	            (unsigned long long)cap.overruns);
-	cr_assert_geq(padevice_frames(&p), 24000, "the input ran");
+	cr_assert_geq(frames, 24000, "the input ran");
 	cr_assert_geq(n, 50, "about 100 packets in a second, got %zu", n);
 	cr_assert_leq(n, 150);
 	cr_assert_eq(st.packets, n);
@@ -144,8 +157,54 @@ Test(sendcap, jack_input_is_sent_paced_from_a_real_time_safe_callback,
 	}
 	cr_assert_eq(atomic_load_explicit(&cap.overruns, memory_order_relaxed),
 	             0);
-	padevice_close(&p);
+	engine_clear(&e);
 	sender_clear(&s);
 	netloop_stop(&nl);
 	sender_capture_clear(&cap);
 }
+
+#ifdef RTBRIDGE_PATH
+/* The command: `rtbridge send --capture --device JACK: --duration 0.5`
+ * sends about 50 packets of 10 ms to the loopback receiver and exits 0. */
+Test(sendcap, send_capture_command_sends_the_jack_input,
+     .fini = jackd_fixture_down)
+{
+	static struct netloop nl;
+	char to[64], a[ADDR_TEXT_MAX];
+	pid_t pid;
+	int status;
+
+	jackd_fixture_up("rtb_sendcap_cli");
+	atomic_store(&rx_n, 0);
+	cr_assert_eq(netloop_start(&nl, 64), 0);
+	cr_assert_eq(netloop_call_wait(&nl, open_rx, NULL), 0);
+	snprintf(to, sizeof(to), "%s",
+	         addr_format((const struct sockaddr *)&rx_addr, a, sizeof(a)));
+	char *argv[] = {(char *)RTBRIDGE_PATH,
+	                "send",
+	                "--capture",
+	                "--device",
+	                "JACK:",
+	                "--to",
+	                to,
+	                "--duration",
+	                "0.5",
+	                "--quiet",
+	                "--ssrc",
+	                "9",
+	                NULL};
+	cr_assert_eq(
+	        posix_spawn(&pid, RTBRIDGE_PATH, NULL, NULL, argv, environ), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	          "rtbridge send --capture failed (status %d)", status);
+	sleep_ms(100);
+	size_t n = atomic_load_explicit(&rx_n, memory_order_acquire);
+	cr_log_info("send --capture: %zu packets", n);
+	cr_assert_geq(n, 45, "0.5 s of 10 ms packets, got %zu", n);
+	cr_assert_leq(n, 55);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(rx_hdr[i].ssrc, 9);
+	netloop_stop(&nl);
+}
+#endif

@@ -1,9 +1,6 @@
 /*
- * app_sendopts: parse the stream options of `send` and `sdp` (see
- * app_sendopts.h)
- *
- * Options take their value as the next argument or after '='
- * ("--to host:5004", "--to=host:5004"). Every number is checked whole.
+ * app_sendopts: the stream options of `send` and `sdp` (see
+ * app_sendopts.h), as app_opts tables
  */
 #include "bridge/app/app_sendopts.h"
 
@@ -13,211 +10,121 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int app_sendopts__int(const char *name, const char *v, long lo, long hi,
-                             long *out, char *err, size_t errlen)
+#include "bridge/app/app_opts.h"
+
+#define SEND_OPT(f) offsetof(struct app_sendopts, f)
+
+static const struct app_opt app_sendopts__stream[] = {
+        APP_STR("--to", SEND_OPT(to), "HOST:PORT",
+                "destination ([V6ADDR]:PORT for IPv6)"),
+        APP_OPT_CODEC(SEND_OPT(kind)),
+        APP_NUM("--frame-ms", SEND_OPT(frame_ms), 0.001, 1000, "MS",
+                "packet duration: 2.5, 5, 10 (default) or 20"),
+        APP_INT("--bitrate", SEND_OPT(bitrate), 500, 512000, "BPS",
+                "Opus bit rate (default {default})"),
+        APP_INT("--channels", SEND_OPT(channels), 1, CODEC_MAX_CHANNELS, "N",
+                "1 or 2 (default {default})"),
+        APP_INT("--rate", SEND_OPT(rate), 8000, 384000, "HZ",
+                "stream rate (default {default}; files are resampled)"),
+        APP_OPT_PT(SEND_OPT(pt)),
+        APP_OPT_END,
+};
+
+static const struct app_opt app_sendopts__send[] = {
+        APP_U32("--ssrc", SEND_OPT(ssrc), "N", "RTP SSRC (default random)"),
+        APP_FLAG("--loop", SEND_OPT(loop),
+                 "start again at the end of the file"),
+        APP_NUM("--start", SEND_OPT(start_s), 0, 1e7, "SEC",
+                "start this far into the file"),
+        APP_OPT_DURATION(SEND_OPT(duration_s), " of audio"),
+        APP_INT("--dscp", SEND_OPT(dscp), 0, 63, "N",
+                "DiffServ code point {range} (46 = EF)"),
+        APP_FLAG("--capture", SEND_OPT(capture),
+                 "send live input instead of a file"),
+        APP_STR("--device", SEND_OPT(device), "D",
+                "input device (with --capture): index, name substring\n"
+                "or HOSTAPI:NAME"),
+        APP_FLAG("--quiet", SEND_OPT(quiet), "no progress line"),
+        APP_OPT_END,
+};
+
+static void app_sendopts__init(void *p)
 {
-	char *end;
-	long x;
-
-	errno = 0;
-	x = strtol(v, &end, 0);
-	if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
-		snprintf(err, errlen, "%s '%s': must be an integer in %ld..%ld",
-		         name, v, lo, hi);
-		return -EINVAL;
-	}
-	*out = x;
-	return 0;
-}
-
-static int app_sendopts__num(const char *name, const char *v, double lo,
-                             double hi, double *out, char *err, size_t errlen)
-{
-	char *end;
-	double x;
-
-	errno = 0;
-	x = strtod(v, &end);
-	if (errno != 0 || end == v || *end != '\0' || !isfinite(x) || x < lo ||
-	    x > hi) {
-		snprintf(err, errlen, "%s '%s': must be a number in %g..%g",
-		         name, v, lo, hi);
-		return -EINVAL;
-	}
-	*out = x;
-	return 0;
-}
-
-int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
-                       char **argv, char *err, size_t errlen)
-{
-	bool send = strcmp(cmd, "send") == 0;
-
-	memset(o, 0, sizeof *o);
+	struct app_sendopts *o = p;
 	o->kind = CODEC_OPUS;
-	o->frame_us = 10000;
+	o->frame_ms = 10;
 	o->bitrate = 128000;
 	o->channels = 2;
 	o->pt = 96;
 	o->rate = 48000;
 	o->dscp = -1;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		char name[32];
-		const char *v = NULL;
-		long n;
-		double d;
+	o->ssrc = -1;
+}
 
-		if (a[0] != '-' || a[1] == '\0') {
-			if (!send || o->file != NULL) {
-				snprintf(err, errlen,
-				         "unexpected argument '%s'", a);
-				return -EINVAL;
-			}
-			o->file = a;
-			continue;
-		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			o->help = true;
-			continue;
-		}
-		const char *eq = strchr(a, '=');
-		size_t len = eq ? (size_t)(eq - a) : strlen(a);
-		if (len >= sizeof name) {
-			snprintf(err, errlen, "unknown option '%s'", a);
-			return -EINVAL;
-		}
-		memcpy(name, a, len);
-		name[len] = '\0';
-		/* Flags first: they take no value. */
-		if (send && !strcmp(name, "--loop") && !eq) {
-			o->loop = true;
-			continue;
-		}
-		if (send && !strcmp(name, "--capture") && !eq) {
-			o->capture = true;
-			continue;
-		}
-		if (send && !strcmp(name, "--quiet") && !eq) {
-			o->quiet = true;
-			continue;
-		}
-		static const char *const common[] = {
-		        "--to",       "--codec", "--frame-ms", "--bitrate",
-		        "--channels", "--rate",  "--pt",       NULL};
-		static const char *const sendonly[] = {"--ssrc",   "--start",
-		                                       "--dscp",   "--duration",
-		                                       "--device", NULL};
-		bool known = false;
-		for (int k = 0; common[k]; k++)
-			known |= !strcmp(name, common[k]);
-		for (int k = 0; send && sendonly[k]; k++)
-			known |= !strcmp(name, sendonly[k]);
-		if (!known) {
-			snprintf(err, errlen, "unknown option '%s'", name);
-			return -EINVAL;
-		}
-		if (eq) {
-			v = eq + 1;
-		} else if (i + 1 < argc) {
-			v = argv[++i];
-		} else {
-			snprintf(err, errlen, "%s needs a value", name);
-			return -EINVAL;
-		}
-		if (!strcmp(name, "--to")) {
-			o->to = v;
-		} else if (!strcmp(name, "--device")) {
-			o->device = v;
-		} else if (!strcmp(name, "--codec")) {
-			int k = codec_kind_parse(v);
-			if (k < 0) {
-				snprintf(err, errlen,
-				         "--codec '%s': use opus, l16 or l24",
-				         v);
-				return -EINVAL;
-			}
-			o->kind = (enum codec_kind)k;
-		} else if (!strcmp(name, "--frame-ms")) {
-			if (app_sendopts__num(name, v, 0.001, 1000, &d, err,
-			                      errlen) < 0)
-				return -EINVAL;
-			o->frame_us = (int)lround(d * 1000.0);
-		} else if (!strcmp(name, "--bitrate")) {
-			if (app_sendopts__int(name, v, 500, 512000, &n, err,
-			                      errlen) < 0)
-				return -EINVAL;
-			o->bitrate = (int)n;
-		} else if (!strcmp(name, "--channels")) {
-			if (app_sendopts__int(name, v, 1, CODEC_MAX_CHANNELS,
-			                      &n, err, errlen) < 0)
-				return -EINVAL;
-			o->channels = (int)n;
-		} else if (!strcmp(name, "--rate")) {
-			if (app_sendopts__int(name, v, 8000, 384000, &n, err,
-			                      errlen) < 0)
-				return -EINVAL;
-			o->rate = (int)n;
-		} else if (!strcmp(name, "--pt")) {
-			if (app_sendopts__int(name, v, 0, 127, &n, err,
-			                      errlen) < 0)
-				return -EINVAL;
-			o->pt = (int)n;
-		} else if (!strcmp(name, "--ssrc")) {
-			char *end;
-			errno = 0;
-			unsigned long long x = strtoull(v, &end, 0);
-			if (errno != 0 || end == v || *end != '\0' ||
-			    v[0] == '-' || x > UINT32_MAX) {
-				snprintf(err, errlen,
-				         "--ssrc '%s': must be 0..4294967295",
-				         v);
-				return -EINVAL;
-			}
-			o->has_ssrc = true;
-			o->ssrc = (uint32_t)x;
-		} else if (!strcmp(name, "--start")) {
-			if (app_sendopts__num(name, v, 0, 1e7, &o->start_s, err,
-			                      errlen) < 0)
-				return -EINVAL;
-		} else if (!strcmp(name, "--duration")) {
-			if (app_sendopts__num(name, v, 0.001, 1e7,
-			                      &o->duration_s, err, errlen) < 0)
-				return -EINVAL;
-		} else if (!strcmp(name, "--dscp")) {
-			if (app_sendopts__int(name, v, 0, 63, &n, err, errlen) <
-			    0)
-				return -EINVAL;
-			o->dscp = (int)n;
-		}
-	}
-	if (o->help)
+static const struct app_cmd app_sendopts__cmd_send = {
+        .name = "send",
+        .synopsis = "usage: rtbridge send FILE --to HOST:PORT [options]\n"
+                    "       rtbridge send --capture [--device D] --to "
+                    "HOST:PORT [options]",
+        .tables = {app_sendopts__stream, app_sendopts__send},
+        .size = sizeof(struct app_sendopts),
+        .init = app_sendopts__init,
+        .max_args = 1,
+};
+
+static const struct app_cmd app_sendopts__cmd_sdp = {
+        .name = "sdp",
+        .synopsis = "usage: rtbridge sdp --to HOST:PORT [options]   "
+                    "(prints SDP on stdout)",
+        .tables = {app_sendopts__stream},
+        .size = sizeof(struct app_sendopts),
+        .init = app_sendopts__init,
+};
+
+static const struct app_cmd *app_sendopts__cmd(const char *cmd)
+{
+	return strcmp(cmd, "send") == 0 ? &app_sendopts__cmd_send
+	                                : &app_sendopts__cmd_sdp;
+}
+
+/* One line for a combination of options that cannot work. */
+static int app_sendopts__refuse(const char *cmd, const char *why)
+{
+	fprintf(stderr, "rtbridge %s: %s\n", cmd, why);
+	return -EINVAL;
+}
+
+int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
+                       char **argv)
+{
+	bool send = strcmp(cmd, "send") == 0;
+	int nargs;
+	char why[96];
+
+	int rc = app_opts_parse(app_sendopts__cmd(cmd), o, argc, argv, &nargs);
+	if (rc != 0)
+		return rc;
+	o->file = nargs > 0 ? argv[1] : NULL;
+	o->frame_us = (int)lround(o->frame_ms * 1000.0);
+	if (o->to == NULL)
+		return app_sendopts__refuse(cmd, "--to HOST:PORT is required");
+	if (!send)
 		return 0;
-	if (o->to == NULL) {
-		snprintf(err, errlen, "--to HOST:PORT is required");
-		return -EINVAL;
-	}
-	if (send && o->capture && o->file) {
-		snprintf(err, errlen,
-		         "give either a FILE or --capture, not both");
-		return -EINVAL;
-	}
-	if (send && !o->capture && !o->file) {
-		snprintf(err, errlen,
-		         "no FILE to send (or --capture for live input)");
-		return -EINVAL;
-	}
-	if (send && o->capture && (o->loop || o->start_s > 0)) {
-		snprintf(
-		        err, errlen,
+	if (o->capture && o->file)
+		return app_sendopts__refuse(
+		        cmd, "give either a FILE or --capture, not both");
+	if (!o->capture && !o->file)
+		return app_sendopts__refuse(
+		        cmd, "no FILE to send (or --capture for live input)");
+	if (o->capture && (o->loop || o->start_s > 0))
+		return app_sendopts__refuse(
+		        cmd,
 		        "--loop and --start apply to a FILE, not to --capture");
-		return -EINVAL;
-	}
-	if (send && !o->capture && o->channels > 2) {
-		snprintf(err, errlen,
+	if (!o->capture && o->channels > 2) {
+		snprintf(why, sizeof(why),
 		         "--channels %d: a file is sent as mono or stereo",
 		         o->channels);
-		return -EINVAL;
+		return app_sendopts__refuse(cmd, why);
 	}
 	return 0;
 }
@@ -227,7 +134,7 @@ int app_sendopts_codec(const struct app_sendopts *o, int rate,
 {
 	const char *why = "";
 
-	codec_config_default(cfg, o->kind);
+	codec_config_default(cfg, (enum codec_kind)o->kind);
 	cfg->rate = rate;
 	cfg->channels = o->channels;
 	cfg->frame_us = o->frame_us;
@@ -236,49 +143,10 @@ int app_sendopts_codec(const struct app_sendopts *o, int rate,
 	if (codec_config_check(cfg, &why) < 0) {
 		snprintf(err, errlen,
 		         "%s at %d Hz, %d channel%s, %g ms frames: %s",
-		         codec_kind_name(o->kind), rate, o->channels,
-		         o->channels == 1 ? "" : "s", o->frame_us / 1000.0,
-		         why);
+		         codec_kind_name((enum codec_kind)o->kind), rate,
+		         o->channels, o->channels == 1 ? "" : "s",
+		         o->frame_us / 1000.0, why);
 		return -EINVAL;
 	}
 	return 0;
-}
-
-void app_sendopts_usage(const char *cmd, FILE *f)
-{
-	bool send = strcmp(cmd, "send") == 0;
-
-	if (send)
-		fprintf(f,
-		        "usage: rtbridge send FILE --to HOST:PORT [options]\n"
-		        "       rtbridge send --capture [--device D] --to "
-		        "HOST:PORT [options]\n");
-	else
-		fprintf(f, "usage: rtbridge sdp --to HOST:PORT [options]   "
-		           "(prints SDP on stdout)\n");
-	fprintf(f,
-	        "  --to HOST:PORT      destination ([V6ADDR]:PORT for IPv6)\n"
-	        "  --codec C           opus (default), l16 or l24\n"
-	        "  --frame-ms MS       packet duration: 2.5, 5, 10 (default) "
-	        "or 20\n"
-	        "  --bitrate BPS       Opus bit rate (default 128000)\n"
-	        "  --channels N        1 or 2 (default 2)\n"
-	        "  --rate HZ           stream rate (default 48000; files are "
-	        "resampled)\n"
-	        "  --pt N              RTP payload type (default 96)\n");
-	if (send)
-		fprintf(f,
-		        "  --ssrc N            RTP SSRC (default random)\n"
-		        "  --loop              start again at the end of the "
-		        "file\n"
-		        "  --start SEC         start this far into the file\n"
-		        "  --duration SEC      stop after this much audio\n"
-		        "  --dscp N            DiffServ code point 0..63 (46 = "
-		        "EF)\n"
-		        "  --capture           send live input instead of a "
-		        "file\n"
-		        "  --device D          input device (with --capture): "
-		        "index, name substring\n"
-		        "                      or HOSTAPI:NAME\n"
-		        "  --quiet             no progress line\n");
 }

@@ -4,7 +4,9 @@
  *
  * Both commands describe the same stream (destination, codec, frame size,
  * channels, payload type), so `rtbridge sdp` with the options given to
- * `rtbridge send` describes exactly what is sent. Context: control thread.
+ * `rtbridge send` describes exactly what is sent. Two app_opts tables: the
+ * stream's options (both commands) and the sender's own (send only).
+ * Context: control thread.
  */
 #ifndef RTB_APP_SENDOPTS_H
 #define RTB_APP_SENDOPTS_H
@@ -17,35 +19,35 @@
 #include "codec/codec.h"
 
 struct app_sendopts {
-	const char *file;     /* the positional argument (send), or NULL */
-	const char *to;       /* --to HOST:PORT */
-	const char *device;   /* --device D (capture) */
-	enum codec_kind kind; /* --codec */
-	int frame_us;         /* --frame-ms, in microseconds */
-	int bitrate;          /* --bitrate, bit/s (Opus) */
-	int channels;         /* --channels */
-	int rate; /* --rate Hz (default 48000; a file is resampled to it) */
-	int pt;   /* --pt */
-	bool has_ssrc;
-	uint32_t ssrc;     /* --ssrc */
-	bool loop;         /* --loop */
-	bool capture;      /* --capture */
-	bool quiet;        /* --quiet: no progress line */
-	double start_s;    /* --start */
-	double duration_s; /* --duration; 0: whole file / until stopped */
-	int dscp;          /* --dscp; -1: none */
-	bool help;         /* -h / --help */
+	const char *file;   /* the positional argument (send), or NULL */
+	const char *to;     /* --to HOST:PORT */
+	const char *device; /* --device D (capture) */
+	int kind;           /* --codec: enum codec_kind */
+	double frame_ms;    /* --frame-ms */
+	int frame_us;       /* the same in microseconds */
+	int bitrate;        /* --bitrate, bit/s (Opus) */
+	int channels;       /* --channels */
+	int rate;           /* --rate Hz (default 48000; a file is resampled) */
+	int pt;             /* --pt */
+	int64_t ssrc;       /* --ssrc; -1: random */
+	bool loop;          /* --loop */
+	bool capture;       /* --capture */
+	bool quiet;         /* --quiet: no progress line */
+	double start_s;     /* --start */
+	double duration_s;  /* --duration; 0: whole file / until stopped */
+	int dscp;           /* --dscp; -1: none */
 };
 
 /*
  * Parse argv (argv[0] is the command name). `cmd` is "send" or "sdp":
  * options only `send` knows are refused for `sdp`.
  *
- * Post: on failure err holds one line ("--frame-ms '7x': not a number")
- * Return: 0, or -EINVAL
+ * Return: 0, 1 when --help was asked (the help is printed), or -EINVAL
+ *         after printing one line
+ *         ("rtbridge send: --frame-ms '7x': must be a number in ...")
  */
 int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
-                       char **argv, char *err, size_t errlen);
+                       char **argv);
 
 /*
  * Fill a codec configuration from the options, at `rate` Hz.
@@ -55,8 +57,5 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
  */
 int app_sendopts_codec(const struct app_sendopts *o, int rate,
                        struct codec_config *cfg, char *err, size_t errlen);
-
-/* Print the option list for `cmd` ("send" or "sdp"). */
-void app_sendopts_usage(const char *cmd, FILE *f);
 
 #endif

@@ -73,6 +73,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        "\"concealed_frames\":%llu,\"inserted_frames\":%llu,"
 	        "\"jitter_ms\":%.3f,"
 	        "\"buffer_ms\":%.3f,\"target_ms\":%.3f,\"drift_ppm\":%.2f,"
+	        "\"sender_ppm\":%.2f,\"device_ppm\":%.2f,"
 	        "\"underruns\":%llu,\"resyncs\":%llu,\"rebuffers\":%llu,"
 	        "\"skips\":%llu,\"skipped_frames\":%llu,"
 	        "\"clock_mismatch\":%llu,\"decode_errors\":%llu,"
@@ -84,7 +85,8 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        (unsigned long long)st->concealed_frames,
 	        (unsigned long long)st->inserted, app_stats__num(st->jitter_ms),
 	        app_stats__num(st->buffer_ms), app_stats__num(st->target_ms),
-	        app_stats__num(st->drift_ppm),
+	        app_stats__num(st->drift_ppm), app_stats__num(st->sender_ppm),
+	        app_stats__num(st->device_ppm),
 	        (unsigned long long)st->underruns,
 	        (unsigned long long)st->resyncs,
 	        (unsigned long long)st->rebuffers,
@@ -105,17 +107,54 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 		fprintf(f, ",\"ended\":");
 		app_stats__str(f, x->ended);
 	}
+	if (x->record_error) {
+		fprintf(f, ",\"record_error\":");
+		app_stats__str(f, x->record_error);
+	}
+}
+
+static void app_stats__record(FILE *f, const struct app_stats_record *r)
+{
+	fprintf(f, "\"path\":");
+	app_stats__str(f, r->path);
+	fprintf(f, ",\"frames\":%llu", (unsigned long long)r->frames);
+	if (r->error) {
+		fprintf(f, ",\"error\":");
+		app_stats__str(f, r->error);
+	}
+}
+
+/* A line's start, when the output is on. Return: whether it is. */
+static bool app_stats__begin(struct app_stats *s, const char *type, double t)
+{
+	if (s->f)
+		fprintf(s->f, "{\"type\":\"%s\",\"t\":%.3f,", type, t);
+	return s->f != NULL;
+}
+
+/* A line's end: flushed so that a reader sees whole objects. */
+static void app_stats__end(struct app_stats *s)
+{
+	fprintf(s->f, "}\n");
+	fflush(s->f);
+}
+
+void app_stats_record_stopped(struct app_stats *s, double t_s,
+                              const struct app_stats_record *r)
+{
+	if (!app_stats__begin(s, "record_stopped", t_s))
+		return;
+	app_stats__record(s->f, r);
+	app_stats__end(s);
 }
 
 void app_stats_stream(struct app_stats *s, double t_s,
                       const struct app_stats_stream *x)
 {
-	if (!s->f)
+	if (!app_stats__begin(s, "stream", t_s))
 		return;
-	fprintf(s->f, "{\"type\":\"stream\",\"t\":%.3f,", t_s);
 	app_stats__fields(s->f, x);
-	fprintf(s->f, "}\n");
-	fflush(s->f);
+	app_stats__end(s);
 }
 
 void app_stats_summary_begin(struct app_stats *s, double t_s)
@@ -186,20 +225,25 @@ static void app_stats__receiver(FILE *f, const struct app_stats_receiver *x)
 void app_stats_receiver(struct app_stats *s, double t_s,
                         const struct app_stats_receiver *x)
 {
-	if (!s->f)
+	if (!app_stats__begin(s, "receiver", t_s))
 		return;
-	fprintf(s->f, "{\"type\":\"receiver\",\"t\":%.3f,", t_s);
 	app_stats__receiver(s->f, x);
-	fprintf(s->f, "}\n");
-	fflush(s->f);
+	app_stats__end(s);
 }
 
 void app_stats_summary_end(struct app_stats *s,
-                           const struct app_stats_receiver *x)
+                           const struct app_stats_receiver *x,
+                           const struct app_stats_record *mix)
 {
 	if (!s->f)
 		return;
-	fprintf(s->f, "],");
+	fputc(']', s->f);
+	if (mix) {
+		fprintf(s->f, ",\"mix_record\":{");
+		app_stats__record(s->f, mix);
+		fputc('}', s->f);
+	}
+	fputc(',', s->f);
 	app_stats__receiver(s->f, x);
 	fprintf(s->f,
 	        ",\"total_received\":%llu,\"total_lost\":%llu,"

@@ -3,12 +3,13 @@
  *
  * One JSON object per line (JSON Lines): one per stream per interval
  * (--stats-interval, 1 s by default) while it plays ("type":"stream"),
- * one for the receiver as a whole per interval ("type":"receiver"), and
- * a summary at exit ("type":"summary") with the streams' figures (the
- * last ones closed, a bounded number) and the receiver-wide counters
- * and totals. Written
- * with stdio on the control thread; flushed after each line so that a
- * reader following the file sees whole objects.
+ * one for the receiver as a whole per interval ("type":"receiver"), one
+ * when a recording stops by itself, e.g. on a full disk
+ * ("type":"record_stopped"), and a summary at exit ("type":"summary") with
+ * the streams' figures (the last ones closed, a bounded number), the mix
+ * recording and the receiver-wide counters and totals. Written with stdio
+ * on the control thread; flushed after each line so that a reader
+ * following the file sees whole objects.
  *
  * Context: control thread.
  */
@@ -36,8 +37,16 @@ struct app_stats_stream {
 	const struct netstream_stats *st;
 	double callback_max_us;
 	unsigned long rt_violations;
-	uint64_t recorded; /* frames recorded, when known */
-	const char *ended; /* why it ended (summary), or NULL */
+	uint64_t recorded;        /* frames recorded, when known */
+	const char *record_error; /* why the recording stopped, or NULL */
+	const char *ended;        /* why it ended (summary), or NULL */
+};
+
+/* A recording named in the summary or a record_stopped line. */
+struct app_stats_record {
+	const char *path;
+	uint64_t frames;   /* written to the file */
+	const char *error; /* why it stopped early, or NULL */
 };
 
 /* The receiver as a whole. */
@@ -76,11 +85,17 @@ void app_stats_stream(struct app_stats *s, double t_s,
 void app_stats_receiver(struct app_stats *s, double t_s,
                         const struct app_stats_receiver *x);
 
-/* The summary: begin, one call per stream, end with the receiver. */
+/* A recording stopped by itself (disk full, write error). */
+void app_stats_record_stopped(struct app_stats *s, double t_s,
+                              const struct app_stats_record *r);
+
+/* The summary: begin, one call per stream, end with the receiver and the
+ * mix recording (NULL: none). */
 void app_stats_summary_begin(struct app_stats *s, double t_s);
 void app_stats_summary_stream(struct app_stats *s,
                               const struct app_stats_stream *x);
 void app_stats_summary_end(struct app_stats *s,
-                           const struct app_stats_receiver *x);
+                           const struct app_stats_receiver *x,
+                           const struct app_stats_record *mix);
 
 #endif

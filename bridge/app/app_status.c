@@ -33,6 +33,13 @@ bool app_status_due(struct app_status *s)
 	       (int64_t)s->interval_ms * 1000000;
 }
 
+int64_t app_status_next_ns(const struct app_status *s)
+{
+	if (!s->tty)
+		return INT64_MAX;
+	return s->last_ns + (int64_t)s->interval_ms * 1000000;
+}
+
 void app_status_print(struct app_status *s, const char *fmt, ...)
 {
 	char line[512];

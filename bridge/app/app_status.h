@@ -33,6 +33,10 @@ void app_status_init(struct app_status *s, FILE *f, bool force_tty);
 /* Whether a redraw is due now (always false when not drawing). */
 bool app_status_due(struct app_status *s);
 
+/* When the next redraw is due, CLOCK_MONOTONIC ns (INT64_MAX when not
+ * drawing). */
+int64_t app_status_next_ns(const struct app_status *s);
+
 /* Redraw the line (printf format; no newline). */
 void app_status_print(struct app_status *s, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

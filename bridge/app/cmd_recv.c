@@ -1,22 +1,32 @@
 /*
  * cmd_recv: `rtbridge recv`, receive RTP streams, play, record and mix them
  *
- * Set-up on the control thread, in order: disk server, archive sources
- * (--mix) and the mix recorder (--record), the mixer, the device (PortAudio
- * or the virtual clock), the net thread and the receiver's socket. Then the
- * control loop, every 5 ms: drain the mixer's hand-backs, take each new
- * stream the net thread reports (a source that passed probation; it came
- * with one of the spare streams allocated ahead, already receiving: open
- * its recording tap and mixer_link it; without a spare, set one up and
- * receiver_install it), top the spares up again, sweep the streams the
- * net thread let go of (silent longer than --timeout, superseded, taken
- * over) and move every stream along its lifecycle (cmd_recv_impl.h),
- * write the JSON lines and the terminal status, and watch for the end
- * (signal, --duration, --idle-exit). Tear-down runs in reverse: the
- * socket closes first so the net thread lets go of every stream, then
- * the device stops, the mixer hands everything back, and every recording
- * is finalized and waited for. Exit status: 0, 1 on a runtime error, 2
- * on bad usage.
+ * Set-up on the control thread, in order: the engine (disk server, archive
+ * sources (--mix), the mix recorder (--record), the mixer, the device:
+ * PortAudio or the virtual clock, which sleeps while nothing is linked),
+ * then the net thread and the receiver's socket. Then the control loop,
+ * which sleeps until something happens: the net thread reports a new
+ * stream (it pokes the engine's eventfd), the disk thread has tried to
+ * create a stream's recording (it pokes it too), the engine wants its
+ * mixer drained, the sweep, the JSON lines or the status line are due, a
+ * stream's own step is due (cmd_recv_streams_due), a deadline
+ * (--duration, --idle-exit) passes, or a signal arrives. It then takes
+ * each new stream (a source that passed probation; it came with one of
+ * the spare streams allocated ahead, already receiving: start its
+ * recording; without a spare, set one up and receiver_install it), tops
+ * the spares up again, sweeps the streams the net thread let go of
+ * (silent longer than --timeout, superseded, taken over), moves every
+ * stream along its lifecycle (cmd_recv_impl.h: linked once its recording
+ * exists, unlinked after it played out, freed once its recording is
+ * finalized), notes recordings stopped by a full disk, and writes the
+ * JSON lines and the status.
+ *
+ * Tear-down: the socket closes first so the net thread lets go of every
+ * stream; the device runs on until what the streams had received has
+ * played out (and been recorded); then the engine stops, the mixer hands
+ * everything back, every recording is finalized and waited for, the
+ * summary names the files that exist. Exit status: 0, 1 on a runtime
+ * error (a recording that stopped early included), 2 on bad usage.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,158 +36,204 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge/app/app_record.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmd_recv_impl.h"
 #include "bridge/app/cmds.h"
-#include "bridge/rtcheck/rthook.h"
+
+#define RECV_DRAIN_MAX_MS 2500 /* longest play-out of the buffers at exit */
+
+static int64_t recv__min(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The net thread posted a new stream: wake the control loop. */
+static void recv__notify(void *arg)
+{
+	engine_wake(arg);
+}
+
+/* Stream recordings that stopped by themselves: said once each. */
+static void recv__check_records(struct recv *p)
+{
+	for (struct recv_stream *s = p->streams; s; s = s->next) {
+		if (!s->rec_opened || s->state >= RECV_CLOSING ||
+		    !app_record_check_stopped("recv", &s->tap,
+		                              &s->rec_reported))
+			continue;
+		struct app_stats_record r = {
+		        .path = s->path,
+		        .frames = disktap_frames_written(&s->tap),
+		        .error = disktap_error(&s->tap),
+		};
+		app_stats_record_stopped(&p->json, cmd_recv_secs(p), &r);
+	}
+}
+
+/* --sync: a stream that has had packets for the sync delay + 1 s and
+   decoded none has RTP times far from the media clock. */
+static bool recv__sync_stuck(struct recv *p, struct recv_stream *s,
+                             const struct netstream_stats *st, int64_t now)
+{
+	if (!p->o.sync_ms || s->sync_warned || !st->received)
+		return false;
+	if (!s->seen_ns)
+		s->seen_ns = now;
+	if (st->frames_in > st->concealed_frames)
+		s->sync_warned = true; /* it plays: nothing to say */
+	return !s->sync_warned &&
+	       now - s->seen_ns > (int64_t)(p->o.sync_ms + 1000) * 1000000;
+}
+
+/* Streams whose timing cannot be followed as sent, said once each: a
+   sender whose RTP clock disagrees with what its packets decode to (the
+   stream follows the decoded durations), and under --sync one whose RTP
+   times are not on the media clock. */
+static void recv__check_timing(struct recv *p, struct app_status *status,
+                               int64_t now)
+{
+	for (struct recv_stream *s = p->streams; s; s = s->next) {
+		struct netstream_stats st;
+		if (s->state != RECV_LINKED || netstream_stats(&s->ns, &st) < 0)
+			continue;
+		if (st.clock_mismatch && !s->clock_warned) {
+			s->clock_warned = true;
+			app_status_end(status);
+			fprintf(stderr,
+			        "rtbridge recv: warning: stream %08x from %s: "
+			        "its RTP timestamps run at another rate than "
+			        "its packets decode to; timed by the decoded "
+			        "audio instead\n",
+			        (unsigned)s->ssrc, s->from);
+		}
+		if (recv__sync_stuck(p, s, &st, now)) {
+			s->sync_warned = true;
+			app_status_end(status);
+			fprintf(stderr,
+			        "rtbridge recv: warning: stream %08x from %s: "
+			        "nothing played under --sync: its RTP times "
+			        "are far from the media clock (the sender must "
+			        "stamp them from the system clock, RFC 7273, "
+			        "and the clocks agree)\n",
+			        (unsigned)s->ssrc, s->from);
+		}
+	}
+}
+
+static void recv__mix_stopped(struct recv *p)
+{
+	struct app_stats_record r = {
+	        .path = p->o.record,
+	        .frames = disktap_frames_written(&p->e.rec),
+	        .error = disktap_error(&p->e.rec),
+	};
+	app_record_say_stopped("recv", &p->e.rec);
+	app_stats_record_stopped(&p->json, cmd_recv_secs(p), &r);
+}
+
+/* Whether a stream lives (not a spare): in set-up, playing or closing. */
+static bool recv__alive(const struct recv *p)
+{
+	return p->nalive > 0;
+}
+
+/* The sweep has work while a stream lives or datagrams came lately (an
+   entry without a stream, refused or pending, goes after --timeout). */
+static bool recv__sweep_due(struct recv *p, int64_t now)
+{
+	struct receiver_counters c;
+	receiver_counters(&p->rx, &c);
+	if (c.datagrams != p->dgrams_seen) {
+		p->dgrams_seen = c.datagrams;
+		p->dgrams_ns = now;
+	}
+	int64_t linger = (int64_t)(p->o.timeout_s * 1e9) + 2 * RECV_SWEEP_NS;
+	return recv__alive(p) || now - p->dgrams_ns < linger;
+}
+
+/* The control loop's deadlines, CLOCK_MONOTONIC ns (INT64_MAX: none). */
+struct recv_due {
+	int64_t sweep, json, end, idle_end;
+	bool sweeping, streams; /* the sweep and the JSON lines have work */
+};
+
+/* One turn of the control loop: everything that has come in or is due. */
+static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
+                       struct app_status *status)
+{
+	struct receiver_new n;
+	int64_t json_ns = (int64_t)p->o.stats_ms * 1000000;
+
+	engine_woken(&p->e);
+	if (engine_poll(&p->e) & ENGINE_EV_RECORD_STOPPED) {
+		app_status_end(status);
+		recv__mix_stopped(p);
+	}
+	while (receiver_poll_new(&p->rx, &n))
+		cmd_recv_streams_add(p, &n);
+	cmd_recv_streams_spare(p);
+	d->sweeping = recv__sweep_due(p, now);
+	if (d->sweeping && now >= d->sweep) {
+		cmd_recv_streams_sweep(p, (uint64_t)(p->o.timeout_s * 1e9));
+		d->sweep = now + RECV_SWEEP_NS;
+	}
+	cmd_recv_streams_tick(p);
+	recv__check_records(p);
+	recv__check_timing(p, status, now);
+	d->streams = recv__alive(p);
+	if (now >= d->json) {
+		if (d->streams)
+			cmd_recv_streams_json(p);
+		/* On the grid, never in a burst to catch up. */
+		d->json += json_ns * ((now - d->json) / json_ns + 1);
+	}
+	if (app_status_due(status))
+		cmd_recv_streams_draw(p, status);
+	/* Read after the clock: the net thread may have stamped a datagram
+	   since `now` was taken. */
+	int64_t last = (int64_t)receiver_last_rx_ns(&p->rx);
+	if (p->o.idle_exit_s > 0 && last)
+		d->idle_end = last + (int64_t)(p->o.idle_exit_s * 1e9);
+}
+
+/* The earliest deadline: the loop sleeps until then unless woken. */
+static int64_t recv__next(const struct recv *p, const struct recv_due *d,
+                          const struct app_status *status)
+{
+	int64_t due = recv__min(d->end, d->idle_end);
+	due = recv__min(due, engine_due_ns(&p->e));
+	due = recv__min(due, app_status_next_ns(status));
+	if (d->streams)
+		due = recv__min(due, d->json);
+	if (d->sweeping)
+		due = recv__min(due, d->sweep);
+	return recv__min(due, cmd_recv_streams_due(p));
+}
 
 static void recv__loop(struct recv *p)
 {
-	const struct timespec tick = {0, RECV_POLL_NS};
 	struct app_status status;
-	struct receiver_new n;
-	uint64_t timeout_ns = (uint64_t)(p->o.timeout_s * 1e9);
-	uint64_t json_ns = (uint64_t)p->o.stats_ms * 1000000u;
-	uint64_t next_sweep = 0, next_json = p->t0 + json_ns;
+	const int64_t t0 = (int64_t)p->t0;
+	struct recv_due d = {
+	        .json = t0 + (int64_t)p->o.stats_ms * 1000000,
+	        .end = p->o.duration_s > 0
+	                       ? t0 + (int64_t)(p->o.duration_s * 1e9)
+	                       : INT64_MAX,
+	        .idle_end = INT64_MAX,
+	};
 
 	app_status_init(&status, stderr, p->o.force_status);
 	for (;;) {
-		uint64_t now = netloop_now_ns();
-		mixer_poll(&p->m, &p->st);
-		while (receiver_poll_new(&p->rx, &n))
-			cmd_recv_streams_add(p, &n);
-		cmd_recv_streams_spare(p);
-		if (now >= next_sweep) {
-			cmd_recv_streams_sweep(p, timeout_ns);
-			next_sweep = now + RECV_SWEEP_NS;
-		}
-		cmd_recv_streams_tick(p);
-		if (now >= next_json) {
-			cmd_recv_streams_json(p);
-			next_json += json_ns;
-		}
-		if (app_status_due(&status))
-			cmd_recv_streams_draw(p, &status);
-		if (app_signal_stop_requested())
+		recv__tick(p, &d, (int64_t)netloop_now_ns(), &status);
+		int64_t now = (int64_t)netloop_now_ns();
+		if (app_signal_stop_requested() || now >= d.end ||
+		    now >= d.idle_end)
 			break;
-		if (p->o.duration_s > 0 && cmd_recv_secs(p) >= p->o.duration_s)
-			break;
-		/* Read after the clock: the net thread may have stamped a
-		   datagram since `now` was taken above. */
-		uint64_t last = receiver_last_rx_ns(&p->rx);
-		now = netloop_now_ns();
-		if (p->o.idle_exit_s > 0 && last && now > last &&
-		    (double)(now - last) / 1e9 >= p->o.idle_exit_s)
-			break;
-		if (p->rec_open && writebehind_status(p->rec.wb) < 0) {
-			app_status_end(&status);
-			fprintf(stderr,
-			        "rtbridge recv: recording stopped: %s\n",
-			        disktap_error(&p->rec));
-			p->rc = -EIO;
-			break;
-		}
-		nanosleep(&tick, NULL);
+		(void)app_signal_wait(engine_fd(&p->e),
+		                      recv__next(p, &d, &status));
 	}
 	app_status_end(&status);
-}
-
-static int recv__open_mix(struct recv *p)
-{
-	struct disksource_opts so = {.channels = p->channels,
-	                             .rate = RECV_RATE};
-	for (int i = 0; i < p->o.nmix; i++) {
-		int rc = disksource_open(&p->mix[i], &p->srv, p->o.mix[i], &so);
-		if (rc < 0) {
-			fprintf(stderr, "rtbridge recv: %s: %s\n", p->o.mix[i],
-			        strerror(-rc));
-			return rc;
-		}
-		p->nmix = i + 1;
-	}
-	for (int i = 0; i < p->o.nmix; i++) {
-		int rc = disksource_wait_ready(&p->mix[i], RECV_OPEN_MS);
-		if (rc < 0) {
-			const char *why = disksource_error(&p->mix[i]);
-			fprintf(stderr, "rtbridge recv: %s\n",
-			        why[0] ? why : strerror(-rc));
-			return rc;
-		}
-	}
-	return 0;
-}
-
-static int recv__open_record(struct recv *p)
-{
-	struct disktap_opts to = {.channels = p->channels, .rate = RECV_RATE};
-	int rc = disktap_open(&p->rec, &p->srv, p->o.record, &to);
-	if (rc == 0) {
-		p->rec_open = true;
-		rc = disktap_wait_open(&p->rec, RECV_OPEN_MS);
-	}
-	if (rc < 0)
-		fprintf(stderr, "rtbridge recv: %s\n",
-		        p->rec_open && disktap_error(&p->rec)[0]
-		                ? disktap_error(&p->rec)
-		                : strerror(-rc));
-	return rc;
-}
-
-static int recv__open_mixer(struct recv *p)
-{
-	struct mixer_config mc;
-	mixer_config_default(&mc);
-	mc.rate = RECV_RATE;
-	mc.channels = p->channels;
-	mc.max_sources = p->o.max_streams * 2u + (unsigned)p->o.nmix + 4u;
-	int rc = mixer_init(&p->m, &mc);
-	if (rc == 0) {
-		p->mixer_ready = true;
-		rc = mixer_stats_init(&p->st, &p->m);
-		p->stats_ready = rc == 0;
-	}
-	for (int i = 0; rc == 0 && i < p->nmix; i++)
-		rc = mixer_link(&p->m, &p->mix[i].src, 1.0f);
-	if (rc == 0 && p->rec_open)
-		rc = mixer_link_tap(&p->m, &p->rec.tap, MIXER_TAP_OUTPUT);
-	if (rc < 0)
-		fprintf(stderr, "rtbridge recv: cannot set up the mixer: %s\n",
-		        strerror(-rc));
-	return rc;
-}
-
-static int recv__open_device(struct recv *p)
-{
-	struct devcfg dc;
-	devcfg_default(&dc);
-	dc.rate = RECV_RATE;
-	dc.period = p->o.period;
-	dc.out_channels = p->channels;
-	dc.callback = mixer_process;
-	dc.user = &p->m;
-	enum device_kind kind = p->o.play ? DEVICE_PORTAUDIO : DEVICE_VCLOCK;
-	dc.mode = VCLOCK_REALTIME;
-	if (p->o.device) {
-		devcfg_select(&dc, p->o.device, p->dev_name,
-		              sizeof(p->dev_name));
-	}
-	int rc = device_open(&p->dev, kind, &dc);
-	if (rc < 0) {
-		const char *why = device_error(&p->dev);
-		if (p->o.device)
-			fprintf(stderr, "rtbridge recv: device '%s': %s\n",
-			        p->o.device, why[0] ? why : strerror(-rc));
-		else
-			fprintf(stderr,
-			        "rtbridge recv: no usable audio device (%s): "
-			        "use --no-play to receive and record without "
-			        "one\n",
-			        why[0] ? why : strerror(-rc));
-		device_close(&p->dev);
-		return rc;
-	}
-	p->dev_open = true;
-	return 0;
 }
 
 static int recv__open_net(struct recv *p)
@@ -191,6 +247,8 @@ static int recv__open_net(struct recv *p)
 	        .rcvbuf = 1 << 20,
 	        .max_datagram = cmd_recv_streams_datagram_max(&p->o),
 	        .min_sequential = p->o.probation,
+	        .notify = recv__notify,
+	        .notify_arg = &p->e,
 	};
 	int rc = receiver_init(&p->rx, &ro);
 	if (rc < 0) {
@@ -224,8 +282,8 @@ static int recv__open_net(struct recv *p)
 	return 0;
 }
 
-/* Tear down in reverse; every recording is finalized and waited for. */
-static void recv__teardown(struct recv *p)
+/* The net thread lets go of every stream; spares never linked are freed. */
+static void recv__close_net(struct recv *p)
 {
 	if (p->rx_ready)
 		receiver_close(&p->rx);
@@ -234,111 +292,150 @@ static void recv__teardown(struct recv *p)
 	p->nl_running = false;
 	if (p->rx_ready)
 		cmd_recv_streams_net_closed(p);
-	if (p->dev_open)
-		device_stop(&p->dev);
-	if (p->mixer_ready) {
-		mixer_poll(&p->m, &p->st);
-		mixer_clear(&p->m); /* hands back every source and tap */
-		p->mixer_ready = false;
+}
+
+/* How long a stream may still hold packets, ms: its playout delay now,
+   or the one it starts with when it has not published one yet. */
+static double recv__held_ms(struct recv_stream *s)
+{
+	const struct jitter_config *j = &s->ns.cfg.jitter;
+	struct netstream_stats st;
+	double ms = j->adaptive ? j->initial_ms : j->fixed_ms;
+
+	if (netstream_stats(&s->ns, &st) == 0) {
+		ms = st.buffer_ms > ms ? st.buffer_ms : ms;
+		ms = st.target_ms > ms ? st.target_ms : ms;
 	}
-	cmd_recv_streams_finish(p);
-	for (int i = 0; i < p->nmix; i++)
-		disksource_close(&p->mix[i]);
-	if (p->rec_open) {
-		disktap_close(&p->rec);
-		int rc = disktap_wait_closed(&p->rec, RECV_CLOSE_MS);
-		if (rc < 0) {
-			fprintf(stderr,
-			        "rtbridge recv: %s: recording failed: %s\n",
-			        p->o.record,
-			        p->rec.result.message[0] ? p->rec.result.message
-			                                 : strerror(-rc));
-			p->rc = rc;
+	return ms;
+}
+
+/* Frames the linked streams have recorded, all together. */
+static uint64_t recv__recorded(struct recv *p)
+{
+	uint64_t n = 0;
+	for (struct recv_stream *s = p->streams; s; s = s->next) {
+		struct netstream_stats st;
+		if (s->in_mixer && netstream_stats(&s->ns, &st) == 0)
+			n += st.recorded;
+	}
+	return n;
+}
+
+/* No more packets come: let the device play out (and the taps record)
+   what the streams still buffer: about their playout delay, and on while
+   the recordings still grow (dry concealment is not recorded). */
+static void recv__drain(struct recv *p)
+{
+	const struct timespec tick = {0, 5000000L};
+	double ms = 0;
+
+	for (struct recv_stream *s = p->streams; s; s = s->next)
+		if (s->in_mixer && recv__held_ms(s) > ms)
+			ms = recv__held_ms(s);
+	if (ms <= 0)
+		return;
+	uint64_t now = netloop_now_ns(), step = 30000000u;
+	uint64_t last = now + RECV_DRAIN_MAX_MS * 1000000ull;
+	uint64_t until = now + (uint64_t)(ms * 1e6) + step;
+	uint64_t recorded = recv__recorded(p);
+	for (; now < until && now < last; now = netloop_now_ns()) {
+		(void)engine_poll(&p->e);
+		nanosleep(&tick, NULL);
+		if (netloop_now_ns() >= until &&
+		    recv__recorded(p) != recorded) {
+			recorded = recv__recorded(p);
+			until = netloop_now_ns() + step;
 		}
 	}
-	if (p->srv_running)
-		(void)diskserver_stop(&p->srv);
-	p->srv_running = false;
+}
+
+/* Close every stream and wait for its recording, then the mix's. */
+static void recv__finish_records(struct recv *p)
+{
+	cmd_recv_streams_finish(p);
+	if (p->e.rec_open && app_record_failed("recv", p->o.record, &p->e.rec,
+	                                       p->e.rec_rc, p->e.rec_reported))
+		p->rc = p->e.rec_rc;
+}
+
+/* Tear down in reverse; every recording is finalized and waited for. */
+static void recv__teardown(struct recv *p, bool ran)
+{
+	recv__close_net(p);
+	if (ran)
+		recv__drain(p);
+	if (engine_stop(&p->e) < 0 && ran) {
+		fprintf(stderr, "rtbridge recv: %s\n", engine_error(&p->e));
+		p->rc = -EIO;
+	}
+	recv__finish_records(p);
 }
 
 static void recv__free(struct recv *p)
 {
-	if (p->dev_open)
-		device_close(&p->dev);
-	if (p->stats_ready)
-		mixer_stats_clear(&p->st);
+	engine_clear(&p->e);
 	if (p->rx_ready)
 		receiver_clear(&p->rx);
-	cmd_recv_streams_free(p);
+	cmd_recv_streams_free(p); /* after the disk server stopped */
 	app_stats_close(&p->json);
+}
+
+static int recv__start(struct recv *p)
+{
+	struct engine_config ec = {
+	        .clock = p->o.play ? ENGINE_DEVICE : ENGINE_VCLOCK,
+	        .device = p->o.device,
+	        .channels = p->channels,
+	        .period = p->o.period,
+	        .max_sources = p->o.max_streams * 2u + 4u,
+	        .archives = p->o.mix,
+	        .narchives = (unsigned)p->o.nmix,
+	        .record = p->o.record,
+	        .idle_pause = !p->o.play,
+	        .disk = p->o.record_dir != NULL,
+	};
+	int rc = engine_open(&p->e, &ec);
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge recv: %s\n", engine_error(&p->e));
+		return rc;
+	}
+	rc = recv__open_net(p);
+	if (rc == 0) {
+		rc = engine_start(&p->e);
+		if (rc < 0)
+			fprintf(stderr, "rtbridge recv: %s\n",
+			        engine_error(&p->e));
+	}
+	return rc;
 }
 
 int cmd_recv(int argc, char **argv)
 {
 	static struct recv p;
 	int rc = cmd_recv_opts_parse(&p.o, argc, argv);
-	if (rc == 1) {
-		cmd_recv_opts_usage(stdout);
-		return 0;
-	}
-	if (rc < 0)
-		return 2;
+	if (rc != 0)
+		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
 	p.channels = p.o.codec.channels > 2 ? (unsigned)p.o.codec.channels : 2u;
 	if (p.channels > 2 && p.o.nmix > 0) {
-		fprintf(stderr, "rtbridge recv: --mix needs streams of 1 or 2 "
-		                "channels\n");
+		fprintf(stderr, "rtbridge recv: "
+		                "--mix needs streams of 1 or 2 channels\n");
 		return 2;
 	}
-	if (p.o.play < 0)
-		p.o.play =
-		        1; /* the default; device_open says if there is none */
 	p.drift = p.o.drift != 0;
 	if (cmd_recv_streams_check(&p) < 0)
 		return 2;
 	if (app_stats_open(&p.json, p.o.stats_json) < 0)
 		return 1;
-	(void)rthook_init();
 	cmd_recv_streams_memory();
 	p.t0 = netloop_now_ns();
-
-	rc = diskserver_start(&p.srv, NULL);
-	if (rc < 0)
-		fprintf(stderr, "rtbridge recv: disk server: %s\n",
-		        diskserver_error(&p.srv));
-	else
-		p.srv_running = true;
-	if (rc == 0)
-		rc = recv__open_mix(&p);
-	if (rc == 0 && p.o.record)
-		rc = recv__open_record(&p);
-	if (rc == 0)
-		rc = recv__open_mixer(&p);
-	if (rc == 0)
-		rc = recv__open_device(&p);
-	if (rc == 0)
-		rc = recv__open_net(&p);
-	if (rc == 0) {
-		rc = app_signal_install();
-		if (rc < 0)
-			fprintf(stderr, "rtbridge recv: signals: %s\n",
-			        strerror(-rc));
-	}
-	if (rc == 0) {
-		rc = device_start(&p.dev);
-		if (rc < 0)
-			fprintf(stderr,
-			        "rtbridge recv: cannot start the device: %s\n",
-			        device_error(&p.dev));
-	}
+	p.dgrams_ns = (int64_t)p.t0;
+	rc = recv__start(&p);
 	bool ran = rc == 0;
 	if (ran)
 		recv__loop(&p);
-	recv__teardown(&p);
+	recv__teardown(&p, ran);
 	if (ran)
 		cmd_recv_streams_summary(&p);
-	app_signal_restore();
 	recv__free(&p);
-	if (rc < 0 || p.rc < 0)
-		return 1;
-	return 0;
+	return rc < 0 || p.rc < 0 ? 1 : 0;
 }

@@ -1,12 +1,12 @@
 /*
  * cmd_recv_impl: what the two halves of `rtbridge recv` share
  *
- * cmd_recv.c sets up and tears down the engine (disk server, mixer,
- * device, net thread, receiver) and runs the control loop;
- * cmd_recv_streams.c handles the incoming streams in that loop (their
- * lifecycle, below); cmd_recv_stats.c their statistics (JSON lines,
- * status line, summary) and the summaries of closed streams. Private to
- * bridge/app.
+ * cmd_recv.c sets up and tears down the command (the engine: disk server,
+ * mixer, device, archives, mix recorder; then the net thread and the
+ * receiver) and runs the control loop; cmd_recv_streams.c handles the
+ * incoming streams in that loop (their lifecycle, below);
+ * cmd_recv_stats.c their statistics (JSON lines, status line, summary)
+ * and the summaries of closed streams. Private to bridge/app.
  *
  * A stream's life on the control thread. Before it, the source was on
  * probation on the net thread (receiver.h), where nothing is allocated
@@ -17,7 +17,9 @@
  *   SETUP     a valid source's: named, installed on the net thread (it
  *             queues what arrives), its recording being created by the
  *             disk thread; linked into the mixer at the first tick the
- *             file exists (the control thread never waits for the disk)
+ *             file exists, or plays unrecorded if it could not be made
+ *             (the control thread never waits for the disk: the disk
+ *             thread's answer wakes it)
  *   LINKED    playing and recording, fed by the net thread
  *   DRAINING  on its way out: the net thread let go of it (idle,
  *             superseded, taken over), or its set-up failed, or the
@@ -51,24 +53,22 @@
 #include "bridge/app/app_stats.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmd_recv_opts.h"
-#include "bridge/audio/device.h"
-#include "bridge/audio/disksource.h"
+#include "bridge/app/engine.h"
 #include "bridge/audio/disktap.h"
-#include "bridge/audio/mixer.h"
-#include "bridge/disk/diskserver.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/receiver.h"
 
 #define RECV_RATE            48000u
-#define RECV_OPEN_MS         10000
-#define RECV_CLOSE_MS        30000
-#define RECV_POLL_NS         5000000LL  /* control loop period */
-#define RECV_SWEEP_NS        50000000LL /* idle sweep period */
+#define RECV_OPEN_MS         ENGINE_OPEN_MS
+#define RECV_CLOSE_MS        ENGINE_CLOSE_MS
+#define RECV_POLL_NS         5000000LL  /* retry of a busy step */
+#define RECV_SWEEP_NS        50000000LL /* idle sweep, while streams live */
 #define RECV_SPARES          4  /* streams allocated ahead for new SSRCs */
 #define RECV_SUMMARIES       64 /* closed streams listed in the summary */
 #define RECV_RETRY_NS        1000000000LL /* spare set-up after a failure */
 #define RECV_DRAIN_MARGIN_NS 100000000LL  /* after the largest delay */
 #define RECV_MMAP_THRESHOLD  (128 * 1024) /* bytes: mapped on their own */
+#define RECV_OUTCOME_MAX     300          /* a recording's outcome phrase */
 
 enum recv_stream_state {
 	RECV_SPARE,
@@ -85,11 +85,17 @@ struct recv_stream {
 	enum recv_stream_state state;
 	bool tap_open;
 	bool rec_opened;    /* the file was created */
+	bool no_file;       /* no file: not created, or empty and removed */
+	bool rec_reported;  /* its recording's stop was said */
 	bool on_net;        /* the net thread may still use or return it */
 	bool in_mixer;      /* linked, not yet handed back */
 	bool unlink_sent;   /* mixer_unlink accepted */
+	bool clock_warned;  /* its RTP clock's mismatch was said */
+	bool sync_warned;   /* --sync: that nothing plays was said */
+	int64_t seen_ns;    /* --sync: when its first packets were seen */
 	uint64_t unlink_ns; /* not before: it plays out what it holds */
 	uint64_t setup_ns;  /* its recording must exist by then */
+	uint64_t retry_ns;  /* a busy step (mixer ring full) again then */
 	uint32_t ssrc;
 	uint64_t id;           /* the receiver's stream id */
 	enum receiver_end why; /* why the net thread let go (0: not yet) */
@@ -109,7 +115,9 @@ struct recv_summary {
 	uint64_t frames; /* recorded (0: no file) */
 	struct netstream_stats st;
 	char from[ADDR_TEXT_MAX];
-	char path[512]; /* "" when not recorded */
+	char path[512];                 /* "" when no file exists */
+	char outcome[RECV_OUTCOME_MAX]; /* app_record_outcome, with a path */
+	char record_error[DISKFILE_ERRMSG_MAX]; /* "" or why it stopped */
 };
 
 /* Totals over every closed stream. */
@@ -120,19 +128,7 @@ struct recv_totals {
 
 struct recv {
 	struct cmd_recv_opts o;
-	struct diskserver srv;
-	bool srv_running;
-	struct disksource mix[CMD_RECV_MAX_MIX];
-	int nmix;
-	struct disktap rec;
-	bool rec_open;
-	struct mixer m;
-	bool mixer_ready;
-	struct mixer_stats st;
-	bool stats_ready;
-	struct device dev;
-	bool dev_open;
-	char dev_name[128]; /* --device, split at ':' for devcfg */
+	struct engine e;
 	struct netloop nl;
 	bool nl_running;
 	struct receiver rx;
@@ -152,6 +148,8 @@ struct recv {
 	unsigned channels;       /* mixer output */
 	bool drift;
 	uint64_t t0;
+	uint64_t dgrams_seen; /* datagrams counted at the last look */
+	int64_t dgrams_ns;    /* when that count last changed */
 	int rc;
 };
 
@@ -187,11 +185,16 @@ void cmd_recv_streams_sweep(struct recv *p, uint64_t idle_ns);
  * finished); bounded by the streams alive. */
 void cmd_recv_streams_tick(struct recv *p);
 
+/* When a stream next needs a tick without being woken (a set-up's
+ * deadline, a busy step, an unlink's time, a recording being finalized),
+ * CLOCK_MONOTONIC ns; INT64_MAX: none. */
+int64_t cmd_recv_streams_due(const struct recv *p);
+
 /* After receiver_close: the net thread let go of every stream; spares it
  * never used come back and are freed. */
 void cmd_recv_streams_net_closed(struct recv *p);
 
-/* After mixer_clear: close every stream and wait for its recording;
+/* After engine_stop: close every stream and wait for its recording;
  * a failed recording sets p->rc. */
 void cmd_recv_streams_finish(struct recv *p);
 

@@ -1,108 +1,153 @@
 /*
  * cmd_recv_opts: option parsing for `rtbridge recv` (see cmd_recv_opts.h)
  *
- * An --sdp file gives the defaults for port, codec, payload type, rate and
- * channels; options given explicitly win over it.
+ * The options are a table for app_opts. An --sdp file gives the defaults
+ * for port, codec, payload type, rate and channels; options given
+ * explicitly win over it.
  */
 #include "bridge/app/cmd_recv_opts.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/app/app_opts.h"
+#include "bridge/app/app_record.h"
 #include "bridge/audio/devcfg.h"
 #include "bridge/net/sdpparse.h"
 
 #define RECV_SDP_MAX 16384 /* bytes of an SDP file read */
 
-void cmd_recv_opts_usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: rtbridge recv --listen [ADDR:]PORT [options]\n"
-	        "\n"
-	        "Receives RTP audio streams (one per sender SSRC), plays "
-	        "and/or "
-	        "records them.\n"
-	        "  --listen [ADDR:]PORT   where to receive (IPv4, [IPv6], "
-	        "multicast group)\n"
-	        "  --codec opus|l16|l24   payload codec (default opus)\n"
-	        "  --pt N                 payload type accepted (default 96)\n"
-	        "  --channels N           channels of the streams (default 2)\n"
-	        "  --rate HZ              sample rate (default 48000)\n"
-	        "  --sdp FILE             take port, codec, pt, rate, channels "
-	        "from an SDP file\n"
-	        "  --play [--device D]    play the mix on a PortAudio device "
-	        "(default when one exists)\n"
-	        "  --no-play              run on the virtual clock (headless "
-	        "recorder)\n"
-	        "  --record FILE          record the output mix (.wav .flac "
-	        ".ogg .opus)\n"
-	        "  --record-dir DIR       record each stream to "
-	        "DIR/<ssrc-hex>.<format>\n"
-	        "  --record-format F      wav (default), flac, ogg or opus\n"
-	        "  --mix FILE             mix an archive file in (repeatable)\n"
-	        "  --latency auto|MS      playout delay (default auto)\n"
-	        "  --min-latency MS, --max-latency MS   limits of the "
-	        "automatic "
-	        "delay\n"
-	        "  --duration SEC         stop after SEC seconds\n"
-	        "  --idle-exit SEC        exit when no stream has had packets "
-	        "for SEC\n"
-	        "  --timeout SEC          remove a stream silent this long "
-	        "(default 2)\n"
-	        "  --stats-json PATH|-    one JSON object per stream per "
-	        "interval, and a summary\n"
-	        "  --stats-interval MS    interval of the JSON lines (default "
-	        "1000)\n"
-	        "  --allow ADDR[/PREFIX]  accept only these senders "
-	        "(repeatable; default anyone)\n"
-	        "  --max-streams N        streams at once (default 16)\n"
-	        "  --probation N          packets in sequence before a new "
-	        "SSRC becomes a stream\n"
-	        "                         (default 2, RFC 3550; 1: at once); "
-	        "they are kept and played\n"
-	        "  --drift / --no-drift   clock drift compensation (default "
-	        "on; recordings\n"
-	        "                         are taken before it, at the "
-	        "stream's rate)\n"
-	        "  --period N             frames per audio callback (default "
-	        "%u)\n",
-	        DEVCFG_PERIOD_DEFAULT);
-}
+#define RECV_OPT(f) offsetof(struct cmd_recv_opts, f)
 
-static int recv_opts__num(const char *opt, const char *arg, double lo,
-                          double hi, double *out)
+/* --latency auto|MS */
+static int recv_opts__latency(void *p, const struct app_opt *opt,
+                              const char *arg, char *err, size_t n)
 {
+	struct cmd_recv_opts *o = p;
 	char *end;
-	errno = 0;
+	(void)opt;
+	if (!strcmp(arg, "auto")) {
+		o->latency_auto = true;
+		return 0;
+	}
 	double v = strtod(arg, &end);
-	if (errno || end == arg || *end || !(v >= lo && v <= hi)) {
-		fprintf(stderr,
-		        "rtbridge recv: %s '%s': must be a number in %g..%g\n",
-		        opt, arg, lo, hi);
+	if (end == arg || *end || !(v >= 1 && v <= 2000)) {
+		snprintf(err, n, "must be auto or a number in 1..2000");
 		return -EINVAL;
 	}
-	*out = v;
+	o->latency_auto = false;
+	o->latency_ms = (unsigned)(v + 0.5);
 	return 0;
 }
 
-static int recv_opts__int(const char *opt, const char *arg, long lo, long hi,
-                          long *out)
+/* --allow ADDR[/PREFIX], repeatable */
+static int recv_opts__allow(void *p, const struct app_opt *opt, const char *arg,
+                            char *err, size_t n)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < lo || v > hi) {
-		fprintf(stderr,
-		        "rtbridge recv: %s '%s': must be an integer in "
-		        "%ld..%ld\n",
-		        opt, arg, lo, hi);
+	struct cmd_recv_opts *o = p;
+	(void)opt;
+	if (o->nallow == RECEIVER_MAX_ALLOW) {
+		snprintf(err, n, "at most %d --allow entries",
+		         RECEIVER_MAX_ALLOW);
 		return -EINVAL;
 	}
-	*out = v;
+	if (addr_net_parse(&o->allow[o->nallow], arg, err, n) < 0)
+		return -EINVAL;
+	o->nallow++;
 	return 0;
 }
+
+static const char *const recv_opts__formats[] = {"wav", "flac", "ogg", "opus",
+                                                 NULL};
+
+static const struct app_opt recv_opts__table[] = {
+        APP_STR("--listen", RECV_OPT(listen_arg), "[ADDR:]PORT",
+                "where to receive (IPv4, [IPv6], multicast group)"),
+        APP_OPT_CODEC(RECV_OPT(kind_arg)),
+        APP_OPT_PT(RECV_OPT(pt_arg)),
+        APP_INT("--channels", RECV_OPT(channels_arg), 1, CODEC_MAX_CHANNELS,
+                "N", "channels of the streams (default 2)"),
+        APP_INT("--rate", RECV_OPT(rate_arg), 8000, 192000, "HZ",
+                "sample rate (default 48000)"),
+        APP_STR("--sdp", RECV_OPT(sdp), "FILE",
+                "take port, codec, pt, rate, channels from an SDP file"),
+        APP_OPT_PLAY(RECV_OPT(play)),
+        APP_OPT_DEVICE(RECV_OPT(device)),
+        APP_OPT_NO_PLAY(RECV_OPT(play)),
+        APP_STR("--record", RECV_OPT(record), "FILE",
+                "record the output mix (.wav .flac .ogg .opus)"),
+        APP_STR("--record-dir", RECV_OPT(record_dir), "DIR",
+                "record each stream to DIR/<ssrc-hex>.<format>"),
+        APP_CHOICE("--record-format", RECV_OPT(record_format),
+                   recv_opts__formats, "F", "wav (default), flac, ogg or opus"),
+        APP_LIST("--mix", RECV_OPT(mix), RECV_OPT(nmix), CMD_RECV_MAX_MIX,
+                 "FILE", "mix an archive file in (repeatable)"),
+        APP_FN("--latency", recv_opts__latency, 0, "auto|MS",
+               "playout delay (default auto)"),
+        APP_MS("--min-latency", RECV_OPT(min_latency_ms), 0, 2000, "MS",
+               "lower limit of the automatic delay"),
+        APP_MS("--max-latency", RECV_OPT(max_latency_ms), 1, 2000, "MS",
+               "upper limit of the automatic delay"),
+        APP_MS("--sync", RECV_OPT(sync_ms), 1, 2000, "MS",
+               "play each RTP time at its media time + MS (senders\n"
+               "stamping the system clock, RFC 7273; a fixed delay)"),
+        APP_OPT_DURATION(RECV_OPT(duration_s), ""),
+        APP_NUM("--idle-exit", RECV_OPT(idle_exit_s), 0.01, 1e7, "SEC",
+                "exit when no stream has had packets for SEC"),
+        APP_NUM("--timeout", RECV_OPT(timeout_s), 0.05, 3600, "SEC",
+                "remove a stream silent this long (default {default})"),
+        APP_OPT_STATS_JSON(RECV_OPT(stats_json)),
+        APP_UINT("--stats-interval", RECV_OPT(stats_ms), 10, 3600000, "MS",
+                 "interval of the JSON lines (default {default})"),
+        APP_FN("--allow", recv_opts__allow, 0, "ADDR[/PREFIX]",
+               "accept only these senders (repeatable; default anyone)"),
+        APP_UINT("--max-streams", RECV_OPT(max_streams), 1,
+                 RECEIVER_MAX_STREAMS, "N",
+                 "streams at once (default {default})"),
+        APP_UINT("--probation", RECV_OPT(probation), 1, RECEIVER_MAX_PROBATION,
+                 "N",
+                 "packets in sequence before a new SSRC becomes a stream\n"
+                 "(default {default}, RFC 3550; 1: at once); they are kept\n"
+                 "and played"),
+        {.name = "--drift",
+         .kind = APP_OPT_SET,
+         .off = RECV_OPT(drift),
+         .set = 1,
+         .usage = "--drift / --no-drift",
+         .help = "clock drift compensation (default on; recordings\n"
+                 "are taken before it, at the stream's rate)"},
+        APP_SET("--no-drift", RECV_OPT(drift), 0, NULL),
+        APP_OPT_PERIOD(RECV_OPT(period)),
+        APP_OPT_STATUS(RECV_OPT(force_status)),
+        APP_OPT_END,
+};
+
+static void recv_opts__init(void *p)
+{
+	struct cmd_recv_opts *o = p;
+	o->play = -1;
+	o->drift = -1;
+	o->latency_auto = true;
+	o->timeout_s = 2.0;
+	o->stats_ms = 1000;
+	o->max_streams = 16;
+	o->probation = 2;
+	o->period = DEVCFG_PERIOD_DEFAULT;
+	o->record_format = "wav";
+	o->kind_arg = o->pt_arg = o->channels_arg = o->rate_arg = -1;
+}
+
+static const struct app_cmd recv_opts__cmd = {
+        .name = "recv",
+        .synopsis = "usage: rtbridge recv --listen [ADDR:]PORT [options]",
+        .about = "Receives RTP audio streams (one per sender SSRC), plays "
+                 "and/or records them.",
+        .tables = {recv_opts__table},
+        .size = sizeof(struct cmd_recv_opts),
+        .init = recv_opts__init,
+};
 
 static int recv_opts__sdp(const char *path, struct sdpparse_result *res)
 {
@@ -129,298 +174,35 @@ static int recv_opts__sdp(const char *path, struct sdpparse_result *res)
 	return rc;
 }
 
-int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
+/* Codec, payload type and listening port: the defaults, then the SDP
+   file, then what was given explicitly. Return: 0 or -EINVAL. */
+static int recv_opts__stream(struct cmd_recv_opts *o)
 {
-	enum {
-		OPT_LISTEN = 256,
-		OPT_CODEC,
-		OPT_PT,
-		OPT_CHANNELS,
-		OPT_RATE,
-		OPT_SDP,
-		OPT_PLAY,
-		OPT_NOPLAY,
-		OPT_DEVICE,
-		OPT_RECORD,
-		OPT_RECDIR,
-		OPT_RECFMT,
-		OPT_MIX,
-		OPT_LATENCY,
-		OPT_MINLAT,
-		OPT_MAXLAT,
-		OPT_DURATION,
-		OPT_IDLE,
-		OPT_TIMEOUT,
-		OPT_STATS,
-		OPT_STATS_IV,
-		OPT_ALLOW,
-		OPT_MAXSTREAMS,
-		OPT_PROBATION,
-		OPT_DRIFT,
-		OPT_NODRIFT,
-		OPT_PERIOD,
-		OPT_STATUS,
-	};
-	static const struct option longopts[] = {
-	        {"listen", required_argument, NULL, OPT_LISTEN},
-	        {"codec", required_argument, NULL, OPT_CODEC},
-	        {"pt", required_argument, NULL, OPT_PT},
-	        {"channels", required_argument, NULL, OPT_CHANNELS},
-	        {"rate", required_argument, NULL, OPT_RATE},
-	        {"sdp", required_argument, NULL, OPT_SDP},
-	        {"play", no_argument, NULL, OPT_PLAY},
-	        {"no-play", no_argument, NULL, OPT_NOPLAY},
-	        {"device", required_argument, NULL, OPT_DEVICE},
-	        {"record", required_argument, NULL, OPT_RECORD},
-	        {"record-dir", required_argument, NULL, OPT_RECDIR},
-	        {"record-format", required_argument, NULL, OPT_RECFMT},
-	        {"mix", required_argument, NULL, OPT_MIX},
-	        {"latency", required_argument, NULL, OPT_LATENCY},
-	        {"min-latency", required_argument, NULL, OPT_MINLAT},
-	        {"max-latency", required_argument, NULL, OPT_MAXLAT},
-	        {"duration", required_argument, NULL, OPT_DURATION},
-	        {"idle-exit", required_argument, NULL, OPT_IDLE},
-	        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	        {"stats-json", required_argument, NULL, OPT_STATS},
-	        {"stats-interval", required_argument, NULL, OPT_STATS_IV},
-	        {"allow", required_argument, NULL, OPT_ALLOW},
-	        {"max-streams", required_argument, NULL, OPT_MAXSTREAMS},
-	        {"probation", required_argument, NULL, OPT_PROBATION},
-	        {"drift", no_argument, NULL, OPT_DRIFT},
-	        {"no-drift", no_argument, NULL, OPT_NODRIFT},
-	        {"period", required_argument, NULL, OPT_PERIOD},
-	        {"status", no_argument, NULL, OPT_STATUS},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
-	const char *listen = NULL, *sdp = NULL, *codec = NULL;
-	long pt = -1, channels = -1, rate = -1, l;
-	double v;
-	char err[256];
-
-	memset(o, 0, sizeof(*o));
-	o->play = -1;
-	o->drift = -1;
-	o->latency_auto = true;
-	o->timeout_s = 2.0;
-	o->stats_ms = 1000;
-	o->max_streams = 16;
-	o->probation = 2;
-	o->period = DEVCFG_PERIOD_DEFAULT;
-	o->record_format = "wav";
-	optind = 1;
-	opterr = 0;
-	for (;;) {
-		int c = getopt_long(argc, argv, ":h", longopts, NULL);
-		if (c == -1)
-			break;
-		switch (c) {
-		case 'h':
-			return 1;
-		case OPT_LISTEN:
-			listen = optarg;
-			break;
-		case OPT_CODEC:
-			codec = optarg;
-			break;
-		case OPT_PT:
-			if (recv_opts__int("--pt", optarg, 0, 127, &pt) < 0)
-				return -EINVAL;
-			break;
-		case OPT_CHANNELS:
-			if (recv_opts__int("--channels", optarg, 1,
-			                   CODEC_MAX_CHANNELS, &channels) < 0)
-				return -EINVAL;
-			break;
-		case OPT_RATE:
-			if (recv_opts__int("--rate", optarg, 8000, 192000,
-			                   &rate) < 0)
-				return -EINVAL;
-			break;
-		case OPT_SDP:
-			sdp = optarg;
-			break;
-		case OPT_PLAY:
-			o->play = 1;
-			break;
-		case OPT_NOPLAY:
-			o->play = 0;
-			break;
-		case OPT_DEVICE:
-			o->device = optarg;
-			break;
-		case OPT_RECORD:
-			o->record = optarg;
-			break;
-		case OPT_RECDIR:
-			o->record_dir = optarg;
-			break;
-		case OPT_RECFMT:
-			if (strcmp(optarg, "wav") && strcmp(optarg, "flac") &&
-			    strcmp(optarg, "ogg") && strcmp(optarg, "opus")) {
-				fprintf(stderr,
-				        "rtbridge recv: --record-format '%s': "
-				        "use wav, flac, ogg or opus\n",
-				        optarg);
-				return -EINVAL;
-			}
-			o->record_format = optarg;
-			break;
-		case OPT_MIX:
-			if (o->nmix == CMD_RECV_MAX_MIX) {
-				fprintf(stderr,
-				        "rtbridge recv: at most %d --mix "
-				        "files\n",
-				        CMD_RECV_MAX_MIX);
-				return -EINVAL;
-			}
-			o->mix[o->nmix++] = optarg;
-			break;
-		case OPT_LATENCY:
-			if (!strcmp(optarg, "auto")) {
-				o->latency_auto = true;
-				break;
-			}
-			if (recv_opts__num("--latency", optarg, 1, 2000, &v) <
-			    0)
-				return -EINVAL;
-			o->latency_auto = false;
-			o->latency_ms = (unsigned)v;
-			break;
-		case OPT_MINLAT:
-			if (recv_opts__num("--min-latency", optarg, 0, 2000,
-			                   &v) < 0)
-				return -EINVAL;
-			o->min_latency_ms = (unsigned)v;
-			break;
-		case OPT_MAXLAT:
-			if (recv_opts__num("--max-latency", optarg, 1, 2000,
-			                   &v) < 0)
-				return -EINVAL;
-			o->max_latency_ms = (unsigned)v;
-			break;
-		case OPT_DURATION:
-			if (recv_opts__num("--duration", optarg, 0.001, 1e7,
-			                   &v) < 0)
-				return -EINVAL;
-			o->duration_s = v;
-			break;
-		case OPT_IDLE:
-			if (recv_opts__num("--idle-exit", optarg, 0.01, 1e7,
-			                   &v) < 0)
-				return -EINVAL;
-			o->idle_exit_s = v;
-			break;
-		case OPT_TIMEOUT:
-			if (recv_opts__num("--timeout", optarg, 0.05, 3600,
-			                   &v) < 0)
-				return -EINVAL;
-			o->timeout_s = v;
-			break;
-		case OPT_STATS:
-			o->stats_json = optarg;
-			break;
-		case OPT_STATS_IV:
-			if (recv_opts__int("--stats-interval", optarg, 10,
-			                   3600000, &l) < 0)
-				return -EINVAL;
-			o->stats_ms = (unsigned)l;
-			break;
-		case OPT_ALLOW:
-			if (o->nallow == RECEIVER_MAX_ALLOW) {
-				fprintf(stderr,
-				        "rtbridge recv: at most %d --allow "
-				        "entries\n",
-				        RECEIVER_MAX_ALLOW);
-				return -EINVAL;
-			}
-			if (addr_net_parse(&o->allow[o->nallow], optarg, err,
-			                   sizeof(err)) < 0) {
-				fprintf(stderr, "rtbridge recv: --allow: %s\n",
-				        err);
-				return -EINVAL;
-			}
-			o->nallow++;
-			break;
-		case OPT_MAXSTREAMS:
-			if (recv_opts__int("--max-streams", optarg, 1,
-			                   RECEIVER_MAX_STREAMS, &l) < 0)
-				return -EINVAL;
-			o->max_streams = (unsigned)l;
-			break;
-		case OPT_PROBATION:
-			if (recv_opts__int("--probation", optarg, 1,
-			                   RECEIVER_MAX_PROBATION, &l) < 0)
-				return -EINVAL;
-			o->probation = (unsigned)l;
-			break;
-		case OPT_DRIFT:
-			o->drift = 1;
-			break;
-		case OPT_NODRIFT:
-			o->drift = 0;
-			break;
-		case OPT_PERIOD:
-			if (recv_opts__int("--period", optarg,
-			                   DEVCFG_PERIOD_MIN, DEVCFG_PERIOD_MAX,
-			                   &l) < 0)
-				return -EINVAL;
-			o->period = (unsigned)l;
-			break;
-		case OPT_STATUS:
-			o->force_status = true;
-			break;
-		case ':':
-			fprintf(stderr, "rtbridge recv: %s needs a value\n",
-			        argv[optind - 1]);
-			return -EINVAL;
-		default:
-			fprintf(stderr, "rtbridge recv: unknown option '%s'\n",
-			        argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "rtbridge recv: unexpected argument '%s'\n",
-		        argv[optind]);
-		return -EINVAL;
-	}
-
-	/* Codec: defaults, then the SDP file, then explicit options. */
-	int kind = CODEC_OPUS;
 	struct sdpparse_result sr;
-	char sdp_listen[16] = "";
-	if (sdp) {
-		if (recv_opts__sdp(sdp, &sr) < 0)
+	char sdp_port[16] = "", err[256];
+	const char *listen = o->listen_arg, *why = "";
+	int kind = CODEC_OPUS, pt = o->pt_arg;
+	int channels = o->channels_arg, rate = o->rate_arg;
+
+	if (o->sdp) {
+		if (recv_opts__sdp(o->sdp, &sr) < 0)
 			return -EINVAL;
 		kind = sr.kind;
-		if (pt < 0)
-			pt = sr.pt;
-		if (channels < 0)
-			channels = sr.channels;
-		if (rate < 0)
-			rate = sr.rate;
-		snprintf(sdp_listen, sizeof(sdp_listen), "%u", sr.port);
+		pt = pt < 0 ? sr.pt : pt;
+		channels = channels < 0 ? sr.channels : channels;
+		rate = rate < 0 ? sr.rate : rate;
+		snprintf(sdp_port, sizeof(sdp_port), "%u", sr.port);
 	}
-	if (codec) {
-		kind = codec_kind_parse(codec);
-		if (kind < 0) {
-			fprintf(stderr,
-			        "rtbridge recv: --codec '%s': use opus, l16 or "
-			        "l24\n",
-			        codec);
-			return -EINVAL;
-		}
-	}
+	if (o->kind_arg >= 0)
+		kind = o->kind_arg;
 	codec_config_default(&o->codec, (enum codec_kind)kind);
-	o->pt = pt >= 0 ? (int)pt : 96;
+	o->pt = pt >= 0 ? pt : 96;
 	if (channels > 0)
-		o->codec.channels = (int)channels;
+		o->codec.channels = channels;
 	if (rate > 0)
-		o->codec.rate = (int)rate;
-	if (sdp && sr.ptime_us > 0 && kind == (int)sr.kind)
+		o->codec.rate = rate;
+	if (o->sdp && sr.ptime_us > 0 && kind == (int)sr.kind)
 		o->codec.frame_us = sr.ptime_us;
-	const char *why = "";
 	if (codec_config_check(&o->codec, &why) < 0) {
 		fprintf(stderr,
 		        "rtbridge recv: %s with %d channels at %d Hz: %s\n",
@@ -428,11 +210,11 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		        o->codec.rate, why);
 		return -EINVAL;
 	}
-	if (!listen && sdp_listen[0])
-		listen = sdp_listen;
+	if (!listen && sdp_port[0])
+		listen = sdp_port;
 	if (!listen) {
-		fprintf(stderr, "rtbridge recv: --listen [ADDR:]PORT is "
-		                "required\n");
+		fprintf(stderr,
+		        "rtbridge recv: --listen [ADDR:]PORT is required\n");
 		return -EINVAL;
 	}
 	if (addr_parse(&o->listen, NULL, listen, ADDR_LISTEN | ADDR_PORT_ZERO,
@@ -440,29 +222,44 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		fprintf(stderr, "rtbridge recv: --listen: %s\n", err);
 		return -EINVAL;
 	}
-	if (o->device && o->play == 0) {
-		fprintf(stderr, "rtbridge recv: --device and --no-play exclude "
-		                "each other\n");
+	return 0;
+}
+
+int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
+{
+	int rc = app_opts_parse(&recv_opts__cmd, o, argc, argv, NULL);
+	if (rc != 0)
+		return rc;
+	if (recv_opts__stream(o) < 0 ||
+	    app_opts_play("recv", o->device, &o->play) < 0)
 		return -EINVAL;
-	}
-	if (o->device)
-		o->play = 1;
 	if (!o->latency_auto && o->max_latency_ms &&
 	    o->latency_ms > o->max_latency_ms) {
 		fprintf(stderr,
-		        "rtbridge recv: --latency %u is above "
-		        "--max-latency %u\n",
+		        "rtbridge recv: "
+		        "--latency %u is above --max-latency %u\n",
 		        o->latency_ms, o->max_latency_ms);
 		return -EINVAL;
 	}
 	if (o->min_latency_ms && o->max_latency_ms &&
 	    o->min_latency_ms > o->max_latency_ms) {
 		fprintf(stderr,
-		        "rtbridge recv: --min-latency %u is above "
-		        "--max-latency "
-		        "%u\n",
+		        "rtbridge recv: "
+		        "--min-latency %u is above --max-latency %u\n",
 		        o->min_latency_ms, o->max_latency_ms);
 		return -EINVAL;
 	}
+	if (o->sync_ms &&
+	    (!o->latency_auto || o->min_latency_ms || o->max_latency_ms)) {
+		fprintf(stderr,
+		        "rtbridge recv: --sync sets the delay itself: "
+		        "it does not go with --latency, --min-latency or "
+		        "--max-latency\n");
+		return -EINVAL;
+	}
+	if (o->record && app_record_check_file("recv", o->record) < 0)
+		return -EINVAL;
+	if (o->record_dir && app_record_check_dir("recv", o->record_dir) < 0)
+		return -EINVAL;
 	return 0;
 }

@@ -20,7 +20,7 @@ struct cmd_recv_opts {
 	struct sockaddr_storage listen;
 	struct codec_config codec; /* kind, rate, channels, frame_us */
 	int pt;
-	int play;                  /* 1 --play, 0 --no-play, -1 not said */
+	int play;                  /* 1 --play, 0 --no-play */
 	const char *device;        /* NULL: default */
 	const char *record;        /* output mix; NULL: none */
 	const char *record_dir;    /* one file per stream; NULL: none */
@@ -31,6 +31,7 @@ struct cmd_recv_opts {
 	unsigned latency_ms;     /* fixed, when !latency_auto */
 	unsigned min_latency_ms; /* 0: the jitter buffer's default */
 	unsigned max_latency_ms; /* 0: the jitter buffer's default */
+	unsigned sync_ms;        /* media-clock sync delay; 0: no sync */
 	double duration_s;       /* 0: until stopped */
 	double idle_exit_s;      /* 0: never */
 	double timeout_s;        /* a stream silent this long is removed */
@@ -44,16 +45,17 @@ struct cmd_recv_opts {
 	int drift;          /* 1 on, 0 off, -1: not given (on) */
 	unsigned period;    /* frames per callback */
 	bool force_status;
+	/* As given, before the SDP file fills in what is missing. */
+	const char *listen_arg, *sdp;
+	int kind_arg, pt_arg, channels_arg, rate_arg; /* -1: not given */
 };
 
-/* Print the usage text. Context: control thread. */
-void cmd_recv_opts_usage(FILE *f);
-
 /*
- * Parse `rtbridge recv` arguments (argv[0] is "recv")
+ * Parse `rtbridge recv` arguments (argv[0] is "recv"). Checks that the
+ * --record and --record-dir targets can be written.
  *
- * Return: 0, 1 when --help was asked, or -EINVAL after printing one line
- *         saying what is wrong
+ * Return: 0, 1 when --help was asked (the help is printed), or -EINVAL
+ *         after printing one line saying what is wrong
  * Context: control thread
  */
 int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv);

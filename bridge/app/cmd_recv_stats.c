@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge/app/app_record.h"
 #include "bridge/rtcheck/rthook.h"
 
 static const char *recv__ended(int why)
@@ -57,8 +58,15 @@ void cmd_recv_stats_closed(struct recv *p, const struct recv_stream *s,
 	/* The audio thread's last figures (the stream is unlinked). */
 	x->st = s->ns.st;
 	snprintf(x->from, sizeof(x->from), "%s", s->from);
-	if (s->tap_open)
+	if (s->tap_open && !s->no_file) {
+		/* Only a file that exists is named. */
 		snprintf(x->path, sizeof(x->path), "%s", s->path);
+		(void)app_record_outcome(x->outcome, sizeof(x->outcome),
+		                         s->path, &s->tap, rec_rc);
+	}
+	if (s->tap_open && (s->rec_reported || rec_rc < 0))
+		snprintf(x->record_error, sizeof(x->record_error), "%s",
+		         disktap_error(&s->tap));
 	struct recv_totals *t = &p->totals;
 	t->closed++;
 	t->received += x->st.received;
@@ -85,8 +93,8 @@ static void recv__receiver(const struct recv *p, struct receiver_counters *c,
 	x->total_concealed_frames = p->totals.concealed_frames;
 	x->total_underruns = p->totals.underruns;
 	x->total_recorded_frames = p->totals.recorded_frames;
-	x->callback_max_us = p->st.cb_us_max;
-	x->callback_p99_us = p->st.cb_us_p99_all;
+	x->callback_max_us = p->e.st.cb_us_max;
+	x->callback_p99_us = p->e.st.cb_us_p99_all;
 	x->rt_violations = rthook_violations();
 }
 
@@ -104,11 +112,14 @@ void cmd_recv_streams_json(struct recv *p)
 		memset(&x, 0, sizeof(x));
 		x.ssrc = s->ssrc;
 		x.from = s->from;
-		x.record = s->tap_open ? s->path : NULL;
+		x.record = s->rec_opened ? s->path : NULL;
+		x.record_error =
+		        s->rec_reported ? disktap_error(&s->tap) : NULL;
 		x.st = &st;
-		x.callback_max_us = p->st.cb_us_max;
+		x.callback_max_us = p->e.st.cb_us_max;
 		x.rt_violations = rthook_violations();
-		x.recorded = s->tap_open ? disktap_frames_written(&s->tap) : 0;
+		x.recorded =
+		        s->rec_opened ? disktap_frames_written(&s->tap) : 0;
 		app_stats_stream(&p->json, t, &x);
 	}
 	recv__receiver(p, &c, &rx);
@@ -123,13 +134,13 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status)
 
 	used += (size_t)snprintf(
 	        line, sizeof(line), "out %s",
-	        app_status_meter(meter, sizeof(meter), p->st.out_peak, 10));
+	        app_status_meter(meter, sizeof(meter), p->e.st.out_peak, 10));
 	for (struct recv_stream *s = p->streams; s && shown < 4; s = s->next) {
 		struct netstream_stats st;
 		if (s->state != RECV_LINKED || netstream_stats(&s->ns, &st) < 0)
 			continue;
 		const struct mixer_source_stats *ms =
-		        mixer_stats_find(&p->st, &s->ns.src);
+		        mixer_stats_find(&p->e.st, &s->ns.src);
 		double loss = st.received + st.lost
 		                      ? 100.0 * (double)st.lost /
 		                                (double)(st.received + st.lost)
@@ -137,8 +148,8 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status)
 		if (used < sizeof(line))
 			used += (size_t)snprintf(
 			        line + used, sizeof(line) - used,
-			        " | %08x %s loss %.1f%% jit %.1f buf %.0f/%.0f "
-			        "ms",
+			        " | %08x %s loss %.1f%% "
+			        "jit %.1f buf %.0f/%.0f ms",
 			        (unsigned)s->ssrc,
 			        app_status_meter(meter, sizeof(meter),
 			                         ms ? ms->peak : 0.0f, 8),
@@ -154,6 +165,12 @@ void cmd_recv_streams_summary(struct recv *p)
 	struct receiver_counters c;
 	struct app_stats_receiver rx;
 	struct app_stats_stream x;
+	char outcome[RECV_OUTCOME_MAX];
+	struct app_stats_record mix = {
+	        .path = p->o.record,
+	        .frames = p->e.rec.result.frames,
+	        .error = p->e.rec_rc < 0 ? disktap_error(&p->e.rec) : NULL,
+	};
 
 	recv__receiver(p, &c, &rx);
 	app_stats_summary_begin(&p->json, cmd_recv_secs(p));
@@ -168,9 +185,10 @@ void cmd_recv_streams_summary(struct recv *p)
 		x.from = s->from;
 		x.record = s->path[0] ? s->path : NULL;
 		x.st = &s->st;
-		x.callback_max_us = p->st.cb_us_max;
+		x.callback_max_us = p->e.st.cb_us_max;
 		x.rt_violations = rx.rt_violations;
 		x.recorded = s->frames;
+		x.record_error = s->record_error[0] ? s->record_error : NULL;
 		x.ended = recv__ended(s->why);
 		app_stats_summary_stream(&p->json, &x);
 		fprintf(f,
@@ -190,12 +208,10 @@ void cmd_recv_streams_summary(struct recv *p)
 		        (unsigned long long)s->st.skipped_frames,
 		        (unsigned long long)s->st.clock_mismatch);
 		if (s->path[0])
-			fprintf(f, "; %s: %llu frames%s", s->path,
-			        (unsigned long long)s->frames,
-			        s->rec_rc < 0 ? " (FAILED)" : "");
+			fprintf(f, "; %s: %s", s->path, s->outcome);
 		fputc('\n', f);
 	}
-	app_stats_summary_end(&p->json, &rx);
+	app_stats_summary_end(&p->json, &rx, p->e.rec_open ? &mix : NULL);
 	fprintf(f,
 	        "datagrams %llu: accepted %llu, malformed %llu, too big %llu, "
 	        "unknown pt %llu, not allowed %llu, over max streams %llu, "
@@ -225,10 +241,12 @@ void cmd_recv_streams_summary(struct recv *p)
 	        (unsigned long long)c.superseded,
 	        (unsigned long long)p->setup_failed);
 	fprintf(f, "callback max %.1f us, p99 %.1f us; rt_violations %lu%s\n",
-	        p->st.cb_us_max, p->st.cb_us_p99_all, rx.rt_violations,
+	        p->e.st.cb_us_max, p->e.st.cb_us_p99_all, rx.rt_violations,
 	        rthook_loaded() ? "" : " (checker not loaded)");
-	if (p->rec_open)
-		fprintf(f, "recorded %s: %llu frames\n", p->o.record,
-		        (unsigned long long)p->rec.result.frames);
+	if (p->e.rec_open)
+		fprintf(f, "recorded %s: %s\n", p->o.record,
+		        app_record_outcome(outcome, sizeof(outcome),
+		                           p->o.record, &p->e.rec,
+		                           p->e.rec_rc));
 	fflush(f);
 }

@@ -16,6 +16,8 @@
  */
 #include "bridge/app/cmd_recv_impl.h"
 
+#include "bridge/app/app_record.h"
+
 #include <assert.h>
 #include <malloc.h>
 #include <stddef.h>
@@ -81,6 +83,13 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 		c->jitter.adaptive = false;
 		c->jitter.fixed_ms = o->latency_ms;
 	}
+	if (o->sync_ms) {
+		/* Media-clock sync: the delay is sync_ms, fixed (the buffer
+		   is sized for it). */
+		c->jitter.sync_ms = o->sync_ms;
+		c->jitter.adaptive = false;
+		c->jitter.fixed_ms = o->sync_ms;
+	}
 	if (o->min_latency_ms)
 		c->jitter.min_ms = o->min_latency_ms;
 	if (o->max_latency_ms)
@@ -118,6 +127,13 @@ static void recv__path(const struct recv *p, struct recv_stream *s)
 		         (unsigned)s->ssrc, n, ext);
 }
 
+/* The disk thread tried to create a recording: wake the control loop,
+   which links the stream at once. Context: disk thread. */
+static void recv__tap_opened(void *arg)
+{
+	engine_wake(arg);
+}
+
 /* Start creating the stream's recording (the disk thread does it; see
    recv__tap_ready). Return: 0, or -errno with one line printed. */
 static int recv__open_tap(struct recv *p, struct recv_stream *s)
@@ -128,9 +144,11 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 	        .rate = (unsigned)p->o.codec.rate,
 	        .encoding = p->o.codec.kind == CODEC_L16 ? DISKFILE_ENC_PCM16
 	                                                 : DISKFILE_ENC_PCM24,
+	        .opened = recv__tap_opened,
+	        .opened_arg = &p->e,
 	};
 	recv__path(p, s);
-	int rc = disktap_open(&s->tap, &p->srv, s->path, &to);
+	int rc = disktap_open(&s->tap, engine_disk(&p->e), s->path, &to);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
 		        strerror(-rc));
@@ -140,21 +158,28 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 	return 0;
 }
 
-/* Whether the recording is ready. Return: 1 (or no recording), 0 not
-   yet, or -errno with one line printed (it could not be created, or the
-   disk thread did not answer within RECV_OPEN_MS). */
-static int recv__tap_ready(struct recv_stream *s)
+/* Whether the stream can be linked: 1 when its recording exists, when
+   it has none, or when it could not be created (one line says so, the
+   stream plays on unrecorded and the exit status will be 1: the tap is
+   closed, and waited for at CLOSING); 0 while the disk thread has not
+   answered (within RECV_OPEN_MS). */
+static int recv__tap_ready(struct recv *p, struct recv_stream *s)
 {
-	if (!s->tap_open || s->rec_opened)
+	if (!s->tap_open || s->rec_opened || s->no_file)
 		return 1;
 	int rc = disktap_wait_open(&s->tap, 0);
 	if (rc == -ETIMEDOUT && netloop_now_ns() < s->setup_ns)
 		return 0;
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: %s\n",
+		fprintf(stderr,
+		        "rtbridge recv: %s "
+		        "(the stream plays on, not recorded)\n",
 		        disktap_error(&s->tap)[0] ? disktap_error(&s->tap)
 		                                  : strerror(-rc));
-		return rc;
+		disktap_close(&s->tap);
+		s->no_file = true;
+		p->rc = rc;
+		return 1;
 	}
 	s->rec_opened = true;
 	return 1;
@@ -217,7 +242,7 @@ static void recv__set(struct recv *p, struct recv_stream *s,
 		/* Neither thread holds it: its counters are final (dry
 		   concealment after the last packet is not in them). */
 		netstream_clear(&s->ns);
-		if (s->tap_open)
+		if (s->tap_open && !s->no_file)
 			disktap_close(&s->tap);
 		break;
 	case RECV_CLOSED:
@@ -300,18 +325,17 @@ static bool recv__recorded(struct recv *p, struct recv_stream *s, int *rc,
 	if (*rc == -ETIMEDOUT && !s->tap.close_rc)
 		return false;
 	*frames = s->tap.result.frames;
-	if (*rc < 0) {
-		/* Said already when the file could not be made. */
-		if (s->rec_opened)
-			fprintf(stderr,
-			        "rtbridge recv: %s: recording failed: %s\n",
-			        s->path,
-			        s->tap.result.message[0] ? s->tap.result.message
-			                                 : strerror(-*rc));
+	if (s->no_file) {
+		/* It could not be created (said then): nothing is left. */
+		(void)unlink(s->path);
+		*frames = 0;
+	} else if (app_record_failed("recv", s->path, &s->tap, *rc,
+	                             s->rec_reported)) {
 		p->rc = *rc;
 	} else if (*frames == 0) {
 		/* A stream that never played a packet: no file. */
 		(void)unlink(s->path);
+		s->no_file = true;
 	}
 	return true;
 }
@@ -334,11 +358,11 @@ static void recv__refuse(struct recv *p, struct recv_stream *s)
    when the set-up failed (refuse it), else 0 (linked or not yet). */
 static int recv__finish_setup(struct recv *p, struct recv_stream *s)
 {
-	int rc = recv__tap_ready(s);
+	int rc = recv__tap_ready(p, s);
 
-	if (rc <= 0)
+	if (rc <= 0 || netloop_now_ns() < s->retry_ns)
 		return rc;
-	if (s->tap_open && !s->ns.rec) {
+	if (s->rec_opened && !s->ns.rec) {
 		rc = netstream_set_record(&s->ns, &s->tap.tap);
 		if (rc < 0) {
 			fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
@@ -346,14 +370,12 @@ static int recv__finish_setup(struct recv *p, struct recv_stream *s)
 			return rc;
 		}
 	}
-	for (int i = 0; i < 100; i++) {
-		rc = mixer_link(&p->m, &s->ns.src, 1.0f);
-		if (rc != -EAGAIN)
-			break;
-		mixer_poll(&p->m, &p->st);
+	rc = engine_link(&p->e, &s->ns.src, 1.0f);
+	if (rc == -EAGAIN) {
+		/* The mixer is busy: again a little later. */
+		s->retry_ns = netloop_now_ns() + RECV_POLL_NS;
+		return 0;
 	}
-	if (rc == -EAGAIN)
-		return 0; /* the mixer is busy: again at the next tick */
 	if (rc < 0) {
 		recv__setup_failed(p, "mixer", rc);
 		return rc;
@@ -388,8 +410,8 @@ static void recv__advance(struct recv *p, struct recv_stream *s)
 		recv__set(p, s, RECV_DRAINING);
 	if (s->state == RECV_DRAINING && s->in_mixer && !s->unlink_sent &&
 	    !s->on_net && netloop_now_ns() >= s->unlink_ns)
-		/* -EAGAIN (command ring full): again at the next tick. */
-		s->unlink_sent = mixer_unlink(&p->m, &s->ns.src, false) == 0;
+		/* -EAGAIN (command ring full): again a little later. */
+		s->unlink_sent = engine_unlink(&p->e, &s->ns.src) == 0;
 	if (s->state == RECV_DRAINING && !s->on_net && !s->in_mixer)
 		recv__set(p, s, RECV_CLOSING);
 	int rc;
@@ -461,6 +483,28 @@ void cmd_recv_streams_tick(struct recv *p)
 			recv__advance(p, s);
 		s = next;
 	}
+}
+
+int64_t cmd_recv_streams_due(const struct recv *p)
+{
+	int64_t due = INT64_MAX, now = (int64_t)netloop_now_ns();
+
+	for (const struct recv_stream *s = p->streams; s; s = s->next) {
+		int64_t t = INT64_MAX;
+		if (s->state == RECV_SETUP)
+			/* The disk thread's answer wakes the loop; this is
+			   the deadline for it, or a busy mixer's retry. */
+			t = (int64_t)s->retry_ns > now ? (int64_t)s->retry_ns
+			                               : (int64_t)s->setup_ns;
+		else if (s->state == RECV_DRAINING && s->in_mixer &&
+		         !s->unlink_sent && !s->on_net)
+			t = (int64_t)s->unlink_ns > now ? (int64_t)s->unlink_ns
+			                                : now + RECV_POLL_NS;
+		else if (s->state == RECV_CLOSING)
+			t = now + RECV_POLL_NS; /* the disk finalizes it */
+		due = t < due ? t : due;
+	}
+	return due;
 }
 
 void cmd_recv_streams_net_closed(struct recv *p)

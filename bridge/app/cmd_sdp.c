@@ -18,22 +18,12 @@ int cmd_sdp(int argc, char **argv)
 	struct codec_config cfg;
 	struct sockaddr_storage to;
 	char err[256], text[1024];
-	int rc;
 
-	if (app_sendopts_parse(&o, "sdp", argc, argv, err, sizeof err) < 0) {
-		fprintf(stderr, "rtbridge sdp: %s\n", err);
-		return 2;
-	}
-	if (o.help) {
-		app_sendopts_usage("sdp", stdout);
-		return 0;
-	}
-	if (app_sendopts_codec(&o, o.rate, &cfg, err, sizeof err) < 0) {
-		fprintf(stderr, "rtbridge sdp: %s\n", err);
-		return 2;
-	}
-	rc = addr_parse(&to, NULL, o.to, 0, err, sizeof err);
-	if (rc < 0) {
+	int rc = app_sendopts_parse(&o, "sdp", argc, argv);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
+	if (app_sendopts_codec(&o, o.rate, &cfg, err, sizeof err) < 0 ||
+	    addr_parse(&to, NULL, o.to, 0, err, sizeof err) < 0) {
 		fprintf(stderr, "rtbridge sdp: %s\n", err);
 		return 2;
 	}

@@ -2,13 +2,14 @@
  * cmd_send: `rtbridge send`, stream a sound file or live input as RTP
  *
  * The control thread parses the options, opens the source (a read-ahead
- * stream on the disk server, or a PortAudio input feeding a capture
- * FIFO), starts the net thread and the sender on it, then only watches:
- * a status line on a terminal (app_status), Ctrl-C (app_signal: SIGINT
- * and SIGTERM set a flag this loop polls), the end of the stream.
+ * stream on the disk server, or live input: the engine's device, whose
+ * input a tap in the mixer copies into the sender's capture FIFO), starts
+ * the net thread and the sender on it, then only watches: a status line
+ * on a terminal (app_status), SIGINT and SIGTERM (app_signal: blocked in
+ * every thread, taken while this loop waits), the end of the stream.
  * Teardown runs in reverse order of set-up.
  *
- * Context: control (main) thread, except capture_cb (audio thread).
+ * Context: control (main) thread, except send_tap_write (audio thread).
  */
 #include <errno.h>
 #include <math.h>
@@ -21,7 +22,7 @@
 #include "bridge/app/app_signal.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmds.h"
-#include "bridge/audio/device.h"
+#include "bridge/app/engine.h"
 #include "bridge/disk/diskserver.h"
 #include "bridge/disk/readahead.h"
 #include "bridge/net/addr.h"
@@ -42,15 +43,19 @@ static double send_now_s(void)
 	return (double)netloop_now_ns() / 1e9;
 }
 
-/* The PortAudio input callback: queue the block, nothing else. */
-static int send_capture_cb(void *user, const float *in, float *out,
-                           size_t frames)
+/* The device input, as a tap in the engine's mixer: queue the frames for
+   the sender, nothing else. */
+struct send_tap {
+	struct tap tap; /* first: a struct tap * is a struct send_tap * */
+	struct sender_capture *cap;
+};
+
+static void send_tap_write(struct tap *t, const float *frames, size_t n)
 {
-	(void)out;
-	if (in != NULL)
-		(void)sender_capture_push(user, in, frames);
-	return 0;
+	(void)sender_capture_push(((struct send_tap *)t)->cap, frames, n);
 }
+
+static const struct tap_ops send_tap_ops = {.write = send_tap_write};
 
 /* Poll a stream not yet handed over until it leaves `from` (or 10 s). */
 static int send_wait_leave(struct readahead *ra, int from)
@@ -97,17 +102,35 @@ static void send_summary(const struct sender *s, int rate, double t0)
 
 	sender_stats(s, &st);
 	fprintf(stderr,
-	        "rtbridge send: %llu packets, %llu bytes, %.2f s of audio in "
-	        "%.2f s; "
-	        "late %llu (worst %.2f ms), skipped slots %llu, underruns "
-	        "%llu, "
-	        "send errors %llu\n",
+	        "rtbridge send: %llu packets, %llu bytes, "
+	        "%.2f s of audio in %.2f s; late %llu (worst %.2f ms), "
+	        "skipped slots %llu, underruns %llu, send errors %llu\n",
 	        (unsigned long long)st.packets, (unsigned long long)st.bytes,
 	        (double)st.frames / rate, send_now_s() - t0,
 	        (unsigned long long)st.late, (double)st.late_max_ns / 1e6,
 	        (unsigned long long)st.skipped,
 	        (unsigned long long)st.underruns,
 	        (unsigned long long)st.send_errors);
+}
+
+/* Start the net thread and the sender on it: the file's read-ahead stream
+   when ra is given, else the capture FIFO. Return: 0 or -errno (said). */
+static int send_start(struct netloop *nl, struct sender *s,
+                      struct readahead *ra, struct sender_capture *cap)
+{
+	int rc = netloop_start(nl, 64);
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge send: net thread: %s\n",
+		        strerror(-rc));
+		return rc;
+	}
+	rc = ra ? sender_start_file(s, nl, ra)
+	        : sender_start_capture(s, nl, cap);
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
+		netloop_stop(nl);
+	}
+	return rc;
 }
 
 /* Wait for the end of the stream or a signal, showing progress. */
@@ -119,7 +142,9 @@ static void send_watch(struct sender *s, const struct readahead *ra, int rate,
 
 	app_status_init(&line, stderr, false);
 	while (!app_signal_stop_requested() && !sender_finished(s)) {
-		send_sleep_ms(20);
+		/* The net thread sets `finished` without a wake-up: look every
+		   20 ms. */
+		(void)app_signal_wait(-1, (int64_t)netloop_now_ns() + 20000000);
 		if (!quiet && app_status_due(&line))
 			send_progress(&line, s, ra, rate, t0);
 	}
@@ -157,8 +182,8 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 			        readahead_error(ra));
 		else
 			fprintf(stderr,
-			        "rtbridge send: %s: timed out opening the "
-			        "file\n",
+			        "rtbridge send: %s: "
+			        "timed out opening the file\n",
 			        o->file);
 		goto out_ra;
 	}
@@ -179,18 +204,9 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 		fprintf(stderr, "rtbridge send: %s\n", readahead_error(ra));
 		goto out_ra;
 	}
-	rc = netloop_start(&nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: net thread: %s\n",
-		        strerror(-rc));
-		goto out_ra;
-	}
 	t0 = send_now_s();
-	rc = sender_start_file(s, &nl, ra);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
-		goto out_nl;
-	}
+	if (send_start(&nl, s, ra, NULL) < 0)
+		goto out_ra;
 	send_watch(s, ra, o->rate, o->quiet);
 	sender_stop(s);
 	/* The stream is the control thread's again. */
@@ -200,7 +216,6 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 		status = 0;
 	}
 	send_summary(s, o->rate, t0);
-out_nl:
 	netloop_stop(&nl);
 out_ra:
 	(void)readahead_close(ra);
@@ -211,11 +226,12 @@ out_srv:
 
 static int send_capture(const struct app_sendopts *o, struct sender *s)
 {
+	static struct engine e;
 	struct sender_capture cap;
+	struct send_tap tap = {.tap = {.ops = &send_tap_ops,
+	                               .channels = (unsigned)o->channels},
+	                       .cap = &cap};
 	struct netloop nl;
-	struct device dev;
-	struct devcfg cfg;
-	char dev_name[128];
 	int rc, status = 1;
 	double t0;
 
@@ -226,47 +242,38 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 		        strerror(-rc));
 		return 1;
 	}
-	(void)rthook_init();
-	devcfg_default(&cfg);
-	cfg.rate = (unsigned)o->rate;
-	cfg.in_channels = (unsigned)o->channels;
-	cfg.out_channels = 0;
-	if (o->device)
-		devcfg_select(&cfg, o->device, dev_name, sizeof(dev_name));
-	cfg.callback = send_capture_cb;
-	cfg.user = &cap;
-	rc = device_open(&dev, DEVICE_PORTAUDIO, &cfg);
+	struct engine_config ec = {
+	        .clock = ENGINE_DEVICE,
+	        .device = o->device,
+	        .rate = (unsigned)o->rate,
+	        .channels = (unsigned)o->channels,
+	        .in_channels = (unsigned)o->channels,
+	        .no_output = true,
+	};
+	rc = engine_open(&e, &ec);
+	if (rc == 0)
+		rc = engine_link_tap(&e, &tap.tap, MIXER_TAP_INPUT);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: input device: %s\n",
-		        device_error(&dev));
-		goto out_cap;
-	}
-	rc = netloop_start(&nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: net thread: %s\n",
-		        strerror(-rc));
-		goto out_dev;
+		fprintf(stderr, "rtbridge send: %s\n",
+		        engine_error(&e)[0] ? engine_error(&e) : strerror(-rc));
+		goto out_engine;
 	}
 	t0 = send_now_s();
-	rc = sender_start_capture(s, &nl, &cap);
+	if (send_start(&nl, s, NULL, &cap) < 0)
+		goto out_engine;
+	rc = engine_start(&e);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
-		goto out_nl;
-	}
-	rc = device_start(&dev);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: input device: %s\n",
-		        device_error(&dev));
+		fprintf(stderr, "rtbridge send: %s\n", engine_error(&e));
 		sender_stop(s);
 		goto out_nl;
 	}
 	send_watch(s, NULL, o->rate, o->quiet);
-	(void)device_stop(&dev);
+	(void)engine_stop(&e);
 	sender_stop(s);
 	send_summary(s, o->rate, t0);
 	fprintf(stderr,
-	        "rtbridge send: input overruns %llu (%llu frames), trimmed "
-	        "%llu frames\n",
+	        "rtbridge send: input overruns %llu (%llu frames), "
+	        "trimmed %llu frames\n",
 	        (unsigned long long)atomic_load_explicit(&cap.overruns,
 	                                                 memory_order_relaxed),
 	        (unsigned long long)atomic_load_explicit(&cap.dropped_in,
@@ -276,9 +283,8 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 	status = 0;
 out_nl:
 	netloop_stop(&nl);
-out_dev:
-	device_close(&dev);
-out_cap:
+out_engine:
+	engine_clear(&e);
 	sender_capture_clear(&cap);
 	return status;
 }
@@ -289,53 +295,36 @@ int cmd_send(int argc, char **argv)
 	struct sender_opts so;
 	struct sender s;
 	char err[256];
-	int rc, status;
+	int rc, status = 2;
 
-	if (app_sendopts_parse(&o, "send", argc, argv, err, sizeof err) < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", err);
-		return 2;
-	}
-	if (o.help) {
-		app_sendopts_usage("send", stdout);
-		return 0;
-	}
+	rc = app_sendopts_parse(&o, "send", argc, argv);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
 	sender_opts_init(&so);
-	if (app_sendopts_codec(&o, o.rate, &so.codec, err, sizeof err) < 0) {
+	if (app_sendopts_codec(&o, o.rate, &so.codec, err, sizeof err) < 0 ||
+	    addr_parse(&so.to, NULL, o.to, 0, err, sizeof err) < 0) {
 		fprintf(stderr, "rtbridge send: %s\n", err);
-		return 2;
-	}
-	rc = addr_parse(&so.to, NULL, o.to, 0, err, sizeof err);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", err);
-		return 2;
+		goto out;
 	}
 	rc = sender_opts_randomize(&so);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: random SSRC: %s\n",
 		        strerror(-rc));
-		return 1;
+		status = 1;
+		goto out;
 	}
-	if (o.has_ssrc)
-		so.ssrc = o.ssrc;
+	if (o.ssrc >= 0)
+		so.ssrc = (uint32_t)o.ssrc;
 	so.pt = o.pt;
 	so.dscp = o.dscp;
 	if (o.duration_s > 0)
 		so.max_frames = (uint64_t)llround(o.duration_s * o.rate);
 	rc = sender_init(&s, &so);
-	if (rc < 0) {
+	if (rc < 0)
 		fprintf(stderr, "rtbridge send: %s\n", sender_error(&s));
-		sender_clear(&s);
-		return 2;
-	}
-	rc = app_signal_install();
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: signal handlers: %s\n",
-		        strerror(-rc));
-		sender_clear(&s);
-		return 1;
-	}
-	status = o.capture ? send_capture(&o, &s) : send_file(&o, &s);
-	app_signal_restore();
+	else
+		status = o.capture ? send_capture(&o, &s) : send_file(&o, &s);
 	sender_clear(&s);
+out:
 	return status;
 }

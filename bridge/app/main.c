@@ -1,32 +1,55 @@
 /*
  * rtbridge: the program's entry point, which dispatches to a subcommand
  *
+ * The commands that run threads take SIGINT and SIGTERM as "stop and
+ * finish the recordings": their handling is set up here, before the
+ * command starts any thread (app_signal.h), and kept until the exit.
+ *
  * Context: control (main) thread only.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge/app/app_signal.h"
 #include "bridge/app/cmds.h"
 
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
+	bool signals; /* SIGINT/SIGTERM ask it to stop */
 	const char *summary;
 };
 
 static const struct command commands[] = {
-        {"play", cmd_play,
+        {"play", cmd_play, true,
          "play sound files mixed, on a device or the virtual clock"},
-        {"send", cmd_send, "stream a sound file or live input as RTP over UDP"},
-        {"recv", cmd_recv, "receive RTP streams: play, record, mix"},
-        {"sdp", cmd_sdp, "print an SDP description of a stream"},
-        {"devices", cmd_devices, "list audio devices"},
+        {"send", cmd_send, true,
+         "stream a sound file or live input as RTP over UDP"},
+        {"recv", cmd_recv, true, "receive RTP streams: play, record, mix"},
+        {"sdp", cmd_sdp, false, "print an SDP description of a stream"},
+        {"devices", cmd_devices, false, "list audio devices"},
 };
+
+static int run(const struct command *c, int argc, char **argv)
+{
+	if (!c->signals)
+		return c->run(argc, argv);
+	int rc = app_signal_install();
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge %s: signals: %s\n", c->name,
+		        strerror(-rc));
+		return 1;
+	}
+	return c->run(argc, argv);
+}
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: rtbridge COMMAND [OPTIONS]   (rtbridge COMMAND "
-	           "--help)\n\ncommands:\n");
+	fprintf(f, "usage: rtbridge COMMAND [OPTIONS]   "
+	           "(rtbridge COMMAND --help)\n"
+	           "\n"
+	           "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
 		        commands[i].summary);
@@ -46,7 +69,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[1], commands[i].name) != 0)
 			continue;
-		return commands[i].run(argc - 1, argv + 1);
+		return run(&commands[i], argc - 1, argv + 1);
 	}
 	fprintf(stderr, "rtbridge: unknown command '%s'\n", argv[1]);
 	usage(stderr);

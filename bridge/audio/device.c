@@ -43,6 +43,14 @@ void device_close(struct device *d)
 		padevice_close(&d->u.pa);
 }
 
+bool device_done(const struct device *d)
+{
+	if (d->kind == DEVICE_VCLOCK)
+		return vclock_done(&d->u.vc);
+	/* A flag that publishes nothing (padevice.h). */
+	return atomic_load_explicit(&d->u.pa.done, memory_order_relaxed);
+}
+
 uint64_t device_callbacks(const struct device *d)
 {
 	return d->kind == DEVICE_VCLOCK ? vclock_callbacks(&d->u.vc)

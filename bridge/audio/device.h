@@ -17,12 +17,13 @@
 #ifndef RTB_DEVICE_H
 #define RTB_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/audio/devcfg.h"
 #include "bridge/audio/padevice.h"
 #include "bridge/audio/vclock.h"
-#include "bridge/audio/devcfg.h"
 
 enum device_kind {
 	DEVICE_VCLOCK = 1,
@@ -67,6 +68,14 @@ int device_stop(struct device *d);
 
 /* Stop if running and release the backend. Context: control thread. */
 void device_close(struct device *d);
+
+/*
+ * Whether the callback asked to stop (it is not called again; stop still
+ * has to be called).
+ *
+ * Context: control thread
+ */
+bool device_done(const struct device *d);
 
 /* Frames passed to the callback so far. Context: any thread. */
 uint64_t device_frames(const struct device *d);

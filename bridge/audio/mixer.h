@@ -257,6 +257,14 @@ int mixer_unlink_tap(struct mixer *m, struct tap *t);
 int mixer_poll(struct mixer *m, struct mixer_stats *st);
 
 /*
+ * Objects the audio side holds or is handing back: 1 (the current graph)
+ * when nothing is linked and nothing is on its way back.
+ *
+ * Context: control thread
+ */
+size_t mixer_held(const struct mixer *m);
+
+/*
  * Storage for per-source figures, sized for the mixer.
  *
  * Return: 0 or -ENOMEM

@@ -179,6 +179,11 @@ int mixer_poll(struct mixer *m, struct mixer_stats *st)
 	return handled;
 }
 
+size_t mixer_held(const struct mixer *m)
+{
+	return m->held;
+}
+
 int mixer_stats_init(struct mixer_stats *st, const struct mixer *m)
 {
 	memset(st, 0, sizeof(*st));

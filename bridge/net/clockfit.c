@@ -19,8 +19,8 @@
 void clockfit_config_default(struct clockfit_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->window_ns = 1000000000;
-	cfg->windows = 48;
+	cfg->window_ns = 500000000;
+	cfg->windows = 64;
 	cfg->prior_ppm = 300.0;
 	cfg->known_ppm = 20.0;
 	cfg->noise_ns = 300000.0;
@@ -62,6 +62,8 @@ static void clockfit__forget(struct clockfit *f)
 {
 	f->known = f->known || clockfit__span(f) >= CLOCKFIT_KNOWN_S;
 	f->b0 = f->b;
+	f->hb = f->b;
+	f->settle = false;
 	f->n = 0;
 	f->nq = 0;
 }
@@ -82,6 +84,30 @@ bool clockfit_started(const struct clockfit *f)
 static double clockfit__line(const struct clockfit *f, double x)
 {
 	return f->a + f->b * x;
+}
+
+/*
+ * How far (x, y) lies from the floor just before it: against the lowest
+ * of the last few kept minima, each carried to x along the hull's own
+ * slope. A step is measured so, locally: the shrunk line leans towards
+ * the prior, and a line through the whole history is bent by its noise;
+ * either error would stay in the history as a kink.
+ */
+static double clockfit__rise(const struct clockfit *f, double x, double y)
+{
+	unsigned cap = f->cfg.windows, m = f->cfg.step_windows;
+	double base = HUGE_VAL;
+
+	if (f->n == 0)
+		return y - clockfit__line(f, x);
+	if (m > f->n)
+		m = f->n;
+	for (unsigned i = 0; i < m; i++) {
+		unsigned k = (f->head + cap - 1 - i) % cap;
+		double v = f->py[k] - f->hb * f->px[k];
+		base = v < base ? v : base;
+	}
+	return y - f->hb * x - base;
 }
 
 /*
@@ -134,6 +160,7 @@ static void clockfit__refit(struct clockfit *f)
 	double p = (f->known ? f->cfg.known_ppm : f->cfg.prior_ppm) * 1e-6;
 	double w = sxx / (sxx + s * s / (p * p));
 	f->b = w * bh + (1.0 - w) * f->b0;
+	f->hb = bh;
 	/* Keep the line through the hull's point nearest the mean time. */
 	double xm = mx, ym = ah + bh * mx;
 	f->a = ym - f->b * xm;
@@ -157,16 +184,46 @@ static void clockfit__keep(struct clockfit *f, double x, double y)
 		f->n++;
 }
 
-/* A step: the history restarts from the given minima, the slope so far
-   becoming the prior. */
-static void clockfit__step(struct clockfit *f, const double *x, const double *y,
-                           unsigned n)
+/*
+ * A step of d (s): the path (or the device's schedule) changed, the clocks
+ * did not. The kept minima move with it, so the slope keeps all the
+ * history behind it (a hull is the same shape shifted); the line moves
+ * by d.
+ */
+static void clockfit__move(struct clockfit *f, double d)
 {
-	clockfit__forget(f);
-	for (unsigned i = 0; i < n; i++)
-		clockfit__keep(f, x[i], y[i]);
-	clockfit__refit(f);
+	unsigned cap = f->cfg.windows;
+
+	for (unsigned i = 0; i < f->n; i++)
+		f->py[(f->head + cap - f->n + i) % cap] += d;
+	f->a += d;
+	f->nq = 0;
+}
+
+static void clockfit__shift(struct clockfit *f, double d)
+{
+	clockfit__move(f, d);
 	f->steps++;
+}
+
+/* An upward step proved by the minima waiting above the line: by the
+   least of them, then they join the history. */
+static void clockfit__step_up(struct clockfit *f)
+{
+	double qx[CLOCKFIT_MAX_WINDOWS], qy[CLOCKFIT_MAX_WINDOWS];
+	unsigned nq = f->nq;
+	double d = HUGE_VAL;
+
+	memcpy(qx, f->qx, nq * sizeof(double));
+	memcpy(qy, f->qy, nq * sizeof(double));
+	for (unsigned i = 0; i < nq; i++) {
+		double r = clockfit__rise(f, qx[i], qy[i]);
+		d = r < d ? r : d;
+	}
+	clockfit__shift(f, d);
+	for (unsigned i = 0; i < nq; i++)
+		clockfit__keep(f, qx[i], qy[i]);
+	clockfit__refit(f);
 }
 
 /* The least offset from the line that is a step, not noise, s. */
@@ -185,23 +242,30 @@ static void clockfit__window(struct clockfit *f, double x, double y)
 	double r = y - clockfit__line(f, x);
 	double thr = clockfit__threshold(f);
 
+	/* The window a sample moved the floor down in: its minimum, not
+	   that first sample, is where the floor went. */
+	if (f->settle) {
+		double h = clockfit__rise(f, x, y);
+		f->settle = false;
+		if (h < 0.0 && h >= -thr) {
+			clockfit__move(f, h);
+			r -= h;
+		}
+	}
+
 	if (f->n > 0 && r < -thr) {
 		/* Faster than the floor allows: the path itself changed. */
-		clockfit__step(f, &x, &y, 1);
+		clockfit__shift(f, r);
+		clockfit__keep(f, x, y);
+		clockfit__refit(f);
 		return;
 	}
 	if (f->n > 0 && r > thr) {
 		/* Slower: a busy moment, or a slower path if it lasts. */
 		f->qx[f->nq] = x;
 		f->qy[f->nq] = y;
-		if (++f->nq >= f->cfg.step_windows) {
-			double qx[CLOCKFIT_MAX_WINDOWS],
-			        qy[CLOCKFIT_MAX_WINDOWS];
-			unsigned nq = f->nq;
-			memcpy(qx, f->qx, nq * sizeof(double));
-			memcpy(qy, f->qy, nq * sizeof(double));
-			clockfit__step(f, qx, qy, nq);
-		}
+		if (++f->nq >= f->cfg.step_windows)
+			clockfit__step_up(f);
 		return;
 	}
 	f->nq = 0;
@@ -218,6 +282,8 @@ static void clockfit__begin(struct clockfit *f, int64_t x, int64_t y)
 	f->y0 = y;
 	f->a = 0.0;
 	f->b = f->b0;
+	f->hb = f->b0;
+	f->settle = false;
 	f->resid = 0.0;
 	f->n = 0;
 	f->nq = 0;
@@ -253,13 +319,12 @@ bool clockfit_add(struct clockfit *f, int64_t x, int64_t y)
 	/* A sample below the floor by more than noise can explain: the
 	   path got faster, or the media time jumped back (a sender that
 	   starts with a burst of what it had queued). Nothing is gained by
-	   waiting for the window: the floor moves down through it now, the
-	   slope kept, the history restarted. */
+	   waiting for the window: the floor and its history move down
+	   through it now. */
 	double xs = (double)rx / CLOCKFIT_S, ys = (double)ry / CLOCKFIT_S;
 	if (ys - clockfit__line(f, xs) < -clockfit__threshold(f)) {
-		clockfit__forget(f);
-		f->a = ys - f->b * xs;
-		f->steps++;
+		clockfit__shift(f, clockfit__rise(f, xs, ys));
+		f->settle = true;
 		moved = true;
 	}
 	return moved;

@@ -17,12 +17,13 @@
  * estimate would with a prior spread of prior_ppm: a few windows give
  * little weight to their own slope, twenty seconds of them give nearly
  * all. A sample far below the line means the path got faster (or the
- * media time jumped back): the line moves down through it at once and the
- * history restarts. A window minimum far above it for step_windows windows
- * in a row means the path got slower: the history restarts there. Otherwise one
- * busy window above the line (a machine that stalled its network thread) leaves
- * no trace.
- *
+ * media time jumped back): the line moves down through it at once. A
+ * window minimum far above it for step_windows windows in a row means the
+ * path got slower (or a device lost time to an xrun): the line moves up by
+ * the least of them. Either way the kept minima move with the line, so a
+ * step costs the slope none of its history (the clocks did not change with
+ * the path). Otherwise one busy window above the line (a machine that
+ * stalled its network thread) leaves no trace.
  * Context: one owner at a time (the audio thread for the jitter buffer's
  * and the controller's fits); not thread-safe, real-time safe.
  */
@@ -63,13 +64,15 @@ struct clockfit {
 	unsigned nq;
 	/* The line y = a + b x (x, y in s relative to x0) and the prior. */
 	double a, b, b0;
+	double hb;    /* the hull's own slope (unshrunk), for steps */
+	bool settle;  /* a sample moved the line down in this window */
 	bool known;   /* b0 stands on a long history (see known_ppm) */
 	double resid; /* RMS residual of the fitted minima, s */
 	uint64_t steps;
 };
 
 /*
- * Defaults: 1 s windows, 48 of them, prior 300 ppm (20 ppm once known),
+ * Defaults: 0.5 s windows, 64 of them (32 s), prior 300 ppm (20 ppm once known),
  * noise 0.3 ms, steps of at least 2 ms, 3 windows above the line for an
  * upward step
  *

@@ -13,6 +13,7 @@ void driftctl_config_default(struct driftctl_config *cfg, int rate)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->slew_ppm = 2000.0;
 	cfg->drift_max_ppm = 1000.0;
+	cfg->device_max_ppm = 1000.0;
 	cfg->loop_s = 1.0;
 	cfg->rate = rate;
 	clockfit_config_default(&cfg->device);
@@ -22,7 +23,8 @@ int driftctl_init(struct driftctl *d, const struct driftctl_config *cfg)
 {
 	memset(d, 0, sizeof(*d));
 	if (!(cfg->slew_ppm >= 0.0) || !(cfg->drift_max_ppm >= 0.0) ||
-	    !(cfg->loop_s > 0.0) || cfg->rate <= 0)
+	    !(cfg->device_max_ppm >= 0.0) || !(cfg->loop_s > 0.0) ||
+	    cfg->rate <= 0)
 		return -EINVAL;
 	d->cfg = *cfg;
 	d->ratio = 1.0;
@@ -48,11 +50,6 @@ uint64_t driftctl_tick(struct driftctl *d, uint64_t now_ns, size_t frames)
 	return (uint64_t)llround(at);
 }
 
-static double driftctl__clamp(double v, double lim)
-{
-	return v > lim ? lim : v < -lim ? -lim : v;
-}
-
 /* The slew left after the drift, never less than a quarter of it: a
    target must stay reachable whatever the clocks do. */
 static double driftctl__slew(const struct driftctl *d)
@@ -70,13 +67,24 @@ double driftctl_room(const struct driftctl *d)
 	return r > 0.0 ? r : 0.0;
 }
 
+static double driftctl__clamp(double v, double lim)
+{
+	return v > lim ? lim : v < -lim ? -lim : v;
+}
+
+double driftctl_device(const struct driftctl *d)
+{
+	return driftctl__clamp(-clockfit_slope(&d->dev),
+	                       d->cfg.device_max_ppm * 1e-6);
+}
+
 double driftctl_step(struct driftctl *d, double sender_drift, double error_s,
                      double target_rate)
 {
 	double lim = d->cfg.drift_max_ppm * 1e-6;
 	/* Frames the sender makes per local second, over frames the
 	   consumer plays per local second: 1 - slope of each floor. */
-	double dev = -clockfit_slope(&d->dev);
+	double dev = driftctl_device(d);
 	double drift = (1.0 + sender_drift) / (1.0 + dev) - 1.0;
 
 	d->drift = driftctl__clamp(drift, lim);

@@ -37,10 +37,14 @@
 #include "bridge/net/clockfit.h"
 
 struct driftctl_config {
-	double slew_ppm;      /* largest correction beyond the drift */
-	double drift_max_ppm; /* clamp of the drift estimate */
-	double loop_s;        /* time constant of the level correction, s */
-	int rate;             /* the consumer's frames per second */
+	double slew_ppm;       /* largest correction beyond the drift */
+	double drift_max_ppm;  /* clamp of the drift estimate */
+	double device_max_ppm; /* clamp of the consumer's part: a device
+	                          whose pulls lag more than a crystal can is
+	                          losing cycles to xruns, not drifting
+	                          (default 1000) */
+	double loop_s;         /* time constant of the level correction, s */
+	int rate;              /* the consumer's frames per second */
 	struct clockfit_config device; /* fit of the consumer's clock */
 };
 
@@ -98,6 +102,13 @@ double driftctl_step(struct driftctl *d, double sender_drift, double error_s,
  * Context: audio thread, real-time safe
  */
 double driftctl_room(const struct driftctl *d);
+
+/*
+ * The consumer's clock against the local one, from the pulls' fit
+ * (parts of one, + = the consumer plays fast)
+ * Context: the audio thread (the owner)
+ */
+double driftctl_device(const struct driftctl *d);
 
 /*
  * The stream stopped playing (waiting for packets): forget the correction,

@@ -296,9 +296,15 @@ static double jitter_quantile_ns(const struct jitter *j)
  * peak_hold_s from now: a host or a path that stalls now and then is then
  * heard to glitch once, not once per stall.
  */
+#define JITTER_PEAK_AFTER_NS 1000000000ull
+
 static void jitter_peak(struct jitter *j, uint64_t arrival)
 {
-	if (j->last_spread < 0.0)
+	/* Not in the first second of playout: what comes late then is the
+	   start's own transient (threads, pages and files being set up on
+	   a busy machine), and the quantile sees it anyway. */
+	if (j->last_spread < 0.0 ||
+	    arrival < j->playing_since + JITTER_PEAK_AFTER_NS)
 		return;
 	/* A new peak replaces an expired or a lower one. */
 	if (arrival > j->peak_until || j->last_spread > j->peak_ns)
@@ -631,6 +637,7 @@ static int jitter_prime(struct jitter *j, uint64_t now_ns)
 	j->next_seq = s->seq;
 	j->pos_ts = s->ts;
 	j->state = JITTER_PLAYING;
+	j->playing_since = now_ns;
 	j->dry_ticks = 0;
 	if (j->stopped)
 		j->st.rebuffers++;

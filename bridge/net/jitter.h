@@ -335,7 +335,8 @@ struct jitter {
 	double last_spread;  /* the last packet measured (-1: not measured) */
 	double peak_ns;      /* the largest delay of a late packet, held ... */
 	uint64_t peak_until; /* ... until then (local ns) */
-	double q_above;      /* histogram weight above q_bin */
+	uint64_t playing_since; /* when playout last started (local ns) */
+	double q_above;         /* histogram weight above q_bin */
 	double target_ns;
 	double target_raw;  /* what the spread asks for, ns */
 	double target_rate; /* ns per ns, negative while shrinking */

@@ -134,14 +134,16 @@ struct netstream_stats {
 	uint64_t rx_dropped;     /* net side: pool empty or ring full */
 	uint64_t rx_invalid;     /* net side: not RTP, too big, bad seq */
 	double jitter_ms;        /* RFC 3550 interarrival jitter */
-	double buffer_ms; /* current playout delay: target_ms plus how late
-	                     playout runs on the schedule (both above the
-	                     minimum transit, not counting one pull period) */
-	double target_ms; /* target playout delay (same terms) */
-	double spread_ms; /* measured delay spread percentile */
-	double drift_ppm; /* estimate: sender clock vs the consumer's,
-	                     + = sender fast (also without compensation) */
-	double ratio;     /* input frames consumed per output frame */
+	double buffer_ms;  /* current playout delay: target_ms plus how late
+	                      playout runs on the schedule (both above the
+	                      minimum transit, not counting one pull period) */
+	double target_ms;  /* target playout delay (same terms) */
+	double spread_ms;  /* measured delay spread percentile */
+	double drift_ppm;  /* estimate: sender clock vs the consumer's,
+	                      + = sender fast (also without compensation) */
+	double sender_ppm; /* its parts: the sender's clock against the */
+	double device_ppm; /* local one, and the consumer's (+ = fast) */
+	double ratio;      /* input frames consumed per output frame */
 };
 
 #define NETSTREAM_STATS_WORDS (sizeof(struct netstream_stats) / 8)

@@ -378,6 +378,8 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	s->skipping = skip;
 	s->st.ratio = c;
 	s->st.drift_ppm = s->ctl.drift * 1e6;
+	s->st.sender_ppm = jitter_drift(&s->jit) * 1e6;
+	s->st.device_ppm = driftctl_device(&s->ctl) * 1e6;
 
 	size_t done = 0;
 	/* Each round decodes a packet or makes output; the bound only guards

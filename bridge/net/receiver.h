@@ -103,6 +103,10 @@ struct receiver_opts {
 	   source valid at its first packet. */
 	unsigned min_sequential;
 	unsigned supersede_ms; /* 0: RECEIVER_SUPERSEDE_MS */
+	/* Called on the net thread after each new-stream record is posted
+	   (e.g. to wake the control thread); NULL: none. */
+	void (*notify)(void *arg);
+	void *notify_arg;
 };
 
 /* A new stream (a source passed probation), net -> control. */

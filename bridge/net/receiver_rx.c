@@ -285,6 +285,8 @@ static void receiver__validate(struct receiver *r, uint32_t ssrc, uint8_t pt,
 		receiver__add(&r->c_spares_used, 1);
 		receiver__activate(r, e, ns);
 	}
+	if (r->o.notify)
+		r->o.notify(r->o.notify_arg);
 }
 
 /* One datagram into the hold of srcval entry `slot` (the A.1 step for a
