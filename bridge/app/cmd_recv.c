@@ -181,7 +181,8 @@ static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
 	cmd_recv_streams_tick(p);
 	recv__check_records(p);
 	recv__check_timing(p, status, now);
-	d->streams = recv__alive(p);
+	/* The receiver's line goes on while idle (--stats-json only). */
+	d->streams = recv__alive(p) || p->json.f;
 	if (now >= d->json) {
 		if (d->streams)
 			cmd_recv_streams_json(p);
