@@ -75,7 +75,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.codec.rate = FZ_RATE;
 	cfg.codec.channels = 1;
 	cfg.codec.frame_us = 5000;
-	cfg.converter = 4; /* SRC_LINEAR */
 	cfg.jitter.max_ms = 200;
 	cfg.clock = fz_clock;
 	fz_now = 0;

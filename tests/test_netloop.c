@@ -14,6 +14,7 @@
 #include "bridge/net/addr.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/udpsock.h"
+#include "tests/threadname.h"
 
 TestSuite(netloop, .timeout = 60);
 
@@ -41,6 +42,8 @@ Test(netloop, starts_and_stops_cleanly_twice)
 
 	cr_assert_eq(netloop_start(&nl, 64), 0);
 	cr_assert_not(netloop_on_thread(&nl));
+	cr_assert_eq(netloop_call_wait(&nl, nothing, NULL), 0);
+	cr_assert(threadname_exists("rtb-net"), "the net thread is named");
 	netloop_stop(&nl);
 	netloop_stop(&nl);
 	cr_assert_eq(netloop_start(&nl, 64), 0);

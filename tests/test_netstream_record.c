@@ -29,7 +29,7 @@ Test(netstream, record_tap_gets_the_l16_timeline_bit_exact_with_drift_on)
 	s.cfg.jitter.adaptive = false;
 	s.cfg.jitter.fixed_ms = 30;
 	sim_start(&s);
-	cr_assert(s.cfg.drift && s.ns.resampler, "drift compensation runs");
+	cr_assert(s.cfg.drift && s.ns.resample, "drift compensation runs");
 	rec_init(&r, 2, 6 * 48000);
 	cr_assert_eq(netstream_set_record(&s.ns, &r.tap), 0);
 	while (s.out_frames < 5 * 48000) {

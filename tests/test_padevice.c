@@ -23,6 +23,7 @@
 #include "bridge/audio/padevice.h"
 #include "tests/jackd_fixture.h"
 #include "tests/rtcheck_assert.h"
+#include "tests/threadname.h"
 
 static void sleep_ms(long ms)
 {
@@ -107,6 +108,8 @@ Test(padevice, plays_the_mixer_through_jack_dummy_at_the_audio_rate,
 	cr_assert_eq(err, 0, "open: %d %s", err, p.error);
 	RTCHECK_RESET();
 	cr_assert_eq(padevice_start(&p), 0, "%s", p.error);
+	cr_assert(threadname_exists("rtb-audio"),
+	          "the callback thread is named once it has called back");
 	for (int i = 0; i < 10; i++) {
 		sleep_ms(100);
 		mixer_poll(&m, &st);

@@ -108,6 +108,69 @@ Test(pcm, rounds_to_nearest_and_clips)
 	}
 }
 
+/* The reference: lrintf in the default rounding mode, clipped. */
+static long ref_quantize(float x, float scale, long lo, long hi)
+{
+	float s = x * scale;
+
+	if (s != s)
+		return 0;
+	if (s >= (float)hi)
+		return hi;
+	if (s <= (float)lo)
+		return lo;
+	return lrintf(s);
+}
+
+Test(pcm, quantizes_exactly_like_lrintf_ties_and_all)
+{
+	enum { N = 4096 };
+	static float in[N];
+	static uint8_t b16[2 * N], b24[3 * N];
+
+	rng_seed(0x71e5);
+	for (int round = 0; round < 64; round++) {
+		for (size_t i = 0; i < N; i++) {
+			uint64_t r = (uint64_t)rng_next() << 32 | rng_next();
+			/* Halves of both scales (ties), random values across
+			   the range and beyond, tiny ones. */
+			long k = (long)(r >> 40) - (1l << 23);
+			switch (i % 4) {
+			case 0:
+				in[i] = ((float)(k >> 8) + 0.5f) / 32768.0f;
+				break;
+			case 1:
+				in[i] = ((float)k + 0.5f) / 8388608.0f;
+				break;
+			case 2:
+				in[i] = (float)((double)(r >> 11) /
+				                        4503599627370496.0 -
+				                1.0) *
+				        1.1f;
+				break;
+			default:
+				in[i] = (float)k * 1e-12f;
+			}
+		}
+		pcm_float_to_s16be(in, N, b16);
+		pcm_float_to_s24be(in, N, b24);
+		for (size_t i = 0; i < N; i++) {
+			long w16 = ref_quantize(in[i], 32768.0f, -32768, 32767);
+			long w24 = ref_quantize(in[i], 8388608.0f, -8388608,
+			                        8388607);
+			uint16_t u =
+			        (uint16_t)((b16[2 * i] << 8) | b16[2 * i + 1]);
+			uint32_t v = ((uint32_t)b24[3 * i] << 16) |
+			             ((uint32_t)b24[3 * i + 1] << 8) |
+			             b24[3 * i + 2];
+			cr_assert_eq(u, (uint16_t)(w16 & 0xffff), "%a: 16 bit",
+			             (double)in[i]);
+			cr_assert_eq(v, (uint32_t)(w24 & 0xffffff),
+			             "%a: 24 bit", (double)in[i]);
+		}
+	}
+}
+
 Test(pcm, s24_clips_at_full_scale)
 {
 	float in[] = {1.0f, -1.0f, 0.99999994f, 3.0f};

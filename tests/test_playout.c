@@ -68,9 +68,6 @@ static void playout_run(const struct playout_case *c, struct playout_result *r)
 	/* The machine as the real runs see it with real-time scheduling: a
 	   stall of 1..5 ms every 2 s on average. */
 	sim_use_host(&s, 2.0, 1.0, 5.0, c->seed ^ 0x5bd1e995);
-#if defined(__SANITIZE_ADDRESS__)
-	s.cfg.converter = 4; /* SRC_LINEAR: sanitizers slow the sinc down */
-#endif
 	sim_start(&s);
 	rec_init(&rec, 2, (size_t)48000 * (SECONDS + 1));
 	cr_assert_eq(netstream_set_record(&s.ns, &rec.tap), 0);

@@ -24,6 +24,7 @@
 #include "codec/pcm.h"
 #include "codec/rtp.h"
 #include "tests/rtcheck_assert.h"
+#include "tests/threadname.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define SLOW_SANITIZER 1
@@ -226,6 +227,16 @@ static void check_header(size_t i, const struct sender_opts *o, uint32_t ticks,
 	cr_assert_eq(h.ssrc, o->ssrc);
 	cr_assert_eq(h.pt, o->pt);
 	cr_assert_eq(h.marker, i == 0, "marker only on the first packet");
+}
+
+Test(sender, the_disk_and_net_threads_are_named)
+{
+	/* The set-up started both; the net thread has run a call since,
+	   the disk thread names itself when it gets going. */
+	for (int i = 0; i < 1000 && !threadname_exists("rtb-disk"); i++)
+		sleep_ms(1);
+	cr_assert(threadname_exists("rtb-disk"));
+	cr_assert(threadname_exists("rtb-net"));
 }
 
 Test(sender, l16_packets_are_consecutive_and_bit_exact_with_the_file)

@@ -17,24 +17,12 @@
 
 #include "bridge/audio/memsource.h"
 #include "bridge/audio/mixer.h"
+#include "tools/benchutil.h"
 
 #define CH     2
 #define PERIOD 128
 #define RATE   48000
 #define LOOP   4800 /* frames per source buffer: 100 ms */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 struct result {
 	double median_us, p99_us;
@@ -79,12 +67,12 @@ static int bench(unsigned n, unsigned calls, const float *noise,
 	res->median_us = res->p99_us = 1e30;
 	for (int round = 0; round < 3; round++) {
 		for (unsigned i = 0; i < calls; i++) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = benchutil_now_ns();
 			mixer_process(&m, NULL, out, PERIOD);
-			t[i] = now_ns() - t0;
+			t[i] = benchutil_now_ns() - t0;
 			mixer_poll(&m, NULL);
 		}
-		qsort(t, calls, sizeof(*t), cmp_u64);
+		qsort(t, calls, sizeof(*t), benchutil_cmp_u64);
 		double med = (double)t[calls / 2] / 1000.0;
 		double p99 = (double)t[(size_t)(calls * 0.99)] / 1000.0;
 		res->median_us = med < res->median_us ? med : res->median_us;

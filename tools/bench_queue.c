@@ -34,19 +34,12 @@
 
 #include "bridge/msg/msg.h"
 #include "bridge/msg/ring.h"
+#include "tools/benchutil.h"
 
 #define CAP         1024
 #define LAT_SAMPLES 20000
 #define LAT_GAP_NS  4000 /* spacing of one-way latency messages */
 #define MAX_REPEATS 21
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static inline void cpu_relax(void)
 {
@@ -221,23 +214,23 @@ static void start_line(struct run *r)
 		pin(r->cpu[0]);                                                \
 		start_line(r);                                                 \
 		if (r->mode == THROUGHPUT) {                                   \
-			r->t0 = now_ns();                                      \
+			r->t0 = benchutil_now_ns();                            \
 			for (size_t i = 1; i <= r->n; i++)                     \
 				PUSH_SPIN(push, r->fwd, i);                    \
 		} else if (r->mode == ONEWAY) {                                \
-			uint64_t next = now_ns();                              \
+			uint64_t next = benchutil_now_ns();                    \
 			for (size_t i = 0; i < r->n; i++) {                    \
-				while (now_ns() < next)                        \
+				while (benchutil_now_ns() < next)              \
 					cpu_relax();                           \
-				PUSH_SPIN(push, r->fwd, now_ns());             \
+				PUSH_SPIN(push, r->fwd, benchutil_now_ns());   \
 				next += LAT_GAP_NS;                            \
 			}                                                      \
 		} else {                                                       \
 			for (size_t i = 0; i < r->n; i++) {                    \
-				uint64_t t = now_ns();                         \
+				uint64_t t = benchutil_now_ns();               \
 				PUSH_SPIN(push, r->fwd, i + 1);                \
 				POP_SPIN(pop, r->back, &v);                    \
-				r->lat[i] = now_ns() - t;                      \
+				r->lat[i] = benchutil_now_ns() - t;            \
 			}                                                      \
 		}                                                              \
 		return NULL;                                                   \
@@ -252,13 +245,13 @@ static void start_line(struct run *r)
 		for (size_t i = 0; i < r->n; i++) {                            \
 			POP_SPIN(pop, r->fwd, &v);                             \
 			if (r->mode == ONEWAY)                                 \
-				r->lat[i] = now_ns() - (uint64_t)v;            \
+				r->lat[i] = benchutil_now_ns() - (uint64_t)v;  \
 			else                                                   \
 				sum += v;                                      \
 			if (r->mode == ROUNDTRIP)                              \
 				PUSH_SPIN(push, r->back, v);                   \
 		}                                                              \
-		r->t1 = now_ns();                                              \
+		r->t1 = benchutil_now_ns();                                    \
 		r->checksum = sum;                                             \
 		return NULL;                                                   \
 	}
@@ -294,23 +287,9 @@ static void queue_init(struct queue *q, const struct kind *k)
 	mutexq_init(&q->mq);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median_d(double *v, int n)
 {
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	qsort(v, (size_t)n, sizeof(*v), benchutil_cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
@@ -411,7 +390,8 @@ int main(int argc, char **argv)
 			r->lat = lat;
 			if (run_once(kd, q, ONEWAY, LAT_SAMPLES, cpu, r) < 0)
 				return 1;
-			qsort(lat, LAT_SAMPLES, sizeof(*lat), cmp_u64);
+			qsort(lat, LAT_SAMPLES, sizeof(*lat),
+			      benchutil_cmp_u64);
 			owm[k][i] = (double)lat[LAT_SAMPLES / 2];
 			owp[k][i] = (double)lat[LAT_SAMPLES * 99 / 100];
 
@@ -419,7 +399,8 @@ int main(int argc, char **argv)
 			r->lat = lat;
 			if (run_once(kd, q, ROUNDTRIP, LAT_SAMPLES, cpu, r) < 0)
 				return 1;
-			qsort(lat, LAT_SAMPLES, sizeof(*lat), cmp_u64);
+			qsort(lat, LAT_SAMPLES, sizeof(*lat),
+			      benchutil_cmp_u64);
 			rtm[k][i] = (double)lat[LAT_SAMPLES / 2];
 			rtp[k][i] = (double)lat[LAT_SAMPLES * 99 / 100];
 		}

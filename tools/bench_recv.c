@@ -11,7 +11,7 @@
  * each stream starts at its own seeded phase, so the packet decodes of
  * different streams spread over the callbacks as independent senders
  * would. Streams run with the default configuration: adaptive delay and
- * drift compensation (libsamplerate SRC_SINC_FASTEST) on.
+ * drift compensation (codec/varispeed) on.
  *
  * For each codec it prints the median and p99 callback time for
  * N = 1, 2, 4, ... (best of three rounds), the cost per stream, and the

@@ -33,21 +33,9 @@
 #include <unistd.h>
 
 #include "codec/rtp.h"
+#include "tools/benchutil.h"
 
 extern char **environ;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 /* Value at quantile q of a sorted array. */
 static double quantile(const double *v, size_t n, double q)
@@ -154,17 +142,18 @@ int main(int argc, char **argv)
 	}
 	/* Receive until the sender has exited and the socket is quiet,
 	 * bounded by the run length plus 10 s. */
-	uint64_t deadline = now_ns() + (uint64_t)((seconds + 10) * 1e9);
+	uint64_t deadline =
+	        benchutil_now_ns() + (uint64_t)((seconds + 10) * 1e9);
 	int exited = 0, wstatus = 0;
 	uint32_t ts_prev = 0;
 	int64_t ext = 0;
-	while (now_ns() < deadline) {
+	while (benchutil_now_ns() < deadline) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int r = poll(&p, 1, 200);
 		if (r > 0) {
 			uint8_t buf[2048];
 			ssize_t len = recv(fd, buf, sizeof buf, 0);
-			uint64_t t = now_ns();
+			uint64_t t = benchutil_now_ns();
 			struct rtp_header h;
 			const uint8_t *pl;
 			size_t plen;
@@ -221,11 +210,11 @@ int main(int argc, char **argv)
 	if (!sorted)
 		goto out_mem;
 	memcpy(sorted, dev, n * sizeof *sorted);
-	qsort(sorted, n, sizeof *sorted, cmp_double);
+	qsort(sorted, n, sizeof *sorted, benchutil_cmp_double);
 	double offset = quantile(sorted, n, 0.5);
 	for (size_t i = 0; i < n; i++)
 		sorted[i] = fabs(dev[i] - offset) / 1e6;
-	qsort(sorted, n, sizeof *sorted, cmp_double);
+	qsort(sorted, n, sizeof *sorted, benchutil_cmp_double);
 	double med = quantile(sorted, n, 0.5), p99 = quantile(sorted, n, 0.99),
 	       mx = sorted[n - 1];
 	printf("pacing_check: %s %s ms, %.1f s: %zu packets, %zu lost; "

@@ -3,7 +3,8 @@
 # configure and build into build/ (or $RTB_BUILD_DIR).
 #   tools/setup.sh [--tools] [extra cmake args...]
 # --tools also installs what the tests use as real peers and helpers
-# (jackd2, GStreamer, ffmpeg, clang for fuzzing, sox, python3-numpy).
+# (jackd2, GStreamer, ffmpeg, clang for fuzzing, sox, python3-numpy,
+# speexdsp and soxr for the resampler benchmark).
 # Idempotent and quiet when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libopus-dev
 	libsndfile1-dev libsamplerate0-dev portaudio19-dev libcriterion-dev)
 test_pkgs=(libck-dev clang libclang-rt-14-dev jackd2 libasound2-plugins
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-	ffmpeg sox python3-numpy iproute2 valgrind)
+	ffmpeg sox python3-numpy iproute2 valgrind libspeexdsp-dev libsoxr-dev)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--tools" ]; then

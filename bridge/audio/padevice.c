@@ -3,13 +3,16 @@
  *
  * The control thread owns the stream handle. PortAudio's callback thread
  * runs padevice__callback only, which touches nothing but the user's
- * callback and the relaxed counters (statistics that publish nothing).
+ * callback, the relaxed counters (statistics that publish nothing) and,
+ * once per start, the record of its own thread id.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "bridge/audio/padevice.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <portaudio.h>
 
@@ -131,6 +134,11 @@ static int padevice__callback(const void *input, void *output,
 {
 	struct padevice *p = user;
 	(void)time;
+	if (!atomic_load_explicit(&p->cb_known, memory_order_relaxed)) {
+		/* Release publishes cb_thread to padevice_start's acquire. */
+		p->cb_thread = pthread_self();
+		atomic_store_explicit(&p->cb_known, true, memory_order_release);
+	}
 	rthook_rt_enter();
 	if (flags & (paInputUnderflow | paInputOverflow | paOutputUnderflow |
 	             paOutputOverflow))
@@ -164,6 +172,7 @@ int padevice_open(struct padevice *p, const struct devcfg *cfg)
 	atomic_init(&p->callbacks, 0);
 	atomic_init(&p->xruns, 0);
 	atomic_init(&p->done, false);
+	atomic_init(&p->cb_known, false);
 
 	PaError e = Pa_Initialize();
 	if (e != paNoError)
@@ -222,10 +231,24 @@ int padevice_start(struct padevice *p)
 		return -EBADF;
 	if (p->running)
 		return -EALREADY;
+	atomic_store_explicit(&p->cb_known, false, memory_order_relaxed);
 	PaError e = Pa_StartStream(p->stream);
 	if (e != paNoError)
 		return padevice__fail(p, e, "Pa_StartStream");
 	p->running = true;
+	/* Name the callback thread from here: a name set inside the callback
+	   would be a system call on the real-time thread. The thread runs
+	   until the control thread stops the stream, so its id stays valid
+	   for this call. A device that has not called back by then keeps
+	   PortAudio's (or JACK's) name. */
+	for (int i = 0; i < PADEVICE_NAME_WAIT_MS; i++) {
+		if (atomic_load_explicit(&p->cb_known, memory_order_acquire)) {
+			pthread_setname_np(p->cb_thread, "rtb-audio");
+			break;
+		}
+		struct timespec ms = {0, 1000000};
+		nanosleep(&ms, NULL);
+	}
 	return 0;
 }
 

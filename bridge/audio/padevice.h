@@ -8,7 +8,9 @@
  * open, Pa_Terminate in close (PortAudio counts them, so several devices
  * and padevice_list may coexist). PortAudio's callback thread runs only
  * padevice's wrapper, which brackets the user's callback with
- * rthook_rt_enter/leave and counts frames and xruns.
+ * rthook_rt_enter/leave and counts frames and xruns. That thread is named
+ * "rtb-audio" from the control thread once it has called back (the
+ * callback itself only notes pthread_self(), which is no system call).
  *
  * Errors are negated errno values; the PortAudio text (Pa_GetErrorText, or
  * our own message such as "no output device matching 'foo'") is kept in
@@ -17,12 +19,16 @@
 #ifndef RTB_PADEVICE_H
 #define RTB_PADEVICE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "bridge/audio/devcfg.h"
+
+/* How long start waits for the first callback to name its thread. */
+#define PADEVICE_NAME_WAIT_MS 500
 
 struct padevice {
 	struct devcfg cfg;
@@ -37,6 +43,8 @@ struct padevice {
 	_Atomic uint64_t callbacks;
 	_Atomic uint64_t xruns; /* callbacks flagged with under/overflow */
 	_Atomic bool done;      /* the callback asked to stop */
+	pthread_t cb_thread;    /* written by the first callback, then */
+	_Atomic bool cb_known;  /* raised (release) */
 	char error[192];
 };
 
@@ -52,7 +60,13 @@ struct padevice {
  */
 int padevice_open(struct padevice *p, const struct devcfg *cfg);
 
-/* Return: 0 or a negated errno. Context: control thread. */
+/*
+ * Start the stream, and name its callback thread "rtb-audio" once it has
+ * called back (waiting for that up to PADEVICE_NAME_WAIT_MS).
+ *
+ * Return: 0 or a negated errno
+ * Context: control thread
+ */
 int padevice_start(struct padevice *p);
 
 /*

@@ -5,6 +5,7 @@
  * requests refreshes the headers of files being recorded. Only this thread
  * touches the heap, the file list and the diskfiles' disk-thread fields.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "bridge/disk/diskserver.h"
 
 #include <assert.h>
@@ -410,6 +411,8 @@ static void *diskserver__main(void *arg)
 	struct diskserver *s = arg;
 	struct msg m;
 	int64_t key;
+
+	pthread_setname_np(pthread_self(), "rtb-disk");
 	for (;;) {
 		diskserver__drain(s);
 		if (edfheap_pop(&s->heap, &m, &key)) {

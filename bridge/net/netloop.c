@@ -29,10 +29,12 @@
  * for its push to finish. Only then is `quit` raised, so every accepted
  * call is in the mailbox before the net thread drains it the last time.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "bridge/net/netloop.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +207,7 @@ static void thread_main(void *arg)
 {
 	struct netloop *nl = arg;
 
+	pthread_setname_np(pthread_self(), "rtb-net");
 	current_loop = nl;
 	/* Arrival times are stamped here and sends are paced here: a
 	   scheduler slice of delay would be jitter no network made. */

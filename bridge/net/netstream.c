@@ -7,17 +7,15 @@
  * See netstream.h for who owns what. netstream_init allocates every buffer
  * the stream will ever use: the packet pool, the ring, the jitter slots, the
  * decoder (Opus state or PCM hold buffer), one packet's worth of decoded
- * audio, and the libsamplerate state; netstream_set_record allocates the
- * hold buffer of a recorded stream. After that the audio thread only
- * moves data between them: src_process() and src_set_ratio() work in the
- * state src_new() allocated.
+ * audio, and the drift resampler's table and history (varispeed_init);
+ * netstream_set_record allocates the hold buffer of a recorded stream.
+ * After that the audio thread only moves data between them.
  */
 #include "bridge/net/netstream.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <samplerate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +52,6 @@ void netstream_config_default(struct netstream_config *cfg,
 	        codec_rtp_ticks(&cfg->codec,
 	                        (size_t)codec_config_frames(&cfg->codec)));
 	cfg->drift = true;
-	cfg->converter = SRC_SINC_FASTEST;
 	cfg->drift_max_ppm = 1000.0;
 	cfg->slew_ppm = 2000.0;
 	cfg->loop_s = 1.0;
@@ -334,15 +331,17 @@ int netstream_init(struct netstream *s, const struct netstream_config *cfg)
 
 	s->nominal = (double)s->cfg.out_rate / cfg->codec.rate;
 	if (cfg->drift || s->cfg.out_rate != cfg->codec.rate) {
-		int serr = 0;
-		s->resampler = src_new(cfg->converter, (int)ch, &serr);
-		if (!s->resampler) {
-			err = serr == 1
-			              ? -ENOMEM
-			              : -EINVAL; /* 1: SRC_ERR_MALLOC_FAILED */
+		struct varispeed_config vc;
+		varispeed_config_default(&vc, (unsigned)ch, s->nominal);
+		/* Room for every ratio the controller may ask for (drift
+		   clamp plus slew), twice over. */
+		double range = 2e-6 * (cfg->drift_max_ppm + cfg->slew_ppm);
+		if (range > vc.range)
+			vc.range = range < 0.5 ? range : 0.5;
+		err = varispeed_init(&s->rs, &vc);
+		if (err < 0)
 			goto fail_buf;
-		}
-		src_set_ratio(s->resampler, s->nominal);
+		s->resample = true;
 	}
 
 	rtpseq_init(&s->seq, cfg->min_sequential);
@@ -406,8 +405,9 @@ void netstream_clear(struct netstream *s)
 	while (ring_try_pop(&s->ring, &p))
 		netstream_packet_return(s, p);
 	jitter_clear(&s->jit);
-	if (s->resampler)
-		src_delete(s->resampler);
+	if (s->resample)
+		varispeed_clear(&s->rs);
+	s->resample = false;
 	free(s->decbuf);
 	free(s->ring_mem);
 	netstream_pools_clear(s);

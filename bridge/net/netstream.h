@@ -23,7 +23,10 @@
  * between the two clocks fed forward, plus a correction of the buffer
  * level (how late the playout position runs against the schedule) and of
  * a sliding target, by time-scaling within a bounded slew, slowly and
- * without clicks. Blocks are never dropped or repeated for this. The one
+ * without clicks (the resampler is varispeed.h: the ratio may change at
+ * every pull, and it says exactly how many input frames it took and has
+ * not played, which count in the buffer level with the decoded frames not
+ * yet taken). Blocks are never dropped or repeated for this. The one
  * fast path grows the buffer when jitter rises: if the next packet is
  * missing while playout is still ahead of the schedule, a frame of
  * concealment is played in its place and the packet is waited for
@@ -74,6 +77,7 @@
 #include "bridge/net/packet.h"
 #include "codec/codec.h"
 #include "codec/rtpseq.h"
+#include "codec/varispeed.h"
 
 /* Local time in ns, on the clock the packets' arrival times use. */
 typedef uint64_t netstream_clock_fn(void *arg);
@@ -83,7 +87,6 @@ struct netstream_config {
 	struct jitter_config jitter; /* rtp_rate, frame_ticks: from codec */
 	int out_rate;                /* mixer rate, Hz; 0: the codec's rate */
 	bool drift;                  /* compensate clock drift by resampling */
-	int converter;               /* libsamplerate SRC_* type */
 	double drift_max_ppm;        /* clamp of the drift estimate */
 	double slew_ppm;       /* most the ratio may move beyond the drift */
 	double loop_s;         /* time constant of the level correction, s */
@@ -186,8 +189,9 @@ struct netstream {
 	/* Audio thread. */
 	struct jitter jit;
 	struct codec_decoder dec;
-	struct SRC_STATE_tag *resampler; /* NULL: bypass */
-	double nominal;                  /* out_rate / codec rate */
+	struct varispeed rs; /* the drift resampler (varispeed.h) */
+	bool resample;       /* false: bypass, rs unused */
+	double nominal;      /* out_rate / codec rate */
 	float *decbuf;
 	size_t dec_cap, dec_off, dec_avail; /* frames */
 	struct driftctl ctl; /* the ratio, and the consumer's clock */
@@ -200,8 +204,6 @@ struct netstream {
 	int64_t clk_ticks; /* what the previous packet decoded to */
 	double clk_ratio;
 	unsigned clk_votes;
-	double pending;  /* RTP ticks decoded but not yet played out (in
-	                    dec_avail or inside the resampler) */
 	struct tap *rec; /* the stream's timeline goes here; NULL: none */
 	float *hold;     /* dry concealment held back (recording only) */
 	size_t hold_cap; /* frames */

@@ -13,7 +13,6 @@
 #include "bridge/net/netstream.h"
 
 #include <math.h>
-#include <samplerate.h>
 #include <string.h>
 
 /* Frames of decoded audio for RTP ticks, and back. */
@@ -25,6 +24,18 @@ static size_t netstream_frames(const struct netstream *s, int64_t ticks)
 static int64_t netstream_ticks(const struct netstream *s, size_t frames)
 {
 	return (int64_t)frames * s->jit.cfg.rtp_rate / s->dec.cfg.rate;
+}
+
+/* RTP ticks decoded and not yet played: the frames not yet taken by the
+   resampler, and those it took and has not played (exact, fractional:
+   the input position of the next output frame is known). */
+static double netstream_pending(const struct netstream *s)
+{
+	double f = (double)s->dec_avail;
+
+	if (s->resample)
+		f += varispeed_latency(&s->rs);
+	return f * s->jit.cfg.rtp_rate / s->dec.cfg.rate;
 }
 
 /* Conceal `frames` frames into decbuf. Return: frames made. */
@@ -237,7 +248,6 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 	s->dec_off = 0;
 	s->dec_avail = n;
 	s->st.frames_in += n;
-	s->pending += (double)netstream_ticks(s, n);
 	return n;
 }
 
@@ -254,14 +264,20 @@ static double netstream_control(struct netstream *s, uint64_t now_ns)
 		return 1.0;
 	}
 	/* Error: how late the next output frame is against its due time.
-	   The frames decoded but not yet resampled come first. */
-	double e = (double)jitter_error_ns(&s->jit, now_ns,
-	                                   (int64_t)llround(s->pending)) /
-	           1e9;
+	   The frames decoded but not yet played come first: a fractional
+	   count of ticks (the resampler sits between two input frames), so
+	   the due time is interpolated between the two whole ticks around
+	   it. Rounded, the level would jump by a frame now and then, and
+	   the ratio with it: a pitch wobble of some ppm. */
+	double p = netstream_pending(s), whole = floor(p);
+	double e0 = (double)jitter_error_ns(&s->jit, now_ns, (int64_t)whole);
+	double e1 =
+	        (double)jitter_error_ns(&s->jit, now_ns, (int64_t)whole + 1);
+	double e = (e0 + (p - whole) * (e1 - e0)) / 1e9;
 	s->st.buffer_ms = s->st.target_ms + e * 1e3;
 	double c = driftctl_step(&s->ctl, jitter_drift(&s->jit), e,
 	                         jitter_target_rate(&s->jit));
-	return s->resampler ? c : 1.0;
+	return s->resample ? c : 1.0;
 }
 
 /* Packets decoded per pull while skipping ahead: the cost stays bounded
@@ -283,12 +299,13 @@ static uint64_t netstream_skip(struct netstream *s, uint64_t now,
 {
 	double ticks = excess_s * s->jit.cfg.rtp_rate;
 	double frame = s->jit.cfg.frame_ticks;
+	double pending = netstream_pending(s);
 	uint64_t skipped = 0;
 
-	if (ticks < s->pending + frame)
+	if (ticks < pending + frame)
 		return 0;
 	skipped = s->dec_avail;
-	ticks -= s->pending;
+	ticks -= pending;
 	s->dec_avail = 0;
 	s->dec_off = 0;
 	for (unsigned k = 0; k < NETSTREAM_SKIP_PACKETS && ticks >= frame &&
@@ -301,9 +318,8 @@ static uint64_t netstream_skip(struct netstream *s, uint64_t now,
 		ticks -= (double)netstream_ticks(s, n);
 		s->dec_avail = 0;
 	}
-	if (s->resampler)
-		src_reset(s->resampler);
-	s->pending = 0.0;
+	if (s->resample)
+		varispeed_reset(&s->rs);
 	s->st.skipped_frames += skipped;
 	return skipped;
 }
@@ -416,46 +432,34 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 			   output): ask for what is due then, or a packet
 			   missing right at its time looks early, and is
 			   waited for with an inserted frame. */
-			if (s->pending > 0.0)
-				t += (uint64_t)llround(s->pending * 1e9 /
+			double pending = netstream_pending(s);
+			if (pending > 0.0)
+				t += (uint64_t)llround(pending * 1e9 /
 				                       s->jit.cfg.rtp_rate);
 			if (netstream_refill(s, t) == 0) {
 				/* Nothing to play: let the resampler start
 				   from scratch when something comes. */
-				if (s->resampler && s->pending != 0.0)
-					src_reset(s->resampler);
-				s->pending = 0.0;
+				if (s->resample)
+					varispeed_reset(&s->rs);
 				break;
 			}
 		}
 		const float *in = s->decbuf + s->dec_off * ch;
-		if (!s->resampler) {
-			size_t n = s->dec_avail < left ? s->dec_avail : left;
-			memcpy(out + done * ch, in, n * ch * sizeof(float));
-			s->dec_off += n;
-			s->dec_avail -= n;
-			s->pending -= (double)netstream_ticks(s, n);
-			done += n;
-			continue;
+		size_t used, made;
+		if (s->resample) {
+			/* Takes input only as far as its output needs (a
+			   filter's half length ahead): a short output means
+			   it took all of dec_avail. */
+			varispeed_process(&s->rs, in, s->dec_avail,
+			                  out + done * ch, left, s->nominal / c,
+			                  &used, &made);
+		} else {
+			used = made = s->dec_avail < left ? s->dec_avail : left;
+			memcpy(out + done * ch, in, made * ch * sizeof(float));
 		}
-		SRC_DATA d = {
-		        .data_in = in,
-		        .data_out = out + done * ch,
-		        .input_frames = (long)s->dec_avail,
-		        .output_frames = (long)left,
-		        .src_ratio = s->nominal / c,
-		        .end_of_input = 0,
-		};
-		if (src_process(s->resampler, &d) != 0)
-			break;
-		s->dec_off += (size_t)d.input_frames_used;
-		s->dec_avail -= (size_t)d.input_frames_used;
-		done += (size_t)d.output_frames_gen;
-		/* The resampler takes input in ahead of the output it makes:
-		   what has been played is the output times the consumption
-		   ratio, not what it took in. */
-		s->pending -= (double)d.output_frames_gen * c / s->nominal *
-		              s->jit.cfg.rtp_rate / s->dec.cfg.rate;
+		s->dec_off += used;
+		s->dec_avail -= used;
+		done += made;
 	}
 	if (done < frames)
 		memset(out + done * ch, 0,

@@ -3,9 +3,15 @@
  *
  * The timer is re-armed after each wake-up to the deadline of the next
  * slot, as an absolute CLOCK_MONOTONIC time; if that time has already
- * passed (the callbacks took long), the kernel fires at once. The
- * descriptor is closed in the close callback of the poll handle, after
- * libuv has stopped watching it.
+ * passed (the callbacks took long), the kernel fires at once. Re-arming
+ * also resets the descriptor's expiration count (timerfd_create(2): read
+ * returns the expirations "since its settings were last modified using
+ * timerfd_settime() or since the last successful read"), which ends its
+ * readiness: so a wake-up costs epoll_wait and timerfd_settime, and no
+ * read(2) of a count nobody uses. Only when re-arming fails is the count
+ * read, so that a level-triggered poll does not spin. The descriptor is
+ * closed in the close callback of the poll handle, after libuv has stopped
+ * watching it.
  */
 #include "bridge/net/pacer.h"
 
@@ -34,15 +40,11 @@ static int arm(struct pacer *p)
 static void on_timer(uv_poll_t *h, int status, int events)
 {
 	struct pacer *p = h->data;
-	uint64_t expirations, now, slot;
-	ssize_t n;
+	uint64_t now, slot;
 
 	(void)events;
 	if (status < 0)
 		return;
-	/* Nonblocking: EAGAIN just means a spurious readiness report. */
-	n = read(p->tfd, &expirations, sizeof expirations);
-	(void)n;
 	p->wakeups++;
 	now = netloop_now_ns();
 	/* pace_next hands out at most max_burst slots per `now`: bounded. */
@@ -52,8 +54,12 @@ static void on_timer(uv_poll_t *h, int status, int events)
 			p->late_max_ns = now - deadline;
 		p->fn(p, slot, deadline, now, p->user);
 	}
-	if (!p->closing)
-		(void)arm(p);
+	if (!p->closing && arm(p) < 0) {
+		uint64_t expirations;
+		/* Nonblocking: EAGAIN just means nothing to clear. */
+		ssize_t n = read(p->tfd, &expirations, sizeof expirations);
+		(void)n;
+	}
 }
 
 static void on_closed(uv_handle_t *h)

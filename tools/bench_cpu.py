@@ -1,0 +1,381 @@
+#!/usr/bin/python3
+"""bench_cpu: what a stream costs, in % of one core, against GStreamer
+
+Real processes on 127.0.0.1 only. Each case starts its processes, lets
+them warm up, then reads utime + stime of every process (/proc/PID/stat:
+the whole process, all its threads) before and after a fixed window; the
+case is repeated and the median printed. Cases, for Opus (128 kbit/s) and
+L16 (stereo 48 kHz), 10 ms packets, N streams (default 8):
+
+  (a) an idle `rtbridge recv --no-play` with no stream (and its threads,
+      by name, from /proc/PID/task/TID/stat);
+  (b) N streams into ONE `recv --no-play` (drift compensation on, the
+      default): the process's total and its threads by name, per stream
+      (total / N), and per stream above idle ((total - idle) / N);
+  (c) one `recv --no-play` process per stream: per stream;
+  (d) one GStreamer receive pipeline per stream (udpsrc ! rtpjitterbuffer
+      ! rtpopusdepay ! opusdec ! fakesink, or rtpL16depay): per stream,
+      and the ratios rtbridge / GStreamer of (c) and (b);
+  (e) N `rtbridge send` processes against N GStreamer senders (filesrc !
+      wavparse ! audioconvert ! opusenc frame-size=10 bitrate=128000 !
+      rtpopuspay ! udpsink sync=true, or rtpL16pay with 10 ms packets):
+      per stream and the ratio. Their packets go to UDP sockets this
+      script binds and never reads (the kernel drops what overflows).
+
+The senders of (b)-(d) are `rtbridge send --loop` processes (not
+measured). The test signal is gensignal's seeded sweep + noise. Numbers
+only: nothing is asserted. /proc/PID/stat counts in clock ticks (1/100 s
+here), so a window of W seconds resolves 1 / W % per process: the header
+says what that is.
+
+  bench_cpu.py [--rtbridge PATH] [--streams N] [--seconds W]
+               [--repeats R] [--warmup S] [--codec opus|l16|all]
+               [--only a,b,c,d,e] [--smoke]
+
+--smoke: a run of a few seconds that only checks that every case runs
+(2 streams, L16, 1 s windows, one repeat).
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+CAPS = {
+    "opus": "application/x-rtp,media=audio,clock-rate=48000,"
+            "encoding-name=OPUS,payload=96",
+    "l16": "application/x-rtp,media=audio,clock-rate=48000,"
+           "encoding-name=L16,encoding-params=(string)2,channels=(int)2,"
+           "payload=96",
+}
+DEPAY = {"opus": "rtpopusdepay ! opusdec", "l16": "rtpL16depay"}
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.dir = tempfile.mkdtemp(prefix="rtb_bench_cpu_")
+        self.procs = []
+        self.socks = []
+        self.nlog = 0
+        self.gst = shutil.which("gst-launch-1.0")
+
+    # ---- processes ----
+
+    def start(self, argv):
+        """Start a process with its output in a log file of its own."""
+        self.nlog += 1
+        log = os.path.join(self.dir, "p%d.log" % self.nlog)
+        with open(log, "wb") as f:
+            p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
+        p.log = log
+        self.procs.append(p)
+        return p
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 5
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = []
+        for s in self.socks:
+            s.close()
+        self.socks = []
+
+    def check_alive(self, procs):
+        for p in procs:
+            if p.poll() is not None:
+                with open(p.log, errors="replace") as f:
+                    tail = f.read()[-600:]
+                raise RuntimeError("%s exited %s:\n%s" %
+                                   (p.args[0], p.returncode, tail))
+
+    def recv(self, codec):
+        """A `recv --no-play` on a port of its own choosing; its port."""
+        p = self.start([self.a.rtbridge, "recv", "--listen", "127.0.0.1:0",
+                        "--codec", codec, "--no-play"])
+        tag = "rtbridge recv: listening on 127.0.0.1:"
+        for _ in range(200):
+            self.check_alive([p])
+            with open(p.log, errors="replace") as f:
+                for line in f:
+                    if line.startswith(tag):
+                        return p, int(line[len(tag):].split()[0])
+            time.sleep(0.025)
+        raise RuntimeError("rtbridge recv did not say its port in 5 s")
+
+    def send(self, codec, port):
+        return self.start([self.a.rtbridge, "send", self.wav, "--to",
+                           "127.0.0.1:%d" % port, "--codec", codec,
+                           "--frame-ms", "10", "--loop", "--quiet"])
+
+    def sink(self):
+        """A UDP port nobody reads: its datagrams cost only the sender."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.bind(("127.0.0.1", 0))
+        self.socks.append(s)
+        return s.getsockname()[1]
+
+    def free_port(self):
+        """A port for a GStreamer receiver (it cannot report one it picks
+        itself); a lost race shows as a pipeline that exits."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        return port
+
+    def gst_recv(self, codec, port):
+        return self.start(["gst-launch-1.0", "-q", "udpsrc",
+                           "address=127.0.0.1", "port=%d" % port,
+                           "caps=" + CAPS[codec], "!", "rtpjitterbuffer",
+                           "!"] + DEPAY[codec].split() + ["!", "fakesink"])
+
+    def gst_send(self, codec, port):
+        src = ["gst-launch-1.0", "-q", "filesrc", "location=" + self.wav,
+               "!", "wavparse", "!", "audioconvert", "!"]
+        if codec == "opus":
+            tail = ["audio/x-raw,rate=48000,channels=2", "!", "opusenc",
+                    "frame-size=10", "bitrate=128000", "!", "rtpopuspay",
+                    "pt=96"]
+        else:
+            tail = ["audio/x-raw,format=S16BE,rate=48000,channels=2", "!",
+                    "rtpL16pay", "pt=96", "min-ptime=10000000",
+                    "max-ptime=10000000"]
+        return self.start(src + tail + ["!", "udpsink", "host=127.0.0.1",
+                                        "port=%d" % port, "sync=true"])
+
+    # ---- measuring ----
+
+    @staticmethod
+    def cpu_ticks(pid, tid=None):
+        path = "/proc/%d/stat" % pid if tid is None else \
+            "/proc/%d/task/%d/stat" % (pid, tid)
+        with open(path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime
+
+    @staticmethod
+    def threads(pid):
+        """{tid: name} of a process's threads."""
+        out = {}
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                out[int(t)] = f.read().strip()
+        return out
+
+    def measure(self, procs, split=None):
+        """Warm up, then each process's % of a core over the window, per
+        repeat. With `split` (a dict), also the first process's threads:
+        split[name] = their % per repeat."""
+        time.sleep(self.a.warmup)
+        runs = []
+        names = self.threads(procs[0].pid) if split is not None else {}
+        for _ in range(self.a.repeats):
+            self.check_alive(procs)
+            t0 = time.monotonic()
+            c0 = [self.cpu_ticks(p.pid) for p in procs]
+            h0 = {t: self.cpu_ticks(procs[0].pid, t) for t in names}
+            time.sleep(self.a.seconds)
+            c1 = [self.cpu_ticks(p.pid) for p in procs]
+            h1 = {t: self.cpu_ticks(procs[0].pid, t) for t in names}
+            dt = time.monotonic() - t0
+            runs.append([(b - a) / TICK / dt * 100.0 for a, b in zip(c0, c1)])
+            for t, name in names.items():
+                split.setdefault("%s" % name, []).append(
+                    (h1[t] - h0[t]) / TICK / dt * 100.0)
+        self.check_alive(procs)
+        return runs
+
+    def case(self, setup, split=None):
+        """Run one case: setup() starts processes and returns the ones to
+        measure; every process is stopped afterwards."""
+        try:
+            return self.measure(setup(), split)
+        finally:
+            self.stop_all()
+
+    # ---- the cases ----
+
+    def idle(self, split):
+        runs = self.case(lambda: [self.recv("l16")[0]], split)
+        return statistics.median(r[0] for r in runs)
+
+    def one_recv(self, codec, split):
+        def setup():
+            p, port = self.recv(codec)
+            for _ in range(self.a.streams):
+                self.send(codec, port)
+            return [p]
+        return statistics.median(r[0] for r in self.case(setup, split))
+
+    def recv_each(self, codec):
+        def setup():
+            rx = []
+            for _ in range(self.a.streams):
+                p, port = self.recv(codec)
+                self.send(codec, port)
+                rx.append(p)
+            return rx
+        return statistics.median(statistics.mean(r)
+                                 for r in self.case(setup))
+
+    def gst_recv_each(self, codec):
+        def setup():
+            rx = []
+            for _ in range(self.a.streams):
+                port = self.free_port()
+                rx.append(self.gst_recv(codec, port))
+                self.send(codec, port)
+            return rx
+        return statistics.median(statistics.mean(r)
+                                 for r in self.case(setup))
+
+    def senders(self, codec, gst):
+        def setup():
+            tx = []
+            for _ in range(self.a.streams):
+                port = self.sink()
+                if gst:
+                    tx.append(self.gst_send(codec, port))
+                else:
+                    tx.append(self.send(codec, port))
+            return tx
+        return statistics.median(statistics.mean(r)
+                                 for r in self.case(setup))
+
+    def run(self):
+        a = self.a
+        span = a.warmup + a.repeats * (a.seconds + 1) + 10
+        self.wav = os.path.join(self.dir, "signal.wav")
+        subprocess.run([a.gensignal, "--seconds", str(int(span)), self.wav],
+                       check=True, stdout=subprocess.DEVNULL)
+        codecs = ["opus", "l16"] if a.codec == "all" else [a.codec]
+        only = set(a.only.split(","))
+        n = a.streams
+        print("bench_cpu: %s, %d streams of 10 ms packets, window %g s x %d "
+              "after %g s, medians; %% of one core (resolution %.2f %% per "
+              "process)" % (a.rtbridge, n, a.seconds, a.repeats, a.warmup,
+                            100.0 / TICK / a.seconds))
+        print("senders of (b)-(d): rtbridge send --loop; GStreamer: %s"
+              % (self.gst or "not installed (n/a)"))
+        print("%-44s %s" % ("case", " ".join("%9s" % c for c in codecs)))
+        sys.stdout.flush()
+        gst = self.gst is not None
+
+        def row(label, values):
+            print("%-44s %s" % (label, " ".join(
+                "%9s" % ("n/a" if v is None else "%.3f" % v)
+                for v in values)))
+            sys.stdout.flush()
+
+        def ratio(x, y):
+            return None if x is None or y is None or y <= 0 else x / y
+
+        idle = None
+        if "a" in only:
+            split = {}
+            idle = self.idle(split)
+            row("(a) idle recv --no-play, no stream", [idle])
+            print("    its threads: " + ", ".join(
+                "%s %.2f" % (k, statistics.median(v))
+                for k, v in sorted(split.items())))
+        one = {c: None for c in codecs}
+        each = {c: None for c in codecs}
+        grx = {c: None for c in codecs}
+        if "b" in only:
+            splits = {c: {} for c in codecs}
+            one = {c: self.one_recv(c, splits[c]) for c in codecs}
+            row("(b) one recv, %d streams: process" % n,
+                [one[c] for c in codecs])
+            for c in codecs:
+                print("    its threads, %s: " % c + ", ".join(
+                    "%s %.2f" % (k, statistics.median(v))
+                    for k, v in sorted(splits[c].items())))
+            row("    per stream (total / %d)" % n,
+                [one[c] / n for c in codecs])
+            if idle is not None:
+                row("    per stream above idle", [(one[c] - idle) / n
+                                                  for c in codecs])
+        if "c" in only:
+            each = {c: self.recv_each(c) for c in codecs}
+            row("(c) one recv per stream: per stream",
+                [each[c] for c in codecs])
+        if "d" in only and gst:
+            grx = {c: self.gst_recv_each(c) for c in codecs}
+        if "d" in only:
+            row("(d) GStreamer receiver: per stream", [grx[c] for c in codecs])
+            row("    ratio (c) / (d)", [ratio(each[c], grx[c])
+                                        for c in codecs])
+            row("    ratio (b) per stream / (d)",
+                [ratio(None if one[c] is None else one[c] / n, grx[c])
+                 for c in codecs])
+        if "e" in only:
+            tx = {c: self.senders(c, False) for c in codecs}
+            gtx = {c: self.senders(c, True) if gst else None
+                   for c in codecs}
+            row("(e) rtbridge send: per stream", [tx[c] for c in codecs])
+            row("    GStreamer sender: per stream", [gtx[c] for c in codecs])
+            row("    ratio rtbridge / GStreamer", [ratio(tx[c], gtx[c])
+                                                   for c in codecs])
+
+    def close(self):
+        self.stop_all()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    build = os.path.join(os.path.dirname(here), "build")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rtbridge", default=os.path.join(build, "rtbridge"))
+    ap.add_argument("--gensignal", default=None)
+    ap.add_argument("--streams", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--codec", choices=["opus", "l16", "all"], default="all")
+    ap.add_argument("--only", default="a,b,c,d,e")
+    ap.add_argument("--smoke", action="store_true")
+    a = ap.parse_args()
+    if a.smoke:
+        a.streams, a.seconds, a.repeats, a.warmup = 2, 1.0, 1, 0.5
+        a.codec = "l16"
+    if a.gensignal is None:
+        a.gensignal = os.path.join(os.path.dirname(a.rtbridge), "gensignal")
+    for exe in (a.rtbridge, a.gensignal):
+        if not os.access(exe, os.X_OK):
+            print("bench_cpu: %s: not an executable (build it first)" % exe,
+                  file=sys.stderr)
+            return 1
+    if a.streams < 1 or a.seconds <= 0 or a.repeats < 1 or a.warmup < 0:
+        print("bench_cpu: --streams, --seconds, --repeats must be positive",
+              file=sys.stderr)
+        return 1
+    b = Bench(a)
+    try:
+        b.run()
+    except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
+        print("bench_cpu: %s" % e, file=sys.stderr)
+        return 1
+    finally:
+        b.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
