@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,6 +49,16 @@ static int codec_bad(const char **why, const char *text, int err)
 	return err;
 }
 
+/* PCM packets last from 0.125 ms (rounded up to whole frames: 6 at
+   48 kHz) to 20 ms; the products stay in 64 bits for any int rate. */
+static bool codec_pcm_frames_ok(int rate, int frames)
+{
+	int64_t ns = (int64_t)frames * 1000000000;
+
+	return frames > 0 && ns >= (int64_t)CODEC_PCM_MIN_PTIME_NS * rate &&
+	       ns <= (int64_t)CODEC_PCM_MAX_PTIME_NS * rate;
+}
+
 int codec_config_check(const struct codec_config *cfg, const char **why)
 {
 	if (why)
@@ -64,8 +75,11 @@ int codec_config_check(const struct codec_config *cfg, const char **why)
 		if (cfg->channels != 1 && cfg->channels != 2)
 			return codec_bad(why, "opus needs 1 or 2 channels",
 			                 -EINVAL);
-		if (cfg->frame_us != 2500 && cfg->frame_us != 5000 &&
-		    cfg->frame_us != 10000 && cfg->frame_us != 20000)
+		if ((cfg->frame_us != 2500 && cfg->frame_us != 5000 &&
+		     cfg->frame_us != 10000 && cfg->frame_us != 20000) ||
+		    (cfg->frames > 0 &&
+		     (int64_t)cfg->frames * 1000000 !=
+		             (int64_t)cfg->rate * cfg->frame_us))
 			return codec_bad(
 			        why, "opus frame must be 2.5, 5, 10 or 20 ms",
 			        -EINVAL);
@@ -97,14 +111,18 @@ int codec_config_check(const struct codec_config *cfg, const char **why)
 		if (cfg->channels < 1 || cfg->channels > CODEC_MAX_CHANNELS)
 			return codec_bad(why, "pcm needs 1 to 8 channels",
 			                 -EINVAL);
-		if (cfg->frame_us <= 0 || cfg->frame_us > 1000000)
-			return codec_bad(why, "pcm frame must be 1 us..1 s",
-			                 -EINVAL);
-		/* A packet must hold a whole number of frames. */
-		if (((int64_t)cfg->rate * cfg->frame_us) % 1000000 != 0)
+		/* A packet holds a whole number of frames: given as such,
+		   or as a duration that is one. */
+		if (cfg->frames <= 0 &&
+		    (cfg->frame_us <= 0 ||
+		     ((int64_t)cfg->rate * cfg->frame_us) % 1000000 != 0))
 			return codec_bad(why,
 			                 "frame duration is not a whole number "
 			                 "of samples at this rate",
+			                 -EINVAL);
+		if (!codec_pcm_frames_ok(cfg->rate, codec_config_frames(cfg)))
+			return codec_bad(why,
+			                 "pcm packet must last 0.125 to 20 ms",
 			                 -EINVAL);
 		if (codec_max_payload(cfg) > CODEC_MAX_PAYLOAD)
 			return codec_bad(why,
@@ -120,7 +138,34 @@ int codec_config_check(const struct codec_config *cfg, const char **why)
 
 int codec_config_frames(const struct codec_config *cfg)
 {
+	if (cfg->frames > 0)
+		return cfg->frames;
 	return (int)((int64_t)cfg->rate * cfg->frame_us / 1000000);
+}
+
+void codec_config_set_frames(struct codec_config *cfg, int frames)
+{
+	cfg->frames = frames;
+	cfg->frame_us =
+	        (int)(((int64_t)frames * 1000000 + cfg->rate / 2) / cfg->rate);
+}
+
+double codec_config_ptime_ms(const struct codec_config *cfg)
+{
+	return (double)codec_config_frames(cfg) * 1000.0 / cfg->rate;
+}
+
+int codec_frames_of_ms(double ms, int rate, int *nearest)
+{
+	double exact = ms * rate / 1000.0;
+	double n = floor(exact + 0.5);
+
+	if (nearest)
+		*nearest = n >= 1.0 && n <= INT_MAX ? (int)n : 1;
+	/* NaN fails the first comparison. */
+	if (!(exact >= 0.5 && exact <= INT_MAX) || fabs(exact - n) > 0.01)
+		return -EINVAL;
+	return (int)n;
 }
 
 int codec_rtp_rate(const struct codec_config *cfg)

@@ -36,10 +36,12 @@ enum codec_app {
 };
 
 /* Limits shared by the codecs. */
-#define CODEC_MAX_CHANNELS    8
-#define CODEC_OPUS_RTP_RATE   48000 /* RFC 7587: always 48 kHz ticks */
-#define CODEC_OPUS_MAX_PACKET 4000  /* bytes; 3 * 1275 + 7 rounded up */
-#define CODEC_MAX_PAYLOAD     65495 /* bytes: UDP maximum - RTP header */
+#define CODEC_MAX_CHANNELS     8
+#define CODEC_PCM_MIN_PTIME_NS 125000   /* AES67's shortest packet time */
+#define CODEC_PCM_MAX_PTIME_NS 20000000 /* longest PCM packet: 20 ms */
+#define CODEC_OPUS_RTP_RATE    48000    /* RFC 7587: always 48 kHz ticks */
+#define CODEC_OPUS_MAX_PACKET  4000     /* bytes; 3 * 1275 + 7 rounded up */
+#define CODEC_MAX_PAYLOAD      65495    /* bytes: UDP maximum - RTP header */
 
 struct codec_config {
 	enum codec_kind kind;
@@ -47,6 +49,9 @@ struct codec_config {
 	int channels;   /* 1..8; Opus: 1 or 2 */
 	int frame_us;   /* packet duration in microseconds; Opus:
 	                   2500, 5000, 10000 or 20000 */
+	int frames;     /* PCM: frames per packet when > 0 (then it rules and
+	                   frame_us is only its rounded duration); 0: taken
+	                   from frame_us, which must be whole frames */
 	int bitrate;    /* Opus, bit/s; 0 = the library's choice */
 	int complexity; /* Opus, 0..10 */
 	enum codec_app application; /* Opus */
@@ -102,6 +107,36 @@ int codec_config_check(const struct codec_config *cfg, const char **why);
  * Context: any
  */
 int codec_config_frames(const struct codec_config *cfg);
+
+/*
+ * Give the packet length as a whole number of frames (PCM: any count
+ * from 0.125 ms to 20 ms worth, e.g. 213 frames = 4.4375 ms at 48 kHz):
+ * sets frames, and frame_us to that duration rounded to the microsecond
+ *
+ * Pre: cfg->rate > 0
+ * Context: any
+ */
+void codec_config_set_frames(struct codec_config *cfg, int frames);
+
+/*
+ * Packet duration in ms (what SDP's a=ptime says: 4.4375 for 213 frames
+ * at 48 kHz)
+ *
+ * Pre: codec_config_check(cfg) == 0
+ * Context: any
+ */
+double codec_config_ptime_ms(const struct codec_config *cfg);
+
+/*
+ * Frames per packet for a packet time in ms at `rate` Hz, when that is a
+ * whole number of frames (within 1/100 of a frame, so that 1.0884 ms at
+ * 44.1 kHz is 48 frames)
+ *
+ * Return: the frame count, or -EINVAL when ms is no whole number of frames
+ *         (*nearest, when not NULL, is the closest count, at least 1)
+ * Context: any
+ */
+int codec_frames_of_ms(double ms, int rate, int *nearest);
 
 /*
  * RTP clock rate of the payload: 48000 for Opus, the sample rate for PCM

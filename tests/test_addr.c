@@ -233,3 +233,37 @@ Test(addr, allow_list_rejects_bad_networks)
 		cr_assert_neq(e[0], '\0', "'%s' gives a message", bad[i]);
 	}
 }
+
+Test(addr, address_with_a_default_port)
+{
+	struct sockaddr_storage g;
+	char txt[ADDR_TEXT_MAX], e[128];
+
+	cr_assert_eq(
+	        addr_parse_default_port(&g, "224.0.0.56", 9875, e, sizeof e),
+	        0);
+	cr_assert_str_eq(addr_format((struct sockaddr *)&g, txt, sizeof txt),
+	                 "224.0.0.56:9875");
+	cr_assert_eq(addr_parse_default_port(&g, "239.255.255.255:9000", 9875,
+	                                     e, sizeof e),
+	             0);
+	cr_assert_eq(addr_port((struct sockaddr *)&g), 9000);
+	cr_assert_eq(
+	        addr_parse_default_port(&g, "ff05::2:7ffe", 9875, e, sizeof e),
+	        0);
+	cr_assert_str_eq(addr_format((struct sockaddr *)&g, txt, sizeof txt),
+	                 "[ff05::2:7ffe]:9875");
+	cr_assert_eq(addr_parse_default_port(&g, "[ff02::2:7ffe]", 9875, e,
+	                                     sizeof e),
+	             0);
+	cr_assert_eq(addr_port((struct sockaddr *)&g), 9875);
+	cr_assert_eq(
+	        addr_parse_default_port(&g, "[ff02::1]:5", 9875, e, sizeof e),
+	        0);
+	cr_assert_eq(addr_port((struct sockaddr *)&g), 5);
+	cr_assert_eq(addr_parse_default_port(&g, "host.example:5", 9875, e,
+	                                     sizeof e),
+	             -EINVAL, "numeric only");
+	cr_assert_eq(addr_parse_default_port(&g, "", 9875, e, sizeof e),
+	             -EINVAL);
+}

@@ -5,7 +5,9 @@
  * rest with one line in one wording; values come after a space or '=',
  * short spellings take "-p N" and "-pN", arguments that are not options
  * are gathered in order, "--" ends the options; --help prints the table
- * with {range} and {default} filled in. Errors go to stderr, which the
+ * with {range} and {default} filled in; an optional value is taken
+ * after '=', or from the next word when the entry accepts it or the
+ * command has no other arguments. Errors go to stderr, which the
  * test reads back from a temporary file.
  */
 #include <criterion/criterion.h>
@@ -31,11 +33,28 @@ struct t_opts {
 	const char *choice;
 	int64_t id;
 	int kind;
+	int opt_given;       /* --opt: times given */
+	const char *opt_val; /* its value, NULL: none */
 };
 
 #define T(f) offsetof(struct t_opts, f)
 
 static const char *const t_choices[] = {"wav", "flac", NULL};
+
+/* --opt[=grpN]: a value, when given, starts with "grp". */
+static int t_opt(void *p, const struct app_opt *opt, const char *arg, char *err,
+                 size_t n)
+{
+	struct t_opts *t = p;
+	(void)opt;
+	if (arg && strncmp(arg, "grp", 3) != 0) {
+		snprintf(err, n, "not a group");
+		return -EINVAL;
+	}
+	t->opt_given++;
+	t->opt_val = arg;
+	return 0;
+}
 
 static const struct app_opt t_table[] = {
         APP_FLAG("--flag", T(flag), "a flag"),
@@ -51,6 +70,7 @@ static const struct app_opt t_table[] = {
         APP_CHOICE("--choice", T(choice), t_choices, "F", "a choice"),
         APP_U32("--id", T(id), "N", "a 32-bit id"),
         APP_OPT_CODEC(T(kind)),
+        APP_FN_OPTIONAL("--opt", t_opt, 0, "GRP", "an optional value"),
         APP_OPT_END,
 };
 
@@ -239,4 +259,51 @@ Test(app_opts, help_prints_the_table_with_ranges_and_defaults,
 	/* One column for the help texts. */
 	const char *u = strstr(buf, "  --uint N"), *f = strstr(buf, "  --flag");
 	cr_expect_eq(strstr(u, "an unsigned") - u, strstr(f, "a flag") - f);
+}
+
+Test(app_opts, an_optional_value_is_taken_when_it_fits)
+{
+	const char *bare[] = {"--opt", "--flag", NULL};
+	cr_assert_eq(parse(bare), 0, "%s", stderr_text());
+	cr_expect_eq(o.opt_given, 1);
+	cr_expect_null(o.opt_val);
+	cr_expect(o.flag);
+
+	const char *eq[] = {"--opt=grp1", NULL};
+	cr_assert_eq(parse(eq), 0);
+	cr_expect_str_eq(o.opt_val, "grp1");
+
+	/* The next word: taken when the entry accepts it, an argument when
+	   not; applied once either way. */
+	const char *next[] = {"--opt", "grp2", "file", NULL};
+	cr_assert_eq(parse(next), 0);
+	cr_expect_eq(o.opt_given, 1);
+	cr_expect_str_eq(o.opt_val, "grp2");
+	cr_expect_eq(nargs, 1);
+	const char *file[] = {"--opt", "song.wav", NULL};
+	cr_assert_eq(parse(file), 0);
+	cr_expect_eq(o.opt_given, 1);
+	cr_expect_null(o.opt_val);
+	cr_expect_eq(nargs, 1);
+}
+
+Test(app_opts, an_optional_value_is_checked_when_there_are_no_arguments)
+{
+	struct app_cmd c = t_cmd;
+	c.max_args = 0;
+	char *argv[] = {"test", "--opt", "song.wav", NULL};
+	cr_assert_eq(app_opts_parse(&c, &o, 3, argv, NULL), -EINVAL);
+	cr_expect_str_eq(stderr_text(),
+	                 "rtbridge test: --opt 'song.wav': not a group\n");
+}
+
+Test(app_opts, help_shows_an_optional_value_in_brackets,
+     .init = cr_redirect_stdout)
+{
+	app_opts_usage(&t_cmd, stdout);
+	fflush(stdout);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stdout());
+	buf[n] = '\0';
+	cr_expect(strstr(buf, "  --opt[=GRP] "), "%s", buf);
 }

@@ -89,8 +89,16 @@ Test(codec, refuses_unsupported_pcm_settings)
 	cfg.frame_us = 2500; /* 110.25 frames */
 	refused(&cfg, -EINVAL, "whole number");
 	codec_config_default(&cfg, CODEC_L24);
+	cfg.frame_us = 100000; /* PCM packets last at most 20 ms */
+	refused(&cfg, -EINVAL, "0.125 to 20 ms");
+	cfg.frame_us = 100; /* 4.8 frames */
+	refused(&cfg, -EINVAL, "whole number");
+	codec_config_set_frames(&cfg, 5); /* 0.104 ms: below AES67's 0.125 */
+	refused(&cfg, -EINVAL, "0.125 to 20 ms");
+	codec_config_default(&cfg, CODEC_L24);
+	cfg.rate = 768000;
 	cfg.channels = 8;
-	cfg.frame_us = 100000; /* 4800 frames * 24 bytes */
+	cfg.frame_us = 20000; /* 15360 frames * 24 bytes */
 	refused(&cfg, -EMSGSIZE, "UDP");
 	cfg.kind = (enum codec_kind)42;
 	refused(&cfg, -EINVAL, "codec");

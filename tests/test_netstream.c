@@ -506,3 +506,56 @@ Test(netstream, sender_rtp_clock_at_another_rate_is_detected_and_followed)
 	free(r.buf);
 	sim_clear(&s);
 }
+
+/* 1 ms packets, 64-frame pulls, a clean path (one-way delay 50..250 us):
+   the target that a mode reaches after 3 s, and the packets it loses in
+   the 7 s after that. */
+static void clean_path_target(bool low, struct netstream_stats *st,
+                              uint64_t *late)
+{
+	struct sim s;
+	struct netstream_stats warm;
+	float out[64 * 2];
+
+	sim_init(&s, CODEC_L16, 48000, 2, 1000);
+	if (low)
+		netstream_config_low_latency(&s.cfg);
+	s.block = 64;
+	s.rng = 0x9e3779b97f4a7c15ull;
+	s.lo_ms = 0.05;
+	s.hi_ms = 0.25;
+	sim_start(&s);
+	while (s.out_frames < 3 * 48000)
+		sim_step(&s, out);
+	netstream_stats(&s.ns, &warm);
+	while (s.out_frames < 10 * 48000)
+		sim_step(&s, out);
+	netstream_stats(&s.ns, st);
+	*late = st->lost - warm.lost;
+	sim_clear(&s);
+}
+
+Test(netstream, low_latency_mode_keeps_the_target_near_one_packet)
+{
+	struct netstream_stats lo, def;
+	uint64_t lo_late, def_late;
+
+	clean_path_target(true, &lo, &lo_late);
+	clean_path_target(false, &def, &def_late);
+	cr_log_info("low: target %.3f ms, spread %.3f ms, buffer %.3f ms, "
+	            "%llu late; default: target %.3f ms, spread %.3f ms",
+	            lo.target_ms, lo.spread_ms, lo.buffer_ms,
+	            (unsigned long long)lo_late, def.target_ms, def.spread_ms);
+	/* The spread's percentile (0.2 ms, in 50 us bins) + 1 ms + 0.25. */
+	cr_assert(lo.spread_ms >= 0.15 && lo.spread_ms <= 0.30, "%f",
+	          lo.spread_ms);
+	cr_assert(lo.target_ms <= 1.55, "target %f", lo.target_ms);
+	cr_assert(fabs(lo.buffer_ms - lo.target_ms) < 0.25, "buffer %f",
+	          lo.buffer_ms);
+	cr_assert_eq(lo_late, 0);
+	cr_assert_eq(lo.concealed_frames, 0);
+	/* The default's 2 ms margin and 0.5 ms bins: 2 ms more. */
+	cr_assert(def.target_ms >= lo.target_ms + 1.5, "default %f low %f",
+	          def.target_ms, lo.target_ms);
+	cr_assert_eq(def_late, 0);
+}

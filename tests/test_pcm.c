@@ -226,9 +226,10 @@ Test(pcm, encode_checks_room_and_arguments)
 	cr_assert_eq(pcm_encode(16, 0, pcm, 4, out, 24), -EINVAL);
 }
 
-/* Encode and decode integer-valued audio through the codec interface. */
-static void round_trip(enum codec_kind kind, int rate, int channels,
-                       int frame_us)
+/* Encode and decode integer-valued audio through the codec interface:
+   packets of frame_us, or of `frames` frames when frame_us is 0. */
+static void round_trip_n(enum codec_kind kind, int rate, int channels,
+                         int frame_us, int frames_given)
 {
 	struct codec_config cfg;
 	struct codec_encoder enc;
@@ -238,6 +239,8 @@ static void round_trip(enum codec_kind kind, int rate, int channels,
 	cfg.rate = rate;
 	cfg.channels = channels;
 	cfg.frame_us = frame_us;
+	if (frame_us == 0)
+		codec_config_set_frames(&cfg, frames_given);
 	const char *why;
 	cr_assert_eq(codec_config_check(&cfg, &why), 0, "%s", why);
 	cr_assert_eq(codec_encoder_init(&enc, &cfg), 0);
@@ -277,6 +280,12 @@ static void round_trip(enum codec_kind kind, int rate, int channels,
 	codec_encoder_clear(&enc);
 }
 
+static void round_trip(enum codec_kind kind, int rate, int channels,
+                       int frame_us)
+{
+	round_trip_n(kind, rate, channels, frame_us, 0);
+}
+
 Test(pcm, l16_and_l24_round_trip_bit_exact_mono_to_8_channels)
 {
 	rng_seed(SEED);
@@ -289,15 +298,77 @@ Test(pcm, l16_and_l24_round_trip_bit_exact_mono_to_8_channels)
 Test(pcm, l16_and_l24_round_trip_at_odd_rates)
 {
 	/* Rate and a packet duration that is a whole number of frames. */
-	static const int rates[][2] = {
-	        {8000, 10000}, {11025, 40000}, {22050, 20000}, {44100, 10000},
-	        {88200, 5000}, {96000, 2500},  {192000, 1000}, {7919, 1000000}};
+	static const int rates[][2] = {{8000, 10000},  {22050, 20000},
+	                               {44100, 10000}, {88200, 5000},
+	                               {96000, 2500},  {192000, 1000}};
 
 	rng_seed(SEED + 1);
 	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
 		round_trip(CODEC_L16, rates[i][0], 3, rates[i][1]);
 		round_trip(CODEC_L24, rates[i][0], 2, rates[i][1]);
 	}
+	/* Only a frame count gives whole packets at these. */
+	round_trip_n(CODEC_L16, 11025, 1, 0, 100);
+	round_trip_n(CODEC_L24, 7919, 2, 0, 100);
+}
+
+/* Packet times as whole frames, 0.125 ms to 20 ms, at the rates AES67 and
+   PipeWire use: AES67's 1 ms (48 frames at 48 kHz), its shortest 0.125 ms
+   (6), PipeWire's 4.4375 ms (213), and odd counts at 44.1 and 96 kHz. */
+Test(pcm, any_whole_frame_count_from_an_eighth_of_a_ms_to_20_ms)
+{
+	static const int cases[][2] = {
+	        {48000, 6},  {48000, 48}, {48000, 213}, {48000, 960},
+	        {44100, 6},  {44100, 48}, {44100, 441}, {44100, 882},
+	        {96000, 12}, {96000, 96}, {96000, 427}, {96000, 1920}};
+
+	rng_seed(SEED + 2);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		round_trip_n(CODEC_L16, cases[i][0], 2, 0, cases[i][1]);
+		round_trip_n(CODEC_L24, cases[i][0], 2, 0, cases[i][1]);
+	}
+}
+
+Test(pcm, packet_time_limits_and_ms_conversions)
+{
+	struct codec_config cfg;
+	int near = 0;
+
+	codec_config_default(&cfg, CODEC_L24);
+	codec_config_set_frames(&cfg, 213);
+	cr_assert_eq(codec_config_check(&cfg, NULL), 0);
+	cr_assert_eq(codec_config_frames(&cfg), 213);
+	cr_assert_eq(cfg.frame_us, 4438, "4437.5 us rounds to 4438");
+	cr_assert_float_eq(codec_config_ptime_ms(&cfg), 4.4375, 1e-9);
+	/* The smallest and largest packets at each rate. */
+	static const int lim[][3] = {
+	        {48000, 6, 960}, {44100, 6, 882}, {96000, 12, 1920}};
+	for (size_t i = 0; i < 3; i++) {
+		cfg.rate = lim[i][0];
+		codec_config_set_frames(&cfg, lim[i][1]);
+		cr_expect_eq(codec_config_check(&cfg, NULL), 0, "%d",
+		             lim[i][0]);
+		codec_config_set_frames(&cfg, lim[i][1] - 1);
+		cr_expect_eq(codec_config_check(&cfg, NULL), -EINVAL);
+		codec_config_set_frames(&cfg, lim[i][2]);
+		cr_expect_eq(codec_config_check(&cfg, NULL), 0);
+		codec_config_set_frames(&cfg, lim[i][2] + 1);
+		cr_expect_eq(codec_config_check(&cfg, NULL), -EINVAL);
+	}
+	cr_assert_eq(codec_frames_of_ms(1.0, 48000, NULL), 48);
+	cr_assert_eq(codec_frames_of_ms(4.4375, 48000, NULL), 213);
+	cr_assert_eq(codec_frames_of_ms(0.125, 48000, NULL), 6);
+	cr_assert_eq(codec_frames_of_ms(1.0884, 44100, NULL), 48);
+	cr_assert_eq(codec_frames_of_ms(1.0, 44100, &near), -EINVAL);
+	cr_assert_eq(near, 44);
+	cr_assert_eq(codec_frames_of_ms(0.001, 48000, &near), -EINVAL);
+	cr_assert_eq(codec_frames_of_ms(NAN, 48000, &near), -EINVAL);
+	/* Opus keeps its own durations; a frame count must agree. */
+	codec_config_default(&cfg, CODEC_OPUS);
+	cfg.frames = 480;
+	cr_assert_eq(codec_config_check(&cfg, NULL), -EINVAL);
+	cfg.frames = 960;
+	cr_assert_eq(codec_config_check(&cfg, NULL), 0);
 }
 
 Test(pcm, codec_decode_rejects_partial_frame_payload)

@@ -1,10 +1,13 @@
 /*
  * SDP text for the streams the sender can send: Opus per RFC 7587 (rtpmap
  * always opus/48000/2, stereo in fmtp), L16/L24 per RFC 3551, IPv4, IPv6
- * and multicast connection lines, CRLF line ends, and refusals.
+ * and multicast connection lines, CRLF line ends, packet times as whole
+ * frames (fractional ptime), a=recvonly and RFC 7273's clock attributes,
+ * the origin and name a SAP announcement carries, and refusals.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bridge/net/addr.h"
@@ -40,6 +43,7 @@ Test(sdp, opus_stereo_is_described_per_rfc7587)
 	                   "s=rtbridge\r\n"
 	                   "c=IN IP4 127.0.0.1\r\n"
 	                   "t=0 0\r\n"
+	                   "a=recvonly\r\n"
 	                   "m=audio 5004 RTP/AVP 96\r\n"
 	                   "a=rtpmap:96 opus/48000/2\r\n";
 	cr_assert(strncmp(b, want, strlen(want)) == 0, "got:\n%s", b);
@@ -82,8 +86,8 @@ Test(sdp, ipv6_and_multicast_connection_lines)
 	cr_assert_gt(
 	        gen(b, sizeof b, "239.1.2.3:5004", CODEC_OPUS, 2, 10000, 96),
 	        0);
-	cr_assert_not_null(strstr(b, "c=IN IP4 239.1.2.3/16\r\n"),
-	                   "TTL on IPv4 multicast");
+	cr_assert_not_null(strstr(b, "c=IN IP4 239.1.2.3/1\r\n"),
+	                   "TTL on IPv4 multicast (the system's default 1)");
 	cr_assert_gt(
 	        gen(b, sizeof b, "[ff15::1]:5004", CODEC_OPUS, 2, 10000, 96),
 	        0);
@@ -109,4 +113,83 @@ Test(sdp, refuses_bad_options_and_small_buffers)
 	cr_assert_eq(gen(b, (size_t)n + 1, "127.0.0.1:5004", CODEC_OPUS, 2,
 	                 10000, 96),
 	             n);
+}
+
+Test(sdp, says_recvonly_and_the_clock_the_timestamps_follow)
+{
+	char b[1024];
+	cr_assert_gt(gen(b, sizeof b, "239.1.2.3:5004", CODEC_L24, 2, 1000, 97),
+	             0);
+	cr_assert_not_null(strstr(b, "\r\na=recvonly\r\nm=audio"),
+	                   "session-level recvonly: %s", b);
+	cr_assert_not_null(strstr(b, "a=ptime:1\r\n"), "%s", b);
+	cr_assert_not_null(strstr(b, "a=ts-refclk:local\r\n"), "%s", b);
+	cr_assert_not_null(strstr(b, "a=mediaclk:direct=0\r\n"), "%s", b);
+}
+
+Test(sdp, fractional_packet_times_are_written_in_ms)
+{
+	char b[1024];
+	struct codec_config c;
+	cr_assert_eq(
+	        addr_parse(&to, NULL, "239.1.2.3:5004", ADDR_NUMERIC, NULL, 0),
+	        0);
+	codec_config_default(&c, CODEC_L24);
+	struct sdp_opts o = {
+	        .to = (struct sockaddr *)&to, .codec = &c, .pt = 127};
+	static const struct {
+		int rate, frames;
+		const char *ptime;
+	} cases[] = {{48000, 213, "4.4375"}, {48000, 6, "0.125"},
+	             {48000, 48, "1"},       {44100, 48, "1.0884"},
+	             {96000, 12, "0.125"},   {44100, 441, "10"}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char want[64];
+		c.rate = cases[i].rate;
+		codec_config_set_frames(&c, cases[i].frames);
+		cr_assert_gt(sdp_write(b, sizeof b, &o), 0);
+		snprintf(want, sizeof want, "a=ptime:%s\r\n", cases[i].ptime);
+		cr_expect_not_null(strstr(b, want), "%d frames at %d: %s",
+		                   cases[i].frames, cases[i].rate, b);
+	}
+}
+
+Test(sdp, origin_name_version_and_ttl_for_an_announcement)
+{
+	char b[1024];
+	struct sockaddr_storage from;
+	struct codec_config c;
+	cr_assert_eq(addr_parse(&to, NULL, "239.255.1.2:5004", ADDR_NUMERIC,
+	                        NULL, 0),
+	             0);
+	cr_assert_eq(addr_parse(&from, NULL, "10.0.0.7:0",
+	                        ADDR_NUMERIC | ADDR_PORT_ZERO, NULL, 0),
+	             0);
+	codec_config_default(&c, CODEC_L16);
+	struct sdp_opts o = {.to = (struct sockaddr *)&to,
+	                     .codec = &c,
+	                     .pt = 96,
+	                     .name = "studio A",
+	                     .session_id = 7,
+	                     .version = 9,
+	                     .origin = (struct sockaddr *)&from,
+	                     .ttl = 4};
+	cr_assert_gt(sdp_write(b, sizeof b, &o), 0);
+	cr_assert_not_null(strstr(b, "o=- 7 9 IN IP4 10.0.0.7\r\n"), "%s", b);
+	cr_assert_not_null(strstr(b, "s=studio A\r\n"), "%s", b);
+	cr_assert_not_null(strstr(b, "c=IN IP4 239.255.1.2/4\r\n"), "%s", b);
+	/* A name that would break the text is refused. */
+	o.name = "two\r\nlines";
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+	o.name = "";
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+	char longname[SDP_NAME_MAX + 2];
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	o.name = longname;
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+	longname[SDP_NAME_MAX] = '\0';
+	cr_assert_gt(sdp_write(b, sizeof b, &o), 0, "the longest name fits");
+	o.ttl = 256;
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
 }

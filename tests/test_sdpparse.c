@@ -1,8 +1,11 @@
 /*
- * test_sdpparse: the SDP reader of `rtbridge recv --sdp` reads back what
- * `rtbridge sdp` (sdp_write) writes, takes static L16 payload types and
- * the first audio section, and refuses files without a usable stream
- * with one line saying why. Pure, single-threaded.
+ * test_sdpparse: the SDP reader of `rtbridge recv --sdp` and of SAP
+ * announcements reads back what `rtbridge sdp` (sdp_write) writes, the SDP
+ * PipeWire announces, takes static L16 payload types and the first audio
+ * section, keeps name, origin and clock attributes, refuses files without
+ * a usable stream with one line saying why, and survives hostile text
+ * (huge numbers, long lines, no line end, embedded NULs). Pure,
+ * single-threaded.
  */
 #include <criterion/criterion.h>
 
@@ -50,6 +53,14 @@ static void sdp_roundtrip(enum codec_kind kind, int rate, int ch, int pt,
 	cr_expect_eq(r.port, port);
 	cr_expect(strcmp(r.addr, "127.0.0.1") == 0, "%s", r.addr);
 	cr_expect_eq(r.ptime_us, cc.frame_us);
+	cr_expect_eq(r.frames, codec_config_frames(&cc));
+	cr_expect(r.recvonly);
+	cr_expect_str_eq(r.ts_refclk, "local");
+	cr_expect_str_eq(r.mediaclk, "direct=0");
+	struct codec_config back;
+	sdpparse_codec(&r, &back);
+	cr_expect_eq(back.kind, kind);
+	cr_expect_eq(codec_config_frames(&back), codec_config_frames(&cc));
 }
 
 Test(sdpparse, reads_back_what_sdp_write_writes)
@@ -77,7 +88,7 @@ Test(sdpparse, refuses_files_without_a_usable_audio_stream)
 	                            "m=audio 5004 RTP/AVP 96\n"
 	                            "a=rtpmap:96 PCMA/8000\n",
 	                            err, sizeof(err)),
-	             -EINVAL);
+	             -ENOTSUP);
 	cr_expect(strstr(err, "PCMA") != NULL, "%s", err);
 	/* Static L16 needs no rtpmap; the first audio section wins. */
 	cr_expect_eq(sdpparse_parse(&r,
@@ -90,4 +101,155 @@ Test(sdpparse, refuses_files_without_a_usable_audio_stream)
 	cr_expect_eq(r.rate, 44100);
 	cr_expect_eq(r.channels, 2);
 	cr_expect_eq(r.port, 5004);
+}
+
+/* What PipeWire 0.3.65's module-rtp-sink announces (LF line ends, the
+   ptime rounded down to whole ms: 213 frames say 4). */
+Test(sdpparse, reads_pipewire_announcements)
+{
+	struct sdpparse_result r;
+	char err[128];
+	const char *pw = "v=0\n"
+	                 "o=root 4005578115 0 IN IP4 127.0.0.1\n"
+	                 "s=PipeWire RTP Stream on vm\n"
+	                 "c=IN IP4 239.255.12.34/1\n"
+	                 "t=4005578115 0\n"
+	                 "a=recvonly\n"
+	                 "a=tool:PipeWire 0.3.65\n"
+	                 "m=audio 5004 RTP/AVP 127\n"
+	                 "a=rtpmap:127 L24/48000/2\n"
+	                 "a=type:broadcast\n"
+	                 "a=ptime:4\n";
+	cr_assert_eq(sdpparse_parse(&r, pw, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(r.kind, CODEC_L24);
+	cr_expect_eq(r.pt, 127);
+	cr_expect_eq(r.port, 5004);
+	cr_expect_eq(r.rate, 48000);
+	cr_expect_eq(r.channels, 2);
+	cr_expect_eq(r.frames, 192);
+	cr_expect_str_eq(r.addr, "239.255.12.34");
+	cr_expect_eq(r.ttl, 1);
+	cr_expect_str_eq(r.name, "PipeWire RTP Stream on vm");
+	cr_expect_str_eq(r.origin, "root 4005578115 IN IP4 127.0.0.1");
+	cr_expect_eq(r.version, 0);
+	cr_expect(r.recvonly);
+}
+
+Test(sdpparse, media_level_connection_wins_and_fractional_ptime)
+{
+	struct sdpparse_result r;
+	char err[128];
+	const char *t =
+	        "v=0\r\n"
+	        "o=- 1 2 IN IP6 ::1\r\n"
+	        "s=x\r\n"
+	        "c=IN IP6 ff15::1\r\n"
+	        "m=audio 5004/2 RTP/AVP 98 99\r\n"
+	        "c=IN IP6 ff15::2\r\n"
+	        "a=rtpmap:98 L16/96000/8\r\n"
+	        "a=ptime:0.125\r\n"
+	        "a=ts-refclk:ptp=IEEE1588-2008:00-11-22-FF-FE-33-44-55:0\r\n"
+	        "a=mediaclk:direct=963214424\r\n"
+	        "m=audio 6000 RTP/AVP 96\r\n"
+	        "c=IN IP4 10.0.0.1\r\n"
+	        "a=ptime:20\r\n";
+	cr_assert_eq(sdpparse_parse(&r, t, err, sizeof err), 0, "%s", err);
+	cr_expect_str_eq(r.addr, "ff15::2");
+	cr_expect_eq(r.pt, 98);
+	cr_expect_eq(r.channels, 8);
+	cr_expect_eq(r.frames, 12);
+	cr_expect_eq(r.ptime_us, 125);
+	cr_expect_str_eq(r.mediaclk, "direct=963214424");
+	cr_expect_eq(r.version, 2);
+	cr_expect_str_eq(r.origin, "- 1 IN IP6 ::1");
+}
+
+Test(sdpparse, survives_hostile_text)
+{
+	struct sdpparse_result r;
+	char err[128];
+	char big[4096];
+
+	/* Numbers beyond every limit. */
+	cr_expect_lt(
+	        sdpparse_parse(&r,
+	                       "m=audio 99999999999999999999999 RTP/AVP 96\n"
+	                       "a=rtpmap:96 L16/48000/2\n",
+	                       err, sizeof err),
+	        0);
+	cr_expect_eq(
+	        sdpparse_parse(&r,
+	                       "m=audio 5004 RTP/AVP 96\n"
+	                       "a=rtpmap:96 L16/4800000000000000000000/2\n",
+	                       err, sizeof err),
+	        -EINVAL);
+	cr_expect_eq(sdpparse_parse(&r,
+	                            "m=audio 5004 RTP/AVP 96\n"
+	                            "a=rtpmap:96 L16/48000/99\n",
+	                            err, sizeof err),
+	             -EINVAL);
+	cr_expect_eq(sdpparse_parse(&r, "m=audio 5004 RTP/AVP 128\n", err,
+	                            sizeof err),
+	             -EINVAL);
+	/* A line longer than the line buffer, no line end at all. */
+	memset(big, 'a', sizeof big);
+	memcpy(big, "s=", 2);
+	cr_expect_eq(sdpparse_parse_n(&r, big, sizeof big, err, sizeof err),
+	             -EINVAL);
+	cr_expect_eq(strlen(r.name), SDPPARSE_NAME_MAX - 1);
+	/* The length bounds the text; a NUL ends it earlier. */
+	const char *t = "m=audio 5004 RTP/AVP 96\na=rtpmap:96 L16/48000/2\n";
+	cr_expect_eq(sdpparse_parse_n(&r, t, 30, err, sizeof err), -EINVAL);
+	cr_expect_eq(sdpparse_parse_n(&r, t, strlen(t), err, sizeof err), 0);
+	char nul[] = "m=audio 5004 RTP/AVP 96\n\0a=rtpmap:96 L16/48000/2\n";
+	cr_expect_eq(sdpparse_parse_n(&r, nul, sizeof nul, err, sizeof err),
+	             -EINVAL);
+	/* Control characters in names are not passed on to a terminal. */
+	cr_expect_eq(sdpparse_parse(&r,
+	                            "s=\x1b[2Jevil\nm=audio 5 RTP/AVP 96\n"
+	                            "a=rtpmap:96 L16/48000/2\n",
+	                            err, sizeof err),
+	             0);
+	cr_expect_str_eq(r.name, "?[2Jevil");
+	/* Odd ptimes: not a number, zero, huge: ignored. */
+	cr_expect_eq(sdpparse_parse(&r,
+	                            "m=audio 5 RTP/AVP 96\n"
+	                            "a=rtpmap:96 L16/48000/2\na=ptime:x\n"
+	                            "a=ptime:0\na=ptime:100000\n",
+	                            err, sizeof err),
+	             0);
+	cr_expect_eq(r.frames, 0);
+}
+
+/* The codec configuration a description gives is always usable. */
+Test(sdpparse, codec_configuration_is_usable_at_any_rate)
+{
+	struct sdpparse_result r;
+	struct codec_config c;
+	char err[128];
+
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5 RTP/AVP 96\n"
+	                            "a=rtpmap:96 L24/44100/2\n",
+	                            err, sizeof err),
+	             0);
+	sdpparse_codec(&r, &c);
+	cr_expect_eq(codec_config_check(&c, NULL), 0);
+	cr_expect_eq(codec_config_frames(&c), 221, "5 ms, whole frames");
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5 RTP/AVP 96\n"
+	                            "a=rtpmap:96 L16/96000/1\na=ptime:0.01\n",
+	                            err, sizeof err),
+	             0);
+	sdpparse_codec(&r, &c);
+	cr_expect_eq(codec_config_check(&c, NULL), 0);
+	cr_expect_eq(codec_config_frames(&c), 12, "clamped to 0.125 ms");
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5 RTP/AVP 111\n"
+	                            "a=rtpmap:111 opus/48000/2\na=ptime:7\n",
+	                            err, sizeof err),
+	             0);
+	sdpparse_codec(&r, &c);
+	cr_expect_eq(codec_config_check(&c, NULL), 0);
+	cr_expect_eq(c.frame_us, 20000, "not an Opus duration: the default");
 }

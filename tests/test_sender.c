@@ -288,6 +288,79 @@ Test(sender, l16_packets_are_consecutive_and_bit_exact_with_the_file)
 	cr_assert_eq(readahead_close(ra), 0);
 }
 
+/* Packets of any whole number of frames (AES67's 1 ms = 48 frames,
+   PipeWire's 213): consecutive, each that long, bit-exact with the file. */
+static void pcm_frames_run(int pf, size_t frames)
+{
+	const char *path = write_wav("noise_pf.wav", frames, 2, false);
+	struct readahead *ra = open_stream(path, 2, 0);
+	struct sender_opts o;
+	struct sender s;
+	static float got[960 * 2];
+
+	base_opts(&o, CODEC_L16, 2, 0);
+	codec_config_set_frames(&o.codec, pf);
+	cr_assert_eq(sender_init(&s, &o), 0, "%s", sender_error(&s));
+	cr_assert_eq(sender_start_file(&s, &nl, ra), 0, "%s", sender_error(&s));
+	wait_finished(&s, 5000);
+	sender_stop(&s);
+	size_t n = rx_count();
+	cr_assert_eq(n, (frames + (size_t)pf - 1) / (size_t)pf, "%zu packets",
+	             n);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *pl;
+		size_t len;
+		check_header(i, &o, (uint32_t)pf, &pl, &len);
+		cr_assert_eq(len, (size_t)pf * 4);
+		cr_assert_eq(pcm_decode(16, 2, pl, len, got, 960), pf);
+		for (int f = 0; f < pf; f++) {
+			uint64_t k = i * (size_t)pf + (size_t)f;
+			for (int c = 0; c < 2; c++)
+				cr_assert_eq(
+				        got[f * 2 + c],
+				        k < frames ? noise16(k, c) / 32768.0f
+				                   : 0.0f,
+				        "frame %llu", (unsigned long long)k);
+		}
+	}
+	sender_clear(&s);
+	cr_assert_eq(readahead_close(ra), 0);
+	atomic_store(&rx_n, 0);
+}
+
+Test(sender, pcm_packets_of_any_whole_frame_count_are_exact)
+{
+	pcm_frames_run(48, 12000);
+	pcm_frames_run(213, 12000);
+}
+
+/* After a stall a sender catches up as much as 100 ms of audio back to
+   back, whatever the packet length (a hiccup of a loaded machine costs
+   no audio). */
+Test(sender, burst_allowance_is_100_ms_of_packets)
+{
+	static const int pf[][2] = {
+	        {480, 10}, {48, 100}, {6, 800}, {960, 5}, {213, 23}};
+	struct sender_opts o;
+	struct sender s;
+
+	for (size_t i = 0; i < 5; i++) {
+		base_opts(&o, CODEC_L24, 2, 0);
+		o.max_burst = 0;
+		codec_config_set_frames(&o.codec, pf[i][0]);
+		cr_assert_eq(sender_init(&s, &o), 0, "%s", sender_error(&s));
+		cr_assert_eq(s.opts.max_burst, (uint32_t)pf[i][1], "%d frames",
+		             pf[i][0]);
+		sender_clear(&s);
+	}
+	base_opts(&o, CODEC_L24, 2, 1000);
+	o.mcast_ttl = 256;
+	cr_assert_eq(sender_init(&s, &o), -EINVAL);
+	cr_assert(strstr(sender_error(&s), "TTL") != NULL, "%s",
+	          sender_error(&s));
+	sender_clear(&s);
+}
+
 Test(sender, opus_packets_decode_back_to_the_source)
 {
 	enum { FRAMES = 24000, CH = 2, PF = 960 };

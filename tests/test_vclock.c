@@ -1,7 +1,7 @@
 /*
  * test_vclock: the virtual clock device (manual, fast and real-time modes),
- * its doze while the callback is idle (alone, and with the mixer saying
- * so), and the device facade over it.
+ * a real-time clock paused by stop and resumed by start on a new grid, and
+ * the device facade over it.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -9,8 +9,6 @@
 #include <time.h>
 
 #include "bridge/audio/device.h"
-#include "bridge/audio/memsource.h"
-#include "bridge/audio/mixer.h"
 #include "bridge/audio/vclock.h"
 #include "tests/rtcheck_assert.h"
 #include "tests/threadname.h"
@@ -259,6 +257,36 @@ Test(vclock, realtime_mode_keeps_pace_without_drift)
 	vclock_close(&v);
 }
 
+Test(vclock, a_stopped_clock_makes_no_call_and_restarts_on_a_new_grid)
+{
+	static struct stamps s;
+	struct devcfg cfg;
+	struct vclock v;
+	atomic_init(&s.n, 0);
+	devcfg_default(&cfg);
+	cfg.callback = stamp_cb;
+	cfg.user = &s;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	cr_assert_eq(vclock_start(&v), 0);
+	sleep_ms(30);
+	vclock_stop(&v);
+	uint64_t c1 = vclock_callbacks(&v);
+	int64_t t0 = vclock_deadline_ns(&v, 0);
+	cr_assert_geq(c1, 1, "period 0 is due at the start");
+	sleep_ms(30);
+	cr_assert_eq(vclock_callbacks(&v), c1, "no call while stopped");
+
+	int64_t restart = now_ns();
+	cr_assert_eq(vclock_start(&v), 0);
+	sleep_ms(30);
+	vclock_stop(&v);
+	cr_assert_gt(vclock_callbacks(&v), c1, "running again");
+	/* Period 0 is the restart: nothing of the paused time is owed. */
+	cr_assert_geq(vclock_deadline_ns(&v, 0), restart);
+	cr_assert_gt(vclock_deadline_ns(&v, 0), t0);
+	vclock_close(&v);
+}
+
 Test(vclock, device_facade_drives_the_virtual_clock)
 {
 	struct counter c = {.stop_at = 0};
@@ -277,182 +305,4 @@ Test(vclock, device_facade_drives_the_virtual_clock)
 	cr_assert_str_eq(device_error(&d), "");
 	cr_assert_eq(device_stop(&d), 0);
 	device_close(&d);
-}
-
-/* ---- dozing while idle ---- */
-
-struct dozer {
-	_Atomic bool idle;
-	_Atomic uint64_t calls;
-};
-
-static int dozer_cb(void *user, const float *in, float *out, size_t frames)
-{
-	struct dozer *d = user;
-	(void)in;
-	for (size_t i = 0; i < frames * 2; i++)
-		out[i] = 0.0f;
-	atomic_fetch_add_explicit(&d->calls, 1, memory_order_relaxed);
-	return 0;
-}
-
-static bool dozer_idle(void *user)
-{
-	struct dozer *d = user;
-	/* Acquire: pairs with the test's release store before its wake. */
-	return atomic_load_explicit(&d->idle, memory_order_acquire);
-}
-
-static void dozer_open(struct vclock *v, struct dozer *d, bool idle)
-{
-	struct devcfg cfg;
-	atomic_init(&d->idle, idle);
-	atomic_init(&d->calls, 0);
-	devcfg_default(&cfg);
-	cfg.callback = dozer_cb;
-	cfg.idle = dozer_idle;
-	cfg.user = d;
-	cr_assert_eq(vclock_open(v, &cfg), 0);
-}
-
-static uint64_t calls_of(struct dozer *d)
-{
-	return atomic_load_explicit(&d->calls, memory_order_relaxed);
-}
-
-/* Wait up to 1 s for the callback count to pass `n`; the ns it took. */
-static int64_t wait_calls_above(struct dozer *d, uint64_t n)
-{
-	int64_t t0 = now_ns();
-	while (calls_of(d) <= n && now_ns() - t0 < 1000000000)
-		;
-	return now_ns() - t0;
-}
-
-Test(vclock, dozes_while_idle_and_resumes_on_the_grid_when_woken)
-{
-	static struct dozer d;
-	struct vclock v;
-	dozer_open(&v, &d, true);
-	RTCHECK_INIT();
-	RTCHECK_RESET();
-	cr_assert_eq(vclock_start(&v), 0);
-	sleep_ms(VCLOCK_NAP_MS * 3 / 2); /* between two safety naps */
-	/* Period 0, then no callback: about 112 periods dozed through. */
-	uint64_t c0 = calls_of(&d);
-	cr_assert_leq(c0, 1, "%llu callbacks while idle",
-	              (unsigned long long)c0);
-
-	/* The wake, not the VCLOCK_NAP_MS safety nap, ends the doze. */
-	atomic_store_explicit(&d.idle, false, memory_order_release);
-	vclock_wake(&v);
-	int64_t took = wait_calls_above(&d, c0);
-	cr_log_info("resumed %lld us after the wake", (long long)(took / 1000));
-	cr_assert_lt(took, VCLOCK_NAP_MS * 1000000ll / 4,
-	             "resumed only after %lld ms", (long long)(took / 1000000));
-	sleep_ms(100);
-	vclock_stop(&v);
-	int64_t end = now_ns();
-	RTCHECK_ASSERT_ZERO();
-
-	/* Every period due before the stop was called, dozed through or an
-	 * xrun: the grid is kept across the doze. */
-	uint64_t calls = vclock_callbacks(&v), idle = vclock_idle_periods(&v);
-	uint64_t xruns = vclock_xruns(&v);
-	double periods = (double)(end - vclock_deadline_ns(&v, 0)) /
-	                 (128.0 * 1e9 / 48000.0);
-	cr_log_info("%llu callbacks, %llu dozed, %llu xruns in %.1f periods",
-	            (unsigned long long)calls, (unsigned long long)idle,
-	            (unsigned long long)xruns, periods);
-	cr_assert_geq(idle, 100, "the doze is counted");
-	cr_assert_leq(calls + idle + xruns, (uint64_t)periods + 1);
-	cr_assert_geq((double)(calls + idle + xruns), periods - 3.0);
-	vclock_close(&v);
-}
-
-Test(vclock, stop_ends_a_doze_at_once)
-{
-	static struct dozer d;
-	struct vclock v;
-	dozer_open(&v, &d, true);
-	cr_assert_eq(vclock_start(&v), 0);
-	sleep_ms(VCLOCK_NAP_MS / 2);
-	int64_t t0 = now_ns();
-	vclock_stop(&v);
-	int64_t took = now_ns() - t0;
-	cr_assert_lt(took, VCLOCK_NAP_MS * 1000000ll / 4, "stop took %lld ms",
-	             (long long)(took / 1000000));
-	cr_assert_eq(calls_of(&d), 1);
-	vclock_close(&v);
-}
-
-Test(vclock, waking_a_busy_clock_posts_nothing)
-{
-	static struct dozer d;
-	struct vclock v;
-	int value = -1;
-	dozer_open(&v, &d, false);
-	cr_assert_eq(vclock_start(&v), 0);
-	for (int i = 0; i < 10000; i++)
-		vclock_wake(&v);
-	sleep_ms(20);
-	cr_assert_eq(sem_getvalue(&v.wake, &value), 0);
-	cr_assert_eq(value, 0, "posted %d times to a clock not dozing", value);
-	cr_assert_gt(calls_of(&d), 3);
-	vclock_close(&v);
-}
-
-Test(vclock, an_idle_mixer_lets_the_clock_doze_until_a_link_wakes_it)
-{
-	static struct mixer m;
-	static float frames[24000 * 2];
-	struct mixer_config mc;
-	struct memsource src;
-	struct devcfg cfg;
-	struct device dev;
-	RTCHECK_INIT();
-	mixer_config_default(&mc);
-	cr_assert_eq(mixer_init(&m, &mc), 0);
-	devcfg_default(&cfg);
-	cfg.callback = mixer_process;
-	cfg.idle = mixer_idle;
-	cfg.user = &m;
-	cr_assert_eq(device_open(&dev, DEVICE_VCLOCK, &cfg), 0);
-	mixer_set_wake(&m, device_wake, &dev);
-	for (size_t i = 0; i < 24000 * 2; i++)
-		frames[i] = 0.25f;
-	memsource_init(&src, frames, 24000, 2, false);
-	RTCHECK_RESET();
-	cr_assert_eq(device_start(&dev), 0);
-	/* Half way between two safety naps, which cannot then pass for the
-	   wake-up. */
-	sleep_ms(VCLOCK_NAP_MS * 3 / 2);
-	uint64_t c0 = device_callbacks(&dev);
-	cr_assert_leq(c0, 1, "%llu callbacks with nothing linked",
-	              (unsigned long long)c0);
-
-	/* Half a second of audio: linked at once, played, ended (the
-	 * mixer drops it), and the clock dozes again. */
-	int64_t t0 = now_ns();
-	cr_assert_eq(mixer_link(&m, &src.src, 1.0f), 0);
-	while (device_callbacks(&dev) == c0 && now_ns() - t0 < 1000000000)
-		;
-	int64_t took = now_ns() - t0;
-	cr_assert_lt(took, VCLOCK_NAP_MS * 1000000ll / 4,
-	             "the link was applied after %lld ms",
-	             (long long)(took / 1000000));
-	sleep_ms(800);
-	mixer_poll(&m, NULL);
-	uint64_t c1 = device_callbacks(&dev);
-	sleep_ms(200);
-	uint64_t c2 = device_callbacks(&dev);
-	device_stop(&dev);
-	RTCHECK_ASSERT_ZERO();
-	cr_assert_eq(src.pos, 24000, "the source played to its end");
-	/* 24000 / 128 = 187.5 periods of sound, one to see its end. */
-	cr_assert_geq(c1 - c0, 188);
-	cr_assert_leq(c1 - c0, 190);
-	cr_assert_eq(c2, c1, "dozing again after the source ended");
-	device_close(&dev);
-	mixer_clear(&m);
 }

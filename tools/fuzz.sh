@@ -5,8 +5,10 @@
 # (tests/corpus/rtp), so the repository is never written to. Then runs the
 # jitter buffer / network source target (tests/fuzz_jitter.c) for the same
 # time on a scratch corpus (build-fuzz/bridge/net/fuzz_jitter FILE re-runs
-# a crash), and the receiver's datagram path (tests/fuzz_receiver.c:
-# source validation, probation, conflicts, takeovers) likewise.
+# a crash), the receiver's datagram path (tests/fuzz_receiver.c: source
+# validation, probation, conflicts, takeovers) likewise, and the SAP/SDP
+# target (tests/fuzz_sap.c: SAP datagrams, the SDP they carry and the
+# session table) on a copy of tests/corpus/sap.
 #   tools/fuzz.sh [seconds]        default 30
 # Exit status: 0 if no crash; non-zero on a crash, leak or timeout, with the
 # offending input saved as build-fuzz/fuzz-crash-* (re-run it with
@@ -26,13 +28,15 @@ if ! command -v clang >/dev/null; then
 fi
 CC=clang cmake -S . -B "$build" -DRTB_FUZZ=ON \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_rtp fuzz_jitter fuzz_receiver -j2 -- --no-print-directory >/dev/null
+cmake --build "$build" --target fuzz_rtp fuzz_jitter fuzz_receiver fuzz_sap -j2 -- --no-print-directory >/dev/null
 
 corpus="$(mktemp -d)"
 jcorpus="$(mktemp -d)"
 rcorpus="$(mktemp -d)"
-trap 'rm -rf "$corpus" "$jcorpus" "$rcorpus"' EXIT
+scorpus="$(mktemp -d)"
+trap 'rm -rf "$corpus" "$jcorpus" "$rcorpus" "$scorpus"' EXIT
 cp tests/corpus/rtp/* "$corpus"/
+cp tests/corpus/sap/* "$scorpus"/
 
 echo "fuzz: running fuzz_rtp for ${secs}s"
 "$build/codec/fuzz_rtp" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
@@ -51,3 +55,9 @@ echo "fuzz: running fuzz_receiver for ${secs}s"
 	-rss_limit_mb=1024 -max_len=4096 -print_final_stats=1 \
 	-artifact_prefix="$build/fuzz-receiver-" "$rcorpus"
 echo "fuzz: no crash in fuzz_receiver in ${secs}s"
+
+echo "fuzz: running fuzz_sap for ${secs}s"
+"$build/bridge/net/fuzz_sap" -max_total_time="$secs" -timeout=10 \
+	-rss_limit_mb=1024 -max_len=8192 -print_final_stats=1 \
+	-artifact_prefix="$build/fuzz-sap-" "$scorpus"
+echo "fuzz: no crash in fuzz_sap in ${secs}s"

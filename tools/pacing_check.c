@@ -120,7 +120,12 @@ int main(int argc, char **argv)
 	snprintf(to, sizeof to, "127.0.0.1:%u", ntohs(a.sin_port));
 	snprintf(dur, sizeof dur, "%g", seconds);
 
-	size_t cap = (size_t)(seconds * 1000 / 2.5) + 1000, n = 0;
+	/* Room for every packet of the run at the shortest packet time,
+	   0.125 ms (the first argument may be anything: see usage). */
+	double ptime_ms = atof(frame_ms);
+	if (!(ptime_ms >= 0.125))
+		ptime_ms = 0.125;
+	size_t cap = (size_t)(seconds * 1000 / ptime_ms) + 1000, n = 0;
 	uint64_t *arr = malloc(cap * sizeof *arr);
 	int64_t *tick = malloc(cap * sizeof *tick);
 	double *dev = malloc(cap * sizeof *dev);

@@ -3,8 +3,9 @@
 # configure and build into build/ (or $RTB_BUILD_DIR).
 #   tools/setup.sh [--tools] [extra cmake args...]
 # --tools also installs what the tests use as real peers and helpers
-# (jackd2, GStreamer, ffmpeg, clang for fuzzing, sox, python3-numpy,
-# speexdsp and soxr for the resampler benchmark).
+# (jackd2, GStreamer, ffmpeg, PipeWire with WirePlumber and D-Bus, clang
+# for fuzzing, sox, python3-numpy, speexdsp and soxr for the resampler
+# benchmark).
 # Idempotent and quiet when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,8 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libopus-dev
 	libsndfile1-dev libsamplerate0-dev portaudio19-dev libcriterion-dev)
 test_pkgs=(libck-dev clang libclang-rt-14-dev jackd2 libasound2-plugins
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-	ffmpeg sox python3-numpy iproute2 valgrind libspeexdsp-dev libsoxr-dev)
+	ffmpeg sox python3-numpy iproute2 valgrind libspeexdsp-dev libsoxr-dev
+	pipewire pipewire-bin libpipewire-0.3-modules wireplumber dbus)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--tools" ]; then

@@ -147,12 +147,35 @@ static int app_opts__apply(const struct app_opt *e, void *o, const char *arg,
 		char why[200] = "";
 		if (e->fn(o, e, arg, why, sizeof(why)) == 0)
 			return 0;
-		snprintf(err, n, "%s '%s': %s", e->name, arg, why);
+		if (arg)
+			snprintf(err, n, "%s '%s': %s", e->name, arg, why);
+		else
+			snprintf(err, n, "%s: %s", e->name, why);
 		return -EINVAL;
 	}
 	}
 	snprintf(err, n, "%s: not parsed", e->name);
 	return -EINVAL;
+}
+
+/* An optional entry given without '=': the next argument is its value
+   when it is no option and the command takes no other arguments or the
+   entry accepts it (stored, and *i moves past it).
+   Return: 1 when the next argument was taken, 0 when it was not (the
+   caller stores "no value"), or -EINVAL with err set. */
+static int app_opts__optional(const struct app_cmd *c, const struct app_opt *e,
+                              void *o, int argc, char **argv, int *i, char *err,
+                              size_t n)
+{
+	const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+
+	if (!next || next[0] == '-')
+		return 0;
+	/* An entry's fn changes the struct only when it accepts a value. */
+	if (app_opts__apply(e, o, next, err, n) < 0)
+		return c->max_args > 0 ? 0 : -EINVAL;
+	++*i;
+	return 1;
 }
 
 static int app_opts__fail(const struct app_cmd *c, const char *err)
@@ -215,9 +238,17 @@ int app_opts_parse(const struct app_cmd *c, void *o, int argc, char **argv,
 				v = eq + 1;
 			else if (a[1] != '-' && a[2] != '\0')
 				v = a + 2; /* -p256 */
-			else if (i + 1 < argc)
+			else if (e->optional) {
+				int rc = app_opts__optional(c, e, o, argc, argv,
+				                            &i, err,
+				                            sizeof(err));
+				if (rc < 0)
+					return app_opts__fail(c, err);
+				if (rc > 0)
+					continue;
+			} else if (i + 1 < argc)
 				v = argv[++i];
-			if (!v) {
+			if (!v && !e->optional) {
 				snprintf(err, sizeof(err), "%s needs a value",
 				         e->name);
 				return app_opts__fail(c, err);
@@ -304,6 +335,8 @@ static void app_opts__left(const struct app_opt *e, char *buf, size_t n)
 {
 	if (e->usage)
 		snprintf(buf, n, "%s", e->usage);
+	else if (e->arg && e->optional)
+		snprintf(buf, n, "%s[=%s]", e->name, e->arg);
 	else if (e->arg)
 		snprintf(buf, n, "%s %s", e->name, e->arg);
 	else

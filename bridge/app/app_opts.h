@@ -17,7 +17,11 @@
  * entry's range and the default value of its field. Options take their
  * value as the next argument or after '=' ("--to host:5004",
  * "--to=host:5004"); arguments that are not options (files) may stand
- * anywhere; "--" ends the options.
+ * anywhere; "--" ends the options. An entry marked `optional` may be
+ * given without its value ("--announce", "--announce=239.1.2.3"): its
+ * value is the one after '=', or the next argument when that is not an
+ * option and either the command takes no other arguments or the entry
+ * accepts it (so "--announce song.wav" leaves the file an argument).
  *
  * Adding an option: a field in the command's struct and one entry in its
  * table. Options several commands share (device, play/no-play, period,
@@ -72,6 +76,8 @@ struct app_opt {
 	int set;                    /* APP_OPT_SET: the value stored */
 	const char *const *choices; /* APP_OPT_CHOICE: NULL-terminated */
 	app_opt_fn fn;              /* APP_OPT_FN */
+	bool optional;              /* APP_OPT_FN: the value may be left
+	                               out; fn then gets arg NULL */
 	const char *arg;   /* the value's name in the help ("N"); NULL for
 	                      an option without a value */
 	const char *usage; /* the help's left column, when not "name arg" */
@@ -155,6 +161,12 @@ int app_opts_codec(void *o, const struct app_opt *opt, const char *arg,
 	{                                                                      \
 		.name = (nm), .kind = APP_OPT_FN, .fn = (func),                \
 		.off = (field), .arg = (argname), .help = (text)               \
+	}
+#define APP_FN_OPTIONAL(nm, func, field, argname, text)                        \
+	{                                                                      \
+		.name = (nm), .kind = APP_OPT_FN, .fn = (func),                \
+		.off = (field), .arg = (argname), .optional = true,            \
+		.help = (text)                                                 \
 	}
 #define APP_CHOICE(nm, field, list, argname, text)                             \
 	{                                                                      \

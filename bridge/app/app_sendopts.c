@@ -11,15 +11,73 @@
 #include <string.h>
 
 #include "bridge/app/app_opts.h"
+#include "bridge/net/addr.h"
+#include "bridge/net/sap.h"
+#include "bridge/net/sdp.h"
 
 #define SEND_OPT(f) offsetof(struct app_sendopts, f)
 
+/* --session NAME: a name fit for the SDP s= line */
+static int app_sendopts__session(void *p, const struct app_opt *opt,
+                                 const char *arg, char *err, size_t n)
+{
+	struct app_sendopts *o = p;
+	size_t len = strlen(arg);
+	(void)opt;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f)
+			len = 0;
+	if (len == 0 || len > SDP_NAME_MAX) {
+		snprintf(err, n, "a name of 1 to %d printable characters",
+		         SDP_NAME_MAX);
+		return -EINVAL;
+	}
+	o->session = arg;
+	return 0;
+}
+
+/* --multicast-if IF: name, index or address of an interface */
+static int app_sendopts__iface(void *p, const struct app_opt *opt,
+                               const char *arg, char *err, size_t n)
+{
+	struct app_sendopts *o = p;
+	(void)opt;
+	int idx = addr_iface_parse(arg, err, n);
+	if (idx < 0)
+		return -EINVAL;
+	o->mcast_ifindex = (unsigned)idx;
+	return 0;
+}
+
+/* --announce[=GROUP[:PORT]]: the group is a multicast address, with or
+   without a port (a FILE after a bare --announce stays the FILE). */
+static int app_sendopts__announce(void *p, const struct app_opt *opt,
+                                  const char *arg, char *err, size_t n)
+{
+	struct app_sendopts *o = p;
+	struct sockaddr_storage g;
+	(void)opt;
+	if (arg && (addr_parse_default_port(&g, arg, SAP_PORT, NULL, 0) < 0 ||
+	            !addr_is_multicast((const struct sockaddr *)&g))) {
+		snprintf(err, n, "must be a multicast group[:port]");
+		return -EINVAL;
+	}
+	o->announce = true;
+	o->announce_to = arg;
+	return 0;
+}
+
 static const struct app_opt app_sendopts__stream[] = {
         APP_STR("--to", SEND_OPT(to), "HOST:PORT",
-                "destination ([V6ADDR]:PORT for IPv6)"),
+                "destination ([V6ADDR]:PORT for IPv6; a multicast\n"
+                "group such as 239.1.2.3:5004 or [ff15::1]:5004)"),
         APP_OPT_CODEC(SEND_OPT(kind)),
         APP_NUM("--frame-ms", SEND_OPT(frame_ms), 0.001, 1000, "MS",
-                "packet duration: 2.5, 5, 10 (default) or 20"),
+                "packet duration (also --ptime): Opus 2.5, 5, 10\n"
+                "(default) or 20; L16/L24 any whole number of frames\n"
+                "from 0.125 to 20 ms (1 = AES67's 48 frames, 4.4375 =\n"
+                "213 at 48 kHz)"),
+        APP_NUM("--ptime", SEND_OPT(frame_ms), 0.001, 1000, "MS", NULL),
         APP_INT("--bitrate", SEND_OPT(bitrate), 500, 512000, "BPS",
                 "Opus bit rate (default {default})"),
         APP_INT("--channels", SEND_OPT(channels), 1, CODEC_MAX_CHANNELS, "N",
@@ -27,6 +85,17 @@ static const struct app_opt app_sendopts__stream[] = {
         APP_INT("--rate", SEND_OPT(rate), 8000, 384000, "HZ",
                 "stream rate (default {default}; files are resampled)"),
         APP_OPT_PT(SEND_OPT(pt)),
+        APP_INT("--ttl", SEND_OPT(ttl), 0, 255, "N",
+                "multicast TTL / hop limit (default 1)"),
+        APP_FN("--multicast-if", app_sendopts__iface, 0, "IF",
+               "interface for a multicast destination: name, index\n"
+               "or address (default: the route's)"),
+        APP_FN("--session", app_sendopts__session, 0, "NAME",
+               "session name in the SDP (default \"rtbridge on HOST\")"),
+        APP_FLAG("--media-clock", SEND_OPT(media_clock),
+                 "RTP timestamps follow the system clock\n"
+                 "(CLOCK_REALTIME x rate; SDP a=ts-refclk:ntp=/traceable/\n"
+                 "a=mediaclk:direct=0)"),
         APP_OPT_END,
 };
 
@@ -45,6 +114,13 @@ static const struct app_opt app_sendopts__send[] = {
                 "input device (with --capture): index, name substring\n"
                 "or HOSTAPI:NAME"),
         APP_FLAG("--quiet", SEND_OPT(quiet), "no progress line"),
+        APP_FN_OPTIONAL("--announce", app_sendopts__announce, 0, "GROUP[:PORT]",
+                        "announce the stream with SAP (RFC 2974) every 5 s,\n"
+                        "and delete it at the end (default groups: IPv4\n"
+                        "224.0.0.56 and 239.255.255.255, IPv6 ff0X::2:7ffe,\n"
+                        "X the group's scope; port 9875)"),
+        APP_NUM("--announce-interval", SEND_OPT(announce_s), 0.1, 3600, "SEC",
+                "time between announcements (default 5)"),
         APP_OPT_END,
 };
 
@@ -58,6 +134,7 @@ static void app_sendopts__init(void *p)
 	o->pt = 96;
 	o->rate = 48000;
 	o->dscp = -1;
+	o->ttl = -1;
 	o->ssrc = -1;
 }
 
@@ -138,14 +215,30 @@ int app_sendopts_codec(const struct app_sendopts *o, int rate,
 	cfg->rate = rate;
 	cfg->channels = o->channels;
 	cfg->frame_us = o->frame_us;
-	if (o->kind == CODEC_OPUS)
+	if (o->kind == CODEC_OPUS) {
 		cfg->bitrate = o->bitrate;
+	} else {
+		/* PCM: any whole number of frames (213 = 4.4375 ms). */
+		int near = 1;
+		int f = codec_frames_of_ms(o->frame_ms, rate, &near);
+		codec_config_set_frames(cfg, near);
+		/* Out of range first: that is the clearer complaint. */
+		if (f < 0 && codec_config_check(cfg, NULL) == 0) {
+			snprintf(err, errlen,
+			         "%s at %d Hz: %g ms is %.6g frames, not a "
+			         "whole number (%d frames = %.6g ms)",
+			         codec_kind_name((enum codec_kind)o->kind),
+			         rate, o->frame_ms, o->frame_ms * rate / 1000.0,
+			         near, near * 1000.0 / rate);
+			return -EINVAL;
+		}
+	}
 	if (codec_config_check(cfg, &why) < 0) {
 		snprintf(err, errlen,
 		         "%s at %d Hz, %d channel%s, %g ms frames: %s",
 		         codec_kind_name((enum codec_kind)o->kind), rate,
-		         o->channels, o->channels == 1 ? "" : "s",
-		         o->frame_us / 1000.0, why);
+		         o->channels, o->channels == 1 ? "" : "s", o->frame_ms,
+		         why);
 		return -EINVAL;
 	}
 	return 0;

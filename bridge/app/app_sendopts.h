@@ -23,7 +23,7 @@ struct app_sendopts {
 	const char *to;     /* --to HOST:PORT */
 	const char *device; /* --device D (capture) */
 	int kind;           /* --codec: enum codec_kind */
-	double frame_ms;    /* --frame-ms */
+	double frame_ms;    /* --frame-ms (--ptime); PCM: whole frames */
 	int frame_us;       /* the same in microseconds */
 	int bitrate;        /* --bitrate, bit/s (Opus) */
 	int channels;       /* --channels */
@@ -36,6 +36,13 @@ struct app_sendopts {
 	double start_s;     /* --start */
 	double duration_s;  /* --duration; 0: whole file / until stopped */
 	int dscp;           /* --dscp; -1: none */
+	int ttl;            /* --ttl, multicast TTL / hop limit; -1: none */
+	unsigned mcast_ifindex;  /* --multicast-if IF; 0: the route's */
+	const char *session;     /* --session NAME (SDP s=), or NULL */
+	bool media_clock;        /* --media-clock: RTP time = CLOCK_REALTIME */
+	bool announce;           /* --announce[=GROUP[:PORT]] (send) */
+	const char *announce_to; /* its group, or NULL: the defaults */
+	double announce_s;       /* --announce-interval; 0: 5 s */
 };
 
 /*

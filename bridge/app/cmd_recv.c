@@ -4,7 +4,9 @@
  * Set-up on the control thread, in order: the engine (disk server, archive
  * sources (--mix), the mix recorder (--record), the mixer, the device:
  * PortAudio or the virtual clock, which sleeps while nothing is linked),
- * then the net thread and the receiver's socket. Then the control loop,
+ * then the net thread and the receiver's socket (with --sap the net thread
+ * comes first, to hear the announcement that says which stream to
+ * receive: cmd_recv_sap.c). Then the control loop,
  * which sleeps until something happens: the net thread reports a new
  * stream (it pokes the engine's eventfd), the disk thread has tried to
  * create a stream's recording (it pokes it too), the engine wants its
@@ -179,6 +181,7 @@ static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
 		d->sweep = now + RECV_SWEEP_NS;
 	}
 	cmd_recv_streams_tick(p);
+	cmd_recv_sap_poll(p);
 	recv__check_records(p);
 	recv__check_timing(p, status, now);
 	/* The receiver's line goes on while idle (--stats-json only). */
@@ -209,6 +212,9 @@ static int64_t recv__next(const struct recv *p, const struct recv_due *d,
 		due = recv__min(due, d->json);
 	if (d->sweeping)
 		due = recv__min(due, d->sweep);
+	if (p->sap)
+		due = recv__min(due,
+		                (int64_t)netloop_now_ns() + RECV_SAP_POLL_NS);
 	return recv__min(due, cmd_recv_streams_due(p));
 }
 
@@ -237,7 +243,7 @@ static void recv__loop(struct recv *p)
 	app_status_end(&status);
 }
 
-static int recv__open_net(struct recv *p)
+int cmd_recv_open_rx(struct recv *p)
 {
 	struct receiver_opts ro = {
 	        .listen = p->o.listen,
@@ -248,6 +254,8 @@ static int recv__open_net(struct recv *p)
 	        .rcvbuf = 1 << 20,
 	        .max_datagram = cmd_recv_streams_datagram_max(&p->o),
 	        .min_sequential = p->o.probation,
+	        .mcast_ifindex = p->o.mcast_ifindex,
+	        .mcast_source = p->o.mcast_source,
 	        .notify = recv__notify,
 	        .notify_arg = &p->e,
 	};
@@ -258,13 +266,6 @@ static int recv__open_net(struct recv *p)
 	}
 	p->rx_ready = true;
 	cmd_recv_streams_spare(p);
-	rc = netloop_start(&p->nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: net thread: %s\n",
-		        strerror(-rc));
-		return rc;
-	}
-	p->nl_running = true;
 	rc = receiver_open(&p->rx, &p->nl);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: %s\n", receiver_error(&p->rx));
@@ -283,9 +284,25 @@ static int recv__open_net(struct recv *p)
 	return 0;
 }
 
+static int recv__open_net(struct recv *p)
+{
+	/* --sap started the net thread to hear the announcement. */
+	if (!p->nl_running) {
+		int rc = netloop_start(&p->nl, 64);
+		if (rc < 0) {
+			fprintf(stderr, "rtbridge recv: net thread: %s\n",
+			        strerror(-rc));
+			return rc;
+		}
+		p->nl_running = true;
+	}
+	return cmd_recv_open_rx(p);
+}
+
 /* The net thread lets go of every stream; spares never linked are freed. */
 static void recv__close_net(struct recv *p)
 {
+	cmd_recv_sap_stop(p);
 	if (p->rx_ready)
 		receiver_close(&p->rx);
 	if (p->nl_running)
@@ -416,6 +433,15 @@ int cmd_recv(int argc, char **argv)
 	int rc = cmd_recv_opts_parse(&p.o, argc, argv);
 	if (rc != 0)
 		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
+	if (p.o.sap) {
+		/* The stream is the one an announcement describes. */
+		rc = cmd_recv_sap_wait(&p);
+		if (rc != 0) {
+			/* Nothing but the net thread and the listener ran. */
+			recv__close_net(&p);
+			return rc > 0 ? 0 : 1;
+		}
+	}
 	p.channels = p.o.codec.channels > 2 ? (unsigned)p.o.codec.channels : 2u;
 	if (p.channels > 2 && p.o.nmix > 0) {
 		fprintf(stderr, "rtbridge recv: "

@@ -78,6 +78,10 @@ enum recv_stream_state {
 	RECV_CLOSING,
 	RECV_CLOSED,
 };
+#define RECV_SAP_POLL_NS 50000000LL /* --sap: the listener's events looked at  \
+	                             */
+
+struct recv_sap;
 
 struct recv_stream {
 	struct netstream ns; /* first: a netstream * is a recv_stream * */
@@ -151,6 +155,7 @@ struct recv {
 	uint64_t dgrams_seen; /* datagrams counted at the last look */
 	int64_t dgrams_ns;    /* when that count last changed */
 	int rc;
+	struct recv_sap *sap; /* --sap: the announcements followed */
 };
 
 /* Seconds since the start. */
@@ -213,5 +218,22 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status);
 
 /* The summary: JSON object and human-readable lines. */
 void cmd_recv_streams_summary(struct recv *p);
+
+/* Set up the receiver for p->o (its listen address, codec, pt) on the
+   running net thread, with its spare streams. */
+int cmd_recv_open_rx(struct recv *p);
+
+/* --sap: start the net thread and the SAP listener, and wait for the
+   first session to follow (its SDP fills p->o). Return: 0 when there is
+   one, 1 when stopped first (signal, --duration), < 0 after one line. */
+int cmd_recv_sap_wait(struct recv *p);
+
+/* --sap, every loop turn: drop the session's streams when it is deleted,
+   times out or changes; follow the next matching one. */
+void cmd_recv_sap_poll(struct recv *p);
+
+/* Stop listening for SAP (before the net thread stops); no-op without
+   --sap. */
+void cmd_recv_sap_stop(struct recv *p);
 
 #endif

@@ -21,24 +21,45 @@
 
 #define RECV_OPT(f) offsetof(struct cmd_recv_opts, f)
 
-/* --latency auto|MS */
+/* The --period help text says the default. */
+_Static_assert(DEVCFG_PERIOD_DEFAULT == 128, "--period's help says 128");
+
+/* --latency auto|low|MS */
 static int recv_opts__latency(void *p, const struct app_opt *opt,
                               const char *arg, char *err, size_t n)
 {
 	struct cmd_recv_opts *o = p;
 	char *end;
 	(void)opt;
-	if (!strcmp(arg, "auto")) {
+	if (!strcmp(arg, "auto") || !strcmp(arg, "low")) {
 		o->latency_auto = true;
+		o->latency_low = arg[0] == 'l';
 		return 0;
 	}
 	double v = strtod(arg, &end);
 	if (end == arg || *end || !(v >= 1 && v <= 2000)) {
-		snprintf(err, n, "must be auto or a number in 1..2000");
+		snprintf(err, n, "must be auto, low or a number in 1..2000");
 		return -EINVAL;
 	}
 	o->latency_auto = false;
+	o->latency_low = false;
 	o->latency_ms = (unsigned)(v + 0.5);
+	return 0;
+}
+
+/* --sap[=GROUP[:PORT]], repeatable: the groups are checked when joined */
+static int recv_opts__sap(void *p, const struct app_opt *opt, const char *arg,
+                          char *err, size_t n)
+{
+	struct cmd_recv_opts *o = p;
+	(void)opt;
+	if (arg && o->nsap == CMD_RECV_MAX_SAP) {
+		snprintf(err, n, "at most %d groups", CMD_RECV_MAX_SAP);
+		return -EINVAL;
+	}
+	o->sap = true;
+	if (arg)
+		o->sap_groups[o->nsap++] = arg;
 	return 0;
 }
 
@@ -84,8 +105,10 @@ static const struct app_opt recv_opts__table[] = {
                    recv_opts__formats, "F", "wav (default), flac, ogg or opus"),
         APP_LIST("--mix", RECV_OPT(mix), RECV_OPT(nmix), CMD_RECV_MAX_MIX,
                  "FILE", "mix an archive file in (repeatable)"),
-        APP_FN("--latency", recv_opts__latency, 0, "auto|MS",
-               "playout delay (default auto)"),
+        APP_FN("--latency", recv_opts__latency, 0, "auto|low|MS",
+               "playout delay (default auto; low: the delay spread\n"
+               "+ one packet + 0.25 ms, and 64-frame periods unless\n"
+               "--period says otherwise)"),
         APP_MS("--min-latency", RECV_OPT(min_latency_ms), 0, 2000, "MS",
                "lower limit of the automatic delay"),
         APP_MS("--max-latency", RECV_OPT(max_latency_ms), 1, 2000, "MS",
@@ -119,8 +142,29 @@ static const struct app_opt recv_opts__table[] = {
          .help = "clock drift compensation (default on; recordings\n"
                  "are taken before it, at the stream's rate)"},
         APP_SET("--no-drift", RECV_OPT(drift), 0, NULL),
-        APP_OPT_PERIOD(RECV_OPT(period)),
+        APP_UINT("--period", RECV_OPT(period_arg), DEVCFG_PERIOD_MIN,
+                 DEVCFG_PERIOD_MAX, "N",
+                 "frames per audio callback ({range}, default 128;\n"
+                 "64 with --latency low)"),
         APP_OPT_STATUS(RECV_OPT(force_status)),
+        APP_STR("--multicast-if", RECV_OPT(mcast_if), "IF",
+                "interface to join a multicast group on: name, index\n"
+                "or address (default: the route's)"),
+        APP_STR("--source", RECV_OPT(source_arg), "ADDR",
+                "take a multicast group only from this sender\n"
+                "(source-specific multicast)"),
+        APP_FN_OPTIONAL("--sap", recv_opts__sap, 0, "GROUP[:PORT]",
+                        "take the stream from a SAP announcement (instead\n"
+                        "of --listen/--sdp): codec, rate, channels, pt,\n"
+                        "packet time, group and port from its SDP; dropped\n"
+                        "when the session is deleted or times out\n"
+                        "(repeatable; default groups 224.0.0.56,\n"
+                        "239.255.255.255, ff02::2:7ffe, ff05::2:7ffe)"),
+        APP_STR("--session", RECV_OPT(session), "NAME",
+                "with --sap: follow only the session of this name"),
+        APP_NUM("--sap-timeout", RECV_OPT(sap_timeout_s), 0.1, 3600, "SEC",
+                "with --sap: a session not announced this long is\n"
+                "gone (default 60)"),
         APP_OPT_END,
 };
 
@@ -134,14 +178,15 @@ static void recv_opts__init(void *p)
 	o->stats_ms = 1000;
 	o->max_streams = 16;
 	o->probation = 2;
-	o->period = DEVCFG_PERIOD_DEFAULT;
 	o->record_format = "wav";
 	o->kind_arg = o->pt_arg = o->channels_arg = o->rate_arg = -1;
 }
 
 static const struct app_cmd recv_opts__cmd = {
         .name = "recv",
-        .synopsis = "usage: rtbridge recv --listen [ADDR:]PORT [options]",
+        .synopsis = "usage: rtbridge recv --listen [ADDR:]PORT [options]\n"
+                    "       rtbridge recv --sap[=GROUP[:PORT]] "
+                    "[--session NAME] [options]",
         .about = "Receives RTP audio streams (one per sender SSRC), plays "
                  "and/or records them.",
         .tables = {recv_opts__table},
@@ -201,13 +246,39 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 		o->codec.channels = channels;
 	if (rate > 0)
 		o->codec.rate = rate;
-	if (o->sdp && sr.ptime_us > 0 && kind == (int)sr.kind)
-		o->codec.frame_us = sr.ptime_us;
+	/* PCM: the packet length guess (5 ms) in whole frames at this rate
+	   (at 44.1 kHz 5 ms is none); the stream's packets tell the truth. */
+	if (kind != CODEC_OPUS)
+		codec_config_set_frames(&o->codec,
+		                        (int)((int64_t)o->codec.rate *
+		                              o->codec.frame_us / 1000000));
+	if (o->sdp && kind == (int)sr.kind) {
+		/* The packet length the SDP says, as whole frames (a first
+		   guess: the stream's packets tell the real one). */
+		struct codec_config sc;
+		sdpparse_codec(&sr, &sc);
+		o->codec.frame_us = sc.frame_us;
+		o->codec.frames = sc.frames;
+	}
 	if (codec_config_check(&o->codec, &why) < 0) {
 		fprintf(stderr,
 		        "rtbridge recv: %s with %d channels at %d Hz: %s\n",
 		        codec_kind_name(o->codec.kind), o->codec.channels,
 		        o->codec.rate, why);
+		return -EINVAL;
+	}
+	if (o->sap) {
+		/* The announcement gives the stream: nothing else may. */
+		if (listen || o->sdp) {
+			fprintf(stderr, "rtbridge recv: --sap takes the stream "
+			                "from an announcement: no --listen or "
+			                "--sdp with it\n");
+			return -EINVAL;
+		}
+		listen = "0";
+	} else if (o->session || o->sap_timeout_s > 0) {
+		fprintf(stderr, "rtbridge recv: --session and --sap-timeout go "
+		                "with --sap\n");
 		return -EINVAL;
 	}
 	if (!listen && sdp_port[0])
@@ -225,14 +296,48 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 	return 0;
 }
 
+/* --multicast-if and --source: an interface index and an address that
+   goes with a multicast --listen of its family. Return: 0 or -EINVAL. */
+static int recv_opts__multicast(struct cmd_recv_opts *o)
+{
+	char err[256];
+
+	if (o->mcast_if) {
+		int idx = addr_iface_parse(o->mcast_if, err, sizeof(err));
+		if (idx < 0) {
+			fprintf(stderr, "rtbridge recv: --multicast-if: %s\n",
+			        err);
+			return -EINVAL;
+		}
+		o->mcast_ifindex = (unsigned)idx;
+	}
+	if (!o->source_arg)
+		return 0;
+	if (addr_parse_default_port(&o->mcast_source, o->source_arg, 0, err,
+	                            sizeof(err)) < 0) {
+		fprintf(stderr, "rtbridge recv: --source: %s\n", err);
+		return -EINVAL;
+	}
+	if (o->sap || !addr_is_multicast((struct sockaddr *)&o->listen) ||
+	    o->mcast_source.ss_family != o->listen.ss_family) {
+		fprintf(stderr, "rtbridge recv: --source goes with --listen on "
+		                "a multicast group of the same family\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 {
 	int rc = app_opts_parse(&recv_opts__cmd, o, argc, argv, NULL);
 	if (rc != 0)
 		return rc;
-	if (recv_opts__stream(o) < 0 ||
+	if (recv_opts__stream(o) < 0 || recv_opts__multicast(o) < 0 ||
 	    app_opts_play("recv", o->device, &o->play) < 0)
 		return -EINVAL;
+	o->period = o->period_arg    ? o->period_arg
+	            : o->latency_low ? CMD_RECV_LOW_PERIOD
+	                             : DEVCFG_PERIOD_DEFAULT;
 	if (!o->latency_auto && o->max_latency_ms &&
 	    o->latency_ms > o->max_latency_ms) {
 		fprintf(stderr,
@@ -249,8 +354,8 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		        o->min_latency_ms, o->max_latency_ms);
 		return -EINVAL;
 	}
-	if (o->sync_ms &&
-	    (!o->latency_auto || o->min_latency_ms || o->max_latency_ms)) {
+	if (o->sync_ms && (!o->latency_auto || o->latency_low ||
+	                   o->min_latency_ms || o->max_latency_ms)) {
 		fprintf(stderr,
 		        "rtbridge recv: --sync sets the delay itself: "
 		        "it does not go with --latency, --min-latency or "

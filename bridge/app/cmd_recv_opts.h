@@ -15,6 +15,9 @@
 #include "codec/codec.h"
 
 #define CMD_RECV_MAX_MIX 16
+#define CMD_RECV_MAX_SAP 4 /* --sap groups */
+/* Frames per callback with --latency low (1.33 ms at 48 kHz). */
+#define CMD_RECV_LOW_PERIOD 64u
 
 struct cmd_recv_opts {
 	struct sockaddr_storage listen;
@@ -28,6 +31,8 @@ struct cmd_recv_opts {
 	const char *mix[CMD_RECV_MAX_MIX];
 	int nmix;
 	bool latency_auto;
+	bool latency_low;        /* --latency low (adaptive, small target:
+	                            netstream_config_low_latency) */
 	unsigned latency_ms;     /* fixed, when !latency_auto */
 	unsigned min_latency_ms; /* 0: the jitter buffer's default */
 	unsigned max_latency_ms; /* 0: the jitter buffer's default */
@@ -45,9 +50,21 @@ struct cmd_recv_opts {
 	int drift;          /* 1 on, 0 off, -1: not given (on) */
 	unsigned period;    /* frames per callback */
 	bool force_status;
+	/* Multicast: the interface to join on (0: the route's), and the one
+	   source to take a group from (source-specific; family 0: any). */
+	unsigned mcast_ifindex;
+	struct sockaddr_storage mcast_source;
+	/* --sap: the stream comes from a SAP announcement */
+	bool sap;
+	const char *sap_groups[CMD_RECV_MAX_SAP]; /* none: the defaults */
+	int nsap;
+	const char *mcast_if; /* --multicast-if as given */
+	const char *session;  /* --session NAME: follow only this one */
+	double sap_timeout_s; /* --sap-timeout; 0: 60 s */
 	/* As given, before the SDP file fills in what is missing. */
-	const char *listen_arg, *sdp;
+	const char *listen_arg, *sdp, *source_arg;
 	int kind_arg, pt_arg, channels_arg, rate_arg; /* -1: not given */
+	unsigned period_arg;                          /* 0: not given */
 };
 
 /*

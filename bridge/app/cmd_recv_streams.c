@@ -83,6 +83,8 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 		c->jitter.adaptive = false;
 		c->jitter.fixed_ms = o->latency_ms;
 	}
+	if (o->latency_low)
+		netstream_config_low_latency(c);
 	if (o->sync_ms) {
 		/* Media-clock sync: the delay is sync_ms, fixed (the buffer
 		   is sized for it). */
@@ -514,9 +516,14 @@ void cmd_recv_streams_net_closed(struct recv *p)
 	   neither has a name, a recording or a place in the mixer. */
 	while (receiver_reclaim_spare(&p->rx))
 		;
+	uint64_t now = netloop_now_ns();
 	struct recv_stream *s = p->streams;
 	while (s) {
 		struct recv_stream *next = s->next;
+		/* What it holds plays out first (at exit, the drain does
+		   that; under --sap the loop goes on). */
+		if (s->on_net)
+			s->unlink_ns = now + p->drain_ns;
 		s->on_net = false;
 		if (s->state == RECV_SPARE)
 			recv__set(p, s, RECV_CLOSED);

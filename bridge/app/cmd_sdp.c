@@ -7,16 +7,16 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "bridge/app/app_sap.h"
 #include "bridge/app/app_sendopts.h"
 #include "bridge/app/cmds.h"
 #include "bridge/net/addr.h"
-#include "bridge/net/sdp.h"
 
 int cmd_sdp(int argc, char **argv)
 {
 	struct app_sendopts o;
 	struct codec_config cfg;
-	struct sockaddr_storage to;
+	struct sockaddr_storage to, origin;
 	char err[256], text[1024];
 
 	int rc = app_sendopts_parse(&o, "sdp", argc, argv);
@@ -27,15 +27,11 @@ int cmd_sdp(int argc, char **argv)
 		fprintf(stderr, "rtbridge sdp: %s\n", err);
 		return 2;
 	}
-	struct sdp_opts so = {
-	        .to = (const struct sockaddr *)&to,
-	        .codec = &cfg,
-	        .pt = o.pt,
-	        .session_id = (uint64_t)time(NULL),
-	};
-	rc = sdp_write(text, sizeof text, &so);
+	rc = app_sap_sdp(&o, &cfg, (const struct sockaddr *)&to,
+	                 o.mcast_ifindex, (uint64_t)time(NULL), &origin, text,
+	                 sizeof text, err, sizeof err);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge sdp: cannot describe this stream\n");
+		fprintf(stderr, "rtbridge sdp: %s\n", err);
 		return 1;
 	}
 	fputs(text, stdout);

@@ -4,7 +4,9 @@
  * The control thread parses the options, opens the source (a read-ahead
  * stream on the disk server, or live input: the engine's device, whose
  * input a tap in the mixer copies into the sender's capture FIFO), starts
- * the net thread and the sender on it, then only watches: a status line
+ * the net thread, the SAP announcement (--announce: it goes out first,
+ * the stream half a second later, and its deletion at the end) and the
+ * sender on it, then only watches: a status line
  * on a terminal (app_status), SIGINT and SIGTERM (app_signal: blocked in
  * every thread, taken while this loop waits), the end of the stream.
  * Teardown runs in reverse order of set-up.
@@ -13,11 +15,14 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge/app/app_sap.h"
 #include "bridge/app/app_sendopts.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/app_status.h"
@@ -29,6 +34,48 @@
 #include "bridge/net/netloop.h"
 #include "bridge/net/sender.h"
 #include "bridge/rtcheck/rthook.h"
+
+/* With --announce, the first packet follows the first announcement by
+   this long (a receiver sets up in well under it). */
+#define SEND_ANNOUNCE_LEAD_NS 500000000ull
+
+/* The SAP announcement of the stream (--announce), on the net thread. */
+static struct sapannounce send_ann;
+
+/* Announce the stream once it runs. Return: 0, or -1 after one line. */
+static int send_announce(const struct app_sendopts *o, const struct sender *s,
+                         struct netloop *nl)
+{
+	char err[256];
+
+	if (!o->announce)
+		return 0;
+	if (app_sap_announce_start(&send_ann, o, &s->opts.codec,
+	                           (const struct sockaddr *)&s->opts.to,
+	                           s->opts.mcast_ifindex, s->opts.ssrc, nl, err,
+	                           sizeof err) < 0) {
+		fprintf(stderr, "rtbridge send: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The stream has ended: its SAP deletion goes out now. */
+static void send_unannounce(void)
+{
+	sapannounce_stop(&send_ann);
+	sapannounce_clear(&send_ann);
+}
+
+/* An address a socket can be bound to: a link-local IPv6 one needs its
+   interface (known only with --multicast-if). */
+static bool send_bindable(const struct sockaddr_storage *a)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+
+	return a->ss_family != AF_INET6 ||
+	       !IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) || a6->sin6_scope_id != 0;
+}
 
 static void send_sleep_ms(long ms)
 {
@@ -113,10 +160,12 @@ static void send_summary(const struct sender *s, int rate, double t0)
 	        (unsigned long long)st.send_errors);
 }
 
-/* Start the net thread and the sender on it: the file's read-ahead stream
-   when ra is given, else the capture FIFO. Return: 0 or -errno (said). */
-static int send_start(struct netloop *nl, struct sender *s,
-                      struct readahead *ra, struct sender_capture *cap)
+/* Start the net thread, the announcement (--announce) and the sender on
+   it: the file's read-ahead stream when ra is given, else the capture
+   FIFO. Return: 0 or -errno (said). */
+static int send_start(const struct app_sendopts *o, struct netloop *nl,
+                      struct sender *s, struct readahead *ra,
+                      struct sender_capture *cap)
 {
 	int rc = netloop_start(nl, 64);
 	if (rc < 0) {
@@ -124,10 +173,15 @@ static int send_start(struct netloop *nl, struct sender *s,
 		        strerror(-rc));
 		return rc;
 	}
+	if (send_announce(o, s, nl) < 0) {
+		netloop_stop(nl);
+		return -EINVAL;
+	}
 	rc = ra ? sender_start_file(s, nl, ra)
 	        : sender_start_capture(s, nl, cap);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
+		send_unannounce();
 		netloop_stop(nl);
 	}
 	return rc;
@@ -205,10 +259,11 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 		goto out_ra;
 	}
 	t0 = send_now_s();
-	if (send_start(&nl, s, ra, NULL) < 0)
+	if (send_start(o, &nl, s, ra, NULL) < 0)
 		goto out_ra;
 	send_watch(s, ra, o->rate, o->quiet);
 	sender_stop(s);
+	send_unannounce();
 	/* The stream is the control thread's again. */
 	if (readahead_state(ra) == READAHEAD_ERROR) {
 		fprintf(stderr, "rtbridge send: %s\n", readahead_error(ra));
@@ -259,17 +314,19 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 		goto out_engine;
 	}
 	t0 = send_now_s();
-	if (send_start(&nl, s, NULL, &cap) < 0)
+	if (send_start(o, &nl, s, NULL, &cap) < 0)
 		goto out_engine;
 	rc = engine_start(&e);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: %s\n", engine_error(&e));
 		sender_stop(s);
+		send_unannounce();
 		goto out_nl;
 	}
 	send_watch(s, NULL, o->rate, o->quiet);
 	(void)engine_stop(&e);
 	sender_stop(s);
+	send_unannounce();
 	send_summary(s, o->rate, t0);
 	fprintf(stderr,
 	        "rtbridge send: input overruns %llu (%llu frames), "
@@ -317,6 +374,20 @@ int cmd_send(int argc, char **argv)
 		so.ssrc = (uint32_t)o.ssrc;
 	so.pt = o.pt;
 	so.dscp = o.dscp;
+	so.mcast_ttl = o.ttl;
+	so.media_clock = o.media_clock;
+	/* Announced first, then streamed: a receiver listening for the
+	   announcement is ready for the first packet. */
+	if (o.announce)
+		so.start_delay_ns = SEND_ANNOUNCE_LEAD_NS;
+	so.mcast_ifindex = o.mcast_ifindex;
+	/* A multicast stream goes out from the address its SDP names as the
+	   origin; no route is no error here: the send says why. */
+	if (addr_is_multicast((const struct sockaddr *)&so.to) &&
+	    (addr_route_source((const struct sockaddr *)&so.to,
+	                       so.mcast_ifindex, &so.from) < 0 ||
+	     !send_bindable(&so.from)))
+		memset(&so.from, 0, sizeof so.from);
 	if (o.duration_s > 0)
 		so.max_frames = (uint64_t)llround(o.duration_s * o.rate);
 	rc = sender_init(&s, &so);

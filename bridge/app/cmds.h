@@ -14,5 +14,6 @@ int cmd_play(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_sdp(int argc, char **argv);
 int cmd_recv(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 
 #endif

@@ -28,6 +28,8 @@ static const struct command commands[] = {
          "stream a sound file or live input as RTP over UDP"},
         {"recv", cmd_recv, true, "receive RTP streams: play, record, mix"},
         {"sdp", cmd_sdp, false, "print an SDP description of a stream"},
+        {"list", cmd_list, true,
+         "list the sessions announced on the LAN (SAP)"},
         {"devices", cmd_devices, false, "list audio devices"},
 };
 

@@ -7,7 +7,6 @@
 #ifndef RTB_DEVCFG_H
 #define RTB_DEVCFG_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #define DEVCFG_RATE_DEFAULT   48000u
@@ -31,18 +30,6 @@
 typedef int (*device_callback)(void *user, const float *in, float *out,
                                size_t frames);
 
-/*
- * Optional: whether the callback has nothing to do until new work is
- * posted for it (its output would be silence and it would change no
- * state). The real-time virtual clock asks after each period; while the
- * answer is yes it stops calling back and sleeps until device_wake() (or
- * vclock_wake()) says work was posted, then resumes on its grid at the
- * period due. Whoever posts work must call that wake after posting.
- *
- * Context: audio thread, real-time safe
- */
-typedef bool (*device_idle_fn)(void *user);
-
 /* How the virtual clock paces its callbacks. */
 enum vclock_mode {
 	VCLOCK_REALTIME = 0, /* one period per period of CLOCK_MONOTONIC */
@@ -63,7 +50,6 @@ struct devcfg {
 	int index;            /* PortAudio device index; -1: by name */
 	/* Virtual clock only. */
 	enum vclock_mode mode;
-	device_idle_fn idle; /* NULL: never idle (real-time mode only) */
 };
 
 /*

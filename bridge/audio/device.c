@@ -51,14 +51,6 @@ bool device_done(const struct device *d)
 	return atomic_load_explicit(&d->u.pa.done, memory_order_relaxed);
 }
 
-void device_wake(void *dev)
-{
-	struct device *d = dev;
-
-	if (d->kind == DEVICE_VCLOCK)
-		vclock_wake(&d->u.vc);
-}
-
 uint64_t device_callbacks(const struct device *d)
 {
 	return d->kind == DEVICE_VCLOCK ? vclock_callbacks(&d->u.vc)

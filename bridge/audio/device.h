@@ -77,17 +77,6 @@ void device_close(struct device *d);
  */
 bool device_done(const struct device *d);
 
-/*
- * Work was posted for the callback: wake a virtual clock dozing because
- * devcfg.idle said the callback had nothing to do (see vclock_wake);
- * nothing for PortAudio, which never dozes. The argument is the struct
- * device, untyped so that it fits mixer_set_wake.
- *
- * Pre: the device is open
- * Context: any thread except the audio thread
- */
-void device_wake(void *dev);
-
 /* Frames passed to the callback so far. Context: any thread. */
 uint64_t device_frames(const struct device *d);
 

@@ -269,16 +269,6 @@ static void mixer__cmd(struct mixer *m, const struct msg *c)
 	}
 }
 
-bool mixer_idle(void *user)
-{
-	struct mixer *m = user;
-
-	/* The ring's acquire load sees a message posted before the poster's
-	   wake-up (see vclock.c for the handshake). */
-	return m->graph->count == 0 && m->ntaps == 0 &&
-	       ring_read_begin(&m->cmd) == NULL;
-}
-
 /* Add gain * x to out for n frames, ramping, and meter the contribution. */
 static void mixer__accumulate(struct mixer_slot *s, const float *x,
                               unsigned sch, float *out, unsigned ch, size_t n)

@@ -128,9 +128,6 @@ struct mixer {
 	/* Control thread only. */
 	size_t held; /* objects the audio side may hand back */
 	size_t held_limit;
-	void (*wake)(
-	        void *); /* after each message posted (see mixer_set_wake) */
-	void *wake_arg;
 	/* Audio thread only (control before start / after stop). */
 	struct mixer_graph *graph;
 	struct mixer_tapslot *taps;
@@ -249,28 +246,6 @@ int mixer_swap(struct mixer *m, struct mixer_graph *g);
  */
 int mixer_link_tap(struct mixer *m, struct tap *t, enum mixer_tap_point point);
 int mixer_unlink_tap(struct mixer *m, struct tap *t);
-
-/*
- * Whether the mixer has nothing to do: no source and no tap linked, and no
- * message waiting. Its output is then silence and a callback changes
- * nothing but its counters, so a device may stop calling it until a
- * message comes (devcfg.idle; the poster wakes the device: see
- * mixer_set_wake). `user` is the struct mixer, as for mixer_process.
- *
- * Context: audio thread, real-time safe
- */
-bool mixer_idle(void *user);
-
-/*
- * Call wake(arg) after every message posted to the audio thread from now
- * on, so that a device dozing while the mixer is idle wakes up for it:
- * mixer_set_wake(m, device_wake, &dev) with devcfg.idle = mixer_idle.
- * NULL: no call.
- *
- * Pre: wake(arg) may be called from now on (the device is open)
- * Context: control thread
- */
-void mixer_set_wake(struct mixer *m, void (*wake)(void *), void *arg);
 
 /*
  * Drain what the audio thread posted: update *st (may be NULL), release

@@ -25,15 +25,7 @@ static int mixer__send(struct mixer *m, uint32_t cmd, int32_t arg, uint64_t u64,
 	if (!ring_try_push(&m->cmd, &c))
 		return -EAGAIN;
 	m->held += objects;
-	if (m->wake)
-		m->wake(m->wake_arg);
 	return 0;
-}
-
-void mixer_set_wake(struct mixer *m, void (*wake)(void *), void *arg)
-{
-	m->wake = wake;
-	m->wake_arg = arg;
 }
 
 static bool mixer__source_ok(const struct mixer *m, const struct source *src)

@@ -5,20 +5,8 @@
  * The pacing thread owns the buffers and the period index while it runs;
  * the control thread touches them only before start and after the join.
  * Counters are relaxed atomics: they are statistics and publish nothing.
- *
- * Dozing: the thread raises `dozing`, then asks the callback whether it is
- * idle; a poster of work publishes it, then reads `dozing` and posts the
- * semaphore when it is raised. Both sides touch `dozing` with a
- * read-modify-write (the poster's adds nothing), so the two are ordered in
- * its modification order: if the thread's comes first, the poster reads
- * the raised flag and posts; if the poster's comes first, the thread's
- * reads it (acquire from the poster's release), so its idle check sees
- * the work published before. (The store-load pattern of Dekker's
- * algorithm, without a fence, which ThreadSanitizer cannot follow.) Posts
- * only happen while dozing, and the thread drops leftover ones when it
- * stops dozing, so the semaphore's count stays small.
  */
-#define _GNU_SOURCE /* pthread_setname_np, sem_clockwait */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "bridge/audio/vclock.h"
 
 #include <errno.h>
@@ -44,8 +32,6 @@ int vclock_open(struct vclock *v, const struct devcfg *cfg)
 		return err;
 	memset(v, 0, sizeof(*v));
 	v->cfg = *cfg;
-	if (sem_init(&v->wake, 0, 0) != 0)
-		return -errno;
 	if (cfg->in_channels > 0) {
 		v->in = calloc((size_t)cfg->period * cfg->in_channels,
 		               sizeof(float));
@@ -62,16 +48,13 @@ int vclock_open(struct vclock *v, const struct devcfg *cfg)
 	atomic_init(&v->done, false);
 	atomic_init(&v->callbacks, 0);
 	atomic_init(&v->xruns, 0);
-	atomic_init(&v->idle_periods, 0);
 	atomic_init(&v->late_max_ns, 0);
-	atomic_init(&v->dozing, 0);
 	return 0;
 
 fail_in:
 	free(v->in);
 	v->in = NULL;
 fail:
-	sem_destroy(&v->wake);
 	return -ENOMEM;
 }
 
@@ -121,46 +104,10 @@ static void vclock__sleep_until(int64_t deadline)
 		;
 }
 
-/*
- * Doze while the callback says it has nothing to do (see the file comment
- * for the handshake with vclock_wake). Return: whether it slept.
- */
-static bool vclock__doze(struct vclock *v)
-{
-	bool slept = false;
-
-	for (;;) {
-		/* See the file comment: pairs with vclock_wake. */
-		(void)atomic_exchange_explicit(&v->dozing, 1,
-		                               memory_order_seq_cst);
-		if (atomic_load_explicit(&v->quit, memory_order_relaxed))
-			break;
-		rthook_rt_enter();
-		bool idle = v->cfg.idle(v->cfg.user);
-		rthook_rt_leave();
-		if (!idle)
-			break;
-		int64_t t = vclock__now_ns() + VCLOCK_NAP_MS * 1000000ll;
-		struct timespec ts = {
-		        .tv_sec = (time_t)(t / NS_PER_S),
-		        .tv_nsec = (long)(t % NS_PER_S),
-		};
-		while (sem_clockwait(&v->wake, CLOCK_MONOTONIC, &ts) != 0 &&
-		       errno == EINTR)
-			;
-		slept = true;
-	}
-	atomic_store_explicit(&v->dozing, 0, memory_order_relaxed);
-	while (sem_trywait(&v->wake) == 0)
-		;
-	return slept;
-}
-
 static void *vclock__thread(void *arg)
 {
 	struct vclock *v = arg;
 	uint64_t k = 0;
-	bool woke = false; /* period k follows a doze: due now, not late */
 
 	pthread_setname_np(pthread_self(), "rtb-audio");
 	/* The audio thread of a headless receiver: scheduled like a sound
@@ -175,8 +122,7 @@ static void *vclock__thread(void *arg)
 			vclock__sleep_until(due);
 			int64_t now = vclock__now_ns();
 			int64_t late = now - due;
-			if (!woke &&
-			    late > atomic_load_explicit(&v->late_max_ns,
+			if (late > atomic_load_explicit(&v->late_max_ns,
 			                                memory_order_relaxed))
 				atomic_store_explicit(&v->late_max_ns, late,
 				                      memory_order_relaxed);
@@ -190,7 +136,6 @@ static void *vclock__thread(void *arg)
 				                          memory_order_relaxed);
 				k = kk;
 			}
-			woke = false;
 		}
 		if (vclock__period(v) != 0) {
 			/* Release: the control thread that sees done (acquire)
@@ -200,19 +145,6 @@ static void *vclock__thread(void *arg)
 			break;
 		}
 		k++;
-		if (v->cfg.idle && v->cfg.mode == VCLOCK_REALTIME &&
-		    vclock__doze(v)) {
-			/* Resume at the period whose slot holds now (or at k,
-			   if that is still ahead). */
-			uint64_t kk = vclock__period_at(v, vclock__now_ns());
-			if (kk > k) {
-				atomic_fetch_add_explicit(&v->idle_periods,
-				                          kk - k,
-				                          memory_order_relaxed);
-				k = kk;
-				woke = true;
-			}
-		}
 	}
 	return NULL;
 }
@@ -223,8 +155,6 @@ int vclock_start(struct vclock *v)
 		return -EALREADY;
 	atomic_store_explicit(&v->quit, false, memory_order_relaxed);
 	atomic_store_explicit(&v->done, false, memory_order_relaxed);
-	while (sem_trywait(&v->wake) == 0)
-		;
 	v->t0_ns = vclock__now_ns();
 	if (v->cfg.mode == VCLOCK_MANUAL)
 		return 0;
@@ -255,7 +185,6 @@ int vclock_stop(struct vclock *v)
 	if (!v->running)
 		return 0;
 	atomic_store_explicit(&v->quit, true, memory_order_relaxed);
-	sem_post(&v->wake); /* a dozing thread sees quit at once */
 	pthread_join(v->thread, NULL);
 	v->running = false;
 	return 0;
@@ -268,7 +197,6 @@ void vclock_close(struct vclock *v)
 	free(v->out);
 	v->in = NULL;
 	v->out = NULL;
-	sem_destroy(&v->wake);
 }
 
 bool vclock_done(const struct vclock *v)
@@ -280,20 +208,6 @@ bool vclock_done(const struct vclock *v)
 uint64_t vclock_callbacks(const struct vclock *v)
 {
 	return atomic_load_explicit(&v->callbacks, memory_order_relaxed);
-}
-
-void vclock_wake(struct vclock *v)
-{
-	/* Pairs with the exchange in vclock__doze: the work posted before
-	   this call is seen by its idle check, or `dozing` is seen here (see
-	   the file comment). */
-	if (atomic_fetch_or_explicit(&v->dozing, 0, memory_order_acq_rel))
-		sem_post(&v->wake);
-}
-
-uint64_t vclock_idle_periods(const struct vclock *v)
-{
-	return atomic_load_explicit(&v->idle_periods, memory_order_relaxed);
 }
 
 uint64_t vclock_xruns(const struct vclock *v)

@@ -15,14 +15,8 @@
  *   not jump. Only when it is further behind than that (the machine
  *   stopped it) are the missed periods counted as xruns and skipped; the
  *   schedule resumes on the original grid at the period now due.
- *   Idle: with devcfg.idle set, the thread asks it after each period; while
- *   the callback has nothing to do, the thread dozes on a semaphore instead
- *   of waking every period, until vclock_wake() (the poster of new work
- *   calls it) or vclock_stop(), or at the latest VCLOCK_NAP_MS later, when
- *   it asks again. It then runs the period now due at once, without
- *   counting it late, and goes on on the grid; the periods dozed through
- *   are counted apart (vclock_idle_periods), neither made nor xruns: an
- *   idle callback has no stream to consume them and no tap to record them.
+ *   A clock with nothing to do is paused by its owner: vclock_stop, then
+ *   vclock_start again (a new grid from the restart).
  * - VCLOCK_FAST: the thread calls the callback back to back (for tests that
  *   want many periods quickly).
  * - VCLOCK_MANUAL: no thread. vclock_step() runs periods synchronously on
@@ -39,7 +33,6 @@
 #define RTB_VCLOCK_H
 
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,9 +43,6 @@
    owes back to back, ns; beyond it, they are skipped as xruns. */
 #define VCLOCK_CATCHUP_NS 200000000ll
 
-/* Longest doze without a wake-up (a safety net: wakes are not lost). */
-#define VCLOCK_NAP_MS 200
-
 struct vclock {
 	struct devcfg cfg;
 	float *in;  /* period * in_channels zeros, or NULL */
@@ -61,11 +51,8 @@ struct vclock {
 	bool running;      /* control: a thread has been started */
 	_Atomic bool quit; /* control -> thread: stop at the next period */
 	_Atomic bool done; /* thread: the callback asked to stop */
-	_Atomic uint64_t callbacks;    /* periods called */
-	_Atomic uint64_t xruns;        /* periods skipped for lateness */
-	_Atomic uint64_t idle_periods; /* periods dozed through */
-	sem_t wake;                    /* posted by vclock_wake while dozing */
-	_Atomic int dozing; /* 1: the thread is asleep, or about to be */
+	_Atomic uint64_t callbacks;  /* periods called */
+	_Atomic uint64_t xruns;      /* periods skipped for lateness */
 	_Atomic int64_t late_max_ns; /* worst wake-up lateness */
 	int64_t t0_ns;               /* CLOCK_MONOTONIC time of period 0 */
 };
@@ -124,20 +111,9 @@ bool vclock_done(const struct vclock *v);
  */
 int64_t vclock_deadline_ns(const struct vclock *v, uint64_t k);
 
-/*
- * Say that work was posted for the callback (after posting it): a thread
- * dozing because devcfg.idle said so wakes up and asks again. Cheap when
- * it is not dozing (one atomic read-modify-write).
- *
- * Pre: v is open
- * Context: any thread except the audio thread (may make a system call)
- */
-void vclock_wake(struct vclock *v);
-
 /* Counters. Context: any thread. */
 uint64_t vclock_callbacks(const struct vclock *v);
 uint64_t vclock_xruns(const struct vclock *v);
-uint64_t vclock_idle_periods(const struct vclock *v);
 int64_t vclock_late_max_ns(const struct vclock *v);
 
 #endif

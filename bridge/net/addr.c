@@ -420,3 +420,53 @@ bool addr_allow_match(const struct addr_net *list, size_t n,
 			return true;
 	return false;
 }
+
+int addr_parse_default_port(struct sockaddr_storage *out, const char *text,
+                            uint16_t port, char *err, size_t errlen)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+
+	if (text == NULL || text[0] == '\0') {
+		say(err, errlen, "empty address");
+		return -EINVAL;
+	}
+	/* A bare address: IPv4, or IPv6 (a colon too many for a port). */
+	memset(out, 0, sizeof *out);
+	if (inet_pton(AF_INET, text, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		return 0;
+	}
+	if (text[0] == '[' && strchr(text, ']') != NULL &&
+	    strchr(text, ']')[1] == '\0') {
+		char inner[INET6_ADDRSTRLEN + 1];
+		size_t n = strlen(text) - 2;
+		if (n < sizeof inner) {
+			memcpy(inner, text + 1, n);
+			inner[n] = '\0';
+			if (inet_pton(AF_INET6, inner, &a6->sin6_addr) == 1) {
+				a6->sin6_family = AF_INET6;
+				a6->sin6_port = htons(port);
+				return 0;
+			}
+		}
+	}
+	return addr_parse(out, NULL, text, ADDR_NUMERIC, err, errlen);
+}
+
+bool addr_is_multicast(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return IN_MULTICAST(ntohl(
+		        ((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_MULTICAST(
+		        &((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
+}

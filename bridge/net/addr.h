@@ -10,6 +10,10 @@
  * The allow-list part is pure: "ADDR[/PREFIX]" networks for IPv4 and IPv6,
  * and a match function the net thread may call for every datagram (no
  * allocation, no system call).
+ *
+ * The multicast part (addr_mcast.c) names interfaces (by name, index or
+ * address) and finds the source address a route gives, both at set-up on
+ * the control thread.
  */
 #ifndef RTB_ADDR_H
 #define RTB_ADDR_H
@@ -71,6 +75,49 @@ socklen_t addr_len(const struct sockaddr *sa);
  * included). Context: any, pure.
  */
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
+/*
+ * Parse "ADDR" or "ADDR:PORT" ("[V6ADDR]:PORT", or a bare IPv6 address),
+ * numeric only, the port defaulting to `port` (a SAP group: "224.0.0.56",
+ * "239.255.255.255:9875", "ff05::2:7ffe", "[ff05::2:7ffe]:9875")
+ *
+ * Post: on failure err holds one line
+ * Context: any
+ * Return: 0, or -EINVAL
+ */
+int addr_parse_default_port(struct sockaddr_storage *out, const char *text,
+                            uint16_t port, char *err, size_t errlen);
+
+/*
+ * Whether an address is a multicast group (IPv4 224.0.0.0/4, IPv6
+ * ff00::/8). Context: any, pure.
+ */
+bool addr_is_multicast(const struct sockaddr *sa);
+
+/*
+ * A network interface for multicast, by name ("eth0", "lo"), by index
+ * ("2") or by one of its addresses ("192.168.1.5", "fe80::1")
+ *
+ * Post: on failure err holds one line ("no interface 'eht0'")
+ * Context: control thread (reads the interface list)
+ * Return: the interface index (> 0), -ENODEV when there is no such
+ *         interface, -EINVAL for empty text
+ */
+int addr_iface_parse(const char *text, char *err, size_t errlen);
+
+/*
+ * The local address the kernel would send from towards `to` on interface
+ * `ifindex` (0: the route decides): what an SDP origin and a SAP header
+ * name as the sender. A UDP socket is connected, never written to.
+ *
+ * Post: *out has the family of `to`, port 0; an IPv6 link-local address
+ *       has ifindex as its scope (0 when none was given: such an address
+ *       cannot be bound)
+ * Context: control thread
+ * Return: 0, or a negated errno (-ENETUNREACH when no route leads there)
+ */
+int addr_route_source(const struct sockaddr *to, unsigned ifindex,
+                      struct sockaddr_storage *out);
 
 /* One allow-list entry: a network of `prefix` leading bits. */
 struct addr_net {

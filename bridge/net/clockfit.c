@@ -25,7 +25,7 @@ void clockfit_config_default(struct clockfit_config *cfg)
 	cfg->known_ppm = 20.0;
 	cfg->noise_ns = 300000.0;
 	cfg->step_ns = 2000000;
-	cfg->step_windows = 3;
+	cfg->step_windows = 5;
 }
 
 int clockfit_init(struct clockfit *f, const struct clockfit_config *cfg)

@@ -72,9 +72,9 @@ struct clockfit {
 };
 
 /*
- * Defaults: 0.5 s windows, 64 of them (32 s), prior 300 ppm (20 ppm once known),
- * noise 0.3 ms, steps of at least 2 ms, 3 windows above the line for an
- * upward step
+ * Defaults: 0.5 s windows, 64 of them (32 s), prior 300 ppm (20 ppm once
+ * known), noise 0.3 ms, steps of at least 2 ms, 5 windows (2.5 s) above the
+ * line for an upward step
  *
  * Context: any
  */

@@ -64,7 +64,7 @@ static int jitter_config_ok(const struct jitter_config *c)
 	if (!c->adaptive && (c->fixed_ms == 0 || c->fixed_ms > 10000))
 		return 0;
 	if (!(c->quantile > 0.0 && c->quantile < 1.0) || !(c->forget_s > 0.0) ||
-	    !(c->peak_hold_s >= 0.0))
+	    !(c->peak_hold_s >= 0.0) || !(c->margin_ms >= 0.0))
 		return 0;
 	if (c->bin_us == 0 || c->shrink_ms_per_s < 0.0 || c->resync_ms == 0)
 		return 0;

@@ -60,7 +60,7 @@ struct jitter_config {
 	unsigned initial_ms;  /* adaptive: target before any measurement */
 	unsigned min_ms;      /* adaptive target limits */
 	unsigned max_ms;
-	unsigned margin_ms;     /* added to percentile + frame */
+	double margin_ms;       /* added to percentile + frame, >= 0 */
 	double quantile;        /* of the delay spread, e.g. 0.99 */
 	double forget_s;        /* histogram memory (time constant), s */
 	double shrink_ms_per_s; /* how fast the target may come down */

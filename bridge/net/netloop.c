@@ -374,3 +374,17 @@ int netloop_call_wait(struct netloop *nl, netloop_fn fn, void *arg)
 	uv_sem_destroy(&w.done);
 	return rc;
 }
+
+bool netloop_wait_closed(_Atomic bool *closed, unsigned ms)
+{
+	const struct timespec nap = {0, 1000000L};
+
+	for (unsigned i = 0; i < ms; i++) {
+		/* Acquire pairs with the object's release in its close
+		   callback. */
+		if (atomic_load_explicit(closed, memory_order_acquire))
+			return true;
+		nanosleep(&nap, NULL);
+	}
+	return atomic_load_explicit(closed, memory_order_acquire);
+}

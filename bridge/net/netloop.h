@@ -127,4 +127,15 @@ void netloop_hook_remove(struct netloop *nl, struct netloop_hook *h);
  * any. */
 uint64_t netloop_now_ns(void);
 
+/*
+ * Wait (napping 1 ms at a time) until an object on the loop says, from its
+ * last close callback, that it has let go: *closed set with release
+ * order, read here with acquire, so everything the net thread did with
+ * the object happens before the return.
+ *
+ * Context: control (any thread but the net thread)
+ * Return: true when set, false after about `ms` milliseconds
+ */
+bool netloop_wait_closed(_Atomic bool *closed, unsigned ms);
+
 #endif

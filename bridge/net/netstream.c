@@ -59,6 +59,16 @@ void netstream_config_default(struct netstream_config *cfg,
 	cfg->min_sequential = 1;
 }
 
+void netstream_config_low_latency(struct netstream_config *cfg)
+{
+	cfg->jitter.adaptive = true;
+	cfg->jitter.margin_ms = 0.25;
+	cfg->jitter.bin_us = 50;
+	cfg->jitter.initial_ms = 2;
+	if (cfg->jitter.initial_ms < cfg->jitter.min_ms)
+		cfg->jitter.initial_ms = cfg->jitter.min_ms;
+}
+
 /* The pool a record belongs to: the class of its size. */
 static struct pool *netstream_pool_of(struct netstream *s,
                                       const struct packet *p)

@@ -120,6 +120,9 @@ static int receiver__open_fn(struct netloop *nl, void *arg)
 	udpsock_opts_init(&uo);
 	uo.bind = (const struct sockaddr *)&r->o.listen;
 	uo.rcvbuf = r->o.rcvbuf;
+	uo.mcast_ifindex = r->o.mcast_ifindex;
+	if (r->o.mcast_source.ss_family != 0)
+		uo.mcast_source = (const struct sockaddr *)&r->o.mcast_source;
 	uo.on_recv = receiver__on_recv;
 	uo.user = r;
 	int rc = udpsock_open(r->sock, nl, &uo);

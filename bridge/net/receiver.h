@@ -103,6 +103,10 @@ struct receiver_opts {
 	   source valid at its first packet. */
 	unsigned min_sequential;
 	unsigned supersede_ms; /* 0: RECEIVER_SUPERSEDE_MS */
+	/* A multicast listen address: the interface to join on (0: the
+	   route's) and the one source to take it from (family 0: any). */
+	unsigned mcast_ifindex;
+	struct sockaddr_storage mcast_source;
 	/* Called on the net thread after each new-stream record is posted
 	   (e.g. to wake the control thread); NULL: none. */
 	void (*notify)(void *arg);

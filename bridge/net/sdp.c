@@ -2,7 +2,10 @@
  * sdp: SDP text for one RTP audio stream (see sdp.h)
  *
  * The text is appended line by line into the caller's buffer; the first
- * line that does not fit makes the whole call fail with -ENOBUFS.
+ * line that does not fit makes the whole call fail with -ENOBUFS. The
+ * session-level a=recvonly comes before the m= line, so that it applies
+ * to the whole session (RFC 4566 6); the clock attributes follow the
+ * media's, at media level (RFC 7273 4.8).
  */
 #include "bridge/net/sdp.h"
 
@@ -40,62 +43,101 @@ static void sdp__line(struct sdp__out *o, const char *fmt, ...)
 	o->len += 2;
 }
 
-/* Packet duration in ms as SDP writes it: "10", "2.5". */
-static void sdp__ptime(char *out, size_t len, int frame_us)
+void sdp_ptime_text(char *out, size_t len, double ms)
 {
-	if (frame_us % 1000 == 0)
-		snprintf(out, len, "%d", frame_us / 1000);
-	else
-		snprintf(out, len, "%d.%d", frame_us / 1000,
-		         (frame_us % 1000) / 100);
+	size_t n;
+
+	snprintf(out, len, "%.4f", ms);
+	n = strlen(out);
+	while (n > 0 && out[n - 1] == '0')
+		out[--n] = '\0';
+	if (n > 0 && out[n - 1] == '.')
+		out[--n] = '\0';
+}
+
+/* Text fit for one SDP line: short, printable, no line break. */
+static bool sdp__text_ok(const char *t, size_t max)
+{
+	size_t n = 0;
+
+	for (; t[n] != '\0'; n++)
+		if ((unsigned char)t[n] < 0x20 || t[n] == 0x7f || n >= max)
+			return false;
+	return true;
+}
+
+/* The address part of a sockaddr as text; Return: "IP4"/"IP6" or NULL. */
+static const char *sdp__host(const struct sockaddr *sa, char *host, size_t len)
+{
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		          host, (socklen_t)len);
+		return "IP4";
+	}
+	if (sa->sa_family == AF_INET6) {
+		inet_ntop(AF_INET6,
+		          &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
+		          (socklen_t)len);
+		return "IP6";
+	}
+	return NULL;
 }
 
 int sdp_write(char *buf, size_t cap, const struct sdp_opts *opts)
 {
 	struct sdp__out o = {.buf = buf, .cap = cap};
 	char host[INET6_ADDRSTRLEN], conn[INET6_ADDRSTRLEN + 16], ptime[32];
+	char orig[INET6_ADDRSTRLEN];
 	const struct codec_config *c = opts->codec;
-	const char *ip;
+	const char *ip, *oip, *name = opts->name ? opts->name : "rtbridge";
+	const char *refclk = opts->ts_refclk ? opts->ts_refclk : "local";
+	const char *mediaclk = opts->mediaclk ? opts->mediaclk : "direct=0";
 	unsigned port;
 	bool mcast;
 
 	if (buf == NULL || cap == 0 || opts->to == NULL || c == NULL ||
-	    opts->pt < 0 || opts->pt > 127 || codec_config_check(c, NULL) < 0)
+	    opts->pt < 0 || opts->pt > 127 || opts->ttl < 0 ||
+	    opts->ttl > 255 || codec_config_check(c, NULL) < 0 ||
+	    !sdp__text_ok(name, SDP_NAME_MAX) || name[0] == '\0' ||
+	    !sdp__text_ok(refclk, SDP_CLOCK_MAX) ||
+	    !sdp__text_ok(mediaclk, SDP_CLOCK_MAX))
+		return -EINVAL;
+	ip = sdp__host(opts->to, host, sizeof host);
+	oip = sdp__host(opts->origin ? opts->origin : opts->to, orig,
+	                sizeof orig);
+	if (ip == NULL || oip == NULL)
 		return -EINVAL;
 	if (opts->to->sa_family == AF_INET) {
 		const struct sockaddr_in *a =
 		        (const struct sockaddr_in *)opts->to;
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
 		port = ntohs(a->sin_port);
 		mcast = IN_MULTICAST(ntohl(a->sin_addr.s_addr));
-		ip = "IP4";
-	} else if (opts->to->sa_family == AF_INET6) {
+	} else {
 		const struct sockaddr_in6 *a =
 		        (const struct sockaddr_in6 *)opts->to;
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
 		port = ntohs(a->sin6_port);
 		mcast = IN6_IS_ADDR_MULTICAST(&a->sin6_addr);
-		ip = "IP6";
-	} else {
-		return -EINVAL;
 	}
 	if (port == 0)
 		return -EINVAL;
 	/* RFC 4566 5.7: an IPv4 multicast connection address carries a TTL. */
 	if (mcast && opts->to->sa_family == AF_INET)
 		snprintf(conn, sizeof conn, "%s/%d", host,
-		         opts->ttl > 0 ? opts->ttl : 16);
+		         opts->ttl > 0 ? opts->ttl : 1);
 	else
 		snprintf(conn, sizeof conn, "%s", host);
-	sdp__ptime(ptime, sizeof ptime, c->frame_us);
+	sdp_ptime_text(ptime, sizeof ptime, codec_config_ptime_ms(c));
 
 	sdp__line(&o, "v=0");
 	sdp__line(&o, "o=- %llu %llu IN %s %s",
 	          (unsigned long long)opts->session_id,
-	          (unsigned long long)opts->session_id, ip, host);
-	sdp__line(&o, "s=%s", opts->name ? opts->name : "rtbridge");
+	          (unsigned long long)(opts->version ? opts->version
+	                                             : opts->session_id),
+	          oip, orig);
+	sdp__line(&o, "s=%s", name);
 	sdp__line(&o, "c=IN %s %s", ip, conn);
 	sdp__line(&o, "t=0 0");
+	sdp__line(&o, "a=recvonly");
 	sdp__line(&o, "m=audio %u RTP/AVP %d", port, opts->pt);
 	switch (c->kind) {
 	case CODEC_OPUS: {
@@ -122,6 +164,8 @@ int sdp_write(char *buf, size_t cap, const struct sdp_opts *opts)
 		return -EINVAL;
 	}
 	sdp__line(&o, "a=ptime:%s", ptime);
+	sdp__line(&o, "a=ts-refclk:%s", refclk);
+	sdp__line(&o, "a=mediaclk:%s", mediaclk);
 	if (o.overflow) {
 		buf[0] = '\0';
 		return -ENOBUFS;

@@ -1,11 +1,15 @@
 /*
  * sdp: an SDP description (RFC 4566) of one RTP audio stream
  *
- * Pure text generation, no I/O: what `rtbridge sdp` prints so that
- * GStreamer, ffmpeg and other RTP tools can receive what `rtbridge send`
+ * Pure text generation, no I/O: what `rtbridge sdp` prints and what
+ * `rtbridge send --announce` announces with SAP, so that GStreamer,
+ * ffmpeg, PipeWire and other RTP tools can receive what `rtbridge send`
  * sends. Opus follows RFC 7587 (rtpmap always opus/48000/2; the channel
  * count travels in the fmtp stereo parameters), L16/L24 RFC 3551
- * (rtpmap NAME/RATE/CHANNELS).
+ * (rtpmap NAME/RATE/CHANNELS). Every description says a=ptime (in ms,
+ * fractional when the packet is: 4.4375 for 213 frames at 48 kHz),
+ * a=recvonly (a receiver only receives), and RFC 7273's a=ts-refclk and
+ * a=mediaclk: what clock the RTP timestamps follow.
  */
 #ifndef RTB_SDP_H
 #define RTB_SDP_H
@@ -16,14 +20,27 @@
 
 #include "codec/codec.h"
 
+/* Longest session name (s=) and clock attribute values written. */
+#define SDP_NAME_MAX  255
+#define SDP_CLOCK_MAX 64
+
 struct sdp_opts {
 	const struct sockaddr *to; /* destination: address and port */
 	const struct codec_config
-	        *codec;      /* codec, rate, channels, frame size */
+	        *codec;      /* codec, rate, channels, packet length */
 	int pt;              /* payload type, 0..127 */
 	const char *name;    /* s= line; NULL: "rtbridge" */
-	uint64_t session_id; /* o= session id and version */
-	int ttl;             /* IPv4 multicast TTL in c=; 0: 16 */
+	uint64_t session_id; /* o= session id */
+	uint64_t version;    /* o= version; 0: the session id */
+	/* o= unicast address of the sender (its port is ignored); NULL: the
+	 * destination address */
+	const struct sockaddr *origin;
+	int ttl; /* IPv4 multicast TTL in c=; 0: 1 (the system's default) */
+	/* a=ts-refclk value; NULL: "local" (the sender's own clock, which no
+	 * one else follows) */
+	const char *ts_refclk;
+	/* a=mediaclk value; NULL: "direct=0" */
+	const char *mediaclk;
 };
 
 /*
@@ -32,8 +49,18 @@ struct sdp_opts {
  * Pre: opts->to is AF_INET or AF_INET6; opts->codec passes codec_config_check
  * Context: any, pure
  * Return: characters written (without the NUL), -EINVAL for a bad
- *         option, -ENOBUFS when cap is too small (1024 is always enough)
+ *         option (a name or clock value too long or holding a control
+ *         character), -ENOBUFS when cap is too small (1024 is always
+ *         enough)
  */
 int sdp_write(char *buf, size_t cap, const struct sdp_opts *opts);
+
+/*
+ * Write a packet time in ms as SDP says it: "1", "2.5", "4.4375",
+ * "1.0884" (at most four decimals, no trailing zeros)
+ *
+ * Context: any, pure
+ */
+void sdp_ptime_text(char *out, size_t len, double ms);
 
 #endif

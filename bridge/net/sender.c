@@ -34,6 +34,7 @@ void sender_opts_init(struct sender_opts *o)
 	o->codec.rate = 48000;
 	o->pt = 96;
 	o->dscp = -1;
+	o->mcast_ttl = -1;
 }
 
 int sender_opts_randomize(struct sender_opts *o)
@@ -73,8 +74,6 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 
 	memset(s, 0, sizeof *s);
 	s->opts = *o;
-	if (s->opts.max_burst == 0)
-		s->opts.max_burst = 2;
 	if (s->opts.start_delay_ns == 0)
 		s->opts.start_delay_ns = 20000000u;
 	if (s->opts.late_ns == 0)
@@ -93,12 +92,20 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 		snprintf(s->err, sizeof s->err, "no destination address");
 		return -EINVAL;
 	}
+	if (o->mcast_ttl > 255) {
+		snprintf(s->err, sizeof s->err,
+		         "multicast TTL %d: must be 0..255", o->mcast_ttl);
+		return -EINVAL;
+	}
 	rc = codec_config_check(&o->codec, &why);
 	if (rc < 0) {
+		double ms = o->codec.frames > 0 && o->codec.rate > 0
+		                    ? o->codec.frames * 1000.0 / o->codec.rate
+		                    : o->codec.frame_us / 1000.0;
 		snprintf(s->err, sizeof s->err,
 		         "%s, %d Hz, %d ch, %g ms frames: %s",
 		         codec_kind_name(o->codec.kind), o->codec.rate,
-		         o->codec.channels, o->codec.frame_us / 1000.0, why);
+		         o->codec.channels, ms, why);
 		return rc;
 	}
 	rc = codec_encoder_init(&s->enc, &o->codec);
@@ -110,6 +117,16 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 	}
 	s->frames = codec_config_frames(&o->codec);
 	s->ticks = codec_rtp_ticks(&o->codec, (size_t)s->frames);
+	if (s->opts.max_burst == 0) {
+		/* SENDER_BURST_MS of audio: 10 packets of 10 ms, 100 of 1 ms.
+		   A thread without real-time priority on a busy machine
+		   stalls for tens of ms; catching that up costs nothing, and
+		   skipping it would cut the audio short. */
+		uint64_t n = ((uint64_t)o->codec.rate * SENDER_BURST_MS / 1000 +
+		              (uint64_t)s->frames - 1) /
+		             (uint64_t)s->frames;
+		s->opts.max_burst = n > 2 ? (uint32_t)n : 2;
+	}
 	s->pkt_cap = RTP_HEADER_MIN + codec_max_payload(&o->codec);
 	s->pcm = calloc((size_t)s->frames * (size_t)o->codec.channels,
 	                sizeof(float));
@@ -278,6 +295,25 @@ static void sender__tick(struct pacer *p, uint64_t slot, uint64_t deadline_ns,
 }
 
 /* Runs on the net thread: open the socket and the pacer. */
+/* The RTP time of monotonic time t0_ns on the media clock
+   (CLOCK_REALTIME): the two clocks read back to back, their difference
+   moved onto t0. */
+static uint32_t sender__media_ts(uint64_t t0_ns, int rtp_rate)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	int64_t off =
+	        ((int64_t)rt.tv_sec - (int64_t)mono.tv_sec) * 1000000000LL +
+	        (rt.tv_nsec - mono.tv_nsec);
+	uint64_t m = (uint64_t)((int64_t)t0_ns + off);
+	uint64_t r = (uint64_t)rtp_rate;
+
+	return (uint32_t)(m / 1000000000u * r +
+	                  m % 1000000000u * r / 1000000000u);
+}
+
 static int sender__open_on_loop(struct netloop *nl, void *arg)
 {
 	struct sender *s = arg;
@@ -287,7 +323,11 @@ static int sender__open_on_loop(struct netloop *nl, void *arg)
 
 	udpsock_opts_init(&uo);
 	uo.peer = (const struct sockaddr *)&s->opts.to;
+	if (s->opts.from.ss_family != 0)
+		uo.bind = (const struct sockaddr *)&s->opts.from;
 	uo.dscp = s->opts.dscp;
+	uo.mcast_ifindex = s->opts.mcast_ifindex;
+	uo.mcast_ttl = s->opts.mcast_ttl;
 	uo.user = s;
 	rc = udpsock_open(&s->sock, nl, &uo);
 	if (rc < 0) {
@@ -297,10 +337,13 @@ static int sender__open_on_loop(struct netloop *nl, void *arg)
 		udpsock_close(&s->sock, NULL);
 		return rc;
 	}
-	rc = pacer_open(&s->pacer, nl,
-	                netloop_now_ns() + s->opts.start_delay_ns,
-	                (uint64_t)s->frames, (uint64_t)s->opts.codec.rate,
-	                s->opts.max_burst, sender__tick, s);
+	uint64_t t0 = netloop_now_ns() + s->opts.start_delay_ns;
+	if (s->opts.media_clock)
+		s->opts.ts0 =
+		        sender__media_ts(t0, codec_rtp_rate(&s->opts.codec));
+	rc = pacer_open(&s->pacer, nl, t0, (uint64_t)s->frames,
+	                (uint64_t)s->opts.codec.rate, s->opts.max_burst,
+	                sender__tick, s);
 	if (rc < 0) {
 		snprintf(s->err, sizeof s->err, "send pacing timer: %s",
 		         strerror(-rc));

@@ -6,9 +6,12 @@
  * callback (struct sender_capture below), encodes one packet per frame
  * with the codec interface, and sends it from its own UDP socket on a
  * drift-free monotonic schedule (pacer.h). Slot k of the schedule carries
- * RTP timestamp ts0 + k * frame ticks; a stall of the net thread makes the
- * pacer skip slots instead of bursting, so the timestamps keep following
- * real time and the sequence numbers stay consecutive.
+ * RTP timestamp ts0 + k * frame ticks. A short stall of the net thread
+ * (up to SENDER_BURST_MS) is caught up by sending the due packets back to
+ * back; a longer one makes the pacer skip slots instead of bursting, so
+ * the timestamps keep following real time and the sequence numbers stay
+ * consecutive. Packets may be any whole number of frames the codec
+ * allows (PCM: 0.125 to 20 ms, AES67's 1 ms among them).
  *
  * Contexts and ownership: the control thread initialises a sender (codec
  * set-up allocates), starts it, and reads its counters and the `finished`
@@ -39,6 +42,9 @@
 #include "codec/codec.h"
 
 #define SENDER_ERR_MAX 256
+/* A stall of the net thread up to this long is caught up with a burst
+   of packets; a longer one skips slots (the timestamps jump). */
+#define SENDER_BURST_MS 100
 
 /* A capture block: `frames` valid frames of interleaved float samples. */
 struct sender_block {
@@ -120,20 +126,38 @@ uint64_t sender_capture_backlog(const struct sender_capture *c);
 struct sender_opts {
 	struct codec_config codec;  /* see codec.h; rate = the source's rate */
 	struct sockaddr_storage to; /* destination */
-	int pt;                     /* RTP payload type, 0..127 */
+	/* Local address to send from (port 0 picks one); family 0: the
+	   wildcard. A multicast sender binds its interface's address, so
+	   that receivers (and a source-specific join) see that source. */
+	struct sockaddr_storage from;
+	int pt; /* RTP payload type, 0..127 */
 	uint32_t ssrc;
-	uint16_t seq0;       /* sequence number of the first packet */
-	uint32_t ts0;        /* RTP timestamp of slot 0 */
-	int dscp;            /* 0..63, or -1: leave the socket's */
+	uint16_t seq0; /* sequence number of the first packet */
+	uint32_t ts0;  /* RTP timestamp of slot 0 (media_clock:
+	                  set when the stream starts) */
+	/* RTP time follows the media clock (RFC 7273 a=mediaclk:direct=0):
+	   slot k is stamped with the CLOCK_REALTIME time it is due at x the
+	   RTP rate (mod 2^32), so receivers whose clocks agree know when
+	   each frame was meant to play. */
+	bool media_clock;
+	int dscp;               /* 0..63, or -1: leave the socket's */
+	unsigned mcast_ifindex; /* interface for a multicast destination,
+	                           0: the route's */
+	int mcast_ttl; /* TTL / hop limit for a multicast destination, 0..255,
+	                  -1: the system's (1) */
 	uint64_t max_frames; /* stop after this many frames sent; 0: no limit */
-	uint32_t max_burst;  /* most due slots sent back to back; 0: 2 */
+	uint32_t max_burst;  /* most due slots sent back to back after a
+	                        stall; 0: as many as SENDER_BURST_MS of
+	                        audio, at least 2 (a short stall is caught
+	                        up, a longer one skipped) */
 	uint64_t start_delay_ns; /* wait before slot 0; 0: 20 ms */
 	uint64_t late_ns;        /* a send later than this is "late"; 0: 1 ms */
 };
 
 /*
  * Defaults: Opus, 48 kHz stereo, 10 ms, 128 kbit/s, payload type 96,
- * ssrc/seq0/ts0 zero (see sender_opts_randomize), no DSCP, no limit.
+ * ssrc/seq0/ts0 zero (see sender_opts_randomize), no DSCP, the system's
+ * multicast interface and TTL, no limit.
  *
  * Context: any
  */

@@ -5,13 +5,17 @@
  * The handle is initialised with AF_UNSPEC first, which cannot fail, so
  * that every udpsock_open leaves exactly one handle to close whatever went
  * wrong later. libuv creates the socket in uv_udp_bind; options libuv does
- * not cover (DSCP, buffer sizes, multicast TTL/loop with a hop limit of 0)
- * are set with setsockopt on its descriptor.
+ * not cover (DSCP, buffer sizes, multicast TTL/loop with a hop limit of 0,
+ * interfaces by index, source-specific joins) are set with setsockopt on
+ * its descriptor. Joins use the protocol-independent MCAST_JOIN_GROUP and
+ * MCAST_JOIN_SOURCE_GROUP (RFC 3678), the same for IPv4 and IPv6.
  */
+#define _DEFAULT_SOURCE /* MCAST_JOIN_*, struct group_req, ip_mreqn */
 #include "bridge/net/udpsock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,22 +52,16 @@ static void add(_Atomic uint64_t *c, uint64_t v)
 	                      memory_order_relaxed);
 }
 
-static bool is_multicast(const struct sockaddr *sa)
+static int set_opt(int fd, int level, int name, const void *v, socklen_t len)
 {
-	if (sa->sa_family == AF_INET)
-		return IN_MULTICAST(ntohl(
-		        ((const struct sockaddr_in *)sa)->sin_addr.s_addr));
-	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_MULTICAST(
-		        &((const struct sockaddr_in6 *)sa)->sin6_addr);
-	return false;
+	if (setsockopt(fd, level, name, v, len) != 0)
+		return -errno;
+	return 0;
 }
 
 static int set_int(int fd, int level, int name, int value)
 {
-	if (setsockopt(fd, level, name, &value, sizeof value) != 0)
-		return -errno;
-	return 0;
+	return set_opt(fd, level, name, &value, sizeof value);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -112,25 +110,49 @@ static void on_hook(struct netloop_hook *hk)
 	udpsock_close(s, NULL);
 }
 
-/* Join the group `grp` (the bind address) on the configured interface. */
+/* Join the group `grp` (the bind address) on the configured interface,
+   from any source or only from opts->mcast_source. */
 static int join(struct udpsock *s, const struct sockaddr *grp,
-                const char *iface)
+                const struct udpsock_opts *o)
 {
-	char ip[INET6_ADDRSTRLEN], txt[ADDR_TEXT_MAX];
-	const void *a =
-	        grp->sa_family == AF_INET
-	                ? (const void *)&((const struct sockaddr_in *)grp)
-	                          ->sin_addr
-	                : (const void *)&((const struct sockaddr_in6 *)grp)
-	                          ->sin6_addr;
+	char txt[ADDR_TEXT_MAX], src[ADDR_TEXT_MAX], on[IF_NAMESIZE + 16];
+	int fd = udpsock_fd(s);
+	int level = grp->sa_family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
 	int rc;
 
-	inet_ntop(grp->sa_family, a, ip, sizeof ip);
-	rc = uv_udp_set_membership(&s->handle, ip, iface, UV_JOIN_GROUP);
+	if (o->mcast_ifindex == 0 ||
+	    if_indextoname(o->mcast_ifindex, on) == NULL)
+		snprintf(on, sizeof on, "the route's interface");
+	if (o->mcast_source != NULL) {
+		struct group_source_req r;
+		socklen_t sl = addr_len(o->mcast_source);
+		memset(&r, 0, sizeof r);
+		r.gsr_interface = o->mcast_ifindex;
+		memcpy(&r.gsr_group, grp, addr_len(grp));
+		if (o->mcast_source->sa_family != grp->sa_family || sl == 0)
+			return fail(
+			        s, UV_EAFNOSUPPORT, "source %s for group %s",
+			        addr_format(o->mcast_source, src, sizeof src),
+			        addr_format(grp, txt, sizeof txt));
+		memcpy(&r.gsr_source, o->mcast_source, sl);
+		rc = set_opt(fd, level, MCAST_JOIN_SOURCE_GROUP, &r, sizeof r);
+		if (rc < 0)
+			return fail(
+			        s, rc,
+			        "join multicast group %s from source %s on %s",
+			        addr_format(grp, txt, sizeof txt),
+			        addr_format(o->mcast_source, src, sizeof src),
+			        on);
+		return 0;
+	}
+	struct group_req r;
+	memset(&r, 0, sizeof r);
+	r.gr_interface = o->mcast_ifindex;
+	memcpy(&r.gr_group, grp, addr_len(grp));
+	rc = set_opt(fd, level, MCAST_JOIN_GROUP, &r, sizeof r);
 	if (rc < 0)
 		return fail(s, rc, "join multicast group %s on %s",
-		            addr_format(grp, txt, sizeof txt),
-		            iface ? iface : "default interface");
+		            addr_format(grp, txt, sizeof txt), on);
 	return 0;
 }
 
@@ -184,12 +206,20 @@ static int set_options(struct udpsock *s, const struct udpsock_opts *o,
 		if (rc < 0)
 			return fail(s, rc, "set multicast loop %d", on);
 	}
-	if (o->mcast_iface != NULL &&
-	    (o->peer == NULL || is_multicast(o->peer) || o->mcast_ttl >= 0)) {
-		rc = uv_udp_set_multicast_interface(&s->handle, o->mcast_iface);
+	if (o->mcast_ifindex > 0) {
+		if (v6) {
+			rc = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF,
+			             (int)o->mcast_ifindex);
+		} else {
+			struct ip_mreqn m;
+			memset(&m, 0, sizeof m);
+			m.imr_ifindex = (int)o->mcast_ifindex;
+			rc = set_opt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m,
+			             sizeof m);
+		}
 		if (rc < 0)
-			return fail(s, rc, "multicast interface '%s'",
-			            o->mcast_iface);
+			return fail(s, rc, "multicast interface %u",
+			            o->mcast_ifindex);
 	}
 	return 0;
 }
@@ -241,6 +271,20 @@ int udpsock_open(struct udpsock *s, struct netloop *nl,
 	}
 	if (o->bind != NULL) {
 		bind_to = o->bind;
+		/* A node- or link-scoped IPv6 group is bound on one
+		   interface (the kernel wants a scope): the one given. */
+		if (bind_to->sa_family == AF_INET6 && o->mcast_ifindex > 0) {
+			const struct sockaddr_in6 *b6 =
+			        (const struct sockaddr_in6 *)bind_to;
+			if ((IN6_IS_ADDR_MC_LINKLOCAL(&b6->sin6_addr) ||
+			     IN6_IS_ADDR_MC_NODELOCAL(&b6->sin6_addr)) &&
+			    b6->sin6_scope_id == 0) {
+				memcpy(&local, b6, sizeof *b6);
+				((struct sockaddr_in6 *)&local)->sin6_scope_id =
+				        o->mcast_ifindex;
+				bind_to = (const struct sockaddr *)&local;
+			}
+		}
 	} else {
 		memset(&local, 0, sizeof local);
 		local.ss_family = o->peer->sa_family;
@@ -255,7 +299,7 @@ int udpsock_open(struct udpsock *s, struct netloop *nl,
 		            addr_format(o->peer, txt, sizeof txt),
 		            addr_format(bind_to, (char[ADDR_TEXT_MAX]){0},
 		                        ADDR_TEXT_MAX));
-	if (o->reuse || is_multicast(bind_to))
+	if (o->reuse || addr_is_multicast(bind_to))
 		flags |= UV_UDP_REUSEADDR;
 	if (family == AF_INET6 && o->v6only)
 		flags |= UV_UDP_IPV6ONLY;
@@ -267,8 +311,8 @@ int udpsock_open(struct udpsock *s, struct netloop *nl,
 	rc = set_options(s, o, family);
 	if (rc < 0)
 		return rc;
-	if (is_multicast(bind_to)) {
-		rc = join(s, bind_to, o->mcast_iface);
+	if (addr_is_multicast(bind_to)) {
+		rc = join(s, bind_to, o);
 		if (rc < 0)
 			return rc;
 	}

@@ -2,7 +2,10 @@
  * udpsock: one UDP socket on the net thread, for sending and/or receiving
  *
  * IPv4 or IPv6, unicast or multicast (a multicast bind address joins the
- * group), optional DSCP marking and socket buffer sizes. Received
+ * group on the given interface, any source or one source: RFC 4607's
+ * source-specific multicast where the kernel supports it; sends to a
+ * group go out of the given interface with the given TTL), optional DSCP
+ * marking and socket buffer sizes. Received
  * datagrams land in a receive buffer inside the struct (no allocation per
  * datagram) and are handed to the owner's callback with the source address
  * and a CLOCK_MONOTONIC receive time; the data is valid only during the
@@ -50,10 +53,12 @@ struct udpsock_opts {
 	const struct sockaddr *bind;
 	/* Default destination for udpsock_send(.., NULL). NULL: none. */
 	const struct sockaddr *peer;
-	/* Multicast interface: an address of the local interface ("127.0.0.1";
-	 * for IPv6 "::1%lo" style with a zone, or NULL for the default). Used
-	 * both for joining (receive) and for sending. */
-	const char *mcast_iface;
+	/* Multicast interface index (addr_iface_parse), 0: the route
+	 * decides. Used both for joining (receive) and for sending. */
+	unsigned mcast_ifindex;
+	/* Source-specific multicast: receive the group only from this
+	 * sender (MCAST_JOIN_SOURCE_GROUP, same family), NULL: any source. */
+	const struct sockaddr *mcast_source;
 	int mcast_ttl;  /* hop limit for multicast sends, -1: system default */
 	int mcast_loop; /* 1/0: deliver own multicast to local sockets, -1:
 	                   default */
@@ -97,7 +102,8 @@ struct udpsock {
  *       "bind 127.0.0.1:5004: address already in use".
  * Context: net thread
  * Return: 0, or a negated errno (-EADDRINUSE, -EADDRNOTAVAIL, -EINVAL,
- *         -ENODEV for a bad multicast interface, ...)
+ *         -ENODEV for a bad multicast interface, -EPROTONOSUPPORT when
+ *         the kernel has no source-specific multicast, ...)
  */
 int udpsock_open(struct udpsock *s, struct netloop *nl,
                  const struct udpsock_opts *opts);
