@@ -271,6 +271,15 @@ static void rt_run(enum codec_kind kind, int frame_us)
 	            (unsigned long long)st.concealed_frames,
 	            (unsigned long long)st.resyncs);
 	cr_assert(st.lost > 0 && st.concealed_frames > 0);
+	/* Opus FEC restores what the next packet carries for the lost one
+	   (counted apart, also concealed); PCM has no FEC. */
+	cr_log_info("recovered by FEC %llu frames",
+	            (unsigned long long)st.recovered);
+	cr_assert_leq(st.recovered, st.concealed_frames);
+	if (kind == CODEC_OPUS)
+		cr_assert_gt(st.recovered, 0);
+	else
+		cr_assert_eq(st.recovered, 0);
 	cr_assert(st.frames_in > 2 * 48000);
 	cr_assert_eq(st.recorded, r.used);
 	cr_assert_gt(r.used, 2 * 48000);

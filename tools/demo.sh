@@ -7,7 +7,8 @@
 #   device exists)
 #
 # Everything stays on 127.0.0.1. Prints a summary: duration, loss,
-# concealment, latency, and where the recordings are.
+# concealment, latency, where the recordings are, and the path of a plot
+# of every stream over time (tools/report.py: out/demo/report.png).
 #   tools/demo.sh [SECONDS]        (default 8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,3 +99,7 @@ if os.path.exists(mix):
     print("  output mix    %s" % mix)
 print("  stats         %s" % os.path.join(out, "stats.jsonl"))
 PY
+# The streams over time, one figure each (tools/report.py).
+if /usr/bin/python3 tools/report.py "$out/stats.jsonl" -o "$out/report.png"; then
+	echo "  report        $out/report.png"
+fi

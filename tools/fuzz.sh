@@ -6,9 +6,10 @@
 # jitter buffer / network source target (tests/fuzz_jitter.c) for the same
 # time on a scratch corpus (build-fuzz/bridge/net/fuzz_jitter FILE re-runs
 # a crash), the receiver's datagram path (tests/fuzz_receiver.c: source
-# validation, probation, conflicts, takeovers) likewise, and the SAP/SDP
+# validation, probation, conflicts, takeovers) likewise, the SAP/SDP
 # target (tests/fuzz_sap.c: SAP datagrams, the SDP they carry and the
-# session table) on a copy of tests/corpus/sap.
+# session table) on a copy of tests/corpus/sap, and the metrics endpoint's
+# HTTP request parser (tests/fuzz_httpreq.c) from tests/corpus/http.
 #   tools/fuzz.sh [seconds]        default 30
 # Exit status: 0 if no crash; non-zero on a crash, leak or timeout, with the
 # offending input saved as build-fuzz/fuzz-crash-* (re-run it with
@@ -28,7 +29,7 @@ if ! command -v clang >/dev/null; then
 fi
 CC=clang cmake -S . -B "$build" -DRTB_FUZZ=ON \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_rtp fuzz_jitter fuzz_receiver fuzz_sap -j2 -- --no-print-directory >/dev/null
+cmake --build "$build" --target fuzz_rtp fuzz_jitter fuzz_receiver fuzz_sap fuzz_httpreq -j2 -- --no-print-directory >/dev/null
 
 corpus="$(mktemp -d)"
 jcorpus="$(mktemp -d)"
@@ -61,3 +62,13 @@ echo "fuzz: running fuzz_sap for ${secs}s"
 	-rss_limit_mb=1024 -max_len=8192 -print_final_stats=1 \
 	-artifact_prefix="$build/fuzz-sap-" "$scorpus"
 echo "fuzz: no crash in fuzz_sap in ${secs}s"
+
+# The metrics endpoint's HTTP request parser, from the committed heads.
+hcorpus="$(mktemp -d)"
+trap 'rm -rf "$corpus" "$jcorpus" "$scorpus" "$hcorpus"' EXIT
+cp tests/corpus/http/* "$hcorpus"/
+echo "fuzz: running fuzz_httpreq for ${secs}s"
+"$build/bridge/net/fuzz_httpreq" -max_total_time="$secs" -timeout=10 \
+	-rss_limit_mb=1024 -max_len=4096 -print_final_stats=1 \
+	-artifact_prefix="$build/fuzz-http-" "$hcorpus"
+echo "fuzz: no crash in fuzz_httpreq in ${secs}s"

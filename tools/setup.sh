@@ -5,7 +5,8 @@
 # --tools also installs what the tests use as real peers and helpers
 # (jackd2, GStreamer, ffmpeg, PipeWire with WirePlumber and D-Bus, clang
 # for fuzzing, sox, python3-numpy, speexdsp and soxr for the resampler
-# benchmark).
+# benchmark, Prometheus and promtool, matplotlib for tools/report.py,
+# man-db).
 # Idempotent and quiet when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,8 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libopus-dev
 test_pkgs=(libck-dev clang libclang-rt-14-dev jackd2 libasound2-plugins
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 	ffmpeg sox python3-numpy iproute2 valgrind libspeexdsp-dev libsoxr-dev
-	pipewire pipewire-bin libpipewire-0.3-modules wireplumber dbus)
+	pipewire pipewire-bin libpipewire-0.3-modules wireplumber dbus
+	prometheus python3-matplotlib man-db)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--tools" ]; then

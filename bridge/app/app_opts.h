@@ -214,6 +214,11 @@ int app_opts_codec(void *o, const struct app_opt *opt, const char *arg,
 #define APP_OPT_STATUS(field)                                                  \
 	APP_FLAG("--status", field,                                            \
 	         "draw the status line even when stderr is not a terminal")
+#define APP_OPT_METRICS(field)                                                 \
+	APP_STR("--metrics", field, "[ADDR:]PORT",                             \
+	        "serve Prometheus / OpenMetrics text at\n"                     \
+	        "http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless given;\n"     \
+	        "port 0: any free port)")
 #define APP_OPT_STATS_JSON(field)                                              \
 	APP_STR("--stats-json", field, "PATH|-",                               \
 	        "one JSON object per stream per interval, and a summary")

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/app/app_metrics.h"
 #include "bridge/app/app_opts.h"
 #include "bridge/net/addr.h"
 #include "bridge/net/sap.h"
@@ -121,6 +122,7 @@ static const struct app_opt app_sendopts__send[] = {
                         "X the group's scope; port 9875)"),
         APP_NUM("--announce-interval", SEND_OPT(announce_s), 0.1, 3600, "SEC",
                 "time between announcements (default 5)"),
+        APP_OPT_METRICS(SEND_OPT(metrics)),
         APP_OPT_END,
 };
 
@@ -197,6 +199,9 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 		return app_sendopts__refuse(
 		        cmd,
 		        "--loop and --start apply to a FILE, not to --capture");
+	if (o->metrics &&
+	    app_metrics_parse(cmd, o->metrics, &o->metrics_addr) < 0)
+		return -EINVAL;
 	if (!o->capture && o->channels > 2) {
 		snprintf(why, sizeof(why),
 		         "--channels %d: a file is sent as mono or stereo",

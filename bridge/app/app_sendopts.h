@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "codec/codec.h"
 
@@ -43,6 +44,8 @@ struct app_sendopts {
 	bool announce;           /* --announce[=GROUP[:PORT]] (send) */
 	const char *announce_to; /* its group, or NULL: the defaults */
 	double announce_s;       /* --announce-interval; 0: 5 s */
+	const char *metrics;     /* --metrics [ADDR:]PORT; NULL: none */
+	struct sockaddr_storage metrics_addr;
 };
 
 /*

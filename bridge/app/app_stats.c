@@ -71,6 +71,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        ",\"received\":%llu,\"lost\":%llu,\"late\":%llu,"
 	        "\"duplicate\":%llu,\"reordered\":%llu,"
 	        "\"concealed_frames\":%llu,\"inserted_frames\":%llu,"
+	        "\"recovered_frames\":%llu,"
 	        "\"jitter_ms\":%.3f,"
 	        "\"buffer_ms\":%.3f,\"target_ms\":%.3f,\"drift_ppm\":%.2f,"
 	        "\"sender_ppm\":%.2f,\"device_ppm\":%.2f,"
@@ -83,7 +84,9 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        (unsigned long long)st->late, (unsigned long long)st->duplicate,
 	        (unsigned long long)st->reordered,
 	        (unsigned long long)st->concealed_frames,
-	        (unsigned long long)st->inserted, app_stats__num(st->jitter_ms),
+	        (unsigned long long)st->inserted,
+	        (unsigned long long)st->recovered,
+	        app_stats__num(st->jitter_ms),
 	        app_stats__num(st->buffer_ms), app_stats__num(st->target_ms),
 	        app_stats__num(st->drift_ppm), app_stats__num(st->sender_ppm),
 	        app_stats__num(st->device_ppm),

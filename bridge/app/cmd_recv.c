@@ -21,7 +21,9 @@
  * stream along its lifecycle (cmd_recv_impl.h: linked once its recording
  * exists, unlinked after it played out, freed once its recording is
  * finalized), notes recordings stopped by a full disk, and writes the
- * JSON lines and the status.
+ * JSON lines, the status and, with --metrics, once a second the page the
+ * net thread serves (cmd_recv_metrics.c; the server itself opens after
+ * the receiver's socket and closes with the net thread).
  *
  * Tear-down: the socket closes first so the net thread lets go of every
  * stream; the device runs on until what the streams had received has
@@ -192,6 +194,8 @@ static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
 		/* On the grid, never in a burst to catch up. */
 		d->json += json_ns * ((now - d->json) / json_ns + 1);
 	}
+	if (app_metrics_due(&p->metrics, now))
+		cmd_recv_metrics_publish(p, now);
 	if (app_status_due(status))
 		cmd_recv_streams_draw(p, status);
 	/* Read after the clock: the net thread may have stamped a datagram
@@ -208,6 +212,7 @@ static int64_t recv__next(const struct recv *p, const struct recv_due *d,
 	int64_t due = recv__min(d->end, d->idle_end);
 	due = recv__min(due, engine_due_ns(&p->e));
 	due = recv__min(due, app_status_next_ns(status));
+	due = recv__min(due, app_metrics_next(&p->metrics));
 	if (d->streams)
 		due = recv__min(due, d->json);
 	if (d->sweeping)
@@ -284,6 +289,21 @@ int cmd_recv_open_rx(struct recv *p)
 	return 0;
 }
 
+/* --metrics: the server on the net thread, once (a receiver set up again
+   for the next SAP session keeps it). */
+static int recv__open_metrics(struct recv *p)
+{
+	if (!p->o.metrics)
+		return 0;
+	/* Rows for every stream the table holds, and the ones leaving. */
+	int rc = app_metrics_open(&p->metrics, "recv",
+	                          (const struct sockaddr *)&p->o.metrics_addr,
+	                          &p->nl, p->o.max_streams + RECV_SPARES);
+	if (rc == 0)
+		cmd_recv_metrics_publish(p, (int64_t)netloop_now_ns());
+	return rc;
+}
+
 static int recv__open_net(struct recv *p)
 {
 	/* --sap started the net thread to hear the announcement. */
@@ -296,7 +316,8 @@ static int recv__open_net(struct recv *p)
 		}
 		p->nl_running = true;
 	}
-	return cmd_recv_open_rx(p);
+	int rc = cmd_recv_open_rx(p);
+	return rc < 0 ? rc : recv__open_metrics(p);
 }
 
 /* The net thread lets go of every stream; spares never linked are freed. */
@@ -396,6 +417,7 @@ static void recv__free(struct recv *p)
 		receiver_clear(&p->rx);
 	cmd_recv_streams_free(p); /* after the disk server stopped */
 	app_stats_close(&p->json);
+	app_metrics_clear(&p->metrics);
 }
 
 static int recv__start(struct recv *p)

@@ -50,6 +50,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bridge/app/app_metrics.h"
 #include "bridge/app/app_stats.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmd_recv_opts.h"
@@ -106,6 +107,7 @@ struct recv_stream {
 	double t_start, t_end; /* seconds since the start */
 	char from[ADDR_TEXT_MAX];
 	char path[512];
+	struct netstream_stats snap; /* the metrics page's copy */
 	struct recv_stream *next;
 };
 
@@ -138,6 +140,7 @@ struct recv {
 	struct receiver rx;
 	bool rx_ready;
 	struct app_stats json;
+	struct app_metrics metrics;
 	struct recv_stream *streams; /* alive (spares too), newest first */
 	unsigned nspares, nalive;    /* spares; the others */
 	struct recv_summary closed[RECV_SUMMARIES]; /* a ring, oldest at
@@ -235,5 +238,9 @@ void cmd_recv_sap_poll(struct recv *p);
 /* Stop listening for SAP (before the net thread stops); no-op without
    --sap. */
 void cmd_recv_sap_stop(struct recv *p);
+
+/* --metrics: write the playing streams' figures as the page the net
+   thread serves (cmd_recv_metrics.c). */
+void cmd_recv_metrics_publish(struct recv *p, int64_t now);
 
 #endif

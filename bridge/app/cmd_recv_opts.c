@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/app/app_metrics.h"
 #include "bridge/app/app_opts.h"
 #include "bridge/app/app_record.h"
 #include "bridge/audio/devcfg.h"
@@ -122,6 +123,7 @@ static const struct app_opt recv_opts__table[] = {
         APP_NUM("--timeout", RECV_OPT(timeout_s), 0.05, 3600, "SEC",
                 "remove a stream silent this long (default {default})"),
         APP_OPT_STATS_JSON(RECV_OPT(stats_json)),
+        APP_OPT_METRICS(RECV_OPT(metrics)),
         APP_UINT("--stats-interval", RECV_OPT(stats_ms), 10, 3600000, "MS",
                  "interval of the JSON lines (default {default})"),
         APP_FN("--allow", recv_opts__allow, 0, "ADDR[/PREFIX]",
@@ -362,6 +364,9 @@ int cmd_recv_opts_parse(struct cmd_recv_opts *o, int argc, char **argv)
 		        "--max-latency\n");
 		return -EINVAL;
 	}
+	if (o->metrics &&
+	    app_metrics_parse("recv", o->metrics, &o->metrics_addr) < 0)
+		return -EINVAL;
 	if (o->record && app_record_check_file("recv", o->record) < 0)
 		return -EINVAL;
 	if (o->record_dir && app_record_check_dir("recv", o->record_dir) < 0)

@@ -41,7 +41,9 @@ struct cmd_recv_opts {
 	double idle_exit_s;      /* 0: never */
 	double timeout_s;        /* a stream silent this long is removed */
 	const char *stats_json;  /* path, "-" for stdout, NULL: none */
-	unsigned stats_ms;       /* interval of the JSON lines, ms */
+	const char *metrics;     /* --metrics text, NULL: none */
+	struct sockaddr_storage metrics_addr;
+	unsigned stats_ms; /* interval of the JSON lines, ms */
 	struct addr_net allow[RECEIVER_MAX_ALLOW];
 	int nallow;
 	unsigned max_streams;

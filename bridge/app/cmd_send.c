@@ -9,7 +9,9 @@
  * sender on it, then only watches: a status line
  * on a terminal (app_status), SIGINT and SIGTERM (app_signal: blocked in
  * every thread, taken while this loop waits), the end of the stream.
- * Teardown runs in reverse order of set-up.
+ * Teardown runs in reverse order of set-up. With --metrics, the loop also
+ * writes the sender's counters once a second as the page the net thread
+ * serves (app_metrics.h).
  *
  * Context: control (main) thread, except send_tap_write (audio thread).
  */
@@ -17,12 +19,14 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bridge/app/app_sap.h"
+#include "bridge/app/app_metrics.h"
 #include "bridge/app/app_sendopts.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/app_status.h"
@@ -75,6 +79,65 @@ static bool send_bindable(const struct sockaddr_storage *a)
 
 	return a->ss_family != AF_INET6 ||
 	       !IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) || a6->sin6_scope_id != 0;
+}
+
+/* --metrics: the server (on the net thread) and its page. */
+static struct app_metrics send_metrics;
+
+#define SEND_STAT(f) offsetof(struct sender_stats, f)
+#define SEND_COUNT(nm, f, text)                                                \
+	{                                                                      \
+		.name = (nm), .counter = true, .help = (text),                 \
+		.off = SEND_STAT(f), .scale = 1.0                              \
+	}
+
+static const struct app_metrics_family send_families[] = {
+        SEND_COUNT("rtbridge_send_packets", packets, "datagrams sent"),
+        SEND_COUNT("rtbridge_send_bytes", bytes,
+                   "RTP bytes sent, headers included"),
+        SEND_COUNT("rtbridge_send_frames", frames, "source frames sent"),
+        SEND_COUNT("rtbridge_send_underruns", underruns,
+                   "packets short of audio (silence sent)"),
+        SEND_COUNT("rtbridge_send_late_packets", late,
+                   "sends later than their slot by more than the limit"),
+        SEND_COUNT("rtbridge_send_skipped_packets", skipped,
+                   "slots skipped to catch up after a stall"),
+        SEND_COUNT("rtbridge_send_errors", send_errors,
+                   "datagrams the socket refused"),
+        {.name = "rtbridge_send_late_max_seconds",
+         .help = "worst lateness of a send",
+         .off = SEND_STAT(late_max_ns),
+         .scale = 1e-9},
+};
+
+static void send_metrics_build(struct app_metrics_text *w, void *arg)
+{
+	const struct app_metrics *m = arg;
+
+	app_metrics_families(w, send_families,
+	                     sizeof(send_families) / sizeof(send_families[0]),
+	                     m->rows, m->nrows);
+}
+
+/* The sender's counters as the page (a row: its SSRC and destination). */
+static void send_metrics_publish(const struct sender *s)
+{
+	struct sender_stats st;
+	struct app_metrics_row *r = app_metrics_row(&send_metrics);
+	char ssrc[16], to[ADDR_TEXT_MAX];
+
+	if (r) {
+		sender_stats(s, &st);
+		snprintf(ssrc, sizeof(ssrc), "%08x", (unsigned)s->opts.ssrc);
+		app_metrics_label(r, "ssrc", ssrc);
+		app_metrics_label(
+		        r, "destination",
+		        addr_format((const struct sockaddr *)&s->opts.to, to,
+		                    sizeof(to)));
+		r->values = &st;
+	}
+	(void)app_metrics_publish(&send_metrics, (int64_t)netloop_now_ns(),
+	                          send_metrics_build, &send_metrics);
 }
 
 static void send_sleep_ms(long ms)
@@ -162,7 +225,8 @@ static void send_summary(const struct sender *s, int rate, double t0)
 
 /* Start the net thread, the announcement (--announce) and the sender on
    it: the file's read-ahead stream when ra is given, else the capture
-   FIFO. Return: 0 or -errno (said). */
+   FIFO; then the metrics server when asked. Return: 0 or -errno
+   (said). */
 static int send_start(const struct app_sendopts *o, struct netloop *nl,
                       struct sender *s, struct readahead *ra,
                       struct sender_capture *cap)
@@ -183,8 +247,20 @@ static int send_start(const struct app_sendopts *o, struct netloop *nl,
 		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
 		send_unannounce();
 		netloop_stop(nl);
+		return rc;
 	}
-	return rc;
+	if (!o->metrics)
+		return 0;
+	rc = app_metrics_open(&send_metrics, "send",
+	                      (const struct sockaddr *)&o->metrics_addr, nl, 1);
+	if (rc < 0) {
+		sender_stop(s);
+		send_unannounce();
+		netloop_stop(nl);
+		return rc;
+	}
+	send_metrics_publish(s);
+	return 0;
 }
 
 /* Wait for the end of the stream or a signal, showing progress. */
@@ -201,6 +277,8 @@ static void send_watch(struct sender *s, const struct readahead *ra, int rate,
 		(void)app_signal_wait(-1, (int64_t)netloop_now_ns() + 20000000);
 		if (!quiet && app_status_due(&line))
 			send_progress(&line, s, ra, rate, t0);
+		if (app_metrics_due(&send_metrics, (int64_t)netloop_now_ns()))
+			send_metrics_publish(s);
 	}
 	app_status_end(&line);
 }
@@ -396,6 +474,7 @@ int cmd_send(int argc, char **argv)
 	else
 		status = o.capture ? send_capture(&o, &s) : send_file(&o, &s);
 	sender_clear(&s);
+	app_metrics_clear(&send_metrics);
 out:
 	return status;
 }

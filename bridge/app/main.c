@@ -14,6 +14,10 @@
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmds.h"
 
+#ifndef RTB_VERSION
+#define RTB_VERSION "unknown"
+#endif
+
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -48,10 +52,15 @@ static int run(const struct command *c, int argc, char **argv)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: rtbridge COMMAND [OPTIONS]   "
-	           "(rtbridge COMMAND --help)\n"
-	           "\n"
-	           "commands:\n");
+	fprintf(f,
+	        "usage: rtbridge COMMAND [OPTIONS]   "
+	        "(rtbridge COMMAND --help)\n"
+	        "       rtbridge --version\n"
+	        "\n"
+	        "A LAN audio bridge: RTP over UDP (Opus, L16, L24), a jitter\n"
+	        "buffer, playback, recording and mixing in real time.\n"
+	        "\n"
+	        "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
 		        commands[i].summary);
@@ -66,6 +75,10 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("rtbridge " RTB_VERSION "\n");
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

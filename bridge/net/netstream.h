@@ -130,6 +130,9 @@ struct netstream_stats {
 	uint64_t decode_errors;  /* payloads the decoder refused */
 	uint64_t inserted;       /* frames of concealment inserted to grow
 	                            (also in concealed_frames) */
+	uint64_t recovered;      /* frames restored from the next packet's
+	                            Opus in-band FEC (also in
+	                            concealed_frames) */
 	uint64_t frames_in;      /* frames decoded or concealed (all of them:
 	                            the playout position, codec rate) */
 	uint64_t recorded;       /* frames written to the record tap */

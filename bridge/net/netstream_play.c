@@ -241,6 +241,8 @@ static size_t netstream_refill(struct netstream *s, uint64_t now_ns)
 			r = codec_decode_fec(&s->dec, packet_payload(o.next),
 			                     o.next->payload_len, s->decbuf,
 			                     want);
+		if (r > 0)
+			s->st.recovered += (uint64_t)r;
 		n = r > 0 ? (size_t)r : netstream_conceal(s, want);
 		s->st.concealed_frames += n;
 		netstream_record(s, s->decbuf, n);

@@ -1,0 +1,168 @@
+/*
+ * cmd_recv_metrics: the metrics page of `rtbridge recv --metrics` (see
+ * app_metrics.h)
+ *
+ * Once a second the control loop takes each playing stream's statistics
+ * (the seqlock copy netstream_stats makes, as for --stats-json) and the
+ * receiver's counters, and writes them as a page for the net thread to
+ * serve. Per stream: one row labelled with its SSRC (8 hex digits) and
+ * its sender's address; a stream that has left has no row (its series
+ * end). The audio callback's worst time and the real-time violations are
+ * the process's, not a stream's: they carry no labels.
+ *
+ * Context: control (main) thread.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge/app/cmd_recv_impl.h"
+#include "bridge/rtcheck/rthook.h"
+
+#define RECV_STAT(f) offsetof(struct netstream_stats, f)
+#define RECV_COUNT(nm, f, text)                                                \
+	{                                                                      \
+		.name = (nm), .counter = true, .help = (text),                 \
+		.off = RECV_STAT(f), .scale = 1.0                              \
+	}
+#define RECV_GAUGE(nm, f, sc, text)                                            \
+	{                                                                      \
+		.name = (nm), .help = (text), .off = RECV_STAT(f),             \
+		.is_double = true, .scale = (sc)                               \
+	}
+
+static const struct app_metrics_family recv_metrics__streams[] = {
+        RECV_COUNT("rtbridge_stream_received_packets", received,
+                   "packets that reached the jitter buffer"),
+        RECV_COUNT("rtbridge_stream_lost_packets", lost,
+                   "packets missing at their playout time"),
+        RECV_COUNT("rtbridge_stream_late_packets", late,
+                   "packets that arrived after their playout time"),
+        RECV_COUNT("rtbridge_stream_duplicate_packets", duplicate,
+                   "copies of packets already received"),
+        RECV_COUNT("rtbridge_stream_reordered_packets", reordered,
+                   "packets that arrived out of order"),
+        RECV_COUNT("rtbridge_stream_concealed_frames", concealed_frames,
+                   "frames made by concealment or FEC (inserted and "
+                   "recovered ones included)"),
+        RECV_COUNT("rtbridge_stream_inserted_frames", inserted,
+                   "frames of concealment inserted to grow the buffer"),
+        RECV_COUNT("rtbridge_stream_recovered_frames", recovered,
+                   "frames restored from the next packet's Opus in-band "
+                   "FEC"),
+        RECV_COUNT("rtbridge_stream_underruns", underruns,
+                   "times the buffer ran dry and a packet followed"),
+        RECV_COUNT("rtbridge_stream_rebuffers", rebuffers,
+                   "restarts after running dry"),
+        RECV_COUNT("rtbridge_stream_resyncs", resyncs,
+                   "sender restarts followed"),
+        RECV_COUNT("rtbridge_stream_skips", skips,
+                   "times playout skipped ahead to shed a long buffer"),
+        RECV_COUNT("rtbridge_stream_decode_errors", decode_errors,
+                   "payloads the decoder refused"),
+        RECV_COUNT("rtbridge_stream_dropped_packets", rx_dropped,
+                   "packets dropped on arrival (pool empty or ring full)"),
+        RECV_COUNT("rtbridge_stream_invalid_packets", rx_invalid,
+                   "packets refused on arrival (too big, bad sequence)"),
+        RECV_GAUGE("rtbridge_stream_buffer_seconds", buffer_ms, 1e-3,
+                   "current playout delay"),
+        RECV_GAUGE("rtbridge_stream_target_seconds", target_ms, 1e-3,
+                   "target playout delay"),
+        RECV_GAUGE("rtbridge_stream_jitter_seconds", jitter_ms, 1e-3,
+                   "RFC 3550 interarrival jitter"),
+        RECV_GAUGE("rtbridge_stream_drift_ppm", drift_ppm, 1.0,
+                   "sender clock against ours, parts per million (+: "
+                   "sender fast)"),
+        RECV_GAUGE("rtbridge_stream_sender_ppm", sender_ppm, 1.0,
+                   "its part: the sender's clock against the local one"),
+        RECV_GAUGE("rtbridge_stream_device_ppm", device_ppm, 1.0,
+                   "its part: the consumer's clock against the local one"),
+};
+
+/* The receiver's drops, by reason: a field each. */
+static const struct {
+	const char *reason;
+	size_t off;
+} recv_metrics__drops[] = {
+        {"malformed", offsetof(struct receiver_counters, malformed)},
+        {"too_big", offsetof(struct receiver_counters, too_big)},
+        {"unknown_pt", offsetof(struct receiver_counters, unknown_pt)},
+        {"not_allowed", offsetof(struct receiver_counters, not_allowed)},
+        {"over_max_streams",
+         offsetof(struct receiver_counters, over_max_streams)},
+        {"setting_up", offsetof(struct receiver_counters, pending)},
+        {"refused", offsetof(struct receiver_counters, refused)},
+        {"stream", offsetof(struct receiver_counters, stream_dropped)},
+        {"probation", offsetof(struct receiver_counters, probation_dropped)},
+        {"ssrc_conflict", offsetof(struct receiver_counters, ssrc_conflicts)},
+        {"notify", offsetof(struct receiver_counters, notify_dropped)},
+};
+
+/* The figures taken once, written in both spellings. */
+struct recv_metrics {
+	struct recv *p;
+	struct receiver_counters c;
+	double cb_max_s;
+	unsigned long rtv;
+};
+
+static void recv_metrics__build(struct app_metrics_text *w, void *arg)
+{
+	const struct recv_metrics *x = arg;
+	const struct app_metrics *m = &x->p->metrics;
+	char labels[48];
+
+	app_metrics_one(w, "rtbridge_streams", false, "streams playing",
+	                (double)m->nrows);
+	app_metrics_families(w, recv_metrics__streams,
+	                     sizeof(recv_metrics__streams) /
+	                             sizeof(recv_metrics__streams[0]),
+	                     m->rows, m->nrows);
+	app_metrics_one(w, "rtbridge_callback_max_seconds", false,
+	                "longest audio callback so far", x->cb_max_s);
+	app_metrics_one(w, "rtbridge_rt_violations", true,
+	                "real-time rules broken on the audio thread (with "
+	                "the checker loaded)",
+	                (double)x->rtv);
+	app_metrics_one(w, "rtbridge_recv_datagrams", true,
+	                "datagrams the socket delivered",
+	                (double)x->c.datagrams);
+	app_metrics_one(w, "rtbridge_recv_streams_seen", true, "new SSRCs seen",
+	                (double)x->c.streams_seen);
+	app_metrics_head(w, "rtbridge_recv_dropped_datagrams", true,
+	                 "datagrams dropped, by reason");
+	for (size_t i = 0;
+	     i < sizeof(recv_metrics__drops) / sizeof(recv_metrics__drops[0]);
+	     i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)&x->c + recv_metrics__drops[i].off,
+		       sizeof(v));
+		snprintf(labels, sizeof(labels), "reason=\"%s\"",
+		         recv_metrics__drops[i].reason);
+		app_metrics_sample(w, "rtbridge_recv_dropped_datagrams", true,
+		                   labels, (double)v);
+	}
+}
+
+void cmd_recv_metrics_publish(struct recv *p, int64_t now)
+{
+	struct recv_metrics x = {.p = p};
+	char ssrc[16];
+
+	for (struct recv_stream *s = p->streams; s; s = s->next) {
+		if (s->state != RECV_LINKED ||
+		    netstream_stats(&s->ns, &s->snap) < 0)
+			continue;
+		struct app_metrics_row *r = app_metrics_row(&p->metrics);
+		if (!r)
+			break;
+		snprintf(ssrc, sizeof(ssrc), "%08x", (unsigned)s->ssrc);
+		app_metrics_label(r, "ssrc", ssrc);
+		app_metrics_label(r, "source", s->from);
+		r->values = &s->snap;
+	}
+	receiver_counters(&p->rx, &x.c);
+	x.cb_max_s = p->e.st.cb_us_max * 1e-6;
+	x.rtv = rthook_violations();
+	(void)app_metrics_publish(&p->metrics, now, recv_metrics__build, &x);
+}
