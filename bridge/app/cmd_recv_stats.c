@@ -226,7 +226,7 @@ void cmd_recv_streams_summary(struct recv *p)
 	        (unsigned long long)c.probation_dropped,
 	        (unsigned long long)c.ssrc_conflicts);
 	fprintf(f,
-	        "streams %llu (closed %llu; received %llu, lost %llu, "
+	        "streams seen %llu (closed %llu; received %llu, lost %llu, "
 	        "recorded %llu frames); sources that failed probation %llu "
 	        "(evicted %llu); taken over %llu, superseded %llu; set-up "
 	        "failed %llu\n",
