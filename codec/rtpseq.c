@@ -9,17 +9,47 @@
 #include "codec/rtpseq.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "codec/rtp.h"
 
 #define RTPSEQ_NONE 0x10000u /* bad_seq value meaning "no jump pending" */
 
+void rtpseq_probe_init(struct rtpseq_probe *p, unsigned min_sequential)
+{
+	p->max_seq = 0;
+	p->run = 0;
+	p->need = min_sequential ? min_sequential : 1;
+}
+
+int rtpseq_probe_update(struct rtpseq_probe *p, uint16_t seq)
+{
+	if (p->run > 0 && seq == p->max_seq)
+		return RTPSEQ_PROBE_REPEAT;
+	if (p->run > 0 && seq == (uint16_t)(p->max_seq + 1)) {
+		p->max_seq = seq;
+		if (p->run < p->need)
+			p->run++;
+		return p->run >= p->need ? RTPSEQ_PROBE_VALID
+		                         : RTPSEQ_PROBE_WAIT;
+	}
+	/* The first packet, or one out of sequence: a run starts here (A.1
+	   resets the count the same way). */
+	bool first = p->run == 0;
+	p->max_seq = seq;
+	p->run = 1;
+	if (p->run >= p->need)
+		return RTPSEQ_PROBE_VALID;
+	return first ? RTPSEQ_PROBE_WAIT : RTPSEQ_PROBE_RESTART;
+}
+
 void rtpseq_init(struct rtpseq *s, unsigned min_sequential)
 {
 	memset(s, 0, sizeof(*s));
 	s->min_sequential = min_sequential;
 	s->bad_seq = RTPSEQ_NONE;
+	rtpseq_probe_init(&s->probe, min_sequential);
 }
 
 /* (Re)start numbering at this packet, extended number ext. */
@@ -37,35 +67,16 @@ static void rtpseq_start(struct rtpseq *s, uint16_t seq, uint64_t ext)
 int rtpseq_update(struct rtpseq *s, uint16_t seq, uint64_t *ext)
 {
 	if (!s->started) {
-		s->started = 1;
-		if (s->min_sequential <= 1) {
-			rtpseq_start(s, seq, 0x10000u + seq);
-			*ext = s->ext_max;
-			return RTPSEQ_FIRST;
-		}
-		s->probation = s->min_sequential - 1;
-		s->max_seq = seq;
-		s->dropped++;
-		return -EAGAIN;
-	}
-
-	if (s->probation > 0) {
 		/* A source is valid once min_sequential packets arrived in
-		   sequence; anything else starts the count again. */
-		if (seq == (uint16_t)(s->max_seq + 1)) {
-			s->probation--;
-			s->max_seq = seq;
-			if (s->probation == 0) {
-				rtpseq_start(s, seq, 0x10000u + seq);
-				*ext = s->ext_max;
-				return RTPSEQ_FIRST;
-			}
-		} else {
-			s->probation = s->min_sequential - 1;
-			s->max_seq = seq;
+		   sequence (rtpseq_probe); the ones before are dropped. */
+		if (rtpseq_probe_update(&s->probe, seq) != RTPSEQ_PROBE_VALID) {
+			s->dropped++;
+			return -EAGAIN;
 		}
-		s->dropped++;
-		return -EAGAIN;
+		s->started = 1;
+		rtpseq_start(s, seq, 0x10000u + seq);
+		*ext = s->ext_max;
+		return RTPSEQ_FIRST;
 	}
 
 	uint16_t udelta = (uint16_t)(seq - s->max_seq);

@@ -23,6 +23,7 @@
 
 #include "bridge/net/netstream.h"
 #include "codec/rtp.h"
+#include "tests/fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,19 +36,6 @@ static uint64_t fz_clock(void *arg)
 {
 	(void)arg;
 	return fz_now;
-}
-
-struct fz_in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned fz_byte(struct fz_in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
 }
 
 static void fz_packet(struct netstream *s, uint16_t seq, uint32_t ts,

@@ -178,3 +178,58 @@ Test(rtpseq, fraction_lost_per_interval)
 	cr_assert_eq(rtpseq_fraction_lost(&s), 0);
 	cr_assert_eq(rtpseq_fraction_lost(&s), 0);
 }
+
+Test(rtpseq, probe_validates_after_min_sequential_packets)
+{
+	struct rtpseq_probe p;
+
+	rtpseq_probe_init(&p, 2);
+	cr_expect_eq(rtpseq_probe_update(&p, 7), RTPSEQ_PROBE_WAIT);
+	cr_expect_eq(rtpseq_probe_update(&p, 8), RTPSEQ_PROBE_VALID);
+	/* Across the wrap, with three needed. */
+	rtpseq_probe_init(&p, 3);
+	cr_expect_eq(rtpseq_probe_update(&p, 65535), RTPSEQ_PROBE_WAIT);
+	cr_expect_eq(rtpseq_probe_update(&p, 0), RTPSEQ_PROBE_WAIT);
+	cr_expect_eq(rtpseq_probe_update(&p, 1), RTPSEQ_PROBE_VALID);
+	cr_expect_eq(rtpseq_probe_update(&p, 2), RTPSEQ_PROBE_VALID);
+	/* 1 (and 0) means valid at once. */
+	rtpseq_probe_init(&p, 0);
+	cr_expect_eq(rtpseq_probe_update(&p, 40000), RTPSEQ_PROBE_VALID);
+}
+
+Test(rtpseq, probe_restarts_its_run_out_of_sequence_and_ignores_repeats)
+{
+	struct rtpseq_probe p;
+
+	rtpseq_probe_init(&p, 3);
+	cr_expect_eq(rtpseq_probe_update(&p, 100), RTPSEQ_PROBE_WAIT);
+	cr_expect_eq(rtpseq_probe_update(&p, 101), RTPSEQ_PROBE_WAIT);
+	/* A duplicate neither counts nor resets. */
+	cr_expect_eq(rtpseq_probe_update(&p, 101), RTPSEQ_PROBE_REPEAT);
+	cr_expect_eq(p.run, 2);
+	/* A gap, a step back, a random number: each starts a new run. */
+	cr_expect_eq(rtpseq_probe_update(&p, 103), RTPSEQ_PROBE_RESTART);
+	cr_expect_eq(rtpseq_probe_update(&p, 102), RTPSEQ_PROBE_RESTART);
+	cr_expect_eq(rtpseq_probe_update(&p, 9999), RTPSEQ_PROBE_RESTART);
+	cr_expect_eq(p.run, 1);
+	cr_expect_eq(rtpseq_probe_update(&p, 10000), RTPSEQ_PROBE_WAIT);
+	cr_expect_eq(rtpseq_probe_update(&p, 10001), RTPSEQ_PROBE_VALID);
+}
+
+Test(rtpseq, one_packet_sources_never_validate)
+{
+	struct rtpseq_probe p;
+	uint32_t x = 0x1234567u;
+	int valid = 0;
+
+	/* Random numbers (seeded): a run of two needs the next number, a
+	   1 in 65536 chance per packet; 1000 draws with seed 0x1234567 give
+	   none (checked below), and every one restarts the run. */
+	rtpseq_probe_init(&p, 2);
+	for (int i = 0; i < 1000; i++) {
+		x = x * 1103515245u + 12345u;
+		int r = rtpseq_probe_update(&p, (uint16_t)(x >> 8));
+		valid += r == RTPSEQ_PROBE_VALID;
+	}
+	cr_expect_eq(valid, 0);
+}

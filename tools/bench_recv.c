@@ -17,8 +17,17 @@
  * N = 1, 2, 4, ... (best of three rounds), the cost per stream, and the
  * largest N whose p99 stays within 50 % of the period (2.67 ms / 2).
  *
+ * With --dups PPS it measures a duplicate flood instead: one stream, run
+ * clean and then with PPS copies per second of its latest 8 packets handed
+ * to netstream_receive between callbacks as well, and prints the median,
+ * p99 and max of both (best of three rounds each) and their differences.
+ * netstream_receive drops the copies it has seen on the net side; with
+ * --unfiltered they are pushed past that filter (netstream_packet_get,
+ * packet_set, netstream_push with the original's extended number), so the
+ * audio thread's pull pops every one: the jitter buffer's own bound.
+ *
  *   bench_recv [--codec opus|l16|all] [--frame-ms MS] [--max N]
- *              [--callbacks N] [--no-drift]
+ *              [--callbacks N] [--no-drift] [--dups PPS [--unfiltered]]
  *
  * Context: one thread plays both the net and the audio context.
  */
@@ -48,6 +57,8 @@ struct bench_opts {
 	int frame_us;
 	unsigned max;
 	unsigned calls;
+	unsigned dups;   /* duplicate copies per second, 0 = none */
+	bool unfiltered; /* the copies skip netstream_receive's filter */
 	bool drift;
 };
 
@@ -64,6 +75,7 @@ struct bench_stream {
 	struct netstream ns;
 	uint64_t next_k;   /* next packet to send */
 	uint64_t start_ns; /* the stream's phase */
+	uint64_t dup_due;  /* duplicates owed, in PPS * ns */
 	uint32_t ssrc;
 };
 
@@ -179,42 +191,85 @@ fail:
 	return err;
 }
 
+/* bench_loop_init, saying on stderr why it failed. */
+static int bench_loop_open(struct bench_loop *l, enum codec_kind kind,
+                           int frame_us, const char *name)
+{
+	int err = bench_loop_init(l, kind, frame_us);
+
+	if (err < 0)
+		fprintf(stderr, "bench_recv: cannot encode %s: %s\n", name,
+		        strerror(-err));
+	return err;
+}
+
 static void bench_loop_clear(struct bench_loop *l)
 {
 	free(l->payload);
 	free(l->len);
 }
 
-/* The net side: every packet stream s has sent by now reaches it. */
-static void bench_deliver(struct bench_stream *s, const struct bench_loop *l)
+/* Packet k of stream s, handed to it as arriving at arrival_ns; with
+ * ext > 0 pushed as extended number ext past netstream_receive. */
+static void bench_send(struct bench_stream *s, const struct bench_loop *l,
+                       uint64_t k, uint64_t arrival_ns, uint64_t ext)
+{
+	struct rtp_header h;
+	uint8_t buf[MAX_PKT];
+	unsigned i = (unsigned)(k % l->npkt);
+
+	memset(&h, 0, sizeof(h));
+	h.version = 2;
+	h.pt = 96;
+	h.ssrc = s->ssrc;
+	h.seq = (uint16_t)(s->ssrc + k);
+	h.ts = s->ssrc * 7u + (uint32_t)(k * (uint64_t)l->frame);
+	int n = rtp_write(&h, l->payload + (size_t)i * MAX_PKT,
+	                  (size_t)l->len[i], buf, sizeof(buf));
+	if (n <= 0)
+		return;
+	if (ext == 0) {
+		(void)netstream_receive(&s->ns, buf, (size_t)n, arrival_ns);
+		return;
+	}
+	struct packet *p = netstream_packet_get(&s->ns, (size_t)n);
+	if (!p)
+		return;
+	if (packet_set(p, buf, (size_t)n, arrival_ns) < 0) {
+		netstream_packet_return(&s->ns, p); /* never: a valid packet */
+		return;
+	}
+	p->ext_seq = ext;
+	(void)netstream_push(&s->ns, p);
+}
+
+/* The net side: every packet stream s has sent by now reaches it, and
+ * with o->dups the copies of its last 8 packets owed by now. */
+static void bench_deliver(const struct bench_opts *o, struct bench_stream *s,
+                          const struct bench_loop *l)
 {
 	uint64_t frame_ns = (uint64_t)l->frame * 1000000000ull / RATE;
 
 	while (s->start_ns + s->next_k * frame_ns + NET_DELAY <= bench_sim_ns) {
-		struct rtp_header h;
-		uint8_t buf[MAX_PKT];
-		unsigned i = (unsigned)(s->next_k % l->npkt);
-
-		memset(&h, 0, sizeof(h));
-		h.version = 2;
-		h.pt = 96;
-		h.ssrc = s->ssrc;
-		h.seq = (uint16_t)(s->ssrc + s->next_k);
-		h.ts = s->ssrc * 7u +
-		       (uint32_t)(s->next_k * (uint64_t)l->frame);
-		int n = rtp_write(&h, l->payload + (size_t)i * MAX_PKT,
-		                  (size_t)l->len[i], buf, sizeof(buf));
-		if (n > 0)
-			(void)netstream_receive(
-			        &s->ns, buf, (size_t)n,
-			        s->start_ns + s->next_k * frame_ns + NET_DELAY);
+		bench_send(s, l, s->next_k,
+		           s->start_ns + s->next_k * frame_ns + NET_DELAY, 0);
 		s->next_k++;
+	}
+	if (!o->dups || s->next_k == 0)
+		return;
+	s->dup_due += (uint64_t)o->dups * PERIOD * 1000000000ull / RATE;
+	for (uint64_t c = 0; s->dup_due >= 1000000000ull; c++) {
+		uint64_t back = c % 8 < s->next_k ? c % 8 : 0;
+		/* ext_max is the newest packet's, next_k - 1's. */
+		uint64_t ext = o->unfiltered ? s->ns.seq.ext_max - back : 0;
+		bench_send(s, l, s->next_k - 1 - back, bench_sim_ns, ext);
+		s->dup_due -= 1000000000ull;
 	}
 }
 
 struct bench_result {
-	double median_us, p99_us;
-	uint64_t concealed, underruns;
+	double median_us, p99_us, max_us;
+	uint64_t concealed, underruns, duplicate;
 };
 
 /* n streams of loop l in one mixer, `calls` timed callbacks per round. */
@@ -265,18 +320,18 @@ static int bench_run(const struct bench_opts *o, const struct bench_loop *l,
 	}
 	for (unsigned i = 0; i < WARMUP_CBS; i++) {
 		for (unsigned k = 0; k < n; k++)
-			bench_deliver(&st[k], l);
+			bench_deliver(o, &st[k], l);
 		mixer_process(&m, NULL, out, PERIOD);
 		mixer_poll(&m, NULL);
 		bench_sim_ns += (uint64_t)PERIOD * 1000000000ull / RATE;
 	}
 	/* Best of three rounds: on a shared machine a round can lose the
 	 * CPU for milliseconds, which is not receiver cost. */
-	res->median_us = res->p99_us = 1e30;
+	res->median_us = res->p99_us = res->max_us = 1e30;
 	for (int round = 0; round < 3; round++) {
 		for (unsigned i = 0; i < o->calls; i++) {
 			for (unsigned k = 0; k < n; k++)
-				bench_deliver(&st[k], l);
+				bench_deliver(o, &st[k], l);
 			uint64_t t0 = bench_now_ns();
 			mixer_process(&m, NULL, out, PERIOD);
 			t[i] = bench_now_ns() - t0;
@@ -288,13 +343,16 @@ static int bench_run(const struct bench_opts *o, const struct bench_loop *l,
 		double p99 = (double)t[(size_t)(o->calls * 0.99)] / 1000.0;
 		res->median_us = fmin(med, res->median_us);
 		res->p99_us = fmin(p99, res->p99_us);
+		res->max_us =
+		        fmin((double)t[o->calls - 1] / 1000.0, res->max_us);
 	}
-	res->concealed = res->underruns = 0;
+	res->concealed = res->underruns = res->duplicate = 0;
 	for (unsigned k = 0; k < n; k++) {
 		struct netstream_stats ss;
 		if (netstream_stats(&st[k].ns, &ss) == 0) {
 			res->concealed += ss.concealed_frames;
 			res->underruns += ss.underruns;
+			res->duplicate += ss.duplicate;
 		}
 	}
 	err = 0;
@@ -318,13 +376,10 @@ static int bench_codec(const struct bench_opts *o, enum codec_kind kind)
 	struct bench_result r, one = {0};
 	unsigned ok = 0, over = 0;
 	const char *name = kind == CODEC_OPUS ? "opus" : "l16";
-	int err = bench_loop_init(&l, kind, o->frame_us);
+	int err = bench_loop_open(&l, kind, o->frame_us, name);
 
-	if (err < 0) {
-		fprintf(stderr, "bench_recv: cannot encode %s: %s\n", name,
-		        strerror(-err));
+	if (err < 0)
 		return err;
-	}
 	printf("\n%s, %.1f ms packets, stereo 48 kHz, %d-frame callbacks "
 	       "(period %.0f us, budget 50%% = %.0f us), drift %s\n",
 	       name, o->frame_us / 1000.0, PERIOD, period_us, budget_us,
@@ -376,10 +431,49 @@ out:
 	return err;
 }
 
+/* One stream clean, then under o->dups duplicates per second. */
+static int bench_dups(const struct bench_opts *o, enum codec_kind kind)
+{
+	struct bench_opts clean = *o;
+	struct bench_loop l;
+	struct bench_result c, d;
+	const char *name = kind == CODEC_OPUS ? "opus" : "l16";
+	int err = bench_loop_open(&l, kind, o->frame_us, name);
+
+	if (err < 0)
+		return err;
+	clean.dups = 0;
+	err = bench_run(&clean, &l, 1, &c);
+	if (err == 0)
+		err = bench_run(o, &l, 1, &d);
+	bench_loop_clear(&l);
+	if (err < 0)
+		return err;
+	printf("\n%s, %.1f ms packets, one stream, %d-frame callbacks, "
+	       "drift %s, copies %s\n",
+	       name, o->frame_us / 1000.0, PERIOD, o->drift ? "on" : "off",
+	       o->unfiltered ? "pushed past the net-side filter"
+	                     : "through netstream_receive");
+	printf("%-12s %11s %11s %11s %12s %10s\n", "run", "median us", "p99 us",
+	       "max us", "duplicates", "concealed");
+	printf("%-12s %11.2f %11.2f %11.2f %12llu %10llu\n", "clean",
+	       c.median_us, c.p99_us, c.max_us, (unsigned long long)c.duplicate,
+	       (unsigned long long)c.concealed);
+	printf("%-12s %11.2f %11.2f %11.2f %12llu %10llu\n", "dups",
+	       d.median_us, d.p99_us, d.max_us, (unsigned long long)d.duplicate,
+	       (unsigned long long)d.concealed);
+	printf("%s: %u duplicates/s move the median by %+.2f us, p99 by "
+	       "%+.2f us, max by %+.2f us\n",
+	       name, o->dups, d.median_us - c.median_us, d.p99_us - c.p99_us,
+	       d.max_us - c.max_us);
+	return 0;
+}
+
 static void bench_usage(FILE *f)
 {
 	fprintf(f, "usage: bench_recv [--codec opus|l16|all] [--frame-ms MS] "
-	           "[--max N] [--callbacks N] [--no-drift]\n");
+	           "[--max N] [--callbacks N] [--no-drift] [--dups PPS "
+	           "[--unfiltered]]\n");
 }
 
 int main(int argc, char **argv)
@@ -395,6 +489,10 @@ int main(int argc, char **argv)
 
 		if (!strcmp(a, "--no-drift")) {
 			o.drift = false;
+			continue;
+		}
+		if (!strcmp(a, "--unfiltered")) {
+			o.unfiltered = true;
 			continue;
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -415,6 +513,8 @@ int main(int argc, char **argv)
 			o.max = (unsigned)strtoul(v, &end, 10);
 		} else if (!strcmp(a, "--callbacks")) {
 			o.calls = (unsigned)strtoul(v, &end, 10);
+		} else if (!strcmp(a, "--dups")) {
+			o.dups = (unsigned)strtoul(v, &end, 10);
 		} else {
 			bench_usage(stderr);
 			return 2;
@@ -439,9 +539,11 @@ int main(int argc, char **argv)
 		        codec);
 		return 2;
 	}
-	if (opus && bench_codec(&o, CODEC_OPUS) < 0)
+	int (*bench)(const struct bench_opts *, enum codec_kind) =
+	        o.dups ? bench_dups : bench_codec;
+	if (opus && bench(&o, CODEC_OPUS) < 0)
 		return 1;
-	if (l16 && bench_codec(&o, CODEC_L16) < 0)
+	if (l16 && bench(&o, CODEC_L16) < 0)
 		return 1;
 	return 0;
 }

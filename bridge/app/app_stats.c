@@ -86,10 +86,9 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        (unsigned long long)st->concealed_frames,
 	        (unsigned long long)st->inserted,
 	        (unsigned long long)st->recovered,
-	        app_stats__num(st->jitter_ms),
-	        app_stats__num(st->buffer_ms), app_stats__num(st->target_ms),
-	        app_stats__num(st->drift_ppm), app_stats__num(st->sender_ppm),
-	        app_stats__num(st->device_ppm),
+	        app_stats__num(st->jitter_ms), app_stats__num(st->buffer_ms),
+	        app_stats__num(st->target_ms), app_stats__num(st->drift_ppm),
+	        app_stats__num(st->sender_ppm), app_stats__num(st->device_ppm),
 	        (unsigned long long)st->underruns,
 	        (unsigned long long)st->resyncs,
 	        (unsigned long long)st->rebuffers,
@@ -105,6 +104,10 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 		app_stats__str(f, x->record);
 		fprintf(f, ",\"recorded_frames\":%llu",
 		        (unsigned long long)x->recorded);
+	}
+	if (x->ended) {
+		fprintf(f, ",\"ended\":");
+		app_stats__str(f, x->ended);
 	}
 	if (x->record_error) {
 		fprintf(f, ",\"record_error\":");
@@ -175,27 +178,26 @@ void app_stats_summary_stream(struct app_stats *s,
 	s->first = false;
 }
 
-void app_stats_summary_end(struct app_stats *s,
-                           const struct receiver_counters *c,
-                           const struct app_stats_record *mix,
-                           double callback_max_us, unsigned long rt_violations)
+/* The receiver's figures, without braces (a line, or the summary's end). */
+static void app_stats__receiver(FILE *f, const struct app_stats_receiver *x)
 {
-	if (!s->f)
-		return;
-	fputc(']', s->f);
-	if (mix) {
-		fprintf(s->f, ",\"mix_record\":{");
-		app_stats__record(s->f, mix);
-		fputc('}', s->f);
-	}
-	fprintf(s->f,
-	        ",\"datagrams\":%llu,\"accepted\":%llu,\"malformed\":%llu,"
+	const struct receiver_counters *c = x->c;
+
+	fprintf(f,
+	        "\"datagrams\":%llu,\"accepted\":%llu,\"malformed\":%llu,"
 	        "\"too_big\":%llu,\"unknown_pt\":%llu,\"not_allowed\":%llu,"
 	        "\"over_max_streams\":%llu,\"pending_dropped\":%llu,"
 	        "\"refused\":%llu,\"stream_dropped\":%llu,"
-	        "\"streams_seen\":%llu,\"notify_dropped\":%llu,"
+	        "\"notify_dropped\":%llu,\"probation_dropped\":%llu,"
+	        "\"ssrc_conflicts\":%llu,\"held\":%llu,"
+	        "\"streams_seen\":%llu,\"probation_failed\":%llu,"
+	        "\"probation_evicted\":%llu,\"on_probation\":%llu,"
+	        "\"takeovers\":%llu,\"superseded\":%llu,"
+	        "\"streams_alive\":%llu,\"streams_closed\":%llu,"
+	        "\"streams_listed\":%llu,\"setup_failed\":%llu,"
 	        "\"auth_failed\":%llu,\"replayed\":%llu,"
-	        "\"callback_max_us\":%.1f,\"rt_violations\":%lu}\n",
+	        "\"callback_max_us\":%.1f,\"callback_p99_us\":%.1f,"
+	        "\"rt_violations\":%lu",
 	        (unsigned long long)c->datagrams,
 	        (unsigned long long)c->accepted,
 	        (unsigned long long)c->malformed,
@@ -205,10 +207,58 @@ void app_stats_summary_end(struct app_stats *s,
 	        (unsigned long long)c->over_max_streams,
 	        (unsigned long long)c->pending, (unsigned long long)c->refused,
 	        (unsigned long long)c->stream_dropped,
-	        (unsigned long long)c->streams_seen,
 	        (unsigned long long)c->notify_dropped,
+	        (unsigned long long)c->probation_dropped,
+	        (unsigned long long)c->ssrc_conflicts,
+	        (unsigned long long)c->held,
+	        (unsigned long long)c->streams_seen,
+	        (unsigned long long)c->probation_failed,
+	        (unsigned long long)c->probation_evicted,
+	        (unsigned long long)c->on_probation,
+	        (unsigned long long)c->takeovers,
+	        (unsigned long long)c->superseded,
+	        (unsigned long long)x->streams_alive,
+	        (unsigned long long)x->streams_closed,
+	        (unsigned long long)x->streams_listed,
+	        (unsigned long long)x->setup_failed,
 	        (unsigned long long)c->auth_failed,
 	        (unsigned long long)c->replayed,
-	        app_stats__num(callback_max_us), rt_violations);
+	        app_stats__num(x->callback_max_us),
+	        app_stats__num(x->callback_p99_us), x->rt_violations);
+}
+
+void app_stats_receiver(struct app_stats *s, double t_s,
+                        const struct app_stats_receiver *x)
+{
+	if (!app_stats__begin(s, "receiver", t_s))
+		return;
+	app_stats__receiver(s->f, x);
+	app_stats__end(s);
+}
+
+void app_stats_summary_end(struct app_stats *s,
+                           const struct app_stats_receiver *x,
+                           const struct app_stats_record *mix)
+{
+	if (!s->f)
+		return;
+	fputc(']', s->f);
+	if (mix) {
+		fprintf(s->f, ",\"mix_record\":{");
+		app_stats__record(s->f, mix);
+		fputc('}', s->f);
+	}
+	fputc(',', s->f);
+	app_stats__receiver(s->f, x);
+	fprintf(s->f,
+	        ",\"total_received\":%llu,\"total_lost\":%llu,"
+	        "\"total_late\":%llu,\"total_concealed_frames\":%llu,"
+	        "\"total_underruns\":%llu,\"total_recorded_frames\":%llu}\n",
+	        (unsigned long long)x->total_received,
+	        (unsigned long long)x->total_lost,
+	        (unsigned long long)x->total_late,
+	        (unsigned long long)x->total_concealed_frames,
+	        (unsigned long long)x->total_underruns,
+	        (unsigned long long)x->total_recorded_frames);
 	fflush(s->f);
 }

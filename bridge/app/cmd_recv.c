@@ -7,16 +7,20 @@
  * then the net thread and the receiver's socket (with --sap the net thread
  * comes first, to hear the announcement that says which stream to
  * receive: cmd_recv_sap.c). Then the control loop,
- * which sleeps until something happens: the net thread reports a new SSRC
- * (it pokes the engine's eventfd), the engine wants its mixer drained, the
- * sweep, the JSON lines or the status line are due, a deadline
+ * which sleeps until something happens: the net thread reports a new
+ * stream (it pokes the engine's eventfd), the disk thread has tried to
+ * create a stream's recording (it pokes it too), the engine wants its
+ * mixer drained, the sweep, the JSON lines or the status line are due, a
+ * stream's own step is due (cmd_recv_streams_due), a deadline
  * (--duration, --idle-exit) passes, or a signal arrives. It then takes
- * each new SSRC (it came with one of the spare streams allocated ahead,
- * already receiving: open its recording tap and link it; without a spare,
- * set one up and receiver_install it), tops the spares up again, sweeps
- * streams silent longer than --timeout out of the net table and unlinks
- * them, destroys the ones the mixer handed back and finalizes their
- * recordings, notes recordings stopped by a full disk, and writes the
+ * each new stream (a source that passed probation; it came with one of
+ * the spare streams allocated ahead, already receiving: start its
+ * recording; without a spare, set one up and receiver_install it), tops
+ * the spares up again, sweeps the streams the net thread let go of
+ * (silent longer than --timeout, superseded, taken over), moves every
+ * stream along its lifecycle (cmd_recv_impl.h: linked once its recording
+ * exists, unlinked after it played out, freed once its recording is
+ * finalized), notes recordings stopped by a full disk, and writes the
  * JSON lines, the status and, with --metrics, once a second the page the
  * net thread serves (cmd_recv_metrics.c; the server itself opens after
  * the receiver's socket and closes with the net thread).
@@ -48,7 +52,7 @@ static int64_t recv__min(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
-/* The net thread posted a new SSRC: wake the control loop. */
+/* The net thread posted a new stream: wake the control loop. */
 static void recv__notify(void *arg)
 {
 	engine_wake(arg);
@@ -58,7 +62,7 @@ static void recv__notify(void *arg)
 static void recv__check_records(struct recv *p)
 {
 	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		if (!s->tap_open || s->done ||
+		if (!s->rec_opened || s->state >= RECV_CLOSING ||
 		    !app_record_check_stopped("recv", &s->tap,
 		                              &s->rec_reported))
 			continue;
@@ -95,7 +99,7 @@ static void recv__check_timing(struct recv *p, struct app_status *status,
 {
 	for (struct recv_stream *s = p->streams; s; s = s->next) {
 		struct netstream_stats st;
-		if (s->done || !s->linked || netstream_stats(&s->ns, &st) < 0)
+		if (s->state != RECV_LINKED || netstream_stats(&s->ns, &st) < 0)
 			continue;
 		if (st.clock_mismatch && !s->clock_warned) {
 			s->clock_warned = true;
@@ -132,13 +136,10 @@ static void recv__mix_stopped(struct recv *p)
 	app_stats_record_stopped(&p->json, cmd_recv_secs(p), &r);
 }
 
-/* Whether a stream lives in the net table or the mix. */
+/* Whether a stream lives (not a spare): in set-up, playing or closing. */
 static bool recv__alive(const struct recv *p)
 {
-	for (const struct recv_stream *s = p->streams; s; s = s->next)
-		if (!s->done && (s->installed || s->linked))
-			return true;
-	return false;
+	return p->nalive > 0;
 }
 
 /* The sweep has work while a stream lives or datagrams came lately (an
@@ -181,11 +182,12 @@ static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
 		cmd_recv_streams_sweep(p, (uint64_t)(p->o.timeout_s * 1e9));
 		d->sweep = now + RECV_SWEEP_NS;
 	}
-	cmd_recv_streams_reap(p);
+	cmd_recv_streams_tick(p);
 	cmd_recv_sap_poll(p);
 	recv__check_records(p);
 	recv__check_timing(p, status, now);
-	d->streams = recv__alive(p);
+	/* The receiver's line goes on while idle (--stats-json only). */
+	d->streams = recv__alive(p) || p->json.f;
 	if (now >= d->json) {
 		if (d->streams)
 			cmd_recv_streams_json(p);
@@ -218,7 +220,7 @@ static int64_t recv__next(const struct recv *p, const struct recv_due *d,
 	if (p->sap)
 		due = recv__min(due,
 		                (int64_t)netloop_now_ns() + RECV_SAP_POLL_NS);
-	return due;
+	return recv__min(due, cmd_recv_streams_due(p));
 }
 
 static void recv__loop(struct recv *p)
@@ -256,6 +258,7 @@ int cmd_recv_open_rx(struct recv *p)
 	        .nallow = (size_t)p->o.nallow,
 	        .rcvbuf = 1 << 20,
 	        .max_datagram = cmd_recv_streams_datagram_max(&p->o),
+	        .min_sequential = p->o.probation,
 	        .mcast_ifindex = p->o.mcast_ifindex,
 	        .mcast_source = p->o.mcast_source,
 	        .notify = recv__notify,
@@ -340,17 +343,11 @@ static void recv__close_net(struct recv *p)
 	cmd_recv_sap_stop(p);
 	if (p->rx_ready)
 		receiver_close(&p->rx);
-	for (struct recv_stream *s = p->streams; s; s = s->next)
-		s->installed = false;
 	if (p->nl_running)
 		netloop_stop(&p->nl);
 	p->nl_running = false;
-	/* Spares never claimed, and claimed ones whose notice was never
-	   read: none was linked. */
-	while (p->rx_ready && receiver_reclaim_spare(&p->rx))
-		;
-	for (struct recv_stream *s = p->spares; s; s = s->next)
-		netstream_clear(&s->ns);
+	if (p->rx_ready)
+		cmd_recv_streams_net_closed(p);
 }
 
 /* How long a stream may still hold packets, ms: its playout delay now,
@@ -374,7 +371,7 @@ static uint64_t recv__recorded(struct recv *p)
 	uint64_t n = 0;
 	for (struct recv_stream *s = p->streams; s; s = s->next) {
 		struct netstream_stats st;
-		if (!s->done && s->linked && netstream_stats(&s->ns, &st) == 0)
+		if (s->in_mixer && netstream_stats(&s->ns, &st) == 0)
 			n += st.recorded;
 	}
 	return n;
@@ -389,7 +386,7 @@ static void recv__drain(struct recv *p)
 	double ms = 0;
 
 	for (struct recv_stream *s = p->streams; s; s = s->next)
-		if (!s->done && s->linked && recv__held_ms(s) > ms)
+		if (s->in_mixer && recv__held_ms(s) > ms)
 			ms = recv__held_ms(s);
 	if (ms <= 0)
 		return;
@@ -408,29 +405,10 @@ static void recv__drain(struct recv *p)
 	}
 }
 
-/* Close every stream's recording, then wait for all of them. */
+/* Close every stream and wait for its recording, then the mix's. */
 static void recv__finish_records(struct recv *p)
 {
-	uint64_t limit = netloop_now_ns() + (uint64_t)RECV_CLOSE_MS * 1000000;
-
-	for (struct recv_stream *s = p->streams; s; s = s->next)
-		if (s->tap_open)
-			disktap_close(&s->tap);
-	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		if (!s->tap_open)
-			continue;
-		uint64_t now = netloop_now_ns();
-		int left = now < limit ? (int)((limit - now) / 1000000) : 0;
-		s->rec_rc = disktap_wait_closed(&s->tap, left);
-		if (app_record_failed("recv", s->path, &s->tap, s->rec_rc,
-		                      s->rec_reported)) {
-			p->rc = s->rec_rc;
-		} else if (s->tap.result.frames == 0) {
-			/* A stream that never played a packet: no file. */
-			(void)unlink(s->path);
-			s->no_file = true;
-		}
-	}
+	cmd_recv_streams_finish(p);
 	if (p->e.rec_open && app_record_failed("recv", p->o.record, &p->e.rec,
 	                                       p->e.rec_rc, p->e.rec_reported))
 		p->rc = p->e.rec_rc;
@@ -446,7 +424,6 @@ static void recv__teardown(struct recv *p, bool ran)
 		fprintf(stderr, "rtbridge recv: %s\n", engine_error(&p->e));
 		p->rc = -EIO;
 	}
-	cmd_recv_streams_reap(p);
 	recv__finish_records(p);
 }
 
@@ -455,17 +432,8 @@ static void recv__free(struct recv *p)
 	engine_clear(&p->e);
 	if (p->rx_ready)
 		receiver_clear(&p->rx);
-	srtpctx_clear(&p->srtp); /* the net thread is gone */
-	while (p->streams) {
-		struct recv_stream *s = p->streams;
-		p->streams = s->next;
-		free(s);
-	}
-	while (p->spares) {
-		struct recv_stream *s = p->spares;
-		p->spares = s->next;
-		free(s);
-	}
+	srtpctx_clear(&p->srtp);  /* the net thread is gone */
+	cmd_recv_streams_free(p); /* after the disk server stopped */
 	app_stats_close(&p->json);
 	app_metrics_clear(&p->metrics);
 }
@@ -544,6 +512,7 @@ int cmd_recv(int argc, char **argv)
 		srtpkey_clear(&p.o.srtp_key);
 		return rc == -EIO ? 1 : 2;
 	}
+	cmd_recv_streams_memory();
 	p.t0 = netloop_now_ns();
 	p.dgrams_ns = (int64_t)p.t0;
 	rc = recv__start(&p);

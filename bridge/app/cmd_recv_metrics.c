@@ -93,6 +93,9 @@ static const struct {
         {"setting_up", offsetof(struct receiver_counters, pending)},
         {"refused", offsetof(struct receiver_counters, refused)},
         {"stream", offsetof(struct receiver_counters, stream_dropped)},
+        {"probation", offsetof(struct receiver_counters, probation_dropped)},
+        {"ssrc_conflict", offsetof(struct receiver_counters, ssrc_conflicts)},
+        {"notify", offsetof(struct receiver_counters, notify_dropped)},
         {"srtp_auth_failed", offsetof(struct receiver_counters, auth_failed)},
         {"srtp_replayed", offsetof(struct receiver_counters, replayed)},
 };
@@ -149,7 +152,7 @@ void cmd_recv_metrics_publish(struct recv *p, int64_t now)
 	char ssrc[16];
 
 	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		if (s->done || !s->linked ||
+		if (s->state != RECV_LINKED ||
 		    netstream_stats(&s->ns, &s->snap) < 0)
 			continue;
 		struct app_metrics_row *r = app_metrics_row(&p->metrics);

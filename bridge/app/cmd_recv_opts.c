@@ -136,6 +136,11 @@ static const struct app_opt recv_opts__table[] = {
         APP_UINT("--max-streams", RECV_OPT(max_streams), 1,
                  RECEIVER_MAX_STREAMS, "N",
                  "streams at once (default {default})"),
+        APP_UINT("--probation", RECV_OPT(probation), 1, RECEIVER_MAX_PROBATION,
+                 "N",
+                 "packets in sequence before a new SSRC becomes a stream\n"
+                 "(default {default}, RFC 3550; 1: at once); they are kept\n"
+                 "and played"),
         {.name = "--drift",
          .kind = APP_OPT_SET,
          .off = RECV_OPT(drift),
@@ -179,6 +184,7 @@ static void recv_opts__init(void *p)
 	o->timeout_s = 2.0;
 	o->stats_ms = 1000;
 	o->max_streams = 16;
+	o->probation = 2;
 	o->record_format = "wav";
 	o->kind_arg = o->pt_arg = o->channels_arg = o->rate_arg = -1;
 }

@@ -48,8 +48,10 @@ struct cmd_recv_opts {
 	struct addr_net allow[RECEIVER_MAX_ALLOW];
 	int nallow;
 	unsigned max_streams;
-	int drift;       /* 1 on, 0 off, -1: not given (on) */
-	unsigned period; /* frames per callback */
+	unsigned probation; /* packets in sequence that make a source a
+	                       stream (RFC 3550 MIN_SEQUENTIAL) */
+	int drift;          /* 1 on, 0 off, -1: not given (on) */
+	unsigned period;    /* frames per callback */
 	bool force_status;
 	/* SRTP: the key from --srtp-key or the SDP's a=crypto; zeroed by
 	   cmd_recv once its context holds it (srtpkey_clear). */

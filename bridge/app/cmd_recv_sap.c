@@ -83,23 +83,17 @@ static void recv_sap__say(const char *what, const struct saptable_event *e)
 }
 
 /* Free the spare streams of a closed receiver (set up for the codec of a
-   session no longer followed). New SSRCs not yet read took spares that
-   are in the table now: they become streams like any other first. */
+   session no longer followed). New streams not yet read took spares that
+   are in the table now: they become streams like any other first; then
+   every stream is let go of by the net thread (they play out what they
+   hold and end). */
 static void recv_sap__free_spares(struct recv *p)
 {
 	struct receiver_new n;
 
 	while (receiver_poll_new(&p->rx, &n))
 		cmd_recv_streams_add(p, &n);
-	while (receiver_reclaim_spare(&p->rx))
-		;
-	while (p->spares) {
-		struct recv_stream *s = p->spares;
-		p->spares = s->next;
-		netstream_clear(&s->ns);
-		free(s);
-	}
-	p->nspares = 0;
+	cmd_recv_streams_net_closed(p);
 }
 
 /* Start following a session: configure, and (once running) set up the

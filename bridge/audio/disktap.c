@@ -38,6 +38,8 @@ int disktap_open(struct disktap *t, struct diskserver *srv, const char *path,
 	        .block_frames = opts->block_frames,
 	        .buffer_s = opts->buffer_s,
 	        .encoding = opts->encoding,
+	        .opened = opts->opened,
+	        .opened_arg = opts->opened_arg,
 	};
 	int rate = (int)(opts->rate ? opts->rate : 48000);
 	int rc = writebehind_open(srv, path, (int)opts->channels, rate, &wo,

@@ -40,6 +40,11 @@ struct disktap_opts {
 	 * 0: 2.0 (give at least the archive sources' read-ahead) */
 	double buffer_s;
 	uint32_t block_frames; /* 0: from buffer_s (writebehind.h) */
+	/* Called on the disk thread once the file's creation was tried
+	 * (disktap_wait_open would return at once), e.g. to wake the
+	 * control thread; NULL: none. */
+	void (*opened)(void *arg);
+	void *opened_arg;
 };
 
 struct disktap {

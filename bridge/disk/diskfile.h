@@ -76,6 +76,10 @@ struct diskfile {
 	int encoding; /* write: enum diskfile_encoding */
 	void *reply;  /* read: the stream's result ring */
 	diskfile_destroy_fn destroy;
+	/* write: called on the disk thread once the open was attempted
+	 * (open_done published), e.g. to wake the owner; NULL: none. */
+	void (*opened)(void *arg);
+	void *opened_arg;
 	/* Shortest time a request of this stream may wait before its
 	 * consumer or producer runs dry (ns); sets how often the server
 	 * looks at its mailbox. 0: unknown (the server looks every 2 ms). */

@@ -354,6 +354,8 @@ static void diskserver__serve(struct diskserver *s, const struct msg *m,
 		/* Release: the outcome (status, errmsg) is visible to an owner
 		 * that sees open_done with acquire. */
 		atomic_store_explicit(&f->open_done, 1, memory_order_release);
+		if (f->opened)
+			f->opened(f->opened_arg);
 		break;
 	case DISKSERVER_SEEK:
 		if (!f->closing && diskserver__status(f) == 0)

@@ -290,6 +290,8 @@ int writebehind_open(struct diskserver *srv, const char *path, int channels,
 	s->file.rate = rate;
 	s->file.encoding = o->encoding;
 	s->file.destroy = writebehind__destroy;
+	s->file.opened = o->opened;
+	s->file.opened_arg = o->opened_arg;
 	atomic_init(&s->dropped_frames, 0);
 	atomic_init(&s->drop_events, 0);
 

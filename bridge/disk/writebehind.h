@@ -45,6 +45,10 @@ struct writebehind_opts {
 	 * (what a stalled disk may owe the stream); 0: 2.0 */
 	double buffer_s;
 	int encoding; /* enum diskfile_encoding; 0: 24-bit PCM */
+	/* Called on the disk thread once the server has tried to create
+	 * the file (writebehind_wait_open would return); NULL: none. */
+	void (*opened)(void *arg);
+	void *opened_arg;
 };
 
 enum writebehind_state {

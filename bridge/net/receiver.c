@@ -1,31 +1,22 @@
 /*
- * receiver, net side: the socket, the SSRC table and the new-SSRC ring
+ * receiver: set-up, the socket, and the control thread's calls (see
+ * receiver.h; the datagram path is in receiver_rx.c)
  *
- * See receiver.h. The table and the socket belong to the net thread; the
- * control thread reaches them only through functions it runs there with
- * netloop_call_wait (install, refuse, sweep, open, close). The ring of new
- * SSRCs has one producer (the net thread) and one consumer (control).
+ * The table and the socket belong to the net thread; the control thread
+ * reaches them only through functions it runs there with
+ * netloop_call_wait (install, refuse, sweep, open, close). The ring of
+ * new streams has one producer (the net thread) and one consumer
+ * (control); the ring of spare streams the reverse.
  */
-#include "bridge/net/receiver.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "codec/rtp.h"
+#include "bridge/net/receiver_impl.h"
 
-#define RECEIVER_NEWQ 64 /* new-SSRC records in flight, power of two */
-
-static void receiver__count(_Atomic uint64_t *c)
-{
-	/* Single writer (the net thread); readers want a number, not an
-	   ordering with anything else. */
-	atomic_store_explicit(c,
-	                      atomic_load_explicit(c, memory_order_relaxed) + 1,
-	                      memory_order_relaxed);
-}
+#define RECEIVER_NEWQ 64 /* new-stream records in flight, power of two */
 
 int receiver_init(struct receiver *r, const struct receiver_opts *o)
 {
@@ -35,19 +26,24 @@ int receiver_init(struct receiver *r, const struct receiver_opts *o)
 	memset(r, 0, sizeof(*r));
 	if (o->pt < 0 || o->pt > 127 || o->max_streams < 1 ||
 	    o->max_streams > RECEIVER_MAX_STREAMS ||
-	    o->nallow > RECEIVER_MAX_ALLOW || (o->nallow && !o->allow))
+	    o->nallow > RECEIVER_MAX_ALLOW || (o->nallow && !o->allow) ||
+	    o->min_sequential > RECEIVER_MAX_PROBATION)
 		return -EINVAL;
 	r->o = *o;
 	if (!r->o.max_datagram)
 		r->o.max_datagram = PACKET_DEFAULT_BYTES;
 	if (r->o.max_datagram > UDPSOCK_RX_MAX)
 		r->o.max_datagram = UDPSOCK_RX_MAX;
+	if (!r->o.min_sequential)
+		r->o.min_sequential = 2;
+	if (!r->o.supersede_ms)
+		r->o.supersede_ms = RECEIVER_SUPERSEDE_MS;
 	if (o->nallow)
 		memcpy(r->allow, o->allow, o->nallow * sizeof(*o->allow));
 	r->o.allow = r->allow;
-	/* Room for every present entry plus refused ones at a load of at
-	   most one half. */
-	while (slots < 4u * o->max_streams)
+	/* Room for every stream (pending, active or refused) and every
+	   source on probation at a load of at most one half. */
+	while (slots < 2u * (o->max_streams + RECEIVER_PROBATION_SLOTS))
 		slots <<= 1;
 	r->table = calloc(slots, sizeof(*r->table));
 	r->sock = calloc(1, sizeof(*r->sock));
@@ -55,10 +51,20 @@ int receiver_init(struct receiver *r, const struct receiver_opts *o)
 	        ring_storage_size(sizeof(struct receiver_new), RECEIVER_NEWQ));
 	r->spares_mem = malloc(
 	        ring_storage_size(sizeof(struct netstream *), RECEIVER_SPARES));
+	/* Taken-over streams wait here for the next sweep; each one left a
+	   place among max_streams. */
+	r->ended_cap = o->max_streams + RECEIVER_SPARES;
+	r->ended = calloc(r->ended_cap, sizeof(*r->ended));
 	err = -ENOMEM;
-	if (!r->table || !r->sock || !r->newq_mem || !r->spares_mem)
+	if (!r->table || !r->sock || !r->newq_mem || !r->spares_mem ||
+	    !r->ended)
 		goto fail;
 	r->mask = slots - 1;
+	err = srcval_init(&r->sv, RECEIVER_PROBATION_SLOTS,
+	                  RECEIVER_HOLD_DGRAMS, r->o.max_datagram,
+	                  r->o.min_sequential);
+	if (err < 0)
+		goto fail;
 	err = ring_init(&r->newq, r->newq_mem, sizeof(struct receiver_new),
 	                RECEIVER_NEWQ);
 	if (err < 0)
@@ -71,6 +77,8 @@ int receiver_init(struct receiver *r, const struct receiver_opts *o)
 	atomic_init(&r->last_rx_ns, 0);
 	return 0;
 fail:
+	srcval_clear(&r->sv);
+	free(r->ended);
 	free(r->spares_mem);
 	free(r->newq_mem);
 	free(r->sock);
@@ -85,172 +93,13 @@ void receiver_clear(struct receiver *r)
 		return;
 	ring_clear(&r->newq);
 	ring_clear(&r->spares);
+	srcval_clear(&r->sv);
+	free(r->ended);
 	free(r->newq_mem);
 	free(r->spares_mem);
 	free(r->sock);
 	free(r->table);
 	memset(r, 0, sizeof(*r));
-}
-
-/* ---- the table (net thread) ---- */
-
-static size_t receiver__hash(const struct receiver *r, uint32_t ssrc)
-{
-	/* SSRCs are random, but a flood may pick neighbours: mix them. */
-	uint32_t h = ssrc * 0x9e3779b1u;
-	return (size_t)(h ^ (h >> 16)) & r->mask;
-}
-
-static struct receiver_entry *receiver__find(struct receiver *r, uint32_t ssrc)
-{
-	size_t i = receiver__hash(r, ssrc);
-
-	for (size_t n = 0; n <= r->mask; n++, i = (i + 1) & r->mask) {
-		struct receiver_entry *e = &r->table[i];
-		if (e->state == RECEIVER_EMPTY)
-			return NULL;
-		if (e->ssrc == ssrc)
-			return e;
-	}
-	return NULL;
-}
-
-/* Return: a fresh slot for ssrc (not present), or NULL when full. */
-static struct receiver_entry *receiver__insert(struct receiver *r,
-                                               uint32_t ssrc)
-{
-	size_t i = receiver__hash(r, ssrc);
-
-	for (size_t n = 0; n <= r->mask; n++, i = (i + 1) & r->mask) {
-		struct receiver_entry *e = &r->table[i];
-		if (e->state == RECEIVER_EMPTY) {
-			e->ssrc = ssrc;
-			return e;
-		}
-	}
-	return NULL;
-}
-
-/* Backward-shift deletion keeps every probe chain unbroken. */
-static void receiver__remove(struct receiver *r, struct receiver_entry *e)
-{
-	size_t i = (size_t)(e - r->table);
-	size_t j = i;
-
-	for (;;) {
-		j = (j + 1) & r->mask;
-		struct receiver_entry *f = &r->table[j];
-		if (f->state == RECEIVER_EMPTY)
-			break;
-		size_t home = receiver__hash(r, f->ssrc);
-		/* f may move to i if its home is not in (i, j]. */
-		bool in_range = i <= j ? (home > i && home <= j)
-		                       : (home > i || home <= j);
-		if (!in_range) {
-			r->table[i] = *f;
-			i = j;
-		}
-	}
-	memset(&r->table[i], 0, sizeof(r->table[i]));
-}
-
-void receiver_datagram(struct receiver *r, const uint8_t *data, size_t len,
-                       const struct sockaddr *from, uint64_t rx_ns)
-{
-	struct rtp_header h;
-	const uint8_t *payload;
-	size_t plen;
-
-	receiver__count(&r->c_datagrams);
-	if (len > r->o.max_datagram) {
-		receiver__count(&r->c_too_big);
-		return;
-	}
-	if (!addr_allow_match(r->allow, r->o.nallow, from)) {
-		receiver__count(&r->c_not_allowed);
-		return;
-	}
-	if (r->o.srtp) {
-		/* From here on `data` is the verified, decrypted packet. */
-		int n = srtpctx_unprotect(r->o.srtp, data, len, &data);
-		if (n < 0) {
-			receiver__count(n == -EALREADY ? &r->c_replayed
-			                               : &r->c_auth_failed);
-			return;
-		}
-		len = (size_t)n;
-	}
-	if (rtp_parse(data, len, &h, &payload, &plen) < 0) {
-		receiver__count(&r->c_malformed);
-		return;
-	}
-	if (h.pt != r->o.pt) {
-		receiver__count(&r->c_unknown_pt);
-		return;
-	}
-	struct receiver_entry *e = receiver__find(r, h.ssrc);
-	if (e) {
-		e->last_ns = rx_ns;
-		if (e->state == RECEIVER_ACTIVE) {
-			if (netstream_receive(e->ns, data, len, rx_ns) < 0) {
-				receiver__count(&r->c_stream_dropped);
-				return;
-			}
-			receiver__count(&r->c_accepted);
-			/* A lone timestamp for the idle check. */
-			atomic_store_explicit(&r->last_rx_ns, rx_ns,
-			                      memory_order_relaxed);
-		} else if (e->state == RECEIVER_PENDING) {
-			receiver__count(&r->c_pending);
-		} else {
-			receiver__count(&r->c_refused);
-		}
-		return;
-	}
-	if (r->present >= r->o.max_streams) {
-		receiver__count(&r->c_over_max);
-		return;
-	}
-	struct receiver_new *n = ring_write_begin(&r->newq);
-	if (!n) {
-		receiver__count(&r->c_notify_dropped);
-		return;
-	}
-	e = receiver__insert(r, h.ssrc);
-	if (!e) {
-		receiver__count(&r->c_over_max);
-		return;
-	}
-	struct netstream *ns = NULL;
-	(void)ring_try_pop(&r->spares, &ns);
-	e->state = ns ? RECEIVER_ACTIVE : RECEIVER_PENDING;
-	e->last_ns = rx_ns;
-	e->ns = ns;
-	r->present++;
-	memset(n, 0, sizeof(*n));
-	n->ssrc = h.ssrc;
-	n->pt = h.pt;
-	n->rx_ns = rx_ns;
-	n->ns = ns;
-	socklen_t alen = addr_len(from);
-	if (alen > 0 && alen <= sizeof(n->from))
-		memcpy(&n->from, from, alen);
-	ring_write_commit(&r->newq);
-	if (r->o.notify)
-		r->o.notify(r->o.notify_arg);
-	receiver__count(&r->c_streams_seen);
-	if (!ns) {
-		receiver__count(&r->c_pending);
-		return;
-	}
-	/* A spare took it: not even the first datagram is lost. */
-	receiver__count(&r->c_spares_used);
-	if (netstream_receive(ns, data, len, rx_ns) < 0) {
-		receiver__count(&r->c_stream_dropped);
-		return;
-	}
-	receiver__count(&r->c_accepted);
-	atomic_store_explicit(&r->last_rx_ns, rx_ns, memory_order_relaxed);
 }
 
 /* ---- control-side calls, run on the net thread ---- */
@@ -292,11 +141,34 @@ static void receiver__closed(struct udpsock *s, void *user)
 	atomic_store_explicit(&r->closed, true, memory_order_release);
 }
 
+/* Sources that never became streams are forgotten: probation failed,
+   datagrams held while pending or by a challenger counted where they
+   belong. */
+static void receiver__forget_holds(struct receiver *r)
+{
+	for (size_t i = 0; i <= r->mask; i++) {
+		struct receiver_entry *e = &r->table[i];
+		if (e->hold < 0 || e->state == RECEIVER_EMPTY)
+			continue;
+		if (e->state == RECEIVER_PROBATION) {
+			receiver__release_hold(r, e->hold,
+			                       &r->c_probation_dropped);
+			receiver__add(&r->c_probation_failed, 1);
+		} else if (e->state == RECEIVER_PENDING) {
+			receiver__release_hold(r, e->hold, &r->c_pending);
+		} else {
+			receiver__release_hold(r, e->hold, &r->c_conflicts);
+		}
+		e->hold = -1;
+	}
+}
+
 static int receiver__close_fn(struct netloop *nl, void *arg)
 {
 	struct receiver *r = arg;
 
 	(void)nl;
+	receiver__forget_holds(r);
 	r->sock->user = r;
 	udpsock_close(r->sock, receiver__closed);
 	return 0;
@@ -359,53 +231,67 @@ bool receiver_poll_new(struct receiver *r, struct receiver_new *out)
 
 struct receiver__call {
 	struct receiver *r;
-	uint32_t ssrc;
+	const struct receiver_new *n;
 	struct netstream *ns;
 	uint64_t idle_ns;
 	struct receiver_gone *out;
 	size_t cap;
 };
 
+/* The entry of the stream a record announced, or NULL when it is gone. */
+static struct receiver_entry *receiver__of(struct receiver *r,
+                                           const struct receiver_new *n)
+{
+	struct receiver_entry *e = receiver__find(r, n->ssrc);
+
+	return e && e->id == n->id ? e : NULL;
+}
+
 static int receiver__install_fn(struct netloop *nl, void *arg)
 {
 	struct receiver__call *c = arg;
-	struct receiver_entry *e = receiver__find(c->r, c->ssrc);
+	struct receiver_entry *e = receiver__of(c->r, c->n);
 
 	(void)nl;
 	if (!e || e->state != RECEIVER_PENDING)
 		return -ENOENT;
-	e->ns = c->ns;
-	e->state = RECEIVER_ACTIVE;
+	receiver__activate(c->r, e, c->ns);
 	return 0;
 }
 
 static int receiver__refuse_fn(struct netloop *nl, void *arg)
 {
 	struct receiver__call *c = arg;
-	struct receiver_entry *e = receiver__find(c->r, c->ssrc);
+	struct receiver *r = c->r;
+	struct receiver_entry *e = receiver__of(r, c->n);
 
 	(void)nl;
 	if (!e)
 		return -ENOENT;
-	if (e->state == RECEIVER_PENDING || e->state == RECEIVER_ACTIVE)
-		c->r->present--;
+	if (e->hold >= 0)
+		receiver__release_hold(r, e->hold,
+		                       e->state == RECEIVER_PENDING
+		                               ? &r->c_refused
+		                               : &r->c_conflicts);
+	e->hold = -1;
 	e->state = RECEIVER_REFUSED;
 	e->ns = NULL;
 	return 0;
 }
 
-int receiver_install(struct receiver *r, uint32_t ssrc, struct netstream *ns)
+int receiver_install(struct receiver *r, const struct receiver_new *n,
+                     struct netstream *ns)
 {
-	struct receiver__call c = {.r = r, .ssrc = ssrc, .ns = ns};
+	struct receiver__call c = {.r = r, .n = n, .ns = ns};
 
 	return netloop_call_wait(r->nl, receiver__install_fn, &c);
 }
 
-void receiver_refuse(struct receiver *r, uint32_t ssrc)
+int receiver_refuse(struct receiver *r, const struct receiver_new *n)
 {
-	struct receiver__call c = {.r = r, .ssrc = ssrc};
+	struct receiver__call c = {.r = r, .n = n};
 
-	(void)netloop_call_wait(r->nl, receiver__refuse_fn, &c);
+	return netloop_call_wait(r->nl, receiver__refuse_fn, &c);
 }
 
 int receiver_give_spare(struct receiver *r, struct netstream *ns)
@@ -424,6 +310,23 @@ struct netstream *receiver_reclaim_spare(struct receiver *r)
 	return ring_try_pop(&r->spares, &ns) ? ns : NULL;
 }
 
+/* Why an entry silent since last_ns leaves at `now`, or 0 when it stays. */
+static enum receiver_end receiver__ending(const struct receiver *r,
+                                          const struct receiver_entry *e,
+                                          uint64_t now, uint64_t idle_ns)
+{
+	uint64_t silent = now - e->last_ns;
+	uint64_t superseded = r->o.supersede_ms * 1000000ull;
+
+	if (idle_ns == 0)
+		return RECEIVER_END_CLOSED;
+	if (silent >= idle_ns)
+		return RECEIVER_END_IDLE;
+	if (e->superseded && silent >= superseded)
+		return RECEIVER_END_SUPERSEDED;
+	return 0;
+}
+
 static int receiver__sweep_fn(struct netloop *nl, void *arg)
 {
 	struct receiver__call *c = arg;
@@ -432,25 +335,50 @@ static int receiver__sweep_fn(struct netloop *nl, void *arg)
 	int n = 0;
 
 	(void)nl;
+	/* Streams the net thread ended first, oldest first. */
+	unsigned k = 0;
+	while (k < r->nended && (size_t)n < c->cap)
+		c->out[n++] = r->ended[k++];
+	memmove(r->ended, r->ended + k, (r->nended - k) * sizeof(*r->ended));
+	r->nended -= k;
 	/* Removal shifts later entries back, so restart the scan at the
 	   same index after each one; the bound covers every slot twice. */
 	size_t i = 0;
 	for (size_t guard = 0; i <= r->mask && guard < 4 * (r->mask + 1);
 	     guard++) {
 		struct receiver_entry *e = &r->table[i];
-		bool idle = e->state != RECEIVER_EMPTY &&
-		            (c->idle_ns == 0 || now - e->last_ns >= c->idle_ns);
-		if (!idle || (e->ns && (size_t)n >= c->cap)) {
+		if (e->state == RECEIVER_EMPTY) {
 			i++;
 			continue;
 		}
-		if (e->ns) {
-			c->out[n].ssrc = e->ssrc;
-			c->out[n].ns = e->ns;
-			n++;
+		/* A challenger that went quiet: a stray, not a takeover. */
+		if (e->state == RECEIVER_ACTIVE && e->hold >= 0 &&
+		    (c->idle_ns == 0 ||
+		     now - r->sv.e[e->hold].last_ns >= c->idle_ns))
+			receiver__drop_challenger(r, e);
+		enum receiver_end why = receiver__ending(r, e, now, c->idle_ns);
+		if (!why || (e->ns && (size_t)n >= c->cap)) {
+			i++;
+			continue;
 		}
-		if (e->state == RECEIVER_PENDING || e->state == RECEIVER_ACTIVE)
-			r->present--;
+		if (e->state == RECEIVER_PROBATION) {
+			receiver__fail_probation(r, e);
+			continue;
+		}
+		if (e->ns) {
+			c->out[n++] = (struct receiver_gone){
+			        .ssrc = e->ssrc,
+			        .id = e->id,
+			        .ns = e->ns,
+			        .why = why,
+			        .last_ns = e->last_ns,
+			};
+			if (why == RECEIVER_END_SUPERSEDED)
+				receiver__add(&r->c_superseded, 1);
+		}
+		if (e->hold >= 0) /* PENDING: its datagrams never played */
+			receiver__release_hold(r, e->hold, &r->c_pending);
+		r->present--;
 		receiver__remove(r, e);
 	}
 	return n;
@@ -465,35 +393,33 @@ int receiver_sweep(struct receiver *r, uint64_t idle_ns,
 	return netloop_call_wait(r->nl, receiver__sweep_fn, &c);
 }
 
+#define RECEIVER_LOAD(x) atomic_load_explicit(&r->x, memory_order_relaxed)
+
 void receiver_counters(const struct receiver *r, struct receiver_counters *c)
 {
-	c->datagrams =
-	        atomic_load_explicit(&r->c_datagrams, memory_order_relaxed);
-	c->accepted =
-	        atomic_load_explicit(&r->c_accepted, memory_order_relaxed);
-	c->malformed =
-	        atomic_load_explicit(&r->c_malformed, memory_order_relaxed);
-	c->too_big = atomic_load_explicit(&r->c_too_big, memory_order_relaxed);
-	c->unknown_pt =
-	        atomic_load_explicit(&r->c_unknown_pt, memory_order_relaxed);
-	c->not_allowed =
-	        atomic_load_explicit(&r->c_not_allowed, memory_order_relaxed);
-	c->over_max_streams =
-	        atomic_load_explicit(&r->c_over_max, memory_order_relaxed);
-	c->pending = atomic_load_explicit(&r->c_pending, memory_order_relaxed);
-	c->refused = atomic_load_explicit(&r->c_refused, memory_order_relaxed);
-	c->stream_dropped = atomic_load_explicit(&r->c_stream_dropped,
-	                                         memory_order_relaxed);
-	c->streams_seen =
-	        atomic_load_explicit(&r->c_streams_seen, memory_order_relaxed);
-	c->notify_dropped = atomic_load_explicit(&r->c_notify_dropped,
-	                                         memory_order_relaxed);
-	c->spares_used =
-	        atomic_load_explicit(&r->c_spares_used, memory_order_relaxed);
-	c->auth_failed =
-	        atomic_load_explicit(&r->c_auth_failed, memory_order_relaxed);
-	c->replayed =
-	        atomic_load_explicit(&r->c_replayed, memory_order_relaxed);
+	c->datagrams = RECEIVER_LOAD(c_datagrams);
+	c->accepted = RECEIVER_LOAD(c_accepted);
+	c->malformed = RECEIVER_LOAD(c_malformed);
+	c->too_big = RECEIVER_LOAD(c_too_big);
+	c->unknown_pt = RECEIVER_LOAD(c_unknown_pt);
+	c->not_allowed = RECEIVER_LOAD(c_not_allowed);
+	c->over_max_streams = RECEIVER_LOAD(c_over_max);
+	c->pending = RECEIVER_LOAD(c_pending);
+	c->refused = RECEIVER_LOAD(c_refused);
+	c->stream_dropped = RECEIVER_LOAD(c_stream_dropped);
+	c->notify_dropped = RECEIVER_LOAD(c_notify_dropped);
+	c->probation_dropped = RECEIVER_LOAD(c_probation_dropped);
+	c->ssrc_conflicts = RECEIVER_LOAD(c_conflicts);
+	c->held = RECEIVER_LOAD(c_held);
+	c->streams_seen = RECEIVER_LOAD(c_streams_seen);
+	c->spares_used = RECEIVER_LOAD(c_spares_used);
+	c->probation_failed = RECEIVER_LOAD(c_probation_failed);
+	c->probation_evicted = RECEIVER_LOAD(c_probation_evicted);
+	c->takeovers = RECEIVER_LOAD(c_takeovers);
+	c->superseded = RECEIVER_LOAD(c_superseded);
+	c->on_probation = RECEIVER_LOAD(c_on_probation);
+	c->auth_failed = RECEIVER_LOAD(c_auth_failed);
+	c->replayed = RECEIVER_LOAD(c_replayed);
 }
 
 uint64_t receiver_last_rx_ns(const struct receiver *r)

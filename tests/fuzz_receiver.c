@@ -1,0 +1,135 @@
+/*
+ * libFuzzer target: the receiver's datagram path — source validation,
+ * the probation table, validation into spare or pending streams,
+ * conflicts and takeovers from other addresses, superseding — on an
+ * arbitrary script
+ *
+ * Each input starts a fresh receiver (max streams 1..4, probation 1..3
+ * packets, no socket) with two spare streams, then runs a script. Opcodes
+ * (one byte, then arguments):
+ *   0: an RTP datagram built from arguments: SSRC (one of 6, uint8),
+ *      sender port (one of 3, uint8), sequence step (int8), arrival step
+ *      (uint8 ms), payload bytes (uint8);
+ *   1: a raw datagram: port (uint8), length (uint8), then that many bytes;
+ *   2: take the new-stream records control would read.
+ * After every datagram each one must be counted exactly once (in a
+ * counter, or held by the probation table), the probation table's
+ * buffers must all be accounted for, and the streams' queues must hold
+ * only what was handed to them. Built only with -DRTB_FUZZ=ON (clang).
+ */
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/net/receiver.h"
+#include "codec/rtp.h"
+#include "tests/fuzz_input.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fz_check(struct receiver *r, struct netstream *ns, size_t nns)
+{
+	struct receiver_counters c;
+
+	receiver_counters(r, &c);
+	uint64_t sum = c.accepted + c.malformed + c.too_big + c.unknown_pt +
+	               c.not_allowed + c.over_max_streams + c.pending +
+	               c.refused + c.stream_dropped + c.notify_dropped +
+	               c.probation_dropped + c.ssrc_conflicts + c.held;
+	if (sum != c.datagrams)
+		abort();
+	unsigned held = 0;
+	for (unsigned k = 0; k < r->sv.nentries; k++)
+		held += r->sv.e[k].n;
+	if (held != c.held || held + r->sv.nfree != r->sv.ndgrams)
+		abort();
+	if (r->present > r->o.max_streams)
+		abort();
+	uint64_t queued = 0;
+	for (size_t k = 0; k < nns; k++)
+		queued += ring_count(&ns[k].ring);
+	if (queued > c.accepted)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint32_t ssrcs[6] = {1, 2, 3, 0xdeadbeef, 0x7fffffff, 9};
+	struct fz_in in = {data, size};
+	struct receiver_opts o;
+	struct receiver r;
+	struct netstream ns[2];
+	struct netstream_config cfg;
+	uint16_t seq[6] = {0};
+	uint8_t buf[512], pay[256];
+	uint64_t now = 1000000000ull;
+
+	memset(&o, 0, sizeof(o));
+	o.listen.ss_family = AF_INET;
+	o.pt = 96;
+	o.max_streams = 1 + fz_byte(&in) % 4;
+	o.min_sequential = 1 + fz_byte(&in) % 3;
+	o.max_datagram = 300;
+	if (receiver_init(&r, &o) < 0)
+		abort();
+	netstream_config_default(&cfg, CODEC_L16);
+	cfg.drift = false;
+	cfg.packets = 8;
+	for (int k = 0; k < 2; k++) {
+		if (netstream_init(&ns[k], &cfg) < 0 ||
+		    receiver_give_spare(&r, &ns[k]) < 0)
+			abort();
+	}
+	memset(pay, 0x55, sizeof(pay));
+	while (in.n) {
+		unsigned op = fz_byte(&in) % 3;
+		struct sockaddr_in from;
+		memset(&from, 0, sizeof(from));
+		from.sin_family = AF_INET;
+		from.sin_addr.s_addr = htonl(0x7f000001);
+		if (op == 2) {
+			struct receiver_new nw;
+			while (receiver_poll_new(&r, &nw))
+				;
+			continue;
+		}
+		if (op == 0) {
+			unsigned si = fz_byte(&in) % 6;
+			from.sin_port =
+			        htons((uint16_t)(40000 + fz_byte(&in) % 3));
+			seq[si] = (uint16_t)(seq[si] + (int8_t)fz_byte(&in));
+			now += fz_byte(&in) * 1000000ull;
+			struct rtp_header h;
+			memset(&h, 0, sizeof(h));
+			h.version = RTP_VERSION;
+			h.pt = 96;
+			h.ssrc = ssrcs[si];
+			h.seq = seq[si];
+			h.ts = (uint32_t)seq[si] * 240u;
+			int n = rtp_write(&h, pay, fz_byte(&in), buf,
+			                  sizeof(buf));
+			if (n < 0)
+				abort();
+			receiver_datagram(&r, buf, (size_t)n,
+			                  (struct sockaddr *)&from, now);
+		} else {
+			from.sin_port =
+			        htons((uint16_t)(40000 + fz_byte(&in) % 3));
+			size_t len = fz_byte(&in);
+			if (len > in.n)
+				len = in.n;
+			memcpy(buf, in.p, len);
+			in.p += len;
+			in.n -= len;
+			receiver_datagram(&r, buf, len,
+			                  (struct sockaddr *)&from, now);
+		}
+		fz_check(&r, ns, 2);
+	}
+	receiver_clear(&r);
+	for (int k = 0; k < 2; k++)
+		netstream_clear(&ns[k]);
+	return 0;
+}
