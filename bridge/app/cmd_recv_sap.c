@@ -146,6 +146,9 @@ static void recv_sap__drop(struct recv *p)
 	if (!p->rx_ready)
 		return;
 	receiver_close(&p->rx);
+	/* The closed receiver hands its streams back now: a later sweep of
+	   it must not name a stream that has played out and been freed. */
+	cmd_recv_streams_sweep(p, 0);
 	recv_sap__free_spares(p);
 }
 
