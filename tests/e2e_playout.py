@@ -272,8 +272,13 @@ def main():
                          f"p99 {r['p99']:.2f} <= {2.0 + slack:.2f} ms")
                 rr.check(r["worst"] <= 5.0 + slack,
                          f"max {r['worst']:.2f} <= {5.0 + slack:.2f} ms")
-                rr.check(r["derr"] <= 10, f"drift within 10 ppm of the truth "
-                         f"({ppm:+g} against the device)")
+                # A paused machine is a path with jitter: the minima
+                # the estimate stands on wander by a few tenths of a ms
+                # (measured at the relay's output: 0.0-0.22 ms, where a
+                # quiet run wanders 0.0-0.07), the jitter case's bound.
+                dlim = 30 if w else 10
+                rr.check(r["derr"] <= dlim, f"drift within {dlim} ppm of the"
+                         f" truth ({ppm:+g} against the device)")
                 rr.check(r["inserted"] <= budget and
                          r["concealed"] <= budget,
                          f"inserted {r['inserted']}, concealed "
