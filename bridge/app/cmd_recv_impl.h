@@ -80,8 +80,9 @@ enum recv_stream_state {
 	RECV_CLOSING,
 	RECV_CLOSED,
 };
-#define RECV_SAP_POLL_NS 50000000LL /* --sap: the listener's events looked at  \
-	                             */
+#define RECV_SAP_POLL_NS                                                       \
+	50000000LL /* --sap: the listener's events looked at                   \
+	            */
 
 struct recv_sap;
 

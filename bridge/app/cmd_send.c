@@ -484,7 +484,8 @@ int cmd_send(int argc, char **argv)
 		so.srtp = &srtp;
 		if (o.ssrc >= 0)
 			fprintf(stderr,
-			        "rtbridge send: warning: --ssrc with --srtp-key: "
+			        "rtbridge send: warning: --ssrc with "
+			        "--srtp-key: "
 			        "another run with this key and SSRC would "
 			        "repeat SRTP's keystream; use a new key for "
 			        "each run\n");
