@@ -129,10 +129,10 @@ static void recv__mix_stopped(struct recv *p)
 {
 	struct app_stats_record r = {
 	        .path = p->o.record,
-	        .frames = disktap_frames_written(&p->e.rec),
-	        .error = disktap_error(&p->e.rec),
+	        .frames = disktap_frames_written(&p->e->rec),
+	        .error = disktap_error(&p->e->rec),
 	};
-	app_record_say_stopped("recv", &p->e.rec);
+	app_record_say_stopped("recv", &p->e->rec);
 	app_stats_record_stopped(&p->json, cmd_recv_secs(p), &r);
 }
 
@@ -156,6 +156,22 @@ static bool recv__sweep_due(struct recv *p, int64_t now)
 	return recv__alive(p) || now - p->dgrams_ns < linger;
 }
 
+bool cmd_recv_streams_step(struct recv *p, int64_t now, int64_t *sweep)
+{
+	struct receiver_new n;
+
+	while (receiver_poll_new(&p->rx, &n))
+		cmd_recv_streams_add(p, &n);
+	cmd_recv_streams_spare(p);
+	bool sweeping = recv__sweep_due(p, now);
+	if (sweeping && now >= *sweep) {
+		cmd_recv_streams_sweep(p, (uint64_t)(p->o.timeout_s * 1e9));
+		*sweep = now + RECV_SWEEP_NS;
+	}
+	cmd_recv_streams_tick(p);
+	return sweeping;
+}
+
 /* The control loop's deadlines, CLOCK_MONOTONIC ns (INT64_MAX: none). */
 struct recv_due {
 	int64_t sweep, json, end, idle_end;
@@ -166,23 +182,14 @@ struct recv_due {
 static void recv__tick(struct recv *p, struct recv_due *d, int64_t now,
                        struct app_status *status)
 {
-	struct receiver_new n;
 	int64_t json_ns = (int64_t)p->o.stats_ms * 1000000;
 
-	engine_woken(&p->e);
-	if (engine_poll(&p->e) & ENGINE_EV_RECORD_STOPPED) {
+	engine_woken(p->e);
+	if (engine_poll(p->e) & ENGINE_EV_RECORD_STOPPED) {
 		app_status_end(status);
 		recv__mix_stopped(p);
 	}
-	while (receiver_poll_new(&p->rx, &n))
-		cmd_recv_streams_add(p, &n);
-	cmd_recv_streams_spare(p);
-	d->sweeping = recv__sweep_due(p, now);
-	if (d->sweeping && now >= d->sweep) {
-		cmd_recv_streams_sweep(p, (uint64_t)(p->o.timeout_s * 1e9));
-		d->sweep = now + RECV_SWEEP_NS;
-	}
-	cmd_recv_streams_tick(p);
+	d->sweeping = cmd_recv_streams_step(p, now, &d->sweep);
 	cmd_recv_sap_poll(p);
 	recv__check_records(p);
 	recv__check_timing(p, status, now);
@@ -210,7 +217,7 @@ static int64_t recv__next(const struct recv *p, const struct recv_due *d,
                           const struct app_status *status)
 {
 	int64_t due = recv__min(d->end, d->idle_end);
-	due = recv__min(due, engine_due_ns(&p->e));
+	due = recv__min(due, engine_due_ns(p->e));
 	due = recv__min(due, app_status_next_ns(status));
 	due = recv__min(due, app_metrics_next(&p->metrics));
 	if (d->streams)
@@ -242,7 +249,7 @@ static void recv__loop(struct recv *p)
 		if (app_signal_stop_requested() || now >= d.end ||
 		    now >= d.idle_end)
 			break;
-		(void)app_signal_wait(engine_fd(&p->e),
+		(void)app_signal_wait(engine_fd(p->e),
 		                      recv__next(p, &d, &status));
 	}
 	app_status_end(&status);
@@ -262,7 +269,7 @@ int cmd_recv_open_rx(struct recv *p)
 	        .mcast_ifindex = p->o.mcast_ifindex,
 	        .mcast_source = p->o.mcast_source,
 	        .notify = recv__notify,
-	        .notify_arg = &p->e,
+	        .notify_arg = p->e,
 	};
 	char err[160];
 	int rc;
@@ -298,6 +305,8 @@ int cmd_recv_open_rx(struct recv *p)
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
 	else
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	if (p->hooks) /* the library says nothing when all is well */
+		return 0;
 	fprintf(stderr, "rtbridge recv: listening on %s (%s, pt %d%s%s)\n",
 	        addr_format((const struct sockaddr *)&ss, a, sizeof(a)),
 	        codec_kind_name(p->o.codec.kind), p->o.pt,
@@ -337,8 +346,7 @@ static int recv__open_net(struct recv *p)
 	return rc < 0 ? rc : recv__open_metrics(p);
 }
 
-/* The net thread lets go of every stream; spares never linked are freed. */
-static void recv__close_net(struct recv *p)
+void cmd_recv_close_net(struct recv *p)
 {
 	cmd_recv_sap_stop(p);
 	if (p->rx_ready)
@@ -395,7 +403,7 @@ static void recv__drain(struct recv *p)
 	uint64_t until = now + (uint64_t)(ms * 1e6) + step;
 	uint64_t recorded = recv__recorded(p);
 	for (; now < until && now < last; now = netloop_now_ns()) {
-		(void)engine_poll(&p->e);
+		(void)engine_poll(p->e);
 		nanosleep(&tick, NULL);
 		if (netloop_now_ns() >= until &&
 		    recv__recorded(p) != recorded) {
@@ -409,19 +417,20 @@ static void recv__drain(struct recv *p)
 static void recv__finish_records(struct recv *p)
 {
 	cmd_recv_streams_finish(p);
-	if (p->e.rec_open && app_record_failed("recv", p->o.record, &p->e.rec,
-	                                       p->e.rec_rc, p->e.rec_reported))
-		p->rc = p->e.rec_rc;
+	if (p->e->rec_open &&
+	    app_record_failed("recv", p->o.record, &p->e->rec, p->e->rec_rc,
+	                      p->e->rec_reported))
+		p->rc = p->e->rec_rc;
 }
 
 /* Tear down in reverse; every recording is finalized and waited for. */
 static void recv__teardown(struct recv *p, bool ran)
 {
-	recv__close_net(p);
+	cmd_recv_close_net(p);
 	if (ran)
 		recv__drain(p);
-	if (engine_stop(&p->e) < 0 && ran) {
-		fprintf(stderr, "rtbridge recv: %s\n", engine_error(&p->e));
+	if (engine_stop(p->e) < 0 && ran) {
+		fprintf(stderr, "rtbridge recv: %s\n", engine_error(p->e));
 		p->rc = -EIO;
 	}
 	recv__finish_records(p);
@@ -429,7 +438,7 @@ static void recv__teardown(struct recv *p, bool ran)
 
 static void recv__free(struct recv *p)
 {
-	engine_clear(&p->e);
+	engine_clear(p->e);
 	if (p->rx_ready)
 		receiver_clear(&p->rx);
 	srtpctx_clear(&p->srtp);  /* the net thread is gone */
@@ -471,17 +480,17 @@ static int recv__start(struct recv *p)
 	        .idle_pause = !p->o.play,
 	        .disk = p->o.record_dir != NULL,
 	};
-	int rc = engine_open(&p->e, &ec);
+	int rc = engine_open(p->e, &ec);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: %s\n", engine_error(&p->e));
+		fprintf(stderr, "rtbridge recv: %s\n", engine_error(p->e));
 		return rc;
 	}
 	rc = recv__open_net(p);
 	if (rc == 0) {
-		rc = engine_start(&p->e);
+		rc = engine_start(p->e);
 		if (rc < 0)
 			fprintf(stderr, "rtbridge recv: %s\n",
-			        engine_error(&p->e));
+			        engine_error(p->e));
 	}
 	return rc;
 }
@@ -489,6 +498,7 @@ static int recv__start(struct recv *p)
 int cmd_recv(int argc, char **argv)
 {
 	static struct recv p;
+	p.e = &p.eng;
 	int rc = cmd_recv_opts_parse(&p.o, argc, argv);
 	p.srtp_suite = p.o.srtp_key.suite;
 	if (rc != 0) {
@@ -500,7 +510,7 @@ int cmd_recv(int argc, char **argv)
 		rc = cmd_recv_sap_wait(&p);
 		if (rc != 0) {
 			/* Nothing but the net thread and the listener ran. */
-			recv__close_net(&p);
+			cmd_recv_close_net(&p);
 			srtpkey_clear(&p.o.srtp_key);
 			return rc > 0 ? 0 : 1;
 		}
@@ -508,7 +518,7 @@ int cmd_recv(int argc, char **argv)
 	rc = recv__check(&p);
 	if (rc != 0) {
 		if (p.o.sap)
-			recv__close_net(&p);
+			cmd_recv_close_net(&p);
 		srtpkey_clear(&p.o.srtp_key);
 		return rc == -EIO ? 1 : 2;
 	}

@@ -85,6 +85,19 @@ enum recv_stream_state {
 	            */
 
 struct recv_sap;
+struct recv_stream;
+
+/* What the public library (lib/rtb_receiver.c) hears of the streams;
+   the command has none. Context: control thread. */
+struct recv_hooks {
+	/* A stream was linked into the mixer: it plays. */
+	void (*linked)(void *arg, struct recv_stream *s);
+	/* A stream that was linked has left for good: neither the net
+	   thread nor the mixer holds it, its counters are final; it is
+	   freed after this returns. */
+	void (*closed)(void *arg, struct recv_stream *s);
+	void *arg;
+};
 
 struct recv_stream {
 	struct netstream ns; /* first: a netstream * is a recv_stream * */
@@ -99,6 +112,7 @@ struct recv_stream {
 	bool unlink_sent;   /* mixer_unlink accepted */
 	bool clock_warned;  /* its RTP clock's mismatch was said */
 	bool sync_warned;   /* --sync: that nothing plays was said */
+	bool was_linked;    /* it played (recv_hooks.closed is due) */
 	int64_t seen_ns;    /* --sync: when its first packets were seen */
 	uint64_t unlink_ns; /* not before: it plays out what it holds */
 	uint64_t setup_ns;  /* its recording must exist by then */
@@ -136,7 +150,10 @@ struct recv_totals {
 
 struct recv {
 	struct cmd_recv_opts o;
-	struct engine e;
+	struct engine *e;  /* the streams play through it: `eng`, or the
+	                      library's engine */
+	struct engine eng; /* the command's own */
+	const struct recv_hooks *hooks; /* the library's; NULL: none */
 	struct netloop nl;
 	bool nl_running;
 	struct receiver rx;
@@ -213,6 +230,12 @@ void cmd_recv_streams_finish(struct recv *p);
 /* Free whatever is left (after a failed start). */
 void cmd_recv_streams_free(struct recv *p);
 
+/* One turn of the streams' side of the control loop at `now`: new
+ * streams, the spares, the sweep when *sweep is due (then *sweep is the
+ * next one), every stream's lifecycle. Return: whether the sweep has work
+ * (it needs a turn by *sweep). */
+bool cmd_recv_streams_step(struct recv *p, int64_t now, int64_t *sweep);
+
 /* Keep what stays of a closed stream (cmd_recv_stats.c). */
 void cmd_recv_stats_closed(struct recv *p, const struct recv_stream *s,
                            int rec_rc, uint64_t frames);
@@ -229,6 +252,10 @@ void cmd_recv_streams_summary(struct recv *p);
 /* Set up the receiver for p->o (its listen address, codec, pt) on the
    running net thread, with its spare streams. */
 int cmd_recv_open_rx(struct recv *p);
+
+/* Stop the net thread's side (SAP, the receiver, the net thread): it
+   lets go of every stream; spares never linked are freed. */
+void cmd_recv_close_net(struct recv *p);
 
 /* --sap: start the net thread and the SAP listener, and wait for the
    first session to follow (its SDP fills p->o). Return: 0 when there is

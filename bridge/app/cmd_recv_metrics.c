@@ -164,7 +164,7 @@ void cmd_recv_metrics_publish(struct recv *p, int64_t now)
 		r->values = &s->snap;
 	}
 	receiver_counters(&p->rx, &x.c);
-	x.cb_max_s = p->e.st.cb_us_max * 1e-6;
+	x.cb_max_s = p->e->st.cb_us_max * 1e-6;
 	x.rtv = rthook_violations();
 	(void)app_metrics_publish(&p->metrics, now, recv_metrics__build, &x);
 }

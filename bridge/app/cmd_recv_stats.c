@@ -93,8 +93,8 @@ static void recv__receiver(const struct recv *p, struct receiver_counters *c,
 	x->total_concealed_frames = p->totals.concealed_frames;
 	x->total_underruns = p->totals.underruns;
 	x->total_recorded_frames = p->totals.recorded_frames;
-	x->callback_max_us = p->e.st.cb_us_max;
-	x->callback_p99_us = p->e.st.cb_us_p99_all;
+	x->callback_max_us = p->e->st.cb_us_max;
+	x->callback_p99_us = p->e->st.cb_us_p99_all;
 	x->rt_violations = rthook_violations();
 }
 
@@ -116,7 +116,7 @@ void cmd_recv_streams_json(struct recv *p)
 		x.record_error =
 		        s->rec_reported ? disktap_error(&s->tap) : NULL;
 		x.st = &st;
-		x.callback_max_us = p->e.st.cb_us_max;
+		x.callback_max_us = p->e->st.cb_us_max;
 		x.rt_violations = rthook_violations();
 		x.recorded =
 		        s->rec_opened ? disktap_frames_written(&s->tap) : 0;
@@ -134,13 +134,13 @@ void cmd_recv_streams_draw(struct recv *p, struct app_status *status)
 
 	used += (size_t)snprintf(
 	        line, sizeof(line), "out %s",
-	        app_status_meter(meter, sizeof(meter), p->e.st.out_peak, 10));
+	        app_status_meter(meter, sizeof(meter), p->e->st.out_peak, 10));
 	for (struct recv_stream *s = p->streams; s && shown < 4; s = s->next) {
 		struct netstream_stats st;
 		if (s->state != RECV_LINKED || netstream_stats(&s->ns, &st) < 0)
 			continue;
 		const struct mixer_source_stats *ms =
-		        mixer_stats_find(&p->e.st, &s->ns.src);
+		        mixer_stats_find(&p->e->st, &s->ns.src);
 		double loss = st.received + st.lost
 		                      ? 100.0 * (double)st.lost /
 		                                (double)(st.received + st.lost)
@@ -168,8 +168,8 @@ void cmd_recv_streams_summary(struct recv *p)
 	char outcome[RECV_OUTCOME_MAX];
 	struct app_stats_record mix = {
 	        .path = p->o.record,
-	        .frames = p->e.rec.result.frames,
-	        .error = p->e.rec_rc < 0 ? disktap_error(&p->e.rec) : NULL,
+	        .frames = p->e->rec.result.frames,
+	        .error = p->e->rec_rc < 0 ? disktap_error(&p->e->rec) : NULL,
 	};
 
 	recv__receiver(p, &c, &rx);
@@ -185,7 +185,7 @@ void cmd_recv_streams_summary(struct recv *p)
 		x.from = s->from;
 		x.record = s->path[0] ? s->path : NULL;
 		x.st = &s->st;
-		x.callback_max_us = p->e.st.cb_us_max;
+		x.callback_max_us = p->e->st.cb_us_max;
 		x.rt_violations = rx.rt_violations;
 		x.recorded = s->frames;
 		x.record_error = s->record_error[0] ? s->record_error : NULL;
@@ -211,7 +211,7 @@ void cmd_recv_streams_summary(struct recv *p)
 			fprintf(f, "; %s: %s", s->path, s->outcome);
 		fputc('\n', f);
 	}
-	app_stats_summary_end(&p->json, &rx, p->e.rec_open ? &mix : NULL);
+	app_stats_summary_end(&p->json, &rx, p->e->rec_open ? &mix : NULL);
 	fprintf(f,
 	        "datagrams %llu: accepted %llu, malformed %llu, too big %llu, "
 	        "unknown pt %llu, not allowed %llu, over max streams %llu, "
@@ -245,12 +245,12 @@ void cmd_recv_streams_summary(struct recv *p)
 	        (unsigned long long)c.superseded,
 	        (unsigned long long)p->setup_failed);
 	fprintf(f, "callback max %.1f us, p99 %.1f us; rt_violations %lu%s\n",
-	        p->e.st.cb_us_max, p->e.st.cb_us_p99_all, rx.rt_violations,
+	        p->e->st.cb_us_max, p->e->st.cb_us_p99_all, rx.rt_violations,
 	        rthook_loaded() ? "" : " (checker not loaded)");
-	if (p->e.rec_open)
+	if (p->e->rec_open)
 		fprintf(f, "recorded %s: %s\n", p->o.record,
 		        app_record_outcome(outcome, sizeof(outcome),
-		                           p->o.record, &p->e.rec,
-		                           p->e.rec_rc));
+		                           p->o.record, &p->e->rec,
+		                           p->e->rec_rc));
 	fflush(f);
 }

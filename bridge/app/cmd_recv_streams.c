@@ -147,10 +147,10 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 	        .encoding = p->o.codec.kind == CODEC_L16 ? DISKFILE_ENC_PCM16
 	                                                 : DISKFILE_ENC_PCM24,
 	        .opened = recv__tap_opened,
-	        .opened_arg = &p->e,
+	        .opened_arg = p->e,
 	};
 	recv__path(p, s);
-	int rc = disktap_open(&s->tap, engine_disk(&p->e), s->path, &to);
+	int rc = disktap_open(&s->tap, engine_disk(p->e), s->path, &to);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
 		        strerror(-rc));
@@ -240,9 +240,16 @@ static void recv__set(struct recv *p, struct recv_stream *s,
 	case RECV_DRAINING:
 		s->t_end = cmd_recv_secs(p);
 		break;
+	case RECV_LINKED:
+		s->was_linked = true;
+		if (p->hooks && p->hooks->linked)
+			p->hooks->linked(p->hooks->arg, s);
+		break;
 	case RECV_CLOSING:
 		/* Neither thread holds it: its counters are final (dry
 		   concealment after the last packet is not in them). */
+		if (s->was_linked && p->hooks && p->hooks->closed)
+			p->hooks->closed(p->hooks->arg, s);
 		netstream_clear(&s->ns);
 		if (s->tap_open && !s->no_file)
 			disktap_close(&s->tap);
@@ -372,7 +379,7 @@ static int recv__finish_setup(struct recv *p, struct recv_stream *s)
 			return rc;
 		}
 	}
-	rc = engine_link(&p->e, &s->ns.src, 1.0f);
+	rc = engine_link(p->e, &s->ns.src, 1.0f);
 	if (rc == -EAGAIN) {
 		/* The mixer is busy: again a little later. */
 		s->retry_ns = netloop_now_ns() + RECV_POLL_NS;
@@ -413,7 +420,7 @@ static void recv__advance(struct recv *p, struct recv_stream *s)
 	if (s->state == RECV_DRAINING && s->in_mixer && !s->unlink_sent &&
 	    !s->on_net && netloop_now_ns() >= s->unlink_ns)
 		/* -EAGAIN (command ring full): again a little later. */
-		s->unlink_sent = engine_unlink(&p->e, &s->ns.src) == 0;
+		s->unlink_sent = engine_unlink(p->e, &s->ns.src) == 0;
 	if (s->state == RECV_DRAINING && !s->on_net && !s->in_mixer)
 		recv__set(p, s, RECV_CLOSING);
 	int rc;

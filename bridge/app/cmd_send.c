@@ -43,6 +43,8 @@
 /* With --announce, the first packet follows the first announcement by
    this long (a receiver sets up in well under it). */
 #define SEND_ANNOUNCE_LEAD_NS 500000000ull
+/* Longest wait for the file to open, then for its read-ahead, ms. */
+#define SEND_OPEN_MS 10000
 
 /* The SAP announcement of the stream (--announce), on the net thread. */
 static struct sapannounce send_ann;
@@ -141,14 +143,6 @@ static void send_metrics_publish(const struct sender *s)
 	                          send_metrics_build, &send_metrics);
 }
 
-static void send_sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-	                      .tv_nsec = (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 static double send_now_s(void)
 {
 	return (double)netloop_now_ns() / 1e9;
@@ -167,18 +161,6 @@ static void send_tap_write(struct tap *t, const float *frames, size_t n)
 }
 
 static const struct tap_ops send_tap_ops = {.write = send_tap_write};
-
-/* Poll a stream not yet handed over until it leaves `from` (or 10 s). */
-static int send_wait_leave(struct readahead *ra, int from)
-{
-	int st = readahead_poll(ra);
-
-	for (int i = 0; i < 10000 && st == from; i++) {
-		send_sleep_ms(1);
-		st = readahead_poll(ra);
-	}
-	return st;
-}
 
 static void send_progress(struct app_status *line, const struct sender *s,
                           const struct readahead *ra, int rate, double t0)
@@ -308,7 +290,7 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 		        strerror(-rc));
 		goto out_srv;
 	}
-	st = send_wait_leave(ra, READAHEAD_OPENING);
+	st = readahead_wait_while(ra, READAHEAD_OPENING, SEND_OPEN_MS);
 	if (st == READAHEAD_OPENING || st == READAHEAD_ERROR) {
 		if (st == READAHEAD_ERROR)
 			fprintf(stderr, "rtbridge send: %s\n",
@@ -332,7 +314,7 @@ static int send_file(const struct app_sendopts *o, struct sender *s)
 		}
 		(void)readahead_seek(ra, at);
 	}
-	st = send_wait_leave(ra, READAHEAD_BUFFERING);
+	st = readahead_wait_while(ra, READAHEAD_BUFFERING, SEND_OPEN_MS);
 	if (st == READAHEAD_ERROR) {
 		fprintf(stderr, "rtbridge send: %s\n", readahead_error(ra));
 		goto out_ra;

@@ -14,6 +14,7 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define READAHEAD_SEND_TIMEOUT_MS 5000
 
@@ -205,6 +206,19 @@ int readahead_poll(struct readahead *s)
 	readahead__fill(s, 0);
 	readahead__update(s);
 	return s->state;
+}
+
+int readahead_wait_while(struct readahead *s, int state, unsigned ms)
+{
+	const struct timespec tick = {0, 1000000L};
+	int st = readahead_poll(s);
+
+	/* The server posts no wake-up to a control thread: look every ms. */
+	for (unsigned i = 0; i < ms && st == state; i++) {
+		nanosleep(&tick, NULL);
+		st = readahead_poll(s);
+	}
+	return st;
 }
 
 size_t readahead_read(struct readahead *s, float *out, size_t frames)

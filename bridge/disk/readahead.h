@@ -124,6 +124,15 @@ size_t readahead_read(struct readahead *s, float *out, size_t frames);
 int readahead_poll(struct readahead *s);
 
 /*
+ * Poll until the stream leaves `state` (OPENING: the file is open, or
+ * failed; BUFFERING: its read-ahead is in memory), for at most `ms` ms
+ *
+ * Context: control, before handing the stream over (sleeps)
+ * Return: the state then
+ */
+int readahead_wait_while(struct readahead *s, int state, unsigned ms);
+
+/*
  * Continue playback at `frame` (clamped to the length; wrapped when
  * looping). Blocks already holding frames at or after it are kept.
  *

@@ -1,0 +1,155 @@
+/*
+ * rtbridge/engine.h: the audio engine
+ *
+ * An engine is a mixer with what feeds it and what clocks it. Receivers
+ * (rtbridge/receiver.h) link every stream they take into it; it can also
+ * record its output mix to a file. What calls the mixer is one of:
+ *
+ *   RTB_CLOCK_EXTERNAL  the application, from its own audio callback
+ *                       (PortAudio, JACK, ALSA...): rtb_engine_process
+ *   RTB_CLOCK_DEVICE    an audio device the engine opens (PortAudio)
+ *   RTB_CLOCK_VIRTUAL   a thread of the engine's at the audio rate, with
+ *                       no device (headless machines, tests)
+ *
+ * The control thread creates the engine, starts it, calls rtb_engine_poll
+ * (or rtb_engine_run, which waits for something to do) every few tens of
+ * milliseconds while it runs: that is where the mixer's hand-backs are
+ * taken and the receivers' streams come and go, and where their callbacks
+ * run. Then rtb_engine_stop and rtb_engine_destroy.
+ */
+#ifndef RTBRIDGE_ENGINE_H
+#define RTBRIDGE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rtb_engine;
+
+enum rtb_clock {
+	RTB_CLOCK_EXTERNAL = 0, /* the application calls rtb_engine_process */
+	RTB_CLOCK_DEVICE,       /* a PortAudio device */
+	RTB_CLOCK_VIRTUAL,      /* a thread at the audio rate, no device */
+};
+
+struct rtb_engine_config {
+	enum rtb_clock clock;
+	const char *device;   /* RTB_CLOCK_DEVICE: index, name or
+	                         HOSTAPI:NAME; NULL: the default output */
+	unsigned rate;        /* Hz; 0: 48000 (receivers need 48000) */
+	unsigned channels;    /* of the mix; 0: 2 */
+	unsigned period;      /* frames per callback (device, virtual
+	                         clock); 0: the default */
+	unsigned max_sources; /* streams mixed at once; 0: 64 */
+	const char *record;   /* record the mix to this file (WAV, FLAC...
+	                         by its extension); NULL: no */
+};
+
+/* Figures of the engine, over its life. */
+struct rtb_engine_stats {
+	uint64_t frames;        /* frames played (device, virtual clock) */
+	unsigned sources;       /* sources in the mix now */
+	float out_peak;         /* output peak of the last report, 0..1 */
+	double callback_max_us; /* longest mixer call */
+	double callback_p99_us; /* its 99th percentile */
+	uint64_t clipped;       /* output samples clipped */
+};
+
+/*
+ * Make an engine: its disk thread, the mix recorder, the mixer, and the
+ * device opened (not started)
+ *
+ * Return: 0 with *out set, or a negated errno with one line in why (len
+ *         bytes; may be NULL) naming the device or file and what is wrong
+ * Context: control thread
+ */
+int rtb_engine_create(const struct rtb_engine_config *cfg,
+                      struct rtb_engine **out, char *why, size_t len);
+
+/*
+ * Start the device or the virtual clock (nothing for RTB_CLOCK_EXTERNAL:
+ * the application's callback may call rtb_engine_process from now on)
+ *
+ * Return: 0, or a negated errno (rtb_engine_error says why)
+ * Context: control thread
+ */
+int rtb_engine_start(struct rtb_engine *e);
+
+/*
+ * Mix `frames` frames of every stream into out (interleaved float,
+ * `channels` per frame, written whole: silence where nothing plays).
+ * For RTB_CLOCK_EXTERNAL only, at a steady rate: the receivers' streams
+ * follow the rate at which it is called.
+ *
+ * Return: 0
+ * Context: audio thread (one at a time), real-time safe
+ */
+int rtb_engine_process(struct rtb_engine *e, float *out, size_t frames);
+
+/*
+ * Drain the mixer's reports and hand-backs, and run every receiver's
+ * turn: new streams are linked (on_added), ended ones leave (on_removed),
+ * figures are reported (on_stats)
+ *
+ * Return: 0, or a negated errno (rtb_engine_error says why: the mix
+ *         recording stopped, e.g. the disk is full)
+ * Context: control thread
+ */
+int rtb_engine_poll(struct rtb_engine *e);
+
+/*
+ * Wait until the engine has something to do (a receiver heard a new
+ * stream, a report is due) or timeout_ms passes, then rtb_engine_poll
+ *
+ * Return: as rtb_engine_poll
+ * Context: control thread
+ */
+int rtb_engine_run(struct rtb_engine *e, int timeout_ms);
+
+/*
+ * A file descriptor that becomes readable when the engine wants a poll
+ * (for an application's own poll loop), and the most milliseconds it may
+ * wait without one
+ *
+ * Context: control thread
+ */
+int rtb_engine_fd(const struct rtb_engine *e);
+int rtb_engine_timeout_ms(const struct rtb_engine *e);
+
+/*
+ * Stop the device, take every stream back from the mixer, finalize the mix
+ * recording (waited for)
+ *
+ * Pre: RTB_CLOCK_EXTERNAL: the application no longer calls
+ *      rtb_engine_process
+ * Return: 0, or the first error (rtb_engine_error says it)
+ * Context: control thread
+ */
+int rtb_engine_stop(struct rtb_engine *e);
+
+/*
+ * Destroy the engine (stopping it first if need be)
+ *
+ * Pre: its receivers are destroyed
+ * Context: control thread
+ */
+void rtb_engine_destroy(struct rtb_engine *e);
+
+/*
+ * A snapshot of the engine's figures
+ *
+ * Context: control thread
+ */
+void rtb_engine_stats(const struct rtb_engine *e, struct rtb_engine_stats *st);
+
+/* The last error, one line ("" when none). Context: control thread. */
+const char *rtb_engine_error(const struct rtb_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * rtbridge: LAN audio streaming (RTP over UDP: Opus, L16, L24) as a library
+ *
+ * The public interface of librtbridge, one header per area:
+ *
+ *   rtbridge/engine.h    the audio engine: a mixer the network streams play
+ *                        into, driven by a device, a virtual clock or the
+ *                        application's own audio callback
+ *                        (rtb_engine_process)
+ *   rtbridge/receiver.h  RTP streams received on a UDP port: each sender
+ *                        (SSRC) becomes a stream in the engine's mix; they
+ *                        appear and leave with callbacks
+ *   rtbridge/sender.h    one RTP stream sent from a sound file, or from
+ *                        frames the application pushes
+ *
+ * Conventions, everywhere: one prefix (rtb_), opaque handles made by
+ * rtb_*_create and freed by rtb_*_destroy, functions that can fail return
+ * an int that is >= 0 on success and a negated errno value otherwise
+ * (-EINVAL, -ENOMEM, -EADDRINUSE, ...; strerror(-rc) names it), with a
+ * line saying what is wrong written where the function says (a `why`
+ * buffer, or rtb_engine_error). Each function states the thread it may
+ * be called from ("Context:"): the control thread is the one thread of
+ * the application that creates, polls and destroys the objects; the audio
+ * thread is the application's audio callback, where only functions marked
+ * "real-time safe" may be called (they never allocate, lock, block or
+ * make a system call).
+ *
+ * Build against it with pkg-config: `cc app.c $(pkg-config --cflags
+ * --libs rtbridge)`.
+ */
+#ifndef RTBRIDGE_RTBRIDGE_H
+#define RTBRIDGE_RTBRIDGE_H
+
+#include <rtbridge/engine.h>
+#include <rtbridge/receiver.h>
+#include <rtbridge/sender.h>
+#include <rtbridge/version.h>
+
+#endif

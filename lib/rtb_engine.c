@@ -1,0 +1,221 @@
+/*
+ * rtb_engine: the public engine (include/rtbridge/engine.h) over the
+ * runtime's engine (bridge/app/engine.h), and the receivers made on it
+ *
+ * The control thread owns the handle; the application's audio callback
+ * (RTB_CLOCK_EXTERNAL) or the engine's device thread calls the mixer
+ * through engine_process, which is all rtb_engine_process is. Polling
+ * drains the mixer first (its hand-backs are what lets the receivers'
+ * streams move on), then gives every receiver its turn.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/audio/disktap.h"
+#include "bridge/net/netloop.h"
+#include "bridge/rtcheck/rthook.h"
+#include "lib/rtb_lib.h"
+
+#define RTB_ENGINE_SOURCES 64 /* streams mixed at once, by default */
+
+void rtb__why(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+int rtb__codec_kind(enum rtb_codec c)
+{
+	switch ((int)c) {
+	case 0:
+	case RTB_CODEC_OPUS:
+		return CODEC_OPUS;
+	case RTB_CODEC_L16:
+		return CODEC_L16;
+	case RTB_CODEC_L24:
+		return CODEC_L24;
+	}
+	return -EINVAL;
+}
+
+RTB_API const char *rtb_version(void)
+{
+	return RTB_VERSION_STRING;
+}
+
+static int rtb_engine__clock(enum rtb_clock c)
+{
+	switch (c) {
+	case RTB_CLOCK_EXTERNAL:
+		return ENGINE_EXTERNAL;
+	case RTB_CLOCK_DEVICE:
+		return ENGINE_DEVICE;
+	case RTB_CLOCK_VIRTUAL:
+		return ENGINE_VCLOCK;
+	}
+	return -EINVAL;
+}
+
+RTB_API int rtb_engine_create(const struct rtb_engine_config *cfg,
+                              struct rtb_engine **out, char *why, size_t len)
+{
+	int clock = rtb_engine__clock(cfg->clock);
+
+	*out = NULL;
+	if (clock < 0) {
+		rtb__why(why, len, "unknown clock %d", (int)cfg->clock);
+		return -EINVAL;
+	}
+	struct rtb_engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		rtb__why(why, len, "engine: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	struct engine_config ec = {
+	        .clock = (enum engine_clock)clock,
+	        .device = cfg->device,
+	        .rate = cfg->rate ? cfg->rate : 48000u,
+	        .channels = cfg->channels ? cfg->channels : 2u,
+	        .period = cfg->period,
+	        .max_sources = cfg->max_sources ? cfg->max_sources
+	                                        : RTB_ENGINE_SOURCES,
+	        .record = cfg->record,
+	        /* Receivers may record their streams through it. */
+	        .disk = true,
+	};
+	/* The checker's hooks (librtcheck, when preloaded) are looked up
+	   here, off the audio thread. */
+	(void)rthook_init();
+	int rc = engine_open(&e->e, &ec);
+	if (rc < 0) {
+		rtb__why(why, len, "%s", engine_error(&e->e));
+		engine_clear(&e->e);
+		free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+RTB_API int rtb_engine_start(struct rtb_engine *e)
+{
+	int rc = engine_start(&e->e);
+	if (rc < 0)
+		snprintf(e->error, sizeof(e->error), "%s", engine_error(&e->e));
+	return rc;
+}
+
+RTB_API int rtb_engine_process(struct rtb_engine *e, float *out, size_t frames)
+{
+	/* Marks the caller as a real-time thread for the checker (nothing
+	   without it: two loads of a pointer set at create). */
+	rthook_rt_enter();
+	(void)engine_process(&e->e, NULL, out, frames);
+	rthook_rt_leave();
+	return 0;
+}
+
+RTB_API int rtb_engine_poll(struct rtb_engine *e)
+{
+	int rc = 0;
+
+	engine_woken(&e->e);
+	if (engine_poll(&e->e) & ENGINE_EV_RECORD_STOPPED) {
+		snprintf(e->error, sizeof(e->error),
+		         "%s: the recording stopped: %s", e->e.cfg.record,
+		         disktap_error(&e->e.rec));
+		rc = -EIO;
+	}
+	int64_t now = (int64_t)netloop_now_ns();
+	for (struct rtb_receiver *r = e->receivers; r; r = r->next)
+		rtb_receiver__turn(r, now);
+	return rc;
+}
+
+RTB_API int rtb_engine_timeout_ms(const struct rtb_engine *e)
+{
+	int64_t due = engine_due_ns(&e->e);
+
+	for (const struct rtb_receiver *r = e->receivers; r; r = r->next) {
+		int64_t t = rtb_receiver__due(r);
+		due = t < due ? t : due;
+	}
+	if (due == INT64_MAX)
+		return -1;
+	int64_t ms = (due - (int64_t)netloop_now_ns() + 999999) / 1000000;
+	return ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+RTB_API int rtb_engine_fd(const struct rtb_engine *e)
+{
+	return engine_fd(&e->e);
+}
+
+RTB_API int rtb_engine_run(struct rtb_engine *e, int timeout_ms)
+{
+	int ms = rtb_engine_timeout_ms(e);
+	struct pollfd pfd = {.fd = engine_fd(&e->e), .events = POLLIN};
+
+	if (ms < 0 || (timeout_ms >= 0 && timeout_ms < ms))
+		ms = timeout_ms;
+	if (ms != 0)
+		(void)poll(&pfd, pfd.fd >= 0 ? 1 : 0, ms);
+	return rtb_engine_poll(e);
+}
+
+RTB_API int rtb_engine_stop(struct rtb_engine *e)
+{
+	int rc = engine_stop(&e->e);
+	if (rc < 0)
+		snprintf(e->error, sizeof(e->error), "%s", engine_error(&e->e));
+	else if (e->e.rec_open && e->e.rec_rc < 0) {
+		snprintf(e->error, sizeof(e->error), "%s: %s", e->e.cfg.record,
+		         disktap_error(&e->e.rec)[0] ? disktap_error(&e->e.rec)
+		                                     : strerror(-e->e.rec_rc));
+		rc = e->e.rec_rc;
+	}
+	return rc;
+}
+
+RTB_API void rtb_engine_destroy(struct rtb_engine *e)
+{
+	if (!e)
+		return;
+	(void)engine_stop(&e->e); /* nothing when stopped already */
+	while (e->receivers)
+		rtb_receiver_destroy(e->receivers);
+	engine_clear(&e->e);
+	free(e);
+}
+
+RTB_API void rtb_engine_stats(const struct rtb_engine *e,
+                              struct rtb_engine_stats *st)
+{
+	const struct mixer_stats *m = &e->e.st;
+
+	memset(st, 0, sizeof(*st));
+	st->frames = engine_frames(&e->e);
+	if (!e->e.stats_ready)
+		return;
+	if (!st->frames) /* no device: what the reports counted */
+		st->frames = m->frames;
+	st->sources = m->nsources;
+	st->out_peak = m->out_peak;
+	st->callback_max_us = m->cb_us_max;
+	st->callback_p99_us = m->cb_us_p99_all;
+	st->clipped = m->clipped;
+}
+
+RTB_API const char *rtb_engine_error(const struct rtb_engine *e)
+{
+	return e->error;
+}

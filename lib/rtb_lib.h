@@ -1,0 +1,65 @@
+/*
+ * rtb_lib: what the public library's modules share (private to lib/)
+ *
+ * The handles of include/rtbridge/ are thin shells over the runtime's own
+ * objects: an rtb_engine is the engine of `rtbridge play` and `recv`
+ * (bridge/app/engine.h); an rtb_receiver is the receive side of `rtbridge
+ * recv` (struct recv: its receiver, net thread and stream lifecycle,
+ * cmd_recv_streams.c) playing through that engine; an rtb_sender is the
+ * sender of `rtbridge send` (bridge/net/sender.h) with its file's
+ * read-ahead stream or its capture FIFO.
+ *
+ * Context: control thread, except where a function says otherwise.
+ */
+#ifndef RTB_LIB_RTB_LIB_H
+#define RTB_LIB_RTB_LIB_H
+
+#include <stdint.h>
+
+#include "bridge/app/cmd_recv_impl.h"
+#include "bridge/app/engine.h"
+#include <rtbridge/rtbridge.h>
+
+/* The public symbols; everything else in the library is hidden
+   (lib/librtbridge.map). */
+#define RTB_API __attribute__((visibility("default")))
+
+struct rtb_engine {
+	struct engine e;
+	struct rtb_receiver *receivers; /* made on it, newest first */
+	char error[512];
+};
+
+struct rtb_receiver {
+	struct recv p; /* the receive side of `rtbridge recv` */
+	struct recv_hooks hooks;
+	struct rtb_receiver_config cfg;
+	struct rtb_engine *eng;
+	struct rtb_receiver *next;
+	int64_t sweep_ns; /* the sweep's next turn */
+	bool sweeping;    /* the sweep has work */
+	int64_t stats_ns; /* on_stats next, CLOCK_MONOTONIC ns */
+	unsigned playing; /* streams between on_added and on_removed */
+	char dir[512];    /* record_dir, kept */
+	char fmt[16];     /* record_format, kept */
+};
+
+/*
+ * One turn of a receiver: new streams, the sweep, every stream's
+ * lifecycle (with its callbacks), on_stats when due
+ */
+void rtb_receiver__turn(struct rtb_receiver *r, int64_t now);
+
+/* When the receiver next wants a turn without being woken, CLOCK_MONOTONIC
+   ns (INT64_MAX: only when woken). */
+int64_t rtb_receiver__due(const struct rtb_receiver *r);
+
+/* One line into why (len bytes; why may be NULL). */
+void rtb__why(char *why, size_t len, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* The public codec kind as the runtime's (0: Opus). Return: the kind, or
+   -EINVAL for an unknown one. */
+int rtb__codec_kind(enum rtb_codec c);
+
+#endif

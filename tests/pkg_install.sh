@@ -1,0 +1,66 @@
+#!/bin/sh
+# pkg_install: what `cmake --install` installs, and the example built from
+# that tree with pkg-config alone
+#
+#   tests/pkg_install.sh BUILD_DIR SOURCE_DIR VERSION
+#
+# Installs the build into a temporary prefix, checks the program, the
+# manual page, the headers, the library (soname and version links) and
+# rtbridge.pc are there, that pkg-config reports the version, then builds
+# examples/rtb_play from the installed copy of its sources with the
+# installed Makefile (pkg-config only: no path into the source or build
+# tree), and runs it briefly headless (--no-play, no traffic: it starts,
+# listens and stops). Exit 77 (skipped) only when PortAudio's development
+# files, which the example needs, are missing.
+set -eu
+build=$1
+src=$2
+version=$3
+major=${version%%.*}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rtb-pkg.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+fail() {
+	echo "pkg_install: FAIL: $*" >&2
+	exit 1
+}
+
+pkg-config --exists portaudio-2.0 ||
+	{ echo "pkg_install: skipped: no portaudio-2.0.pc (portaudio19-dev)"; exit 77; }
+cmake --install "$build" --prefix "$tmp/usr" >"$tmp/install.log" ||
+	fail "cmake --install: $(tail -3 "$tmp/install.log")"
+libdir=$(dirname "$(find "$tmp/usr" -name "librtbridge.so.$version" | head -1)")
+[ -f "$libdir/librtbridge.so.$version" ] || fail "no librtbridge.so.$version"
+for f in bin/rtbridge share/man/man1/rtbridge.1 include/rtbridge/rtbridge.h \
+	include/rtbridge/engine.h include/rtbridge/receiver.h \
+	include/rtbridge/sender.h include/rtbridge/version.h \
+	share/rtbridge/examples/rtb_play.c share/rtbridge/examples/Makefile; do
+	[ -e "$tmp/usr/$f" ] || fail "not installed: $f"
+done
+[ "$(readlink "$libdir/librtbridge.so.$major")" = "librtbridge.so.$version" ] ||
+	fail "librtbridge.so.$major is not a link to librtbridge.so.$version"
+[ "$(readlink "$libdir/librtbridge.so")" = "librtbridge.so.$major" ] ||
+	fail "librtbridge.so is not a link to librtbridge.so.$major"
+soname=$(readelf -d "$libdir/librtbridge.so.$version" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+[ "$soname" = "librtbridge.so.$major" ] || fail "soname '$soname'"
+# Only the public API is exported.
+other=$(nm -D --defined-only "$libdir/librtbridge.so.$version" |
+	awk '$3 !~ /^rtb_/ && $3 != "RTBRIDGE_0"' | head -3)
+[ -z "$other" ] || fail "exports more than rtb_*: $other"
+
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+got=$(pkg-config --modversion rtbridge) || fail "pkg-config finds no rtbridge"
+[ "$got" = "$version" ] || fail "pkg-config says $got, not $version"
+case "$(pkg-config --cflags --libs rtbridge)" in
+*"$src"* | *"$build"*) fail "rtbridge.pc points into the source or build tree" ;;
+esac
+
+cp "$tmp/usr/share/rtbridge/examples/rtb_play.c" \
+	"$tmp/usr/share/rtbridge/examples/Makefile" "$tmp/"
+make -s -C "$tmp" CFLAGS="-O2 -Wall -Wextra -Werror" >"$tmp/make.log" 2>&1 ||
+	fail "the example does not build: $(cat "$tmp/make.log")"
+LD_LIBRARY_PATH="$libdir" "$tmp/rtb_play" --listen 127.0.0.1:0 --no-play \
+	--duration 0.5 >"$tmp/run.log" 2>&1 || fail "rtb_play: $(cat "$tmp/run.log")"
+grep -q "librtbridge $version" "$tmp/run.log" || fail "rtb_play: $(cat "$tmp/run.log")"
+grep -q "listening on port [1-9]" "$tmp/run.log" || fail "rtb_play: $(cat "$tmp/run.log")"
+echo "pkg_install: ok (installed to $tmp/usr, example built with pkg-config and run)"
