@@ -8,10 +8,10 @@
 # the base image $base (debian:bookworm-slim) from a debootstrap minbase
 # tarball cached in $cache when it is missing, so no registry is needed.
 #
-# The caller sets: work (a scratch directory), cache, base, dockerd_run,
-# and defines log and verdict; these set engine, run_opts, compose and
-# dockerd_pid.
-# shellcheck shell=bash disable=SC2154 # variables the caller sets
+# The caller sets root (the repository), work (a scratch directory),
+# cache, base and dockerd_run, and defines log and verdict; these set
+# engine, run_opts, compose and dockerd_pid.
+# shellcheck shell=bash disable=SC2154,SC2034 # the caller's variables
 
 # No engine can run: fail, or skip when the caller opted out.
 no_engine() {
@@ -202,4 +202,19 @@ ensure_base() {
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 		--change 'CMD ["bash"]' - "$base" <"$tarball" >"$work/import.log" 2>&1 ||
 		no_engine "$engine import failed: $(tail -n 1 "$work/import.log")"
+}
+
+# copy_context DIR: the build context, the repository's files (tracked and
+# new, not the ignored build trees) copied to DIR, so that nothing else is
+# sent to the engine.
+copy_context() {
+	local ctx=$1
+	mkdir -p "$ctx"
+	if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+		(cd "$root" && git ls-files -co --exclude-standard -z |
+			while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done |
+			tar --null -T - -cf -) | tar -C "$ctx" -xf -
+	else
+		tar -C "$root" --exclude='./build*' -cf - . | tar -C "$ctx" -xf -
+	fi
 }

@@ -69,18 +69,10 @@ compose_files=(-f "$here/compose.yaml")
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The build context: the repository's files (tracked and new, not the
-# ignored build trees), copied so that nothing else is sent to the engine.
+# The images: docker/Dockerfile's build and final stages.
 build_image() {
 	local ctx=$work/context
-	mkdir -p "$ctx"
-	if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
-		(cd "$root" && git ls-files -co --exclude-standard -z |
-			while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done |
-			tar --null -T - -cf -) | tar -C "$ctx" -xf -
-	else
-		tar -C "$root" --exclude='./build*' -cf - . | tar -C "$ctx" -xf -
-	fi
+	copy_context "$ctx"
 	log "building $image (docker/Dockerfile, base $base)"
 	# The build stage is tagged too ($image-build), so that its cached
 	# layers (the apt-get of the compiler) outlive the pruning below.

@@ -8,7 +8,9 @@
 #   4. a bounded libFuzzer run of the packet parsers and the jitter buffer;
 #   5. the Docker loopback scenarios (docker/loopback-test.sh; it installs
 #      and starts a container engine when root and none runs;
-#      RTB_SKIP_DOCKER=1 skips it, printed, where no engine can run).
+#      RTB_SKIP_DOCKER=1 skips it, printed, where no engine can run);
+#   6. the Debian package on a fresh Debian 12 container, with the example
+#      built there against it (docker/pkg-test.sh; same engine rules).
 # Exits non-zero when anything fails. Set RTB_TEST_QUICK=1 to run step 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,5 +52,8 @@ fi
 
 step "Docker loopback scenarios"
 docker/loopback-test.sh
+
+step "Debian package on Debian 12 (Docker)"
+docker/pkg-test.sh
 
 step "all tests passed"
