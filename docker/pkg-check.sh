@@ -62,7 +62,7 @@ if [ "$send_rc" -ne 0 ]; then
 	verdict "FAIL send: rtbridge send exited $send_rc: $(tail -n 1 "$work/send.log")"
 elif [ "$play_rc" -ne 0 ]; then
 	verdict "FAIL receive: rtb_play exited $play_rc"
-elif ! grep -q ': playing$' "$work/play.log" || ! grep -q ': gone$' "$work/play.log"; then
+elif ! grep -q ': playing$' "$work/play.log" || ! grep -q ': gone after' "$work/play.log"; then
 	verdict "FAIL receive: the stream did not come and go"
 else
 	verdict "PASS receive: $(grep -c 'received' "$work/play.log") reports," \

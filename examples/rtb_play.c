@@ -119,12 +119,16 @@ static void on_added(void *arg, struct rtb_receiver *r,
 }
 
 static void on_removed(void *arg, struct rtb_receiver *r,
-                       const struct rtb_stream_info *s)
+                       const struct rtb_stream_info *s,
+                       const struct rtb_stream_stats *st)
 {
 	struct play *p = arg;
 	(void)r;
 	p->removed++;
-	printf("stream %08x from %s: gone\n", (unsigned)s->ssrc, s->from);
+	printf("stream %08x from %s: gone after %llu packets, %llu lost, "
+	       "%llu late\n",
+	       (unsigned)s->ssrc, s->from, (unsigned long long)st->received,
+	       (unsigned long long)st->lost, (unsigned long long)st->late);
 	fflush(stdout);
 }
 

@@ -86,8 +86,12 @@ static void rtb_receiver__closed(void *arg, struct recv_stream *s)
 
 	r->playing--;
 	if (r->cfg.on_removed) {
+		struct rtb_stream_stats st;
+		/* Neither thread holds it: the audio side's own figures are
+		   final, and read directly. */
 		rtb_receiver__info(s, &info);
-		r->cfg.on_removed(r->cfg.arg, r, &info);
+		rtb_receiver__stats(&s->ns.st, &st);
+		r->cfg.on_removed(r->cfg.arg, r, &info, &st);
 	}
 }
 

@@ -141,9 +141,10 @@ static int rtb_sender__open_file(struct rtb_sender *t, const char *path,
 	return 0;
 }
 
-RTB_API int rtb_sender_create_file(const struct rtb_sender_config *cfg,
-                                   const char *path, struct rtb_sender **out,
-                                   char *why, size_t len)
+/* A sender of a file (path), or of pushed frames (path NULL). */
+static int rtb_sender__create(const struct rtb_sender_config *cfg,
+                              const char *path, struct rtb_sender **out,
+                              char *why, size_t len)
 {
 	struct rtb_sender *t = calloc(1, sizeof(*t));
 	int rc = -ENOMEM;
@@ -153,34 +154,11 @@ RTB_API int rtb_sender_create_file(const struct rtb_sender_config *cfg,
 		rtb__why(why, len, "sender: %s", strerror(ENOMEM));
 		return rc;
 	}
+	t->pushing = path == NULL;
 	rc = rtb_sender__init(t, cfg, why, len);
-	if (rc == 0)
+	if (rc == 0 && path) {
 		rc = rtb_sender__open_file(t, path, cfg->loop, why, len);
-	if (rc == 0)
-		rc = rtb_sender__start(t, why, len);
-	if (rc < 0) {
-		rtb_sender_destroy(t);
-		return rc;
-	}
-	*out = t;
-	return 0;
-}
-
-RTB_API int rtb_sender_create_push(const struct rtb_sender_config *cfg,
-                                   struct rtb_sender **out, char *why,
-                                   size_t len)
-{
-	struct rtb_sender *t = calloc(1, sizeof(*t));
-	int rc = -ENOMEM;
-
-	*out = NULL;
-	if (!t) {
-		rtb__why(why, len, "sender: %s", strerror(ENOMEM));
-		return rc;
-	}
-	t->pushing = true;
-	rc = rtb_sender__init(t, cfg, why, len);
-	if (rc == 0) {
+	} else if (rc == 0) {
 		rc = sender_capture_init(&t->cap, RTB_SENDER_BLOCKS,
 		                         RTB_SENDER_BLOCK_FRAMES,
 		                         t->s.opts.codec.channels);
@@ -195,6 +173,25 @@ RTB_API int rtb_sender_create_push(const struct rtb_sender_config *cfg,
 	}
 	*out = t;
 	return 0;
+}
+
+RTB_API int rtb_sender_create_file(const struct rtb_sender_config *cfg,
+                                   const char *path, struct rtb_sender **out,
+                                   char *why, size_t len)
+{
+	if (!path) {
+		*out = NULL;
+		rtb__why(why, len, "no file to send");
+		return -EINVAL;
+	}
+	return rtb_sender__create(cfg, path, out, why, len);
+}
+
+RTB_API int rtb_sender_create_push(const struct rtb_sender_config *cfg,
+                                   struct rtb_sender **out, char *why,
+                                   size_t len)
+{
+	return rtb_sender__create(cfg, NULL, out, why, len);
 }
 
 RTB_API size_t rtb_sender_push(struct rtb_sender *s, const float *frames,

@@ -132,6 +132,7 @@ struct seen {
 	uint32_t ssrc;
 	uint64_t id;
 	int snap_rc; /* a snapshot's result in on_removed */
+	uint64_t final_received, last_received; /* on_removed, on_stats */
 	char from[64];
 };
 
@@ -147,11 +148,13 @@ static void on_added(void *arg, struct rtb_receiver *r,
 }
 
 static void on_removed(void *arg, struct rtb_receiver *r,
-                       const struct rtb_stream_info *s)
+                       const struct rtb_stream_info *s,
+                       const struct rtb_stream_stats *fin)
 {
 	struct seen *x = arg;
 	struct rtb_stream_stats st;
 	x->removed++;
+	x->final_received = fin->received;
 	/* Gone from the snapshots once it left. */
 	x->snap_rc = rtb_receiver_stream_stats(r, s->id, &st);
 }
@@ -162,8 +165,10 @@ static void on_stats(void *arg, struct rtb_receiver *r,
 {
 	struct seen *x = arg;
 	(void)r;
-	if (s->id == x->id && st->received > 0)
+	if (s->id == x->id && st->received > 0) {
 		x->stats++;
+		x->last_received = st->received;
+	}
 }
 
 /* Sleep until *t + 10 ms (an audio callback's period), and step *t. */
@@ -268,6 +273,9 @@ Test(rtb_api, pushed_stream_appears_plays_and_leaves)
 	RTCHECK_ASSERT_ZERO();
 	cr_assert_eq(seen.removed, 1, "the stream never left");
 	cr_assert_eq(seen.snap_rc, -ENOENT);
+	/* Its final figures: at least what it had when last reported. */
+	cr_assert_geq(seen.final_received, seen.last_received);
+	cr_assert_geq(seen.final_received, st.received);
 	cr_assert_eq(rtb_receiver_streams(r), 0);
 
 	rtb_receiver_destroy(r);

@@ -88,12 +88,12 @@ struct rtb_receiver_config {
 	                              (its own timeline, at its rate); NULL: no */
 	const char *record_format; /* wav, flac, ...; NULL: wav */
 	/* Callbacks (control thread, inside rtb_engine_poll); NULL: none. */
-	rtb_stream_fn *on_added;       /* a stream plays */
-	rtb_stream_fn *on_removed;     /* it left (its figures are final) */
-	rtb_stream_stats_fn *on_stats; /* every playing stream's figures,
-	                                  every stats_ms */
-	unsigned stats_ms;             /* 0: 1000 */
-	void *arg;                     /* passed to the callbacks */
+	rtb_stream_fn *on_added;         /* a stream plays */
+	rtb_stream_stats_fn *on_removed; /* it left: its final figures */
+	rtb_stream_stats_fn *on_stats;   /* every playing stream's figures,
+	                                    every stats_ms */
+	unsigned stats_ms;               /* 0: 1000 */
+	void *arg;                       /* passed to the callbacks */
 };
 
 /*
