@@ -1,21 +1,25 @@
 #!/bin/sh
-# pkg_install: what `cmake --install` installs, and the example built from
-# that tree with pkg-config alone
+# pkg_install: what `cmake --install` installs, or what the .deb holds, and
+# the example built from that tree with pkg-config alone
 #
-#   tests/pkg_install.sh BUILD_DIR SOURCE_DIR VERSION
+#   tests/pkg_install.sh BUILD_DIR SOURCE_DIR VERSION [install|deb]
 #
-# Installs the build into a temporary prefix, checks the program, the
-# manual page, the headers, the library (soname and version links) and
-# rtbridge.pc are there, that pkg-config reports the version, then builds
-# examples/rtb_play from the installed copy of its sources with the
-# installed Makefile (pkg-config only: no path into the source or build
-# tree), and runs it briefly headless (--no-play, no traffic: it starts,
-# listens and stops). Exit 77 (skipped) only when PortAudio's development
-# files, which the example needs, are missing.
+# install (the default): installs the build into a temporary prefix.
+# deb: makes the Debian package with cpack (into a temporary directory),
+# checks its name, version and declared dependencies, and unpacks it
+# (dpkg-deb -x) instead. Then, either way: checks the program, the manual
+# page, the headers, the library (soname and version links, nothing but
+# rtb_* exported) and rtbridge.pc are there, that pkg-config reports the
+# version, builds examples/rtb_play from the installed copy of its sources
+# with the installed Makefile (pkg-config only: no path into the source or
+# build tree), and runs it briefly headless (--no-play, no traffic: it
+# starts, listens and stops). Exit 77 (skipped) only when PortAudio's
+# development files, which the example needs, are missing.
 set -eu
 build=$1
 src=$2
 version=$3
+mode=${4:-install}
 major=${version%%.*}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rtb-pkg.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -27,8 +31,20 @@ fail() {
 
 pkg-config --exists portaudio-2.0 ||
 	{ echo "pkg_install: skipped: no portaudio-2.0.pc (portaudio19-dev)"; exit 77; }
-cmake --install "$build" --prefix "$tmp/usr" >"$tmp/install.log" ||
-	fail "cmake --install: $(tail -3 "$tmp/install.log")"
+if [ "$mode" = deb ]; then
+	cpack -G DEB -B "$tmp/deb" --config "$build/CPackConfig.cmake" >"$tmp/cpack.log" 2>&1 ||
+		fail "cpack: $(tail -3 "$tmp/cpack.log")"
+	deb=$(find "$tmp/deb" -maxdepth 1 -name "rtbridge_${version}_*.deb" | head -1)
+	[ -n "$deb" ] || fail "no rtbridge_${version}_*.deb: $(ls "$tmp/deb")"
+	[ "$(dpkg-deb -f "$deb" Version)" = "$version" ] || fail "$deb: version"
+	for dep in libuv1 libopus0 libsndfile1 libsamplerate0 libportaudio2 libsrtp2-1; do
+		dpkg-deb -f "$deb" Depends | grep -q "$dep" || fail "$deb: no Depends on $dep"
+	done
+	dpkg-deb -x "$deb" "$tmp"
+else
+	cmake --install "$build" --prefix "$tmp/usr" >"$tmp/install.log" ||
+		fail "cmake --install: $(tail -3 "$tmp/install.log")"
+fi
 libdir=$(dirname "$(find "$tmp/usr" -name "librtbridge.so.$version" | head -1)")
 [ -f "$libdir/librtbridge.so.$version" ] || fail "no librtbridge.so.$version"
 for f in bin/rtbridge share/man/man1/rtbridge.1 include/rtbridge/rtbridge.h \
@@ -63,4 +79,4 @@ LD_LIBRARY_PATH="$libdir" "$tmp/rtb_play" --listen 127.0.0.1:0 --no-play \
 	--duration 0.5 >"$tmp/run.log" 2>&1 || fail "rtb_play: $(cat "$tmp/run.log")"
 grep -q "librtbridge $version" "$tmp/run.log" || fail "rtb_play: $(cat "$tmp/run.log")"
 grep -q "listening on port [1-9]" "$tmp/run.log" || fail "rtb_play: $(cat "$tmp/run.log")"
-echo "pkg_install: ok (installed to $tmp/usr, example built with pkg-config and run)"
+echo "pkg_install: ok ($mode: $tmp/usr, the example built with pkg-config and run)"
