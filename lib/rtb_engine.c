@@ -116,6 +116,9 @@ RTB_API int rtb_engine_start(struct rtb_engine *e)
 
 RTB_API int rtb_engine_process(struct rtb_engine *e, float *out, size_t frames)
 {
+	/* A device's engine has its own caller. */
+	if (e->e.cfg.clock != ENGINE_EXTERNAL || !out)
+		return -EINVAL;
 	/* Marks the caller as a real-time thread for the checker (nothing
 	   without it: two loads of a pointer set at create). */
 	rthook_rt_enter();

@@ -116,13 +116,19 @@ Test(rtb_api, process_is_real_time_safe_and_bad_settings_are_refused)
 	cr_assert_eq(rtb_engine_stop(e), 0, "%s", rtb_engine_error(e));
 	rtb_engine_destroy(e);
 
-	/* Receivers play at 48 kHz only. */
+	/* Receivers play at 48 kHz only; a device's engine is not the
+	   application's to process. */
 	ec.rate = 44100;
 	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
 	             why);
 	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)),
 	             -EINVAL);
 	cr_assert(strstr(why, "44100"), "%s", why);
+	rtb_engine_destroy(e);
+	ec = (struct rtb_engine_config){.clock = RTB_CLOCK_VIRTUAL};
+	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
+	             why);
+	cr_assert_eq(rtb_engine_process(e, out, PERIOD), -EINVAL);
 	rtb_engine_destroy(e);
 }
 

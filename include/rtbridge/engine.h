@@ -84,7 +84,7 @@ int rtb_engine_start(struct rtb_engine *e);
  * For RTB_CLOCK_EXTERNAL only, at a steady rate: the receivers' streams
  * follow the rate at which it is called.
  *
- * Return: 0
+ * Return: 0, or -EINVAL (not RTB_CLOCK_EXTERNAL, or out is NULL)
  * Context: audio thread (one at a time), real-time safe
  */
 int rtb_engine_process(struct rtb_engine *e, float *out, size_t frames);
