@@ -18,7 +18,11 @@
  * receiver.
  *
  * A stream that cannot be set up (memory, or its recording) is refused
- * and counted; one line on stderr says why, once per kind of failure.
+ * and counted. The receive side is the one of `rtbridge recv`, and says
+ * what goes wrong as it does, one line on stderr prefixed "rtbridge
+ * recv:" (a port that cannot be bound, a stream that cannot be set up or
+ * recorded, once per kind of failure), besides the `why` and the return
+ * codes below.
  */
 #ifndef RTBRIDGE_RECEIVER_H
 #define RTBRIDGE_RECEIVER_H
