@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libopus-dev
 	libsndfile1-dev libsamplerate0-dev portaudio19-dev libcriterion-dev
 	libsrtp2-dev)
-test_pkgs=(libck-dev clang libclang-rt-14-dev jackd2 libasound2-plugins
+test_pkgs=(file libck-dev clang libclang-rt-14-dev jackd2 libasound2-plugins
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 	gstreamer1.0-plugins-bad ffmpeg sox python3-numpy iproute2 valgrind
 	libspeexdsp-dev libsoxr-dev pipewire pipewire-bin
