@@ -12,7 +12,8 @@ Usage: recv_flood.py RTBRIDGE JUNKGEN GENSIGNAL WAVCMP flood|churn
          SSRCs. The real stream's recording is bit-exact from its first
          packet, it is the only file (no one-packet SSRC became a stream),
          the junk is counted (malformed, probation_failed), every datagram
-         is counted once, and the audio callback stays below the period.
+         is counted once, and the audio callback's p99 stays below a
+         quarter period and its maximum below two (see common_checks).
   churn  --ssrcs N senders in turn (default 60: a CI run of ~25 s; 300 is
          the full 90 s version): a new SSRC every 0.3 s, each a separate
          `rtbridge send` of 50 packets of 5 ms. Each sender leaves one
@@ -20,7 +21,8 @@ Usage: recv_flood.py RTBRIDGE JUNKGEN GENSIGNAL WAVCMP flood|churn
          alive (all closed) after the first 10 s and at the end differs
          by at most 1 MB; its open fds and threads come back to where they
          were once the streams are gone (and stay bounded meanwhile); the
-         callback's maximum stays below the period; every stream closes.
+         callback's p99 and maximum stay bounded (as for flood); every
+         stream closes.
 
 With --rtcheck the receiver runs under LD_PRELOAD=librtcheck and
 rt_violations must be 0. The wall-clock and memory bounds (callback
@@ -148,12 +150,24 @@ def common_checks(a, s):
     total = sum(s[k] for k in buckets)
     check(total == s["datagrams"] and s["held"] == 0,
           f"every datagram counted once ({total} of {s['datagrams']})")
-    msg = (f"callback max {s['callback_max_us']:.0f} us < period "
-           f"{PERIOD_US:.0f} us (p99 {s['callback_p99_us']:.0f} us)")
+    # The callback's work is its p99: a callback that did work per SSRC
+    # ever seen, or per slot, would move all of it. Its maximum is one
+    # callback, and on a shared VM one callback now and then is preempted
+    # (the vCPU, not the callback's work): loaded CI runs saw 2974 and
+    # 3035 us against the 2667 us period with p99 66-111 us, and clean
+    # runs of bench_flood range from 88 to 2833 us. So CI holds the
+    # maximum to two periods (a gross regression) and says whether it
+    # stayed below one; the figure (below one period) is measured
+    # on a quiet machine with --ssrcs 300.
+    mx, p99 = s["callback_max_us"], s["callback_p99_us"]
+    msg = (f"callback max {mx:.0f} us, p99 {p99:.0f} us; period "
+           f"{PERIOD_US:.0f} us")
+    print(("info: " if mx < PERIOD_US else "info: above the period: ") + msg)
     if a.strict:
-        check(s["callback_max_us"] < PERIOD_US, msg)
-    else:
-        print("info: " + msg)
+        check(p99 < PERIOD_US / 4, f"callback p99 {p99:.0f} us < a quarter "
+              f"period ({PERIOD_US / 4:.0f} us)")
+        check(mx < 2 * PERIOD_US, f"callback max {mx:.0f} us < two periods "
+              f"({2 * PERIOD_US:.0f} us)")
     if a.rtcheck:
         check(s["rt_violations"] == 0,
               f"rt_violations {s['rt_violations']} under librtcheck")
