@@ -54,6 +54,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import rtbproc  # noqa: E402  (stop)
 import send_wavcmp  # noqa: E402  (gen, read, lag_of)
 
 RATE = 48000
@@ -146,16 +148,8 @@ def port_taken(port):
 
 
 def stop(proc, sig=signal.SIGINT, wait_s=5.0):
-    """Signal a process and wait for it (bounded); True if it exited."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    try:
-        proc.wait(timeout=wait_s)
-        return True
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return False
+    """rtbproc.stop with this harness's shorter default wait."""
+    return rtbproc.stop(proc, sig, wait_s)
 
 
 def start_relay(relay, to_port, seed, args, log):
