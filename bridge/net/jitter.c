@@ -479,8 +479,51 @@ static int jitter_drop(struct jitter *j, struct packet *p, int verdict)
 	return verdict;
 }
 
+/*
+ * A packet restored from a redundant copy (PACKET_RECOVERED): taken only
+ * into an empty slot still ahead of playout, and never measured (it
+ * arrived with a later packet: its transit says nothing of the network's,
+ * and a target raised for it would add the latency RED must not). The
+ * net thread sends one only for a number it has not seen, but the
+ * original may still have come first (reordering): then it is dropped
+ * here as a copy. Not counted as received; counted as recovered when it
+ * plays.
+ */
+static int jitter_insert_recovered(struct jitter *j, struct packet *p)
+{
+	uint64_t seq = p->ext_seq;
+	struct jitter_slot *s = &j->slots[seq & j->mask];
+
+	if (j->state == JITTER_IDLE || seq < j->next_seq ||
+	    seq >= j->next_seq + j->mask + 1 ||
+	    (jitter_slot_state(j, s) == JITTER_SLOT_HELD && s->seq == seq)) {
+		j->release(j->arg, p);
+		return JITTER_DROPPED;
+	}
+	int64_t ts = j->last_ts + rtp_ts_diff(p->rtp_ts, j->last_ts32);
+	int64_t transit = (int64_t)p->arrival_ns - jitter_media_ns(j, ts);
+	int64_t off =
+	        transit -
+	        (int64_t)llround(clockfit_at(&j->fit, (int64_t)p->arrival_ns));
+	if (off > (int64_t)j->cfg.resync_ms * 1000000 ||
+	    off < -(int64_t)j->cfg.resync_ms * 1000000 ||
+	    jitter_slot_state(j, s) == JITTER_SLOT_HELD)
+		return jitter_drop(j, p, JITTER_DROPPED);
+	s->pkt = p;
+	s->seq = seq;
+	s->ts = ts;
+	s->state = JITTER_SLOT_HELD;
+	s->epoch = j->epoch;
+	j->held++;
+	if (seq > j->high_seq)
+		j->high_seq = seq;
+	return JITTER_BUFFERED;
+}
+
 int jitter_insert(struct jitter *j, struct packet *p)
 {
+	if (p->flags & PACKET_RECOVERED)
+		return jitter_insert_recovered(j, p);
 	j->st.received++;
 	if (j->state == JITTER_IDLE) {
 		jitter_start(j, p);
@@ -685,6 +728,8 @@ int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
 		out->kind = JITTER_PACKET;
 		out->pkt = s->pkt;
 		out->ticks = frame;
+		if (s->pkt->flags & PACKET_RECOVERED)
+			j->st.recovered++;
 		out->restart = j->fresh;
 		j->fresh = false;
 		s->pkt = NULL;
