@@ -9,8 +9,8 @@
  * authentication and replay (when a key is set: a forged or replayed
  * packet never reaches a stream, a probation slot or a held datagram),
  * the RTP header (rtp_parse), the payload type (the configured one, or
- * the RED one: a RED datagram counts as its primary packet, for
- * probation as for everything else); bad ones are counted and dropped. Then the
+ * the RED one: a RED datagram counts as its primary packet, for probation
+ * as for everything else); bad ones are counted and dropped. Then the
  * entry of its SSRC decides, in one of these states:
  *
  *   PROBATION  a new SSRC (RFC 3550 A.1): it needs min_sequential
@@ -98,14 +98,9 @@
 struct receiver_opts {
 	struct sockaddr_storage listen; /* address and port to bind */
 	int pt;                         /* accepted payload type, 0..127 */
-	/* RFC 2198 redundant audio: datagrams of payload type red_pt (not
-	   pt) are accepted too, as packets of their stream (its netstream
-	   splits them: netstream_config.red); false: only pt. */
-	bool red;
-	uint8_t red_pt;
-	unsigned max_streams;         /* 1..RECEIVER_MAX_STREAMS */
-	size_t max_datagram;          /* bytes; 0: PACKET_DEFAULT_BYTES */
-	const struct addr_net *allow; /* copied; NULL/0: anyone */
+	unsigned max_streams;           /* 1..RECEIVER_MAX_STREAMS */
+	size_t max_datagram;            /* bytes; 0: PACKET_DEFAULT_BYTES */
+	const struct addr_net *allow;   /* copied; NULL/0: anyone */
 	size_t nallow;
 	int rcvbuf; /* SO_RCVBUF bytes; 0: system default */
 	/* Packets in sequence that validate a new source (RFC 3550
@@ -126,6 +121,11 @@ struct receiver_opts {
 	   RTP. The caller's (srtpctx_init_rx with max_datagram); the net
 	   thread uses it until receiver_close returns. */
 	struct srtpctx *srtp;
+	/* RFC 2198 redundant audio: datagrams of payload type red_pt (not
+	   pt) are accepted too, as packets of their stream (its netstream
+	   splits them: netstream_config.red); false: only pt. */
+	bool red;
+	uint8_t red_pt;
 };
 
 /* A new stream (a source passed probation), net -> control. */
