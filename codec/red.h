@@ -33,10 +33,14 @@
 #define RED_LAST_BYTES    1      /* the primary's header */
 #define RED_TS_OFFSET_MAX 0x3fff /* ticks: 14 bits */
 #define RED_BLOCK_LEN_MAX 0x3ff  /* bytes: 10 bits */
-#define RED_MAX_DISTANCE  3      /* redundant blocks rtbridge sends */
-#define RED_MAX_BLOCKS                                                         \
-	16 /* blocks a parsed payload may hold,                                \
-	      the primary included */
+#define RED_MAX_DISTANCE  3      /* copies per packet rtbridge sends */
+/* Blocks a parsed payload may hold, the primary included. */
+#define RED_MAX_BLOCKS 16
+/* Bytes RED adds at most to a packet rtbridge sends: RED_MAX_DISTANCE
+   copies of the longest block, their headers, the primary's header. */
+#define RED_MAX_OVERHEAD                                                       \
+	(RED_MAX_DISTANCE * (RED_HEADER_BYTES + RED_BLOCK_LEN_MAX) +           \
+	 RED_LAST_BYTES)
 
 struct red_block {
 	uint8_t pt;         /* payload type of the block, 0..127 */
