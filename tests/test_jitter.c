@@ -49,17 +49,21 @@ static void teardown(void)
 
 TestSuite(jitter, .init = setup, .fini = teardown, .timeout = 30);
 
-/* Packet i of a stream: seq 1000 + i, ts 5000 + 240 i, sent at i * 5 ms. */
-static struct packet *mk(unsigned i, uint64_t arrival_ns)
+/* Packet i of a stream in record p: seq 1000 + i, ts 5000 + 240 i, sent
+   at i * 5 ms. */
+static struct packet *fill(struct packet *p, unsigned i, uint64_t arrival_ns)
 {
-	struct packet *p = pk[i % NPKT];
-
 	memset(p, 0, sizeof(*p));
 	p->cap = 16;
 	p->ext_seq = 70000 + i;
 	p->rtp_ts = 5000u + FRAME * i;
 	p->arrival_ns = arrival_ns;
 	return p;
+}
+
+static struct packet *mk(unsigned i, uint64_t arrival_ns)
+{
+	return fill(pk[i % NPKT], i, arrival_ns);
 }
 
 static void init_fixed(unsigned ms)
@@ -424,23 +428,24 @@ Test(jitter, incremental_quantile_matches_a_full_pass)
    (a record of its own: the original may be held). */
 static struct packet *mk_recovered(unsigned i, uint64_t arrival_ns)
 {
-	struct packet *p = pk[(i + NPKT / 2) % NPKT];
+	struct packet *p = fill(pk[(i + NPKT / 2) % NPKT], i, arrival_ns);
 
-	memset(p, 0, sizeof(*p));
-	p->cap = 16;
-	p->ext_seq = 70000 + i;
-	p->rtp_ts = 5000u + FRAME * i;
-	p->arrival_ns = arrival_ns;
 	p->flags = PACKET_RECOVERED;
 	return p;
+}
+
+/* Packets 0..5 at 5 ms, 2 lost. */
+static void six_but_the_third(void)
+{
+	for (unsigned i = 0; i < 6; i++)
+		if (i != 2)
+			jitter_insert(&jb, mk(i, i * 5 * MS));
 }
 
 Test(jitter, recovered_packet_fills_an_empty_slot_ahead_of_playout)
 {
 	init_fixed(30);
-	for (unsigned i = 0; i < 6; i++)
-		if (i != 2)
-			jitter_insert(&jb, mk(i, i * 5 * MS));
+	six_but_the_third();
 	/* Packet 3 (15 ms) carried a copy of packet 2. */
 	cr_assert_eq(jitter_insert(&jb, mk_recovered(2, 15 * MS)),
 	             JITTER_BUFFERED);
@@ -462,9 +467,7 @@ Test(jitter, recovered_packet_fills_an_empty_slot_ahead_of_playout)
 Test(jitter, recovered_packet_too_late_or_already_held_is_dropped_silently)
 {
 	init_fixed(30);
-	for (unsigned i = 0; i < 6; i++)
-		if (i != 2)
-			jitter_insert(&jb, mk(i, i * 5 * MS));
+	six_but_the_third();
 	/* A copy of packet 1, which is held: dropped, not a duplicate. */
 	cr_assert_eq(jitter_insert(&jb, mk_recovered(1, 10 * MS)),
 	             JITTER_DROPPED);
@@ -507,8 +510,9 @@ Test(jitter, recovered_packets_do_not_raise_the_target)
 			   the next one, 5 ms later. */
 			if (i % 4 == 2) {
 				if (pass == 1)
-					jitter_insert(&jb, mk_recovered(
-					                           i, t + 5 * MS));
+					jitter_insert(
+					        &jb,
+					        mk_recovered(i, t + 5 * MS));
 			} else {
 				jitter_insert(&jb, mk(i, t));
 			}
@@ -520,8 +524,8 @@ Test(jitter, recovered_packets_do_not_raise_the_target)
 		jitter_clear(&jb);
 		memset(&jb, 0, sizeof(jb));
 	}
-	cr_log_info("target %.2f ms without copies, %.2f ms with",
-	            a.target_ms, b.target_ms);
+	cr_log_info("target %.2f ms without copies, %.2f ms with", a.target_ms,
+	            b.target_ms);
 	cr_assert_float_eq(a.target_ms, b.target_ms, 1e-9);
 	cr_assert_float_eq(a.spread_ms, b.spread_ms, 1e-9);
 	cr_assert_gt(a.lost, 0);

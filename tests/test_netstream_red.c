@@ -184,12 +184,10 @@ static void rx_setup(struct red_rx *x)
 		memset(x->pl[i], i + 1, sizeof(x->pl[i]));
 }
 
-/* Packet seq (timestamp 240 per packet) carrying copies of the nred
-   before it; blocks: their offsets in ticks (0: the usual). */
-static int rx_send(struct red_rx *x, uint16_t seq, int nred,
-                   const uint16_t *offsets, uint8_t block_pt)
+/* RED datagram seq (timestamp 240 per packet) of these copies. */
+static int rx_send_blocks(struct red_rx *x, uint16_t seq,
+                          const struct red_block *b, int nred)
 {
-	struct red_block b[RED_MAX_DISTANCE];
 	struct red_block pr = {.pt = 96, .data = x->pl[0], .len = 960};
 	uint8_t payload[4096], buf[4200];
 	struct rtp_header h = {.version = 2,
@@ -198,6 +196,20 @@ static int rx_send(struct red_rx *x, uint16_t seq, int nred,
 	                       .ts = 240u * seq,
 	                       .ssrc = 7};
 
+	int n = red_write(b, (size_t)nred, &pr, payload, sizeof(payload));
+	cr_assert_gt(n, 0);
+	n = rtp_write(&h, payload, (size_t)n, buf, sizeof(buf));
+	cr_assert_gt(n, 0);
+	return netstream_receive(&x->ns, buf, (size_t)n, 1000000ull * seq);
+}
+
+/* Packet seq carrying copies of the nred before it; offsets: the copies'
+   offsets in ticks (NULL: the usual). */
+static int rx_send(struct red_rx *x, uint16_t seq, int nred,
+                   const uint16_t *offsets, uint8_t block_pt)
+{
+	struct red_block b[RED_MAX_DISTANCE];
+
 	for (int i = 0; i < nred; i++)
 		b[i] = (struct red_block){
 		        .pt = block_pt,
@@ -205,11 +217,7 @@ static int rx_send(struct red_rx *x, uint16_t seq, int nred,
 		                             : (uint16_t)(240 * (nred - i)),
 		        .data = x->pl[i + 1],
 		        .len = 960};
-	int n = red_write(b, (size_t)nred, &pr, payload, sizeof(payload));
-	cr_assert_gt(n, 0);
-	n = rtp_write(&h, payload, (size_t)n, buf, sizeof(buf));
-	cr_assert_gt(n, 0);
-	return netstream_receive(&x->ns, buf, (size_t)n, 1000000ull * seq);
+	return rx_send_blocks(x, seq, b, nred);
 }
 
 /* Take what the ring holds: the sequence numbers, recovered ones negative. */
@@ -275,19 +283,9 @@ Test(netstream_red, blocks_that_cannot_be_placed_are_not_used)
 	cr_assert_eq(rx_take(&x, got, 16), 3);
 	cr_assert(got[0] == 103 && got[1] == 104 && got[2] == 105);
 	/* A PCM block that is not one packet long. */
-	x.pl[1][0] = 0;
 	struct red_block b = {
 	        .pt = 96, .ts_offset = 480, .data = x.pl[1], .len = 480};
-	struct red_block pr = {.pt = 96, .data = x.pl[0], .len = 960};
-	uint8_t payload[2048], buf[2100];
-	struct rtp_header h = {.version = 2,
-	                       .pt = 100,
-	                       .seq = 108,
-	                       .ts = 240u * 108,
-	                       .ssrc = 7};
-	int n = red_write(&b, 1, &pr, payload, sizeof(payload));
-	n = rtp_write(&h, payload, (size_t)n, buf, sizeof(buf));
-	cr_assert_eq(netstream_receive(&x.ns, buf, (size_t)n, 0), 0);
+	cr_assert_eq(rx_send_blocks(&x, 108, &b, 1), 0);
 	cr_assert_eq(rx_take(&x, got, 16), 1);
 	cr_assert_eq(got[0], 108);
 	netstream_clear(&x.ns);
