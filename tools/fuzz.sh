@@ -4,7 +4,8 @@
 # time. Configures a clang build in build-fuzz/ with -DRTB_FUZZ=ON, builds
 # only fuzz_rtp, and runs it on a scratch copy of the committed seed corpus
 # (tests/corpus/rtp), so the repository is never written to. Then runs the
-# jitter buffer / network source target (tests/fuzz_jitter.c) for the same
+# jitter buffer / network source target (tests/fuzz_jitter.c, RED copies
+# restoring records among them) for the same
 # time on a scratch corpus (build-fuzz/bridge/net/fuzz_jitter FILE re-runs
 # a crash), the receiver's datagram path (tests/fuzz_receiver.c: source
 # validation, probation, conflicts, takeovers, RFC 2198 RED datagrams
