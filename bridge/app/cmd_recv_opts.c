@@ -101,8 +101,8 @@ static const struct app_opt recv_opts__table[] = {
         APP_INT("--rate", RECV_OPT(rate_arg), 8000, 192000, "HZ",
                 "sample rate (default 48000)"),
         APP_STR("--sdp", RECV_OPT(sdp), "FILE",
-                "take port, codec, pt, rate, channels (and the SRTP\n"
-                "key of an a=crypto line) from an SDP file"),
+                "take port, codec, pt, rate, channels (and RED's pt,\n"
+                "the SRTP key of an a=crypto line) from an SDP file"),
         APP_OPT_SRTP_KEY(RECV_OPT(srtp_key_arg)),
         APP_OPT_SRTP_SUITE(RECV_OPT(srtp_suite)),
         APP_OPT_PLAY(RECV_OPT(play)),
@@ -167,10 +167,10 @@ static const struct app_opt recv_opts__table[] = {
                 "(source-specific multicast)"),
         APP_FN_OPTIONAL("--sap", recv_opts__sap, 0, "GROUP[:PORT]",
                         "take the stream from a SAP announcement (instead\n"
-                        "of --listen/--sdp): codec, rate, channels, pt,\n"
-                        "packet time, group and port from its SDP; dropped\n"
-                        "when the session is deleted or times out\n"
-                        "(repeatable; default groups 224.0.0.56,\n"
+                        "of --listen/--sdp): codec, rate, channels, pt\n"
+                        "(and RED's), packet time, group and port from its\n"
+                        "SDP; dropped when the session is deleted or times\n"
+                        "out (repeatable; default groups 224.0.0.56,\n"
                         "239.255.255.255, ff02::2:7ffe, ff05::2:7ffe)"),
         APP_STR("--session", RECV_OPT(session), "NAME",
                 "with --sap: follow only the session of this name"),
