@@ -98,7 +98,7 @@ struct netstream_config {
 	unsigned min_frame_us; /* shortest packet the buffer is sized for (0:
 	                          1 ms for PCM, 2.5 ms for Opus, or the
 	                          codec's frame if shorter) */
-	unsigned min_sequential;   /* rtpseq probation */
+	unsigned min_sequential; /* rtpseq probation */
 	/* RFC 2198 redundant audio: datagrams of payload type red_pt carry
 	   blocks of payload type pt (the primary, and copies of earlier
 	   packets); others are plain packets of type pt. false (the
@@ -140,16 +140,16 @@ struct netstream_stats {
 	                               packet's redundant copy (RFC 2198
 	                               RED) and played: not lost, not in
 	                               received */
-	uint64_t recovered;      /* frames restored from the next packet's
-	                            Opus in-band FEC (also in
-	                            concealed_frames) */
-	uint64_t frames_in;      /* frames decoded or concealed (all of them:
-	                            the playout position, codec rate) */
-	uint64_t recorded;       /* frames written to the record tap */
-	uint64_t frames_out;     /* frames pulled */
-	uint64_t rx_dropped;     /* net side: pool empty or ring full */
-	uint64_t rx_invalid;     /* net side: not RTP, too big, bad seq */
-	double jitter_ms;        /* RFC 3550 interarrival jitter */
+	uint64_t recovered;         /* frames restored from the next packet's
+	                               Opus in-band FEC (also in
+	                               concealed_frames) */
+	uint64_t frames_in;         /* frames decoded or concealed (all of them:
+	                               the playout position, codec rate) */
+	uint64_t recorded;          /* frames written to the record tap */
+	uint64_t frames_out;        /* frames pulled */
+	uint64_t rx_dropped;        /* net side: pool empty or ring full */
+	uint64_t rx_invalid;        /* net side: not RTP, too big, bad seq */
+	double jitter_ms;           /* RFC 3550 interarrival jitter */
 	double buffer_ms;  /* current playout delay: target_ms plus how late
 	                      playout runs on the schedule (both above the
 	                      minimum transit, not counting one pull period) */
@@ -336,12 +336,12 @@ void netstream_clear(struct netstream *s);
  * copy of a packet that arrived costs nothing more than this check: no
  * record, no ring message.
  *
- * Return: 0 queued; -ENOBUFS no free record or ring full (counted
- *         rx_dropped); -EALREADY a copy of a packet seen lately (counted
- *         with the duplicates); -EMSGSIZE, -EBADMSG, -EPROTONOSUPPORT, or
- *         rtpseq's -EAGAIN/-ERANGE (counted rx_invalid; with RED also a
- *         malformed RED payload or a primary of another payload type);
- *         the datagram is dropped
+ * Return: 0 queued (with RED: a copy of a packet seen lately that
+ *         restored another); -ENOBUFS no free record or ring full
+ *         (counted rx_dropped); -EALREADY a copy of a packet seen lately
+ *         (counted with the duplicates); -EMSGSIZE, -EBADMSG, -EPROTONOSUPPORT,
+ * or rtpseq's -EAGAIN/-ERANGE (counted rx_invalid; with RED also a malformed
+ * RED payload or a primary of another payload type); the datagram is dropped
  * Context: net thread, real-time safe
  */
 int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,

@@ -154,26 +154,26 @@ static bool netstream_red_len_ok(const struct netstream *s, size_t len)
 }
 
 /* Queue the redundant block b of the primary numbered ext, if its packet
-   is missing. */
-static void netstream_red_block(struct netstream *s, const struct red_block *b,
+   is missing. Return: whether it was queued. */
+static bool netstream_red_block(struct netstream *s, const struct red_block *b,
                                 const struct rtp_header *h, uint64_t ext,
                                 uint64_t arrival_ns)
 {
 	if (b->pt != s->cfg.pt || s->red_step == 0 ||
 	    b->ts_offset % s->red_step != 0)
-		return;
+		return false;
 	uint64_t k = b->ts_offset / s->red_step;
 	if (k == 0 || k > RED_MAX_BLOCKS || ext < k || ext - k < s->seen_lo ||
 	    !netstream_red_len_ok(s, b->len))
-		return;
+		return false;
 	uint64_t q = ext - k;
 	if (netstream_seen(s, q))
-		return; /* it came: the copy costs nothing more */
+		return false; /* it came: the copy costs nothing more */
 	struct packet *p = netstream_packet_get(s, b->len);
 	if (!p) {
 		netstream_unsee(s, q);
 		netstream_count(&s->rx_dropped);
-		return;
+		return false;
 	}
 	struct rtp_header rh = *h;
 	rh.ts = h->ts - b->ts_offset;
@@ -183,8 +183,11 @@ static void netstream_red_block(struct netstream *s, const struct red_block *b,
 	netstream_fill(p, &rh, b->data, b->len, arrival_ns);
 	p->ext_seq = q;
 	p->flags = PACKET_RECOVERED;
-	if (netstream_push(s, p) < 0)
+	if (netstream_push(s, p) < 0) {
 		netstream_unsee(s, q);
+		return false;
+	}
+	return true;
 }
 
 /* A RED datagram whose header h was parsed (payload: its payload). */
@@ -214,9 +217,11 @@ static int netstream_receive_red(struct netstream *s,
 		/* A copy, or a packet restored from a later one that
 		   overtook it: its own blocks may still be missing. */
 		netstream_count(&s->rx_duplicate);
+		bool any = false;
 		for (int i = 0; i + 1 < n; i++)
-			netstream_red_block(s, &b[i], h, ext, arrival_ns);
-		return -EALREADY;
+			any |= netstream_red_block(s, &b[i], h, ext,
+			                           arrival_ns);
+		return any ? 0 : -EALREADY;
 	}
 	/* The primary first: a stream starts on a packet of its own. */
 	struct packet *p = netstream_packet_get(s, b[n - 1].len);
