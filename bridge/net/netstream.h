@@ -98,19 +98,19 @@ struct netstream_config {
 	unsigned min_frame_us; /* shortest packet the buffer is sized for (0:
 	                          1 ms for PCM, 2.5 ms for Opus, or the
 	                          codec's frame if shorter) */
-	unsigned min_sequential; /* rtpseq probation */
-	/* RFC 2198 redundant audio: datagrams of payload type red_pt carry
-	   blocks of payload type pt (the primary, and copies of earlier
-	   packets); others are plain packets of type pt. false (the
-	   default): every datagram is a plain packet. */
-	bool red;
-	uint8_t red_pt, pt;
+	unsigned min_sequential;   /* rtpseq probation */
 	netstream_clock_fn *clock; /* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
 	/* The media clock of jitter.sync_ms (ns, on the same clock every
 	   receiver reads: the system's); NULL: CLOCK_REALTIME. Called with
 	   clock_arg. */
 	netstream_clock_fn *media_clock;
+	/* RFC 2198 redundant audio: datagrams of payload type red_pt carry
+	   blocks of payload type pt (the primary, and copies of earlier
+	   packets); others are plain packets of type pt. false (the
+	   default): every datagram is a plain packet. */
+	bool red;
+	uint8_t red_pt, pt;
 };
 
 struct netstream_stats {
@@ -136,20 +136,16 @@ struct netstream_stats {
 	uint64_t decode_errors;  /* payloads the decoder refused */
 	uint64_t inserted;       /* frames of concealment inserted to grow
 	                            (also in concealed_frames) */
-	uint64_t recovered_packets; /* lost packets restored from a later
-	                               packet's redundant copy (RFC 2198
-	                               RED) and played: not lost, not in
-	                               received */
-	uint64_t recovered;         /* frames restored from the next packet's
-	                               Opus in-band FEC (also in
-	                               concealed_frames) */
-	uint64_t frames_in;         /* frames decoded or concealed (all of them:
-	                               the playout position, codec rate) */
-	uint64_t recorded;          /* frames written to the record tap */
-	uint64_t frames_out;        /* frames pulled */
-	uint64_t rx_dropped;        /* net side: pool empty or ring full */
-	uint64_t rx_invalid;        /* net side: not RTP, too big, bad seq */
-	double jitter_ms;           /* RFC 3550 interarrival jitter */
+	uint64_t recovered;      /* frames restored from the next packet's
+	                            Opus in-band FEC (also in
+	                            concealed_frames) */
+	uint64_t frames_in;      /* frames decoded or concealed (all of them:
+	                            the playout position, codec rate) */
+	uint64_t recorded;       /* frames written to the record tap */
+	uint64_t frames_out;     /* frames pulled */
+	uint64_t rx_dropped;     /* net side: pool empty or ring full */
+	uint64_t rx_invalid;     /* net side: not RTP, too big, bad seq */
+	double jitter_ms;        /* RFC 3550 interarrival jitter */
 	double buffer_ms;  /* current playout delay: target_ms plus how late
 	                      playout runs on the schedule (both above the
 	                      minimum transit, not counting one pull period) */
@@ -160,6 +156,9 @@ struct netstream_stats {
 	double sender_ppm; /* its parts: the sender's clock against the */
 	double device_ppm; /* local one, and the consumer's (+ = fast) */
 	double ratio;      /* input frames consumed per output frame */
+	/* Lost packets restored from a later packet's redundant copy (RFC
+	   2198 RED) and played: not lost, not in received. */
+	uint64_t recovered_packets;
 };
 
 #define NETSTREAM_STATS_WORDS (sizeof(struct netstream_stats) / 8)
@@ -336,12 +335,13 @@ void netstream_clear(struct netstream *s);
  * copy of a packet that arrived costs nothing more than this check: no
  * record, no ring message.
  *
- * Return: 0 queued (with RED: a copy of a packet seen lately that
- *         restored another); -ENOBUFS no free record or ring full
+ * Return: 0 queued (with RED: also a copy of a packet seen lately whose
+ *         copies restored another); -ENOBUFS no free record or ring full
  *         (counted rx_dropped); -EALREADY a copy of a packet seen lately
- *         (counted with the duplicates); -EMSGSIZE, -EBADMSG, -EPROTONOSUPPORT,
- * or rtpseq's -EAGAIN/-ERANGE (counted rx_invalid; with RED also a malformed
- * RED payload or a primary of another payload type); the datagram is dropped
+ *         (counted with the duplicates); -EMSGSIZE, -EBADMSG,
+ *         -EPROTONOSUPPORT, or rtpseq's -EAGAIN/-ERANGE (counted
+ *         rx_invalid; with RED also a malformed RED payload or a primary
+ *         of another payload type); the datagram is dropped
  * Context: net thread, real-time safe
  */
 int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
