@@ -54,6 +54,7 @@ static void rtb_receiver__stats(const struct netstream_stats *n,
 	        .buffer_ms = n->buffer_ms,
 	        .target_ms = n->target_ms,
 	        .drift_ppm = n->drift_ppm,
+	        .recovered = n->recovered_packets,
 	};
 }
 
@@ -182,6 +183,15 @@ static int rtb_receiver__opts(struct rtb_receiver *r, char *why, size_t len)
 		return -EINVAL;
 	}
 	o->pt = c->pt ? c->pt : 96;
+	if (c->red_pt < 0 || c->red_pt > 127 ||
+	    (c->red_pt && c->red_pt == o->pt)) {
+		rtb__why(why, len,
+		         "RED payload type %d is not 1..127 or is the stream's",
+		         c->red_pt);
+		return -EINVAL;
+	}
+	o->red = c->red_pt != 0;
+	o->red_pt = c->red_pt;
 	o->latency_auto = c->latency_ms == 0;
 	o->latency_ms = c->latency_ms;
 	o->timeout_s = c->timeout_s > 0 ? c->timeout_s : 2.0;

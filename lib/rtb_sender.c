@@ -51,6 +51,7 @@ static int rtb_sender__init(struct rtb_sender *t,
 	        .bitrate = c->bitrate ? c->bitrate : 128000,
 	        .channels = c->channels ? c->channels : 2,
 	        .rate = c->rate ? c->rate : 48000,
+	        .red_distance = c->red_distance,
 	};
 	struct sender_opts so;
 	char err[256];
@@ -80,6 +81,8 @@ static int rtb_sender__init(struct rtb_sender *t,
 	if (c->ssrc >= 0)
 		so.ssrc = (uint32_t)c->ssrc;
 	so.pt = c->pt ? c->pt : 96;
+	so.red_distance = c->red_distance;
+	so.red_pt = c->red_pt ? c->red_pt : SENDER_RED_PT;
 	if (c->duration_s > 0)
 		so.max_frames = (uint64_t)(c->duration_s * o.rate + 0.5);
 	rc = sender_init(&t->s, &so);

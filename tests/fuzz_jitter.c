@@ -7,7 +7,9 @@
  * clock. Opcodes (one byte, then arguments):
  *   0: a well-formed packet, relative to a running sequence number and
  *      timestamp: seq delta (int8), timestamp jitter (int16, ticks), arrival
- *      step (uint8, ms), payload frames (uint8, may be ragged), marker;
+ *      step (uint8, ms), payload frames (uint8, may be ragged), marker,
+ *      copies (0..3: sent as RFC 2198 RED, payload type 100, with copies
+ *      of as many packets before it, so restored records flow too);
  *   1: pull a block: size (uint8 * 4 frames), clock step follows the block;
  *   2: a raw datagram: length (uint8), then that many bytes;
  *   3: a sender restart: new sequence (uint16) and timestamp (uint32);
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include "bridge/net/netstream.h"
+#include "codec/red.h"
 #include "codec/rtp.h"
 #include "tests/fuzz_input.h"
 
@@ -39,10 +42,12 @@ static uint64_t fz_clock(void *arg)
 }
 
 static void fz_packet(struct netstream *s, uint16_t seq, uint32_t ts,
-                      unsigned frames, int marker, uint64_t arrival)
+                      unsigned frames, int marker, unsigned copies,
+                      uint64_t arrival)
 {
-	uint8_t buf[RTP_HEADER_MIN + 2 * 300];
-	uint8_t payload[2 * 300];
+	uint8_t buf[RTP_HEADER_MIN + 4 * (2 * 300 + RED_HEADER_BYTES)];
+	uint8_t payload[2 * 300], red[sizeof(buf)];
+	struct red_block b[RED_MAX_DISTANCE];
 	struct rtp_header h;
 
 	memset(&h, 0, sizeof(h));
@@ -56,7 +61,26 @@ static void fz_packet(struct netstream *s, uint16_t seq, uint32_t ts,
 		payload[i] = (uint8_t)(seq * 31u + i);
 	/* An odd byte count is a ragged L16 payload: the decoder refuses it. */
 	size_t len = 2 * (size_t)frames - (marker > 1 ? 1 : 0);
-	int n = rtp_write(&h, payload, len, buf, sizeof(buf));
+	const uint8_t *pl = payload;
+	if (copies && len > 0 && len <= sizeof(payload)) {
+		/* Copies of the packets before, as long as this one (their
+		   bytes do not matter, their placing does). */
+		struct red_block pr = {.pt = 96, .data = payload, .len = len};
+		for (unsigned k = 0; k < copies; k++)
+			b[k] = (struct red_block){
+			        .pt = 96,
+			        .ts_offset =
+			                (uint16_t)((copies - k) * FZ_FRAME),
+			        .data = payload,
+			        .len = len};
+		int w = red_write(b, copies, &pr, red, sizeof(red));
+		if (w < 0)
+			abort();
+		h.pt = 100;
+		pl = red;
+		len = (size_t)w;
+	}
+	int n = rtp_write(&h, pl, len, buf, sizeof(buf));
 	if (n > 0)
 		netstream_receive(s, buf, (size_t)n, arrival);
 }
@@ -77,6 +101,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.codec.frame_us = 5000;
 	cfg.jitter.max_ms = 200;
 	cfg.clock = fz_clock;
+	cfg.red = true;
+	cfg.red_pt = 100;
+	cfg.pt = 96;
 	fz_now = 0;
 	if (netstream_init(&s, &cfg) != 0)
 		abort();
@@ -90,9 +117,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			arrival += fz_byte(&in) * 1000000ull;
 			unsigned frames = fz_byte(&in) % 300;
 			int marker = (int)(fz_byte(&in) % 3);
+			unsigned copies = fz_byte(&in) % (RED_MAX_DISTANCE + 1);
 			ts = (uint32_t)(5000u + (uint32_t)seq * FZ_FRAME);
 			fz_packet(&s, seq, ts + (uint32_t)jit, frames, marker,
-			          arrival);
+			          copies, arrival);
 			break;
 		}
 		case 1: {

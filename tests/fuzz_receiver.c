@@ -11,7 +11,13 @@
  *      sender port (one of 3, uint8), sequence step (int8), arrival step
  *      (uint8 ms), payload bytes (uint8);
  *   1: a raw datagram: port (uint8), length (uint8), then that many bytes;
- *   2: take the new-stream records control would read.
+ *   2: take the new-stream records control would read;
+ *   3: an RFC 2198 RED datagram (the receiver and its streams take payload
+ *      type 100 as RED of 96): SSRC, port, sequence and arrival steps as
+ *      for 0, then a block count (0..3 copies) and for each copy its
+ *      timestamp offset (uint16, any: placed or not) and length (uint8),
+ *      then the primary's length.
+ * Plain datagrams (0, 1) go to the same RED-aware streams.
  * After every datagram each one must be counted exactly once (in a
  * counter, or held by the probation table), the probation table's
  * buffers must all be accounted for, and the streams' queues must hold
@@ -24,6 +30,7 @@
 #include <string.h>
 
 #include "bridge/net/receiver.h"
+#include "codec/red.h"
 #include "codec/rtp.h"
 #include "tests/fuzz_input.h"
 
@@ -50,7 +57,9 @@ static void fz_check(struct receiver *r, struct netstream *ns, size_t nns)
 	uint64_t queued = 0;
 	for (size_t k = 0; k < nns; k++)
 		queued += ring_count(&ns[k].ring);
-	if (queued > c.accepted)
+	/* A RED datagram queues its primary and at most a record per
+	   copy. */
+	if (queued > c.accepted * RED_MAX_BLOCKS)
 		abort();
 }
 
@@ -63,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct netstream ns[2];
 	struct netstream_config cfg;
 	uint16_t seq[6] = {0};
-	uint8_t buf[512], pay[256];
+	uint8_t buf[1600], pay[256], red[1400];
 	uint64_t now = 1000000000ull;
 
 	memset(&o, 0, sizeof(o));
@@ -71,12 +80,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.pt = 96;
 	o.max_streams = 1 + fz_byte(&in) % 4;
 	o.min_sequential = 1 + fz_byte(&in) % 3;
-	o.max_datagram = 300;
+	o.max_datagram = 1500;
+	o.red = true;
+	o.red_pt = 100;
 	if (receiver_init(&r, &o) < 0)
 		abort();
 	netstream_config_default(&cfg, CODEC_L16);
 	cfg.drift = false;
 	cfg.packets = 8;
+	cfg.red = true;
+	cfg.red_pt = 100;
+	cfg.pt = 96;
 	for (int k = 0; k < 2; k++) {
 		if (netstream_init(&ns[k], &cfg) < 0 ||
 		    receiver_give_spare(&r, &ns[k]) < 0)
@@ -84,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(pay, 0x55, sizeof(pay));
 	while (in.n) {
-		unsigned op = fz_byte(&in) % 3;
+		unsigned op = fz_byte(&in) % 4;
 		struct sockaddr_in from;
 		memset(&from, 0, sizeof(from));
 		from.sin_family = AF_INET;
@@ -95,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				;
 			continue;
 		}
-		if (op == 0) {
+		if (op == 0 || op == 3) {
 			unsigned si = fz_byte(&in) % 6;
 			from.sin_port =
 			        htons((uint16_t)(40000 + fz_byte(&in) % 3));
@@ -108,8 +122,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			h.ssrc = ssrcs[si];
 			h.seq = seq[si];
 			h.ts = (uint32_t)seq[si] * 240u;
-			int n = rtp_write(&h, pay, fz_byte(&in), buf,
-			                  sizeof(buf));
+			const uint8_t *pl = pay;
+			size_t plen = fz_byte(&in);
+			if (op == 3) {
+				struct red_block b[3];
+				unsigned nb = fz_byte(&in) % 4;
+				for (unsigned k = 0; k < nb; k++) {
+					unsigned off = fz_byte(&in) << 8;
+					off |= fz_byte(&in);
+					b[k] = (struct red_block){
+					        .pt = 96,
+					        .ts_offset =
+					                (uint16_t)(1 +
+					                           off % RED_TS_OFFSET_MAX),
+					        .data = pay,
+					        .len = 1 + fz_byte(&in)};
+				}
+				struct red_block pr = {
+				        .pt = 96, .data = pay, .len = 1 + plen};
+				int w = red_write(b, nb, &pr, red, sizeof(red));
+				if (w < 0)
+					abort();
+				h.pt = 100;
+				pl = red;
+				plen = (size_t)w;
+			}
+			int n = rtp_write(&h, pl, plen, buf, sizeof(buf));
 			if (n < 0)
 				abort();
 			receiver_datagram(&r, buf, (size_t)n,

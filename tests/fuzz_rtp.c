@@ -8,14 +8,19 @@
  * tracker is fed the packet's sequence number followed by every 16-bit word
  * of the input, so it sees arbitrary orders, jumps and wraps. The decoders
  * are created once (set-up allocates) and reset for every input, so a crash
- * reproduces from its input alone. Built only with -DRTB_FUZZ=ON (clang).
+ * reproduces from its input alone. The payload is also read as an RFC 2198
+ * RED payload: every block it yields must lie inside it, and writing the
+ * blocks again must give the same bytes. Built only with -DRTB_FUZZ=ON
+ * (clang).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "codec/codec.h"
 #include "codec/pcm.h"
+#include "codec/red.h"
 #include "codec/rtp.h"
 #include "codec/rtpseq.h"
 
@@ -43,6 +48,24 @@ static void fuzz_setup(void)
 	if (codec_decoder_init(&fuzz_l16, &cfg) != 0)
 		abort();
 	fuzz_ready = 1;
+}
+
+/* The payload as RED: blocks inside it, and rewritten byte for byte. */
+static void fuzz_red(const uint8_t *payload, size_t len)
+{
+	struct red_block b[RED_MAX_BLOCKS];
+	static uint8_t again[65536];
+
+	int n = red_parse(payload, len, b, RED_MAX_BLOCKS);
+	if (n < 0)
+		return;
+	for (int i = 0; i < n; i++)
+		if (b[i].len == 0 || b[i].data < payload ||
+		    b[i].data + b[i].len > payload + len)
+			abort();
+	int w = red_write(b, (size_t)n - 1, &b[n - 1], again, sizeof(again));
+	if (w != (int)len || memcmp(again, payload, len) != 0)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -82,6 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t l2;
 	if (rtp_parse(repack, (size_t)n, &h2, &p2, &l2) != 0 || l2 != len)
 		abort();
+
+	fuzz_red(payload, len);
 
 	static const int channels[] = {1, 2, 6};
 	for (int i = 0; i < 3; i++) {

@@ -33,6 +33,7 @@
 #include "bridge/net/netstream.h"
 #include "codec/codec.h"
 #include "codec/pcm.h"
+#include "codec/red.h"
 #include "codec/rtp.h"
 #include "tests/rtcheck_assert.h"
 #include "tools/relay/impair.h"
@@ -70,6 +71,17 @@ struct sim {
 	uint64_t stop_k;               /* the sender stops before this one */
 	uint64_t burst_k; /* packets before this one come with it, at once */
 	unsigned ts_div;  /* RTP clock = the codec's / ts_div (0: 1) */
+	/* Packets k >= drop_every with k % drop_every >= drop_every -
+	   drop_run never arrive (0: none): runs of drop_run losses. */
+	unsigned drop_every, drop_run;
+	uint64_t dropped; /* packets the network dropped */
+	/* RFC 2198 (sim_use_red): each packet also carries the payloads of
+	   the red packets before it, as payload type red_pt. */
+	unsigned red;
+	uint8_t red_hist[RED_MAX_DISTANCE][1024];
+	size_t red_len[RED_MAX_DISTANCE];
+	uint64_t red_k[RED_MAX_DISTANCE]; /* the packet each one came from */
+	size_t red_n;
 	/* Media clock (sim_use_media_clock): the media clock reads the local
 	   clock + media_off, and the sender stamps RTP time from it. */
 	bool media;
@@ -342,6 +354,52 @@ static inline void sim_use_host(struct sim *s, double every_s,
 	s->stall_start = s->stall_end = 0.0;
 }
 
+/* Redundant audio: the sender wraps each payload with copies of the
+   `distance` before it (RED payload type 100), the stream splits them. */
+static inline void sim_use_red(struct sim *s, unsigned distance)
+{
+	cr_assert(distance >= 1 && distance <= RED_MAX_DISTANCE);
+	s->red = distance;
+	s->cfg.red = true;
+	s->cfg.red_pt = 100;
+	s->cfg.pt = 96;
+}
+
+/* Wrap payload (plen bytes, packet k, its timestamp's frame step) as RED
+   in out; keep it for the next packets. Return: bytes. */
+static inline int sim_red_wrap(struct sim *s, uint64_t k, const uint8_t *pl,
+                               int plen, uint8_t *out, size_t cap)
+{
+	struct red_block b[RED_MAX_DISTANCE];
+	struct red_block pr = {.pt = 96, .data = pl, .len = (size_t)plen};
+	size_t n = 0;
+
+	/* Oldest first. */
+	for (size_t i = s->red_n; i-- > 0;) {
+		uint64_t back = k - s->red_k[i];
+		b[n++] = (struct red_block){
+		        .pt = 96,
+		        .ts_offset = (uint16_t)(back * (uint64_t)s->frame),
+		        .data = s->red_hist[i],
+		        .len = s->red_len[i]};
+	}
+	int w = red_write(b, n, &pr, out, cap);
+	cr_assert(w > 0, "red_write: %d", w);
+	/* Newest at 0. */
+	size_t keep = s->red_n < s->red ? s->red_n + 1 : s->red;
+	for (size_t i = keep - 1; i > 0; i--) {
+		memcpy(s->red_hist[i], s->red_hist[i - 1], s->red_len[i - 1]);
+		s->red_len[i] = s->red_len[i - 1];
+		s->red_k[i] = s->red_k[i - 1];
+	}
+	cr_assert((size_t)plen <= sizeof(s->red_hist[0]));
+	memcpy(s->red_hist[0], pl, (size_t)plen);
+	s->red_len[0] = (size_t)plen;
+	s->red_k[0] = k;
+	s->red_n = keep;
+	return w;
+}
+
 /* Make packet k and give it to the network. */
 static inline void sim_send(struct sim *s, uint64_t k)
 {
@@ -386,6 +444,13 @@ static inline void sim_send(struct sim *s, uint64_t k)
 		        m % 1000000000u * (uint64_t)s->rate / 1000000000u;
 		h.ts = (uint32_t)(base + f0);
 	}
+	if (s->red) {
+		uint8_t wrapped[sizeof(payload)];
+		plen = sim_red_wrap(s, k, payload, plen, wrapped,
+		                    sizeof(wrapped));
+		memcpy(payload, wrapped, (size_t)plen);
+		h.pt = 100;
+	}
 	int n = rtp_write(&h, payload, (size_t)plen, p.buf, sizeof(p.buf));
 	cr_assert(n > 0);
 	p.len = (size_t)n;
@@ -404,8 +469,12 @@ static inline void sim_send(struct sim *s, uint64_t k)
 	s->delays[s->ndelays++] = d;
 	p.arrival = sim_send_ns(s, k < s->burst_k ? s->burst_k : k) + d * MS;
 	if ((int64_t)k == s->drop_k || rnd(&s->rng) < s->p_loss ||
-	    ((int64_t)k >= s->drop_from && (int64_t)k < s->drop_to))
+	    ((int64_t)k >= s->drop_from && (int64_t)k < s->drop_to) ||
+	    (s->drop_every && k >= s->drop_every &&
+	     k % s->drop_every >= s->drop_every - s->drop_run)) {
+		s->dropped++;
 		return;
+	}
 	if ((int64_t)k == s->late_k)
 		p.arrival += s->late_ms * MS;
 	if (rnd(&s->rng) < s->p_reorder) {

@@ -49,17 +49,21 @@ static void teardown(void)
 
 TestSuite(jitter, .init = setup, .fini = teardown, .timeout = 30);
 
-/* Packet i of a stream: seq 1000 + i, ts 5000 + 240 i, sent at i * 5 ms. */
-static struct packet *mk(unsigned i, uint64_t arrival_ns)
+/* Packet i of a stream in record p: seq 1000 + i, ts 5000 + 240 i, sent
+   at i * 5 ms. */
+static struct packet *fill(struct packet *p, unsigned i, uint64_t arrival_ns)
 {
-	struct packet *p = pk[i % NPKT];
-
 	memset(p, 0, sizeof(*p));
 	p->cap = 16;
 	p->ext_seq = 70000 + i;
 	p->rtp_ts = 5000u + FRAME * i;
 	p->arrival_ns = arrival_ns;
 	return p;
+}
+
+static struct packet *mk(unsigned i, uint64_t arrival_ns)
+{
+	return fill(pk[i % NPKT], i, arrival_ns);
 }
 
 static void init_fixed(unsigned ms)
@@ -418,4 +422,113 @@ Test(jitter, incremental_quantile_matches_a_full_pass)
 		             "packet %u: bin %u, a pass says %u", i, jb.q_bin,
 		             want);
 	}
+}
+
+/* Packet i restored from a copy carried by a packet arriving at arrival
+   (a record of its own: the original may be held). */
+static struct packet *mk_recovered(unsigned i, uint64_t arrival_ns)
+{
+	struct packet *p = fill(pk[(i + NPKT / 2) % NPKT], i, arrival_ns);
+
+	p->flags = PACKET_RECOVERED;
+	return p;
+}
+
+/* Packets 0..5 at 5 ms, 2 lost. */
+static void six_but_the_third(void)
+{
+	for (unsigned i = 0; i < 6; i++)
+		if (i != 2)
+			jitter_insert(&jb, mk(i, i * 5 * MS));
+}
+
+Test(jitter, recovered_packet_fills_an_empty_slot_ahead_of_playout)
+{
+	init_fixed(30);
+	six_but_the_third();
+	/* Packet 3 (15 ms) carried a copy of packet 2. */
+	cr_assert_eq(jitter_insert(&jb, mk_recovered(2, 15 * MS)),
+	             JITTER_BUFFERED);
+	for (unsigned i = 0; i < 6; i++) {
+		struct jitter_out o = next_at(30 * MS + i * 5 * MS);
+		cr_assert_eq(o.kind, JITTER_PACKET, "packet %u", i);
+		cr_assert_eq(o.pkt->ext_seq, 70000 + i);
+		cr_assert_eq((o.pkt->flags & PACKET_RECOVERED) != 0, i == 2);
+	}
+	struct jitter_stats st;
+	jitter_stats(&jb, &st);
+	cr_assert_eq(st.recovered, 1);
+	cr_assert_eq(st.received, 5, "a recovered packet is not received");
+	cr_assert_eq(st.lost, 0);
+	cr_assert_eq(st.reordered, 0);
+	cr_assert_eq(released, 0);
+}
+
+Test(jitter, recovered_packet_too_late_or_already_held_is_dropped_silently)
+{
+	init_fixed(30);
+	six_but_the_third();
+	/* A copy of packet 1, which is held: dropped, not a duplicate. */
+	cr_assert_eq(jitter_insert(&jb, mk_recovered(1, 10 * MS)),
+	             JITTER_DROPPED);
+	cr_assert_eq(next_at(30 * MS).kind, JITTER_PACKET);
+	cr_assert_eq(next_at(35 * MS).kind, JITTER_PACKET);
+	cr_assert_eq(next_at(40 * MS).kind, JITTER_MISSING);
+	/* Packet 2 was concealed: its copy is too late, not late. */
+	cr_assert_eq(jitter_insert(&jb, mk_recovered(2, 41 * MS)),
+	             JITTER_DROPPED);
+	struct jitter_stats st;
+	jitter_stats(&jb, &st);
+	cr_assert_eq(st.duplicate, 0);
+	cr_assert_eq(st.late, 0);
+	cr_assert_eq(st.lost, 1);
+	cr_assert_eq(st.recovered, 0);
+	cr_assert_eq(released, 2);
+}
+
+Test(jitter, a_recovered_copy_alone_does_not_start_a_stream)
+{
+	init_fixed(30);
+	cr_assert_eq(jitter_insert(&jb, mk_recovered(0, 0)), JITTER_DROPPED);
+	cr_assert_eq(next_at(100 * MS).kind, JITTER_WAIT);
+	cr_assert_eq(released, 1);
+}
+
+/* Copies arrive a frame after the packet they replace (distance 1): the
+   adaptive target must stay what the real packets ask for. */
+Test(jitter, recovered_packets_do_not_raise_the_target)
+{
+	struct jitter_config cfg;
+	struct jitter_stats a, b;
+
+	for (int pass = 0; pass < 2; pass++) {
+		jitter_config_default(&cfg, RATE, FRAME);
+		cr_assert_eq(jitter_init(&jb, &cfg, on_release, NULL), 0);
+		for (unsigned i = 0; i < 2000; i++) {
+			uint64_t t = i * 5 * MS;
+			/* Every fourth packet is lost, its copy comes with
+			   the next one, 5 ms later. */
+			if (i % 4 == 2) {
+				if (pass == 1)
+					jitter_insert(
+					        &jb,
+					        mk_recovered(i, t + 5 * MS));
+			} else {
+				jitter_insert(&jb, mk(i, t));
+			}
+			struct jitter_out o;
+			jitter_tick(&jb, t, 1.0);
+			jitter_next(&jb, t, &o);
+		}
+		jitter_stats(&jb, pass ? &b : &a);
+		jitter_clear(&jb);
+		memset(&jb, 0, sizeof(jb));
+	}
+	cr_log_info("target %.2f ms without copies, %.2f ms with", a.target_ms,
+	            b.target_ms);
+	cr_assert_float_eq(a.target_ms, b.target_ms, 1e-9);
+	cr_assert_float_eq(a.spread_ms, b.spread_ms, 1e-9);
+	cr_assert_gt(a.lost, 0);
+	cr_assert_eq(b.recovered + b.lost, a.lost);
+	cr_assert_gt(b.recovered, 0);
 }

@@ -98,6 +98,12 @@ Test(rtb_api, process_is_real_time_safe_and_bad_settings_are_refused)
 	cr_assert_eq(rtb_receiver_create(e, &rc, &r2, why, sizeof(why)),
 	             -ENOTDIR);
 	cr_assert(strstr(why, "/nonexistent/rtb"), "%s", why);
+	rc.record_dir = NULL;
+	rc.red_pt = 96; /* the stream's own payload type */
+	cr_assert_eq(rtb_receiver_create(e, &rc, &r2, why, sizeof(why)),
+	             -EINVAL);
+	cr_assert(strstr(why, "RED payload type 96"), "%s", why);
+	rc.red_pt = 0;
 
 	/* A sender of a missing file, and one with a 7 ms Opus frame. */
 	struct rtb_sender_config sc = {.to = "127.0.0.1:9", .ssrc = -1};
@@ -111,6 +117,17 @@ Test(rtb_api, process_is_real_time_safe_and_bad_settings_are_refused)
 	             -EINVAL);
 	cr_assert_null(s);
 	cr_assert(why[0], "no reason given");
+	sc.frame_us = 10000;
+	sc.red_distance = 4; /* RED carries 1..3 copies */
+	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)),
+	             -EINVAL);
+	cr_assert(strstr(why, "RED"), "%s", why);
+	sc.red_distance = 1;
+	sc.red_pt = 96; /* the media's own */
+	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)),
+	             -EINVAL);
+	cr_assert(strstr(why, "RED"), "%s", why);
+	cr_assert_null(s);
 
 	rtb_receiver_destroy(r);
 	cr_assert_eq(rtb_engine_stop(e), 0, "%s", rtb_engine_error(e));

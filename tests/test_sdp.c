@@ -12,6 +12,8 @@
 
 #include "bridge/net/addr.h"
 #include "bridge/net/sdp.h"
+#include "bridge/net/srtpkey.h"
+#include "codec/red.h"
 
 TestSuite(sdp, .timeout = 10);
 
@@ -192,4 +194,81 @@ Test(sdp, origin_name_version_and_ttl_for_an_announcement)
 	cr_assert_gt(sdp_write(b, sizeof b, &o), 0, "the longest name fits");
 	o.ttl = 256;
 	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+}
+
+Test(sdp, red_is_listed_first_with_its_rtpmap_and_block_types)
+{
+	char b[1024];
+	struct codec_config c;
+	cr_assert_eq(
+	        addr_parse(&to, NULL, "127.0.0.1:5004", ADDR_NUMERIC, NULL, 0),
+	        0);
+	codec_config_default(&c, CODEC_L16);
+	c.channels = 2;
+	struct sdp_opts o = {.to = (struct sockaddr *)&to,
+	                     .codec = &c,
+	                     .pt = 96,
+	                     .session_id = 42,
+	                     .red_distance = 2,
+	                     .red_pt = 100};
+	cr_assert_gt(sdp_write(b, sizeof b, &o), 0);
+	const char *want = "m=audio 5004 RTP/AVP 100 96\r\n"
+	                   "a=rtpmap:100 red/48000/2\r\n"
+	                   "a=fmtp:100 96/96/96\r\n"
+	                   "a=rtpmap:96 L16/48000/2\r\n";
+	cr_assert_not_null(strstr(b, want), "got:\n%s", b);
+	/* Opus: red's clock is Opus's RTP clock, 48000/2, also for mono. */
+	codec_config_default(&c, CODEC_OPUS);
+	c.channels = 1;
+	o.red_distance = 1;
+	o.red_pt = 127;
+	cr_assert_gt(sdp_write(b, sizeof b, &o), 0);
+	cr_assert_not_null(strstr(b, "m=audio 5004 RTP/AVP 127 96\r\n"
+	                             "a=rtpmap:127 red/48000/2\r\n"
+	                             "a=fmtp:127 96/96\r\n"
+	                             "a=rtpmap:96 opus/48000/2\r\n"),
+	                   "got:\n%s", b);
+	/* Refused: RED on the media's own type, out of range, too far. */
+	o.red_pt = 96;
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+	o.red_pt = 128;
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+	o.red_pt = 100;
+	o.red_distance = RED_MAX_DISTANCE + 1;
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+}
+
+Test(sdp, the_longest_description_fits_1024_bytes)
+{
+	char b[1024], name[SDP_NAME_MAX + 1], clk[SDP_CLOCK_MAX + 1];
+	char crypto[SRTPKEY_SDES_MAX];
+	struct codec_config c;
+	cr_assert_eq(addr_parse(&to, NULL,
+	                        "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:"
+	                        "65535",
+	                        ADDR_NUMERIC, NULL, 0),
+	             0);
+	memset(name, 'n', SDP_NAME_MAX);
+	name[SDP_NAME_MAX] = '\0';
+	memset(clk, 'c', SDP_CLOCK_MAX);
+	clk[SDP_CLOCK_MAX] = '\0';
+	memset(crypto, 'k', sizeof crypto - 1);
+	crypto[sizeof crypto - 1] = '\0';
+	codec_config_default(&c, CODEC_OPUS);
+	c.bitrate = 510000;
+	c.frame_us = 2500;
+	struct sdp_opts o = {.to = (struct sockaddr *)&to,
+	                     .codec = &c,
+	                     .pt = 127,
+	                     .name = name,
+	                     .session_id = UINT64_MAX,
+	                     .version = UINT64_MAX,
+	                     .ts_refclk = clk,
+	                     .mediaclk = clk,
+	                     .crypto = crypto,
+	                     .red_distance = RED_MAX_DISTANCE,
+	                     .red_pt = 126};
+	int n = sdp_write(b, sizeof b, &o);
+	cr_log_info("the longest description: %d bytes", n);
+	cr_assert_gt(n, 0);
 }

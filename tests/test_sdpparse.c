@@ -319,3 +319,90 @@ Test(sdpparse, codec_configuration_is_usable_at_any_rate)
 	cr_expect_eq(codec_config_check(&c, NULL), 0);
 	cr_expect_eq(c.frame_us, 20000, "not an Opus duration: the default");
 }
+
+Test(sdpparse, reads_red_back_from_what_sdp_write_writes)
+{
+	struct codec_config cc;
+	struct sockaddr_in to;
+	char text[1024], err[128];
+	struct sdpparse_result r;
+
+	for (int kind = CODEC_OPUS; kind <= CODEC_L16; kind++) {
+		codec_config_default(&cc, (enum codec_kind)kind);
+		cc.channels = kind == CODEC_OPUS ? 1 : 2;
+		sin4(&to, "127.0.0.1", 5004);
+		struct sdp_opts so = {.to = (struct sockaddr *)&to,
+		                      .codec = &cc,
+		                      .pt = 97,
+		                      .red_distance = 2,
+		                      .red_pt = 101};
+		cr_assert_gt(sdp_write(text, sizeof(text), &so), 0);
+		cr_assert_eq(sdpparse_parse(&r, text, err, sizeof(err)), 0,
+		             "%s: %s", err, text);
+		cr_expect_eq(r.pt, 97);
+		cr_expect_eq(r.red_pt, 101);
+		cr_expect_eq(r.kind, kind);
+		cr_expect_eq(r.rate, 48000);
+		cr_expect_eq(r.channels, cc.channels, "%s", text);
+	}
+	/* Without RED: red_pt -1. */
+	sdp_roundtrip(CODEC_OPUS, 48000, 2, 96, 5004);
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5004 RTP/AVP 96\n"
+	                            "a=rtpmap:96 opus/48000/2\n",
+	                            err, sizeof(err)),
+	             0);
+	cr_expect_eq(r.red_pt, -1);
+}
+
+Test(sdpparse, red_primary_comes_from_fmtp_or_the_next_listed_type)
+{
+	struct sdpparse_result r;
+	char err[128];
+
+	/* RFC 2198's own example shape: the fmtp names the primary. */
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5004 RTP/AVP 121 11 96\r\n"
+	                            "a=rtpmap:121 red/48000/2\r\n"
+	                            "a=fmtp:121 96/11\r\n"
+	                            "a=rtpmap:96 L16/48000/2\r\n",
+	                            err, sizeof(err)),
+	             0, "%s", err);
+	cr_expect_eq(r.red_pt, 121);
+	cr_expect_eq(r.pt, 96);
+	cr_expect_eq(r.kind, CODEC_L16);
+	cr_expect_eq(r.rate, 48000);
+	/* No fmtp: the next one listed. */
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5004 RTP/AVP 100 111\r\n"
+	                            "a=rtpmap:111 opus/48000/2\r\n"
+	                            "a=fmtp:111 stereo=0\r\n"
+	                            "a=rtpmap:100 RED/48000/2\r\n",
+	                            err, sizeof(err)),
+	             0, "%s", err);
+	cr_expect_eq(r.red_pt, 100);
+	cr_expect_eq(r.pt, 111);
+	cr_expect_eq(r.channels, 1);
+	/* RED alone, or naming a type not listed: nothing to play. */
+	cr_expect_eq(sdpparse_parse(&r,
+	                            "m=audio 5004 RTP/AVP 100\r\n"
+	                            "a=rtpmap:100 red/48000/2\r\n",
+	                            err, sizeof(err)),
+	             -ENOTSUP);
+	cr_expect_eq(sdpparse_parse(&r,
+	                            "m=audio 5004 RTP/AVP 100 96\r\n"
+	                            "a=rtpmap:100 red/48000/2\r\n"
+	                            "a=fmtp:100 97/97\r\n"
+	                            "a=rtpmap:96 opus/48000/2\r\n",
+	                            err, sizeof(err)),
+	             -ENOTSUP);
+	/* RED listed after the stream's own type is not used. */
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "m=audio 5004 RTP/AVP 96 100\r\n"
+	                            "a=rtpmap:96 opus/48000/2\r\n"
+	                            "a=rtpmap:100 red/48000/2\r\n",
+	                            err, sizeof(err)),
+	             0);
+	cr_expect_eq(r.pt, 96);
+	cr_expect_eq(r.red_pt, -1);
+}

@@ -58,6 +58,10 @@ expect nonzero "no FILE" -- send --to 127.0.0.1:5004
 expect nonzero "--pt '300'" -- send "$WAV" --to 127.0.0.1:5004 --pt 300
 expect nonzero "unknown option '--bogus'" -- send "$WAV" --to 127.0.0.1:5004 --bogus
 expect nonzero "--start 5 s is past the end" -- send "$WAV" --to 127.0.0.1:5004 --start 5
+expect nonzero "--fec 'parity'.*red\[:DISTANCE\]" -- send "$WAV" --to 127.0.0.1:5004 --fec parity
+expect nonzero "--fec 'red:4'" -- sdp --to 127.0.0.1:5004 --fec red:4
+expect nonzero "--red-pt 96 is the media's payload type" -- send "$WAV" --to 127.0.0.1:5004 --fec red --red-pt 96
+expect nonzero "l16 packets of 10 ms are 1920 bytes.*1023" -- send "$WAV" --to 127.0.0.1:5004 --fec red --codec l16 --frame-ms 10
 expect nonzero "bad port" -- sdp --to 127.0.0.1:0
 expect nonzero "unknown option '--loop'" -- sdp --to 127.0.0.1:5004 --loop
 expect 0 "20 packets, .* 0\.20 s of audio" -- send "$WAV" --to 127.0.0.1:9 --quiet
@@ -65,6 +69,8 @@ expect 0 "20 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --dscp 46 --codec 
 expect nonzero "--dscp '64'" -- send "$WAV" --to 127.0.0.1:9 --dscp 64
 expect 0 "10 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --start 0.1
 expect 0 "5 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --loop --duration 0.05
+# RED: the same packets, each carrying a copy of the one before
+expect 0 "40 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --codec l16 --frame-ms 5 --fec red
 
 "$RTB" sdp --to 127.0.0.1:5004 --codec l16 --channels 1 >"$DIR/sdp" || FAILS=$((FAILS + 1))
 grep -q '^a=rtpmap:96 L16/48000/1' "$DIR/sdp" || { echo "FAIL: sdp output"; FAILS=$((FAILS + 1)); }

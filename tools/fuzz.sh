@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Fuzz the RTP receive path (tests/fuzz_rtp.c) with libFuzzer for a bounded
+# Fuzz the RTP receive path (tests/fuzz_rtp.c: RTP headers, payloads, and
+# RFC 2198 RED payloads) with libFuzzer for a bounded
 # time. Configures a clang build in build-fuzz/ with -DRTB_FUZZ=ON, builds
 # only fuzz_rtp, and runs it on a scratch copy of the committed seed corpus
 # (tests/corpus/rtp), so the repository is never written to. Then runs the
-# jitter buffer / network source target (tests/fuzz_jitter.c) for the same
+# jitter buffer / network source target (tests/fuzz_jitter.c, RED copies
+# restoring records among them) for the same
 # time on a scratch corpus (build-fuzz/bridge/net/fuzz_jitter FILE re-runs
 # a crash), the receiver's datagram path (tests/fuzz_receiver.c: source
-# validation, probation, conflicts, takeovers) likewise, the SAP/SDP
+# validation, probation, conflicts, takeovers, RFC 2198 RED datagrams
+# split into their streams) likewise, the SAP/SDP
 # target (tests/fuzz_sap.c: SAP datagrams, the SDP they carry and the
 # session table) on a copy of tests/corpus/sap, the metrics endpoint's
 # HTTP request parser (tests/fuzz_httpreq.c) from tests/corpus/http, and

@@ -74,9 +74,12 @@ void app_sap_describe(const struct saptable_event *ev, char *line, size_t len)
 	} else {
 		snprintf(ptime, sizeof ptime, "?");
 	}
-	snprintf(line, len, APP_SAP_FORMAT "%d",
+	char red[24] = "";
+	if (r->red_pt >= 0 && r->red_pt != r->pt)
+		snprintf(red, sizeof red, " (red %d)", r->red_pt);
+	snprintf(line, len, APP_SAP_FORMAT "%d%s",
 	         r->name[0] ? r->name : "(no name)", src, dst, fmt, ptime,
-	         r->pt);
+	         r->pt, red);
 }
 
 void app_sap_print_ignored(const struct saptable_counters *c, FILE *f,
@@ -157,6 +160,8 @@ int app_sap_sdp(const struct app_sendopts *o, const struct codec_config *cfg,
 	        .to = to,
 	        .codec = cfg,
 	        .pt = o->pt,
+	        .red_distance = o->red_distance,
+	        .red_pt = o->red_pt,
 	        .name = name,
 	        .session_id = session_id,
 	        .origin = (const struct sockaddr *)origin,

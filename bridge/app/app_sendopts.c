@@ -16,6 +16,8 @@
 #include "bridge/net/addr.h"
 #include "bridge/net/sap.h"
 #include "bridge/net/sdp.h"
+#include "bridge/net/sender.h"
+#include "codec/red.h"
 
 #define SEND_OPT(f) offsetof(struct app_sendopts, f)
 
@@ -69,6 +71,29 @@ static int app_sendopts__announce(void *p, const struct app_opt *opt,
 	return 0;
 }
 
+/* --fec red[:DISTANCE] | none */
+static int app_sendopts__fec(void *p, const struct app_opt *opt,
+                             const char *arg, char *err, size_t n)
+{
+	struct app_sendopts *o = p;
+	(void)opt;
+	if (!strcmp(arg, "none")) {
+		o->red_distance = 0;
+		return 0;
+	}
+	if (!strncmp(arg, "red", 3) && (arg[3] == '\0' || arg[3] == ':')) {
+		const char *d = arg[3] ? arg + 4 : "1";
+		if (d[0] >= '1' && d[0] <= '0' + RED_MAX_DISTANCE &&
+		    d[1] == '\0') {
+			o->red_distance = (unsigned)(d[0] - '0');
+			return 0;
+		}
+	}
+	snprintf(err, n, "use red[:DISTANCE], DISTANCE 1..%d, or none",
+	         RED_MAX_DISTANCE);
+	return -EINVAL;
+}
+
 static const struct app_opt app_sendopts__stream[] = {
         APP_STR("--to", SEND_OPT(to), "HOST:PORT",
                 "destination ([V6ADDR]:PORT for IPv6; a multicast\n"
@@ -100,6 +125,15 @@ static const struct app_opt app_sendopts__stream[] = {
                  "a=mediaclk:direct=0)"),
         APP_OPT_SRTP_KEY(SEND_OPT(srtp_key)),
         APP_OPT_SRTP_SUITE(SEND_OPT(srtp_suite)),
+        APP_FN("--fec", app_sendopts__fec, 0, "red[:N]|none",
+               "redundant audio (RFC 2198): each packet also carries\n"
+               "the payloads of the N packets before it (1..3, default\n"
+               "1), so a receiver restores lost packets bit for bit;\n"
+               "costs N times the audio bit rate (L16/L24: packets of\n"
+               "at most 1023 bytes, e.g. stereo L16 up to 5 ms)"),
+        APP_INT("--red-pt", SEND_OPT(red_pt), 0, 127, "N",
+                "RTP payload type of the RED packets (default\n"
+                "{default}; the SDP says a=rtpmap:N red/RATE/CH)"),
         APP_OPT_END,
 };
 
@@ -141,6 +175,7 @@ static void app_sendopts__init(void *p)
 	o->dscp = -1;
 	o->ttl = -1;
 	o->ssrc = -1;
+	o->red_pt = SENDER_RED_PT;
 }
 
 static const struct app_cmd app_sendopts__cmd_send = {
@@ -193,6 +228,13 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 	if (o->srtp_suite && !o->srtp_key)
 		return app_sendopts__refuse(cmd,
 		                            "--srtp-suite needs --srtp-key");
+	if (o->red_distance && o->red_pt == o->pt) {
+		snprintf(why, sizeof(why),
+		         "--red-pt %d is the media's payload type (--pt): "
+		         "give RED another one",
+		         o->red_pt);
+		return app_sendopts__refuse(cmd, why);
+	}
 	if (!send)
 		return 0;
 	if (o->capture && o->file)
@@ -255,6 +297,16 @@ int app_sendopts_codec(const struct app_sendopts *o, int rate,
 		         codec_kind_name((enum codec_kind)o->kind), rate,
 		         o->channels, o->channels == 1 ? "" : "s", o->frame_ms,
 		         why);
+		return -EINVAL;
+	}
+	if (o->red_distance && o->kind != CODEC_OPUS &&
+	    codec_max_payload(cfg) > RED_BLOCK_LEN_MAX) {
+		snprintf(err, errlen,
+		         "--fec red: %s packets of %g ms are %zu bytes, longer "
+		         "than a redundant block can be (%d): use shorter "
+		         "packets (--frame-ms)",
+		         codec_kind_name((enum codec_kind)o->kind), o->frame_ms,
+		         codec_max_payload(cfg), RED_BLOCK_LEN_MAX);
 		return -EINVAL;
 	}
 	return 0;

@@ -48,6 +48,8 @@ struct app_sendopts {
 	struct sockaddr_storage metrics_addr;
 	const char *srtp_key;   /* --srtp-key @FILE|KEY, or NULL: plain RTP */
 	const char *srtp_suite; /* --srtp-suite */
+	unsigned red_distance;  /* --fec red[:N]: copies per packet; 0 none */
+	int red_pt;             /* --red-pt (default SENDER_RED_PT) */
 };
 
 /*

@@ -68,7 +68,8 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        (unsigned long)x->ssrc, (unsigned)x->ssrc);
 	app_stats__str(f, x->from);
 	fprintf(f,
-	        ",\"received\":%llu,\"lost\":%llu,\"late\":%llu,"
+	        ",\"received\":%llu,\"lost\":%llu,\"recovered\":%llu,"
+	        "\"late\":%llu,"
 	        "\"duplicate\":%llu,\"reordered\":%llu,"
 	        "\"concealed_frames\":%llu,\"inserted_frames\":%llu,"
 	        "\"recovered_frames\":%llu,"
@@ -81,6 +82,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        "\"rx_dropped\":%llu,\"rx_invalid\":%llu,"
 	        "\"callback_max_us\":%.1f,\"rt_violations\":%lu",
 	        (unsigned long long)st->received, (unsigned long long)st->lost,
+	        (unsigned long long)st->recovered_packets,
 	        (unsigned long long)st->late, (unsigned long long)st->duplicate,
 	        (unsigned long long)st->reordered,
 	        (unsigned long long)st->concealed_frames,
@@ -252,10 +254,12 @@ void app_stats_summary_end(struct app_stats *s,
 	app_stats__receiver(s->f, x);
 	fprintf(s->f,
 	        ",\"total_received\":%llu,\"total_lost\":%llu,"
+	        "\"total_recovered\":%llu,"
 	        "\"total_late\":%llu,\"total_concealed_frames\":%llu,"
 	        "\"total_underruns\":%llu,\"total_recorded_frames\":%llu}\n",
 	        (unsigned long long)x->total_received,
 	        (unsigned long long)x->total_lost,
+	        (unsigned long long)x->total_recovered,
 	        (unsigned long long)x->total_late,
 	        (unsigned long long)x->total_concealed_frames,
 	        (unsigned long long)x->total_underruns,

@@ -58,6 +58,7 @@ struct app_stats_receiver {
 	uint64_t setup_failed;   /* streams that could not be set up */
 	uint64_t total_received; /* over every closed stream: */
 	uint64_t total_lost;
+	uint64_t total_recovered;
 	uint64_t total_late;
 	uint64_t total_concealed_frames;
 	uint64_t total_underruns;

@@ -44,6 +44,7 @@
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmd_recv_impl.h"
 #include "bridge/app/cmds.h"
+#include "codec/red.h"
 
 #define RECV_DRAIN_MAX_MS 2500 /* longest play-out of the buffers at exit */
 
@@ -264,12 +265,17 @@ int cmd_recv_open_rx(struct recv *p)
 	        .allow = p->o.allow,
 	        .nallow = (size_t)p->o.nallow,
 	        .rcvbuf = 1 << 20,
-	        .max_datagram = cmd_recv_streams_datagram_max(&p->o),
+	        /* RED: room for copies of earlier packets (the records
+	           hold one block each: no larger). */
+	        .max_datagram = cmd_recv_streams_datagram_max(&p->o) +
+	                        (p->o.red ? RED_MAX_OVERHEAD : 0),
 	        .min_sequential = p->o.probation,
 	        .mcast_ifindex = p->o.mcast_ifindex,
 	        .mcast_source = p->o.mcast_source,
 	        .notify = recv__notify,
 	        .notify_arg = p->e,
+	        .red = p->o.red,
+	        .red_pt = (uint8_t)(p->o.red ? p->o.red_pt : 0),
 	};
 	char err[160];
 	int rc;
@@ -307,9 +313,12 @@ int cmd_recv_open_rx(struct recv *p)
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
 	if (p->hooks) /* the library says nothing when all is well */
 		return 0;
-	fprintf(stderr, "rtbridge recv: listening on %s (%s, pt %d%s%s)\n",
+	char red[32] = "";
+	if (p->o.red)
+		snprintf(red, sizeof(red), ", RED pt %d", p->o.red_pt);
+	fprintf(stderr, "rtbridge recv: listening on %s (%s, pt %d%s%s%s)\n",
 	        addr_format((const struct sockaddr *)&ss, a, sizeof(a)),
-	        codec_kind_name(p->o.codec.kind), p->o.pt,
+	        codec_kind_name(p->o.codec.kind), p->o.pt, red,
 	        p->o.srtp ? ", SRTP " : "",
 	        p->o.srtp ? srtpkey_suite_name(p->srtp_suite) : "");
 	return 0;

@@ -144,8 +144,8 @@ struct recv_summary {
 
 /* Totals over every closed stream. */
 struct recv_totals {
-	uint64_t closed, received, lost, late, concealed_frames, underruns,
-	        recorded_frames;
+	uint64_t closed, received, lost, recovered, late, concealed_frames,
+	        underruns, recorded_frames;
 };
 
 struct recv {

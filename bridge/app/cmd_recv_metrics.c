@@ -36,6 +36,9 @@ static const struct app_metrics_family recv_metrics__streams[] = {
                    "packets that reached the jitter buffer"),
         RECV_COUNT("rtbridge_stream_lost_packets", lost,
                    "packets missing at their playout time"),
+        RECV_COUNT("rtbridge_stream_recovered_packets", recovered_packets,
+                   "lost packets restored from the redundant copies later "
+                   "ones carried (RFC 2198 RED)"),
         RECV_COUNT("rtbridge_stream_late_packets", late,
                    "packets that arrived after their playout time"),
         RECV_COUNT("rtbridge_stream_duplicate_packets", duplicate,

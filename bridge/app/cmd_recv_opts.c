@@ -91,13 +91,18 @@ static const struct app_opt recv_opts__table[] = {
                 "where to receive (IPv4, [IPv6], multicast group)"),
         APP_OPT_CODEC(RECV_OPT(kind_arg)),
         APP_OPT_PT(RECV_OPT(pt_arg)),
+        APP_INT("--red-pt", RECV_OPT(red_pt_arg), 0, 127, "N",
+                "the streams may come as RFC 2198 redundant audio of\n"
+                "this payload type (`send --fec red`): lost packets are\n"
+                "restored from the copies later ones carry (counted as\n"
+                "recovered); an SDP's a=rtpmap:N red/... says so too"),
         APP_INT("--channels", RECV_OPT(channels_arg), 1, CODEC_MAX_CHANNELS,
                 "N", "channels of the streams (default 2)"),
         APP_INT("--rate", RECV_OPT(rate_arg), 8000, 192000, "HZ",
                 "sample rate (default 48000)"),
         APP_STR("--sdp", RECV_OPT(sdp), "FILE",
-                "take port, codec, pt, rate, channels (and the SRTP\n"
-                "key of an a=crypto line) from an SDP file"),
+                "take port, codec, pt, rate, channels (and RED's pt,\n"
+                "the SRTP key of an a=crypto line) from an SDP file"),
         APP_OPT_SRTP_KEY(RECV_OPT(srtp_key_arg)),
         APP_OPT_SRTP_SUITE(RECV_OPT(srtp_suite)),
         APP_OPT_PLAY(RECV_OPT(play)),
@@ -162,10 +167,10 @@ static const struct app_opt recv_opts__table[] = {
                 "(source-specific multicast)"),
         APP_FN_OPTIONAL("--sap", recv_opts__sap, 0, "GROUP[:PORT]",
                         "take the stream from a SAP announcement (instead\n"
-                        "of --listen/--sdp): codec, rate, channels, pt,\n"
-                        "packet time, group and port from its SDP; dropped\n"
-                        "when the session is deleted or times out\n"
-                        "(repeatable; default groups 224.0.0.56,\n"
+                        "of --listen/--sdp): codec, rate, channels, pt\n"
+                        "(and RED's), packet time, group and port from its\n"
+                        "SDP; dropped when the session is deleted or times\n"
+                        "out (repeatable; default groups 224.0.0.56,\n"
                         "239.255.255.255, ff02::2:7ffe, ff05::2:7ffe)"),
         APP_STR("--session", RECV_OPT(session), "NAME",
                 "with --sap: follow only the session of this name"),
@@ -187,6 +192,7 @@ static void recv_opts__init(void *p)
 	o->probation = 2;
 	o->record_format = "wav";
 	o->kind_arg = o->pt_arg = o->channels_arg = o->rate_arg = -1;
+	o->red_pt_arg = -1;
 }
 
 static const struct app_cmd recv_opts__cmd = {
@@ -270,7 +276,7 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 	struct sdpparse_result sr;
 	char sdp_port[16] = "", err[256];
 	const char *listen = o->listen_arg, *why = "";
-	int kind = CODEC_OPUS, pt = o->pt_arg;
+	int kind = CODEC_OPUS, pt = o->pt_arg, red_pt = o->red_pt_arg;
 	int channels = o->channels_arg, rate = o->rate_arg, rc;
 
 	if (o->sdp) {
@@ -282,6 +288,7 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 			return -EINVAL;
 		kind = sr.kind;
 		pt = pt < 0 ? sr.pt : pt;
+		red_pt = red_pt < 0 ? sr.red_pt : red_pt;
 		channels = channels < 0 ? sr.channels : channels;
 		rate = rate < 0 ? sr.rate : rate;
 		snprintf(sdp_port, sizeof(sdp_port), "%u", sr.port);
@@ -292,6 +299,15 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 		kind = o->kind_arg;
 	codec_config_default(&o->codec, (enum codec_kind)kind);
 	o->pt = pt >= 0 ? pt : 96;
+	o->red = red_pt >= 0;
+	o->red_pt = red_pt;
+	if (o->red && o->red_pt == o->pt) {
+		fprintf(stderr,
+		        "rtbridge recv: --red-pt %d is the stream's payload "
+		        "type (--pt): RED needs another one\n",
+		        o->red_pt);
+		return -EINVAL;
+	}
 	if (channels > 0)
 		o->codec.channels = channels;
 	if (rate > 0)

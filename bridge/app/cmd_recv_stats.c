@@ -71,6 +71,7 @@ void cmd_recv_stats_closed(struct recv *p, const struct recv_stream *s,
 	t->closed++;
 	t->received += x->st.received;
 	t->lost += x->st.lost;
+	t->recovered += x->st.recovered_packets;
 	t->late += x->st.late;
 	t->concealed_frames += x->st.concealed_frames;
 	t->underruns += x->st.underruns;
@@ -89,6 +90,7 @@ static void recv__receiver(const struct recv *p, struct receiver_counters *c,
 	x->setup_failed = p->setup_failed;
 	x->total_received = p->totals.received;
 	x->total_lost = p->totals.lost;
+	x->total_recovered = p->totals.recovered;
 	x->total_late = p->totals.late;
 	x->total_concealed_frames = p->totals.concealed_frames;
 	x->total_underruns = p->totals.underruns;
@@ -207,6 +209,9 @@ void cmd_recv_streams_summary(struct recv *p)
 		        (unsigned long long)s->st.skips,
 		        (unsigned long long)s->st.skipped_frames,
 		        (unsigned long long)s->st.clock_mismatch);
+		if (s->st.recovered_packets)
+			fprintf(f, "; recovered %llu from redundancy",
+			        (unsigned long long)s->st.recovered_packets);
 		if (s->path[0])
 			fprintf(f, "; %s: %s", s->path, s->outcome);
 		fputc('\n', f);

@@ -103,6 +103,9 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 	c->out_rate = (int)RECV_RATE;
 	c->drift = p->drift;
 	c->packet_bytes = cmd_recv_streams_datagram_max(o);
+	c->red = o->red;
+	c->red_pt = (uint8_t)(o->red ? o->red_pt : 0);
+	c->pt = (uint8_t)o->pt;
 }
 
 int cmd_recv_streams_check(const struct recv *p)

@@ -436,6 +436,8 @@ int cmd_send(int argc, char **argv)
 	if (o.ssrc >= 0)
 		so.ssrc = (uint32_t)o.ssrc;
 	so.pt = o.pt;
+	so.red_distance = o.red_distance;
+	so.red_pt = o.red_pt;
 	so.dscp = o.dscp;
 	so.mcast_ttl = o.ttl;
 	so.media_clock = o.media_clock;

@@ -421,6 +421,18 @@ static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
 	}
 }
 
+/* Hold p in its slot s. */
+static void jitter_hold(struct jitter *j, struct jitter_slot *s,
+                        struct packet *p, uint64_t seq, int64_t ts)
+{
+	s->pkt = p;
+	s->seq = seq;
+	s->ts = ts;
+	s->state = JITTER_SLOT_HELD;
+	s->epoch = j->epoch;
+	j->held++;
+}
+
 /* Begin a stream at packet p: new time map, new sequence window. */
 static void jitter_start(struct jitter *j, struct packet *p)
 {
@@ -445,13 +457,8 @@ static void jitter_start(struct jitter *j, struct packet *p)
 	j->stopped = false;
 	jitter_measure(j, p->arrival_ns, (int64_t)p->arrival_ns);
 
-	struct jitter_slot *s = &j->slots[p->ext_seq & j->mask];
-	s->pkt = p;
-	s->seq = p->ext_seq;
-	s->ts = ts;
-	s->state = JITTER_SLOT_HELD;
-	s->epoch = j->epoch;
-	j->held = 1;
+	j->held = 0;
+	jitter_hold(j, &j->slots[p->ext_seq & j->mask], p, p->ext_seq, ts);
 }
 
 static int jitter_resync(struct jitter *j, struct packet *p)
@@ -479,8 +486,56 @@ static int jitter_drop(struct jitter *j, struct packet *p, int verdict)
 	return verdict;
 }
 
+/* The transit of packet p (extended timestamp ts), and how far it lies
+   above the schedule's floor (*off, ns). Return: whether it is too far off
+   the schedule (resync_ms either way) to be one of this timeline's. */
+static bool jitter_off_schedule(const struct jitter *j, const struct packet *p,
+                                int64_t ts, int64_t *transit)
+{
+	*transit = (int64_t)p->arrival_ns - jitter_media_ns(j, ts);
+	int64_t off =
+	        *transit -
+	        (int64_t)llround(clockfit_at(&j->fit, (int64_t)p->arrival_ns));
+	return off > (int64_t)j->cfg.resync_ms * 1000000 ||
+	       off < -(int64_t)j->cfg.resync_ms * 1000000;
+}
+
+/*
+ * A packet restored from a redundant copy (PACKET_RECOVERED): taken only
+ * into an empty slot still ahead of playout, and never measured (it
+ * arrived with a later packet: its transit says nothing of the network's,
+ * and a target raised for it would add the latency RED must not). The
+ * net thread sends one only for a number it has not seen, but the
+ * original may still have come first (reordering): then it is dropped
+ * here as a copy. Not counted as received; counted as recovered when it
+ * plays.
+ */
+static int jitter_insert_recovered(struct jitter *j, struct packet *p)
+{
+	uint64_t seq = p->ext_seq;
+	struct jitter_slot *s = &j->slots[seq & j->mask];
+
+	if (j->state == JITTER_IDLE || seq < j->next_seq ||
+	    seq >= j->next_seq + j->mask + 1 ||
+	    (jitter_slot_state(j, s) == JITTER_SLOT_HELD && s->seq == seq)) {
+		j->release(j->arg, p);
+		return JITTER_DROPPED;
+	}
+	int64_t ts = j->last_ts + rtp_ts_diff(p->rtp_ts, j->last_ts32);
+	int64_t transit;
+	if (jitter_off_schedule(j, p, ts, &transit) ||
+	    jitter_slot_state(j, s) == JITTER_SLOT_HELD)
+		return jitter_drop(j, p, JITTER_DROPPED);
+	jitter_hold(j, s, p, seq, ts);
+	if (seq > j->high_seq)
+		j->high_seq = seq;
+	return JITTER_BUFFERED;
+}
+
 int jitter_insert(struct jitter *j, struct packet *p)
 {
+	if (p->flags & PACKET_RECOVERED)
+		return jitter_insert_recovered(j, p);
 	j->st.received++;
 	if (j->state == JITTER_IDLE) {
 		jitter_start(j, p);
@@ -496,12 +551,8 @@ int jitter_insert(struct jitter *j, struct packet *p)
 		return jitter_resync(j, p);
 
 	int64_t ts = j->last_ts + rtp_ts_diff(p->rtp_ts, j->last_ts32);
-	int64_t transit = (int64_t)p->arrival_ns - jitter_media_ns(j, ts);
-	int64_t off =
-	        transit -
-	        (int64_t)llround(clockfit_at(&j->fit, (int64_t)p->arrival_ns));
-	if (off > (int64_t)j->cfg.resync_ms * 1000000 ||
-	    off < -(int64_t)j->cfg.resync_ms * 1000000) {
+	int64_t transit;
+	if (jitter_off_schedule(j, p, ts, &transit)) {
 		/* A timestamp far off the schedule: one is noise, two in a
 		   row is a new timeline. */
 		if (++j->jumps >= 2)
@@ -545,12 +596,7 @@ int jitter_insert(struct jitter *j, struct packet *p)
 		   is one ring wide); refuse rather than overwrite. */
 		return jitter_drop(j, p, JITTER_DROPPED);
 	}
-	s->pkt = p;
-	s->seq = seq;
-	s->ts = ts;
-	s->state = JITTER_SLOT_HELD;
-	s->epoch = j->epoch;
-	j->held++;
+	jitter_hold(j, s, p, seq, ts);
 	if (seq < j->high_seq)
 		j->st.reordered++;
 	else
@@ -685,6 +731,8 @@ int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
 		out->kind = JITTER_PACKET;
 		out->pkt = s->pkt;
 		out->ticks = frame;
+		if (s->pkt->flags & PACKET_RECOVERED)
+			j->st.recovered++;
 		out->restart = j->fresh;
 		j->fresh = false;
 		s->pkt = NULL;

@@ -92,6 +92,9 @@ struct jitter_stats {
 	uint64_t rebuffers; /* restarts after running dry for dry_ms: the
 	                       schedule was anchored again on a packet */
 	uint64_t invalid;   /* refused: off the schedule, slot clash */
+	uint64_t recovered; /* packets restored from redundant copies
+	                       (PACKET_RECOVERED) that played; they are not
+	                       in received, lost or late */
 	double jitter_ms;   /* RFC 3550 interarrival jitter */
 	double target_ms;   /* current target delay */
 	double spread_ms;   /* the percentile of the delay spread */
@@ -159,6 +162,10 @@ void jitter_clear(struct jitter *j);
 /*
  * Take a packet (ext_seq, rtp_ts, arrival_ns and flags must be set)
  *
+ * A PACKET_RECOVERED one (a copy from a later packet's redundancy) is
+ * taken only into an empty slot ahead of playout, adds nothing to the
+ * delay statistics (no latency is added for it), and is otherwise
+ * dropped without being counted as late, duplicate or received.
  * Post: p belongs to the buffer: held, or already released
  * Return: a jitter_verdict
  * Context: audio thread, real-time safe

@@ -1,8 +1,9 @@
 /*
- * The network source: set-up and tear-down (control thread), receive (net
- * thread), statistics (any thread); the playout half that runs in the audio
- * thread (jitter buffer, decode, conceal, record, drift resampling) is in
- * netstream_play.c.
+ * The network source: set-up and tear-down (control thread) and statistics
+ * (any thread); the receive half that runs on the net thread (records,
+ * copies, RED) is in netstream_rx.c, the playout half that runs in the
+ * audio thread (jitter buffer, decode, conceal, record, drift resampling)
+ * in netstream_play.c.
  *
  * See netstream.h for who owns what. netstream_init allocates every buffer
  * the stream will ever use: the packet pool, the ring, the jitter slots, the
@@ -69,20 +70,9 @@ void netstream_config_low_latency(struct netstream_config *cfg)
 		cfg->jitter.initial_ms = cfg->jitter.min_ms;
 }
 
-/* The pool a record belongs to: the class of its size. */
-static struct pool *netstream_pool_of(struct netstream *s,
-                                      const struct packet *p)
-{
-	unsigned k = 0;
-
-	while (k + 1 < s->ncls && s->cls[k].cap != p->cap)
-		k++;
-	return &s->cls[k].pool;
-}
-
 void netstream_packet_return(struct netstream *s, struct packet *p)
 {
-	pool_return(netstream_pool_of(s, p), p);
+	pool_return(netstream__pool_of(s, p), p);
 }
 
 /* Jitter buffer release callback: records go home to the net thread. */
@@ -423,100 +413,6 @@ void netstream_clear(struct netstream *s)
 	netstream_pools_clear(s);
 	codec_decoder_clear(&s->dec);
 	s->src.ops = NULL;
-}
-
-/* ---- net thread ---- */
-
-struct packet *netstream_packet_get(struct netstream *s, size_t len)
-{
-	for (unsigned k = 0; k < s->ncls; k++) {
-		if (s->cls[k].cap < len)
-			continue;
-		struct packet *p = pool_get(&s->cls[k].pool);
-		if (p)
-			return p;
-	}
-	return NULL;
-}
-
-/* Give a record back from the net thread. */
-static void netstream_packet_put(struct netstream *s, struct packet *p)
-{
-	pool_put(netstream_pool_of(s, p), p);
-}
-
-int netstream_push(struct netstream *s, struct packet *p)
-{
-	if (!ring_try_push(&s->ring, &p)) {
-		netstream_packet_put(s, p);
-		/* Counters the net thread alone writes; readers want a
-		   number, not an ordering. */
-		atomic_fetch_add_explicit(&s->rx_dropped, 1,
-		                          memory_order_relaxed);
-		return -ENOBUFS;
-	}
-	return 0;
-}
-
-/* Whether extended sequence number q was seen lately; marks it seen. */
-static bool netstream_seen(struct netstream *s, uint64_t q)
-{
-	const uint64_t span = NETSTREAM_SEEN_WORDS * 64;
-
-	if (!s->seen_any || q >= s->seen_hi + span) {
-		memset(s->seen, 0, sizeof(s->seen));
-		s->seen_any = true;
-		s->seen_hi = q;
-	} else if (q > s->seen_hi) {
-		for (uint64_t k = s->seen_hi + 1; k <= q; k++)
-			s->seen[(k / 64) % NETSTREAM_SEEN_WORDS] &=
-			        ~(1ull << (k % 64));
-		s->seen_hi = q;
-	} else if (s->seen_hi - q >= span) {
-		return false; /* too old to tell: the jitter buffer will */
-	}
-	uint64_t *w = &s->seen[(q / 64) % NETSTREAM_SEEN_WORDS];
-	uint64_t bit = 1ull << (q % 64);
-	bool was = (*w & bit) != 0;
-	*w |= bit;
-	return was;
-}
-
-int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
-                      uint64_t arrival_ns)
-{
-	struct packet *p = netstream_packet_get(s, len);
-	uint64_t ext;
-	int err;
-
-	if (!p) {
-		atomic_fetch_add_explicit(&s->rx_dropped, 1,
-		                          memory_order_relaxed);
-		return -ENOBUFS;
-	}
-	err = packet_set(p, buf, len, arrival_ns);
-	if (err < 0)
-		goto invalid;
-	err = rtpseq_update(&s->seq, p->seq, &ext);
-	if (err < 0)
-		goto invalid;
-	p->ext_seq = ext;
-	if (err == RTPSEQ_RESTART) {
-		p->flags |= PACKET_RESTART;
-		s->seen_any = false;
-	}
-	if (netstream_seen(s, ext)) {
-		netstream_packet_put(s, p);
-		atomic_fetch_add_explicit(&s->rx_duplicate, 1,
-		                          memory_order_relaxed);
-		return -EALREADY;
-	}
-	return netstream_push(s, p);
-
-invalid:
-	netstream_packet_put(s, p);
-	atomic_fetch_add_explicit(&s->rx_invalid, 1, memory_order_relaxed);
-	return err;
 }
 
 void netstream_set_latency(struct netstream *s, unsigned ms)

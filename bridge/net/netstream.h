@@ -105,6 +105,12 @@ struct netstream_config {
 	   receiver reads: the system's); NULL: CLOCK_REALTIME. Called with
 	   clock_arg. */
 	netstream_clock_fn *media_clock;
+	/* RFC 2198 redundant audio: datagrams of payload type red_pt carry
+	   blocks of payload type pt (the primary, and copies of earlier
+	   packets); others are plain packets of type pt. false (the
+	   default): every datagram is a plain packet. */
+	bool red;
+	uint8_t red_pt, pt;
 };
 
 struct netstream_stats {
@@ -150,6 +156,9 @@ struct netstream_stats {
 	double sender_ppm; /* its parts: the sender's clock against the */
 	double device_ppm; /* local one, and the consumer's (+ = fast) */
 	double ratio;      /* input frames consumed per output frame */
+	/* Lost packets restored from a later packet's redundant copy (RFC
+	   2198 RED) and played: not lost, not in received. */
+	uint64_t recovered_packets;
 };
 
 #define NETSTREAM_STATS_WORDS (sizeof(struct netstream_stats) / 8)
@@ -185,7 +194,16 @@ struct netstream {
 	   thread anything. */
 	uint64_t seen[NETSTREAM_SEEN_WORDS];
 	uint64_t seen_hi;
+	uint64_t seen_lo; /* the first number since the window was reset */
 	bool seen_any;
+	/* RED: the last packet's extended number and timestamp, and the RTP
+	   ticks from one packet to the next, learned from them (0: not yet):
+	   a redundant block's timestamp offset / red_step is how many
+	   packets back it belongs. */
+	uint64_t red_seq;
+	uint32_t red_ts;
+	uint32_t red_step;
+	bool red_have;
 	/* Net -> audio. */
 	struct ring ring;
 	void *ring_mem;
@@ -226,6 +244,17 @@ struct netstream {
 	/* Control thread: the mixer handed the source back. */
 	bool released;
 };
+
+/* The pool a record belongs to: the class of its size. Context: any */
+static inline struct pool *netstream__pool_of(struct netstream *s,
+                                              const struct packet *p)
+{
+	unsigned k = 0;
+
+	while (k + 1 < s->ncls && s->cls[k].cap != p->cap)
+		k++;
+	return &s->cls[k].pool;
+}
 
 /*
  * Defaults for a codec: adaptive delay (jitter_config_default), drift
@@ -298,11 +327,21 @@ void netstream_clear(struct netstream *s);
  * Receive one datagram: parse it, number it, copy it into a record and
  * queue it for the audio thread
  *
- * Return: 0 queued; -ENOBUFS no free record or ring full (counted
- *         rx_dropped); -EALREADY a copy of a packet seen lately (counted
- *         with the duplicates); -EMSGSIZE, -EBADMSG, -EPROTONOSUPPORT, or
- *         rtpseq's -EAGAIN/-ERANGE (counted rx_invalid); the datagram is
- *         dropped
+ * With cfg.red, a datagram of payload type red_pt is split (RFC 2198): its
+ * primary block is queued as the packet itself, and each redundant block
+ * whose packet (found by its timestamp offset: so many packet durations
+ * back) was not seen lately, is not older than the first packet seen, and
+ * carries payload type pt is queued too, as a PACKET_RECOVERED record. A
+ * copy of a packet that arrived costs nothing more than this check: no
+ * record, no ring message.
+ *
+ * Return: 0 queued (with RED: also a copy of a packet seen lately whose
+ *         copies restored another); -ENOBUFS no free record or ring full
+ *         (counted rx_dropped); -EALREADY a copy of a packet seen lately
+ *         (counted with the duplicates); -EMSGSIZE, -EBADMSG,
+ *         -EPROTONOSUPPORT, or rtpseq's -EAGAIN/-ERANGE (counted
+ *         rx_invalid; with RED also a malformed RED payload or a primary
+ *         of another payload type); the datagram is dropped
  * Context: net thread, real-time safe
  */
 int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,

@@ -25,6 +25,10 @@
 
 /* packet.flags */
 #define PACKET_RESTART 0x1u /* the sender restarted here (rtpseq said so) */
+/* Restored from a redundant copy (RFC 2198 RED) carried by a later
+   packet: data[] holds the payload alone (payload_off 0), arrival_ns is
+   the carrier's arrival, which says nothing of this packet's transit. */
+#define PACKET_RECOVERED 0x2u
 
 struct packet {
 	uint64_t ext_seq; /* extended sequence number (rtpseq) */

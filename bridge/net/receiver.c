@@ -27,7 +27,8 @@ int receiver_init(struct receiver *r, const struct receiver_opts *o)
 	if (o->pt < 0 || o->pt > 127 || o->max_streams < 1 ||
 	    o->max_streams > RECEIVER_MAX_STREAMS ||
 	    o->nallow > RECEIVER_MAX_ALLOW || (o->nallow && !o->allow) ||
-	    o->min_sequential > RECEIVER_MAX_PROBATION)
+	    o->min_sequential > RECEIVER_MAX_PROBATION ||
+	    (o->red && (o->red_pt > 127 || o->red_pt == o->pt)))
 		return -EINVAL;
 	r->o = *o;
 	if (!r->o.max_datagram)

@@ -8,8 +8,10 @@
  * datagram it checks, in order: size, the allow-list, SRTP
  * authentication and replay (when a key is set: a forged or replayed
  * packet never reaches a stream, a probation slot or a held datagram),
- * the RTP header (rtp_parse), the payload type; bad ones are counted and
- * dropped. Then the entry of its SSRC decides, in one of these states:
+ * the RTP header (rtp_parse), the payload type (the configured one, or
+ * the RED one: a RED datagram counts as its primary packet, for probation
+ * as for everything else); bad ones are counted and dropped. Then the
+ * entry of its SSRC decides, in one of these states:
  *
  *   PROBATION  a new SSRC (RFC 3550 A.1): it needs min_sequential
  *              packets in sequence (2 by default) before it is a stream.
@@ -119,12 +121,17 @@ struct receiver_opts {
 	   RTP. The caller's (srtpctx_init_rx with max_datagram); the net
 	   thread uses it until receiver_close returns. */
 	struct srtpctx *srtp;
+	/* RFC 2198 redundant audio: datagrams of payload type red_pt (not
+	   pt) are accepted too, as packets of their stream (its netstream
+	   splits them: netstream_config.red); false: only pt. */
+	bool red;
+	uint8_t red_pt;
 };
 
 /* A new stream (a source passed probation), net -> control. */
 struct receiver_new {
 	uint32_t ssrc;
-	uint8_t pt;
+	uint8_t pt;     /* of the datagram that validated it (RED: red_pt) */
 	uint64_t id;    /* the stream's id (receiver_install/refuse) */
 	uint64_t rx_ns; /* arrival of its first datagram */
 	struct sockaddr_storage from;
@@ -157,7 +164,8 @@ struct receiver_counters {
 	uint64_t accepted;          /* handed to a stream */
 	uint64_t malformed;         /* rtp_parse refused them */
 	uint64_t too_big;           /* longer than max_datagram */
-	uint64_t unknown_pt;        /* not the configured payload type */
+	uint64_t unknown_pt;        /* not the configured payload type (nor
+	                               the RED one) */
 	uint64_t not_allowed;       /* source outside the allow-list */
 	uint64_t over_max_streams;  /* valid source while max_streams present */
 	uint64_t pending;           /* dropped while set up (hold full) */

@@ -442,7 +442,7 @@ void receiver_datagram(struct receiver *r, const uint8_t *data, size_t len,
 		receiver__add(&r->c_malformed, 1);
 		return;
 	}
-	if (h.pt != r->o.pt) {
+	if (h.pt != r->o.pt && !(r->o.red && h.pt == r->o.red_pt)) {
 		receiver__add(&r->c_unknown_pt, 1);
 		return;
 	}

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codec/red.h"
+
 struct sdp__out {
 	char *buf;
 	size_t cap;
@@ -97,6 +99,9 @@ int sdp_write(char *buf, size_t cap, const struct sdp_opts *opts)
 
 	if (buf == NULL || cap == 0 || opts->to == NULL || c == NULL ||
 	    opts->pt < 0 || opts->pt > 127 || opts->ttl < 0 ||
+	    opts->red_distance > RED_MAX_DISTANCE ||
+	    (opts->red_distance && (opts->red_pt < 0 || opts->red_pt > 127 ||
+	                            opts->red_pt == opts->pt)) ||
 	    opts->ttl > 255 || codec_config_check(c, NULL) < 0 ||
 	    !sdp__text_ok(name, SDP_NAME_MAX) || name[0] == '\0' ||
 	    !sdp__text_ok(refclk, SDP_CLOCK_MAX) ||
@@ -138,8 +143,25 @@ int sdp_write(char *buf, size_t cap, const struct sdp_opts *opts)
 	sdp__line(&o, "c=IN %s %s", ip, conn);
 	sdp__line(&o, "t=0 0");
 	sdp__line(&o, "a=recvonly");
-	sdp__line(&o, "m=audio %u RTP/%s %d", port,
-	          opts->crypto ? "SAVP" : "AVP", opts->pt);
+	if (opts->red_distance) {
+		/* RFC 2198 5: "a=fmtp:RED primary/redundant...". Opus's
+		   RTP clock is 48000/2 whatever it carries (RFC 7587). */
+		char pts[4 * (RED_MAX_DISTANCE + 1) + 1];
+		size_t n = 0;
+		for (unsigned i = 0; i <= opts->red_distance; i++)
+			n += (size_t)snprintf(pts + n, sizeof pts - n, "%s%d",
+			                      i ? "/" : "", opts->pt);
+		bool opus = c->kind == CODEC_OPUS;
+		sdp__line(&o, "m=audio %u RTP/%s %d %d", port,
+		          opts->crypto ? "SAVP" : "AVP", opts->red_pt,
+		          opts->pt);
+		sdp__line(&o, "a=rtpmap:%d red/%d/%d", opts->red_pt,
+		          opus ? 48000 : c->rate, opus ? 2 : c->channels);
+		sdp__line(&o, "a=fmtp:%d %s", opts->red_pt, pts);
+	} else {
+		sdp__line(&o, "m=audio %u RTP/%s %d", port,
+		          opts->crypto ? "SAVP" : "AVP", opts->pt);
+	}
 	switch (c->kind) {
 	case CODEC_OPUS: {
 		int st = c->channels == 2;

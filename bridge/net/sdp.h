@@ -9,7 +9,10 @@
  * (rtpmap NAME/RATE/CHANNELS). Every description says a=ptime (in ms,
  * fractional when the packet is: 4.4375 for 213 frames at 48 kHz),
  * a=recvonly (a receiver only receives), and RFC 7273's a=ts-refclk and
- * a=mediaclk: what clock the RTP timestamps follow.
+ * a=mediaclk: what clock the RTP timestamps follow. A stream sent with
+ * RFC 2198 redundancy is described as RFC 2198 section 5 and GStreamer
+ * do: the RED payload type first in m=, its rtpmap (red, the media's
+ * clock rate and channels) and fmtp (the block payload types).
  */
 #ifndef RTB_SDP_H
 #define RTB_SDP_H
@@ -44,6 +47,13 @@ struct sdp_opts {
 	/* SRTP: an a=crypto value (srtpkey_sdes), the profile then RTP/SAVP;
 	 * NULL: RTP/AVP */
 	const char *crypto;
+	/* RFC 2198 redundant audio: the stream is sent as payload type
+	 * red_pt carrying blocks of pt, red_distance copies per packet:
+	 * m= lists red_pt first, then pt; a=rtpmap:RED red/RATE/CH and
+	 * a=fmtp:RED PT/PT... (the primary, then one per copy) describe it,
+	 * pt's own lines stay. 0: plain RTP of pt */
+	unsigned red_distance;
+	int red_pt;
 };
 
 /*

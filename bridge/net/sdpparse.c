@@ -22,14 +22,34 @@ enum sdpparse__where {
 	SDPPARSE_OTHER,       /* in another media section */
 };
 
+/* What the audio section says of one payload type of its m= line. */
+struct sdpparse__map {
+	int pt;
+	bool have_map; /* an a=rtpmap was seen */
+	int stereo;    /* fmtp stereo=, -1: not given */
+	int map_ch;    /* rtpmap channels, 0: not given */
+	int rate;      /* rtpmap clock rate */
+	int first;     /* fmtp "PT/PT/...": the first (RED's primary), -1 */
+	char enc[32];
+};
+
 struct sdpparse__state {
 	enum sdpparse__where where;
-	bool seen_audio, have_map, media_conn;
-	int stereo; /* fmtp stereo=, -1: not given */
-	int map_ch; /* rtpmap channels, 0: not given */
-	char enc[32];
+	bool seen_audio, media_conn;
+	struct sdpparse__map map[SDPPARSE_PTS_MAX]; /* m= order */
+	int nmap;
 	double ptime_ms;
 };
+
+/* The entry of payload type pt in the m= list, or NULL. */
+static struct sdpparse__map *sdpparse__find(struct sdpparse__state *st,
+                                            unsigned long long pt)
+{
+	for (int i = 0; i < st->nmap; i++)
+		if ((unsigned long long)st->map[i].pt == pt)
+			return &st->map[i];
+	return NULL;
+}
 
 /*
  * Copy the line at p (at most left bytes, ended by CR, LF or NUL) into
@@ -173,9 +193,11 @@ static void sdpparse__conn(struct sdpparse_result *r, const char *v)
 	}
 }
 
-/* "m=audio 5004 RTP/AVP 96 97" (or RTP/SAVP, SRTP): port and the first
-   payload type. */
-static bool sdpparse__media(struct sdpparse_result *r, const char *v)
+/* "m=audio 5004 RTP/AVP 96 97" (or RTP/SAVP, SRTP): port, and the
+   payload types (the first SDPPARSE_PTS_MAX of them; the first is the
+   stream's, or RED's). */
+static bool sdpparse__media(struct sdpparse_result *r,
+                            struct sdpparse__state *st, const char *v)
 {
 	unsigned long long port, pt;
 
@@ -199,25 +221,36 @@ static bool sdpparse__media(struct sdpparse_result *r, const char *v)
 	r->port = (unsigned)port;
 	r->pt = (int)pt;
 	r->savp = savp;
-	return true;
+	st->nmap = 0;
+	for (;;) {
+		if (st->nmap < SDPPARSE_PTS_MAX && !sdpparse__find(st, pt))
+			st->map[st->nmap++] = (struct sdpparse__map){
+			        .pt = (int)pt, .stereo = -1, .first = -1};
+		while (*v == ' ')
+			v++;
+		if (!sdpparse__num(&v, 127, &pt) || (*v != '\0' && *v != ' '))
+			return true; /* the rest is no payload type: ignored */
+	}
 }
 
-/* "a=rtpmap:96 L16/48000/2" for our payload type. */
-static void sdpparse__rtpmap(struct sdpparse_result *r,
-                             struct sdpparse__state *st, const char *v)
+/* "a=rtpmap:96 L16/48000/2" for a payload type of the m= line. */
+static void sdpparse__rtpmap(struct sdpparse__state *st, const char *v)
 {
 	unsigned long long pt, rate, ch = 0;
+	struct sdpparse__map *m;
+	char enc[sizeof m->enc];
 	size_t n = 0;
 
-	if (!sdpparse__num(&v, 127, &pt) || *v != ' ' || (int)pt != r->pt)
+	if (!sdpparse__num(&v, 127, &pt) || *v != ' ' ||
+	    !(m = sdpparse__find(st, pt)))
 		return;
 	v++;
-	while (v[n] != '\0' && v[n] != '/' && n + 1 < sizeof st->enc)
+	while (v[n] != '\0' && v[n] != '/' && n + 1 < sizeof enc)
 		n++;
 	if (v[n] != '/')
 		return;
-	memcpy(st->enc, v, n);
-	st->enc[n] = '\0';
+	memcpy(enc, v, n);
+	enc[n] = '\0';
 	v += n + 1;
 	if (!sdpparse__num(&v, 10000000, &rate))
 		return;
@@ -226,9 +259,10 @@ static void sdpparse__rtpmap(struct sdpparse_result *r,
 		if (!sdpparse__num(&v, 255, &ch))
 			return;
 	}
-	r->rate = (int)rate;
-	st->map_ch = (int)ch;
-	st->have_map = true;
+	memcpy(m->enc, enc, sizeof enc);
+	m->rate = (int)rate;
+	m->map_ch = (int)ch;
+	m->have_map = true;
 }
 
 /* "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:...": kept in order as
@@ -246,21 +280,27 @@ static void sdpparse__crypto(struct sdpparse_result *r, const char *v)
 	c[n] = '\0';
 }
 
-/* "a=fmtp:111 minptime=10;stereo=1;sprop-stereo=1": stereo= only. */
-static void sdpparse__fmtp(const struct sdpparse_result *r,
-                           struct sdpparse__state *st, const char *v)
+/* "a=fmtp:111 minptime=10;stereo=1;sprop-stereo=1": stereo=; and RED's
+   "a=fmtp:100 96/96": its first (primary) payload type. */
+static void sdpparse__fmtp(struct sdpparse__state *st, const char *v)
 {
 	unsigned long long pt, x;
+	struct sdpparse__map *m;
 
-	if (!sdpparse__num(&v, 127, &pt) || (int)pt != r->pt)
+	if (!sdpparse__num(&v, 127, &pt) || !(m = sdpparse__find(st, pt)))
 		return;
+	while (*v == ' ')
+		v++;
+	const char *f = v;
+	if (sdpparse__num(&f, 127, &x) && (*f == '/' || *f == '\0'))
+		m->first = (int)x;
 	while (*v != '\0') {
 		while (*v == ' ' || *v == ';')
 			v++;
 		if (strncmp(v, "stereo=", 7) == 0) {
 			const char *q = v + 7;
 			if (sdpparse__num(&q, 1, &x))
-				st->stereo = (int)x;
+				m->stereo = (int)x;
 		}
 		while (*v != '\0' && *v != ';')
 			v++;
@@ -283,9 +323,9 @@ static void sdpparse__attr(struct sdpparse_result *r,
 	else if (!media)
 		return;
 	else if (!strncmp(v, "rtpmap:", 7))
-		sdpparse__rtpmap(r, st, v + 7);
+		sdpparse__rtpmap(st, v + 7);
 	else if (!strncmp(v, "fmtp:", 5))
-		sdpparse__fmtp(r, st, v + 5);
+		sdpparse__fmtp(st, v + 5);
 	else if (!strncmp(v, "ptime:", 6))
 		(void)sdpparse__ms(v + 6, &st->ptime_ms);
 	else if (!strncmp(v, "crypto:", 7))
@@ -301,7 +341,7 @@ static void sdpparse__one(struct sdpparse_result *r, struct sdpparse__state *st,
 		return;
 	switch (line[0]) {
 	case 'm':
-		if (!st->seen_audio && sdpparse__media(r, v)) {
+		if (!st->seen_audio && sdpparse__media(r, st, v)) {
 			st->seen_audio = true;
 			st->where = SDPPARSE_AUDIO;
 		} else {
@@ -333,6 +373,29 @@ static void sdpparse__one(struct sdpparse_result *r, struct sdpparse__state *st,
 	}
 }
 
+/*
+ * The stream's payload type: the first of the m= line, unless that is
+ * RFC 2198 redundancy ("red"): then the primary its fmtp names (or the
+ * next payload type listed), and red_pt says RED's. out->pt is set.
+ */
+static const struct sdpparse__map *sdpparse__stream(struct sdpparse_result *out,
+                                                    struct sdpparse__state *st)
+{
+	struct sdpparse__map *m = &st->map[0];
+
+	out->red_pt = -1;
+	if (!m->have_map || strcasecmp(m->enc, "red") != 0 || st->nmap < 2)
+		return m;
+	struct sdpparse__map *p =
+	        m->first >= 0 ? sdpparse__find(st, (unsigned)m->first)
+	                      : &st->map[1];
+	if (!p || p == m)
+		return m; /* "red" and nothing it could carry: refused below */
+	out->red_pt = m->pt;
+	out->pt = p->pt;
+	return p;
+}
+
 static int sdpparse__fail(char *err, size_t errlen, int rc, const char *what)
 {
 	if (errlen)
@@ -343,7 +406,7 @@ static int sdpparse__fail(char *err, size_t errlen, int rc, const char *what)
 int sdpparse_parse_n(struct sdpparse_result *out, const char *text, size_t len,
                      char *err, size_t errlen)
 {
-	struct sdpparse__state st = {.stereo = -1};
+	struct sdpparse__state st = {.where = SDPPARSE_SESSION};
 	char line[SDPPARSE_LINE_MAX];
 	size_t pos = 0;
 
@@ -360,7 +423,8 @@ int sdpparse_parse_n(struct sdpparse_result *out, const char *text, size_t len,
 		return sdpparse__fail(err, errlen, -EINVAL,
 		                      "no 'm=audio PORT RTP/AVP PT' line (or "
 		                      "RTP/SAVP)");
-	if (!st.have_map) {
+	const struct sdpparse__map *m = sdpparse__stream(out, &st);
+	if (!m->have_map) {
 		/* Static payload types of RFC 3551: 10 and 11 are L16. */
 		if (out->pt == 10 || out->pt == 11) {
 			out->kind = CODEC_L16;
@@ -373,16 +437,17 @@ int sdpparse_parse_n(struct sdpparse_result *out, const char *text, size_t len,
 				         out->pt);
 			return -EINVAL;
 		}
-	} else if (!strcasecmp(st.enc, "opus")) {
+	} else if (!strcasecmp(m->enc, "opus")) {
 		out->kind = CODEC_OPUS;
 		out->rate = 48000;
-		out->channels = st.stereo == 0 ? 1 : 2;
-	} else if (!strcasecmp(st.enc, "L16") || !strcasecmp(st.enc, "L24")) {
-		out->kind = st.enc[1] == '1' ? CODEC_L16 : CODEC_L24;
-		out->channels = st.map_ch > 0 ? st.map_ch : 1;
+		out->channels = m->stereo == 0 ? 1 : 2;
+	} else if (!strcasecmp(m->enc, "L16") || !strcasecmp(m->enc, "L24")) {
+		out->kind = m->enc[1] == '1' ? CODEC_L16 : CODEC_L24;
+		out->rate = m->rate;
+		out->channels = m->map_ch > 0 ? m->map_ch : 1;
 	} else {
-		char enc[sizeof st.enc];
-		sdpparse__keep(enc, sizeof enc, st.enc);
+		char enc[sizeof m->enc];
+		sdpparse__keep(enc, sizeof enc, m->enc);
 		if (errlen)
 			snprintf(err, errlen,
 			         "encoding '%s' is not supported (opus, L16, "

@@ -5,7 +5,9 @@
  *
  * Pure text parsing, no I/O, no allocation: the first audio media section
  * gives the port, payload type, codec (rtpmap: opus, L16, L24), clock rate
- * and channel count (Opus: from fmtp stereo=, RFC 7587), ptime, and for
+ * and channel count (Opus: from fmtp stereo=, RFC 7587), ptime, RFC 2198
+ * redundancy (a first payload type whose rtpmap is "red": the stream is
+ * the primary its fmtp names, sent inside RED), and for
  * SRTP (RTP/SAVP) the section's a=crypto values (RFC 4568: they hold the
  * key; the caller reads them with srtpkey_sdes_parse and zeroes them); the
  * session gives its name (s=), origin (o=) and connection address (c=, a
@@ -33,10 +35,15 @@
 #define SDPPARSE_ATTR_MAX   64  /* ts-refclk, mediaclk kept */
 #define SDPPARSE_CRYPTO_MAX 4   /* a=crypto lines kept */
 #define SDPPARSE_CRYPTO_LEN 160 /* bytes of each, with the NUL */
+#define SDPPARSE_PTS_MAX    16  /* payload types of m= looked at */
 
 struct sdpparse_result {
 	unsigned port;        /* m= port */
-	int pt;               /* payload type */
+	int pt;               /* payload type (of the media) */
+	int red_pt;           /* RFC 2198 redundancy: the RED payload type
+	                         carrying blocks of pt (m= lists it first, its
+	                         rtpmap says "red", its fmtp "PT/PT..."); -1:
+	                         none */
 	enum codec_kind kind; /* from rtpmap */
 	int rate;             /* Hz (Opus: 48000) */
 	int channels;         /* 1..8 */

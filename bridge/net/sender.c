@@ -35,6 +35,7 @@ void sender_opts_init(struct sender_opts *o)
 	o->pt = 96;
 	o->dscp = -1;
 	o->mcast_ttl = -1;
+	o->red_pt = SENDER_RED_PT;
 }
 
 int sender_opts_randomize(struct sender_opts *o)
@@ -97,6 +98,15 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 		         "multicast TTL %d: must be 0..255", o->mcast_ttl);
 		return -EINVAL;
 	}
+	if (o->red_distance > RED_MAX_DISTANCE ||
+	    (o->red_distance &&
+	     (o->red_pt < 0 || o->red_pt > 127 || o->red_pt == o->pt))) {
+		snprintf(s->err, sizeof s->err,
+		         "RED: distance %u (1..%d), payload type %d (0..127, "
+		         "not the media's %d)",
+		         o->red_distance, RED_MAX_DISTANCE, o->red_pt, o->pt);
+		return -EINVAL;
+	}
 	rc = codec_config_check(&o->codec, &why);
 	if (rc < 0) {
 		double ms = o->codec.frames > 0 && o->codec.rate > 0
@@ -127,12 +137,35 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 		             (uint64_t)s->frames;
 		s->opts.max_burst = n > 2 ? (uint32_t)n : 2;
 	}
-	s->pkt_cap = RTP_HEADER_MIN + codec_max_payload(&o->codec) +
-	             (o->srtp ? SRTPCTX_TRAILER : 0);
+	size_t payload = codec_max_payload(&o->codec);
+	if (o->red_distance && o->codec.kind != CODEC_OPUS &&
+	    payload > RED_BLOCK_LEN_MAX) {
+		snprintf(s->err, sizeof s->err,
+		         "RED: %s packets of %zu bytes are longer than a "
+		         "redundant block can be (%d bytes): shorten the "
+		         "packets (--frame-ms) or send mono",
+		         codec_kind_name(o->codec.kind), payload,
+		         RED_BLOCK_LEN_MAX);
+		sender_clear(s);
+		return -EINVAL;
+	}
+	if (o->red_distance) {
+		rc = redenc_init(&s->red, o->red_distance, (uint8_t)o->pt,
+		                 payload);
+		if (rc < 0) {
+			snprintf(s->err, sizeof s->err, "out of memory");
+			sender_clear(s);
+			return rc;
+		}
+		s->enc_cap = payload;
+		s->enc_buf = malloc(payload);
+		payload = redenc_max_size(&s->red, payload);
+	}
+	s->pkt_cap = RTP_HEADER_MIN + payload + (o->srtp ? SRTPCTX_TRAILER : 0);
 	s->pcm = calloc((size_t)s->frames * (size_t)o->codec.channels,
 	                sizeof(float));
 	s->pkt = malloc(s->pkt_cap);
-	if (!s->pcm || !s->pkt) {
+	if (!s->pcm || !s->pkt || (o->red_distance && !s->enc_buf)) {
 		snprintf(s->err, sizeof s->err, "out of memory");
 		sender_clear(s);
 		return -ENOMEM;
@@ -144,8 +177,11 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 void sender_clear(struct sender *s)
 {
 	codec_encoder_clear(&s->enc);
+	redenc_clear(&s->red);
+	free(s->enc_buf);
 	free(s->pcm);
 	free(s->pkt);
+	s->enc_buf = NULL;
 	s->pcm = NULL;
 	s->pkt = NULL;
 }
@@ -260,10 +296,21 @@ static void sender__tick(struct pacer *p, uint64_t slot, uint64_t deadline_ns,
 	h.ts = s->opts.ts0 + (uint32_t)(slot * s->ticks);
 	h.ssrc = s->opts.ssrc;
 	/* The SRTP trailer's room stays free for srtpctx_protect. */
-	rc = codec_encode(&s->enc, s->pcm, (size_t)s->frames,
-	                  s->pkt + RTP_HEADER_MIN,
-	                  s->pkt_cap - RTP_HEADER_MIN -
-	                          (s->opts.srtp ? SRTPCTX_TRAILER : 0));
+	size_t room = s->pkt_cap - RTP_HEADER_MIN -
+	              (s->opts.srtp ? SRTPCTX_TRAILER : 0);
+	if (s->opts.red_distance) {
+		/* Encoded aside, then wrapped with the copies. */
+		rc = codec_encode(&s->enc, s->pcm, (size_t)s->frames,
+		                  s->enc_buf, s->enc_cap);
+		if (rc >= 0)
+			rc = redenc_write(&s->red, h.seq, h.ts, s->ticks,
+			                  s->enc_buf, (size_t)rc,
+			                  s->pkt + RTP_HEADER_MIN, room);
+		h.pt = (uint8_t)s->opts.red_pt;
+	} else {
+		rc = codec_encode(&s->enc, s->pcm, (size_t)s->frames,
+		                  s->pkt + RTP_HEADER_MIN, room);
+	}
 	if (rc < 0) {
 		sender__add(&s->send_errors, 1);
 		return;

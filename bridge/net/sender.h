@@ -11,7 +11,9 @@
  * back; a longer one makes the pacer skip slots instead of bursting, so
  * the timestamps keep following real time and the sequence numbers stay
  * consecutive. Packets may be any whole number of frames the codec
- * allows (PCM: 0.125 to 20 ms, AES67's 1 ms among them).
+ * allows (PCM: 0.125 to 20 ms, AES67's 1 ms among them). With
+ * red_distance, each packet is RFC 2198 redundant audio: its payload and
+ * copies of the payloads of the packets before it (redenc.h).
  *
  * Contexts and ownership: the control thread initialises a sender (codec
  * set-up allocates), starts it, and reads its counters and the `finished`
@@ -38,6 +40,7 @@
 #include "bridge/msg/ring.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/pacer.h"
+#include "bridge/net/redenc.h"
 #include "bridge/net/srtpctx.h"
 #include "bridge/net/udpsock.h"
 #include "codec/codec.h"
@@ -46,6 +49,8 @@
 /* A stall of the net thread up to this long is caught up with a burst
    of packets; a longer one skips slots (the timestamps jump). */
 #define SENDER_BURST_MS 100
+/* RED's payload type unless told otherwise (a dynamic one, RFC 3551). */
+#define SENDER_RED_PT 100
 
 /* A capture block: `frames` valid frames of interleaved float samples. */
 struct sender_block {
@@ -157,10 +162,16 @@ struct sender_opts {
 	   plain RTP. The caller's (srtpctx_init_tx for opts.ssrc); used by
 	   the net thread while the sender runs, cleared after sender_stop. */
 	struct srtpctx *srtp;
+	/* RFC 2198 redundant audio: each packet also carries copies of the
+	   red_distance packets before it (redenc.h), as payload type
+	   red_pt (its blocks: pt); 0: plain packets of type pt. */
+	unsigned red_distance; /* 0..RED_MAX_DISTANCE */
+	int red_pt;            /* 0..127, not pt */
 };
 
 /*
- * Defaults: Opus, 48 kHz stereo, 10 ms, 128 kbit/s, payload type 96,
+ * Defaults: Opus, 48 kHz stereo, 10 ms, 128 kbit/s, payload type 96 (RED
+ * off; its payload type SENDER_RED_PT when turned on),
  * ssrc/seq0/ts0 zero (see sender_opts_randomize), no DSCP, the system's
  * multicast interface and TTL, no limit.
  *
@@ -197,6 +208,9 @@ struct sender {
 	float *pcm;     /* frames * channels */
 	uint8_t *pkt;   /* one RTP packet */
 	size_t pkt_cap;
+	uint8_t *enc_buf;  /* RED: the packet's own payload, encoded */
+	size_t enc_cap;    /* bytes */
+	struct redenc red; /* RED: the copies (opts.red_distance > 0) */
 	struct netloop *nl;
 	struct readahead *file;     /* source: a file, or */
 	struct sender_capture *cap; /* source: live input */

@@ -68,6 +68,9 @@ struct rtb_stream_stats {
 	double buffer_ms;          /* playout delay now */
 	double target_ms;          /* the delay it aims at */
 	double drift_ppm;          /* sender's clock against ours, + = fast */
+	uint64_t recovered;        /* lost packets restored from the copies
+	                              later ones carried (RFC 2198 redundant
+	                              audio, red_pt): not in lost */
 };
 
 typedef void rtb_stream_fn(void *arg, struct rtb_receiver *r,
@@ -98,6 +101,9 @@ struct rtb_receiver_config {
 	                                    every stats_ms */
 	unsigned stats_ms;               /* 0: 1000 */
 	void *arg;                       /* passed to the callbacks */
+	int red_pt; /* streams may come as RFC 2198 redundant audio of this
+	               payload type (`rtbridge send --fec red`), carrying pt;
+	               0: none (RED's type is a dynamic one, never 0) */
 };
 
 /*

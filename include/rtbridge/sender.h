@@ -35,6 +35,12 @@ struct rtb_sender_config {
 	int64_t ssrc;         /* 0..2^32-1; -1: random (RFC 3550) */
 	bool loop;            /* a file: start again at its end */
 	double duration_s;    /* stop after this much audio; 0: no limit */
+	/* RFC 2198 redundant audio: each packet also carries copies of the
+	   red_distance (1..3) packets before it, as payload type red_pt,
+	   so that a receiver restores lost ones (`rtbridge recv --red-pt`);
+	   0: plain packets. L16/L24 packets must fit 1023 bytes. */
+	unsigned red_distance;
+	int red_pt; /* 0: 100 */
 };
 
 /* A sender's figures since it started. */
