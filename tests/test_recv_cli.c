@@ -503,11 +503,10 @@ Test(recv_cli, bad_input_gives_one_line_and_a_nonzero_exit)
 	const char *a8[] = {"recv",    "--listen",    "5004",
 	                    "--allow", "10.0.0.0/99", NULL};
 	expect_refusal(a8, 2, "--allow");
-	const char *a9[] = {"recv", "--listen", "5004", "--red-pt", "96",
-	                    NULL};
+	const char *a9[] = {"recv", "--listen", "5004", "--red-pt", "96", NULL};
 	expect_refusal(a9, 2, "--red-pt 96 is the stream's payload type");
-	const char *a10[] = {"recv", "--listen", "5004", "--red-pt", "128",
-	                     NULL};
+	const char *a10[] = {"recv",     "--listen", "5004",
+	                     "--red-pt", "128",      NULL};
 	expect_refusal(a10, 2, "--red-pt '128'");
 }
 
