@@ -27,6 +27,10 @@ warn=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null || true)
 [ -z "$warn" ] || fail "man --warnings: $warn"
 text=$(MANWIDTH=200 man -l "$page" 2>/dev/null)
 echo "$text" | grep -q "rtbridge $version" || fail "the page names no version"
+# Every option is a tagged paragraph of its own (.TP), not a line of an
+# unfilled usage block.
+tags=$(awk 'tp {gsub(/\\f[BR]/, ""); gsub(/\\-/, "-"); sub(/[^a-z0-9-].*/, "", $1); print $1}
+	{tp = /^\.TP/}' "$page")
 commands=$("$rtb" --help | awk '/^commands:/ {on = 1; next} on {print $1}')
 n=0
 for c in $commands; do
@@ -34,6 +38,8 @@ for c in $commands; do
 	for o in $("$rtb" "$c" --help | sed -n 's/^  \(--[a-z0-9-]*\).*/\1/p'); do
 		echo "$text" | grep -q -- "^       $o\\b" ||
 			fail "$c: option $o missing from the page"
+		echo "$tags" | grep -qx -- "$o" ||
+			fail "$c: option $o is not a tagged paragraph"
 		n=$((n + 1))
 	done
 done

@@ -28,7 +28,7 @@ esc() {
 help_roff() {
 	esc | awk '
 	function out(s) { if (s ~ /^[.\047]/) s = "\\&" s; print s }
-	/^usage: / || (nf && /^ +[^ -]/) || /^       rtbridge/ {
+	/^usage: / || (nf && /^ +[^ -]/ && !/^  \\-/) || /^       rtbridge/ {
 		if (!nf) print ".nf"; nf = 1
 		sub(/^usage: /, ""); sub(/^ +/, ""); out("\\fB" $0 "\\fR"); next }
 	nf { print ".fi"; nf = 0 }
