@@ -34,6 +34,7 @@
 #include "codec/codec.h"
 #include "codec/pcm.h"
 #include "codec/red.h"
+#include "codec/redenc.h"
 #include "codec/rtp.h"
 #include "tests/rtcheck_assert.h"
 #include "tools/relay/impair.h"
@@ -76,12 +77,10 @@ struct sim {
 	unsigned drop_every, drop_run;
 	uint64_t dropped; /* packets the network dropped */
 	/* RFC 2198 (sim_use_red): each packet also carries the payloads of
-	   the red packets before it, as payload type red_pt. */
+	   the red packets before it, as payload type red_pt, wrapped by
+	   the sender's own redenc. */
 	unsigned red;
-	uint8_t red_hist[RED_MAX_DISTANCE][1024];
-	size_t red_len[RED_MAX_DISTANCE];
-	uint64_t red_k[RED_MAX_DISTANCE]; /* the packet each one came from */
-	size_t red_n;
+	struct redenc red_enc;
 	/* Media clock (sim_use_media_clock): the media clock reads the local
 	   clock + media_off, and the sender stamps RTP time from it. */
 	bool media;
@@ -239,6 +238,7 @@ static inline void sim_clear(struct sim *s)
 	free(s->q);
 	free(s->pcm);
 	free(s->delays);
+	redenc_clear(&s->red_enc);
 }
 
 static inline double sim_send_ns(const struct sim *s, uint64_t k)
@@ -360,44 +360,11 @@ static inline void sim_use_red(struct sim *s, unsigned distance)
 {
 	cr_assert(distance >= 1 && distance <= RED_MAX_DISTANCE);
 	s->red = distance;
+	cr_assert_eq(redenc_init(&s->red_enc, distance, 96, RED_BLOCK_LEN_MAX),
+	             0);
 	s->cfg.red = true;
 	s->cfg.red_pt = 100;
 	s->cfg.pt = 96;
-}
-
-/* Wrap payload (plen bytes, packet k, its timestamp's frame step) as RED
-   in out; keep it for the next packets. Return: bytes. */
-static inline int sim_red_wrap(struct sim *s, uint64_t k, const uint8_t *pl,
-                               int plen, uint8_t *out, size_t cap)
-{
-	struct red_block b[RED_MAX_DISTANCE];
-	struct red_block pr = {.pt = 96, .data = pl, .len = (size_t)plen};
-	size_t n = 0;
-
-	/* Oldest first. */
-	for (size_t i = s->red_n; i-- > 0;) {
-		uint64_t back = k - s->red_k[i];
-		b[n++] = (struct red_block){
-		        .pt = 96,
-		        .ts_offset = (uint16_t)(back * (uint64_t)s->frame),
-		        .data = s->red_hist[i],
-		        .len = s->red_len[i]};
-	}
-	int w = red_write(b, n, &pr, out, cap);
-	cr_assert(w > 0, "red_write: %d", w);
-	/* Newest at 0. */
-	size_t keep = s->red_n < s->red ? s->red_n + 1 : s->red;
-	for (size_t i = keep - 1; i > 0; i--) {
-		memcpy(s->red_hist[i], s->red_hist[i - 1], s->red_len[i - 1]);
-		s->red_len[i] = s->red_len[i - 1];
-		s->red_k[i] = s->red_k[i - 1];
-	}
-	cr_assert((size_t)plen <= sizeof(s->red_hist[0]));
-	memcpy(s->red_hist[0], pl, (size_t)plen);
-	s->red_len[0] = (size_t)plen;
-	s->red_k[0] = k;
-	s->red_n = keep;
-	return w;
 }
 
 /* Make packet k and give it to the network. */
@@ -446,8 +413,13 @@ static inline void sim_send(struct sim *s, uint64_t k)
 	}
 	if (s->red) {
 		uint8_t wrapped[sizeof(payload)];
-		plen = sim_red_wrap(s, k, payload, plen, wrapped,
-		                    sizeof(wrapped));
+		/* Packets of s->frame frames: that many RTP ticks, or a
+		   ts_div-th of them. */
+		uint32_t ticks = (uint32_t)s->frame /
+		                 (s->media || !s->ts_div ? 1u : s->ts_div);
+		plen = redenc_write(&s->red_enc, h.seq, h.ts, ticks, payload,
+		                    (size_t)plen, wrapped, sizeof(wrapped));
+		cr_assert(plen > 0, "redenc_write: %d", plen);
 		memcpy(payload, wrapped, (size_t)plen);
 		h.pt = 100;
 	}

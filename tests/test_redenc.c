@@ -1,12 +1,12 @@
 /*
- * The sender's RED history (bridge/net/redenc.h): which copies go into a
+ * The sender's RED history (codec/redenc.h): which copies go into a
  * packet, and that what it writes parses back into them.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
 
-#include "bridge/net/redenc.h"
+#include "codec/redenc.h"
 
 TestSuite(redenc, .timeout = 30);
 

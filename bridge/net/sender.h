@@ -40,7 +40,7 @@
 #include "bridge/msg/ring.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/pacer.h"
-#include "bridge/net/redenc.h"
+#include "codec/redenc.h"
 #include "bridge/net/srtpctx.h"
 #include "bridge/net/udpsock.h"
 #include "codec/codec.h"

@@ -16,8 +16,8 @@
  * Pure code on memory redenc_init allocates; one owner at a time (the
  * sender's net thread while it runs).
  */
-#ifndef RTB_NET_REDENC_H
-#define RTB_NET_REDENC_H
+#ifndef RTB_CODEC_REDENC_H
+#define RTB_CODEC_REDENC_H
 
 #include <stdbool.h>
 #include <stddef.h>

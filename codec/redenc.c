@@ -4,7 +4,7 @@
  * The kept payloads are a ring of `distance` entries; entry `next` is the
  * oldest, overwritten by each new primary.
  */
-#include "bridge/net/redenc.h"
+#include "codec/redenc.h"
 
 #include <errno.h>
 #include <stdlib.h>
