@@ -409,18 +409,19 @@ Test(jitter, incremental_quantile_matches_a_full_pass)
 		jitter_next(&jb, i * 5 * MS, &o);
 		if (i % 97)
 			continue;
-		double thr = (1.0 - cfg.quantile) * jb.hist_total, acc = 0.0;
+		double thr = (1.0 - cfg.quantile) * jb.tgt.hist_total,
+		       acc = 0.0;
 		unsigned want = 0;
-		for (unsigned b = jb.nbins; b-- > 0;) {
-			acc += jb.hist[b];
+		for (unsigned b = jb.tgt.nbins; b-- > 0;) {
+			acc += jb.tgt.hist[b];
 			if (acc > thr) {
 				want = b;
 				break;
 			}
 		}
-		cr_assert_eq(jb.q_bin, want,
-		             "packet %u: bin %u, a pass says %u", i, jb.q_bin,
-		             want);
+		cr_assert_eq(jb.tgt.q_bin, want,
+		             "packet %u: bin %u, a pass says %u", i,
+		             jb.tgt.q_bin, want);
 	}
 }
 

@@ -1,11 +1,12 @@
 /*
- * The jitter buffer: slots by extended sequence number, the RTP -> local
- * time map, and the adaptive target delay
+ * The jitter buffer's set-up and arrival side: slots by extended sequence
+ * number, the RTP -> local time map's measurements, changes of clock and
+ * packet length (the pull side is jitter_play.c, the target jtarget.c)
  *
  * Pure code on the caller's clock (see jitter.h). Only jitter_init and
  * jitter_clear allocate or free; everything else is bounded work on the
- * slot ring and the histogram, safe in the audio callback. Times are ns
- * (int64), RTP times are extended to 64 bits against the latest packet.
+ * slot ring, safe in the audio callback. Times are ns (int64), RTP times
+ * are extended to 64 bits against the latest packet.
  */
 #include "bridge/net/jitter.h"
 
@@ -14,18 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/net/jitter_impl.h"
 #include "codec/rtp.h"
-
-enum { JITTER_IDLE = 0, JITTER_PRIMING, JITTER_PLAYING };
-
-enum {
-	JITTER_SLOT_EMPTY = 0,
-	JITTER_SLOT_HELD,
-	JITTER_SLOT_PLAYED,
-	JITTER_SLOT_CONCEALED,
-};
-
-#define JITTER_NS 1000000000LL
 
 void jitter_config_default(struct jitter_config *cfg, int rtp_rate,
                            uint32_t frame_ticks)
@@ -71,33 +62,6 @@ static int jitter_config_ok(const struct jitter_config *c)
 	return 1;
 }
 
-/* RTP ticks to ns without overflow for any realistic span. */
-static int64_t jitter_ticks_ns(const struct jitter *j, int64_t t)
-{
-	int64_t r = j->cfg.rtp_rate;
-
-	return t / r * JITTER_NS + t % r * JITTER_NS / r;
-}
-
-/* Media time of RTP time ts, ns from the stream's start. */
-static int64_t jitter_media_ns(const struct jitter *j, int64_t ts)
-{
-	return jitter_ticks_ns(j, ts - j->ts_ref);
-}
-
-/* Local time at which RTP time ts is due for playout: when it arrives
-   along the transit floor, plus the target and one consumer period. */
-static int64_t jitter_due(const struct jitter *j, int64_t ts)
-{
-	if (j->cfg.sync_ms)
-		/* Its media time + the fixed delay, on the local clock. */
-		return j->media_ref + jitter_media_ns(j, ts) - j->media_off +
-		       (int64_t)j->target_ns;
-	double at = clockfit_when(&j->fit, (double)jitter_media_ns(j, ts));
-
-	return (int64_t)llround(at) + (int64_t)j->target_ns + j->period_ns;
-}
-
 /*
  * Sync mode: the media clock time of RTP time ts arriving at local time
  * `arrival`. The 32-bit timestamp is placed on the media clock nearest to
@@ -115,23 +79,12 @@ static int64_t jitter_media_of(const struct jitter *j, uint32_t ts,
 	uint32_t expect = (uint32_t)ticks + j->cfg.media_offset;
 	int32_t back = (int32_t)(expect - ts); /* ticks since ts, signed */
 
-	return now - jitter_ticks_ns(j, back);
+	return now - jitter__ticks_ns(j, back);
 }
 
 void jitter_set_media_offset(struct jitter *j, int64_t media_minus_local_ns)
 {
 	j->media_off = media_minus_local_ns;
-}
-
-/* The adaptive target before any measurement. */
-static void jitter_reset_target(struct jitter *j)
-{
-	j->target_ns = 1e6 * j->cfg.initial_ms;
-	if (j->target_ns < 1e6 * j->cfg.min_ms)
-		j->target_ns = 1e6 * j->cfg.min_ms;
-	if (j->target_ns > 1e6 * j->cfg.max_ms)
-		j->target_ns = 1e6 * j->cfg.max_ms;
-	j->target_raw = j->target_ns;
 }
 
 int jitter_init(struct jitter *j, const struct jitter_config *cfg,
@@ -143,7 +96,7 @@ int jitter_init(struct jitter *j, const struct jitter_config *cfg,
 	j->cfg = *cfg;
 	j->release = release;
 	j->arg = arg;
-	j->frame_ns = (double)jitter_ticks_ns(j, cfg->frame_ticks);
+	j->frame_ns = (double)jitter__ticks_ns(j, cfg->frame_ticks);
 
 	unsigned cap = cfg->capacity;
 	if (!cap) {
@@ -162,42 +115,17 @@ int jitter_init(struct jitter *j, const struct jitter_config *cfg,
 	if (!j->slots)
 		return -ENOMEM;
 	j->mask = cap - 1;
-	j->nbins = (unsigned)((uint64_t)cfg->max_ms * 1000 / cfg->bin_us) + 2;
-	j->hist = calloc(j->nbins, sizeof(*j->hist));
-	if (!j->hist)
-		goto fail_slots;
 	struct clockfit_config fc;
 	clockfit_config_default(&fc);
-	if (clockfit_init(&j->fit, &fc) < 0)
-		goto fail_hist;
-	j->hist_inc = 1.0;
-	j->hist_gain = exp(j->frame_ns / 1e9 / cfg->forget_s);
-	/* Sync: the delay is the media clock's, fixed. */
-	j->fixed_ms = cfg->sync_ms    ? cfg->sync_ms
-	              : cfg->adaptive ? 0
-	                              : cfg->fixed_ms;
-	if (j->fixed_ms) {
-		j->target_ns = 1e6 * j->fixed_ms;
-		j->target_raw = j->target_ns;
-	} else {
-		jitter_reset_target(j);
-	}
+	if (clockfit_init(&j->fit, &fc) < 0 ||
+	    jtarget_init(&j->tgt, &j->cfg, j->frame_ns) < 0)
+		goto fail_slots;
 	return 0;
 
-fail_hist:
-	free(j->hist);
-	j->hist = NULL;
 fail_slots:
 	free(j->slots);
 	j->slots = NULL;
 	return -ENOMEM;
-}
-
-/* A slot's state, if it belongs to the current epoch (else empty). */
-static uint8_t jitter_slot_state(const struct jitter *j,
-                                 const struct jitter_slot *s)
-{
-	return s->epoch == j->epoch ? s->state : (uint8_t)JITTER_SLOT_EMPTY;
 }
 
 /* Hand every held packet back and forget the slot history: the held ones
@@ -213,7 +141,7 @@ static void jitter_flush(struct jitter *j)
 	     seq - j->next_seq <= j->mask;
 	     seq++) {
 		struct jitter_slot *s = &j->slots[seq & j->mask];
-		if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
+		if (jitter__slot_state(j, s) == JITTER_SLOT_HELD &&
 		    s->seq == seq && s->pkt) {
 			j->release(j->arg, s->pkt);
 			s->pkt = NULL;
@@ -225,7 +153,7 @@ static void jitter_flush(struct jitter *j)
 	   a full pass still gives every record back. */
 	for (uint64_t i = 0; released < j->held && i <= j->mask; i++) {
 		struct jitter_slot *s = &j->slots[i];
-		if (jitter_slot_state(j, s) == JITTER_SLOT_HELD && s->pkt) {
+		if (jitter__slot_state(j, s) == JITTER_SLOT_HELD && s->pkt) {
 			j->release(j->arg, s->pkt);
 			s->pkt = NULL;
 			s->state = JITTER_SLOT_EMPTY;
@@ -246,126 +174,18 @@ void jitter_clear(struct jitter *j)
 	if (j->slots)
 		jitter_flush(j);
 	free(j->slots);
-	free(j->hist);
 	j->slots = NULL;
-	j->hist = NULL;
-}
-
-/*
- * The quantile of the delay-spread histogram is kept incrementally: q_bin
- * is the lowest bin whose weight and all above it exceed the tail allowed
- * ((1 - quantile) x total), q_above the weight strictly above it. Adding a
- * sample moves the pointer by a bin or so, so a packet costs O(1), not a
- * pass over the bins. The invariant: q_above <= tail < q_above +
- * hist[q_bin] (or q_bin = 0).
- */
-static void jitter_hist_settle(struct jitter *j)
-{
-	double tail = (1.0 - j->cfg.quantile) * j->hist_total;
-
-	while (j->q_above > tail && j->q_bin + 1 < j->nbins) {
-		j->q_bin++;
-		j->q_above -= j->hist[j->q_bin];
-	}
-	while (j->q_bin > 0 && j->q_above + j->hist[j->q_bin] <= tail) {
-		j->q_above += j->hist[j->q_bin];
-		j->q_bin--;
-	}
-}
-
-/* Recount q_above from the bins (after a rescale or a reset). */
-static void jitter_hist_recount(struct jitter *j)
-{
-	j->q_above = 0.0;
-	for (unsigned b = j->q_bin + 1; b < j->nbins; b++)
-		j->q_above += j->hist[b];
-	jitter_hist_settle(j);
-}
-
-/* Quantile of the delay-spread histogram, ns (upper edge of its bin). */
-static double jitter_quantile_ns(const struct jitter *j)
-{
-	return j->hist_total > 0.0
-	               ? (double)(j->q_bin + 1) * j->cfg.bin_us * 1e3
-	               : 0.0;
-}
-
-/*
- * A packet came too late for its slot: its delay is a peak the percentile
- * (1 in 100 packets may exceed it) lets through. The target covers it for
- * peak_hold_s from now: a host or a path that stalls now and then is then
- * heard to glitch once, not once per stall.
- */
-#define JITTER_PEAK_AFTER_NS 1000000000ull
-
-static void jitter_peak(struct jitter *j, uint64_t arrival)
-{
-	/* Not in the first second of playout: what comes late then is the
-	   start's own transient (threads, pages and files being set up on
-	   a busy machine), and the quantile sees it anyway. */
-	if (j->last_spread < 0.0 ||
-	    arrival < j->playing_since + JITTER_PEAK_AFTER_NS)
-		return;
-	/* A new peak replaces an expired or a lower one. */
-	if (arrival > j->peak_until || j->last_spread > j->peak_ns)
-		j->peak_ns = j->last_spread;
-	j->peak_until = arrival + (uint64_t)(j->cfg.peak_hold_s * 1e9);
-}
-
-/* What the spread asks for: the percentile (or a peak held) + frame +
-   margin, in the limits. */
-static double jitter_wanted(struct jitter *j)
-{
-	double q = jitter_quantile_ns(j);
-	double peak = j->last_tick < j->peak_until ? j->peak_ns : 0.0;
-	double raw =
-	        (q > peak ? q : peak) + j->frame_ns + 1e6 * j->cfg.margin_ms;
-
-	j->st.spread_ms = q / 1e6;
-	if (raw < 1e6 * j->cfg.min_ms)
-		raw = 1e6 * j->cfg.min_ms;
-	if (raw > 1e6 * j->cfg.max_ms)
-		raw = 1e6 * j->cfg.max_ms;
-	return raw;
+	jtarget_clear(&j->tgt);
 }
 
 void jitter_tick(struct jitter *j, uint64_t now_ns, double max_shrink)
 {
-	double dt = j->last_tick && now_ns > j->last_tick
-	                    ? (double)(now_ns - j->last_tick)
-	                    : 0.0;
-
-	j->last_tick = now_ns;
-	j->target_rate = 0.0;
-	if (j->fixed_ms) {
-		j->target_ns = 1e6 * j->fixed_ms;
-		return;
-	}
-	if (j->hist_total <= 0.0)
-		return;
-	double raw = jitter_wanted(j);
-	j->target_raw = raw;
-	if (raw >= j->target_ns) {
-		j->target_ns = raw;
-		return;
-	}
-	/* Down at the shrink rate: a slope the consumer follows by
-	   time-scaling (jitter_target_rate). */
-	double rate = j->cfg.shrink_ms_per_s / 1e3;
-	if (max_shrink < rate)
-		rate = max_shrink > 0.0 ? max_shrink : 0.0;
-	double down = rate * dt;
-	if (j->target_ns - down > raw) {
-		j->target_ns -= down;
-		j->target_rate = -rate;
-	} else {
-		j->target_ns = raw;
-	}
+	jtarget_tick(&j->tgt, now_ns, max_shrink);
 }
 
 double jitter_target_rate(const struct jitter *j)
 {
-	return j->target_rate;
+	return j->tgt.target_rate;
 }
 
 double jitter_drift(const struct jitter *j)
@@ -385,40 +205,17 @@ static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
 	if (arrival > j->last_arrival)
 		j->last_arrival = arrival;
 
-	/* Histogram with exponential forgetting: each new sample weighs
-	   hist_gain times more than the one before; rescale before the
-	   weights overflow. The height above the floor is the spread (a
-	   packet below the fitted line counts as on it). A spread beyond the
-	   largest delay allowed cannot be served by any target (a stall, or a
-	   jump in the sender's timeline): it is left out rather than pin the
-	   target at its maximum. Only while playing: what comes in before
-	   playout starts (a burst of queued packets, the backlog after a
-	   stall) says nothing of a steady stream's jitter, and would hold the
-	   target up for the histogram's memory. */
-	j->last_spread = -1.0;
-	if (j->state != JITTER_PLAYING)
+	/* The height above the floor is the spread the target covers. Only
+	   while playing: what comes in before playout starts (a burst of
+	   queued packets, the backlog after a stall) says nothing of a
+	   steady stream's jitter, and would hold the target up for the
+	   histogram's memory. */
+	if (j->state != JITTER_PLAYING) {
+		jtarget_skip(&j->tgt);
 		return;
-	double spread =
-	        (double)transit - clockfit_at(&j->fit, (int64_t)arrival);
-	if (spread < 0.0)
-		spread = 0.0;
-	j->last_spread = spread;
-	uint64_t bin = (uint64_t)(spread / (1000.0 * j->cfg.bin_us));
-	if (bin < j->nbins) {
-		j->hist[bin] += j->hist_inc;
-		j->hist_total += j->hist_inc;
-		if (bin > j->q_bin)
-			j->q_above += j->hist_inc;
-		j->hist_inc *= j->hist_gain;
-		jitter_hist_settle(j);
 	}
-	if (j->hist_inc > 1e200) {
-		for (unsigned b = 0; b < j->nbins; b++)
-			j->hist[b] /= j->hist_inc;
-		j->hist_total /= j->hist_inc;
-		j->hist_inc = 1.0;
-		jitter_hist_recount(j);
-	}
+	jtarget_add(&j->tgt,
+	            (double)transit - clockfit_at(&j->fit, (int64_t)arrival));
 }
 
 /* Hold p in its slot s. */
@@ -492,7 +289,7 @@ static int jitter_drop(struct jitter *j, struct packet *p, int verdict)
 static bool jitter_off_schedule(const struct jitter *j, const struct packet *p,
                                 int64_t ts, int64_t *transit)
 {
-	*transit = (int64_t)p->arrival_ns - jitter_media_ns(j, ts);
+	*transit = (int64_t)p->arrival_ns - jitter__media_ns(j, ts);
 	int64_t off =
 	        *transit -
 	        (int64_t)llround(clockfit_at(&j->fit, (int64_t)p->arrival_ns));
@@ -517,14 +314,14 @@ static int jitter_insert_recovered(struct jitter *j, struct packet *p)
 
 	if (j->state == JITTER_IDLE || seq < j->next_seq ||
 	    seq >= j->next_seq + j->mask + 1 ||
-	    (jitter_slot_state(j, s) == JITTER_SLOT_HELD && s->seq == seq)) {
+	    (jitter__slot_state(j, s) == JITTER_SLOT_HELD && s->seq == seq)) {
 		j->release(j->arg, p);
 		return JITTER_DROPPED;
 	}
 	int64_t ts = j->last_ts + rtp_ts_diff(p->rtp_ts, j->last_ts32);
 	int64_t transit;
 	if (jitter_off_schedule(j, p, ts, &transit) ||
-	    jitter_slot_state(j, s) == JITTER_SLOT_HELD)
+	    jitter__slot_state(j, s) == JITTER_SLOT_HELD)
 		return jitter_drop(j, p, JITTER_DROPPED);
 	jitter_hold(j, s, p, seq, ts);
 	if (seq > j->high_seq)
@@ -570,12 +367,12 @@ int jitter_insert(struct jitter *j, struct packet *p)
 	struct jitter_slot *s = &j->slots[seq & j->mask];
 	if (seq < j->next_seq) {
 		if (s->seq == seq &&
-		    jitter_slot_state(j, s) == JITTER_SLOT_PLAYED)
+		    jitter__slot_state(j, s) == JITTER_SLOT_PLAYED)
 			return jitter_drop(j, p, JITTER_DUPLICATE);
 		jitter_measure(j, p->arrival_ns, transit);
 		if (s->seq == seq &&
-		    jitter_slot_state(j, s) == JITTER_SLOT_CONCEALED) {
-			jitter_peak(j, p->arrival_ns);
+		    jitter__slot_state(j, s) == JITTER_SLOT_CONCEALED) {
+			jtarget_late(&j->tgt, p->arrival_ns, j->playing_since);
 			return jitter_drop(j, p, JITTER_LATE);
 		}
 		/* Before the start while waiting to start: extend the
@@ -583,13 +380,13 @@ int jitter_insert(struct jitter *j, struct packet *p)
 		if (j->state != JITTER_PRIMING || j->high_seq - seq > j->mask)
 			return jitter_drop(j, p, JITTER_LATE);
 		j->next_seq = seq;
-	} else if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
+	} else if (jitter__slot_state(j, s) == JITTER_SLOT_HELD &&
 	           s->seq == seq) {
 		return jitter_drop(j, p, JITTER_DUPLICATE);
 	} else {
 		jitter_measure(j, p->arrival_ns, transit);
 	}
-	if (jitter_slot_state(j, s) == JITTER_SLOT_HELD) {
+	if (jitter__slot_state(j, s) == JITTER_SLOT_HELD) {
 		if (s->seq == seq)
 			return jitter_drop(j, p, JITTER_DUPLICATE);
 		/* A held packet outside the window cannot exist (the window
@@ -604,236 +401,14 @@ int jitter_insert(struct jitter *j, struct packet *p)
 	return JITTER_BUFFERED;
 }
 
-/* The held slot with the lowest sequence number, or NULL. */
-static struct jitter_slot *jitter_lowest(const struct jitter *j)
-{
-	if (!j->held)
-		return NULL;
-	for (uint64_t seq = j->next_seq; seq <= j->high_seq; seq++) {
-		struct jitter_slot *s = &j->slots[seq & j->mask];
-		if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
-		    s->seq == seq)
-			return s;
-		if (seq - j->next_seq > j->mask)
-			break;
-	}
-	return NULL;
-}
-
-/* Whether some held packet is still in time for the schedule. */
-static bool jitter_any_in_time(const struct jitter *j, int64_t now_ns)
-{
-	for (uint64_t seq = j->next_seq;
-	     seq <= j->high_seq && seq - j->next_seq <= j->mask; seq++) {
-		const struct jitter_slot *s = &j->slots[seq & j->mask];
-		if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
-		    s->seq == seq &&
-		    jitter_due(j, s->ts) + (int64_t)j->frame_ns >= now_ns)
-			return true;
-	}
-	return false;
-}
-
-/*
- * While waiting: start when the first packet is due. Nothing held is
- * dropped here: packets the schedule has left behind while newer ones are
- * in time (a burst of queued packets at a stream's start, the backlog of a
- * network stall) are played from the first, and the consumer sheds the
- * excess (netstream skips ahead, recording everything). If no held packet
- * is in time, the sender's timeline itself moved (it paused without
- * advancing its timestamps): the map is re-anchored on the first packet,
- * as if it had arrived with the minimum transit time.
- */
-static int jitter_prime(struct jitter *j, uint64_t now_ns)
-{
-	struct jitter_slot *s = jitter_lowest(j);
-
-	/* Sync: a packet past its media time + delay is late, whatever
-	   else is held; the schedule is the media clock's, never moved. */
-	while (j->cfg.sync_ms && s &&
-	       jitter_due(j, s->ts) + (int64_t)j->frame_ns < (int64_t)now_ns) {
-		j->release(j->arg, s->pkt);
-		s->pkt = NULL;
-		s->state = JITTER_SLOT_CONCEALED;
-		s->epoch = j->epoch;
-		j->held--;
-		j->st.late++;
-		j->next_seq = s->seq + 1;
-		s = jitter_lowest(j);
-	}
-	if (!s)
-		return 0;
-	int64_t due = jitter_due(j, s->ts);
-	if (due + (int64_t)j->frame_ns < (int64_t)now_ns &&
-	    !jitter_any_in_time(j, (int64_t)now_ns)) {
-		/* Due at its arrival + target, or now if that has passed
-		   too: the floor is pinned there. */
-		int64_t at = (int64_t)s->pkt->arrival_ns;
-		int64_t transit = at - jitter_media_ns(j, s->ts);
-		clockfit_pin(&j->fit, at, transit);
-		due = jitter_due(j, s->ts);
-		if (due < (int64_t)now_ns) {
-			clockfit_pin(&j->fit, at,
-			             transit + (int64_t)now_ns - due);
-			due = (int64_t)now_ns;
-		}
-	}
-	if (due > (int64_t)now_ns)
-		return 0;
-	j->next_seq = s->seq;
-	j->pos_ts = s->ts;
-	j->state = JITTER_PLAYING;
-	j->playing_since = now_ns;
-	j->dry_ticks = 0;
-	if (j->stopped)
-		j->st.rebuffers++;
-	j->stopped = false;
-	return 1;
-}
-
-int jitter_next(struct jitter *j, uint64_t now_ns, struct jitter_out *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->kind = JITTER_WAIT;
-	if (j->state == JITTER_IDLE)
-		return out->kind;
-	if (j->state == JITTER_PRIMING && !jitter_prime(j, now_ns))
-		return out->kind;
-
-	uint32_t frame = j->cfg.frame_ticks;
-	struct jitter_slot *s = &j->slots[j->next_seq & j->mask];
-	if (jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
-	    s->seq == j->next_seq) {
-		if (s->ts - j->pos_ts >= (int64_t)frame) {
-			/* The sender skipped time (a pause without a
-			   sequence gap): fill it, one frame at a time. */
-			j->pos_ts += frame;
-			out->kind = JITTER_MISSING;
-			out->ticks = frame;
-			out->next = s->pkt;
-			return out->kind;
-		}
-		if (j->dry_ticks > 0 &&
-		    (int64_t)now_ns + (int64_t)(j->frame_ns / 2) <
-		            jitter_due(j, j->pos_ts)) {
-			/* Coming out of a dry run (a stall) ahead of a
-			   schedule the stall pushed later (the target rose):
-			   the glitch is there already, so the buffer grows
-			   to its new target now, by concealment inserted
-			   before the packet, rather than by seconds of
-			   slowing down. */
-			out->kind = JITTER_MISSING;
-			out->ticks = frame;
-			out->insert = true;
-			j->st.inserted++;
-			return out->kind;
-		}
-		out->kind = JITTER_PACKET;
-		out->pkt = s->pkt;
-		out->ticks = frame;
-		if (s->pkt->flags & PACKET_RECOVERED)
-			j->st.recovered++;
-		out->restart = j->fresh;
-		j->fresh = false;
-		s->pkt = NULL;
-		s->state = JITTER_SLOT_PLAYED;
-		s->epoch = j->epoch;
-		j->held--;
-		j->next_seq++;
-		j->pos_ts = s->ts + frame;
-		j->dry_ticks = 0;
-		return out->kind;
-	}
-
-	out->kind = JITTER_MISSING;
-	out->ticks = frame;
-	if ((int64_t)now_ns + (int64_t)(j->frame_ns / 2) <
-	    jitter_due(j, j->pos_ts)) {
-		/* Not due yet: we are ahead of the schedule. Conceal in its
-		   place and keep waiting for it; this stretches the buffer
-		   back towards the target. */
-		out->insert = true;
-		j->st.inserted++;
-		return out->kind;
-	}
-	/* Its time has come: it is lost. */
-	j->st.lost++;
-	s->seq = j->next_seq;
-	s->state = JITTER_SLOT_CONCEALED;
-	s->epoch = j->epoch;
-	s->pkt = NULL;
-	j->next_seq++;
-	j->pos_ts += frame;
-	struct jitter_slot *n = &j->slots[j->next_seq & j->mask];
-	if (jitter_slot_state(j, n) == JITTER_SLOT_HELD &&
-	    n->seq == j->next_seq)
-		out->next = n->pkt;
-	if (j->held == 0) {
-		out->dry = true;
-		if (j->dry_ticks == 0) {
-			j->st.underruns++;
-			j->dry_seq = s->seq;
-		}
-		j->dry_ticks += frame;
-		if (jitter_ticks_ns(j, j->dry_ticks) >=
-		    (int64_t)j->cfg.dry_ms * 1000000) {
-			/* The sender went quiet: stop concealing and wait,
-			   keeping the time map for when it comes back. The
-			   numbers concealed while dry were never seen: if a
-			   paused sender goes on with them, they are not
-			   late, so forget them. */
-			for (uint64_t q = j->dry_seq; q < j->next_seq; q++) {
-				struct jitter_slot *d = &j->slots[q & j->mask];
-				if (d->seq == q &&
-				    jitter_slot_state(j, d) ==
-				            JITTER_SLOT_CONCEALED)
-					d->state = JITTER_SLOT_EMPTY;
-			}
-			j->next_seq = j->dry_seq;
-			j->state = JITTER_PRIMING;
-			j->stopped = true;
-			j->dry_ticks = 0;
-		}
-	} else {
-		j->dry_ticks = 0;
-	}
-	return out->kind;
-}
-
-int64_t jitter_wait_ns(const struct jitter *j, uint64_t now_ns)
-{
-	if (j->state == JITTER_PLAYING)
-		return 0;
-	const struct jitter_slot *s = jitter_lowest(j);
-	if (j->state == JITTER_IDLE || !s)
-		return INT64_MAX;
-	int64_t w = jitter_due(j, s->ts) - (int64_t)now_ns;
-	return w > 0 ? w : 0;
-}
-
-int64_t jitter_error_ns(const struct jitter *j, uint64_t now_ns,
-                        int64_t back_ticks)
-{
-	if (j->state != JITTER_PLAYING)
-		return 0;
-	return (int64_t)now_ns - jitter_due(j, j->pos_ts - back_ticks);
-}
-
-void jitter_adjust(struct jitter *j, int64_t ticks)
-{
-	j->pos_ts += ticks;
-}
-
 void jitter_set_frame(struct jitter *j, uint32_t ticks)
 {
 	if (ticks == 0 || ticks > (uint32_t)j->cfg.rtp_rate ||
 	    ticks == j->cfg.frame_ticks)
 		return;
 	j->cfg.frame_ticks = ticks;
-	j->frame_ns = (double)jitter_ticks_ns(j, ticks);
-	/* The histogram forgets per packet: keep its memory forget_s long
-	   whatever the packets' length. */
-	j->hist_gain = exp(j->frame_ns / 1e9 / j->cfg.forget_s);
+	j->frame_ns = (double)jitter__ticks_ns(j, ticks);
+	jtarget_set_frame(&j->tgt, j->frame_ns);
 }
 
 void jitter_set_clock(struct jitter *j, int rate)
@@ -842,7 +417,7 @@ void jitter_set_clock(struct jitter *j, int rate)
 		return;
 	/* Where the next frame is due now, on the old scale ... */
 	bool playing = j->state == JITTER_PLAYING;
-	int64_t due = playing ? jitter_due(j, j->pos_ts) : 0;
+	int64_t due = playing ? jitter__due(j, j->pos_ts) : 0;
 	uint32_t old = j->cfg.frame_ticks;
 	uint32_t frame =
 	        (uint32_t)llround((double)old * rate / j->cfg.rtp_rate);
@@ -852,49 +427,32 @@ void jitter_set_clock(struct jitter *j, int rate)
 	/* The packet handed out last was as long on the new clock. */
 	if (playing)
 		j->pos_ts += (int64_t)j->cfg.frame_ticks - (int64_t)old;
-	j->frame_ns = (double)jitter_ticks_ns(j, j->cfg.frame_ticks);
-	j->hist_gain = exp(j->frame_ns / 1e9 / j->cfg.forget_s);
-	memset(j->hist, 0, j->nbins * sizeof(*j->hist));
-	j->hist_total = 0.0;
-	j->hist_inc = 1.0;
-	j->q_bin = 0;
-	j->q_above = 0.0;
-	/* What the spread asked for on the wrong scale is void too. */
-	if (!j->fixed_ms)
-		jitter_reset_target(j);
+	j->frame_ns = (double)jitter__ticks_ns(j, j->cfg.frame_ticks);
+	jtarget_set_frame(&j->tgt, j->frame_ns);
+	/* What the spread asked for on the wrong scale is void. */
+	jtarget_forget(&j->tgt);
 	/* ... and there still, on the new one: the floor is pinned so. */
 	if (playing) {
-		int64_t at = due - (int64_t)j->target_ns - j->period_ns;
-		clockfit_pin(&j->fit, at, at - jitter_media_ns(j, j->pos_ts));
+		int64_t at = due - (int64_t)j->tgt.target_ns - j->period_ns;
+		clockfit_pin(&j->fit, at, at - jitter__media_ns(j, j->pos_ts));
 	} else {
-		const struct jitter_slot *l = jitter_lowest(j);
+		const struct jitter_slot *l = jitter__lowest(j);
 		if (l && l->pkt) {
 			int64_t at = (int64_t)l->pkt->arrival_ns;
 			clockfit_pin(&j->fit, at,
-			             at - jitter_media_ns(j, l->ts));
+			             at - jitter__media_ns(j, l->ts));
 		}
 	}
 }
 
 void jitter_set_fixed(struct jitter *j, unsigned ms)
 {
-	j->fixed_ms = ms;
-	if (ms)
-		j->target_ns = 1e6 * ms;
+	jtarget_set_fixed(&j->tgt, ms);
 }
 
 void jitter_set_period(struct jitter *j, int64_t ns)
 {
 	j->period_ns = ns;
-}
-
-bool jitter_ready(const struct jitter *j)
-{
-	const struct jitter_slot *s = &j->slots[j->next_seq & j->mask];
-
-	return j->state == JITTER_PLAYING &&
-	       jitter_slot_state(j, s) == JITTER_SLOT_HELD &&
-	       s->seq == j->next_seq && s->ts - j->pos_ts < j->cfg.frame_ticks;
 }
 
 bool jitter_playing(const struct jitter *j)
@@ -909,12 +467,13 @@ unsigned jitter_held(const struct jitter *j)
 
 double jitter_target_ms(const struct jitter *j)
 {
-	return j->target_ns / 1e6;
+	return j->tgt.target_ns / 1e6;
 }
 
 void jitter_stats(const struct jitter *j, struct jitter_stats *st)
 {
 	*st = j->st;
 	st->jitter_ms = j->jitter_ns / 1e6;
-	st->target_ms = j->target_ns / 1e6;
+	st->target_ms = j->tgt.target_ns / 1e6;
+	st->spread_ms = j->tgt.spread_ms;
 }

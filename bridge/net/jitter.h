@@ -16,13 +16,11 @@
  * alone. A packet with timestamp ts is due for playout at floor(ts) +
  * target + period, where period is how often the consumer looks (its
  * callback period: a packet arriving between two looks waits for the next
- * one). The target delay is fixed, or adaptive: a histogram of the
- * packets' height above the floor, with a forgetting factor, gives a high
- * percentile of the delay spread, and target = percentile + one frame +
- * margin, raised at once when the spread grows and lowered at a limited
- * rate when it shrinks; it is updated once per pull (jitter_tick). A packet
- * that comes too late for its slot anyway (a peak the percentile lets
- * through) holds the target above its own delay for peak_hold_s. The
+ * one). The target delay is fixed, or adaptive (jtarget.h): a high
+ * percentile of the packets' height above the floor + one frame + margin,
+ * raised at once, lowered at a limited rate, updated once per pull
+ * (jitter_tick); a packet too late for its slot anyway holds it above its
+ * own delay for a while. The
  * consumer (netstream) keeps its playout position on that schedule with
  * jitter_error_ns(); this module decides, when the next packet is missing,
  * whether it is lost (its time has come: conceal it and move on) or merely
@@ -41,6 +39,7 @@
 #include <stdint.h>
 
 #include "bridge/net/clockfit.h"
+#include "bridge/net/jtarget.h"
 #include "bridge/net/packet.h"
 
 struct jitter;
@@ -334,24 +333,11 @@ struct jitter {
 	unsigned jumps; /* consecutive packets far off the schedule */
 	bool fresh;     /* the next packet handed out starts a stream */
 	bool stopped;   /* waiting again after a dry run (not a new stream) */
-	/* Delay spread histogram. */
-	double *hist;
-	unsigned nbins;
-	double hist_inc, hist_total, hist_gain;
-	unsigned q_bin;      /* the quantile's bin (kept incrementally) */
-	double last_spread;  /* the last packet measured (-1: not measured) */
-	double peak_ns;      /* the largest delay of a late packet, held ... */
-	uint64_t peak_until; /* ... until then (local ns) */
+	struct jtarget tgt;     /* the target delay */
 	uint64_t playing_since; /* when playout last started (local ns) */
-	double q_above;         /* histogram weight above q_bin */
-	double target_ns;
-	double target_raw;  /* what the spread asks for, ns */
-	double target_rate; /* ns per ns, negative while shrinking */
-	uint64_t last_tick; /* jitter_tick's previous now, ns */
-	int64_t period_ns;  /* consumer's period, added to the delay */
+	int64_t period_ns;      /* consumer's period, added to the delay */
 	double frame_ns;
 	double jitter_ns;
-	unsigned fixed_ms;
 	struct jitter_stats st;
 };
 
