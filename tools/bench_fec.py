@@ -67,7 +67,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -124,25 +123,6 @@ def cpu_ns(pid):
     return total
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def port_taken(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
-
-
 class Run:
     """One cell: the processes of one send through the relay, then what
     their files say."""
@@ -167,7 +147,7 @@ class Run:
         return path
 
     def start_gst(self, red):
-        port = free_port()
+        port = rtbproc.free_udp_port()
         out = os.path.join(self.dir, "gst.wav")
         dec = ["rtpopusdepay", "!", "opusdec", "plc=true"] \
             if self.codec == "opus" else ["rtpL16depay"]
@@ -186,7 +166,7 @@ class Run:
             p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(p)
         deadline = time.monotonic() + 10
-        while not port_taken(port):
+        while not rtbproc.port_taken(port):
             if p.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("gst-launch-1.0 did not start (%s)"
                                    % self.dir)
@@ -421,11 +401,9 @@ def main():
     bdir = os.path.dirname(a.rtbridge)
     a.relay = a.relay or os.path.join(bdir, "relay")
     a.gensignal = a.gensignal or os.path.join(bdir, "gensignal")
-    for exe in (a.rtbridge, a.relay, a.gensignal):
-        if not os.access(exe, os.X_OK):
-            print("bench_fec: %s: not an executable (build it first)" % exe,
-                  file=sys.stderr)
-            return 1
+    if not rtbproc.executables("bench_fec", (a.rtbridge, a.relay,
+                                             a.gensignal)):
+        return 1
     if a.seconds < 3 or a.jobs < 1:
         print("bench_fec: --seconds must be >= 3, --jobs >= 1",
               file=sys.stderr)

@@ -376,6 +376,20 @@ static void relay_print_stats(const struct relay *r)
 	fflush(stdout);
 }
 
+/* Connect a sending socket to a destination; on failure print one line. */
+static int relay_connect(uv_udp_t *h, const struct sockaddr_storage *to)
+{
+	char a[INET6_ADDRSTRLEN + 16];
+	int rc = uv_udp_connect(h, (const struct sockaddr *)to);
+
+	if (rc < 0) {
+		relay_format_addr((const struct sockaddr *)to, a, sizeof(a));
+		fprintf(stderr, "relay: cannot send to %s: %s\n", a,
+		        uv_strerror(rc));
+	}
+	return rc;
+}
+
 /* Set up the sockets, timers and signals; on failure print one line. */
 static int relay_open(struct relay *r, const struct sockaddr_storage *listen,
                       const struct sockaddr_storage *dest,
@@ -431,21 +445,13 @@ static int relay_open(struct relay *r, const struct sockaddr_storage *listen,
 	int rcvbuf = RELAY_SOCKET_BUFFER;
 	uv_recv_buffer_size((uv_handle_t *)&r->rx, &rcvbuf);
 
-	relay_format_addr((const struct sockaddr *)dest, a, sizeof(a));
-	rc = uv_udp_connect(&r->tx, (const struct sockaddr *)dest);
-	if (rc < 0) {
-		fprintf(stderr, "relay: cannot send to %s: %s\n", a,
-		        uv_strerror(rc));
+	rc = relay_connect(&r->tx, dest);
+	if (rc < 0)
 		return rc;
-	}
 	if (r->opts->have_tee) {
-		relay_format_addr((const struct sockaddr *)tee, a, sizeof(a));
-		rc = uv_udp_connect(&r->tee, (const struct sockaddr *)tee);
-		if (rc < 0) {
-			fprintf(stderr, "relay: cannot send to %s: %s\n", a,
-			        uv_strerror(rc));
+		rc = relay_connect(&r->tee, tee);
+		if (rc < 0)
 			return rc;
-		}
 		/* Its replies go back to the source too; reading them
 		   also collects the "port unreachable" reports. */
 		rc = uv_udp_recv_start(&r->tee, relay_alloc_tx, relay_on_reply);

@@ -273,6 +273,22 @@ int relay_opts_split_addr(const char *s, char *host, size_t host_len,
 	return 0;
 }
 
+/* A destination (--to, --tee): a host and a non-zero port, into buffers
+   of RELAY_OPTS_ADDR_MAX and 16 bytes. */
+static int split_dest(const char *val, const char *src, char *host, char *port,
+                      char *err, size_t err_len)
+{
+	int rc = relay_opts_split_addr(val, host, RELAY_OPTS_ADDR_MAX, port, 16,
+	                               err, err_len);
+	if (rc < 0)
+		return rc;
+	if (host[0] == '\0' || strcmp(port, "0") == 0)
+		return fail(err, err_len,
+		            "%s '%s': needs a host and a non-zero port", src,
+		            val);
+	return 0;
+}
+
 /* Apply one option; `src` names it in messages ("--loss", "RELAY_LOSS"). */
 static int apply(struct relay_opts *o, const struct opt_def *d, const char *val,
                  const char *src, char *err, size_t err_len)
@@ -293,27 +309,16 @@ static int apply(struct relay_opts *o, const struct opt_def *d, const char *val,
 		o->have_listen = true;
 		break;
 	case OPT_TO:
-		rc = relay_opts_split_addr(val, o->to_host, sizeof(o->to_host),
-		                           o->to_port, sizeof(o->to_port), err,
-		                           err_len);
+		rc = split_dest(val, src, o->to_host, o->to_port, err, err_len);
 		if (rc < 0)
 			return rc;
-		if (o->to_host[0] == '\0' || strcmp(o->to_port, "0") == 0)
-			return fail(err, err_len,
-			            "%s '%s': needs a host and a non-zero port",
-			            src, val);
 		o->have_to = true;
 		break;
 	case OPT_TEE:
-		rc = relay_opts_split_addr(val, o->tee_host,
-		                           sizeof(o->tee_host), o->tee_port,
-		                           sizeof(o->tee_port), err, err_len);
+		rc = split_dest(val, src, o->tee_host, o->tee_port, err,
+		                err_len);
 		if (rc < 0)
 			return rc;
-		if (o->tee_host[0] == '\0' || strcmp(o->tee_port, "0") == 0)
-			return fail(err, err_len,
-			            "%s '%s': needs a host and a non-zero port",
-			            src, val);
 		o->have_tee = true;
 		break;
 	case OPT_TRACE:
