@@ -14,9 +14,9 @@ S is `rtbridge sdp` of the sender's own options, so the receiver
 configures itself as a user's would. rtpreddec stands in front of the
 jitter buffer (as in tests/interop_red.py): it hands restored packets to
 the buffer, which puts them in order. GStreamer is not run for the parity
-FEC (its rtpulpfecdec needs rtpbin's packet storage): those rows say so. Codecs: Opus 128 kbit/s in 10 ms
-packets and L16 in 5 ms packets, 48 kHz stereo, sending gensignal's seeded
-sweep + noise. Conditions (relay seed 1 in each): random loss 1, 5, 10 %,
+FEC (its rtpulpfecdec needs rtpbin's packet storage): those rows say so.
+Codecs: Opus 128 kbit/s in 10 ms packets and L16 in 5 ms packets, 48 kHz
+stereo, sending gensignal's seeded sweep + noise. Conditions (relay seed 1 in each): random loss 1, 5, 10 %,
 and Gilbert-Elliott bursts `--burst 1.7544,33.3333,0,100` (P_BG = 1/3:
 mean burst 3 packets; P_GB = 0.05/0.95 x P_BG: 5 % mean loss; no loss in
 the good state, all lost in the bad one). Protections: none, RED distance
@@ -132,6 +132,7 @@ class Run:
             b, codec, cond, fec, cpu
         self.dir = os.path.join(b.dir, "%s-%s-%s" % (codec, cond, fec))
         self.procs = []
+        self.recs = {}  # receiver: its recording, once analysed
         self.res = {"codec": codec, "condition": cond, "fec": fec,
                     "seed": SEED, "fec_label": FECS[fec][0],
                     "condition_label": CONDITIONS.get(cond, ("",))[0]}
@@ -241,6 +242,8 @@ class Run:
         """Fill self.res from the run's files; refs: {receiver: bytes}."""
         frame = CODECS[self.codec][0]
         r = self.res
+        if r.get("error"):
+            return
         tr = fm.parse_trace(os.path.join(self.dir, "trace.txt"), PT, RED_PT,
                             frame)
         r["media_pkts"] = len(tr["media"])
@@ -254,16 +257,20 @@ class Run:
         if bad:
             r["error"] = "exit status %s" % bad
         summary = rtbproc.last_json(os.path.join(self.dir, "stats.json"))
-        streams = (summary or {}).get("streams", [])
+        streams = [x for x in (summary or {}).get("streams", [])
+                   if x.get("ssrc") == tr["ssrc"]]
         if len(streams) != 1:
-            r["error"] = "rtbridge recv: %d streams in the summary" \
-                % len(streams)
+            r["error"] = "rtbridge recv: %d streams of SSRC %s in the " \
+                "summary" % (len(streams), tr["ssrc"])
             return
         s = streams[0]
         r["rtb"] = {k: s.get(k) for k in ("recovered", "lost", "late",
                                           "concealed_frames", "target_ms",
                                           "received")}
-        for who, path in self.recordings(s).items():
+        self.recs = {"rtb": s.get("record")}
+        if self.gst:
+            self.recs["gst"] = os.path.join(self.dir, "gst.wav")
+        for who, path in self.recs.items():
             got = fm.Audio(path)
             r.setdefault(who, {})["frames"] = got.frames
             if self.cond == "ref":
@@ -276,11 +283,6 @@ class Run:
             r[who].update(fm.judge(ref, got, frame, tr,
                                    self.codec == "opus"))
 
-    def recordings(self, summary_stream):
-        recs = {"rtb": summary_stream.get("record")}
-        if self.gst:
-            recs["gst"] = os.path.join(self.dir, "gst.wav")
-        return recs
 
 
 class Bench:
@@ -322,28 +324,26 @@ class Bench:
         return serial, parallel
 
     def execute(self, runs, jobs):
-        """Run the cells, `jobs` at a time; the first failure is raised."""
-        todo, errors, lock = list(runs), [], threading.Lock()
+        """Run the cells, `jobs` at a time. A cell that fails keeps its
+        error (the table shows it) and the others go on."""
+        todo, lock = list(runs), threading.Lock()
 
         def worker():
             while True:
                 with lock:
-                    if not todo or errors:
+                    if not todo:
                         return
                     run = todo.pop(0)
                 try:
                     run.execute()
                 except (RuntimeError, OSError, subprocess.SubprocessError,
                         ValueError) as e:
-                    with lock:
-                        errors.append(e)
+                    run.res["error"] = "%s: %s" % (type(e).__name__, e)
         threads = [threading.Thread(target=worker) for _ in range(jobs)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        if errors:
-            raise RuntimeError(str(errors[0]))
 
     def run(self):
         a = self.a
@@ -364,10 +364,7 @@ class Bench:
         for r in self.runs:
             if r.cond == "ref":
                 r.analyse({})
-                summary = rtbproc.last_json(os.path.join(r.dir,
-                                                         "stats.json"))
-                for who, path in r.recordings(
-                        summary["streams"][0]).items():
+                for who, path in r.recs.items():
                     refs[who] = fm.Audio(path)
         for r in self.runs:
             if r.cond != "ref":

@@ -7,11 +7,11 @@
   packets interleaved in the same sequence space (ULPFEC as GStreamer
   sends it) do not shift the numbering; any other payload type is
   protection. Bytes are counted per kind.
-- The recordings (16- or 24-bit stereo WAV): aligned to a reference (the source, or a
-  loss-free recording) by looking for reference packets, bit for bit, in
-  the recording, and a dropped packet k judged by comparing its FRAME
-  frames with the reference's (for Opus only where the decoder's state
-  can match: see judge).
+- The recordings (16- or 24-bit stereo WAV): aligned to a reference (the
+  source, or a loss-free recording) by looking for reference packets, bit
+  for bit, in the recording, and a dropped packet k judged by comparing
+  its FRAME frames with the reference's (for Opus only where the
+  decoder's state can match: see judge).
 
 A recording of a receiver that began with packet k0 holds packet k at
 frame (k - k0) x FRAME: the alignment ("lag", in frames) is the reference
@@ -21,11 +21,12 @@ import wave
 
 
 def parse_trace(path, pt, red_pt, frame):
-    """Return: dict with media (list of (k, bytes, dropped)), prot_pkts,
-    prot_dropped, media_bytes, prot_bytes, datagrams."""
+    """Return: dict with media (list of (k, bytes, dropped)), ssrc (of the
+    first media packet), prot_pkts, prot_dropped, media_bytes, prot_bytes,
+    datagrams."""
     media, ts0 = [], None
     out = {"prot_pkts": 0, "prot_dropped": 0, "media_bytes": 0,
-           "prot_bytes": 0, "datagrams": 0}
+           "prot_bytes": 0, "datagrams": 0, "ssrc": None}
     with open(path) as f:
         for line in f:
             parts = line.split()
@@ -43,6 +44,7 @@ def parse_trace(path, pt, red_pt, frame):
             ts = int.from_bytes(hdr[4:8], "big")
             if ts0 is None:
                 ts0 = ts
+                out["ssrc"] = int.from_bytes(hdr[8:12], "big")
             k = ((ts - ts0) & 0xFFFFFFFF) // frame
             media.append((k, size, copies == 0))
             out["media_bytes"] += size

@@ -61,13 +61,15 @@ def report(b, rows):
           "packet; after a concealment the decoder's state differs). "
           "Restorable: dropped packets one of whose next N packets "
           "arrived (RED distance N; what a receiver can restore). "
-          "GStreamer: %s." % ("udpsrc ! [rtpreddec !] rtpjitterbuffer latency=200 "
-           "mode=4 ! depay ! [opusdec plc=true !] audiorate ! wavenc, on the "
-           "relay's --tee" if b.gst else "not run"))
+          "GStreamer: %s." % (
+              "udpsrc ! [rtpreddec !] rtpjitterbuffer latency=200 mode=4 ! "
+              "depay ! [opusdec plc=true !] audiorate ! wavenc, on the "
+              "relay's --tee" if b.gst else "not run"))
     print()
     print("| codec | loss | protection | RTP kbit/s | x none | dropped "
-          "(+parity) | restorable | recovered | lost | recovered % | exact / judged | exact % "
-          "| rtb target ms | GStreamer exact / judged | exact % |")
+          "(+parity) | restorable | recovered | lost | recovered % | "
+          "exact / judged | exact % | rtb target ms | GStreamer exact / "
+          "judged | exact % |")
     print("|" + "---|" * 15)
     for x in rows:
         rtb = x.get("rtb", {})
@@ -83,8 +85,11 @@ def report(b, rows):
                   ratio(rtb), fmt(x["rtb_exact_pct"]),
                   fmt(rtb.get("target_ms")),
                   ratio(x.get("gst", {})), fmt(x["gst_exact_pct"])))
-        if x.get("error"):
-            print("|  | error: %s |" % x["error"])
+        errs = [x["error"]] if x.get("error") else []
+        errs += ["%s: %s" % (w, x[w]["error"]) for w in ("rtb", "gst")
+                 if x.get(w, {}).get("error")]
+        if errs:
+            print("|  | error: %s |" % "; ".join(errs))
     for f in b.missing:
         print("| all | all | %s | not run: this rtbridge's `send` has no "
               "`--fec ulpfec` |" % f)
@@ -114,15 +119,16 @@ def report(b, rows):
                 continue
             v = x["rtb_exact_pct"]
             over = x["bytes_vs_none"]
+            note = ""
             if fec[0].startswith("ulpfec") and over and over > 1.30:
-                label += " (overhead x%.2f: more than 30 %%)" % over
+                note = " (overhead x%.2f: more than 30 %%)" % over
             extra = ""
             if "restorable" in x:
                 extra = ", restorable %s %%, recovered %s of %s" % (
                     fmt(pct(x["restorable"], x["dropped"])),
                     x.get("rtb", {}).get("recovered"), x["restorable"])
             print("- %s, %s, %s: exact %s %%%s (goal >= %d %%): %s" % (
-                label, x["codec"], x["fec_label"], fmt(v), extra, goal,
+                label + note, x["codec"], x["fec_label"], fmt(v), extra, goal,
                 "met" if v is not None and v >= goal else "MISSED"))
     print("\n%d cells in %.0f s" % (len(rows), b.elapsed))
     sys.stdout.flush()
