@@ -16,9 +16,10 @@ jitter buffer (as in tests/interop_red.py): it hands restored packets to
 the buffer, which puts them in order. GStreamer is not run for the parity
 FEC (its rtpulpfecdec needs rtpbin's packet storage): those rows say so.
 Codecs: Opus 128 kbit/s in 10 ms packets and L16 in 5 ms packets, 48 kHz
-stereo, sending gensignal's seeded sweep + noise. Conditions (relay seed 1 in each): random loss 1, 5, 10 %,
-and Gilbert-Elliott bursts `--burst 1.7544,33.3333,0,100` (P_BG = 1/3:
-mean burst 3 packets; P_GB = 0.05/0.95 x P_BG: 5 % mean loss; no loss in
+stereo, sending gensignal's seeded sweep + noise. Conditions (relay seed
+1 in each): random loss 1, 5, 10 %, and Gilbert-Elliott bursts
+`--burst 1.7544,33.3333,0,100` (P_BG = 1/3: mean burst 3 packets;
+P_GB = 0.05/0.95 x P_BG: 5 % mean loss; no loss in
 the good state, all lost in the bad one). Protections: none, RED distance
 1 and 2 (`--fec red:1`, `red:2`), and the parity FEC (`--fec ulpfec:20`,
 `ulpfec:30`) when the binary's `send --help` offers it (their parity
