@@ -78,7 +78,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fecmeasure as fm  # noqa: E402
 import fecreport  # noqa: E402
-import rtbproc  # noqa: E402  (start_recv, start_relay, stop, wait_line)
+import rtbproc  # noqa: E402  (processes, ports, stats files)
 
 PT, RED_PT = 96, 100
 CODECS = {  # frames per packet, send options
