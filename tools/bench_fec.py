@@ -36,7 +36,10 @@ as long as the decoder's state matches, i.e. where the packet before it
 in the recording is bit-exact; packets after a concealment are not
 judged (Opus's output converges to the loss-free decode only over many
 packets, whether the packet arrived, was restored or not), and the
-exact % is of the judged ones.
+exact % is of the judged ones. The Opus references come from a loss-free
+run made alone before the others, made again (up to 3 times) when
+rtbridge lost a packet in it to a stall of the machine; the table says
+how that went. `late` (rtbridge's stats) shows the cells that stalls hit.
 Restorable: dropped packets one of whose next N packets arrived, what RED
 of distance N can restore at most. Added bandwidth: bytes the sender put
 on the wire (relay trace, UDP payloads) against the same condition
@@ -128,10 +131,11 @@ class Run:
     """One cell: the processes of one send through the relay, then what
     their files say."""
 
-    def __init__(self, b, codec, cond, fec, cpu):
+    def __init__(self, b, codec, cond, fec, cpu, attempt=1):
         self.b, self.codec, self.cond, self.fec, self.cpu = \
             b, codec, cond, fec, cpu
-        self.dir = os.path.join(b.dir, "%s-%s-%s" % (codec, cond, fec))
+        self.dir = os.path.join(b.dir, "%s-%s-%s" % (codec, cond, fec) +
+                                ("-%d" % attempt if attempt > 1 else ""))
         self.procs = []
         self.recs = {}  # receiver: its recording, once analysed
         self.res = {"codec": codec, "condition": cond, "fec": fec,
@@ -297,6 +301,7 @@ class Bench:
                                   stderr=subprocess.STDOUT, timeout=10).stdout
         self.has_ulpfec = b"ulpfec" in helptext
         self.missing = []  # labels of the protections not run
+        self.notes = []  # how the references went
         self.seed = SEED
         self.runs = []
 
@@ -314,9 +319,8 @@ class Bench:
                             if f.startswith("ulpfec")]
             fecs = [f for f in fecs if not f.startswith("ulpfec")]
         serial, parallel = [], []
+        self.ref_codecs = [c for c in codecs if c == "opus"]
         for codec in codecs:
-            if codec == "opus":
-                parallel.append(Run(self, codec, "ref", "none", False))
             for cond in conds:
                 for fec in fecs:
                     cpu = cond == "loss5"
@@ -358,19 +362,39 @@ class Bench:
                                          a.seconds, len(serial),
                                          len(parallel), a.jobs, self.dir),
               file=sys.stderr)
+        refs = {"src": fm.Audio(self.src)}
+        for codec in self.ref_codecs:
+            for who, path in self.reference(codec).recs.items():
+                refs[who] = fm.Audio(path)
         self.execute(serial, 1)
         self.execute(parallel, a.jobs)
         self.runs = serial + parallel
-        refs = {"src": fm.Audio(self.src)}
         for r in self.runs:
-            if r.cond == "ref":
-                r.analyse({})
-                for who, path in r.recs.items():
-                    refs[who] = fm.Audio(path)
-        for r in self.runs:
-            if r.cond != "ref":
-                r.analyse(refs)
+            r.analyse(refs)
         self.elapsed = time.monotonic() - t0
+
+    def reference(self, codec, attempts=3):
+        """The loss-free run whose recordings are the Opus references, run
+        alone before the others, again when the machine made rtbridge
+        lose a packet (late: a stall, not the network)."""
+        for n in range(1, attempts + 1):
+            r = Run(self, codec, "ref", "none", False, n)
+            try:
+                r.execute()
+            except (RuntimeError, OSError, subprocess.SubprocessError,
+                    ValueError) as e:
+                r.res["error"] = "%s: %s" % (type(e).__name__, e)
+            r.analyse({})
+            rtb = r.res.get("rtb", {})
+            clean = not r.res.get("error") and rtb.get("lost") == 0 and \
+                rtb.get("late") == 0
+            self.notes.append("%s loss-free reference, attempt %d: %s" % (
+                codec, n, "clean" if clean else "lost %s, late %s%s" % (
+                    rtb.get("lost"), rtb.get("late"),
+                    ", " + r.res["error"] if r.res.get("error") else "")))
+            if clean:
+                break
+        return r
 
     def close(self):
         if not self.a.keep:

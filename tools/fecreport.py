@@ -24,8 +24,6 @@ def cells(b):
             base[(r.codec, r.cond)] = r.res.get("bytes")
     out = []
     for r in b.runs:
-        if r.cond == "ref":
-            continue
         x = dict(r.res)
         d = x.get("dropped")
         nb = base.get((r.codec, r.cond))
@@ -65,23 +63,26 @@ def report(b, rows):
               "udpsrc ! [rtpreddec !] rtpjitterbuffer latency=200 mode=4 ! "
               "depay ! [opusdec plc=true !] audiorate ! wavenc, on the "
               "relay's --tee" if b.gst else "not run"))
+    for n in b.notes:
+        print("- %s" % n)
     print()
     print("| codec | loss | protection | RTP kbit/s | x none | dropped "
-          "(+parity) | restorable | recovered | lost | recovered % | "
+          "(+parity) | restorable | recovered | lost | late | recovered % | "
           "exact / judged | exact % | rtb target ms | GStreamer exact / "
           "judged | exact % |")
-    print("|" + "---|" * 15)
+    print("|" + "---|" * 16)
     for x in rows:
         rtb = x.get("rtb", {})
         parity = " (+%d)" % x["prot_dropped"] if x.get("prot_pkts") else ""
         print("| %s | %s | %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %s "
-              "| %s | %s | %s |" % (
+              "| %s | %s | %s | %s |" % (
                   x["codec"], x["condition_label"],
                   x["fec_label"], fmt(x["kbit_s"]),
                   fmt(x["bytes_vs_none"], "%.2f"), x.get("dropped", "n/a"),
                   parity, x.get("restorable", "n/a"),
                   rtb.get("recovered", "n/a"),
-                  rtb.get("lost", "n/a"), fmt(x["recovered_pct"]),
+                  rtb.get("lost", "n/a"), rtb.get("late", "n/a"),
+                  fmt(x["recovered_pct"]),
                   ratio(rtb), fmt(x["rtb_exact_pct"]),
                   fmt(rtb.get("target_ms")),
                   ratio(x.get("gst", {})), fmt(x["gst_exact_pct"])))
