@@ -17,7 +17,7 @@ the buffer, which puts them in order. GStreamer is not run for the parity
 FEC (its rtpulpfecdec needs rtpbin's packet storage): those rows say so.
 Codecs: Opus 128 kbit/s in 10 ms packets and L16 in 5 ms packets, 48 kHz
 stereo, sending gensignal's seeded sweep + noise. Conditions (relay seed
-1 in each): random loss 1, 5, 10 %, and Gilbert-Elliott bursts
+1 in each, or --seed): random loss 1, 5, 10 %, and Gilbert-Elliott bursts
 `--burst 1.7544,33.3333,0,100` (P_BG = 1/3: mean burst 3 packets;
 P_GB = 0.05/0.95 x P_BG: 5 % mean loss; no loss in
 the good state, all lost in the bad one). Protections: none, RED distance
@@ -53,7 +53,7 @@ time (their CPU is not reported). Defaults: 15 s per cell, 4 at a time:
 about 3.5 minutes without the parity rows, 5.5 with them.
 
   bench_fec.py [--rtbridge PATH] [--relay PATH] [--gensignal PATH]
-               [--seconds S] [--jobs N] [--codec opus|l16|all]
+               [--seconds S] [--jobs N] [--seed N] [--codec opus|l16|all]
                [--conditions loss1,loss5,loss10,burst3]
                [--fec none,red1,red2,ulpfec20,ulpfec30] [--no-gst]
                [--recv-args "ARGS"] [--json FILE|-] [--keep DIR] [--smoke]
@@ -139,7 +139,7 @@ class Run:
         self.procs = []
         self.recs = {}  # receiver: its recording, once analysed
         self.res = {"codec": codec, "condition": cond, "fec": fec,
-                    "seed": SEED, "fec_label": FECS[fec][0],
+                    "seed": b.seed, "fec_label": FECS[fec][0],
                     "condition_label": CONDITIONS.get(cond, ("",))[0]}
         # GStreamer's parity receiver needs rtpbin's storage: not here yet.
         self.gst = b.gst and not fec.startswith("ulpfec")
@@ -193,7 +193,7 @@ class Run:
             self.procs.append(recv)
             gst, gport = self.start_gst(self.fec.startswith("red")) \
                 if self.gst else (None, None)
-            relay_args = ["--seed", str(SEED), "--trace",
+            relay_args = ["--seed", str(self.b.seed), "--trace",
                           os.path.join(self.dir, "trace.txt")] + loss
             if gport:
                 relay_args += ["--tee", "127.0.0.1:%d" % gport]
@@ -302,7 +302,7 @@ class Bench:
         self.has_ulpfec = b"ulpfec" in helptext
         self.missing = []  # labels of the protections not run
         self.notes = []  # how the references went
-        self.seed = SEED
+        self.seed = a.seed
         self.runs = []
 
     def plan(self):
@@ -409,6 +409,7 @@ def main():
     ap.add_argument("--gensignal", default=None)
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--jobs", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--codec", choices=["opus", "l16", "all"], default="all")
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--fec", default=",".join(FECS))
@@ -442,7 +443,7 @@ def main():
     finally:
         b.close()
     if a.json:
-        text = json.dumps({"seconds": a.seconds, "seed": SEED,
+        text = json.dumps({"seconds": a.seconds, "seed": b.seed,
                            "missing": b.missing, "gst": bool(b.gst),
                            "cells": rows}, indent=1)
         if a.json == "-":
