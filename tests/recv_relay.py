@@ -43,7 +43,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -128,23 +127,8 @@ def model_spread(seed, npkt, delay_ms, jitter_ms, reorder):
 
 # --- processes ------------------------------------------------------------
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def port_taken(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
+free_udp_port = rtbproc.free_udp_port
+port_taken = rtbproc.port_taken
 
 
 def stop(proc, sig=signal.SIGINT, wait_s=5.0):

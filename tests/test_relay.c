@@ -580,3 +580,82 @@ Test(relay, replies_from_the_destination_reach_the_source_unimpaired)
 	close(rx);
 	free(r);
 }
+
+Test(relay, tee_gets_the_same_survivors_and_trace_records_each_verdict)
+{
+	struct proc p;
+	struct result *r = new_result();
+	struct result *t = new_result();
+	int port, tee_port;
+	int rx = udp_socket(&port);
+	int trx = udp_socket(&tee_port);
+	char tee[32], trace[] = "/tmp/test_relay_trace_XXXXXX";
+	int fd = mkstemp(trace);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	snprintf(tee, sizeof(tee), "127.0.0.1:%d", tee_port);
+	start_listening(&p, port,
+	                (char *[]){"--loss", "10", "--seed", "1", "--tee", tee,
+	                           "--trace", trace, NULL},
+	                NULL);
+	t->sent = 500;
+	r->sent = 500;
+	{
+		/* exchange() drains one socket; drain the tee's as we go. */
+		struct sockaddr_in to = {0};
+		unsigned char buf[PAYLOAD];
+		int tx = socket(AF_INET, SOCK_DGRAM, 0);
+		to.sin_family = AF_INET;
+		to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		to.sin_port = htons((uint16_t)p.port);
+		memset(buf, 0xa5, sizeof(buf));
+		uint64_t t0 = now_ns();
+		for (uint32_t i = 0; i < 500; i++) {
+			memcpy(buf, &i, sizeof(i));
+			sendto(tx, buf, sizeof(buf), 0, (struct sockaddr *)&to,
+			       sizeof(to));
+			drain(rx, r);
+			drain(trx, t);
+			sleep_until(t0 + (uint64_t)(i + 1) * 1000000ULL);
+		}
+		sleep_until(now_ns() + 200000000ULL);
+		drain(rx, r);
+		drain(trx, t);
+		close(tx);
+	}
+	stop(&p, r);
+	cr_assert_eq(r->status, 0, "exit status %d", r->status);
+
+	FILE *f = fopen(trace, "r");
+	cr_assert_not_null(f);
+	unsigned idx, len, copies, lines = 0, dropped = 0;
+	char hex[64];
+	while (fscanf(f, "%u %u %u %63s", &idx, &len, &copies, hex) == 4) {
+		cr_assert_eq(idx, lines, "line %u says index %u", lines, idx);
+		cr_assert_eq(len, PAYLOAD);
+		cr_assert_eq(strlen(hex), 24, "12 bytes in hex: %s", hex);
+		/* The first four bytes are the index, little-endian. */
+		unsigned b0 = 0;
+		sscanf(hex, "%2x", &b0);
+		cr_assert_eq(b0, idx & 0xff);
+		cr_assert_eq(copies, r->count[idx],
+		             "datagram %u: trace %u, "
+		             "arrived %u",
+		             idx, copies, r->count[idx]);
+		cr_assert_eq(t->count[idx], r->count[idx],
+		             "datagram %u: %u at --to, %u at --tee", idx,
+		             r->count[idx], t->count[idx]);
+		dropped += copies == 0;
+		lines++;
+	}
+	fclose(f);
+	unlink(trace);
+	cr_assert_eq(lines, 500);
+	cr_assert_gt(dropped, 0);
+	cr_assert_eq(stat_of(r, "dropped"), dropped);
+	close(rx);
+	close(trx);
+	free(r);
+	free(t);
+}

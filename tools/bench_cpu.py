@@ -46,6 +46,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rtbproc  # noqa: E402  (executables)
+
 TICK = os.sysconf("SC_CLK_TCK")
 CAPS = {
     "opus": "application/x-rtp,media=audio,clock-rate=48000,"
@@ -357,11 +360,8 @@ def main():
         a.codec = "l16"
     if a.gensignal is None:
         a.gensignal = os.path.join(os.path.dirname(a.rtbridge), "gensignal")
-    for exe in (a.rtbridge, a.gensignal):
-        if not os.access(exe, os.X_OK):
-            print("bench_cpu: %s: not an executable (build it first)" % exe,
-                  file=sys.stderr)
-            return 1
+    if not rtbproc.executables("bench_cpu", (a.rtbridge, a.gensignal)):
+        return 1
     if a.streams < 1 or a.seconds <= 0 or a.repeats < 1 or a.warmup < 0:
         print("bench_cpu: --streams, --seconds, --repeats must be positive",
               file=sys.stderr)

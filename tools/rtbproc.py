@@ -9,7 +9,9 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import sys
 import time
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -29,6 +31,38 @@ def stop(proc, sig=signal.SIGINT, wait_s=10.0):
         proc.kill()
         proc.wait()
         return False
+
+
+def free_udp_port():
+    """A UDP port free on 127.0.0.1 now (for a program that cannot report
+    the one it binds; a lost race shows as that program failing)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def port_taken(port):
+    """True when something has bound UDP 127.0.0.1:port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+def executables(tool, paths):
+    """True when every path is an executable; else one line on stderr."""
+    for exe in paths:
+        if not os.access(exe, os.X_OK):
+            print("%s: %s: not an executable (build it first)" % (tool, exe),
+                  file=sys.stderr)
+            return False
+    return True
 
 
 def wait_line(path, pattern, proc, timeout_s=10.0):

@@ -6,12 +6,16 @@
  * duplication, clock skew), holds the survivors in a bounded preallocated
  * schedule (sched.h) and sends each copy to --to when its release time
  * comes. Datagrams coming back from the destination are forwarded,
- * unimpaired, to the latest source. Everything runs on one libuv loop in
- * the main thread; time is uv_hrtime (CLOCK_MONOTONIC), and release times
- * are honoured to the wake-up latency of the machine: the next release is
- * an absolute timerfd deadline the loop polls, not a libuv timer (those
- * count whole milliseconds, which would add a millisecond of jitter that
- * no network has, in step with every packet's phase).
+ * unimpaired, to the latest source. With --tee every copy also goes to a
+ * second destination (two receivers of one impaired stream); --trace
+ * writes one line per datagram received (its verdict and RTP header) to
+ * a file, for benchmarks that must know which packets were lost. Everything
+ * runs on one libuv loop in the main thread; time is uv_hrtime
+ * (CLOCK_MONOTONIC), and release times are honoured to the wake-up latency of
+ * the machine: the next release is an absolute timerfd deadline the loop polls,
+ * not a libuv timer (those count whole milliseconds, which would add a
+ * millisecond of jitter that no network has, in step with every packet's
+ * phase).
  *
  * Exit status: 0 after --duration, --max-packets or SIGINT/SIGTERM; 2 for
  * bad arguments or an address that does not resolve; 1 when a socket
@@ -64,6 +68,8 @@ struct relay {
 	uv_loop_t loop;
 	uv_udp_t rx;            /* listen socket; also sends replies */
 	uv_udp_t tx;            /* connected to the destination */
+	uv_udp_t tee;           /* connected to --tee (when given) */
+	FILE *trace;            /* --trace (or NULL) */
 	uv_poll_t release_poll; /* watches release_fd */
 	int release_fd;         /* timerfd: the next release in the schedule */
 	uv_poll_t flood_poll;   /* watches flood_fd (--flood-dups) */
@@ -96,7 +102,7 @@ static void relay_close_all(struct relay *r)
 	        (uv_handle_t *)&r->rx,           (uv_handle_t *)&r->tx,
 	        (uv_handle_t *)&r->release_poll, (uv_handle_t *)&r->flood_poll,
 	        (uv_handle_t *)&r->stop_timer,   (uv_handle_t *)&r->sigint,
-	        (uv_handle_t *)&r->sigterm,
+	        (uv_handle_t *)&r->sigterm,      (uv_handle_t *)&r->tee,
 	};
 
 	if (r->closing)
@@ -133,6 +139,9 @@ static void relay_release_due(struct relay *r)
 		if (rc >= 0)
 			r->n.forwarded++;
 		else
+			r->n.send_errors++;
+		if (r->opts->have_tee &&
+		    uv_udp_try_send(&r->tee, &b, 1, NULL) < 0)
 			r->n.send_errors++;
 		if (r->flood_buf && len <= r->opts->max_size) {
 			memcpy(r->flood_buf + r->flood_head * r->opts->max_size,
@@ -234,6 +243,19 @@ static void relay_alloc_tx(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(r->tx_buf, sizeof(r->tx_buf));
 }
 
+/* One --trace line: arrival index (from 0), length, copies scheduled,
+   and the first 12 bytes (an RTP header) in hex. Buffered stdio: the
+   file is a tool's record, flushed at exit. */
+static void relay_trace(struct relay *r, const uint8_t *p, size_t len,
+                        unsigned copies)
+{
+	fprintf(r->trace, "%" PRIu64 " %zu %u ", r->n.received - 1, len,
+	        copies);
+	for (size_t i = 0; i < len && i < 12; i++)
+		fprintf(r->trace, "%02x", p[i]);
+	fputc('\n', r->trace);
+}
+
 static void relay_on_datagram(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
                               const struct sockaddr *addr, unsigned flags)
 {
@@ -252,6 +274,7 @@ static void relay_on_datagram(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	                                   : sizeof(struct sockaddr_in));
 	r->have_src = true;
 
+	unsigned copies = 0;
 	if ((flags & UV_UDP_PARTIAL) || (size_t)nread > r->opts->max_size) {
 		r->n.oversize++;
 	} else if (impair_decide(&r->model, uv_hrtime(), &v) > 0) {
@@ -261,7 +284,12 @@ static void relay_on_datagram(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 			r->n.pool_full++;
 		else if (rc < 0)
 			r->n.oversize++;
+		else
+			copies = v.copies;
 	}
+	if (r->trace)
+		relay_trace(r, (const uint8_t *)buf->base, (size_t)nread,
+		            copies);
 	relay_release_due(r);
 
 	if (r->opts->max_packets && r->n.received >= r->opts->max_packets)
@@ -348,9 +376,24 @@ static void relay_print_stats(const struct relay *r)
 	fflush(stdout);
 }
 
+/* Connect a sending socket to a destination; on failure print one line. */
+static int relay_connect(uv_udp_t *h, const struct sockaddr_storage *to)
+{
+	char a[INET6_ADDRSTRLEN + 16];
+	int rc = uv_udp_connect(h, (const struct sockaddr *)to);
+
+	if (rc < 0) {
+		relay_format_addr((const struct sockaddr *)to, a, sizeof(a));
+		fprintf(stderr, "relay: cannot send to %s: %s\n", a,
+		        uv_strerror(rc));
+	}
+	return rc;
+}
+
 /* Set up the sockets, timers and signals; on failure print one line. */
 static int relay_open(struct relay *r, const struct sockaddr_storage *listen,
-                      const struct sockaddr_storage *dest)
+                      const struct sockaddr_storage *dest,
+                      const struct sockaddr_storage *tee)
 {
 	char a[INET6_ADDRSTRLEN + 16];
 	int rc;
@@ -360,6 +403,8 @@ static int relay_open(struct relay *r, const struct sockaddr_storage *listen,
 	r->sigint.data = r->sigterm.data = r;
 	uv_udp_init(&r->loop, &r->rx);
 	uv_udp_init(&r->loop, &r->tx);
+	uv_udp_init(&r->loop, &r->tee);
+	r->tee.data = r;
 	r->release_fd =
 	        timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (r->release_fd < 0) {
@@ -400,12 +445,26 @@ static int relay_open(struct relay *r, const struct sockaddr_storage *listen,
 	int rcvbuf = RELAY_SOCKET_BUFFER;
 	uv_recv_buffer_size((uv_handle_t *)&r->rx, &rcvbuf);
 
-	relay_format_addr((const struct sockaddr *)dest, a, sizeof(a));
-	rc = uv_udp_connect(&r->tx, (const struct sockaddr *)dest);
-	if (rc < 0) {
-		fprintf(stderr, "relay: cannot send to %s: %s\n", a,
-		        uv_strerror(rc));
+	rc = relay_connect(&r->tx, dest);
+	if (rc < 0)
 		return rc;
+	if (r->opts->have_tee) {
+		rc = relay_connect(&r->tee, tee);
+		if (rc < 0)
+			return rc;
+		/* Its replies go back to the source too; reading them
+		   also collects the "port unreachable" reports. */
+		rc = uv_udp_recv_start(&r->tee, relay_alloc_tx, relay_on_reply);
+		if (rc < 0)
+			return rc;
+	}
+	if (r->opts->trace[0]) {
+		r->trace = fopen(r->opts->trace, "w");
+		if (!r->trace) {
+			fprintf(stderr, "relay: --trace %s: %s\n",
+			        r->opts->trace, strerror(errno));
+			return -errno;
+		}
 	}
 	rc = uv_udp_recv_start(&r->rx, relay_alloc_rx, relay_on_datagram);
 	if (rc == 0)
@@ -454,7 +513,7 @@ int main(int argc, char **argv)
 {
 	static struct relay r; /* large receive buffers: not on the stack */
 	struct relay_opts opts;
-	struct sockaddr_storage listen, dest;
+	struct sockaddr_storage listen, dest, tee;
 	char err[512];
 	int status = 1;
 
@@ -468,7 +527,9 @@ int main(int argc, char **argv)
 	}
 	if (relay_resolve(opts.listen_host, opts.listen_port, true, &listen) <
 	            0 ||
-	    relay_resolve(opts.to_host, opts.to_port, false, &dest) < 0)
+	    relay_resolve(opts.to_host, opts.to_port, false, &dest) < 0 ||
+	    (opts.have_tee &&
+	     relay_resolve(opts.tee_host, opts.tee_port, false, &tee) < 0))
 		return 2;
 	if (!opts.have_seed) {
 		uint64_t mix = uv_hrtime() ^ ((uint64_t)getpid() << 32);
@@ -501,7 +562,7 @@ int main(int argc, char **argv)
 	   like the programs it sits between. */
 	struct sched_param sp = {.sched_priority = 38};
 	(void)sched_setscheduler(0, SCHED_FIFO, &sp);
-	rc = relay_open(&r, &listen, &dest);
+	rc = relay_open(&r, &listen, &dest, &tee);
 	if (rc == 0) {
 		relay_announce(&r);
 		uv_run(&r.loop, UV_RUN_DEFAULT);
@@ -516,6 +577,9 @@ int main(int argc, char **argv)
 		close(r.release_fd);
 	if (r.flood_fd >= 0)
 		close(r.flood_fd);
+	if (r.trace && fclose(r.trace) != 0)
+		fprintf(stderr, "relay: --trace %s: %s\n", opts.trace,
+		        strerror(errno));
 	free(r.flood_buf);
 out_sched:
 	sched_clear(&r.sched);

@@ -15,6 +15,8 @@
 enum opt_kind {
 	OPT_LISTEN,
 	OPT_TO,
+	OPT_TEE,
+	OPT_TRACE,
 	OPT_SEED,
 	OPT_LOSS,
 	OPT_BURST,
@@ -45,6 +47,8 @@ struct opt_def {
 static const struct opt_def opt_defs[] = {
         {"listen", OPT_LISTEN, false},
         {"to", OPT_TO, false},
+        {"tee", OPT_TEE, false},
+        {"trace", OPT_TRACE, false},
         {"seed", OPT_SEED, false},
         {"loss", OPT_LOSS, false},
         {"burst", OPT_BURST, false},
@@ -70,6 +74,14 @@ static const struct opt_def opt_defs[] = {
 
 static const char usage[] =
         "usage: relay --listen ADDR:PORT --to HOST:PORT [options]\n"
+        "  --tee HOST:PORT       also send every copy sent to --to here "
+        "(two\n"
+        "                        receivers see the same impaired stream)\n"
+        "  --trace FILE          one line per datagram received: index, "
+        "bytes,\n"
+        "                        copies scheduled (0: dropped), its first 12 "
+        "bytes\n"
+        "                        in hex\n"
         "  --seed N              generator seed (default: from the clock, "
         "printed)\n"
         "  --loss PCT            independent packet loss\n"
@@ -261,6 +273,22 @@ int relay_opts_split_addr(const char *s, char *host, size_t host_len,
 	return 0;
 }
 
+/* A destination (--to, --tee): a host and a non-zero port, into buffers
+   of RELAY_OPTS_ADDR_MAX and 16 bytes. */
+static int split_dest(const char *val, const char *src, char *host, char *port,
+                      char *err, size_t err_len)
+{
+	int rc = relay_opts_split_addr(val, host, RELAY_OPTS_ADDR_MAX, port, 16,
+	                               err, err_len);
+	if (rc < 0)
+		return rc;
+	if (host[0] == '\0' || strcmp(port, "0") == 0)
+		return fail(err, err_len,
+		            "%s '%s': needs a host and a non-zero port", src,
+		            val);
+	return 0;
+}
+
 /* Apply one option; `src` names it in messages ("--loss", "RELAY_LOSS"). */
 static int apply(struct relay_opts *o, const struct opt_def *d, const char *val,
                  const char *src, char *err, size_t err_len)
@@ -281,16 +309,24 @@ static int apply(struct relay_opts *o, const struct opt_def *d, const char *val,
 		o->have_listen = true;
 		break;
 	case OPT_TO:
-		rc = relay_opts_split_addr(val, o->to_host, sizeof(o->to_host),
-		                           o->to_port, sizeof(o->to_port), err,
-		                           err_len);
+		rc = split_dest(val, src, o->to_host, o->to_port, err, err_len);
 		if (rc < 0)
 			return rc;
-		if (o->to_host[0] == '\0' || strcmp(o->to_port, "0") == 0)
-			return fail(err, err_len,
-			            "%s '%s': needs a host and a non-zero port",
-			            src, val);
 		o->have_to = true;
+		break;
+	case OPT_TEE:
+		rc = split_dest(val, src, o->tee_host, o->tee_port, err,
+		                err_len);
+		if (rc < 0)
+			return rc;
+		o->have_tee = true;
+		break;
+	case OPT_TRACE:
+		if (val[0] == '\0' || strlen(val) >= sizeof(o->trace))
+			return fail(err, err_len,
+			            "%s: a file name of 1..%zu bytes", src,
+			            sizeof(o->trace) - 1);
+		memcpy(o->trace, val, strlen(val) + 1);
 		break;
 	case OPT_SEED:
 		ok = parse_u64(val, &o->seed);

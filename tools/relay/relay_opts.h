@@ -27,8 +27,12 @@ struct relay_opts {
 	char listen_port[16];
 	char to_host[RELAY_OPTS_ADDR_MAX];
 	char to_port[16];
+	char tee_host[RELAY_OPTS_ADDR_MAX]; /* --tee: a second destination */
+	char tee_port[16];
 	bool have_listen;
 	bool have_to;
+	bool have_tee;
+	char trace[RELAY_OPTS_ADDR_MAX]; /* --trace FILE, "" = none */
 	uint64_t seed;
 	bool have_seed; /* else the relay picks and prints one */
 	struct impair_config impair;
