@@ -74,6 +74,7 @@
 #include "bridge/msg/ring.h"
 #include "bridge/net/driftctl.h"
 #include "bridge/net/jitter.h"
+#include "bridge/net/netstream_fec.h"
 #include "bridge/net/packet.h"
 #include "codec/codec.h"
 #include "codec/rtpseq.h"
@@ -111,6 +112,10 @@ struct netstream_config {
 	   default): every datagram is a plain packet. */
 	bool red;
 	uint8_t red_pt, pt;
+	/* RFC 5109 ULPFEC: datagrams of payload type ulpfec_pt are FEC
+	   packets protecting the stream's (netstream_fec.h); false: none. */
+	bool ulpfec;
+	uint8_t ulpfec_pt;
 };
 
 struct netstream_stats {
@@ -243,6 +248,10 @@ struct netstream {
 	_Atomic uint64_t snap[NETSTREAM_STATS_WORDS];
 	/* Control thread: the mixer handed the source back. */
 	bool released;
+	/* Net thread: ULPFEC (cfg.ulpfec), and its counts: FEC packets
+	   taken, and lost packets they rebuilt and queued. */
+	struct netstream_fec fec;
+	_Atomic uint64_t rx_fec, rx_fec_recovered;
 };
 
 /* The pool a record belongs to: the class of its size. Context: any */
