@@ -132,14 +132,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				        .ssrc = ssrcs[si],
 				        .seq = (uint16_t)(base + k),
 				        .ts = (uint32_t)(base + k) * 240u};
-				int n = rtp_write(&h, pay, 1 + fz_byte(&in) % 200,
-				                  m, sizeof(m));
+				int n = rtp_write(&h, pay,
+				                  1 + fz_byte(&in) % 200, m,
+				                  sizeof(m));
 				if (n < 0 || ulpfec_add(&b, m, (size_t)n) < 0)
 					abort();
 				if (fz_byte(&in) & 1)
-					receiver_datagram(&r, m, (size_t)n,
-					                  (struct sockaddr *)&from,
-					                  now);
+					receiver_datagram(
+					        &r, m, (size_t)n,
+					        (struct sockaddr *)&from, now);
 			}
 			int w = ulpfec_finish(&b);
 			seq[si] = (uint16_t)(base + np);
