@@ -31,12 +31,8 @@ Exit 0 pass, 1 fail, 77 skip (GStreamer missing and not root).
 """
 import json
 import os
-import shutil
-import signal
-import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -306,38 +302,7 @@ def main():
               "(tools/setup.sh --tools installs gir1.2-gst-plugins-base-1.0,"
               " python3-gi, gstreamer1.0-plugins-good)")
         return 1 if os.geteuid() == 0 else 77
-    d = tempfile.mkdtemp(prefix="rtb_interop_ulpfec_")
-    procs = []
-    ok = False
-    try:
-        modes[mode](rtb, relay, d, procs)
-        for root, _, files in os.walk(d):
-            for name in files:
-                if name.endswith((".out", ".err")):
-                    with open(os.path.join(root, name),
-                              errors="replace") as f:
-                        text = f.read()
-                    for marker in rr.SANITIZER_MARKERS:
-                        rr.check(marker not in text,
-                                 f"no '{marker}' in {name}")
-        ok = not rr.FAILURES
-    except (rr.Failed, RuntimeError, subprocess.SubprocessError, OSError,
-            ValueError, KeyError, IndexError) as e:
-        if not isinstance(e, rr.Failed):
-            print(f"FAIL: {type(e).__name__}: {e}")
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                rtbproc.stop(p, signal.SIGKILL)
-        if not ok:
-            for root, _, files in os.walk(d):
-                for name in sorted(files):
-                    if name.endswith((".out", ".err")):
-                        with open(os.path.join(root, name),
-                                  errors="replace") as f:
-                            print(f"--- {name}\n" + f.read()[-2000:])
-        shutil.rmtree(d, ignore_errors=True)
-    return 0 if ok else 1
+    return ir.run(modes, rtb, relay, mode, "rtb_interop_ulpfec_")
 
 
 if __name__ == "__main__":

@@ -344,8 +344,13 @@ void netstream_clear(struct netstream *s);
  * copy of a packet that arrived costs nothing more than this check: no
  * record, no ring message.
  *
+ * With cfg.ulpfec, a datagram of payload type ulpfec_pt is an RFC 5109
+ * FEC packet (netstream_fec.h): it takes no record itself, and may
+ * rebuild a lost packet of its group as a PACKET_RECOVERED record; media
+ * packets are numbered without the FEC packets' sequence numbers.
+ *
  * Return: 0 queued (with RED: also a copy of a packet seen lately whose
- *         copies restored another); -ENOBUFS no free record or ring full
+ *         copies restored another; with ULPFEC: an FEC packet taken); -ENOBUFS no free record or ring full
  *         (counted rx_dropped); -EALREADY a copy of a packet seen lately
  *         (counted with the duplicates); -EMSGSIZE, -EBADMSG,
  *         -EPROTONOSUPPORT, or rtpseq's -EAGAIN/-ERANGE (counted

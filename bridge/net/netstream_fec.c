@@ -127,16 +127,7 @@ static void netstream_fec_emit(struct netstream *s, uint64_t q, size_t len,
 		netstream_packet_return(s, p);
 		return;
 	}
-	memcpy(p->data, payload, plen);
-	p->len = (uint32_t)plen;
-	p->payload_off = 0;
-	p->payload_len = (uint32_t)plen;
-	p->arrival_ns = arrival_ns;
-	p->rtp_ts = h.ts;
-	p->ssrc = h.ssrc;
-	p->seq = h.seq;
-	p->pt = h.pt;
-	p->marker = h.marker;
+	netstream__fill(p, &h, payload, plen, arrival_ns);
 	p->ext_seq = netstream_fec_number(s, q, h.ts);
 	p->flags = PACKET_RECOVERED;
 	if (netstream_push(s, p) < 0) {

@@ -59,6 +59,8 @@ struct netstream_fec {
 };
 
 struct netstream;
+struct packet;
+struct rtp_header;
 
 /*
  * Allocate the window for datagrams of up to cap bytes
@@ -109,5 +111,8 @@ bool netstream__seen(struct netstream *s, uint64_t q);
 bool netstream__was_seen(const struct netstream *s, uint64_t q);
 void netstream__unsee(struct netstream *s, uint64_t q);
 void netstream__count(_Atomic uint64_t *c);
+/* Fill a record with a payload alone (payload_off 0) and h's fields. */
+void netstream__fill(struct packet *p, const struct rtp_header *h,
+                     const uint8_t *data, size_t len, uint64_t arrival_ns);
 
 #endif

@@ -21,6 +21,11 @@
  * another payload type, or (PCM) not one packet long is not used. Each
  * record holds the block's bytes only (payload_off 0): the audio thread
  * reads nothing else of a record.
+ *
+ * ULPFEC (RFC 5109). A datagram of the FEC payload type is numbered with
+ * its stream and handed to netstream_fec.c, which keeps the recent media
+ * datagrams, rebuilds a lost one and numbers the media packets apart from
+ * the FEC packets (the jitter buffer gets media numbers).
  */
 #include "bridge/net/netstream.h"
 
@@ -136,8 +141,8 @@ static void netstream_red_learn(struct netstream *s, uint64_t ext, uint32_t ts,
 
 /* Fill a record with a block: its bytes, and the fields the audio thread
    reads. */
-static void netstream_fill(struct packet *p, const struct rtp_header *h,
-                           const uint8_t *data, size_t len, uint64_t arrival_ns)
+void netstream__fill(struct packet *p, const struct rtp_header *h,
+                     const uint8_t *data, size_t len, uint64_t arrival_ns)
 {
 	memcpy(p->data, data, len);
 	p->len = (uint32_t)len;
@@ -192,7 +197,7 @@ static bool netstream_red_block(struct netstream *s, const struct red_block *b,
 	rh.seq = (uint16_t)(h->seq - k);
 	rh.pt = b->pt;
 	rh.marker = false;
-	netstream_fill(p, &rh, b->data, b->len, arrival_ns);
+	netstream__fill(p, &rh, b->data, b->len, arrival_ns);
 	p->ext_seq = q;
 	p->flags = PACKET_RECOVERED;
 	if (netstream_push(s, p) < 0) {
@@ -244,7 +249,7 @@ static int netstream_receive_red(struct netstream *s,
 	}
 	struct rtp_header ph = *h;
 	ph.pt = b[n - 1].pt;
-	netstream_fill(p, &ph, b[n - 1].data, b[n - 1].len, arrival_ns);
+	netstream__fill(p, &ph, b[n - 1].data, b[n - 1].len, arrival_ns);
 	p->ext_seq = ext;
 	if (restart)
 		p->flags |= PACKET_RESTART;
