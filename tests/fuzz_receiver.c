@@ -31,6 +31,7 @@
 
 #include "bridge/net/receiver.h"
 #include "codec/red.h"
+#include "codec/ulpfec.h"
 #include "codec/rtp.h"
 #include "tests/fuzz_input.h"
 
@@ -83,6 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.max_datagram = 1500;
 	o.red = true;
 	o.red_pt = 100;
+	o.ulpfec = true;
+	o.ulpfec_pt = 101;
 	if (receiver_init(&r, &o) < 0)
 		abort();
 	netstream_config_default(&cfg, CODEC_L16);
@@ -90,6 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.packets = 8;
 	cfg.red = true;
 	cfg.red_pt = 100;
+	cfg.ulpfec = true;
+	cfg.ulpfec_pt = 101;
 	cfg.pt = 96;
 	for (int k = 0; k < 2; k++) {
 		if (netstream_init(&ns[k], &cfg) < 0 ||
@@ -98,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(pay, 0x55, sizeof(pay));
 	while (in.n) {
-		unsigned op = fz_byte(&in) % 4;
+		unsigned op = fz_byte(&in) % 5;
 		struct sockaddr_in from;
 		memset(&from, 0, sizeof(from));
 		from.sin_family = AF_INET;
@@ -107,6 +112,50 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct receiver_new nw;
 			while (receiver_poll_new(&r, &nw))
 				;
+			continue;
+		}
+		if (op == 4) {
+			/* An FEC packet over up to 8 packets of a source
+			   around its current number, some of them sent. */
+			unsigned si = fz_byte(&in) % 6;
+			from.sin_port =
+			        htons((uint16_t)(40000 + fz_byte(&in) % 3));
+			struct ulpfec_builder b;
+			uint8_t m[300];
+			ulpfec_begin(&b, red, sizeof(red));
+			unsigned np = 1 + fz_byte(&in) % 8;
+			uint16_t base = (uint16_t)(seq[si] - fz_byte(&in) % 8);
+			for (unsigned k = 0; k < np; k++) {
+				struct rtp_header h = {
+				        .version = RTP_VERSION,
+				        .pt = 96,
+				        .ssrc = ssrcs[si],
+				        .seq = (uint16_t)(base + k),
+				        .ts = (uint32_t)(base + k) * 240u};
+				int n = rtp_write(&h, pay,
+				                  1 + fz_byte(&in) % 200, m,
+				                  sizeof(m));
+				if (n < 0 || ulpfec_add(&b, m, (size_t)n) < 0)
+					abort();
+				if (fz_byte(&in) & 1)
+					receiver_datagram(
+					        &r, m, (size_t)n,
+					        (struct sockaddr *)&from, now);
+			}
+			int w = ulpfec_finish(&b);
+			seq[si] = (uint16_t)(base + np);
+			struct rtp_header h = {.version = RTP_VERSION,
+			                       .pt = 101,
+			                       .ssrc = ssrcs[si],
+			                       .seq = seq[si],
+			                       .ts = (uint32_t)(base + np - 1) *
+			                             240u};
+			int n = rtp_write(&h, red, (size_t)w, buf, sizeof(buf));
+			if (w < 0 || n < 0)
+				abort();
+			receiver_datagram(&r, buf, (size_t)n,
+			                  (struct sockaddr *)&from, now);
+			fz_check(&r, ns, 2);
 			continue;
 		}
 		if (op == 0 || op == 3) {

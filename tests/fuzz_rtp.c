@@ -13,6 +13,7 @@
  * blocks again must give the same bytes. Built only with -DRTB_FUZZ=ON
  * (clang).
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,8 +22,34 @@
 #include "codec/codec.h"
 #include "codec/pcm.h"
 #include "codec/red.h"
+#include "codec/ulpfec.h"
 #include "codec/rtp.h"
 #include "codec/rtpseq.h"
+
+/* The payload as ULPFEC (RFC 5109): its fields inside it, and a packet
+   it protects alone rebuilt within the protection length. */
+static void fuzz_ulpfec(const uint8_t *payload, size_t len)
+{
+	struct ulpfec_info f;
+	static uint8_t out[65536 + RTP_HEADER_MIN];
+
+	if (ulpfec_parse(payload, len, &f) < 0)
+		return;
+	if (f.payload + f.prot_len != payload + len || f.count == 0 ||
+	    f.count > ULPFEC_SPAN_LONG)
+		abort();
+	for (unsigned k = 0; k < ULPFEC_SPAN_LONG; k++) {
+		if (!(f.mask & ULPFEC_BIT(k)))
+			continue;
+		int r = ulpfec_recover(&f, (uint16_t)(f.sn_base + k), 1, NULL,
+		                       NULL, 0, out, sizeof(out));
+		if (r > RTP_HEADER_MIN + f.prot_len ||
+		    (f.count == 1 && r == -EINVAL) ||
+		    (f.count > 1 && r != -EINVAL))
+			abort();
+		break;
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -107,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	fuzz_red(payload, len);
+	fuzz_ulpfec(payload, len);
 
 	static const int channels[] = {1, 2, 6};
 	for (int i = 0; i < 3; i++) {

@@ -255,19 +255,10 @@ def mode_self(rtb, relay, d, procs):
              f"({n} frames)")
 
 
-def main():
-    if len(sys.argv) != 4:
-        sys.exit(__doc__)
-    rtb, relay, mode = sys.argv[1:4]
-    modes = {"gst-send": mode_gst_send, "gst-recv": mode_gst_recv,
-             "self": mode_self}
-    if mode not in modes:
-        sys.exit(f"unknown mode {mode}")
-    if mode != "self" and not shutil.which("gst-launch-1.0"):
-        print("gst-launch-1.0 is not installed (tools/setup.sh --tools "
-              "installs it)")
-        return 1 if os.geteuid() == 0 else 77
-    d = tempfile.mkdtemp(prefix="rtb_interop_red_")
+def run(modes, rtb, relay, mode, prefix):
+    """Run one mode in a temporary directory, search the programs' output
+    for sanitizer reports, show it on failure. Return: the exit code."""
+    d = tempfile.mkdtemp(prefix=prefix)
     procs = []
     ok = False
     try:
@@ -299,6 +290,21 @@ def main():
                             print(f"--- {name}\n" + f.read()[-2000:])
         shutil.rmtree(d, ignore_errors=True)
     return 0 if ok else 1
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    rtb, relay, mode = sys.argv[1:4]
+    modes = {"gst-send": mode_gst_send, "gst-recv": mode_gst_recv,
+             "self": mode_self}
+    if mode not in modes:
+        sys.exit(f"unknown mode {mode}")
+    if mode != "self" and not shutil.which("gst-launch-1.0"):
+        print("gst-launch-1.0 is not installed (tools/setup.sh --tools "
+              "installs it)")
+        return 1 if os.geteuid() == 0 else 77
+    return run(modes, rtb, relay, mode, "rtb_interop_red_")
 
 
 if __name__ == "__main__":

@@ -508,6 +508,12 @@ Test(recv_cli, bad_input_gives_one_line_and_a_nonzero_exit)
 	const char *a10[] = {"recv",     "--listen", "5004",
 	                     "--red-pt", "128",      NULL};
 	expect_refusal(a10, 2, "--red-pt '128'");
+	const char *a11[] = {"recv",        "--listen", "5004",
+	                     "--ulpfec-pt", "96",       NULL};
+	expect_refusal(a11, 2, "--ulpfec-pt 96 is the stream's");
+	const char *a12[] = {"recv", "--listen",    "5004", "--red-pt",
+	                     "100",  "--ulpfec-pt", "101",  NULL};
+	expect_refusal(a12, 2, "cannot protect one stream both");
 }
 
 Test(recv_cli, senders_outside_the_allow_list_are_dropped)

@@ -12,6 +12,7 @@
 
 #include "bridge/net/addr.h"
 #include "bridge/net/sdp.h"
+#include "bridge/net/sdpparse.h"
 #include "bridge/net/srtpkey.h"
 #include "codec/red.h"
 
@@ -235,6 +236,57 @@ Test(sdp, red_is_listed_first_with_its_rtpmap_and_block_types)
 	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
 	o.red_pt = 100;
 	o.red_distance = RED_MAX_DISTANCE + 1;
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+}
+
+Test(sdp, ulpfec_follows_the_media_with_its_rtpmap_and_reads_back)
+{
+	char b[1024], err[128];
+	struct codec_config c;
+	struct sdpparse_result r;
+	cr_assert_eq(
+	        addr_parse(&to, NULL, "127.0.0.1:5004", ADDR_NUMERIC, NULL, 0),
+	        0);
+	codec_config_default(&c, CODEC_L16);
+	c.channels = 2;
+	struct sdp_opts o = {.to = (struct sockaddr *)&to,
+	                     .codec = &c,
+	                     .pt = 96,
+	                     .session_id = 42,
+	                     .fec_percent = 20,
+	                     .ulpfec_pt = 101};
+	cr_assert_gt(sdp_write(b, sizeof b, &o), 0);
+	cr_assert_not_null(strstr(b, "m=audio 5004 RTP/AVP 96 101\r\n"
+	                             "a=rtpmap:101 ulpfec/48000\r\n"
+	                             "a=rtpmap:96 L16/48000/2\r\n"),
+	                   "got:\n%s", b);
+	cr_assert_eq(sdpparse_parse(&r, b, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(r.pt, 96);
+	cr_assert_eq(r.ulpfec_pt, 101);
+	cr_assert_eq(r.red_pt, -1);
+	cr_assert_eq(r.kind, CODEC_L16);
+	/* GStreamer's spelling, listed first, is fine too; none: -1. */
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "v=0\r\nm=audio 5004 RTP/AVP 96 127\r\n"
+	                            "a=rtpmap:127 ULPFEC/48000\r\n"
+	                            "a=rtpmap:96 opus/48000/2\r\n",
+	                            err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(r.ulpfec_pt, 127);
+	cr_assert_eq(sdpparse_parse(&r,
+	                            "v=0\r\nm=audio 5004 RTP/AVP 96\r\n"
+	                            "a=rtpmap:96 opus/48000/2\r\n",
+	                            err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(r.ulpfec_pt, -1);
+	/* Refused: on the media's type, out of range, with RED. */
+	o.ulpfec_pt = 96;
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+	o.ulpfec_pt = 128;
+	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
+	o.ulpfec_pt = 101;
+	o.red_distance = 1;
+	o.red_pt = 100;
 	cr_assert_eq(sdp_write(b, sizeof b, &o), -EINVAL);
 }
 

@@ -71,6 +71,12 @@ expect 0 "10 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --start 0.1
 expect 0 "5 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --loop --duration 0.05
 # RED: the same packets, each carrying a copy of the one before
 expect 0 "40 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --codec l16 --frame-ms 5 --fec red
+# ULPFEC: 20 % is one FEC packet per 5: 40 media packets, 8 FEC packets.
+expect 0 "48 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --codec l16 --frame-ms 5 --fec ulpfec:20
+expect nonzero "--fec 'ulpfec:4'" -- send "$WAV" --to 127.0.0.1:5004 --fec ulpfec:4
+expect nonzero "--fec 'ulpfec:101'" -- sdp --to 127.0.0.1:5004 --fec ulpfec:101
+expect nonzero "--fec 'ulpfec:'" -- sdp --to 127.0.0.1:5004 --fec ulpfec:
+expect nonzero "--ulpfec-pt 96 is the media's payload type" -- send "$WAV" --to 127.0.0.1:5004 --fec ulpfec:20 --ulpfec-pt 96
 
 "$RTB" sdp --to 127.0.0.1:5004 --codec l16 --channels 1 >"$DIR/sdp" || FAILS=$((FAILS + 1))
 grep -q '^a=rtpmap:96 L16/48000/1' "$DIR/sdp" || { echo "FAIL: sdp output"; FAILS=$((FAILS + 1)); }

@@ -16,7 +16,7 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libopus-dev
 	libsrtp2-dev)
 test_pkgs=(file libck-dev clang libclang-rt-14-dev jackd2 libasound2-plugins
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-	gstreamer1.0-plugins-bad ffmpeg sox python3-numpy iproute2 valgrind
+	gstreamer1.0-plugins-bad gir1.2-gst-plugins-base-1.0 python3-gi ffmpeg sox python3-numpy iproute2 valgrind
 	libspeexdsp-dev libsoxr-dev pipewire pipewire-bin
 	libpipewire-0.3-modules wireplumber dbus prometheus python3-matplotlib
 	man-db)

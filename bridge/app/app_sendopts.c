@@ -71,15 +71,27 @@ static int app_sendopts__announce(void *p, const struct app_opt *opt,
 	return 0;
 }
 
-/* --fec red[:DISTANCE] | none */
+/* --fec red[:DISTANCE] | ulpfec:PERCENT | none */
 static int app_sendopts__fec(void *p, const struct app_opt *opt,
                              const char *arg, char *err, size_t n)
 {
 	struct app_sendopts *o = p;
 	(void)opt;
-	if (!strcmp(arg, "none")) {
-		o->red_distance = 0;
+	o->red_distance = 0;
+	o->fec_percent = 0;
+	if (!strcmp(arg, "none"))
 		return 0;
+	if (!strncmp(arg, "ulpfec:", 7)) {
+		char *end;
+		errno = 0;
+		unsigned long pc = strtoul(arg + 7, &end, 10);
+		if (errno == 0 && end != arg + 7 && *end == '\0' &&
+		    arg[7] >= '0' && arg[7] <= '9' &&
+		    pc >= SENDER_FEC_PERCENT_MIN &&
+		    pc <= SENDER_FEC_PERCENT_MAX) {
+			o->fec_percent = (unsigned)pc;
+			return 0;
+		}
 	}
 	if (!strncmp(arg, "red", 3) && (arg[3] == '\0' || arg[3] == ':')) {
 		const char *d = arg[3] ? arg + 4 : "1";
@@ -89,8 +101,11 @@ static int app_sendopts__fec(void *p, const struct app_opt *opt,
 			return 0;
 		}
 	}
-	snprintf(err, n, "use red[:DISTANCE], DISTANCE 1..%d, or none",
-	         RED_MAX_DISTANCE);
+	snprintf(err, n,
+	         "use red[:DISTANCE], DISTANCE 1..%d, ulpfec:PERCENT, "
+	         "PERCENT %d..%d, or none",
+	         RED_MAX_DISTANCE, SENDER_FEC_PERCENT_MIN,
+	         SENDER_FEC_PERCENT_MAX);
 	return -EINVAL;
 }
 
@@ -125,15 +140,23 @@ static const struct app_opt app_sendopts__stream[] = {
                  "a=mediaclk:direct=0)"),
         APP_OPT_SRTP_KEY(SEND_OPT(srtp_key)),
         APP_OPT_SRTP_SUITE(SEND_OPT(srtp_suite)),
-        APP_FN("--fec", app_sendopts__fec, 0, "red[:N]|none",
-               "redundant audio (RFC 2198): each packet also carries\n"
-               "the payloads of the N packets before it (1..3, default\n"
-               "1), so a receiver restores lost packets bit for bit;\n"
-               "costs N times the audio bit rate (L16/L24: packets of\n"
-               "at most 1023 bytes, e.g. stereo L16 up to 5 ms)"),
+        APP_FN("--fec", app_sendopts__fec, 0, "red[:N]|ulpfec:P|none",
+               "red[:N]: redundant audio (RFC 2198): each packet also\n"
+               "carries the payloads of the N packets before it (1..3,\n"
+               "default 1), so a receiver restores lost packets bit for\n"
+               "bit; costs N times the audio bit rate (L16/L24: packets\n"
+               "of at most 1023 bytes, e.g. stereo L16 up to 5 ms).\n"
+               "ulpfec:P: parity FEC (RFC 5109, as GStreamer's\n"
+               "rtpulpfecenc): after every ceil(100/P) packets one FEC\n"
+               "packet, their XOR, from which a receiver restores any\n"
+               "one of them that was lost; P 5..100 is the most it adds\n"
+               "to the bit rate (20: one per 5 packets, 20 %)"),
         APP_INT("--red-pt", SEND_OPT(red_pt), 0, 127, "N",
                 "RTP payload type of the RED packets (default\n"
                 "{default}; the SDP says a=rtpmap:N red/RATE/CH)"),
+        APP_INT("--ulpfec-pt", SEND_OPT(ulpfec_pt), 0, 127, "N",
+                "RTP payload type of the ULPFEC packets (default\n"
+                "{default}; the SDP says a=rtpmap:N ulpfec/RATE)"),
         APP_OPT_END,
 };
 
@@ -176,6 +199,7 @@ static void app_sendopts__init(void *p)
 	o->ttl = -1;
 	o->ssrc = -1;
 	o->red_pt = SENDER_RED_PT;
+	o->ulpfec_pt = SENDER_ULPFEC_PT;
 }
 
 static const struct app_cmd app_sendopts__cmd_send = {
@@ -233,6 +257,13 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
 		         "--red-pt %d is the media's payload type (--pt): "
 		         "give RED another one",
 		         o->red_pt);
+		return app_sendopts__refuse(cmd, why);
+	}
+	if (o->fec_percent && o->ulpfec_pt == o->pt) {
+		snprintf(why, sizeof(why),
+		         "--ulpfec-pt %d is the media's payload type (--pt): "
+		         "give ULPFEC another one",
+		         o->ulpfec_pt);
 		return app_sendopts__refuse(cmd, why);
 	}
 	if (!send)

@@ -45,6 +45,7 @@
 #include "bridge/app/cmd_recv_impl.h"
 #include "bridge/app/cmds.h"
 #include "codec/red.h"
+#include "codec/ulpfec.h"
 
 #define RECV_DRAIN_MAX_MS 2500 /* longest play-out of the buffers at exit */
 
@@ -268,7 +269,8 @@ int cmd_recv_open_rx(struct recv *p)
 	        /* RED: room for copies of earlier packets (the records
 	           hold one block each: no larger). */
 	        .max_datagram = cmd_recv_streams_datagram_max(&p->o) +
-	                        (p->o.red ? RED_MAX_OVERHEAD : 0),
+	                        (p->o.red ? RED_MAX_OVERHEAD : 0) +
+	                        (p->o.ulpfec ? ULPFEC_HEADERS_MAX : 0),
 	        .min_sequential = p->o.probation,
 	        .mcast_ifindex = p->o.mcast_ifindex,
 	        .mcast_source = p->o.mcast_source,
@@ -276,6 +278,8 @@ int cmd_recv_open_rx(struct recv *p)
 	        .notify_arg = p->e,
 	        .red = p->o.red,
 	        .red_pt = (uint8_t)(p->o.red ? p->o.red_pt : 0),
+	        .ulpfec = p->o.ulpfec,
+	        .ulpfec_pt = (uint8_t)(p->o.ulpfec ? p->o.ulpfec_pt : 0),
 	};
 	char err[160];
 	int rc;
@@ -313,9 +317,12 @@ int cmd_recv_open_rx(struct recv *p)
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
 	if (p->hooks) /* the library says nothing when all is well */
 		return 0;
-	char red[32] = "";
+	char red[48] = "";
 	if (p->o.red)
 		snprintf(red, sizeof(red), ", RED pt %d", p->o.red_pt);
+	if (p->o.ulpfec)
+		snprintf(red + strlen(red), sizeof(red) - strlen(red),
+		         ", ULPFEC pt %d", p->o.ulpfec_pt);
 	fprintf(stderr, "rtbridge recv: listening on %s (%s, pt %d%s%s%s)\n",
 	        addr_format((const struct sockaddr *)&ss, a, sizeof(a)),
 	        codec_kind_name(p->o.codec.kind), p->o.pt, red,

@@ -96,6 +96,12 @@ static const struct app_opt recv_opts__table[] = {
                 "this payload type (`send --fec red`): lost packets are\n"
                 "restored from the copies later ones carry (counted as\n"
                 "recovered); an SDP's a=rtpmap:N red/... says so too"),
+        APP_INT("--ulpfec-pt", RECV_OPT(ulpfec_pt_arg), 0, 127, "N",
+                "datagrams of this payload type are RFC 5109 parity FEC\n"
+                "of the streams (`send --fec ulpfec:P`, GStreamer's\n"
+                "rtpulpfecenc): a lost packet is rebuilt from the FEC\n"
+                "packet and the others it protects (counted as\n"
+                "recovered); an SDP's a=rtpmap:N ulpfec/... says so too"),
         APP_INT("--channels", RECV_OPT(channels_arg), 1, CODEC_MAX_CHANNELS,
                 "N", "channels of the streams (default 2)"),
         APP_INT("--rate", RECV_OPT(rate_arg), 8000, 192000, "HZ",
@@ -192,7 +198,7 @@ static void recv_opts__init(void *p)
 	o->probation = 2;
 	o->record_format = "wav";
 	o->kind_arg = o->pt_arg = o->channels_arg = o->rate_arg = -1;
-	o->red_pt_arg = -1;
+	o->red_pt_arg = o->ulpfec_pt_arg = -1;
 }
 
 static const struct app_cmd recv_opts__cmd = {
@@ -277,6 +283,7 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 	char sdp_port[16] = "", err[256];
 	const char *listen = o->listen_arg, *why = "";
 	int kind = CODEC_OPUS, pt = o->pt_arg, red_pt = o->red_pt_arg;
+	int ulpfec_pt = o->ulpfec_pt_arg;
 	int channels = o->channels_arg, rate = o->rate_arg, rc;
 
 	if (o->sdp) {
@@ -289,6 +296,7 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 		kind = sr.kind;
 		pt = pt < 0 ? sr.pt : pt;
 		red_pt = red_pt < 0 ? sr.red_pt : red_pt;
+		ulpfec_pt = ulpfec_pt < 0 ? sr.ulpfec_pt : ulpfec_pt;
 		channels = channels < 0 ? sr.channels : channels;
 		rate = rate < 0 ? sr.rate : rate;
 		snprintf(sdp_port, sizeof(sdp_port), "%u", sr.port);
@@ -306,6 +314,22 @@ static int recv_opts__stream(struct cmd_recv_opts *o)
 		        "rtbridge recv: --red-pt %d is the stream's payload "
 		        "type (--pt): RED needs another one\n",
 		        o->red_pt);
+		return -EINVAL;
+	}
+	o->ulpfec = ulpfec_pt >= 0;
+	o->ulpfec_pt = ulpfec_pt;
+	if (o->ulpfec && o->red) {
+		fprintf(stderr,
+		        "rtbridge recv: RED (--red-pt) and ULPFEC "
+		        "(--ulpfec-pt) cannot protect one stream both\n");
+		return -EINVAL;
+	}
+	if (o->ulpfec &&
+	    (o->ulpfec_pt == o->pt || (o->red && o->ulpfec_pt == o->red_pt))) {
+		fprintf(stderr,
+		        "rtbridge recv: --ulpfec-pt %d is the stream's (or "
+		        "RED's) payload type: ULPFEC needs another one\n",
+		        o->ulpfec_pt);
 		return -EINVAL;
 	}
 	if (channels > 0)

@@ -28,6 +28,10 @@ struct cmd_recv_opts {
 	   packets and copies of earlier ones (--red-pt, or the SDP's). */
 	bool red;
 	int red_pt;
+	/* RFC 5109: datagrams of payload type ulpfec_pt are FEC packets of
+	   the stream (--ulpfec-pt, or the SDP's). */
+	bool ulpfec;
+	int ulpfec_pt;
 	int play;                  /* 1 --play, 0 --no-play */
 	const char *device;        /* NULL: default */
 	const char *record;        /* output mix; NULL: none */
@@ -75,7 +79,7 @@ struct cmd_recv_opts {
 	/* As given, before the SDP file fills in what is missing. */
 	const char *listen_arg, *sdp, *source_arg, *srtp_key_arg, *srtp_suite;
 	int kind_arg, pt_arg, channels_arg, rate_arg; /* -1: not given */
-	int red_pt_arg;                               /* -1: not given */
+	int red_pt_arg, ulpfec_pt_arg;                /* -1: not given */
 	unsigned period_arg;                          /* 0: not given */
 };
 

@@ -72,6 +72,8 @@ static int recv_sap__configure(struct recv *p, const struct saptable_event *e)
 	p->o.pt = r->pt;
 	p->o.red = r->red_pt >= 0;
 	p->o.red_pt = r->red_pt;
+	p->o.ulpfec = r->ulpfec_pt >= 0;
+	p->o.ulpfec_pt = r->ulpfec_pt;
 	sdpparse_codec(r, &p->o.codec);
 	return 0;
 }
@@ -159,7 +161,8 @@ static bool recv_sap__moved(const struct sdpparse_result *a,
                             const struct sdpparse_result *b)
 {
 	return strcmp(a->addr, b->addr) != 0 || a->port != b->port ||
-	       a->pt != b->pt || a->red_pt != b->red_pt || a->kind != b->kind ||
+	       a->pt != b->pt || a->red_pt != b->red_pt ||
+	       a->ulpfec_pt != b->ulpfec_pt || a->kind != b->kind ||
 	       a->rate != b->rate || a->channels != b->channels;
 }
 

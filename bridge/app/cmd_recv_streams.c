@@ -105,6 +105,8 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 	c->packet_bytes = cmd_recv_streams_datagram_max(o);
 	c->red = o->red;
 	c->red_pt = (uint8_t)(o->red ? o->red_pt : 0);
+	c->ulpfec = o->ulpfec;
+	c->ulpfec_pt = (uint8_t)(o->ulpfec ? o->ulpfec_pt : 0);
 	c->pt = (uint8_t)o->pt;
 }
 

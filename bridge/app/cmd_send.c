@@ -438,6 +438,8 @@ int cmd_send(int argc, char **argv)
 	so.pt = o.pt;
 	so.red_distance = o.red_distance;
 	so.red_pt = o.red_pt;
+	so.fec_percent = o.fec_percent;
+	so.ulpfec_pt = o.ulpfec_pt;
 	so.dscp = o.dscp;
 	so.mcast_ttl = o.ttl;
 	so.media_clock = o.media_clock;

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec/ulpfec.h"
+
 _Static_assert(sizeof(struct netstream_stats) % 8 == 0,
                "stats are published as 64-bit words");
 
@@ -344,7 +346,14 @@ int netstream_init(struct netstream *s, const struct netstream_config *cfg)
 		s->resample = true;
 	}
 
+	if (cfg->ulpfec) {
+		err = netstream_fec_init(&s->fec, bytes + ULPFEC_HEADERS_MAX);
+		if (err < 0)
+			goto fail_rs;
+	}
 	rtpseq_init(&s->seq, cfg->min_sequential);
+	atomic_init(&s->rx_fec, 0);
+	atomic_init(&s->rx_fec_recovered, 0);
 	atomic_init(&s->rx_dropped, 0);
 	atomic_init(&s->rx_invalid, 0);
 	atomic_init(&s->rx_duplicate, 0);
@@ -359,6 +368,10 @@ int netstream_init(struct netstream *s, const struct netstream_config *cfg)
 	s->src.tap = NULL;
 	return 0;
 
+fail_rs:
+	if (s->resample)
+		varispeed_clear(&s->rs);
+	s->resample = false;
 fail_buf:
 	free(s->decbuf);
 fail_ring:
@@ -410,6 +423,7 @@ void netstream_clear(struct netstream *s)
 	s->resample = false;
 	free(s->decbuf);
 	free(s->ring_mem);
+	netstream_fec_clear(&s->fec);
 	netstream_pools_clear(s);
 	codec_decoder_clear(&s->dec);
 	s->src.ops = NULL;

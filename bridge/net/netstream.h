@@ -74,6 +74,7 @@
 #include "bridge/msg/ring.h"
 #include "bridge/net/driftctl.h"
 #include "bridge/net/jitter.h"
+#include "bridge/net/netstream_fec.h"
 #include "bridge/net/packet.h"
 #include "codec/codec.h"
 #include "codec/rtpseq.h"
@@ -111,6 +112,10 @@ struct netstream_config {
 	   default): every datagram is a plain packet. */
 	bool red;
 	uint8_t red_pt, pt;
+	/* RFC 5109 ULPFEC: datagrams of payload type ulpfec_pt are FEC
+	   packets protecting the stream's (netstream_fec.h); false: none. */
+	bool ulpfec;
+	uint8_t ulpfec_pt;
 };
 
 struct netstream_stats {
@@ -243,6 +248,10 @@ struct netstream {
 	_Atomic uint64_t snap[NETSTREAM_STATS_WORDS];
 	/* Control thread: the mixer handed the source back. */
 	bool released;
+	/* Net thread: ULPFEC (cfg.ulpfec), and its counts: FEC packets
+	   taken, and lost packets they rebuilt and queued. */
+	struct netstream_fec fec;
+	_Atomic uint64_t rx_fec, rx_fec_recovered;
 };
 
 /* The pool a record belongs to: the class of its size. Context: any */
@@ -335,8 +344,13 @@ void netstream_clear(struct netstream *s);
  * copy of a packet that arrived costs nothing more than this check: no
  * record, no ring message.
  *
+ * With cfg.ulpfec, a datagram of payload type ulpfec_pt is an RFC 5109
+ * FEC packet (netstream_fec.h): it takes no record itself, and may
+ * rebuild a lost packet of its group as a PACKET_RECOVERED record; media
+ * packets are numbered without the FEC packets' sequence numbers.
+ *
  * Return: 0 queued (with RED: also a copy of a packet seen lately whose
- *         copies restored another); -ENOBUFS no free record or ring full
+ *         copies restored another; with ULPFEC: an FEC packet taken); -ENOBUFS no free record or ring full
  *         (counted rx_dropped); -EALREADY a copy of a packet seen lately
  *         (counted with the duplicates); -EMSGSIZE, -EBADMSG,
  *         -EPROTONOSUPPORT, or rtpseq's -EAGAIN/-ERANGE (counted

@@ -21,6 +21,11 @@
  * another payload type, or (PCM) not one packet long is not used. Each
  * record holds the block's bytes only (payload_off 0): the audio thread
  * reads nothing else of a record.
+ *
+ * ULPFEC (RFC 5109). A datagram of the FEC payload type is numbered with
+ * its stream and handed to netstream_fec.c, which keeps the recent media
+ * datagrams, rebuilds a lost one and numbers the media packets apart from
+ * the FEC packets (the jitter buffer gets media numbers).
  */
 #include "bridge/net/netstream.h"
 
@@ -49,7 +54,7 @@ static void netstream_packet_put(struct netstream *s, struct packet *p)
 
 /* Counters the net thread alone writes; readers want a number, not an
    ordering. */
-static void netstream_count(_Atomic uint64_t *c)
+void netstream__count(_Atomic uint64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
@@ -58,7 +63,7 @@ int netstream_push(struct netstream *s, struct packet *p)
 {
 	if (!ring_try_push(&s->ring, &p)) {
 		netstream_packet_put(s, p);
-		netstream_count(&s->rx_dropped);
+		netstream__count(&s->rx_dropped);
 		return -ENOBUFS;
 	}
 	return 0;
@@ -66,8 +71,20 @@ int netstream_push(struct netstream *s, struct packet *p)
 
 #define NETSTREAM_SEEN_SPAN (NETSTREAM_SEEN_WORDS * 64)
 
+/* Whether extended sequence number q was seen lately, without marking it:
+   one before the window was reset or too old to tell counts as seen
+   (nothing is restored for it). */
+bool netstream__was_seen(const struct netstream *s, uint64_t q)
+{
+	if (!s->seen_any || q > s->seen_hi)
+		return false;
+	if (q < s->seen_lo || s->seen_hi - q >= NETSTREAM_SEEN_SPAN)
+		return true;
+	return (s->seen[(q / 64) % NETSTREAM_SEEN_WORDS] >> (q % 64)) & 1;
+}
+
 /* Whether extended sequence number q was seen lately; marks it seen. */
-static bool netstream_seen(struct netstream *s, uint64_t q)
+bool netstream__seen(struct netstream *s, uint64_t q)
 {
 	const uint64_t span = NETSTREAM_SEEN_SPAN;
 
@@ -92,7 +109,7 @@ static bool netstream_seen(struct netstream *s, uint64_t q)
 }
 
 /* Forget that q was seen (its record could not be queued). */
-static void netstream_unsee(struct netstream *s, uint64_t q)
+void netstream__unsee(struct netstream *s, uint64_t q)
 {
 	s->seen[(q / 64) % NETSTREAM_SEEN_WORDS] &= ~(1ull << (q % 64));
 }
@@ -124,8 +141,8 @@ static void netstream_red_learn(struct netstream *s, uint64_t ext, uint32_t ts,
 
 /* Fill a record with a block: its bytes, and the fields the audio thread
    reads. */
-static void netstream_fill(struct packet *p, const struct rtp_header *h,
-                           const uint8_t *data, size_t len, uint64_t arrival_ns)
+void netstream__fill(struct packet *p, const struct rtp_header *h,
+                     const uint8_t *data, size_t len, uint64_t arrival_ns)
 {
 	memcpy(p->data, data, len);
 	p->len = (uint32_t)len;
@@ -167,12 +184,12 @@ static bool netstream_red_block(struct netstream *s, const struct red_block *b,
 	    !netstream_red_len_ok(s, b->len))
 		return false;
 	uint64_t q = ext - k;
-	if (netstream_seen(s, q))
+	if (netstream__seen(s, q))
 		return false; /* it came: the copy costs nothing more */
 	struct packet *p = netstream_packet_get(s, b->len);
 	if (!p) {
-		netstream_unsee(s, q);
-		netstream_count(&s->rx_dropped);
+		netstream__unsee(s, q);
+		netstream__count(&s->rx_dropped);
 		return false;
 	}
 	struct rtp_header rh = *h;
@@ -180,11 +197,11 @@ static bool netstream_red_block(struct netstream *s, const struct red_block *b,
 	rh.seq = (uint16_t)(h->seq - k);
 	rh.pt = b->pt;
 	rh.marker = false;
-	netstream_fill(p, &rh, b->data, b->len, arrival_ns);
+	netstream__fill(p, &rh, b->data, b->len, arrival_ns);
 	p->ext_seq = q;
 	p->flags = PACKET_RECOVERED;
 	if (netstream_push(s, p) < 0) {
-		netstream_unsee(s, q);
+		netstream__unsee(s, q);
 		return false;
 	}
 	return true;
@@ -201,22 +218,22 @@ static int netstream_receive_red(struct netstream *s,
 
 	int n = red_parse(payload, plen, b, RED_MAX_BLOCKS);
 	if (n < 0 || b[n - 1].pt != s->cfg.pt) {
-		netstream_count(&s->rx_invalid);
+		netstream__count(&s->rx_invalid);
 		return -EBADMSG;
 	}
 	int err = rtpseq_update(&s->seq, h->seq, &ext);
 	if (err < 0) {
-		netstream_count(&s->rx_invalid);
+		netstream__count(&s->rx_invalid);
 		return err;
 	}
 	bool restart = err == RTPSEQ_RESTART;
 	if (restart)
 		s->seen_any = false;
 	netstream_red_learn(s, ext, h->ts, restart);
-	if (netstream_seen(s, ext)) {
+	if (netstream__seen(s, ext)) {
 		/* A copy, or a packet restored from a later one that
 		   overtook it: its own blocks may still be missing. */
-		netstream_count(&s->rx_duplicate);
+		netstream__count(&s->rx_duplicate);
 		bool any = false;
 		for (int i = 0; i + 1 < n; i++)
 			any |= netstream_red_block(s, &b[i], h, ext,
@@ -226,19 +243,19 @@ static int netstream_receive_red(struct netstream *s,
 	/* The primary first: a stream starts on a packet of its own. */
 	struct packet *p = netstream_packet_get(s, b[n - 1].len);
 	if (!p) {
-		netstream_unsee(s, ext);
-		netstream_count(&s->rx_dropped);
+		netstream__unsee(s, ext);
+		netstream__count(&s->rx_dropped);
 		return -ENOBUFS;
 	}
 	struct rtp_header ph = *h;
 	ph.pt = b[n - 1].pt;
-	netstream_fill(p, &ph, b[n - 1].data, b[n - 1].len, arrival_ns);
+	netstream__fill(p, &ph, b[n - 1].data, b[n - 1].len, arrival_ns);
 	p->ext_seq = ext;
 	if (restart)
 		p->flags |= PACKET_RESTART;
 	err = netstream_push(s, p);
 	if (err < 0) {
-		netstream_unsee(s, ext);
+		netstream__unsee(s, ext);
 		return err;
 	}
 	for (int i = 0; i + 1 < n; i++)
@@ -246,16 +263,42 @@ static int netstream_receive_red(struct netstream *s,
 	return 0;
 }
 
+/* An FEC datagram (RFC 5109): numbered with its stream, used by
+   netstream_fec, never queued. */
+static int netstream_receive_fec(struct netstream *s, const uint8_t *buf,
+                                 size_t len, uint64_t arrival_ns)
+{
+	uint64_t ext;
+
+	if (len < RTP_HEADER_MIN) {
+		netstream__count(&s->rx_invalid);
+		return -EBADMSG;
+	}
+	int err =
+	        rtpseq_update(&s->seq, (uint16_t)(buf[2] << 8 | buf[3]), &ext);
+	if (err < 0) {
+		netstream__count(&s->rx_invalid);
+		return err;
+	}
+	if (err == RTPSEQ_RESTART) {
+		s->seen_any = false;
+		netstream_fec_reset(&s->fec);
+	}
+	return netstream_fec_receive(s, buf, len, ext, arrival_ns);
+}
+
 int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
                       uint64_t arrival_ns)
 {
+	if (s->cfg.ulpfec && len >= 2 && (buf[1] & 0x7f) == s->cfg.ulpfec_pt)
+		return netstream_receive_fec(s, buf, len, arrival_ns);
 	if (s->cfg.red && len >= 2 && (buf[1] & 0x7f) == s->cfg.red_pt) {
 		struct rtp_header h;
 		const uint8_t *payload;
 		size_t plen;
 		int err = rtp_parse(buf, len, &h, &payload, &plen);
 		if (err < 0) {
-			netstream_count(&s->rx_invalid);
+			netstream__count(&s->rx_invalid);
 			return err;
 		}
 		return netstream_receive_red(s, &h, payload, plen, arrival_ns);
@@ -266,7 +309,7 @@ int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
 	int err;
 
 	if (!p) {
-		netstream_count(&s->rx_dropped);
+		netstream__count(&s->rx_dropped);
 		return -ENOBUFS;
 	}
 	err = packet_set(p, buf, len, arrival_ns);
@@ -275,22 +318,29 @@ int netstream_receive(struct netstream *s, const uint8_t *buf, size_t len,
 	err = rtpseq_update(&s->seq, p->seq, &ext);
 	if (err < 0)
 		goto invalid;
-	p->ext_seq = ext;
 	if (err == RTPSEQ_RESTART) {
 		p->flags |= PACKET_RESTART;
 		s->seen_any = false;
+		if (s->cfg.ulpfec)
+			netstream_fec_reset(&s->fec);
 	}
+	/* With ULPFEC the wire numbers hold FEC packets too: the jitter
+	   buffer gets the media's. */
+	p->ext_seq = netstream_fec_number(s, ext, p->rtp_ts);
 	if (s->cfg.red)
 		netstream_red_learn(s, ext, p->rtp_ts, err == RTPSEQ_RESTART);
-	if (netstream_seen(s, ext)) {
+	if (netstream__seen(s, ext)) {
 		netstream_packet_put(s, p);
-		netstream_count(&s->rx_duplicate);
+		netstream__count(&s->rx_duplicate);
 		return -EALREADY;
 	}
-	return netstream_push(s, p);
+	err = netstream_push(s, p);
+	if (err == 0 && s->cfg.ulpfec)
+		netstream_fec_media(s, ext, buf, len, arrival_ns);
+	return err;
 
 invalid:
 	netstream_packet_put(s, p);
-	netstream_count(&s->rx_invalid);
+	netstream__count(&s->rx_invalid);
 	return err;
 }

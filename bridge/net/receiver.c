@@ -28,7 +28,9 @@ int receiver_init(struct receiver *r, const struct receiver_opts *o)
 	    o->max_streams > RECEIVER_MAX_STREAMS ||
 	    o->nallow > RECEIVER_MAX_ALLOW || (o->nallow && !o->allow) ||
 	    o->min_sequential > RECEIVER_MAX_PROBATION ||
-	    (o->red && (o->red_pt > 127 || o->red_pt == o->pt)))
+	    (o->red && (o->red_pt > 127 || o->red_pt == o->pt)) ||
+	    (o->ulpfec && (o->ulpfec_pt > 127 || o->ulpfec_pt == o->pt ||
+	                   (o->red && o->ulpfec_pt == o->red_pt))))
 		return -EINVAL;
 	r->o = *o;
 	if (!r->o.max_datagram)

@@ -126,6 +126,10 @@ struct receiver_opts {
 	   splits them: netstream_config.red); false: only pt. */
 	bool red;
 	uint8_t red_pt;
+	/* RFC 5109 ULPFEC: datagrams of payload type ulpfec_pt are accepted
+	   too, as FEC packets of their stream (netstream_config.ulpfec). */
+	bool ulpfec;
+	uint8_t ulpfec_pt;
 };
 
 /* A new stream (a source passed probation), net -> control. */

@@ -442,7 +442,8 @@ void receiver_datagram(struct receiver *r, const uint8_t *data, size_t len,
 		receiver__add(&r->c_malformed, 1);
 		return;
 	}
-	if (h.pt != r->o.pt && !(r->o.red && h.pt == r->o.red_pt)) {
+	if (h.pt != r->o.pt && !(r->o.red && h.pt == r->o.red_pt) &&
+	    !(r->o.ulpfec && h.pt == r->o.ulpfec_pt)) {
 		receiver__add(&r->c_unknown_pt, 1);
 		return;
 	}

@@ -46,10 +46,11 @@ static bool saptable__same_sdp(const struct sdpparse_result *a,
                                const struct sdpparse_result *b)
 {
 	return a->port == b->port && a->pt == b->pt && a->red_pt == b->red_pt &&
-	       a->kind == b->kind && a->rate == b->rate &&
-	       a->channels == b->channels && a->frames == b->frames &&
-	       a->ttl == b->ttl && a->version == b->version &&
-	       !strcmp(a->addr, b->addr) && !strcmp(a->name, b->name) &&
+	       a->ulpfec_pt == b->ulpfec_pt && a->kind == b->kind &&
+	       a->rate == b->rate && a->channels == b->channels &&
+	       a->frames == b->frames && a->ttl == b->ttl &&
+	       a->version == b->version && !strcmp(a->addr, b->addr) &&
+	       !strcmp(a->name, b->name) &&
 	       !strcmp(a->ts_refclk, b->ts_refclk) &&
 	       !strcmp(a->mediaclk, b->mediaclk);
 }

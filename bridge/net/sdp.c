@@ -102,6 +102,9 @@ int sdp_write(char *buf, size_t cap, const struct sdp_opts *opts)
 	    opts->red_distance > RED_MAX_DISTANCE ||
 	    (opts->red_distance && (opts->red_pt < 0 || opts->red_pt > 127 ||
 	                            opts->red_pt == opts->pt)) ||
+	    (opts->fec_percent &&
+	     (opts->red_distance || opts->ulpfec_pt < 0 ||
+	      opts->ulpfec_pt > 127 || opts->ulpfec_pt == opts->pt)) ||
 	    opts->ttl > 255 || codec_config_check(c, NULL) < 0 ||
 	    !sdp__text_ok(name, SDP_NAME_MAX) || name[0] == '\0' ||
 	    !sdp__text_ok(refclk, SDP_CLOCK_MAX) ||
@@ -158,6 +161,12 @@ int sdp_write(char *buf, size_t cap, const struct sdp_opts *opts)
 		sdp__line(&o, "a=rtpmap:%d red/%d/%d", opts->red_pt,
 		          opus ? 48000 : c->rate, opus ? 2 : c->channels);
 		sdp__line(&o, "a=fmtp:%d %s", opts->red_pt, pts);
+	} else if (opts->fec_percent) {
+		sdp__line(&o, "m=audio %u RTP/%s %d %d", port,
+		          opts->crypto ? "SAVP" : "AVP", opts->pt,
+		          opts->ulpfec_pt);
+		sdp__line(&o, "a=rtpmap:%d ulpfec/%d", opts->ulpfec_pt,
+		          c->kind == CODEC_OPUS ? 48000 : c->rate);
 	} else {
 		sdp__line(&o, "m=audio %u RTP/%s %d", port,
 		          opts->crypto ? "SAVP" : "AVP", opts->pt);

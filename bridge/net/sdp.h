@@ -54,6 +54,12 @@ struct sdp_opts {
 	 * pt's own lines stay. 0: plain RTP of pt */
 	unsigned red_distance;
 	int red_pt;
+	/* RFC 5109 ULPFEC: FEC packets of payload type ulpfec_pt go with
+	 * the stream (fec_percent > 0): m= lists pt, then ulpfec_pt, with
+	 * a=rtpmap:FEC ulpfec/RATE (GStreamer's encoding-name ULPFEC); 0:
+	 * none */
+	unsigned fec_percent;
+	int ulpfec_pt;
 };
 
 /*

@@ -424,6 +424,11 @@ int sdpparse_parse_n(struct sdpparse_result *out, const char *text, size_t len,
 		                      "no 'm=audio PORT RTP/AVP PT' line (or "
 		                      "RTP/SAVP)");
 	const struct sdpparse__map *m = sdpparse__stream(out, &st);
+	out->ulpfec_pt = -1;
+	for (int i = 0; i < st.nmap; i++)
+		if (st.map[i].have_map && st.map[i].pt != out->pt &&
+		    !strcasecmp(st.map[i].enc, "ulpfec"))
+			out->ulpfec_pt = st.map[i].pt;
 	if (!m->have_map) {
 		/* Static payload types of RFC 3551: 10 and 11 are L16. */
 		if (out->pt == 10 || out->pt == 11) {

@@ -44,6 +44,8 @@ struct sdpparse_result {
 	                         carrying blocks of pt (m= lists it first, its
 	                         rtpmap says "red", its fmtp "PT/PT..."); -1:
 	                         none */
+	int ulpfec_pt;        /* RFC 5109 FEC: a payload type of m= whose
+	                         rtpmap says "ulpfec"; -1: none */
 	enum codec_kind kind; /* from rtpmap */
 	int rate;             /* Hz (Opus: 48000) */
 	int channels;         /* 1..8 */

@@ -36,6 +36,7 @@ void sender_opts_init(struct sender_opts *o)
 	o->dscp = -1;
 	o->mcast_ttl = -1;
 	o->red_pt = SENDER_RED_PT;
+	o->ulpfec_pt = SENDER_ULPFEC_PT;
 }
 
 int sender_opts_randomize(struct sender_opts *o)
@@ -107,6 +108,18 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 		         o->red_distance, RED_MAX_DISTANCE, o->red_pt, o->pt);
 		return -EINVAL;
 	}
+	if (o->fec_percent &&
+	    (o->red_distance || o->fec_percent < SENDER_FEC_PERCENT_MIN ||
+	     o->fec_percent > SENDER_FEC_PERCENT_MAX || o->ulpfec_pt < 0 ||
+	     o->ulpfec_pt > 127 || o->ulpfec_pt == o->pt)) {
+		snprintf(
+		        s->err, sizeof s->err,
+		        "ULPFEC: %u %% (%d..%d, not with RED), payload type %d "
+		        "(0..127, not the media's %d)",
+		        o->fec_percent, SENDER_FEC_PERCENT_MIN,
+		        SENDER_FEC_PERCENT_MAX, o->ulpfec_pt, o->pt);
+		return -EINVAL;
+	}
 	rc = codec_config_check(&o->codec, &why);
 	if (rc < 0) {
 		double ms = o->codec.frames > 0 && o->codec.rate > 0
@@ -165,7 +178,17 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 	s->pcm = calloc((size_t)s->frames * (size_t)o->codec.channels,
 	                sizeof(float));
 	s->pkt = malloc(s->pkt_cap);
-	if (!s->pcm || !s->pkt || (o->red_distance && !s->enc_buf)) {
+	if (o->fec_percent) {
+		s->fec_group = (100 + o->fec_percent - 1) / o->fec_percent;
+		s->fec_buf_cap = ULPFEC_HEADERS_MAX + payload;
+		s->fec_pkt_cap = RTP_HEADER_MIN + s->fec_buf_cap +
+		                 (o->srtp ? SRTPCTX_TRAILER : 0);
+		s->fec_buf = malloc(s->fec_buf_cap);
+		s->fec_pkt = malloc(s->fec_pkt_cap);
+		ulpfec_begin(&s->fec, s->fec_buf, s->fec_buf_cap);
+	}
+	if (!s->pcm || !s->pkt || (o->red_distance && !s->enc_buf) ||
+	    (o->fec_percent && (!s->fec_buf || !s->fec_pkt))) {
 		snprintf(s->err, sizeof s->err, "out of memory");
 		sender_clear(s);
 		return -ENOMEM;
@@ -179,6 +202,9 @@ void sender_clear(struct sender *s)
 	codec_encoder_clear(&s->enc);
 	redenc_clear(&s->red);
 	free(s->enc_buf);
+	free(s->fec_buf);
+	free(s->fec_pkt);
+	s->fec_buf = s->fec_pkt = NULL;
 	free(s->pcm);
 	free(s->pkt);
 	s->enc_buf = NULL;
@@ -269,6 +295,54 @@ static int sender__fill(struct sender *s)
 	return (int)got;
 }
 
+/* Send one datagram (already protected): count it, or the refusal. */
+static void sender__send(struct sender *s, const uint8_t *pkt, size_t len)
+{
+	if (udpsock_send(&s->sock, pkt, len, NULL) < 0) {
+		sender__add(&s->send_errors, 1);
+	} else {
+		sender__add(&s->packets, 1);
+		sender__add(&s->bytes, (uint64_t)len);
+	}
+}
+
+/* ULPFEC: protect the plain media datagram just numbered; once the group
+   is complete, send the FEC packet over it, numbered next, with the
+   media packet's timestamp (as rtpulpfecenc does). A packet the builder
+   refuses starts the group again with it. */
+static void sender__fec(struct sender *s, const uint8_t *pkt, size_t len,
+                        uint32_t ts)
+{
+	if (ulpfec_add(&s->fec, pkt, len) < 0) {
+		ulpfec_begin(&s->fec, s->fec_buf, s->fec_buf_cap);
+		if (ulpfec_add(&s->fec, pkt, len) < 0)
+			return;
+	}
+	if (s->fec.count < s->fec_group)
+		return;
+	int n = ulpfec_finish(&s->fec);
+	struct rtp_header h = {
+	        .version = RTP_VERSION,
+	        .pt = (uint8_t)s->opts.ulpfec_pt,
+	        .seq = s->seq,
+	        .ts = ts,
+	        .ssrc = s->opts.ssrc,
+	};
+	if (n >= 0)
+		n = rtp_write(&h, s->fec_buf, (size_t)n, s->fec_pkt,
+		              s->fec_pkt_cap);
+	ulpfec_begin(&s->fec, s->fec_buf, s->fec_buf_cap); /* the next group */
+	if (n >= 0 && s->opts.srtp)
+		n = srtpctx_protect(s->opts.srtp, s->fec_pkt, (size_t)n,
+		                    s->fec_pkt_cap);
+	if (n < 0) {
+		sender__add(&s->send_errors, 1);
+		return;
+	}
+	s->seq++;
+	sender__send(s, s->fec_pkt, (size_t)n);
+}
+
 static void sender__tick(struct pacer *p, uint64_t slot, uint64_t deadline_ns,
                          uint64_t now_ns, void *user)
 {
@@ -317,6 +391,10 @@ static void sender__tick(struct pacer *p, uint64_t slot, uint64_t deadline_ns,
 	}
 	rc = rtp_write(&h, s->pkt + RTP_HEADER_MIN, (size_t)rc, s->pkt,
 	               s->pkt_cap);
+	bool fec = rc >= 0 && s->opts.fec_percent;
+	size_t plain = rc >= 0 ? (size_t)rc : 0;
+	if (fec && s->opts.srtp)
+		memcpy(s->fec_pkt, s->pkt, plain); /* SRTP works in place */
 	if (rc >= 0 && s->opts.srtp)
 		rc = srtpctx_protect(s->opts.srtp, s->pkt, (size_t)rc,
 		                     s->pkt_cap);
@@ -329,12 +407,9 @@ static void sender__tick(struct pacer *p, uint64_t slot, uint64_t deadline_ns,
 	s->seq++;
 	s->sent_frames += (uint64_t)s->frames;
 	sender__add(&s->frames_sent, (uint64_t)(got > 0 ? got : 0));
-	if (udpsock_send(&s->sock, s->pkt, (size_t)rc, NULL) < 0) {
-		sender__add(&s->send_errors, 1);
-	} else {
-		sender__add(&s->packets, 1);
-		sender__add(&s->bytes, (uint64_t)rc);
-	}
+	sender__send(s, s->pkt, (size_t)rc);
+	if (fec)
+		sender__fec(s, s->opts.srtp ? s->fec_pkt : s->pkt, plain, h.ts);
 	if (now_ns > deadline_ns) {
 		uint64_t late = now_ns - deadline_ns;
 		if (late > s->opts.late_ns)

@@ -13,7 +13,11 @@
  * consecutive. Packets may be any whole number of frames the codec
  * allows (PCM: 0.125 to 20 ms, AES67's 1 ms among them). With
  * red_distance, each packet is RFC 2198 redundant audio: its payload and
- * copies of the payloads of the packets before it (redenc.h).
+ * copies of the payloads of the packets before it (redenc.h). With
+ * fec_percent, every ceil(100 / fec_percent) packets are followed by an
+ * RFC 5109 FEC packet (ulpfec.h) that protects them, as GStreamer's
+ * rtpulpfecenc does it: same SSRC, the next sequence number (the media
+ * packets after it are numbered on past it), the last packet's timestamp.
  *
  * Contexts and ownership: the control thread initialises a sender (codec
  * set-up allocates), starts it, and reads its counters and the `finished`
@@ -40,8 +44,9 @@
 #include "bridge/msg/ring.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/pacer.h"
-#include "codec/redenc.h"
 #include "bridge/net/srtpctx.h"
+#include "codec/redenc.h"
+#include "codec/ulpfec.h"
 #include "bridge/net/udpsock.h"
 #include "codec/codec.h"
 
@@ -51,6 +56,11 @@
 #define SENDER_BURST_MS 100
 /* RED's payload type unless told otherwise (a dynamic one, RFC 3551). */
 #define SENDER_RED_PT 100
+/* ULPFEC's payload type unless told otherwise. */
+#define SENDER_ULPFEC_PT 101
+/* --fec ulpfec:PERCENT limits: one FEC packet per 20 .. per 1 packets. */
+#define SENDER_FEC_PERCENT_MIN 5
+#define SENDER_FEC_PERCENT_MAX 100
 
 /* A capture block: `frames` valid frames of interleaved float samples. */
 struct sender_block {
@@ -167,11 +177,18 @@ struct sender_opts {
 	   red_pt (its blocks: pt); 0: plain packets of type pt. */
 	unsigned red_distance; /* 0..RED_MAX_DISTANCE */
 	int red_pt;            /* 0..127, not pt */
+	/* RFC 5109 ULPFEC: an FEC packet of payload type ulpfec_pt after
+	   every ceil(100 / fec_percent) media packets, protecting them (the
+	   packet overhead is at most fec_percent %); 0: none. Not with
+	   RED. */
+	unsigned fec_percent; /* 0, or SENDER_FEC_PERCENT_MIN..MAX */
+	int ulpfec_pt;        /* 0..127, not pt */
 };
 
 /*
  * Defaults: Opus, 48 kHz stereo, 10 ms, 128 kbit/s, payload type 96 (RED
- * off; its payload type SENDER_RED_PT when turned on),
+ * and ULPFEC off; their payload types SENDER_RED_PT and SENDER_ULPFEC_PT
+ * when turned on),
  * ssrc/seq0/ts0 zero (see sender_opts_randomize), no DSCP, the system's
  * multicast interface and TTL, no limit.
  *
@@ -211,6 +228,12 @@ struct sender {
 	uint8_t *enc_buf;  /* RED: the packet's own payload, encoded */
 	size_t enc_cap;    /* bytes */
 	struct redenc red; /* RED: the copies (opts.red_distance > 0) */
+	/* ULPFEC (opts.fec_percent > 0): the FEC payload of the current
+	   group builds in fec_buf; fec_pkt is the FEC datagram. */
+	struct ulpfec_builder fec;
+	unsigned fec_group; /* media packets per FEC packet */
+	uint8_t *fec_buf, *fec_pkt;
+	size_t fec_buf_cap, fec_pkt_cap; /* bytes */
 	struct netloop *nl;
 	struct readahead *file;     /* source: a file, or */
 	struct sender_capture *cap; /* source: live input */
