@@ -484,6 +484,7 @@ Test(jitter, recovered_packet_too_late_or_already_held_is_dropped_silently)
 	cr_assert_eq(st.late, 0);
 	cr_assert_eq(st.lost, 1);
 	cr_assert_eq(st.recovered, 0);
+	cr_assert_eq(st.late_repairs, 1);
 	cr_assert_eq(released, 2);
 }
 
@@ -532,4 +533,55 @@ Test(jitter, recovered_packets_do_not_raise_the_target)
 	cr_assert_gt(a.lost, 0);
 	cr_assert_eq(b.recovered + b.lost, a.lost);
 	cr_assert_gt(b.recovered, 0);
+}
+
+/* Repairs that come too late (a copy 30 ms after its packet, as RED at
+   distance 6 or a parity packet after its group would) raise the target
+   while packets are being lost, so the next ones are in time; once losses
+   stop, the target comes back down: no delay stays when nothing is lost. */
+Test(jitter, late_repairs_raise_the_target_only_while_packets_are_lost)
+{
+	struct jitter_config cfg;
+	struct jitter_stats st;
+	unsigned lost = 0;
+	double peak_target = 0.0;
+
+	jitter_config_default(&cfg, RATE, FRAME);
+	cfg.initial_ms = 8;
+	cr_assert_eq(jitter_init(&jb, &cfg, on_release, NULL), 0);
+	for (unsigned i = 0; i < 16000; i++) {
+		uint64_t t = i * 5 * MS;
+		bool losing = i < 4000; /* the first 20 s */
+		if (losing && i % 20 == 10)
+			lost++;
+		else
+			jitter_insert(&jb, mk(i, t));
+		/* The repair of packet i - 6 arrives now. */
+		if (i >= 6 && i - 6 < 4000 && (i - 6) % 20 == 10)
+			jitter_insert(&jb, mk_recovered(i - 6, t));
+		struct jitter_out o;
+		jitter_tick(&jb, t, 1.0);
+		jitter_next(&jb, t, &o);
+		if (i == 3999) {
+			jitter_stats(&jb, &st);
+			peak_target = st.target_ms;
+		}
+	}
+	jitter_stats(&jb, &st);
+	cr_log_info("late repairs %llu, recovered %llu of %u, target %.2f ms "
+	            "while losing, %.2f ms at the end",
+	            (unsigned long long)st.late_repairs,
+	            (unsigned long long)st.recovered, lost, peak_target,
+	            st.target_ms);
+	cr_assert_geq(st.late_repairs, 1);
+	/* Those of playout's first second (its start's own transient: 10)
+	   and the first after it; then the target covers them. */
+	cr_assert_leq(st.late_repairs, 11, "the target follows the first ones");
+	/* A repair too late leaves its packet lost. */
+	cr_assert_eq(st.recovered + st.lost, lost);
+	cr_assert_eq(st.lost, st.late_repairs);
+	cr_assert_gt(st.recovered, lost * 9 / 10);
+	/* 30 ms above the floor + a frame + the 2 ms margin. */
+	cr_assert_geq(peak_target, 36.0);
+	cr_assert_lt(st.target_ms, 8.0, "back down once losses stopped");
 }

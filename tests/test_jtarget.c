@@ -86,7 +86,7 @@ Test(jtarget, late_peak_is_held, .init = setup, .fini = teardown)
 	double base = t.target_ns;
 	/* A packet 20 ms above the floor came too late: held 30 s. */
 	jtarget_add(&t, 20e6);
-	jtarget_late(&t, now, 0);
+	jtarget_late(&t, t.last_spread, now, 0);
 	now = feed(now, 10.0, 1.0);
 	cr_assert_float_eq(t.target_ns, 27e6, 1.0, "target %.3f ms",
 	                   t.target_ns / 1e6);
@@ -95,7 +95,7 @@ Test(jtarget, late_peak_is_held, .init = setup, .fini = teardown)
 	cr_assert_float_eq(t.target_ns, base, 1.0);
 	/* Not in playout's first second. */
 	jtarget_add(&t, 20e6);
-	jtarget_late(&t, now, now - 500 * MS);
+	jtarget_late(&t, t.last_spread, now, now - 500 * MS);
 	feed(now, 1.0, 1.0);
 	cr_assert_float_eq(t.target_ns, base, 1.0);
 }

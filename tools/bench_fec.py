@@ -270,6 +270,7 @@ class Run:
             return
         s = streams[0]
         r["rtb"] = {k: s.get(k) for k in ("recovered", "lost", "late",
+                                          "late_repairs",
                                           "concealed_frames", "target_ms",
                                           "received")}
         self.recs = {"rtb": s.get("record")}

@@ -67,21 +67,23 @@ def report(b, rows):
         print("- %s" % n)
     print()
     print("| codec | loss | protection | RTP kbit/s | x none | dropped "
-          "(+parity) | restorable | recovered | lost | late | recovered % | "
+          "(+parity) | restorable | recovered | lost | late | late repairs | "
+          "recovered % | "
           "exact / judged | exact % | rtb target ms | GStreamer exact / "
           "judged | exact % |")
-    print("|" + "---|" * 16)
+    print("|" + "---|" * 17)
     for x in rows:
         rtb = x.get("rtb", {})
         parity = " (+%d)" % x["prot_dropped"] if x.get("prot_pkts") else ""
         print("| %s | %s | %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %s "
-              "| %s | %s | %s | %s |" % (
+              "| %s | %s | %s | %s | %s |" % (
                   x["codec"], x["condition_label"],
                   x["fec_label"], fmt(x["kbit_s"]),
                   fmt(x["bytes_vs_none"], "%.2f"), x.get("dropped", "n/a"),
                   parity, x.get("restorable", "n/a"),
                   rtb.get("recovered", "n/a"),
                   rtb.get("lost", "n/a"), rtb.get("late", "n/a"),
+                  rtb.get("late_repairs", "n/a"),
                   fmt(x["recovered_pct"]),
                   ratio(rtb), fmt(x["rtb_exact_pct"]),
                   fmt(rtb.get("target_ms")),

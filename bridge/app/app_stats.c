@@ -69,7 +69,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	app_stats__str(f, x->from);
 	fprintf(f,
 	        ",\"received\":%llu,\"lost\":%llu,\"recovered\":%llu,"
-	        "\"late\":%llu,"
+	        "\"late_repairs\":%llu,\"late\":%llu,"
 	        "\"duplicate\":%llu,\"reordered\":%llu,"
 	        "\"concealed_frames\":%llu,\"inserted_frames\":%llu,"
 	        "\"recovered_frames\":%llu,"
@@ -83,6 +83,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        "\"callback_max_us\":%.1f,\"rt_violations\":%lu",
 	        (unsigned long long)st->received, (unsigned long long)st->lost,
 	        (unsigned long long)st->recovered_packets,
+	        (unsigned long long)st->late_repairs,
 	        (unsigned long long)st->late, (unsigned long long)st->duplicate,
 	        (unsigned long long)st->reordered,
 	        (unsigned long long)st->concealed_frames,

@@ -38,7 +38,12 @@ static const struct app_metrics_family recv_metrics__streams[] = {
                    "packets missing at their playout time"),
         RECV_COUNT("rtbridge_stream_recovered_packets", recovered_packets,
                    "lost packets restored from the redundant copies later "
-                   "ones carried (RFC 2198 RED)"),
+                   "ones carried (RFC 2198 RED) or from parity packets "
+                   "(ULPFEC)"),
+        RECV_COUNT("rtbridge_stream_late_repairs", late_repairs,
+                   "lost packets restored after their playout time "
+                   "(dropped; the delay rises to wait for repairs while "
+                   "packets are lost)"),
         RECV_COUNT("rtbridge_stream_late_packets", late,
                    "packets that arrived after their playout time"),
         RECV_COUNT("rtbridge_stream_duplicate_packets", duplicate,

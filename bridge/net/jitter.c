@@ -298,20 +298,41 @@ static bool jitter_off_schedule(const struct jitter *j, const struct packet *p,
 }
 
 /*
- * A packet restored from a redundant copy (PACKET_RECOVERED): taken only
- * into an empty slot still ahead of playout, and never measured (it
- * arrived with a later packet: its transit says nothing of the network's,
- * and a target raised for it would add the latency RED must not). The
- * net thread sends one only for a number it has not seen, but the
- * original may still have come first (reordering): then it is dropped
- * here as a copy. Not counted as received; counted as recovered when it
- * plays.
+ * A packet restored from a redundant copy or a parity packet
+ * (PACKET_RECOVERED): taken only into an empty slot still ahead of
+ * playout, and not measured (it arrived with a later packet: its transit
+ * says nothing of the network's). The net thread sends one only for a
+ * number it has not seen, but the original may still have come first
+ * (reordering): then it is dropped here as a copy. Not counted as
+ * received; counted as recovered when it plays.
+ *
+ * One that comes after its slot was concealed is a repair too late: as a
+ * late packet does (jitter_measure's peak), it holds the target above its
+ * own delay for a while, so that while the path loses packets the
+ * buffer waits as long as a repair takes, and when losses stop the
+ * target comes back down: no delay is added while nothing is lost.
  */
 static int jitter_insert_recovered(struct jitter *j, struct packet *p)
 {
 	uint64_t seq = p->ext_seq;
 	struct jitter_slot *s = &j->slots[seq & j->mask];
 
+	if (j->state == JITTER_PLAYING && seq < j->next_seq && s->seq == seq &&
+	    jitter__slot_state(j, s) == JITTER_SLOT_CONCEALED) {
+		int64_t ts = j->last_ts + rtp_ts_diff(p->rtp_ts, j->last_ts32);
+		int64_t transit;
+		if (!jitter_off_schedule(j, p, ts, &transit)) {
+			j->st.late_repairs++;
+			jtarget_late(
+			        &j->tgt,
+			        (double)transit -
+			                clockfit_at(&j->fit,
+			                            (int64_t)p->arrival_ns),
+			        p->arrival_ns, j->playing_since);
+		}
+		j->release(j->arg, p);
+		return JITTER_DROPPED;
+	}
 	if (j->state == JITTER_IDLE || seq < j->next_seq ||
 	    seq >= j->next_seq + j->mask + 1 ||
 	    (jitter__slot_state(j, s) == JITTER_SLOT_HELD && s->seq == seq)) {
@@ -372,7 +393,8 @@ int jitter_insert(struct jitter *j, struct packet *p)
 		jitter_measure(j, p->arrival_ns, transit);
 		if (s->seq == seq &&
 		    jitter__slot_state(j, s) == JITTER_SLOT_CONCEALED) {
-			jtarget_late(&j->tgt, p->arrival_ns, j->playing_since);
+			jtarget_late(&j->tgt, j->tgt.last_spread, p->arrival_ns,
+			             j->playing_since);
 			return jitter_drop(j, p, JITTER_LATE);
 		}
 		/* Before the start while waiting to start: extend the

@@ -94,6 +94,9 @@ struct jitter_stats {
 	uint64_t recovered; /* packets restored from redundant copies
 	                       (PACKET_RECOVERED) that played; they are not
 	                       in received, lost or late */
+	uint64_t late_repairs; /* restored ones that came after their slot
+	                          was concealed (dropped; they hold the
+	                          target up as late packets do) */
 	double jitter_ms;   /* RFC 3550 interarrival jitter */
 	double target_ms;   /* current target delay */
 	double spread_ms;   /* the percentile of the delay spread */

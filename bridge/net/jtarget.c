@@ -148,24 +148,24 @@ double jtarget_quantile_ns(const struct jtarget *t)
 }
 
 /*
- * A late packet's spread is a peak the percentile (1 in 100 packets may
- * exceed it) lets through. The target covers it for peak_hold_s: a host
- * or a path that stalls now and then is then heard to glitch once, not
+ * A late packet's (or repair's) spread is a peak the percentile (1 in 100
+ * packets may exceed it) lets through. The target covers it for peak_hold_s: a
+ * host or a path that stalls now and then is then heard to glitch once, not
  * once per stall. Not in the first second of playout: what comes late
  * then is the start's own transient (threads, pages and files being set
  * up on a busy machine), and the quantile sees it anyway.
  */
 #define JTARGET_PEAK_AFTER_NS 1000000000ull
 
-void jtarget_late(struct jtarget *t, uint64_t arrival_ns,
+void jtarget_late(struct jtarget *t, double spread_ns, uint64_t arrival_ns,
                   uint64_t playing_since_ns)
 {
-	if (t->last_spread < 0.0 ||
+	if (spread_ns < 0.0 ||
 	    arrival_ns < playing_since_ns + JTARGET_PEAK_AFTER_NS)
 		return;
 	/* A new peak replaces an expired or a lower one. */
-	if (arrival_ns > t->peak_until || t->last_spread > t->peak_ns)
-		t->peak_ns = t->last_spread;
+	if (arrival_ns > t->peak_until || spread_ns > t->peak_ns)
+		t->peak_ns = spread_ns;
 	t->peak_until = arrival_ns + (uint64_t)(t->cfg->peak_hold_s * 1e9);
 }
 

@@ -93,13 +93,15 @@ static inline void jtarget_skip(struct jtarget *t)
 }
 
 /*
- * The packet measured last came too late for its slot: hold the target
- * above its spread for peak_hold_s from arrival, unless playout began
- * less than a second before (then it is the start's own transient)
+ * A packet came too late for its slot, spread_ns above the floor (the
+ * packet measured last: last_spread; or a repair restored too late):
+ * hold the target above that spread for peak_hold_s from arrival, unless
+ * playout began less than a second before (then it is the start's own
+ * transient). A negative spread (not measured) holds nothing.
  *
  * Context: audio thread, real-time safe
  */
-void jtarget_late(struct jtarget *t, uint64_t arrival_ns,
+void jtarget_late(struct jtarget *t, double spread_ns, uint64_t arrival_ns,
                   uint64_t playing_since_ns);
 
 /*

@@ -164,6 +164,8 @@ struct netstream_stats {
 	/* Lost packets restored from a later packet's redundant copy (RFC
 	   2198 RED) and played: not lost, not in received. */
 	uint64_t recovered_packets;
+	/* Restored after their slot was concealed (dropped). */
+	uint64_t late_repairs;
 };
 
 #define NETSTREAM_STATS_WORDS (sizeof(struct netstream_stats) / 8)
@@ -350,9 +352,9 @@ void netstream_clear(struct netstream *s);
  * packets are numbered without the FEC packets' sequence numbers.
  *
  * Return: 0 queued (with RED: also a copy of a packet seen lately whose
- *         copies restored another; with ULPFEC: an FEC packet taken); -ENOBUFS no free record or ring full
- *         (counted rx_dropped); -EALREADY a copy of a packet seen lately
- *         (counted with the duplicates); -EMSGSIZE, -EBADMSG,
+ *         copies restored another; with ULPFEC: an FEC packet taken); -ENOBUFS
+ * no free record or ring full (counted rx_dropped); -EALREADY a copy of a
+ * packet seen lately (counted with the duplicates); -EMSGSIZE, -EBADMSG,
  *         -EPROTONOSUPPORT, or rtpseq's -EAGAIN/-ERANGE (counted
  *         rx_invalid; with RED also a malformed RED payload or a primary
  *         of another payload type); the datagram is dropped

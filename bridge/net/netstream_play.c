@@ -479,6 +479,7 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	        atomic_load_explicit(&s->rx_duplicate, memory_order_relaxed);
 	s->st.reordered = js.reordered;
 	s->st.recovered_packets = js.recovered;
+	s->st.late_repairs = js.late_repairs;
 	s->st.underruns = js.underruns - s->dry_underruns - s->void_underruns;
 	s->st.resyncs = js.resyncs;
 	s->st.rebuffers = js.rebuffers;
