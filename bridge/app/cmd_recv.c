@@ -494,6 +494,8 @@ static int recv__start(struct recv *p)
 	        .narchives = (unsigned)p->o.nmix,
 	        .record = p->o.record,
 	        .idle_pause = !p->o.play,
+	        .vclock_wake_ms =
+	                p->o.latency_low ? 0 : CMD_RECV_VCLOCK_WAKE_MS,
 	        .disk = p->o.record_dir != NULL,
 	};
 	int rc = engine_open(p->e, &ec);
