@@ -53,7 +53,8 @@ static void on_dgram(struct udpsock *s, const uint8_t *d, size_t n,
 	int i = atomic_load_explicit(&got, memory_order_relaxed);
 
 	(void)u;
-	if (d != s->rxbuf)
+	if (d < s->rxbuf ||
+	    d + n > s->rxbuf + (size_t)UDPSOCK_BATCH * UDPSOCK_RX_MAX)
 		rx_foreign_buf++;
 	if (i < RX_MAX) {
 		rx_len[i] = n;
