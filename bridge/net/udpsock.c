@@ -213,7 +213,7 @@ int udpsock_open(struct udpsock *s, struct netloop *nl,
 	s->holding = false;
 	s->closing_handles = 0;
 	s->coalesce_ms = 0;
-	s->rate_t0_ns = s->rate_n = 0;
+	s->rate_t_ns = 0;
 	s->rate = 0.0;
 	s->stamp_last = 0;
 	s->rx = NULL;

@@ -8,16 +8,16 @@
  * marking and socket buffer sizes. Received
  * datagrams are read in batches (recvmmsg) into receive buffers allocated
  * at open (no allocation per datagram) and handed to the owner's callback
- * with the source address and their arrival time: the kernel's stamp
- * (SO_TIMESTAMPNS, taken when the datagram reached the socket) moved to
- * CLOCK_MONOTONIC, so a datagram read late is not seen as late. The data
- * is valid only during the callback. With udpsock_set_coalesce, a socket
- * that receives many datagrams per interval is read on a timer of that
- * interval instead of on every datagram: fewer wake-ups, at the price of
- * datagrams reaching the owner up to the interval later (their arrival
- * times stay exact). Sends go straight from the caller's buffer with
- * uv_udp_try_send: a full socket buffer drops the datagram and counts it,
- * it never queues or blocks.
+ * with the source address and a CLOCK_MONOTONIC receive time (the read
+ * time; the data is valid only during the callback). With
+ * udpsock_set_coalesce, a socket that receives many datagrams per
+ * interval is read on a timer of that interval instead of on every
+ * datagram: fewer wake-ups, at the price of datagrams reaching the owner
+ * up to the interval later; the time they were held on purpose is taken
+ * out of their receive times with the kernel's arrival stamps
+ * (SO_TIMESTAMPNS; udpsock_rx.c says how). Sends go straight from the caller's
+ * buffer with uv_udp_try_send: a full socket buffer drops the datagram and
+ * counts it, it never queues or blocks.
  *
  * The struct is caller storage owned by the net thread from udpsock_open to
  * the close callback. Counters are single-writer atomics any thread may
@@ -105,9 +105,9 @@ struct udpsock {
 	bool holding;             /* reading on the timer, not the poll */
 	unsigned closing_handles; /* close callbacks still to come */
 	unsigned coalesce_ms;     /* 0: read on every wake-up */
-	uint64_t rate_t0_ns, rate_n; /* datagrams counted since rate_t0 */
-	double rate;                 /* datagrams per second, last window */
-	int64_t stamp_last;          /* last arrival time handed out */
+	uint64_t rate_t_ns;       /* last read counted in the rate */
+	double rate;              /* datagrams per second, recently */
+	int64_t stamp_last;       /* last arrival time handed out */
 	udpsock_recv_fn on_recv;
 	udpsock_close_fn on_close;
 	void *user;

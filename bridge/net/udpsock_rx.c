@@ -9,17 +9,24 @@
  * uv_udp_try_send, which never queues, so libuv never watches the
  * descriptor itself and the two handles do not meet.
  *
- * Arrival times: SO_TIMESTAMPNS stamps each datagram on CLOCK_REALTIME
- * when it reached the socket. The stamp is moved to CLOCK_MONOTONIC with
- * the two clocks' offset read around the batch (both are vDSO reads; the
+ * Arrival times. A datagram's time is when it became available to the
+ * owner: the read time, which includes how late the net thread woke up
+ * (a jitter buffer must cover that too: what it holds is what was read),
+ * but not the time a coalescing timer held it back on purpose. For that
+ * part the kernel's stamp stands in: SO_TIMESTAMPNS stamps each datagram
+ * on CLOCK_REALTIME when it reached the socket, moved to CLOCK_MONOTONIC
+ * with the two clocks' offset read around the batch (vDSO reads; the
  * wall clock is slewed at the rate of the monotonic one, so the offset
  * only moves when the wall clock is stepped, and a stamp that looks older
  * than UDPSOCK_STAMP_MAX_AGE_NS or from the future is replaced by the
- * read time). So the jitter buffer measures the network, not how late
- * the net thread read.
+ * read time). A datagram read on the timer is dated max(stamp, read time
+ * - interval): one that waited the whole interval looks read when the
+ * interval began, one that came just before the read looks read when it
+ * came, and a timer that fired late still counts its lateness. A read on
+ * the poll is dated at the read, as the net thread always did.
  *
  * Coalescing (udpsock_set_coalesce): once datagrams come at least two per
- * interval (their rate over the last UDPSOCK_RATE_WINDOW_NS), the poll is
+ * interval (their recent rate, udpsock__rate), the poll is
  * stopped and the socket is read on a one-shot libuv timer of the
  * interval, re-armed while each read finds datagrams; a read that finds
  * none, or the full UDPSOCK_READ_MAX, goes back to the poll. Eight
@@ -32,12 +39,15 @@
 #include "bridge/net/udpsock_impl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* The receive rate is measured over windows of this length. */
-#define UDPSOCK_RATE_WINDOW_NS 100000000ll
+/* Memory of the receive rate, s: long enough that eight streams of
+   10 ms packets seldom look slower than two per interval, short enough
+   that a burst is forgotten after a few quiet datagrams. */
+#define UDPSOCK_RATE_TAU_S 0.025
 
 struct udpsock_rx {
 	struct mmsghdr msgs[UDPSOCK_BATCH];
@@ -86,9 +96,9 @@ static int64_t udpsock__stamp(struct msghdr *h)
 }
 
 /* Hand over datagram i of a batch read when the offset was offset_ns
-   and the monotonic clock mono_now. */
+   and the monotonic clock mono_now, after holding it up to hold_ns. */
 static void udpsock__deliver(struct udpsock *s, int i, int64_t offset_ns,
-                             int64_t mono_now)
+                             int64_t mono_now, int64_t hold_ns)
 {
 	struct udpsock_rx *rx = s->rx;
 	struct msghdr *h = &rx->msgs[i].msg_hdr;
@@ -97,7 +107,12 @@ static void udpsock__deliver(struct udpsock *s, int i, int64_t offset_ns,
 		udpsock__add(&s->rx_truncated, 1);
 		return;
 	}
-	int64_t t = udpsock_stamp_mono(udpsock__stamp(h), offset_ns, mono_now);
+	int64_t t = mono_now;
+	if (hold_ns > 0) {
+		int64_t at = udpsock_stamp_mono(udpsock__stamp(h), offset_ns,
+		                                mono_now);
+		t = at > mono_now - hold_ns ? at : mono_now - hold_ns;
+	}
 	/* Each batch reads the offset anew, to within the time between two
 	   clock reads: keep the arrival order. */
 	if (t < s->stamp_last)
@@ -110,9 +125,9 @@ static void udpsock__deliver(struct udpsock *s, int i, int64_t offset_ns,
 	           (uint64_t)t, s->user);
 }
 
-/* Read what is queued, up to UDPSOCK_READ_MAX datagrams. Return: how
-   many were read. */
-static unsigned udpsock__drain(struct udpsock *s)
+/* Read what is queued, up to UDPSOCK_READ_MAX datagrams, held back up to
+   hold_ns. Return: how many were read. */
+static unsigned udpsock__drain(struct udpsock *s, int64_t hold_ns)
 {
 	struct udpsock_rx *rx = s->rx;
 	int fd = udpsock_fd(s);
@@ -142,7 +157,7 @@ static unsigned udpsock__drain(struct udpsock *s)
 		int64_t m1 = udpsock__clock(CLOCK_MONOTONIC);
 		int64_t offset = rt - (m0 + (m1 - m0) / 2);
 		for (int i = 0; i < n && !s->closing; i++)
-			udpsock__deliver(s, i, offset, m1);
+			udpsock__deliver(s, i, offset, m1, hold_ns);
 		total += (unsigned)n;
 		if (n < UDPSOCK_BATCH)
 			break;
@@ -152,20 +167,16 @@ static unsigned udpsock__drain(struct udpsock *s)
 
 static void udpsock__on_readable(uv_poll_t *h, int status, int events);
 
-/* Count n datagrams into the rate. */
+/* Count n datagrams read now into the rate: an exponentially weighted
+   count, datagrams per second over about UDPSOCK_RATE_TAU_S. */
 static void udpsock__rate(struct udpsock *s, unsigned n)
 {
-	int64_t now = (int64_t)netloop_now_ns();
+	uint64_t now = netloop_now_ns();
+	double dt = s->rate_t_ns ? (double)(now - s->rate_t_ns) / 1e9 : 0.0;
 
-	s->rate_n += n;
-	if (s->rate_t0_ns == 0)
-		s->rate_t0_ns = (uint64_t)now;
-	int64_t dt = now - (int64_t)s->rate_t0_ns;
-	if (dt >= UDPSOCK_RATE_WINDOW_NS) {
-		s->rate = (double)s->rate_n * 1e9 / (double)dt;
-		s->rate_n = 0;
-		s->rate_t0_ns = (uint64_t)now;
-	}
+	s->rate = s->rate * exp(-dt / UDPSOCK_RATE_TAU_S) +
+	          (double)n / UDPSOCK_RATE_TAU_S;
+	s->rate_t_ns = now;
 }
 
 static void udpsock__on_timer(uv_timer_t *t)
@@ -176,7 +187,9 @@ static void udpsock__on_timer(uv_timer_t *t)
 void udpsock__read(struct udpsock *s)
 {
 	udpsock__add(&s->rx_wakeups, 1);
-	unsigned n = udpsock__drain(s);
+	/* Holding: this read is the timer's. */
+	unsigned n = udpsock__drain(
+	        s, s->holding ? (int64_t)s->coalesce_ms * 1000000 : 0);
 	if (s->closing)
 		return;
 	udpsock__rate(s, n);
