@@ -213,24 +213,33 @@ static int stamp_cb(void *user, const float *in, float *out, size_t frames)
 	return 0;
 }
 
+/* Run a real-time clock of `batch` periods per wake-up for 0.5 s,
+   stamping its callbacks into s. Return: when it was stopped. */
+static int64_t run_stamped(struct vclock *v, struct stamps *s, unsigned batch)
+{
+	struct devcfg cfg;
+	RTCHECK_INIT();
+	atomic_init(&s->n, 0);
+	devcfg_default(&cfg);
+	cfg.callback = stamp_cb;
+	cfg.user = s;
+	cfg.batch = batch;
+	cr_assert_eq(vclock_open(v, &cfg), 0);
+	RTCHECK_RESET();
+	cr_assert_eq(vclock_start(v), 0);
+	sleep_ms(500);
+	cr_assert(threadname_exists("rtb-audio"), "the clock thread is named");
+	vclock_stop(v);
+	int64_t end = now_ns();
+	RTCHECK_ASSERT_ZERO();
+	return end;
+}
+
 Test(vclock, realtime_mode_keeps_pace_without_drift)
 {
 	static struct stamps s;
-	struct devcfg cfg;
 	struct vclock v;
-	RTCHECK_INIT();
-	atomic_init(&s.n, 0);
-	devcfg_default(&cfg);
-	cfg.callback = stamp_cb;
-	cfg.user = &s;
-	cr_assert_eq(vclock_open(&v, &cfg), 0);
-	RTCHECK_RESET();
-	cr_assert_eq(vclock_start(&v), 0);
-	sleep_ms(500);
-	cr_assert(threadname_exists("rtb-audio"), "the clock thread is named");
-	vclock_stop(&v);
-	int64_t end = now_ns();
-	RTCHECK_ASSERT_ZERO();
+	int64_t end = run_stamped(&v, &s, 0);
 
 	uint64_t calls = vclock_callbacks(&v), xruns = vclock_xruns(&v);
 	int64_t t0 = vclock_deadline_ns(&v, 0);
@@ -262,19 +271,7 @@ Test(vclock, a_batched_clock_runs_each_group_at_its_last_deadline)
 	static struct stamps s;
 	struct devcfg cfg;
 	struct vclock v;
-	RTCHECK_INIT();
-	atomic_init(&s.n, 0);
-	devcfg_default(&cfg);
-	cfg.callback = stamp_cb;
-	cfg.user = &s;
-	cfg.batch = 4;
-	cr_assert_eq(vclock_open(&v, &cfg), 0);
-	RTCHECK_RESET();
-	cr_assert_eq(vclock_start(&v), 0);
-	sleep_ms(500);
-	vclock_stop(&v);
-	int64_t end = now_ns();
-	RTCHECK_ASSERT_ZERO();
+	int64_t end = run_stamped(&v, &s, 4);
 
 	uint64_t calls = vclock_callbacks(&v), xruns = vclock_xruns(&v);
 	double period_ns = 128.0 * 1e9 / 48000.0;
@@ -312,6 +309,8 @@ Test(vclock, a_batched_clock_runs_each_group_at_its_last_deadline)
 	              pairs);
 	vclock_close(&v);
 
+	devcfg_default(&cfg);
+	cfg.callback = stamp_cb;
 	cfg.batch = DEVCFG_BATCH_MAX + 1;
 	cr_assert_eq(vclock_open(&v, &cfg), -EINVAL, "batch too large");
 }
