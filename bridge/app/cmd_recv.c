@@ -280,6 +280,8 @@ int cmd_recv_open_rx(struct recv *p)
 	        .red_pt = (uint8_t)(p->o.red ? p->o.red_pt : 0),
 	        .ulpfec = p->o.ulpfec,
 	        .ulpfec_pt = (uint8_t)(p->o.ulpfec ? p->o.ulpfec_pt : 0),
+	        .coalesce_max_ms =
+	                p->o.latency_low ? 0 : CMD_RECV_COALESCE_MAX_MS,
 	};
 	char err[160];
 	int rc;
@@ -494,6 +496,8 @@ static int recv__start(struct recv *p)
 	        .narchives = (unsigned)p->o.nmix,
 	        .record = p->o.record,
 	        .idle_pause = !p->o.play,
+	        .vclock_wake_ms =
+	                p->o.latency_low ? 0 : CMD_RECV_VCLOCK_WAKE_MS,
 	        .disk = p->o.record_dir != NULL,
 	};
 	int rc = engine_open(p->e, &ec);

@@ -19,6 +19,14 @@
 #define CMD_RECV_MAX_SAP 4 /* --sap groups */
 /* Frames per callback with --latency low (1.33 ms at 48 kHz). */
 #define CMD_RECV_LOW_PERIOD 64u
+/* --no-play: the virtual clock wakes about this often (ms) and runs the
+   periods due back to back; nobody hears its output, and the streams
+   read their time from the floor of the callback times, so only the
+   wake-ups change. Not with --latency low (each period on time). */
+#define CMD_RECV_VCLOCK_WAKE_MS 10u
+/* The socket is read at most every this many ms while many datagrams
+   come (receiver_opts.coalesce_max_ms); not with --latency low. */
+#define CMD_RECV_COALESCE_MAX_MS 5u
 
 struct cmd_recv_opts {
 	struct sockaddr_storage listen;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,6 +247,21 @@ static int send_start(const struct app_sendopts *o, struct netloop *nl,
 	return 0;
 }
 
+/* Written once by the net thread when the sender has finished (an
+   eventfd; -1: none, then the watch looks every 20 ms). */
+static int send_wake_fd = -1;
+
+static void send_finished(void *arg)
+{
+	uint64_t one = 1;
+
+	(void)arg;
+	/* Nonblocking; a full counter is still readable, which is all the
+	   waiter needs. */
+	ssize_t n = write(send_wake_fd, &one, sizeof one);
+	(void)n;
+}
+
 /* Wait for the end of the stream or a signal, showing progress. */
 static void send_watch(struct sender *s, const struct readahead *ra, int rate,
                        bool quiet)
@@ -255,9 +271,16 @@ static void send_watch(struct sender *s, const struct readahead *ra, int rate,
 
 	app_status_init(&line, stderr, false);
 	while (!app_signal_stop_requested() && !sender_finished(s)) {
-		/* The net thread sets `finished` without a wake-up: look every
-		   20 ms. */
-		(void)app_signal_wait(-1, (int64_t)netloop_now_ns() + 20000000);
+		/* Asleep until a redraw, a metrics update, the end (the net
+		   thread's wake-up) or a signal. */
+		int64_t due = app_metrics_next(&send_metrics);
+		if (!quiet && app_status_next_ns(&line) < due)
+			due = app_status_next_ns(&line);
+		if (send_wake_fd < 0) {
+			int64_t poll = (int64_t)netloop_now_ns() + 20000000;
+			due = poll < due ? poll : due;
+		}
+		(void)app_signal_wait(send_wake_fd, due);
 		if (!quiet && app_status_due(&line))
 			send_progress(&line, s, ra, rate, t0);
 		if (app_metrics_due(&send_metrics, (int64_t)netloop_now_ns()))
@@ -443,6 +466,11 @@ int cmd_send(int argc, char **argv)
 	so.dscp = o.dscp;
 	so.mcast_ttl = o.ttl;
 	so.media_clock = o.media_clock;
+	send_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (send_wake_fd >= 0) {
+		so.on_finished = send_finished;
+		so.on_finished_arg = NULL;
+	}
 	/* Announced first, then streamed: a receiver listening for the
 	   announcement is ready for the first packet. */
 	if (o.announce)
@@ -484,6 +512,9 @@ int cmd_send(int argc, char **argv)
 	sender_clear(&s);
 	app_metrics_clear(&send_metrics);
 out:
+	if (send_wake_fd >= 0)
+		close(send_wake_fd);
+	send_wake_fd = -1;
 	srtpctx_clear(&srtp);
 	return status;
 }

@@ -186,6 +186,13 @@ static int engine__open_device(struct engine *e)
 	dc.user = e;
 	dc.mode =
 	        c->clock == ENGINE_VCLOCK_FAST ? VCLOCK_FAST : VCLOCK_REALTIME;
+	if (c->clock == ENGINE_VCLOCK && c->vclock_wake_ms) {
+		uint64_t b = (uint64_t)c->vclock_wake_ms * c->rate /
+		             (1000u * (uint64_t)c->period);
+		dc.batch = b < 1                  ? 1
+		           : b > DEVCFG_BATCH_MAX ? DEVCFG_BATCH_MAX
+		                                  : (unsigned)b;
+	}
 	if (c->clock == ENGINE_DEVICE) {
 		kind = DEVICE_PORTAUDIO;
 		if (c->device)

@@ -88,6 +88,9 @@ struct engine_config {
 	bool disk;              /* run the disk server for the command's own
 	                           files (it runs anyway for archives and the
 	                           mix recorder) */
+	/* Virtual clock: wake up about this often, ms, and run the periods
+	   due back to back (devcfg.batch); 0: once per period. */
+	unsigned vclock_wake_ms;
 };
 
 /* What engine_poll saw (bits). */

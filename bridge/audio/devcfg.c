@@ -37,6 +37,8 @@ int devcfg_check(const struct devcfg *c)
 	if (c->mode != VCLOCK_REALTIME && c->mode != VCLOCK_FAST &&
 	    c->mode != VCLOCK_MANUAL)
 		return -EINVAL;
+	if (c->batch > DEVCFG_BATCH_MAX)
+		return -EINVAL;
 	return 0;
 }
 

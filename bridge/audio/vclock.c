@@ -107,7 +107,8 @@ static void vclock__sleep_until(int64_t deadline)
 static void *vclock__thread(void *arg)
 {
 	struct vclock *v = arg;
-	uint64_t k = 0;
+	const uint64_t batch = v->cfg.batch > 1 ? v->cfg.batch : 1;
+	uint64_t k = 0, left = 0;
 
 	pthread_setname_np(pthread_self(), "rtb-audio");
 	/* The audio thread of a headless receiver: scheduled like a sound
@@ -117,8 +118,10 @@ static void *vclock__thread(void *arg)
 
 	/* quit carries no data: the join orders everything else. */
 	while (!atomic_load_explicit(&v->quit, memory_order_relaxed)) {
-		if (v->cfg.mode == VCLOCK_REALTIME) {
-			int64_t due = vclock_deadline_ns(v, k);
+		if (v->cfg.mode == VCLOCK_REALTIME && left == 0) {
+			/* A group of `batch` periods wakes at the deadline
+			   of its last one: none runs before its time. */
+			int64_t due = vclock_deadline_ns(v, k + batch - 1);
 			vclock__sleep_until(due);
 			int64_t now = vclock__now_ns();
 			int64_t late = now - due;
@@ -128,14 +131,17 @@ static void *vclock__thread(void *arg)
 				                      memory_order_relaxed);
 			if (late > VCLOCK_CATCHUP_NS) {
 				/* Too far behind to make up: skip the missed
-				   periods, stay on the grid. Closer than that,
+				   periods, stay on the grid, the group ending
+				   with the period now due. Closer than that,
 				   the loop runs them back to back (no sleep:
 				   their deadlines have passed). */
-				uint64_t kk = vclock__period_at(v, now);
+				uint64_t kk = vclock__period_at(v, now) + 1;
+				kk = kk - k > batch ? kk - batch : k;
 				atomic_fetch_add_explicit(&v->xruns, kk - k,
 				                          memory_order_relaxed);
 				k = kk;
 			}
+			left = batch;
 		}
 		if (vclock__period(v) != 0) {
 			/* Release: the control thread that sees done (acquire)
@@ -145,6 +151,8 @@ static void *vclock__thread(void *arg)
 			break;
 		}
 		k++;
+		if (left > 0)
+			left--;
 	}
 	return NULL;
 }

@@ -16,7 +16,13 @@
  *   stopped it) are the missed periods counted as xruns and skipped; the
  *   schedule resumes on the original grid at the period now due.
  *   A clock with nothing to do is paused by its owner: vclock_stop, then
- *   vclock_start again (a new grid from the restart).
+ *   vclock_start again (a new grid from the restart). With devcfg.batch
+ *   > 1, the thread wakes once per group of that many periods, at the
+ *   deadline of the group's last, and runs the group back to back: a
+ *   period never runs before its deadline, at most batch - 1 periods
+ *   after it (a consumer that fits its clock to the floor of the
+ *   callback times sees the same grid), and wake-ups come batch times
+ *   less often.
  * - VCLOCK_FAST: the thread calls the callback back to back (for tests that
  *   want many periods quickly).
  * - VCLOCK_MANUAL: no thread. vclock_step() runs periods synchronously on

@@ -107,12 +107,49 @@ void receiver_clear(struct receiver *r)
 
 /* ---- control-side calls, run on the net thread ---- */
 
+/*
+ * How long the socket may hold datagrams back: a quarter of the least
+ * slack among the streams (target minus delay spread: how long the
+ * latest of the usual packets waits in the buffer before it plays), less
+ * the millisecond a libuv timer may fire late, at most coalesce_max_ms;
+ * 0 without streams or while one is not playing yet (no target to go
+ * by). Looked at
+ * every RECEIVER_COALESCE_EVERY_NS of arrivals, from the statistics the
+ * audio thread publishes.
+ */
+static void receiver__coalesce(struct receiver *r, uint64_t now)
+{
+	double ms = r->o.coalesce_max_ms + 1.0;
+	bool any = false;
+
+	if (!r->o.coalesce_max_ms || now < r->coalesce_next_ns)
+		return;
+	r->coalesce_next_ns = now + RECEIVER_COALESCE_EVERY_NS;
+	for (size_t i = 0; i <= r->mask && ms > 0.0; i++) {
+		struct receiver_entry *e = &r->table[i];
+		struct netstream_stats st;
+		if (e->state != RECEIVER_ACTIVE || e->ns == NULL)
+			continue;
+		any = true;
+		if (netstream_stats(e->ns, &st) < 0 || !(st.target_ms > 0.0)) {
+			ms = 0.0;
+			break;
+		}
+		double q = (st.target_ms - st.spread_ms) / 4.0;
+		if (q < ms)
+			ms = q;
+	}
+	udpsock_set_coalesce(r->sock,
+	                     any && ms >= 2.0 ? (unsigned)ms - 1u : 0u);
+}
+
 static void receiver__on_recv(struct udpsock *s, const uint8_t *data,
                               size_t len, const struct sockaddr *from,
                               uint64_t rx_ns, void *user)
 {
 	(void)s;
 	receiver_datagram(user, data, len, from, rx_ns);
+	receiver__coalesce(user, rx_ns);
 }
 
 static int receiver__open_fn(struct netloop *nl, void *arg)

@@ -94,6 +94,8 @@
 #define RECEIVER_HOLD_DGRAMS     128 /* datagrams they hold, all together */
 #define RECEIVER_MAX_PROBATION   16  /* largest min_sequential */
 #define RECEIVER_SUPERSEDE_MS    1000
+/* How often the coalescing interval is worked out again, ns. */
+#define RECEIVER_COALESCE_EVERY_NS 100000000ull
 
 struct receiver_opts {
 	struct sockaddr_storage listen; /* address and port to bind */
@@ -130,6 +132,13 @@ struct receiver_opts {
 	   too, as FEC packets of their stream (netstream_config.ulpfec). */
 	bool ulpfec;
 	uint8_t ulpfec_pt;
+	/* Read the socket at most every this many ms while datagrams come
+	   fast (udpsock_set_coalesce), bounded by a quarter of the slack
+	   the streams' targets leave above their delay spread, so that no
+	   packet comes later to its stream than its target allows; 0: read
+	   at every arrival. The time a datagram was held is taken out of
+	   its receive time (udpsock.h). */
+	unsigned coalesce_max_ms;
 };
 
 /* A new stream (a source passed probation), net -> control. */
@@ -222,7 +231,8 @@ struct receiver {
 	/* Net thread. */
 	struct receiver_entry *table;
 	size_t mask;
-	unsigned present; /* PENDING + ACTIVE + REFUSED entries */
+	uint64_t coalesce_next_ns; /* when to look at the streams again */
+	unsigned present;          /* PENDING + ACTIVE + REFUSED entries */
 	uint64_t next_id;
 	struct srcval sv;
 	struct receiver_gone *ended; /* ended by the net thread, not yet

@@ -248,6 +248,8 @@ static void sender__closed(struct sender *s)
 	/* Release pairs with the acquire in sender_finished / sender_stop:
 	 * publishes the counters and the end of our use of the source. */
 	atomic_store_explicit(&s->finished, 1, memory_order_release);
+	if (s->opts.on_finished != NULL)
+		s->opts.on_finished(s->opts.on_finished_arg);
 }
 
 static void sender__sock_closed(struct udpsock *u, void *user)

@@ -168,6 +168,11 @@ struct sender_opts {
 	                        up, a longer one skipped) */
 	uint64_t start_delay_ns; /* wait before slot 0; 0: 20 ms */
 	uint64_t late_ns;        /* a send later than this is "late"; 0: 1 ms */
+	/* Called on the net thread right after `finished` is set (e.g. to
+	   wake the control thread, which then needs no polling); NULL:
+	   none. */
+	void (*on_finished)(void *arg);
+	void *on_finished_arg;
 	/* SRTP: each packet is protected just before it is sent; NULL:
 	   plain RTP. The caller's (srtpctx_init_tx for opts.ssrc); used by
 	   the net thread while the sender runs, cleared after sender_stop. */

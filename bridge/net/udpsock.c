@@ -1,6 +1,6 @@
 /*
- * udpsock: libuv UDP handle with options, counters and a fixed receive
- * buffer (see udpsock.h)
+ * udpsock: libuv UDP handle with options and counters (see udpsock.h;
+ * the receive side is udpsock_rx.c)
  *
  * The handle is initialised with AF_UNSPEC first, which cannot fail, so
  * that every udpsock_open leaves exactly one handle to close whatever went
@@ -8,10 +8,12 @@
  * not cover (DSCP, buffer sizes, multicast TTL/loop with a hop limit of 0,
  * interfaces by index, source-specific joins) are set with setsockopt on
  * its descriptor. Joins use the protocol-independent MCAST_JOIN_GROUP and
- * MCAST_JOIN_SOURCE_GROUP (RFC 3678), the same for IPv4 and IPv6.
+ * MCAST_JOIN_SOURCE_GROUP (RFC 3678), the same for IPv4 and IPv6. A
+ * receiving socket has two more handles (its poll and its coalescing
+ * timer); the socket is closed when the last of the three is.
  */
 #define _DEFAULT_SOURCE /* MCAST_JOIN_*, struct group_req, ip_mreqn */
-#include "bridge/net/udpsock.h"
+#include "bridge/net/udpsock_impl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,14 +46,6 @@ static int fail(struct udpsock *s, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Single-writer counter (net thread), relaxed: read only for display. */
-static void add(_Atomic uint64_t *c, uint64_t v)
-{
-	atomic_store_explicit(c,
-	                      atomic_load_explicit(c, memory_order_relaxed) + v,
-	                      memory_order_relaxed);
-}
-
 static int set_opt(int fd, int level, int name, const void *v, socklen_t len)
 {
 	if (setsockopt(fd, level, name, v, len) != 0)
@@ -64,40 +58,14 @@ static int set_int(int fd, int level, int name, int value)
 	return set_opt(fd, level, name, &value, sizeof value);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct udpsock *s = h->data;
-
-	(void)suggested;
-	/* One datagram at a time (no recvmmsg), so one buffer is enough. */
-	*buf = uv_buf_init((char *)s->rxbuf, sizeof s->rxbuf);
-}
-
-static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-                    const struct sockaddr *from, unsigned flags)
-{
-	struct udpsock *s = h->data;
-
-	(void)buf;
-	if (nread < 0) {
-		add(&s->rx_errors, 1);
-		return;
-	}
-	if (from == NULL)
-		return; /* nothing more to read this round */
-	if (flags & UV_UDP_PARTIAL) {
-		add(&s->rx_truncated, 1);
-		return;
-	}
-	add(&s->rx_packets, 1);
-	add(&s->rx_bytes, (uint64_t)nread);
-	s->on_recv(s, s->rxbuf, (size_t)nread, from, netloop_now_ns(), s->user);
-}
-
+/* One of the socket's handles is closed; the last one ends the socket. */
 static void on_closed(uv_handle_t *h)
 {
 	struct udpsock *s = h->data;
 
+	if (--s->closing_handles > 0)
+		return;
+	udpsock__rx_free(s);
 	s->open = false;
 	if (s->on_close != NULL)
 		s->on_close(s, s->user);
@@ -241,11 +209,21 @@ int udpsock_open(struct udpsock *s, struct netloop *nl,
 	s->on_close = NULL;
 	s->user = o->user;
 	s->has_peer = false;
+	s->rx_handles = 0;
+	s->holding = false;
+	s->closing_handles = 0;
+	s->coalesce_ms = 0;
+	s->rate_t_ns = 0;
+	s->rate = 0.0;
+	s->stamp_last = 0;
+	s->rx = NULL;
+	s->rxbuf = NULL;
 	memset(&s->hook, 0, sizeof s->hook);
 	atomic_init(&s->rx_packets, 0);
 	atomic_init(&s->rx_bytes, 0);
 	atomic_init(&s->rx_truncated, 0);
 	atomic_init(&s->rx_errors, 0);
+	atomic_init(&s->rx_wakeups, 0);
 	atomic_init(&s->tx_packets, 0);
 	atomic_init(&s->tx_bytes, 0);
 	atomic_init(&s->tx_eagain, 0);
@@ -317,7 +295,7 @@ int udpsock_open(struct udpsock *s, struct netloop *nl,
 			return rc;
 	}
 	if (o->on_recv != NULL) {
-		rc = uv_udp_recv_start(&s->handle, on_alloc, on_recv);
+		rc = udpsock__rx_start(s);
 		if (rc < 0)
 			return fail(s, rc, "receive on %s",
 			            addr_format(bind_to, txt, sizeof txt));
@@ -332,7 +310,8 @@ void udpsock_close(struct udpsock *s, udpsock_close_fn cb)
 	s->closing = true;
 	s->on_close = cb;
 	netloop_hook_remove(s->nl, &s->hook);
-	uv_udp_recv_stop(&s->handle);
+	/* The poll goes before the socket's handle closes the descriptor. */
+	s->closing_handles = udpsock__rx_close(s, on_closed) + 1;
 	uv_close((uv_handle_t *)&s->handle, on_closed);
 }
 
@@ -352,13 +331,13 @@ int udpsock_send(struct udpsock *s, const void *data, size_t len,
 	b = uv_buf_init((char *)data, (unsigned)len);
 	rc = uv_udp_try_send(&s->handle, &b, 1, to);
 	if (rc >= 0) {
-		add(&s->tx_packets, 1);
-		add(&s->tx_bytes, (uint64_t)rc);
+		udpsock__add(&s->tx_packets, 1);
+		udpsock__add(&s->tx_bytes, (uint64_t)rc);
 	} else if (rc == UV_EAGAIN || rc == UV_ENOBUFS) {
-		add(&s->tx_eagain, 1);
+		udpsock__add(&s->tx_eagain, 1);
 		rc = UV_EAGAIN;
 	} else {
-		add(&s->tx_errors, 1);
+		udpsock__add(&s->tx_errors, 1);
 	}
 	return rc;
 }

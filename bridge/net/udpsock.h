@@ -6,12 +6,18 @@
  * source-specific multicast where the kernel supports it; sends to a
  * group go out of the given interface with the given TTL), optional DSCP
  * marking and socket buffer sizes. Received
- * datagrams land in a receive buffer inside the struct (no allocation per
- * datagram) and are handed to the owner's callback with the source address
- * and a CLOCK_MONOTONIC receive time; the data is valid only during the
- * callback. Sends go straight from the caller's buffer with
- * uv_udp_try_send: a full socket buffer drops the datagram and counts it,
- * it never queues or blocks.
+ * datagrams are read in batches (recvmmsg) into receive buffers allocated
+ * at open (no allocation per datagram) and handed to the owner's callback
+ * with the source address and a CLOCK_MONOTONIC receive time (the read
+ * time; the data is valid only during the callback). With
+ * udpsock_set_coalesce, a socket that receives many datagrams per
+ * interval is read on a timer of that interval instead of on every
+ * datagram: fewer wake-ups, at the price of datagrams reaching the owner
+ * up to the interval later; the time they were held on purpose is taken
+ * out of their receive times with the kernel's arrival stamps
+ * (SO_TIMESTAMPNS; udpsock_rx.c says how). Sends go straight from the caller's
+ * buffer with uv_udp_try_send: a full socket buffer drops the datagram and
+ * counts it, it never queues or blocks.
  *
  * The struct is caller storage owned by the net thread from udpsock_open to
  * the close callback. Counters are single-writer atomics any thread may
@@ -32,6 +38,15 @@
 /* Largest datagram received whole; longer ones are counted and dropped. */
 #define UDPSOCK_RX_MAX  65536
 #define UDPSOCK_ERR_MAX 192
+/* Datagrams read per recvmmsg call (each into a buffer of RX_MAX). */
+#define UDPSOCK_BATCH 8
+/* Datagrams read per wake-up at most: a flood cannot keep the loop. */
+#define UDPSOCK_READ_MAX 64
+/* Longest coalescing interval accepted, ms. */
+#define UDPSOCK_COALESCE_MAX_MS 20
+/* A kernel stamp older than this when read (s) is taken for a step of the
+   wall clock, and the read time is used instead. */
+#define UDPSOCK_STAMP_MAX_AGE_NS 1000000000ll
 
 struct udpsock;
 
@@ -74,21 +89,35 @@ struct udpsock_opts {
 /* Field defaults: everything off (-1 / 0 / NULL). */
 void udpsock_opts_init(struct udpsock_opts *o);
 
+struct udpsock_rx; /* the receive side's buffers (udpsock_rx.c) */
+
 struct udpsock {
-	uv_udp_t handle;
+	uv_udp_t handle;  /* binds and sends; libuv never reads it */
+	uv_poll_t poll;   /* readable: read a batch */
+	uv_timer_t timer; /* coalescing: read on this instead */
 	struct netloop *nl;
 	struct netloop_hook hook;
 	struct sockaddr_storage peer;
 	bool has_peer;
 	bool open; /* handle initialised and not yet closing */
 	bool closing;
+	unsigned rx_handles;      /* UDPSOCK_RX_* bits: initialised handles */
+	bool holding;             /* reading on the timer, not the poll */
+	unsigned closing_handles; /* close callbacks still to come */
+	unsigned coalesce_ms;     /* 0: read on every wake-up */
+	uint64_t rate_t_ns;       /* last read counted in the rate */
+	double rate;              /* datagrams per second, recently */
+	int64_t stamp_last;       /* last arrival time handed out */
 	udpsock_recv_fn on_recv;
 	udpsock_close_fn on_close;
 	void *user;
+	struct udpsock_rx *rx; /* NULL: send only */
+	/* The receive buffers: UDPSOCK_BATCH of UDPSOCK_RX_MAX bytes. */
+	unsigned char *rxbuf;
 	_Atomic uint64_t rx_packets, rx_bytes, rx_truncated, rx_errors;
+	_Atomic uint64_t rx_wakeups; /* reads (poll or timer) */
 	_Atomic uint64_t tx_packets, tx_bytes, tx_eagain, tx_errors;
 	char err[UDPSOCK_ERR_MAX];
-	unsigned char rxbuf[UDPSOCK_RX_MAX];
 };
 
 /*
@@ -141,5 +170,29 @@ const char *udpsock_error(const struct udpsock *s);
 
 /* The socket's file descriptor, for getsockopt checks. Context: net thread. */
 int udpsock_fd(const struct udpsock *s);
+
+/*
+ * Coalesce reads: while datagrams come at least two per `ms`, read them
+ * on a timer of `ms` milliseconds instead of at each arrival (libuv's
+ * timers may fire up to a millisecond late: the owner allows for it).
+ * A quieter socket is read at each arrival, as with 0. Values above
+ * UDPSOCK_COALESCE_MAX_MS are taken as that.
+ *
+ * Context: net thread
+ */
+void udpsock_set_coalesce(struct udpsock *s, unsigned ms);
+
+/*
+ * The CLOCK_MONOTONIC time of a kernel receive stamp taken on
+ * CLOCK_REALTIME, given the two clocks' offset (realtime - monotonic,
+ * read together) and the monotonic time now. Pure.
+ *
+ * Return: mono_now minus the stamp's age; mono_now itself when there is
+ *         no stamp (0) or its age is negative or above
+ *         UDPSOCK_STAMP_MAX_AGE_NS (the wall clock stepped)
+ * Context: any
+ */
+int64_t udpsock_stamp_mono(int64_t stamp_rt, int64_t offset_ns,
+                           int64_t mono_now);
 
 #endif
