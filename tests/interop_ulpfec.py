@@ -38,6 +38,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import gstfec  # noqa: E402  (GStreamer's ULPFEC receiver)
 import interop_red as ir  # noqa: E402  (relay_stats, exact, ...)
 import recv_relay as rr  # noqa: E402
 import rtbproc  # noqa: E402
@@ -48,41 +49,10 @@ FEC_PT = 101
 GROUP = 5  # media packets per FEC packet at 20 %
 LOSS = 0.05
 SSRC = 0x1234
-GSTPY = "/usr/bin/python3"  # Debian's, with python3-gi
+GSTPY = gstfec.GSTPY
 L16_CAPS = ("application/x-rtp,media=audio,clock-rate=48000,"
             "encoding-name=L16,encoding-params=(string)2,channels=(int)2,"
             f"payload=96,ssrc=(uint){SSRC}")
-
-GST_RECV = r'''
-import signal, sys, gi
-gi.require_version("Gst", "1.0")
-from gi.repository import Gst, GLib
-Gst.init(None)
-port, out, pt, caps = sys.argv[1:5]
-p = Gst.parse_launch(
-    f'udpsrc address=127.0.0.1 port={port} caps="{caps}" ! rtpstorage '
-    'name=st size-time=1000000000 ! rtpjitterbuffer latency=200 '
-    f'do-lost=true mode=4 ! rtpulpfecdec name=fec pt={pt} ! rtpL16depay ! '
-    'audioconvert ! audio/x-raw,format=S16LE,rate=48000,channels=2 ! '
-    f'audiorate tolerance=0 ! wavenc ! filesink location={out}')
-fec = p.get_by_name("fec")
-fec.set_property("storage", p.get_by_name("st").get_property(
-    "internal-storage"))
-loop = GLib.MainLoop()
-signal.signal(signal.SIGINT, lambda *a: GLib.idle_add(
-    lambda: p.send_event(Gst.Event.new_eos()) and False))
-bus = p.get_bus()
-bus.add_signal_watch()
-bus.connect("message::eos", lambda *a: loop.quit())
-bus.connect("message::error", lambda b, m: (print("error", m.parse_error()),
-                                             loop.quit()))
-p.set_state(Gst.State.PLAYING)
-print("ready", flush=True)
-GLib.timeout_add_seconds(60, loop.quit)
-loop.run()
-print("recovered", fec.get_property("recovered"), flush=True)
-p.set_state(Gst.State.NULL)
-'''
 
 GST_SEND = r'''
 import struct, sys, wave, gi
@@ -177,12 +147,12 @@ def mode_gst_send(rtb, relay, d, procs):
     got = os.path.join(d, "got.wav")
     send_wavcmp.gen(src, SECONDS, 7)
     port = rr.free_udp_port()
-    gst = subprocess.Popen(
-        [GSTPY, "-c", GST_RECV, str(port), got, str(FEC_PT), L16_CAPS],
-        stdout=open(os.path.join(d, "gst.out"), "w"),
-        stderr=subprocess.STDOUT)
+    gst = gstfec.start_ulpfec_recv(
+        port, FEC_PT, L16_CAPS,
+        "rtpL16depay ! audioconvert ! audio/x-raw,format=S16LE,rate=48000,"
+        f"channels=2 ! audiorate tolerance=0 ! wavenc ! filesink "
+        f"location={got}", os.path.join(d, "gst.out"))
     procs.append(gst)
-    rtbproc.wait_line(os.path.join(d, "gst.out"), r"ready", gst)
     rp, rport = rtbproc.start_relay(relay, port, d,
                                     ["--seed", str(seed), "--loss", "5"])
     procs.append(rp)
@@ -204,9 +174,7 @@ def mode_gst_send(rtb, relay, d, procs):
     rtbproc.stop(gst, wait_s=10)
     rr.check(gst.returncode == 0, f"the GStreamer receiver exit "
              f"{gst.returncode}")
-    with open(os.path.join(d, "gst.out")) as f:
-        m = [l.split() for l in f if l.startswith("recovered")]
-    n = int(m[-1][1]) if m else -1
+    n = gstfec.recovered(os.path.join(d, "gst.out"))
     rr.check(n == want, f"rtpulpfecdec recovered {n} == {want} dropped")
     placed(src, got, first)
 

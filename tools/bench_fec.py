@@ -9,12 +9,15 @@ Real processes on 127.0.0.1 only (stdlib Python). Each run:
       -> (the same datagrams) gst-launch-1.0 udpsrc ! [rtpreddec !]
          rtpjitterbuffer latency=200 do-lost=true mode=4 ! depay
          [! opusdec plc=true] ! audiorate ! wavenc
+         (parity FEC: udpsrc ! rtpstorage ! rtpjitterbuffer !
+         rtpulpfecdec ! ..., run from Python by tools/gstfec.py)
 
 S is `rtbridge sdp` of the sender's own options, so the receiver
 configures itself as a user's would. rtpreddec stands in front of the
 jitter buffer (as in tests/interop_red.py): it hands restored packets to
-the buffer, which puts them in order. GStreamer is not run for the parity
-FEC (its rtpulpfecdec needs rtpbin's packet storage): those rows say so.
+the buffer, which puts them in order. rtpulpfecdec reads the packets it
+rebuilds from from rtpstorage's storage, which only code can hand it, and
+wants the SSRC in its caps: every sender uses --ssrc 4660.
 Codecs: Opus 128 kbit/s in 10 ms packets and L16 in 5 ms packets, 48 kHz
 stereo, sending gensignal's seeded sweep + noise. Conditions (relay seed
 1 in each, or --seed): random loss 1, 5, 10 %, and Gilbert-Elliott bursts
@@ -81,9 +84,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fecmeasure as fm  # noqa: E402
 import fecreport  # noqa: E402
+import gstfec  # noqa: E402  (GStreamer's ULPFEC receiver)
 import rtbproc  # noqa: E402  (processes, ports, stats files)
 
-PT, RED_PT = 96, 100
+PT, RED_PT, ULPFEC_PT = 96, 100, 101
+# rtpulpfecdec wants the SSRC in its caps: every sender uses this one.
+ULPFEC_SSRC = 0x1234
 CODECS = {  # frames per packet, send options
     "opus": (480, ["--codec", "opus", "--frame-ms", "10", "--bitrate",
                    "128000"]),
@@ -141,8 +147,7 @@ class Run:
         self.res = {"codec": codec, "condition": cond, "fec": fec,
                     "seed": b.seed, "fec_label": FECS[fec][0],
                     "condition_label": CONDITIONS.get(cond, ("",))[0]}
-        # GStreamer's parity receiver needs rtpbin's storage: not here yet.
-        self.gst = b.gst and not fec.startswith("ulpfec")
+        self.gst = b.gst
 
     def sdp(self, opts):
         path = os.path.join(self.dir, "stream.sdp")
@@ -152,23 +157,31 @@ class Run:
                            timeout=10)
         return path
 
-    def start_gst(self, red):
+    def start_gst(self):
+        """GStreamer's receiver of the same datagrams: rtpreddec for RED,
+        rtpstorage + rtpulpfecdec (gstfec.py) for the parity FEC."""
         port = rtbproc.free_udp_port()
         out = os.path.join(self.dir, "gst.wav")
         dec = ["rtpopusdepay", "!", "opusdec", "plc=true"] \
             if self.codec == "opus" else ["rtpL16depay"]
+        tail = dec + ["!", "audioconvert", "!",
+                      "audio/x-raw,format=S16LE,rate=48000,channels=2", "!",
+                      "audiorate", "tolerance=0", "skip-to-first=true", "!",
+                      "wavenc", "!", "filesink", "location=" + out]
+        log_path = os.path.join(self.dir, "gst.out")
+        if self.fec.startswith("ulpfec"):
+            p = gstfec.start_ulpfec_recv(
+                port, ULPFEC_PT, GST_CAPS[self.codec] +
+                ",ssrc=(uint)%d" % ULPFEC_SSRC, " ".join(tail), log_path)
+            self.procs.append(p)
+            return p, port
         args = ["gst-launch-1.0", "-q", "-e", "udpsrc", "address=127.0.0.1",
                 "port=%d" % port, "caps=" + GST_CAPS[self.codec], "!"]
-        if red:
+        if self.fec.startswith("red"):
             args += ["rtpreddec", "pt=%d" % RED_PT, "!"]
         args += ["rtpjitterbuffer", "latency=200", "do-lost=true", "mode=4",
-                 "!"] + dec + ["!", "audioconvert", "!",
-                               "audio/x-raw,format=S16LE,rate=48000,"
-                               "channels=2", "!", "audiorate",
-                               "tolerance=0", "skip-to-first=true", "!",
-                               "wavenc", "!",
-                               "filesink", "location=" + out]
-        with open(os.path.join(self.dir, "gst.out"), "w") as log:
+                 "!"] + tail
+        with open(log_path, "w") as log:
             p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(p)
         deadline = time.monotonic() + 10
@@ -191,8 +204,7 @@ class Run:
                                              ["--sdp", sdp] +
                                              shlex.split(a.recv_args))
             self.procs.append(recv)
-            gst, gport = self.start_gst(self.fec.startswith("red")) \
-                if self.gst else (None, None)
+            gst, gport = self.start_gst() if self.gst else (None, None)
             relay_args = ["--seed", str(self.b.seed), "--trace",
                           os.path.join(self.dir, "trace.txt")] + loss
             if gport:
@@ -203,7 +215,8 @@ class Run:
             with open(os.path.join(self.dir, "send.out"), "w") as log:
                 snd = subprocess.Popen(
                     [a.rtbridge, "send", self.b.src, "--to",
-                     "127.0.0.1:%d" % port, "--quiet"] + opts,
+                     "127.0.0.1:%d" % port, "--quiet", "--ssrc",
+                     str(ULPFEC_SSRC)] + opts,
                     stdout=log, stderr=subprocess.STDOUT,
                     env=rtbproc.sender_env())
             self.procs.append(snd)

@@ -96,9 +96,6 @@ def report(b, rows):
     for f in b.missing:
         print("| all | all | %s | not run: this rtbridge's `send` has no "
               "`--fec ulpfec` |" % f)
-    if b.gst and b.has_ulpfec:
-        print("| all | all | ULPFEC | GStreamer reference not run: "
-              "its parity receive pipeline is for the lead to add |")
     print()
     cpu = [x for x in rows if x.get("cpu_pct")]
     if cpu:
