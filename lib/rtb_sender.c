@@ -86,8 +86,9 @@ static int rtb_sender__ranges(const struct rtb_sender_config *c, char *why,
 		bad = "ttl (1..255, 0 or RTB_TTL_HOST_ONLY)";
 	else if (c->dscp < 0 || c->dscp > 63)
 		bad = "dscp (0..63)";
-	else if (c->start_s < 0 || c->duration_s < 0)
-		bad = "start_s or duration_s (negative)";
+	else if (c->start_s < 0 || c->duration_s < 0 || c->frame_ms < 0 ||
+	         c->frame_ms > 1000)
+		bad = "start_s, duration_s (negative) or frame_ms (0..1000)";
 	else if (c->announce_interval_s != 0 &&
 	         !(c->announce_interval_s >= 0.1 &&
 	           c->announce_interval_s <= 3600))
@@ -140,6 +141,10 @@ static int rtb_sender__opts(struct rtb_sender *t,
 		return -EINVAL;
 	}
 	o->frame_ms = o->frame_us / 1000.0;
+	if (c->frame_ms > 0) {
+		o->frame_ms = c->frame_ms;
+		o->frame_us = (int)lround(c->frame_ms * 1000.0);
+	}
 	size_t n = c->session ? strlen(c->session) : 1;
 	for (size_t i = 0; c->session && i < n; i++)
 		if ((unsigned char)c->session[i] < 0x20 ||

@@ -19,7 +19,7 @@
 #include "lib/rtb_lib.h"
 
 /* The 0.1 layouts: the current structs up to their first 0.2 field. */
-#define RTB_CONFIG_0_1_SIZE offsetof(struct rtb_sender_config, start_s)
+#define RTB_CONFIG_0_1_SIZE offsetof(struct rtb_sender_config, frame_ms)
 #define RTB_STATS_0_1_SIZE  offsetof(struct rtb_sender_stats, skipped)
 
 /* Under names outside rtb_* (kept local by the map), exported only under

@@ -58,6 +58,7 @@ static void send_config(const struct app_sendopts *o,
 	        .duration_s = o->duration_s,
 	        .red_distance = o->red_distance,
 	        .red_pt = o->red_pt,
+	        .frame_ms = o->frame_ms,
 	        .start_s = o->start_s,
 	        /* --ttl 0 keeps the packets on this host; none: the
 	           system's. */

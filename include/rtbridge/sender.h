@@ -69,8 +69,12 @@ struct rtb_sender_config {
 	int red_pt; /* 0: 100 */
 
 	/* Since 0.2. */
+	double frame_ms;       /* the packet duration in ms, for one that whole
+	                          microseconds cannot say (L16/L24 take any whole
+	                          number of frames: 213 at 48 kHz is 4.4375 ms);
+	                          0: frame_us */
 	double start_s;        /* a file: start this far into it, seconds (past
-	                          its end without loop: -ERANGE) */
+	                                 its end without loop: -ERANGE) */
 	int ttl;               /* multicast TTL / IPv6 hop limit, 1..255; 0: the
 	                          system's (1); RTB_TTL_HOST_ONLY: 0 */
 	unsigned multicast_if; /* interface index of a multicast destination
