@@ -73,14 +73,14 @@ struct rtb_sender_config {
 	                          microseconds cannot say (L16/L24 take any whole
 	                          number of frames: 213 at 48 kHz is 4.4375 ms);
 	                          0: frame_us */
-	double start_s;        /* a file: start this far into it, seconds (past
-	                                 its end without loop: -ERANGE) */
+	double start_s;        /* a file: start this far into it, seconds
+	                          (past its end without loop: -ERANGE) */
 	int ttl;               /* multicast TTL / IPv6 hop limit, 1..255; 0: the
 	                          system's (1); RTB_TTL_HOST_ONLY: 0 */
 	unsigned multicast_if; /* interface index of a multicast destination
 	                          (if_nametoindex); 0: the route's */
 	int dscp;              /* DiffServ code point 1..63 (46: EF);
-	                          0: the socket's (best effort) */
+	                          0: the socket's (best effort, CS0) */
 	bool media_clock;      /* RTP time = CLOCK_REALTIME x rate (RFC 7273
 	                          a=mediaclk:direct=0, a=ts-refclk:ntp) */
 	const char *session;   /* the SDP's session name (s=), 1..255
