@@ -79,9 +79,11 @@ static int rtb_sender__ranges(const struct rtb_sender_config *c, char *why,
 {
 	const char *bad = NULL;
 
-	if (c->pt < 0 || c->pt > 127 || c->ssrc > (int64_t)UINT32_MAX ||
+	if (c->pt < 0 || c->pt > RTB_PT_ZERO || c->red_pt < 0 ||
+	    c->red_pt > RTB_PT_ZERO || c->ssrc > (int64_t)UINT32_MAX ||
 	    c->ssrc < -1)
-		bad = "payload type (0..127) or SSRC (0..2^32-1, -1)";
+		bad = "payload type (0..127, RTB_PT_ZERO) or SSRC (0..2^32-1, "
+		      "-1)";
 	else if (c->ttl < RTB_TTL_HOST_ONLY || c->ttl > 255)
 		bad = "ttl (1..255, 0 or RTB_TTL_HOST_ONLY)";
 	else if (c->dscp < 0 || c->dscp > 63)
@@ -105,6 +107,12 @@ static int rtb_sender__ranges(const struct rtb_sender_config *c, char *why,
 	return 0;
 }
 
+/* A payload type of the configuration: 0 is the default dflt. */
+static int rtb_sender__pt(int pt, int dflt)
+{
+	return pt == RTB_PT_ZERO ? 0 : pt ? pt : dflt;
+}
+
 /* The configuration as the command's options (t->o). */
 static int rtb_sender__opts(struct rtb_sender *t,
                             const struct rtb_sender_config *c, char *why,
@@ -119,7 +127,7 @@ static int rtb_sender__opts(struct rtb_sender *t,
 	        .bitrate = c->bitrate ? c->bitrate : 128000,
 	        .channels = c->channels ? c->channels : 2,
 	        .rate = c->rate ? c->rate : 48000,
-	        .pt = c->pt ? c->pt : 96,
+	        .pt = rtb_sender__pt(c->pt, 96),
 	        .ssrc = c->ssrc,
 	        .loop = c->loop,
 	        .start_s = c->start_s,
@@ -134,7 +142,7 @@ static int rtb_sender__opts(struct rtb_sender *t,
 	        .announce_s =
 	                c->announce_interval_s > 0 ? c->announce_interval_s : 5,
 	        .red_distance = c->red_distance,
-	        .red_pt = c->red_pt ? c->red_pt : SENDER_RED_PT,
+	        .red_pt = rtb_sender__pt(c->red_pt, SENDER_RED_PT),
 	};
 	if (o->kind < 0) {
 		rtb__why(why, len, "unknown codec %d", (int)c->codec);

@@ -7,8 +7,9 @@
  * is sent from start_s with the DSCP asked, to a socket of the test's on
  * 127.0.0.1, and stops with final figures (position and length too); the
  * SDP describes the stream; an SRTP sender's packets carry the 10-byte
- * tag; and a binary built against 0.1 (its shorter structs, through the
- * RTBRIDGE_0 versions of the changed functions) keeps working.
+ * tag; RTB_PT_ZERO is payload type 0; and a binary built against 0.1 (its
+ * shorter structs, through the RTBRIDGE_0 versions of the changed functions)
+ * keeps working.
  */
 #define _GNU_SOURCE /* dlvsym */
 #include <arpa/inet.h>
@@ -238,6 +239,19 @@ Test(rtb_send_api, sdp_describes_the_stream_and_srtp_adds_its_tag)
 		; /* the plain sender's last packets */
 	cr_assert_eq(take(fd, pkt, sizeof(pkt), &tos, 1000), 12 + 480 + 10);
 	rtb_sender_destroy(s);
+
+	/* Payload type 0 itself, which a zeroed pt cannot say. */
+	c.srtp_key = NULL;
+	c.pt = RTB_PT_ZERO;
+	cr_assert_eq(rtb_sender_create_push(&c, &s, why, sizeof(why)), 0, "%s",
+	             why);
+	while (take(fd, pkt, sizeof(pkt), &tos, 0) == 12 + 480 + 10)
+		; /* the SRTP sender's last packets */
+	cr_assert_eq(take(fd, pkt, sizeof(pkt), &tos, 1000), 12 + 480);
+	cr_assert_eq(pkt[1] & 0x7f, 0);
+	rtb_sender_destroy(s);
+	c.pt = RTB_PT_ZERO + 1;
+	refused(&c, "payload type");
 	close(fd);
 }
 

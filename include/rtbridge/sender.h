@@ -42,6 +42,9 @@ enum rtb_srtp_suite {
 
 /* rtb_sender_config.ttl: multicast packets that stay on this host. */
 #define RTB_TTL_HOST_ONLY (-1)
+/* rtb_sender_config.pt, red_pt: payload type 0 itself (0 there is the
+   default). Since 0.2. */
+#define RTB_PT_ZERO 128
 
 /*
  * What to send and how. Zeroed fields take the defaults said beside them
@@ -57,7 +60,7 @@ struct rtb_sender_config {
 	int channels;         /* 0: 2 */
 	unsigned frame_us;    /* packet duration; 0: 10000 (10 ms) */
 	int bitrate;          /* Opus, bit/s; 0: 128000 */
-	int pt;               /* payload type; 0: 96 */
+	int pt;               /* payload type 1..127, RTB_PT_ZERO; 0: 96 */
 	int64_t ssrc;         /* 0..2^32-1; -1: random (RFC 3550) */
 	bool loop;            /* a file: start again at its end */
 	double duration_s;    /* stop after this much audio; 0: no limit */
@@ -66,7 +69,7 @@ struct rtb_sender_config {
 	   so that a receiver restores lost ones (`rtbridge recv --red-pt`);
 	   0: plain packets. L16/L24 packets must fit 1023 bytes. */
 	unsigned red_distance;
-	int red_pt; /* 0: 100 */
+	int red_pt; /* 1..127, RTB_PT_ZERO; 0: 100 */
 
 	/* Since 0.2. */
 	double frame_ms;       /* the packet duration in ms, for one that whole
