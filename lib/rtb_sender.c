@@ -80,7 +80,8 @@ static int rtb_sender__ranges(const struct rtb_sender_config *c, char *why,
 	const char *bad = NULL;
 
 	if (c->pt < 0 || c->pt > RTB_PT_ZERO || c->red_pt < 0 ||
-	    c->red_pt > RTB_PT_ZERO || c->ssrc > (int64_t)UINT32_MAX ||
+	    c->red_pt > RTB_PT_ZERO || c->ulpfec_pt < 0 ||
+	    c->ulpfec_pt > RTB_PT_ZERO || c->ssrc > (int64_t)UINT32_MAX ||
 	    c->ssrc < -1)
 		bad = "payload type (0..127, RTB_PT_ZERO) or SSRC (0..2^32-1, "
 		      "-1)";
@@ -143,6 +144,8 @@ static int rtb_sender__opts(struct rtb_sender *t,
 	                c->announce_interval_s > 0 ? c->announce_interval_s : 5,
 	        .red_distance = c->red_distance,
 	        .red_pt = rtb_sender__pt(c->red_pt, SENDER_RED_PT),
+	        .fec_percent = c->ulpfec_percent,
+	        .ulpfec_pt = rtb_sender__pt(c->ulpfec_pt, SENDER_ULPFEC_PT),
 	};
 	if (o->kind < 0) {
 		rtb__why(why, len, "unknown codec %d", (int)c->codec);
@@ -247,6 +250,8 @@ static int rtb_sender__init(struct rtb_sender *t,
 	so.pt = o->pt;
 	so.red_distance = o->red_distance;
 	so.red_pt = o->red_pt;
+	so.fec_percent = o->fec_percent;
+	so.ulpfec_pt = o->ulpfec_pt;
 	so.dscp = o->dscp;
 	so.mcast_ttl = o->ttl;
 	so.media_clock = o->media_clock;

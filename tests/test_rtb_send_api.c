@@ -7,9 +7,9 @@
  * is sent from start_s with the DSCP asked, to a socket of the test's on
  * 127.0.0.1, and stops with final figures (position and length too); the
  * SDP describes the stream; an SRTP sender's packets carry the 10-byte
- * tag; RTB_PT_ZERO is payload type 0; and a binary built against 0.1 (its
- * shorter structs, through the RTBRIDGE_0 versions of the changed functions)
- * keeps working.
+ * tag; RTB_PT_ZERO is payload type 0; ULPFEC packets interleave; and a binary
+ * built against 0.1 (its shorter structs, through the RTBRIDGE_0 versions of
+ * the changed functions) keeps working.
  */
 #define _GNU_SOURCE /* dlvsym */
 #include <arpa/inet.h>
@@ -252,6 +252,34 @@ Test(rtb_send_api, sdp_describes_the_stream_and_srtp_adds_its_tag)
 	rtb_sender_destroy(s);
 	c.pt = RTB_PT_ZERO + 1;
 	refused(&c, "payload type");
+
+	/* ULPFEC at 50 %: an FEC packet (type 101, the stream's SSRC, the
+	   next sequence number) after every two media packets. */
+	c.pt = 0;
+	c.ssrc = 99;
+	c.ulpfec_percent = 50;
+	cr_assert_eq(rtb_sender_create_push(&c, &s, why, sizeof(why)), 0, "%s",
+	             why);
+	while (take(fd, pkt, sizeof(pkt), &tos, 0) > 0)
+		; /* the last sender's */
+	int media = 0, fec = 0, seq = -1;
+	while (media + fec < 30 && take(fd, pkt, sizeof(pkt), &tos, 1000) > 0) {
+		if (pkt[8] || pkt[9] || pkt[10] || pkt[11] != 99)
+			continue; /* the last sender's, late */
+		int n16 = pkt[2] << 8 | pkt[3];
+		cr_assert(seq < 0 || n16 == ((seq + 1) & 0xffff), "seq %d %d",
+		          seq, n16);
+		seq = n16;
+		if ((pkt[1] & 0x7f) == 101)
+			fec++;
+		else
+			media++;
+	}
+	rtb_sender_destroy(s);
+	cr_assert(fec >= 9 && media >= 2 * fec - 2, "media %d, FEC %d", media,
+	          fec);
+	c.red_distance = 1;
+	refused(&c, "ULPFEC");
 	close(fd);
 }
 

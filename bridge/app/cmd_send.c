@@ -72,6 +72,8 @@ static void send_config(const struct app_sendopts *o,
 	        .announce = o->announce,
 	        .announce_group = o->announce_to,
 	        .announce_interval_s = o->announce_s,
+	        .ulpfec_percent = o->fec_percent,
+	        .ulpfec_pt = o->ulpfec_pt ? o->ulpfec_pt : RTB_PT_ZERO,
 	};
 }
 

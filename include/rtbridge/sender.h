@@ -11,9 +11,9 @@
  *
  * A stream may go to a multicast group (TTL, interface), be marked for
  * DiffServ, follow the system clock (RFC 7273), carry RFC 2198 redundant
- * audio, be protected with SRTP (RFC 3711, a key the application gives),
- * and be announced with SAP (RFC 2974) from its creation until it is
- * destroyed. rtb_sender_sdp describes it for any RTP receiver.
+ * audio or RFC 5109 parity FEC, be protected with SRTP (RFC 3711, a key the
+ * application gives), and be announced with SAP (RFC 2974) from its creation
+ * until it is destroyed. rtb_sender_sdp describes it for any RTP receiver.
  *
  * `rtbridge send` is this sender: its options are the fields of
  * struct rtb_sender_config, and it says what goes wrong with the same
@@ -42,8 +42,8 @@ enum rtb_srtp_suite {
 
 /* rtb_sender_config.ttl: multicast packets that stay on this host. */
 #define RTB_TTL_HOST_ONLY (-1)
-/* rtb_sender_config.pt, red_pt: payload type 0 itself (0 there is the
-   default). Since 0.2. */
+/* rtb_sender_config.pt, red_pt, ulpfec_pt: payload type 0 itself (0
+   there is the default). Since 0.2. */
 #define RTB_PT_ZERO 128
 
 /*
@@ -110,6 +110,14 @@ struct rtb_sender_config {
 	bool announce;
 	const char *announce_group;
 	double announce_interval_s;
+	/* RFC 5109 parity FEC (ULPFEC, `rtbridge send --fec
+	   ulpfec:PERCENT`): after every ceil(100 / ulpfec_percent) packets
+	   an FEC packet of payload type ulpfec_pt that protects them, in
+	   the stream's SSRC and sequence numbers (as GStreamer's
+	   rtpulpfecenc), so that a receiver rebuilds one lost packet of each
+	   group; 5..100, 0: none. Not with red_distance. */
+	unsigned ulpfec_percent;
+	int ulpfec_pt; /* 1..127, RTB_PT_ZERO; 0: 101 */
 };
 
 /* A sender's figures since it started. */
