@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "bridge/app/app_sap.h"
 #include "bridge/app/app_sendopts.h"
@@ -48,7 +50,8 @@ struct rtb_sender {
 	bool srv_running;
 	struct readahead *ra; /* a file's, or NULL */
 	struct sender_capture cap;
-	bool pushing;        /* made by rtb_sender_create_push */
+	bool pushing; /* made by rtb_sender_create_push */
+	int wake_fd;  /* eventfd the net thread writes at the end, or -1 */
 	struct srtpctx srtp; /* zeroed: plain RTP */
 	struct sapannounce ann;
 	bool announcing;
@@ -219,6 +222,18 @@ static int rtb_sender__srtp(struct rtb_sender *t,
 	return 0;
 }
 
+/* The end of the stream, on the net thread: wake rtb_sender_fd's poller. */
+static void rtb_sender__finished(void *arg)
+{
+	const struct rtb_sender *t = arg;
+	uint64_t one = 1;
+
+	/* Nonblocking; a full counter is still readable, which is all the
+	   poller needs. */
+	ssize_t n = write(t->wake_fd, &one, sizeof(one));
+	(void)n;
+}
+
 /* The configuration checked and made the sender's (codec set up). */
 static int rtb_sender__init(struct rtb_sender *t,
                             const struct rtb_sender_config *c, char *why,
@@ -269,6 +284,11 @@ static int rtb_sender__init(struct rtb_sender *t,
 		memset(&so.from, 0, sizeof(so.from));
 	if (o->duration_s > 0)
 		so.max_frames = (uint64_t)llround(o->duration_s * o->rate);
+	t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->wake_fd >= 0) {
+		so.on_finished = rtb_sender__finished;
+		so.on_finished_arg = t;
+	}
 	if (c->srtp_key) {
 		rc = rtb_sender__srtp(t, c, &so, why, len);
 		if (rc < 0)
@@ -376,6 +396,7 @@ static int rtb_sender__create(const struct rtb_sender_config *cfg,
 		rtb__why(why, len, "sender: %s", strerror(ENOMEM));
 		return rc;
 	}
+	t->wake_fd = -1;
 	t->pushing = path == NULL;
 	rc = rtb_sender__init(t, cfg, why, len);
 	if (rc == 0 && path) {
@@ -406,6 +427,7 @@ RTB_API int rtb_sender_check(const struct rtb_sender_config *cfg, char *why,
 		rtb__why(why, len, "sender: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
+	t->wake_fd = -1;
 	int rc = rtb_sender__init(t, cfg, why, len);
 	rtb_sender_destroy(t);
 	return rc;
@@ -445,6 +467,11 @@ static uint64_t rtb_sender__count(const _Atomic uint64_t *c)
 {
 	/* Single-writer counters, read for display. */
 	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+RTB_API int rtb_sender_fd(const struct rtb_sender *s)
+{
+	return s->wake_fd;
 }
 
 RTB_API void rtb_sender_stats(const struct rtb_sender *s,
@@ -521,7 +548,9 @@ RTB_API void rtb_sender_destroy(struct rtb_sender *s)
 		(void)diskserver_stop(&s->srv);
 	if (s->s_ready)
 		sender_clear(&s->s);
-	srtpctx_clear(&s->srtp);       /* nothing for plain RTP */
+	srtpctx_clear(&s->srtp); /* nothing for plain RTP */
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);     /* the net thread has let go of it */
 	sender_capture_clear(&s->cap); /* nothing when never set up */
 	free(s);
 }

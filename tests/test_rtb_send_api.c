@@ -2,14 +2,15 @@
  * test_rtb_send_api: the sender of the public C API (rtbridge/sender.h)
  * through librtbridge.so, as `rtbridge send` and an application use it
  *
- * The settings 0.2 added are checked and refused with a reason (a
- * packet time in ms for PCM packets whole microseconds cannot say); a file
- * is sent from start_s with the DSCP asked, to a socket of the test's on
- * 127.0.0.1, and stops with final figures (position and length too); the
- * SDP describes the stream; an SRTP sender's packets carry the 10-byte
- * tag; RTB_PT_ZERO is payload type 0; ULPFEC packets interleave; and a binary
- * built against 0.1 (its shorter structs, through the RTBRIDGE_0 versions of
- * the changed functions) keeps working.
+ * The settings 0.2 added are checked and refused with a reason (a packet
+ * time in ms for PCM packets whole microseconds cannot say); a file is
+ * sent from start_s with the DSCP asked, to a socket of the test's on
+ * 127.0.0.1, wakes a poller at its end (rtb_sender_fd) and stops with
+ * final figures (position and length too); the SDP describes the stream;
+ * an SRTP sender's packets carry the 10-byte tag; RTB_PT_ZERO is payload
+ * type 0; ULPFEC packets interleave; and a binary built against 0.1 (its
+ * shorter structs, through the RTBRIDGE_0 versions of the changed
+ * functions) keeps working.
  */
 #define _GNU_SOURCE /* dlvsym */
 #include <arpa/inet.h>
@@ -177,6 +178,9 @@ Test(rtb_send_api, a_file_is_sent_from_start_s_and_stops_with_final_figures)
 	c.start_s = 0.1;
 	cr_assert_eq(rtb_sender_create_file(&c, wav, &s, why, sizeof(why)), 0,
 	             "%s", why);
+	struct pollfd end = {.fd = rtb_sender_fd(s), .events = POLLIN};
+	cr_assert_geq(end.fd, 0);
+	cr_assert_eq(poll(&end, 1, 0), 0, "readable before the end");
 	while (take(fd, pkt, sizeof(pkt), &tos, 1000) > 0) {
 		cr_assert_eq(pkt[1] & 0x7f, 96);
 		cr_assert_eq(pkt[11], 77);
@@ -184,6 +188,7 @@ Test(rtb_send_api, a_file_is_sent_from_start_s_and_stops_with_final_figures)
 		n++;
 	}
 	cr_assert(rtb_sender_finished(s));
+	cr_assert_eq(poll(&end, 1, 0), 1, "not readable at the end");
 	cr_assert_eq(rtb_sender_stop(s, why, sizeof(why)), 0, "%s", why);
 	cr_assert_eq(rtb_sender_stop(s, why, sizeof(why)), 0, "%s", why);
 	rtb_sender_stats(s, &st);

@@ -240,10 +240,20 @@ static void send_watch(const struct rtb_sender *s, const struct app_sendopts *o)
 	struct app_status line;
 	double t0 = send_now_s();
 
+	int fd = rtb_sender_fd(s);
+
 	app_status_init(&line, stderr, false);
 	while (!app_signal_stop_requested() && !rtb_sender_finished(s)) {
-		/* The sender ends without a wake-up: look every 20 ms. */
-		(void)app_signal_wait(-1, (int64_t)netloop_now_ns() + 20000000);
+		/* Asleep until a redraw, a metrics update, the end (the
+		   sender's fd) or a signal. */
+		int64_t due = app_metrics_next(&send_metrics);
+		if (!o->quiet && app_status_next_ns(&line) < due)
+			due = app_status_next_ns(&line);
+		if (fd < 0) {
+			int64_t poll = (int64_t)netloop_now_ns() + 20000000;
+			due = poll < due ? poll : due;
+		}
+		(void)app_signal_wait(fd, due);
 		if (!o->quiet && app_status_due(&line))
 			send_progress(&line, s, !o->capture, o->rate, t0);
 		if (app_metrics_due(&send_metrics, (int64_t)netloop_now_ns()))

@@ -196,6 +196,16 @@ size_t rtb_sender_push(struct rtb_sender *s, const float *frames,
 bool rtb_sender_finished(const struct rtb_sender *s);
 
 /*
+ * A file descriptor that becomes readable once the stream has ended by
+ * itself (rtb_sender_finished turns true), for an application's poll
+ * loop; -1 when the system gave none (then look at rtb_sender_finished
+ * now and then). The sender's: not to be read or closed.
+ *
+ * Context: any thread, until rtb_sender_destroy
+ */
+int rtb_sender_fd(const struct rtb_sender *s);
+
+/*
  * A snapshot of the figures
  *
  * Context: any thread, until rtb_sender_destroy
