@@ -1,36 +1,49 @@
 /*
  * rtb_sender: the public sender (include/rtbridge/sender.h) over the
- * sender of `rtbridge send` (bridge/net/sender.h)
+ * runtime's sender (bridge/net/sender.h); `rtbridge send` drives its
+ * streams through it
  *
- * Each handle has its own net thread, where the sender encodes and paces.
- * A file's sender has its own disk thread too, which reads the file ahead
- * (readahead.h) exactly as `rtbridge send FILE` does; a pushing sender
- * has the capture FIFO that `send --capture` fills from its device
- * callback, filled here by the application's rtb_sender_push (its audio
- * thread). The codec is set up from the configuration by the command's
- * own rules (app_sendopts_codec).
+ * Each handle has its own net thread, where the sender encodes and paces
+ * and where its SAP announcement runs. A file's sender has its own disk
+ * thread too, which reads the file ahead (readahead.h); a pushing sender
+ * has a capture FIFO, filled by the application's rtb_sender_push (its
+ * audio thread). The configuration becomes the command's options
+ * (struct app_sendopts: the codec rules of app_sendopts_codec, the SDP
+ * and SAP of app_sap), then the sender's (struct sender_opts).
  */
 #include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include "bridge/app/app_sap.h"
 #include "bridge/app/app_sendopts.h"
 #include "bridge/disk/diskserver.h"
 #include "bridge/disk/readahead.h"
 #include "bridge/net/addr.h"
 #include "bridge/net/netloop.h"
+#include "bridge/net/sap.h"
+#include "bridge/net/sdp.h"
 #include "bridge/net/sender.h"
+#include "bridge/net/srtpkey.h"
 #include "lib/rtb_lib.h"
 
 #define RTB_SENDER_OPEN_MS      10000 /* the file opened, then buffered */
 #define RTB_SENDER_BLOCKS       64    /* capture FIFO: blocks of */
 #define RTB_SENDER_BLOCK_FRAMES 1024  /* ... frames (1.3 s at 48 kHz) */
+/* With announce, the first packet follows the first announcement by this
+   long (a receiver sets up in well under it). */
+#define RTB_SENDER_ANNOUNCE_LEAD_NS 500000000ull
 
 struct rtb_sender {
 	struct sender s;
 	bool s_ready;
+	bool stopped; /* rtb_sender_stop ran */
 	struct netloop nl;
 	bool nl_running;
 	struct diskserver srv;
@@ -38,53 +51,249 @@ struct rtb_sender {
 	struct readahead *ra; /* a file's, or NULL */
 	struct sender_capture cap;
 	bool pushing; /* made by rtb_sender_create_push */
+	int wake_fd;  /* eventfd the net thread writes at the end, or -1 */
+	struct srtpctx srtp; /* zeroed: plain RTP */
+	struct sapannounce ann;
+	bool announcing;
+	/* The configuration as the command's options (for the SDP and SAP),
+	   its strings in the buffers below. */
+	struct app_sendopts o;
+	char session[SDP_NAME_MAX + 1];
+	char group[ADDR_TEXT_MAX];
 };
 
-/* The configuration as the command's options, then the sender's. */
-static int rtb_sender__init(struct rtb_sender *t,
+/* Copy an optional string into buf. Return: 0, or -EINVAL (too long). */
+static int rtb_sender__keep(const char **dst, const char *src, char *buf,
+                            size_t cap)
+{
+	if (!src)
+		return 0;
+	if (strlen(src) >= cap)
+		return -EINVAL;
+	memcpy(buf, src, strlen(src) + 1);
+	*dst = buf;
+	return 0;
+}
+
+/* The settings the command's option parser checks, checked again here
+   for an application. Return: 0, or -EINVAL with why. */
+static int rtb_sender__ranges(const struct rtb_sender_config *c, char *why,
+                              size_t len)
+{
+	const char *bad = NULL;
+
+	if (c->pt < 0 || c->pt > RTB_PT_ZERO || c->red_pt < 0 ||
+	    c->red_pt > RTB_PT_ZERO || c->ulpfec_pt < 0 ||
+	    c->ulpfec_pt > RTB_PT_ZERO || c->ssrc > (int64_t)UINT32_MAX ||
+	    c->ssrc < -1)
+		bad = "payload type (0..127, RTB_PT_ZERO) or SSRC (0..2^32-1, "
+		      "-1)";
+	else if (c->ttl < RTB_TTL_HOST_ONLY || c->ttl > 255)
+		bad = "ttl (1..255, 0 or RTB_TTL_HOST_ONLY)";
+	else if (c->dscp < 0 || c->dscp > 63)
+		bad = "dscp (0..63)";
+	else if (c->start_s < 0 || c->duration_s < 0 || c->frame_ms < 0 ||
+	         c->frame_ms > 1000)
+		bad = "start_s, duration_s (negative) or frame_ms (0..1000)";
+	else if (c->announce_interval_s != 0 &&
+	         !(c->announce_interval_s >= 0.1 &&
+	           c->announce_interval_s <= 3600))
+		bad = "announce_interval_s (0.1..3600 s)";
+	else if (c->srtp_key && (unsigned)c->srtp_suite > 1)
+		bad = "srtp_suite";
+	else if (c->srtp_key && c->announce)
+		bad = "announce with SRTP (a SAP announcement would carry no "
+		      "key, and a key must not go out in clear)";
+	if (bad) {
+		rtb__why(why, len, "sender: bad %s", bad);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A payload type of the configuration: 0 is the default dflt. */
+static int rtb_sender__pt(int pt, int dflt)
+{
+	return pt == RTB_PT_ZERO ? 0 : pt ? pt : dflt;
+}
+
+/* The configuration as the command's options (t->o). */
+static int rtb_sender__opts(struct rtb_sender *t,
                             const struct rtb_sender_config *c, char *why,
                             size_t len)
 {
-	struct app_sendopts o = {
+	struct app_sendopts *o = &t->o;
+	struct sockaddr_storage g;
+
+	*o = (struct app_sendopts){
 	        .kind = rtb__codec_kind(c->codec),
 	        .frame_us = c->frame_us ? (int)c->frame_us : 10000,
 	        .bitrate = c->bitrate ? c->bitrate : 128000,
 	        .channels = c->channels ? c->channels : 2,
 	        .rate = c->rate ? c->rate : 48000,
+	        .pt = rtb_sender__pt(c->pt, 96),
+	        .ssrc = c->ssrc,
+	        .loop = c->loop,
+	        .start_s = c->start_s,
+	        .duration_s = c->duration_s,
+	        .dscp = c->dscp ? c->dscp : -1,
+	        .ttl = c->ttl == RTB_TTL_HOST_ONLY ? 0
+	               : c->ttl                    ? c->ttl
+	                                           : -1,
+	        .mcast_ifindex = c->multicast_if,
+	        .media_clock = c->media_clock,
+	        .announce = c->announce,
+	        .announce_s =
+	                c->announce_interval_s > 0 ? c->announce_interval_s : 5,
 	        .red_distance = c->red_distance,
+	        .red_pt = rtb_sender__pt(c->red_pt, SENDER_RED_PT),
+	        .fec_percent = c->ulpfec_percent,
+	        .ulpfec_pt = rtb_sender__pt(c->ulpfec_pt, SENDER_ULPFEC_PT),
 	};
-	struct sender_opts so;
-	char err[256];
-
-	if (o.kind < 0) {
+	if (o->kind < 0) {
 		rtb__why(why, len, "unknown codec %d", (int)c->codec);
 		return -EINVAL;
 	}
-	if (c->pt < 0 || c->pt > 127 || c->ssrc > (int64_t)UINT32_MAX) {
-		rtb__why(why, len, "payload type %d or SSRC %lld out of range",
-		         c->pt, (long long)c->ssrc);
+	o->frame_ms = o->frame_us / 1000.0;
+	if (c->frame_ms > 0) {
+		o->frame_ms = c->frame_ms;
+		o->frame_us = (int)lround(c->frame_ms * 1000.0);
+	}
+	size_t n = c->session ? strlen(c->session) : 1;
+	for (size_t i = 0; c->session && i < n; i++)
+		if ((unsigned char)c->session[i] < 0x20 ||
+		    c->session[i] == 0x7f)
+			n = 0;
+	if (n == 0 || rtb_sender__keep(&o->session, c->session, t->session,
+	                               sizeof(t->session)) < 0) {
+		rtb__why(why, len, "session name: 1 to %d printable characters",
+		         SDP_NAME_MAX);
 		return -EINVAL;
 	}
-	o.frame_ms = o.frame_us / 1000.0;
+	if (c->announce_group &&
+	    (rtb_sender__keep(&o->announce_to, c->announce_group, t->group,
+	                      sizeof(t->group)) < 0 ||
+	     addr_parse_default_port(&g, c->announce_group, SAP_PORT, NULL, 0) <
+	             0 ||
+	     !addr_is_multicast((const struct sockaddr *)&g))) {
+		rtb__why(why, len,
+		         "announce group '%s': must be a multicast "
+		         "group[:port]",
+		         c->announce_group);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* An address a socket can be bound to: a link-local IPv6 one needs its
+   interface (known only with multicast_if). */
+static bool rtb_sender__bindable(const struct sockaddr_storage *a)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+
+	return a->ss_family != AF_INET6 ||
+	       !IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) || a6->sin6_scope_id != 0;
+}
+
+/* The SRTP context of the sender's SSRC, from the caller's key; every
+   copy of the key made here is zeroed. */
+static int rtb_sender__srtp(struct rtb_sender *t,
+                            const struct rtb_sender_config *c,
+                            struct sender_opts *so, char *why, size_t len)
+{
+	struct srtpkey k = {.suite = (enum srtpkey_suite)c->srtp_suite};
+	char err[256];
+
+	if (c->srtp_key_len != srtpkey_suite_len(k.suite)) {
+		rtb__why(why, len, "SRTP key of %zu bytes: %s takes %zu",
+		         c->srtp_key_len, srtpkey_suite_name(k.suite),
+		         srtpkey_suite_len(k.suite));
+		return -EINVAL;
+	}
+	k.len = c->srtp_key_len;
+	memcpy(k.bytes, c->srtp_key, k.len);
+	int rc = srtpctx_init_tx(&t->srtp, &k, so->ssrc, err, sizeof(err));
+	srtpkey_clear(&k);
+	if (rc < 0) {
+		rtb__why(why, len, "%s", err);
+		return rc;
+	}
+	so->srtp = &t->srtp;
+	return 0;
+}
+
+/* The end of the stream, on the net thread: wake rtb_sender_fd's poller. */
+static void rtb_sender__finished(void *arg)
+{
+	const struct rtb_sender *t = arg;
+	uint64_t one = 1;
+
+	/* Nonblocking; a full counter is still readable, which is all the
+	   poller needs. */
+	ssize_t n = write(t->wake_fd, &one, sizeof(one));
+	(void)n;
+}
+
+/* The configuration checked and made the sender's (codec set up). */
+static int rtb_sender__init(struct rtb_sender *t,
+                            const struct rtb_sender_config *c, char *why,
+                            size_t len)
+{
+	const struct app_sendopts *o = &t->o;
+	struct sender_opts so;
+	char err[256];
+
+	int rc = rtb_sender__ranges(c, why, len);
+	if (rc == 0)
+		rc = rtb_sender__opts(t, c, why, len);
+	if (rc < 0)
+		return rc;
 	sender_opts_init(&so);
-	if (app_sendopts_codec(&o, o.rate, &so.codec, err, sizeof(err)) < 0 ||
+	if (app_sendopts_codec(o, o->rate, &so.codec, err, sizeof(err)) < 0 ||
 	    addr_parse(&so.to, NULL, c->to ? c->to : "", 0, err, sizeof(err)) <
 	            0) {
 		rtb__why(why, len, "%s", err);
 		return -EINVAL;
 	}
-	int rc = sender_opts_randomize(&so);
+	rc = sender_opts_randomize(&so);
 	if (rc < 0) {
 		rtb__why(why, len, "random SSRC: %s", strerror(-rc));
 		return rc;
 	}
-	if (c->ssrc >= 0)
-		so.ssrc = (uint32_t)c->ssrc;
-	so.pt = c->pt ? c->pt : 96;
-	so.red_distance = c->red_distance;
-	so.red_pt = c->red_pt ? c->red_pt : SENDER_RED_PT;
-	if (c->duration_s > 0)
-		so.max_frames = (uint64_t)(c->duration_s * o.rate + 0.5);
+	if (o->ssrc >= 0)
+		so.ssrc = (uint32_t)o->ssrc;
+	so.pt = o->pt;
+	so.red_distance = o->red_distance;
+	so.red_pt = o->red_pt;
+	so.fec_percent = o->fec_percent;
+	so.ulpfec_pt = o->ulpfec_pt;
+	so.dscp = o->dscp;
+	so.mcast_ttl = o->ttl;
+	so.media_clock = o->media_clock;
+	/* Announced first, then streamed: a receiver listening for the
+	   announcement is ready for the first packet. */
+	if (o->announce)
+		so.start_delay_ns = RTB_SENDER_ANNOUNCE_LEAD_NS;
+	so.mcast_ifindex = o->mcast_ifindex;
+	/* A multicast stream goes out from the address its SDP names as the
+	   origin; no route is no error here: the send says why. */
+	if (addr_is_multicast((const struct sockaddr *)&so.to) &&
+	    (addr_route_source((const struct sockaddr *)&so.to,
+	                       so.mcast_ifindex, &so.from) < 0 ||
+	     !rtb_sender__bindable(&so.from)))
+		memset(&so.from, 0, sizeof(so.from));
+	if (o->duration_s > 0)
+		so.max_frames = (uint64_t)llround(o->duration_s * o->rate);
+	t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->wake_fd >= 0) {
+		so.on_finished = rtb_sender__finished;
+		so.on_finished_arg = t;
+	}
+	if (c->srtp_key) {
+		rc = rtb_sender__srtp(t, c, &so, why, len);
+		if (rc < 0)
+			return rc;
+	}
 	rc = sender_init(&t->s, &so);
 	t->s_ready = true; /* sender_clear is safe either way */
 	if (rc < 0)
@@ -92,15 +301,29 @@ static int rtb_sender__init(struct rtb_sender *t,
 	return rc;
 }
 
-/* The net thread, then the sender on it. */
+/* The net thread, the announcement on it, then the sender. */
 static int rtb_sender__start(struct rtb_sender *t, char *why, size_t len)
 {
+	char err[256];
+
 	int rc = netloop_start(&t->nl, 64);
 	if (rc < 0) {
 		rtb__why(why, len, "net thread: %s", strerror(-rc));
 		return rc;
 	}
 	t->nl_running = true;
+	if (t->o.announce) {
+		t->announcing = true; /* stop and clear are safe either way */
+		rc = app_sap_announce_start(
+		        &t->ann, &t->o, &t->s.opts.codec,
+		        (const struct sockaddr *)&t->s.opts.to,
+		        t->s.opts.mcast_ifindex, t->s.opts.ssrc, &t->nl, err,
+		        sizeof(err));
+		if (rc < 0) {
+			rtb__why(why, len, "%s", err);
+			return rc;
+		}
+	}
 	rc = t->ra ? sender_start_file(&t->s, &t->nl, t->ra)
 	           : sender_start_capture(&t->s, &t->nl, &t->cap);
 	if (rc < 0)
@@ -108,16 +331,16 @@ static int rtb_sender__start(struct rtb_sender *t, char *why, size_t len)
 	return rc;
 }
 
-/* The file opened and read ahead, as `rtbridge send FILE` does it. */
+/* The file opened, moved to start_s, and read ahead. */
 static int rtb_sender__open_file(struct rtb_sender *t, const char *path,
-                                 bool loop, char *why, size_t len)
+                                 char *why, size_t len)
 {
-	struct readahead_opts ro = {.channels = t->s.opts.codec.channels,
-	                            .rate = t->s.opts.codec.rate,
-	                            .loop = loop};
+	const struct app_sendopts *o = &t->o;
+	struct readahead_opts ro = {
+	        .channels = o->channels, .rate = o->rate, .loop = o->loop};
 	int rc = diskserver_start(&t->srv, NULL);
 	if (rc < 0) {
-		rtb__why(why, len, "disk thread: %s",
+		rtb__why(why, len, "disk server: %s",
 		         diskserver_error(&t->srv));
 		return rc;
 	}
@@ -130,16 +353,32 @@ static int rtb_sender__open_file(struct rtb_sender *t, const char *path,
 	}
 	int st = readahead_wait_while(t->ra, READAHEAD_OPENING,
 	                              RTB_SENDER_OPEN_MS);
-	if (st != READAHEAD_OPENING && st != READAHEAD_ERROR)
-		st = readahead_wait_while(t->ra, READAHEAD_BUFFERING,
-		                          RTB_SENDER_OPEN_MS);
+	if (st == READAHEAD_OPENING) {
+		rtb__why(why, len, "%s: timed out opening the file", path);
+		return -ETIMEDOUT;
+	}
 	if (st == READAHEAD_ERROR) {
 		rtb__why(why, len, "%s", readahead_error(t->ra));
 		return -EIO;
 	}
-	if (st == READAHEAD_OPENING || st == READAHEAD_BUFFERING) {
-		rtb__why(why, len, "%s: timed out reading the file", path);
-		return -ETIMEDOUT;
+	if (o->start_s > 0) {
+		uint64_t at = (uint64_t)llround(o->start_s * o->rate);
+		if (at >= readahead_length(t->ra) && !o->loop) {
+			rtb__why(why, len,
+			         "start %g s is past the end of %s (%.2f s)",
+			         o->start_s, path,
+			         (double)readahead_length(t->ra) / o->rate);
+			return -ERANGE;
+		}
+		(void)readahead_seek(t->ra, at);
+	}
+	/* Still buffering after this long: the stream starts anyway (and
+	   underruns while the disk catches up). */
+	st = readahead_wait_while(t->ra, READAHEAD_BUFFERING,
+	                          RTB_SENDER_OPEN_MS);
+	if (st == READAHEAD_ERROR) {
+		rtb__why(why, len, "%s", readahead_error(t->ra));
+		return -EIO;
 	}
 	return 0;
 }
@@ -157,10 +396,11 @@ static int rtb_sender__create(const struct rtb_sender_config *cfg,
 		rtb__why(why, len, "sender: %s", strerror(ENOMEM));
 		return rc;
 	}
+	t->wake_fd = -1;
 	t->pushing = path == NULL;
 	rc = rtb_sender__init(t, cfg, why, len);
 	if (rc == 0 && path) {
-		rc = rtb_sender__open_file(t, path, cfg->loop, why, len);
+		rc = rtb_sender__open_file(t, path, why, len);
 	} else if (rc == 0) {
 		rc = sender_capture_init(&t->cap, RTB_SENDER_BLOCKS,
 		                         RTB_SENDER_BLOCK_FRAMES,
@@ -176,6 +416,21 @@ static int rtb_sender__create(const struct rtb_sender_config *cfg,
 	}
 	*out = t;
 	return 0;
+}
+
+RTB_API int rtb_sender_check(const struct rtb_sender_config *cfg, char *why,
+                             size_t len)
+{
+	struct rtb_sender *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		rtb__why(why, len, "sender: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	t->wake_fd = -1;
+	int rc = rtb_sender__init(t, cfg, why, len);
+	rtb_sender_destroy(t);
+	return rc;
 }
 
 RTB_API int rtb_sender_create_file(const struct rtb_sender_config *cfg,
@@ -208,6 +463,17 @@ RTB_API bool rtb_sender_finished(const struct rtb_sender *s)
 	return sender_finished(&s->s);
 }
 
+static uint64_t rtb_sender__count(const _Atomic uint64_t *c)
+{
+	/* Single-writer counters, read for display. */
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+RTB_API int rtb_sender_fd(const struct rtb_sender *s)
+{
+	return s->wake_fd;
+}
+
 RTB_API void rtb_sender_stats(const struct rtb_sender *s,
                               struct rtb_sender_stats *st)
 {
@@ -222,27 +488,69 @@ RTB_API void rtb_sender_stats(const struct rtb_sender *s,
 	        .late = x.late,
 	        .send_errors = x.send_errors,
 	        .ssrc = s->s.opts.ssrc,
+	        .skipped = x.skipped,
+	        .late_max_ns = x.late_max_ns,
 	};
-	/* Written by the pushing thread only; a count for display. */
-	if (s->pushing)
-		st->dropped_in = atomic_load_explicit(&s->cap.dropped_in,
-		                                      memory_order_relaxed);
+	if (s->pushing) {
+		st->dropped_in = rtb_sender__count(&s->cap.dropped_in);
+		st->overruns = rtb_sender__count(&s->cap.overruns);
+		st->trimmed = rtb_sender__count(&s->cap.trimmed);
+	} else if (s->ra) {
+		st->position = readahead_position(s->ra);
+		st->length = readahead_length(s->ra);
+	}
+}
+
+RTB_API int rtb_sender_stop(struct rtb_sender *s, char *why, size_t len)
+{
+	if (!s->stopped) {
+		sender_stop(&s->s); /* safe when never started */
+		if (s->announcing) {
+			sapannounce_stop(&s->ann);
+			sapannounce_clear(&s->ann);
+			s->announcing = false;
+		}
+		s->stopped = true;
+	}
+	/* The source is the control thread's again. */
+	if (s->ra && readahead_state(s->ra) == READAHEAD_ERROR) {
+		rtb__why(why, len, "%s", readahead_error(s->ra));
+		return -EIO;
+	}
+	rtb__why(why, len, "%s", "");
+	return 0;
+}
+
+RTB_API int rtb_sender_sdp(const struct rtb_sender *s, char *buf, size_t len)
+{
+	struct sockaddr_storage origin;
+	char err[160];
+
+	if (s->s.opts.srtp)
+		return -ENOTSUP;
+	int rc = app_sap_sdp(&s->o, &s->s.opts.codec,
+	                     (const struct sockaddr *)&s->s.opts.to,
+	                     s->s.opts.mcast_ifindex, s->s.opts.ssrc, NULL,
+	                     &origin, buf, len, err, sizeof(err));
+	return rc < 0 ? -ENOBUFS : rc;
 }
 
 RTB_API void rtb_sender_destroy(struct rtb_sender *s)
 {
 	if (!s)
 		return;
-	sender_stop(&s->s); /* safe when never started */
+	(void)rtb_sender_stop(s, NULL, 0);
 	if (s->nl_running)
 		netloop_stop(&s->nl);
-	/* The source is the control thread's again. */
 	if (s->ra)
 		(void)readahead_close(s->ra);
 	if (s->srv_running)
 		(void)diskserver_stop(&s->srv);
 	if (s->s_ready)
 		sender_clear(&s->s);
+	srtpctx_clear(&s->srtp); /* nothing for plain RTP */
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);     /* the net thread has let go of it */
 	sender_capture_clear(&s->cap); /* nothing when never set up */
 	free(s);
 }

@@ -61,7 +61,7 @@ soname=$(readelf -d "$libdir/librtbridge.so.$version" | sed -n 's/.*SONAME.*\[\(
 [ "$soname" = "librtbridge.so.$major" ] || fail "soname '$soname'"
 # Only the public API is exported.
 other=$(nm -D --defined-only "$libdir/librtbridge.so.$version" |
-	awk '$3 !~ /^rtb_/ && $3 != "RTBRIDGE_0"' | head -3)
+	awk '$3 !~ /^rtb_/ && $3 !~ /^RTBRIDGE_[0-9.]*$/' | head -3)
 [ -z "$other" ] || fail "exports more than rtb_*: $other"
 
 export PKG_CONFIG_PATH="$libdir/pkgconfig"

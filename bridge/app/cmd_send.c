@@ -1,94 +1,88 @@
 /*
  * cmd_send: `rtbridge send`, stream a sound file or live input as RTP
  *
- * The control thread parses the options, opens the source (a read-ahead
- * stream on the disk server, or live input: the engine's device, whose
- * input a tap in the mixer copies into the sender's capture FIFO), starts
- * the net thread, the SAP announcement (--announce: it goes out first,
- * the stream half a second later, and its deletion at the end) and the
- * sender on it, then only watches: a status line
- * on a terminal (app_status), SIGINT and SIGTERM (app_signal: blocked in
- * every thread, taken while this loop waits), the end of the stream.
- * Teardown runs in reverse order of set-up. With --metrics, the loop also
- * writes the sender's counters once a second as the page the net thread
- * serves (app_metrics.h).
+ * The command is an application of the public library: its options become
+ * a struct rtb_sender_config (include/rtbridge/sender.h), checked first
+ * (rtb_sender_check), then the stream is made with
+ * rtb_sender_create_file, or with rtb_sender_create_push for live input:
+ * the engine's device, whose input a tap in the mixer pushes to the
+ * sender from the audio callback (rtb_sender_push). The library opens and
+ * reads the file, announces the stream (--announce: SAP first, the
+ * stream half a second later, its deletion when it stops) and sends it;
+ * the control thread only watches: a status line on a terminal
+ * (app_status), SIGINT and SIGTERM (app_signal: blocked in every thread,
+ * the library's included, taken while this loop waits), the end of the
+ * stream. With --metrics, the loop also writes the sender's figures
+ * (rtb_sender_stats) once a second as the page a net thread of the
+ * command's serves (app_metrics.h). Teardown runs in reverse order of
+ * set-up.
  *
  * Context: control (main) thread, except send_tap_write (audio thread).
  */
 #include <errno.h>
-#include <math.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "bridge/app/app_sap.h"
+#include <rtbridge/sender.h>
+
 #include "bridge/app/app_metrics.h"
 #include "bridge/app/app_sendopts.h"
-#include "bridge/app/app_srtp.h"
 #include "bridge/app/app_signal.h"
+#include "bridge/app/app_srtp.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmds.h"
 #include "bridge/app/engine.h"
-#include "bridge/disk/diskserver.h"
-#include "bridge/disk/readahead.h"
 #include "bridge/net/addr.h"
 #include "bridge/net/netloop.h"
-#include "bridge/net/sender.h"
-#include "bridge/rtcheck/rthook.h"
 
-/* With --announce, the first packet follows the first announcement by
-   this long (a receiver sets up in well under it). */
-#define SEND_ANNOUNCE_LEAD_NS 500000000ull
-/* Longest wait for the file to open, then for its read-ahead, ms. */
-#define SEND_OPEN_MS 10000
+#define SEND_WHY_MAX 512
 
-/* The SAP announcement of the stream (--announce), on the net thread. */
-static struct sapannounce send_ann;
-
-/* Announce the stream once it runs. Return: 0, or -1 after one line. */
-static int send_announce(const struct app_sendopts *o, const struct sender *s,
-                         struct netloop *nl)
+/* The options as the library's configuration (the key is added later). */
+static void send_config(const struct app_sendopts *o,
+                        struct rtb_sender_config *c)
 {
-	char err[256];
-
-	if (!o->announce)
-		return 0;
-	if (app_sap_announce_start(&send_ann, o, &s->opts.codec,
-	                           (const struct sockaddr *)&s->opts.to,
-	                           s->opts.mcast_ifindex, s->opts.ssrc, nl, err,
-	                           sizeof err) < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", err);
-		return -1;
-	}
-	return 0;
+	*c = (struct rtb_sender_config){
+	        .to = o->to,
+	        .codec = o->kind == CODEC_OPUS  ? RTB_CODEC_OPUS
+	                 : o->kind == CODEC_L16 ? RTB_CODEC_L16
+	                                        : RTB_CODEC_L24,
+	        .rate = o->rate,
+	        .channels = o->channels,
+	        .frame_us = (unsigned)o->frame_us,
+	        .bitrate = o->bitrate,
+	        .pt = o->pt ? o->pt : RTB_PT_ZERO, /* 0 would be 96 */
+	        .ssrc = o->ssrc,
+	        .loop = o->loop,
+	        .duration_s = o->duration_s,
+	        .red_distance = o->red_distance,
+	        .red_pt = o->red_pt ? o->red_pt : RTB_PT_ZERO,
+	        .frame_ms = o->frame_ms,
+	        .start_s = o->start_s,
+	        /* --ttl 0 keeps the packets on this host; none: the
+	           system's. */
+	        .ttl = o->ttl == 0  ? RTB_TTL_HOST_ONLY
+	               : o->ttl < 0 ? 0
+	                            : o->ttl,
+	        .multicast_if = o->mcast_ifindex,
+	        .dscp = o->dscp < 0 ? 0 : o->dscp, /* 0 is the socket's own */
+	        .media_clock = o->media_clock,
+	        .session = o->session,
+	        .announce = o->announce,
+	        .announce_group = o->announce_to,
+	        .announce_interval_s = o->announce_s,
+	        .ulpfec_percent = o->fec_percent,
+	        .ulpfec_pt = o->ulpfec_pt ? o->ulpfec_pt : RTB_PT_ZERO,
+	};
 }
 
-/* The stream has ended: its SAP deletion goes out now. */
-static void send_unannounce(void)
-{
-	sapannounce_stop(&send_ann);
-	sapannounce_clear(&send_ann);
-}
-
-/* An address a socket can be bound to: a link-local IPv6 one needs its
-   interface (known only with --multicast-if). */
-static bool send_bindable(const struct sockaddr_storage *a)
-{
-	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
-
-	return a->ss_family != AF_INET6 ||
-	       !IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) || a6->sin6_scope_id != 0;
-}
-
-/* --metrics: the server (on the net thread) and its page. */
+/* --metrics: the server (on a net thread of its own) and its page. */
 static struct app_metrics send_metrics;
+static struct netloop send_metrics_nl;
+static char send_destination[ADDR_TEXT_MAX];
 
-#define SEND_STAT(f) offsetof(struct sender_stats, f)
+#define SEND_STAT(f) offsetof(struct rtb_sender_stats, f)
 #define SEND_COUNT(nm, f, text)                                                \
 	{                                                                      \
 		.name = (nm), .counter = true, .help = (text),                 \
@@ -123,25 +117,54 @@ static void send_metrics_build(struct app_metrics_text *w, void *arg)
 	                     m->rows, m->nrows);
 }
 
-/* The sender's counters as the page (a row: its SSRC and destination). */
-static void send_metrics_publish(const struct sender *s)
+/* The sender's figures as the page (a row: its SSRC and destination). */
+static void send_metrics_publish(const struct rtb_sender *s)
 {
-	struct sender_stats st;
+	struct rtb_sender_stats st;
 	struct app_metrics_row *r = app_metrics_row(&send_metrics);
-	char ssrc[16], to[ADDR_TEXT_MAX];
+	char ssrc[16];
 
 	if (r) {
-		sender_stats(s, &st);
-		snprintf(ssrc, sizeof(ssrc), "%08x", (unsigned)s->opts.ssrc);
+		rtb_sender_stats(s, &st);
+		snprintf(ssrc, sizeof(ssrc), "%08x", (unsigned)st.ssrc);
 		app_metrics_label(r, "ssrc", ssrc);
-		app_metrics_label(
-		        r, "destination",
-		        addr_format((const struct sockaddr *)&s->opts.to, to,
-		                    sizeof(to)));
+		app_metrics_label(r, "destination", send_destination);
 		r->values = &st;
 	}
 	(void)app_metrics_publish(&send_metrics, (int64_t)netloop_now_ns(),
 	                          send_metrics_build, &send_metrics);
+}
+
+/* The metrics server, when asked, on a net thread of the command's (the
+   sender's own is the library's). Return: 0, or -1 (said). */
+static int send_metrics_start(const struct app_sendopts *o,
+                              const struct rtb_sender *s)
+{
+	struct sockaddr_storage to;
+
+	if (!o->metrics)
+		return 0;
+	if (addr_parse(&to, NULL, o->to, 0, NULL, 0) == 0)
+		addr_format((const struct sockaddr *)&to, send_destination,
+		            sizeof(send_destination));
+	int rc = netloop_start(&send_metrics_nl, 64);
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge send: net thread: %s\n",
+		        strerror(-rc));
+		return -1;
+	}
+	if (app_metrics_open(&send_metrics, "send",
+	                     (const struct sockaddr *)&o->metrics_addr,
+	                     &send_metrics_nl, 1) < 0)
+		return -1;
+	send_metrics_publish(s);
+	return 0;
+}
+
+static void send_metrics_stop(void)
+{
+	netloop_stop(&send_metrics_nl); /* safe when never started */
+	app_metrics_clear(&send_metrics);
 }
 
 static double send_now_s(void)
@@ -149,37 +172,41 @@ static double send_now_s(void)
 	return (double)netloop_now_ns() / 1e9;
 }
 
-/* The device input, as a tap in the engine's mixer: queue the frames for
+/* The device input, as a tap in the engine's mixer: push the frames to
    the sender, nothing else. */
 struct send_tap {
 	struct tap tap; /* first: a struct tap * is a struct send_tap * */
-	struct sender_capture *cap;
+	struct rtb_sender *s;
 };
 
 static void send_tap_write(struct tap *t, const float *frames, size_t n)
 {
-	(void)sender_capture_push(((struct send_tap *)t)->cap, frames, n);
+	struct send_tap *st = (struct send_tap *)t;
+
+	/* Set before the device starts, cleared after it stopped. */
+	if (st->s)
+		(void)rtb_sender_push(st->s, frames, n);
 }
 
 static const struct tap_ops send_tap_ops = {.write = send_tap_write};
 
-static void send_progress(struct app_status *line, const struct sender *s,
-                          const struct readahead *ra, int rate, double t0)
+static void send_progress(struct app_status *line, const struct rtb_sender *s,
+                          bool file, int rate, double t0)
 {
-	struct sender_stats st;
+	struct rtb_sender_stats st;
 	char pos[32], len[32];
 	double el = send_now_s() - t0;
 
-	sender_stats(s, &st);
-	if (ra != NULL)
-		app_status_print(
-		        line, "  %s / %s  packets %llu  %.1f kbit/s",
-		        app_status_time(pos, sizeof pos, readahead_position(ra),
-		                        (unsigned)rate),
-		        app_status_time(len, sizeof len, readahead_length(ra),
-		                        (unsigned)rate),
-		        (unsigned long long)st.packets,
-		        el > 0 ? (double)st.bytes * 8 / el / 1000 : 0.0);
+	rtb_sender_stats(s, &st);
+	if (file)
+		app_status_print(line, "  %s / %s  packets %llu  %.1f kbit/s",
+		                 app_status_time(pos, sizeof pos, st.position,
+		                                 (unsigned)rate),
+		                 app_status_time(len, sizeof len, st.length,
+		                                 (unsigned)rate),
+		                 (unsigned long long)st.packets,
+		                 el > 0 ? (double)st.bytes * 8 / el / 1000
+		                        : 0.0);
 	else
 		app_status_print(
 		        line, "  %s  packets %llu  %.1f kbit/s  underruns %llu",
@@ -190,11 +217,11 @@ static void send_progress(struct app_status *line, const struct sender *s,
 		        (unsigned long long)st.underruns);
 }
 
-static void send_summary(const struct sender *s, int rate, double t0)
+static void send_summary(const struct rtb_sender *s, int rate, double t0)
 {
-	struct sender_stats st;
+	struct rtb_sender_stats st;
 
-	sender_stats(s, &st);
+	rtb_sender_stats(s, &st);
 	fprintf(stderr,
 	        "rtbridge send: %llu packets, %llu bytes, "
 	        "%.2f s of audio in %.2f s; late %llu (worst %.2f ms), "
@@ -207,180 +234,88 @@ static void send_summary(const struct sender *s, int rate, double t0)
 	        (unsigned long long)st.send_errors);
 }
 
-/* Start the net thread, the announcement (--announce) and the sender on
-   it: the file's read-ahead stream when ra is given, else the capture
-   FIFO; then the metrics server when asked. Return: 0 or -errno
-   (said). */
-static int send_start(const struct app_sendopts *o, struct netloop *nl,
-                      struct sender *s, struct readahead *ra,
-                      struct sender_capture *cap)
-{
-	int rc = netloop_start(nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: net thread: %s\n",
-		        strerror(-rc));
-		return rc;
-	}
-	if (send_announce(o, s, nl) < 0) {
-		netloop_stop(nl);
-		return -EINVAL;
-	}
-	rc = ra ? sender_start_file(s, nl, ra)
-	        : sender_start_capture(s, nl, cap);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", sender_error(s));
-		send_unannounce();
-		netloop_stop(nl);
-		return rc;
-	}
-	if (!o->metrics)
-		return 0;
-	rc = app_metrics_open(&send_metrics, "send",
-	                      (const struct sockaddr *)&o->metrics_addr, nl, 1);
-	if (rc < 0) {
-		sender_stop(s);
-		send_unannounce();
-		netloop_stop(nl);
-		return rc;
-	}
-	send_metrics_publish(s);
-	return 0;
-}
-
-/* Written once by the net thread when the sender has finished (an
-   eventfd; -1: none, then the watch looks every 20 ms). */
-static int send_wake_fd = -1;
-
-static void send_finished(void *arg)
-{
-	uint64_t one = 1;
-
-	(void)arg;
-	/* Nonblocking; a full counter is still readable, which is all the
-	   waiter needs. */
-	ssize_t n = write(send_wake_fd, &one, sizeof one);
-	(void)n;
-}
-
 /* Wait for the end of the stream or a signal, showing progress. */
-static void send_watch(struct sender *s, const struct readahead *ra, int rate,
-                       bool quiet)
+static void send_watch(const struct rtb_sender *s, const struct app_sendopts *o)
 {
 	struct app_status line;
 	double t0 = send_now_s();
 
+	int fd = rtb_sender_fd(s);
+
 	app_status_init(&line, stderr, false);
-	while (!app_signal_stop_requested() && !sender_finished(s)) {
-		/* Asleep until a redraw, a metrics update, the end (the net
-		   thread's wake-up) or a signal. */
+	while (!app_signal_stop_requested() && !rtb_sender_finished(s)) {
+		/* Asleep until a redraw, a metrics update, the end (the
+		   sender's fd) or a signal. */
 		int64_t due = app_metrics_next(&send_metrics);
-		if (!quiet && app_status_next_ns(&line) < due)
+		if (!o->quiet && app_status_next_ns(&line) < due)
 			due = app_status_next_ns(&line);
-		if (send_wake_fd < 0) {
+		if (fd < 0) {
 			int64_t poll = (int64_t)netloop_now_ns() + 20000000;
 			due = poll < due ? poll : due;
 		}
-		(void)app_signal_wait(send_wake_fd, due);
-		if (!quiet && app_status_due(&line))
-			send_progress(&line, s, ra, rate, t0);
+		(void)app_signal_wait(fd, due);
+		if (!o->quiet && app_status_due(&line))
+			send_progress(&line, s, !o->capture, o->rate, t0);
 		if (app_metrics_due(&send_metrics, (int64_t)netloop_now_ns()))
 			send_metrics_publish(s);
 	}
 	app_status_end(&line);
 }
 
-static int send_file(const struct app_sendopts *o, struct sender *s)
+/* Make the stream (a file's, or pushed when path is NULL), then forget
+   the key. Return: the sender, or NULL (said). */
+static struct rtb_sender *send_create(const struct rtb_sender_config *c,
+                                      const char *path, struct srtpkey *key)
 {
-	struct diskserver srv;
-	struct netloop nl;
-	struct readahead *ra = NULL;
-	struct readahead_opts ro = {
-	        .channels = o->channels, .rate = o->rate, .loop = o->loop};
-	int rc, st, status = 1;
-	double t0;
+	struct rtb_sender *s;
+	char why[SEND_WHY_MAX];
 
-	memset(&srv, 0, sizeof srv);
-	memset(&nl, 0, sizeof nl);
-	rc = diskserver_start(&srv, NULL);
+	int rc = path ? rtb_sender_create_file(c, path, &s, why, sizeof why)
+	              : rtb_sender_create_push(c, &s, why, sizeof why);
+	srtpkey_clear(key);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: disk server: %s\n",
-		        diskserver_error(&srv));
+		/* The library names the field (start_s); the user gave
+		   --start. */
+		fprintf(stderr, "rtbridge send: %s%s\n",
+		        rc == -ERANGE ? "--" : "", why);
+		return NULL;
+	}
+	return s;
+}
+
+static int send_file(const struct app_sendopts *o,
+                     const struct rtb_sender_config *c, struct srtpkey *key)
+{
+	char why[SEND_WHY_MAX];
+	int status = 1;
+
+	struct rtb_sender *s = send_create(c, o->file, key);
+	if (!s)
 		return 1;
-	}
-	rc = readahead_open(&srv, o->file, &ro, &ra);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: %s: %s\n", o->file,
-		        strerror(-rc));
-		goto out_srv;
-	}
-	st = readahead_wait_while(ra, READAHEAD_OPENING, SEND_OPEN_MS);
-	if (st == READAHEAD_OPENING || st == READAHEAD_ERROR) {
-		if (st == READAHEAD_ERROR)
-			fprintf(stderr, "rtbridge send: %s\n",
-			        readahead_error(ra));
+	double t0 = send_now_s();
+	if (send_metrics_start(o, s) == 0) {
+		send_watch(s, o);
+		if (rtb_sender_stop(s, why, sizeof why) < 0)
+			fprintf(stderr, "rtbridge send: %s\n", why);
 		else
-			fprintf(stderr,
-			        "rtbridge send: %s: "
-			        "timed out opening the file\n",
-			        o->file);
-		goto out_ra;
+			status = 0;
+		send_summary(s, o->rate, t0);
 	}
-	if (o->start_s > 0) {
-		uint64_t at = (uint64_t)llround(o->start_s * o->rate);
-		if (at >= readahead_length(ra) && !o->loop) {
-			fprintf(stderr,
-			        "rtbridge send: --start %g s is past the end "
-			        "of %s (%.2f s)\n",
-			        o->start_s, o->file,
-			        (double)readahead_length(ra) / o->rate);
-			goto out_ra;
-		}
-		(void)readahead_seek(ra, at);
-	}
-	st = readahead_wait_while(ra, READAHEAD_BUFFERING, SEND_OPEN_MS);
-	if (st == READAHEAD_ERROR) {
-		fprintf(stderr, "rtbridge send: %s\n", readahead_error(ra));
-		goto out_ra;
-	}
-	t0 = send_now_s();
-	if (send_start(o, &nl, s, ra, NULL) < 0)
-		goto out_ra;
-	send_watch(s, ra, o->rate, o->quiet);
-	sender_stop(s);
-	send_unannounce();
-	/* The stream is the control thread's again. */
-	if (readahead_state(ra) == READAHEAD_ERROR) {
-		fprintf(stderr, "rtbridge send: %s\n", readahead_error(ra));
-	} else {
-		status = 0;
-	}
-	send_summary(s, o->rate, t0);
-	netloop_stop(&nl);
-out_ra:
-	(void)readahead_close(ra);
-out_srv:
-	(void)diskserver_stop(&srv);
+	send_metrics_stop();
+	rtb_sender_destroy(s);
 	return status;
 }
 
-static int send_capture(const struct app_sendopts *o, struct sender *s)
+static int send_capture(const struct app_sendopts *o,
+                        const struct rtb_sender_config *c, struct srtpkey *key)
 {
 	static struct engine e;
-	struct sender_capture cap;
-	struct send_tap tap = {.tap = {.ops = &send_tap_ops,
-	                               .channels = (unsigned)o->channels},
-	                       .cap = &cap};
-	struct netloop nl;
-	int rc, status = 1;
-	double t0;
+	static struct send_tap tap = {.tap = {.ops = &send_tap_ops}};
+	struct rtb_sender_stats st;
+	struct rtb_sender *s = NULL;
+	int status = 1;
 
-	memset(&nl, 0, sizeof nl);
-	rc = sender_capture_init(&cap, 64, 1024, o->channels);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: capture buffer: %s\n",
-		        strerror(-rc));
-		return 1;
-	}
+	tap.tap.channels = (unsigned)o->channels;
 	struct engine_config ec = {
 	        .clock = ENGINE_DEVICE,
 	        .device = o->device,
@@ -389,113 +324,75 @@ static int send_capture(const struct app_sendopts *o, struct sender *s)
 	        .in_channels = (unsigned)o->channels,
 	        .no_output = true,
 	};
-	rc = engine_open(&e, &ec);
+	int rc = engine_open(&e, &ec);
 	if (rc == 0)
 		rc = engine_link_tap(&e, &tap.tap, MIXER_TAP_INPUT);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: %s\n",
 		        engine_error(&e)[0] ? engine_error(&e) : strerror(-rc));
+		srtpkey_clear(key);
 		goto out_engine;
 	}
-	t0 = send_now_s();
-	if (send_start(o, &nl, s, NULL, &cap) < 0)
+	s = send_create(c, NULL, key);
+	if (!s)
 		goto out_engine;
+	tap.s = s;
+	double t0 = send_now_s();
+	if (send_metrics_start(o, s) < 0)
+		goto out_sender;
 	rc = engine_start(&e);
 	if (rc < 0) {
 		fprintf(stderr, "rtbridge send: %s\n", engine_error(&e));
-		sender_stop(s);
-		send_unannounce();
-		goto out_nl;
+		goto out_sender;
 	}
-	send_watch(s, NULL, o->rate, o->quiet);
+	send_watch(s, o);
 	(void)engine_stop(&e);
-	sender_stop(s);
-	send_unannounce();
+	(void)rtb_sender_stop(s, NULL, 0);
 	send_summary(s, o->rate, t0);
+	rtb_sender_stats(s, &st);
 	fprintf(stderr,
 	        "rtbridge send: input overruns %llu (%llu frames), "
 	        "trimmed %llu frames\n",
-	        (unsigned long long)atomic_load_explicit(&cap.overruns,
-	                                                 memory_order_relaxed),
-	        (unsigned long long)atomic_load_explicit(&cap.dropped_in,
-	                                                 memory_order_relaxed),
-	        (unsigned long long)atomic_load_explicit(&cap.trimmed,
-	                                                 memory_order_relaxed));
+	        (unsigned long long)st.overruns,
+	        (unsigned long long)st.dropped_in,
+	        (unsigned long long)st.trimmed);
 	status = 0;
-out_nl:
-	netloop_stop(&nl);
+out_sender:
+	send_metrics_stop();
+	(void)engine_stop(&e); /* the tap is not called after this */
+	tap.s = NULL;
+	rtb_sender_destroy(s);
 out_engine:
 	engine_clear(&e);
-	sender_capture_clear(&cap);
 	return status;
 }
 
 int cmd_send(int argc, char **argv)
 {
 	struct app_sendopts o;
-	struct sender_opts so;
-	struct sender s;
-	struct srtpctx srtp = {0};
+	struct rtb_sender_config c;
 	struct srtpkey key;
-	char err[256];
-	int rc, status = 2;
+	char why[SEND_WHY_MAX];
 
-	rc = app_sendopts_parse(&o, "send", argc, argv);
+	int rc = app_sendopts_parse(&o, "send", argc, argv);
 	if (rc != 0)
 		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
-	sender_opts_init(&so);
-	if (app_sendopts_codec(&o, o.rate, &so.codec, err, sizeof err) < 0 ||
-	    addr_parse(&so.to, NULL, o.to, 0, err, sizeof err) < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", err);
-		goto out;
-	}
-	rc = sender_opts_randomize(&so);
+	send_config(&o, &c);
+	/* Everything but the key and the source first, as bad usage. */
+	rc = rtb_sender_check(&c, why, sizeof why);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: random SSRC: %s\n",
-		        strerror(-rc));
-		status = 1;
-		goto out;
+		fprintf(stderr, "rtbridge send: %s\n", why);
+		return rc == -EINVAL ? 2 : 1;
 	}
-	if (o.ssrc >= 0)
-		so.ssrc = (uint32_t)o.ssrc;
-	so.pt = o.pt;
-	so.red_distance = o.red_distance;
-	so.red_pt = o.red_pt;
-	so.fec_percent = o.fec_percent;
-	so.ulpfec_pt = o.ulpfec_pt;
-	so.dscp = o.dscp;
-	so.mcast_ttl = o.ttl;
-	so.media_clock = o.media_clock;
-	send_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (send_wake_fd >= 0) {
-		so.on_finished = send_finished;
-		so.on_finished_arg = NULL;
-	}
-	/* Announced first, then streamed: a receiver listening for the
-	   announcement is ready for the first packet. */
-	if (o.announce)
-		so.start_delay_ns = SEND_ANNOUNCE_LEAD_NS;
-	so.mcast_ifindex = o.mcast_ifindex;
-	/* A multicast stream goes out from the address its SDP names as the
-	   origin; no route is no error here: the send says why. */
-	if (addr_is_multicast((const struct sockaddr *)&so.to) &&
-	    (addr_route_source((const struct sockaddr *)&so.to,
-	                       so.mcast_ifindex, &so.from) < 0 ||
-	     !send_bindable(&so.from)))
-		memset(&so.from, 0, sizeof so.from);
-	if (o.duration_s > 0)
-		so.max_frames = (uint64_t)llround(o.duration_s * o.rate);
+	srtpkey_clear(&key);
 	if (o.srtp_key) {
 		if (app_srtp_key("send", o.srtp_key, o.srtp_suite, &key) < 0)
-			goto out;
-		rc = srtpctx_init_tx(&srtp, &key, so.ssrc, err, sizeof err);
-		srtpkey_clear(&key);
-		if (rc < 0) {
-			fprintf(stderr, "rtbridge send: %s\n", err);
-			status = 1;
-			goto out;
-		}
-		so.srtp = &srtp;
+			return 2;
+		c.srtp_key = key.bytes;
+		c.srtp_key_len = key.len;
+		c.srtp_suite = key.suite == SRTPKEY_AEAD_AES_128_GCM
+		                       ? RTB_SRTP_AEAD_AES_128_GCM
+		                       : RTB_SRTP_AES_CM_128_HMAC_SHA1_80;
 		if (o.ssrc >= 0)
 			fprintf(stderr,
 			        "rtbridge send: warning: --ssrc with "
@@ -504,17 +401,5 @@ int cmd_send(int argc, char **argv)
 			        "repeat SRTP's keystream; use a new key for "
 			        "each run\n");
 	}
-	rc = sender_init(&s, &so);
-	if (rc < 0)
-		fprintf(stderr, "rtbridge send: %s\n", sender_error(&s));
-	else
-		status = o.capture ? send_capture(&o, &s) : send_file(&o, &s);
-	sender_clear(&s);
-	app_metrics_clear(&send_metrics);
-out:
-	if (send_wake_fd >= 0)
-		close(send_wake_fd);
-	send_wake_fd = -1;
-	srtpctx_clear(&srtp);
-	return status;
+	return o.capture ? send_capture(&o, &c, &key) : send_file(&o, &c, &key);
 }

@@ -23,7 +23,15 @@
  * the application that creates, polls and destroys the objects; the audio
  * thread is the application's audio callback, where only functions marked
  * "real-time safe" may be called (they never allocate, lock, block or
- * make a system call).
+ * make a system call; link with -Wl,-z,now, or call them once before, so
+ * that the dynamic linker's lazy lookup does not run there on their
+ * first call).
+ *
+ * Versions: the soname is librtbridge.so.MAJOR; a minor version only
+ * adds (functions, and fields at the end of the config and stats
+ * structs, zero meaning the old behaviour), and binaries built against an
+ * older minor version keep their functions (symbol versions RTBRIDGE_0,
+ * RTBRIDGE_0.2, ...).
  *
  * Build against it with pkg-config: `cc app.c $(pkg-config --cflags
  * --libs rtbridge)`.

@@ -8,6 +8,16 @@
  * converted) or from frames the application pushes from its audio
  * callback (rtb_sender_push), sent with the latency of a few packets.
  * When pushed frames run short, silence goes out (counted: underruns).
+ *
+ * A stream may go to a multicast group (TTL, interface), be marked for
+ * DiffServ, follow the system clock (RFC 7273), carry RFC 2198 redundant
+ * audio or RFC 5109 parity FEC, be protected with SRTP (RFC 3711, a key the
+ * application gives), and be announced with SAP (RFC 2974) from its creation
+ * until it is destroyed. rtb_sender_sdp describes it for any RTP receiver.
+ *
+ * `rtbridge send` is this sender: its options are the fields of
+ * struct rtb_sender_config, and it says what goes wrong with the same
+ * lines this library writes into `why`.
  */
 #ifndef RTBRIDGE_SENDER_H
 #define RTBRIDGE_SENDER_H
@@ -24,14 +34,33 @@ extern "C" {
 
 struct rtb_sender;
 
+/* SRTP protection suites (RFC 3711, RFC 7714). */
+enum rtb_srtp_suite {
+	RTB_SRTP_AES_CM_128_HMAC_SHA1_80 = 0, /* key + salt: 30 bytes */
+	RTB_SRTP_AEAD_AES_128_GCM,            /* key + salt: 28 bytes */
+};
+
+/* rtb_sender_config.ttl: multicast packets that stay on this host. */
+#define RTB_TTL_HOST_ONLY (-1)
+/* rtb_sender_config.pt, red_pt, ulpfec_pt: payload type 0 itself (0
+   there is the default). Since 0.2. */
+#define RTB_PT_ZERO 128
+
+/*
+ * What to send and how. Zeroed fields take the defaults said beside them
+ * (a zeroed ssrc is SSRC 0: give -1 for a random one). Strings and the
+ * key are read during rtb_sender_create_* and rtb_sender_check only: the
+ * sender keeps copies of what it needs.
+ */
 struct rtb_sender_config {
-	const char *to;       /* destination "ADDR:PORT" */
+	const char *to;       /* destination "ADDR:PORT" ("[V6]:PORT"; a
+	                         multicast group such as 239.1.2.3:5004) */
 	enum rtb_codec codec; /* 0: Opus */
 	int rate;             /* Hz; 0: 48000 */
 	int channels;         /* 0: 2 */
 	unsigned frame_us;    /* packet duration; 0: 10000 (10 ms) */
 	int bitrate;          /* Opus, bit/s; 0: 128000 */
-	int pt;               /* payload type; 0: 96 */
+	int pt;               /* payload type 1..127, RTB_PT_ZERO; 0: 96 */
 	int64_t ssrc;         /* 0..2^32-1; -1: random (RFC 3550) */
 	bool loop;            /* a file: start again at its end */
 	double duration_s;    /* stop after this much audio; 0: no limit */
@@ -40,7 +69,55 @@ struct rtb_sender_config {
 	   so that a receiver restores lost ones (`rtbridge recv --red-pt`);
 	   0: plain packets. L16/L24 packets must fit 1023 bytes. */
 	unsigned red_distance;
-	int red_pt; /* 0: 100 */
+	int red_pt; /* 1..127, RTB_PT_ZERO; 0: 100 */
+
+	/* Since 0.2. */
+	double frame_ms;       /* the packet duration in ms, for one that whole
+	                          microseconds cannot say (L16/L24 take any whole
+	                          number of frames: 213 at 48 kHz is 4.4375 ms);
+	                          0: frame_us */
+	double start_s;        /* a file: start this far into it, seconds
+	                          (past its end without loop: -ERANGE) */
+	int ttl;               /* multicast TTL / IPv6 hop limit, 1..255; 0: the
+	                          system's (1); RTB_TTL_HOST_ONLY: 0 */
+	unsigned multicast_if; /* interface index of a multicast destination
+	                          (if_nametoindex); 0: the route's */
+	int dscp;              /* DiffServ code point 1..63 (46: EF);
+	                          0: the socket's (best effort, CS0) */
+	bool media_clock;      /* RTP time = CLOCK_REALTIME x rate (RFC 7273
+	                          a=mediaclk:direct=0, a=ts-refclk:ntp) */
+	const char *session;   /* the SDP's session name (s=), 1..255
+	                          printable characters; NULL: "rtbridge on
+	                          HOST" */
+	/* SRTP: each packet encrypted and authenticated with this master
+	   key + salt (srtp_key_len bytes, the suite's length: 30 or 28);
+	   NULL: plain RTP. The sender keeps it only inside libsrtp's
+	   context (its own copies are zeroed once the context is made);
+	   the caller's bytes are the caller's to zero. A key must never be
+	   used twice with the same SSRC (a random ssrc avoids that). */
+	const uint8_t *srtp_key;
+	size_t srtp_key_len;
+	enum rtb_srtp_suite srtp_suite;
+	/* SAP (RFC 2974): announce the stream's SDP every
+	   announce_interval_s (0: 5 s; 0.1..3600) from creation until
+	   rtb_sender_stop or _destroy, which announce its deletion; the first
+	   packet follows the first announcement by 0.5 s. The groups:
+	   announce_group "GROUP[:PORT]", or NULL: the defaults for the
+	   destination (IPv4 224.0.0.56 and 239.255.255.255, IPv6
+	   ff0X::2:7ffe with the destination's scope X; port 9875), sent
+	   with ttl and multicast_if. Not with SRTP (the SDP would carry
+	   no key, and a key must not go out in clear). */
+	bool announce;
+	const char *announce_group;
+	double announce_interval_s;
+	/* RFC 5109 parity FEC (ULPFEC, `rtbridge send --fec
+	   ulpfec:PERCENT`): after every ceil(100 / ulpfec_percent) packets
+	   an FEC packet of payload type ulpfec_pt that protects them, in
+	   the stream's SSRC and sequence numbers (as GStreamer's
+	   rtpulpfecenc), so that a receiver rebuilds one lost packet of each
+	   group; 5..100, 0: none. Not with red_distance. */
+	unsigned ulpfec_percent;
+	int ulpfec_pt; /* 1..127, RTB_PT_ZERO; 0: 101 */
 };
 
 /* A sender's figures since it started. */
@@ -53,7 +130,29 @@ struct rtb_sender_stats {
 	uint64_t send_errors;
 	uint64_t dropped_in; /* pushed frames that found no room */
 	uint32_t ssrc;
+	/* Since 0.2. */
+	uint64_t skipped;     /* slots skipped to catch up after a stall
+	                         of the net thread (the timestamps jump) */
+	uint64_t late_max_ns; /* worst lateness of a send, ns */
+	uint64_t overruns;    /* pushes that lost frames (dropped_in) */
+	uint64_t trimmed;     /* pushed frames dropped to keep the latency
+	                         bounded (pushed faster than sent) */
+	uint64_t position;    /* a file: frames into it now */
+	uint64_t length;      /* a file: its length in frames (0: unknown,
+	                         or pushed frames) */
 };
+
+/*
+ * Check a configuration as rtb_sender_create_* would (codec, frame size,
+ * address, payload types, ranges), without opening a file or a socket:
+ * what an application can say before it sets up the rest (its device)
+ *
+ * Return: 0, or a negated errno (-EINVAL: a bad setting) with one line in
+ *         why (len bytes; may be NULL)
+ * Context: control thread (resolves the destination's host name)
+ */
+int rtb_sender_check(const struct rtb_sender_config *cfg, char *why,
+                     size_t len);
 
 /*
  * Send a sound file: it is opened (and read ahead) first, then streamed
@@ -61,6 +160,7 @@ struct rtb_sender_stats {
  *
  * Return: 0 with *out set (sending), or a negated errno with one line in
  *         why (len bytes; may be NULL) naming the file or address
+ *         (-ERANGE: start_s is past the file's end)
  * Context: control thread
  */
 int rtb_sender_create_file(const struct rtb_sender_config *cfg,
@@ -95,11 +195,52 @@ size_t rtb_sender_push(struct rtb_sender *s, const float *frames,
  */
 bool rtb_sender_finished(const struct rtb_sender *s);
 
-/* A snapshot of the figures. Context: any thread. */
+/*
+ * A file descriptor that becomes readable once the stream has ended by
+ * itself (rtb_sender_finished turns true), for an application's poll
+ * loop; -1 when the system gave none (then look at rtb_sender_finished
+ * now and then). The sender's: not to be read or closed.
+ *
+ * Context: any thread, until rtb_sender_destroy
+ */
+int rtb_sender_fd(const struct rtb_sender *s);
+
+/*
+ * A snapshot of the figures
+ *
+ * Context: any thread, until rtb_sender_destroy
+ */
 void rtb_sender_stats(const struct rtb_sender *s, struct rtb_sender_stats *st);
 
 /*
- * Stop sending and free the sender
+ * Stop sending (if it still sends) and announce the stream's deletion
+ * (SAP): the net thread lets go of the stream, the figures are final.
+ * Stopping a stopped sender does nothing more.
+ *
+ * Pre: no thread pushes to it any more
+ * Return: 0, or a negated errno when the stream ended on an error (-EIO:
+ *         the file could not be read), with one line in why (len bytes;
+ *         may be NULL)
+ * Context: control thread; waits for the net thread (at most about 2 s)
+ */
+int rtb_sender_stop(struct rtb_sender *s, char *why, size_t len);
+
+/*
+ * The SDP (RFC 8866) of the stream, as announced with SAP: origin (the
+ * address the packets leave from), session name, connection (with the
+ * TTL of a multicast one), media and payload types, a=ptime, the clock
+ * attributes of media_clock
+ *
+ * Return: the text's length (written with its NUL), -ENOBUFS when len is
+ *         too small (1024 bytes are enough), or -ENOTSUP for an SRTP
+ *         sender (its SDP would carry the key, which the sender does not
+ *         keep: describe it with the application's copy)
+ * Context: control thread (looks the route up)
+ */
+int rtb_sender_sdp(const struct rtb_sender *s, char *buf, size_t len);
+
+/*
+ * Stop (rtb_sender_stop) and free the sender
  *
  * Pre: no thread pushes to it any more
  * Context: control thread
