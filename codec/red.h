@@ -34,6 +34,7 @@
 #define RED_TS_OFFSET_MAX 0x3fff /* ticks: 14 bits */
 #define RED_BLOCK_LEN_MAX 0x3ff  /* bytes: 10 bits */
 #define RED_MAX_DISTANCE  3      /* copies per packet rtbridge sends */
+#define RED_MAX_LAG       8      /* the farthest packet back it copies */
 /* Blocks a parsed payload may hold, the primary included. */
 #define RED_MAX_BLOCKS 16
 /* Bytes RED adds at most to a packet rtbridge sends: RED_MAX_DISTANCE

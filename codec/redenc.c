@@ -1,7 +1,7 @@
 /*
  * redenc: RFC 2198 RED payloads of the sender (see redenc.h)
  *
- * The kept payloads are a ring of `distance` entries; entry `next` is the
+ * The kept payloads are a ring of `kept` entries; entry `next` is the
  * oldest, overwritten by each new primary.
  */
 #include "codec/redenc.h"
@@ -10,17 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-int redenc_init(struct redenc *r, unsigned distance, uint8_t pt, size_t cap)
+int redenc_init(struct redenc *r, unsigned distance, unsigned lag, uint8_t pt,
+                size_t cap)
 {
 	memset(r, 0, sizeof(*r));
-	if (distance < 1 || distance > RED_MAX_DISTANCE || pt > 127)
+	if (distance < 1 || distance > RED_MAX_DISTANCE || pt > 127 ||
+	    (lag && (lag < 2 || lag > RED_MAX_LAG || distance != 1)))
 		return -EINVAL;
 	if (cap > RED_BLOCK_LEN_MAX)
 		cap = RED_BLOCK_LEN_MAX;
-	r->mem = malloc(distance * cap);
+	r->first = lag ? lag : 1;
+	r->last = lag ? lag : distance;
+	r->kept = r->last;
+	r->mem = malloc(r->kept * cap);
 	if (!r->mem)
 		return -ENOMEM;
-	r->distance = distance;
 	r->pt = pt;
 	r->cap = cap;
 	return 0;
@@ -34,8 +38,8 @@ void redenc_clear(struct redenc *r)
 
 size_t redenc_max_size(const struct redenc *r, size_t primary_max)
 {
-	return r->distance * (RED_HEADER_BYTES + r->cap) + RED_LAST_BYTES +
-	       primary_max;
+	return (r->last - r->first + 1) * (RED_HEADER_BYTES + r->cap) +
+	       RED_LAST_BYTES + primary_max;
 }
 
 int redenc_write(struct redenc *r, uint16_t seq, uint32_t ts, uint32_t ticks,
@@ -47,9 +51,9 @@ int redenc_write(struct redenc *r, uint16_t seq, uint32_t ts, uint32_t ticks,
 
 	if (len == 0)
 		return -EINVAL;
-	/* Oldest first: k from distance down to 1. */
-	for (unsigned k = r->distance; k >= 1; k--) {
-		for (unsigned i = 0; i < r->distance; i++) {
+	/* Oldest first: k from last down to first. */
+	for (unsigned k = r->last; k >= r->first; k--) {
+		for (unsigned i = 0; i < r->kept; i++) {
 			const struct redenc_entry *e = &r->e[i];
 			uint64_t off = (uint64_t)k * ticks;
 			if (e->len == 0 || (uint16_t)(seq - e->seq) != k ||
@@ -75,6 +79,6 @@ int redenc_write(struct redenc *r, uint16_t seq, uint32_t ts, uint32_t ticks,
 	e->seq = seq;
 	if (e->len)
 		memcpy(r->mem + r->next * r->cap, primary, len);
-	r->next = (r->next + 1) % r->distance;
+	r->next = (r->next + 1) % r->kept;
 	return w;
 }

@@ -4,10 +4,13 @@
  * copies of them
  *
  * The sender encodes a packet, then asks redenc_write for its RED payload:
- * the copies of the `distance` packets before it (oldest first), then its
- * own payload as the primary block; the primary is kept for the packets
+ * the copies of the `distance` packets before it (oldest first), or with
+ * a `lag`, one copy only, of the packet `lag` back (interleaved: a burst
+ * of up to `lag` losses is restored from the packets after it, where
+ * copies 1..distance restore at most `distance` of a burst), then its own
+ * payload as the primary block; the primary is kept for the packets
  * after it. A copy goes in only when it can be placed by a receiver: it
- * is of the packet exactly k sequence numbers back (1 <= k <= distance),
+ * is of the packet exactly k sequence numbers back (k a copied distance),
  * its timestamp is exactly k packet durations back (a sender that skipped
  * time, after a stall, puts no copy across the gap: a receiver counts
  * packets from the timestamp offset), and it fits a RED block (1..1023
@@ -32,23 +35,27 @@ struct redenc_entry {
 };
 
 struct redenc {
-	unsigned distance; /* copies per packet, 1..RED_MAX_DISTANCE */
-	uint8_t pt;        /* payload type of the blocks (the media's) */
-	size_t cap;        /* bytes a kept payload may have */
-	uint8_t *mem;      /* distance x cap */
-	struct redenc_entry e[RED_MAX_DISTANCE];
+	unsigned first, last; /* the copies: of the packets first..last back */
+	unsigned kept;        /* payloads kept: last */
+	uint8_t pt;           /* payload type of the blocks (the media's) */
+	size_t cap;           /* bytes a kept payload may have */
+	uint8_t *mem;         /* kept x cap */
+	struct redenc_entry e[RED_MAX_LAG];
 	unsigned next; /* the entry the next primary goes to */
 };
 
 /*
- * Keep up to `distance` payloads of up to `cap` bytes (a longer one is
- * sent, but never copied: a RED block holds at most RED_BLOCK_LEN_MAX)
+ * Copies of the `distance` packets before each one, or (lag > 0, distance
+ * 1) of the packet `lag` back only; keep the payloads (up to `cap` bytes:
+ * a longer one is sent, but never copied, a RED block holds at most
+ * RED_BLOCK_LEN_MAX)
  *
- * Return: 0, -EINVAL (distance not 1..RED_MAX_DISTANCE, pt > 127),
- *         -ENOMEM
+ * Return: 0, -EINVAL (distance not 1..RED_MAX_DISTANCE, a lag not
+ *         2..RED_MAX_LAG or with distance > 1, pt > 127), -ENOMEM
  * Context: control thread (allocates)
  */
-int redenc_init(struct redenc *r, unsigned distance, uint8_t pt, size_t cap);
+int redenc_init(struct redenc *r, unsigned distance, unsigned lag, uint8_t pt,
+                size_t cap);
 
 /* Free the memory; a zeroed or cleared one is fine. Context: control */
 void redenc_clear(struct redenc *r);

@@ -146,6 +146,7 @@ static int rtb_sender__opts(struct rtb_sender *t,
 	        .announce_s =
 	                c->announce_interval_s > 0 ? c->announce_interval_s : 5,
 	        .red_distance = c->red_distance,
+	        .red_lag = c->red_lag,
 	        .red_pt = rtb_sender__pt(c->red_pt, SENDER_RED_PT),
 	        .fec_percent = c->ulpfec_percent,
 	        .ulpfec_pt = rtb_sender__pt(c->ulpfec_pt, SENDER_ULPFEC_PT),
@@ -264,6 +265,7 @@ static int rtb_sender__init(struct rtb_sender *t,
 		so.ssrc = (uint32_t)o->ssrc;
 	so.pt = o->pt;
 	so.red_distance = o->red_distance;
+	so.red_lag = o->red_lag;
 	so.red_pt = o->red_pt;
 	so.fec_percent = o->fec_percent;
 	so.ulpfec_pt = o->ulpfec_pt;

@@ -360,7 +360,7 @@ static inline void sim_use_red(struct sim *s, unsigned distance)
 {
 	cr_assert(distance >= 1 && distance <= RED_MAX_DISTANCE);
 	s->red = distance;
-	cr_assert_eq(redenc_init(&s->red_enc, distance, 96, RED_BLOCK_LEN_MAX),
+	cr_assert_eq(redenc_init(&s->red_enc, distance, 0, 96, RED_BLOCK_LEN_MAX),
 	             0);
 	s->cfg.red = true;
 	s->cfg.red_pt = 100;

@@ -34,7 +34,7 @@ Test(redenc, carries_the_previous_packets_oldest_first)
 {
 	struct red_block b[RED_MAX_BLOCKS];
 
-	cr_assert_eq(redenc_init(&re, 2, 96, 1000), 0);
+	cr_assert_eq(redenc_init(&re, 2, 0, 96, 1000), 0);
 	cr_assert_eq(put(65535, 1000, 100, b), 1, "nothing to copy yet");
 	cr_assert_eq(put(0, 1480, 100, b), 2);
 	cr_assert_eq(b[0].ts_offset, 480);
@@ -52,7 +52,7 @@ Test(redenc, puts_no_copy_across_skipped_time_or_too_long_to_carry)
 {
 	struct red_block b[RED_MAX_BLOCKS];
 
-	cr_assert_eq(redenc_init(&re, 3, 96, 1500), 0);
+	cr_assert_eq(redenc_init(&re, 3, 0, 96, 1500), 0);
 	cr_assert_eq(re.cap, RED_BLOCK_LEN_MAX);
 	put(10, 0, 100, b);
 	put(11, 480, 100, b);
@@ -67,14 +67,38 @@ Test(redenc, puts_no_copy_across_skipped_time_or_too_long_to_carry)
 	redenc_clear(&re);
 }
 
+/* Interleaved: one copy, of the packet `lag` back (a burst of up to lag
+   losses is restored by the lag packets after it). */
+Test(redenc, with_a_lag_carries_one_copy_of_the_packet_that_far_back)
+{
+	struct red_block b[RED_MAX_BLOCKS];
+
+	cr_assert_eq(redenc_init(&re, 1, 4, 96, 1000), 0);
+	for (uint16_t s = 100; s < 104; s++)
+		cr_assert_eq(put(s, s * 480u, 100, b), 1, "none 4 back yet");
+	for (uint16_t s = 104; s < 120; s++) {
+		cr_assert_eq(put(s, s * 480u, 100, b), 2);
+		cr_assert_eq(b[0].ts_offset, 4 * 480);
+		cr_assert_eq(b[0].data[0], (s - 4) & 0xff);
+	}
+	/* One block's header and bytes, the primary's header. */
+	cr_assert_eq(redenc_max_size(&re, 100),
+	             RED_HEADER_BYTES + re.cap + RED_LAST_BYTES + 100);
+	redenc_clear(&re);
+}
+
 Test(redenc, refuses_what_it_cannot_do)
 {
 	uint8_t out[16], pl[20] = {0};
 
-	cr_assert_eq(redenc_init(&re, 0, 96, 100), -EINVAL);
-	cr_assert_eq(redenc_init(&re, RED_MAX_DISTANCE + 1, 96, 100), -EINVAL);
-	cr_assert_eq(redenc_init(&re, 1, 128, 100), -EINVAL);
-	cr_assert_eq(redenc_init(&re, 1, 96, 100), 0);
+	cr_assert_eq(redenc_init(&re, 0, 0, 96, 100), -EINVAL);
+	cr_assert_eq(redenc_init(&re, RED_MAX_DISTANCE + 1, 0, 96, 100),
+	             -EINVAL);
+	cr_assert_eq(redenc_init(&re, 1, 0, 128, 100), -EINVAL);
+	cr_assert_eq(redenc_init(&re, 1, 1, 96, 100), -EINVAL);
+	cr_assert_eq(redenc_init(&re, 1, RED_MAX_LAG + 1, 96, 100), -EINVAL);
+	cr_assert_eq(redenc_init(&re, 2, 4, 96, 100), -EINVAL);
+	cr_assert_eq(redenc_init(&re, 1, 0, 96, 100), 0);
 	cr_assert_eq(redenc_write(&re, 1, 0, 480, pl, 0, out, sizeof(out)),
 	             -EINVAL);
 	cr_assert_eq(redenc_write(&re, 1, 0, 480, pl, 20, out, sizeof(out)),

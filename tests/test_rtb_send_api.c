@@ -138,6 +138,16 @@ Test(rtb_send_api, new_settings_are_checked_and_refused_with_a_reason)
 	c = good;
 	c.announce_interval_s = 0.01;
 	refused(&c, "announce_interval_s");
+	/* Interleaved RED: one copy, 2..8 packets back. */
+	c = good;
+	c.red_distance = 1;
+	c.red_lag = 5;
+	cr_assert_eq(rtb_sender_check(&c, why, sizeof(why)), 0, "%s", why);
+	c.red_lag = 9;
+	refused(&c, "lag");
+	c.red_lag = 3;
+	c.red_distance = 2;
+	refused(&c, "lag");
 	/* 213 frames at 48 kHz: 4.4375 ms, which frame_us cannot say. */
 	c = good;
 	c.codec = RTB_CODEC_L24;

@@ -60,6 +60,8 @@ expect nonzero "unknown option '--bogus'" -- send "$WAV" --to 127.0.0.1:5004 --b
 expect nonzero "--start 5 s is past the end" -- send "$WAV" --to 127.0.0.1:5004 --start 5
 expect nonzero "--fec 'parity'.*red\[:DISTANCE\]" -- send "$WAV" --to 127.0.0.1:5004 --fec parity
 expect nonzero "--fec 'red:4'" -- sdp --to 127.0.0.1:5004 --fec red:4
+expect nonzero "--fec 'red@9'.*red@LAG, LAG 2..8" -- send "$WAV" --to 127.0.0.1:5004 --fec red@9
+expect nonzero "--fec 'red@1'" -- sdp --to 127.0.0.1:5004 --fec red@1
 expect nonzero "--red-pt 96 is the media's payload type" -- send "$WAV" --to 127.0.0.1:5004 --fec red --red-pt 96
 expect nonzero "l16 packets of 10 ms are 1920 bytes.*1023" -- send "$WAV" --to 127.0.0.1:5004 --fec red --codec l16 --frame-ms 10
 expect nonzero "bad port" -- sdp --to 127.0.0.1:0
@@ -71,6 +73,7 @@ expect 0 "10 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --start 0.1
 expect 0 "5 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --loop --duration 0.05
 # RED: the same packets, each carrying a copy of the one before
 expect 0 "40 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --codec l16 --frame-ms 5 --fec red
+expect 0 "40 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --codec l16 --frame-ms 5 --fec red@5
 # ULPFEC: 20 % is one FEC packet per 5: 40 media packets, 8 FEC packets.
 expect 0 "48 packets" -- send "$WAV" --to 127.0.0.1:9 --quiet --codec l16 --frame-ms 5 --fec ulpfec:20
 expect nonzero "--fec 'ulpfec:4'" -- send "$WAV" --to 127.0.0.1:5004 --fec ulpfec:4

@@ -24,7 +24,8 @@ stereo, sending gensignal's seeded sweep + noise. Conditions (relay seed
 `--burst 1.7544,33.3333,0,100` (P_BG = 1/3: mean burst 3 packets;
 P_GB = 0.05/0.95 x P_BG: 5 % mean loss; no loss in
 the good state, all lost in the bad one). Protections: none, RED distance
-1 and 2 (`--fec red:1`, `red:2`), and the parity FEC (`--fec ulpfec:20`,
+1 and 2 (`--fec red:1`, `red:2`), interleaved RED (`--fec red@5`: one copy,
+of the packet 5 back), and the parity FEC (`--fec ulpfec:20`,
 `ulpfec:30`) when the binary's `send --help` offers it (their parity
 packets are expected on the media's port, with a payload type of their
 own; the table says when the binary lacks the option).
@@ -43,8 +44,8 @@ exact % is of the judged ones. The Opus references come from a loss-free
 run made alone before the others, made again (up to 3 times) when
 rtbridge lost a packet in it to a stall of the machine; the table says
 how that went. `late` (rtbridge's stats) shows the cells that stalls hit.
-Restorable: dropped packets one of whose next N packets arrived, what RED
-of distance N can restore at most. Added bandwidth: bytes the sender put
+Restorable: dropped packets one of whose next N packets arrived (the
+packet D later for red@D), what that RED can restore at most. Added bandwidth: bytes the sender put
 on the wire (relay trace, UDP payloads) against the same condition
 without protection.
 
@@ -58,7 +59,7 @@ about 3.5 minutes without the parity rows, 5.5 with them.
   bench_fec.py [--rtbridge PATH] [--relay PATH] [--gensignal PATH]
                [--seconds S] [--jobs N] [--seed N] [--codec opus|l16|all]
                [--conditions loss1,loss5,loss10,burst3]
-               [--fec none,red1,red2,ulpfec20,ulpfec30] [--no-gst]
+               [--fec none,red1,red2,red@5,ulpfec20,ulpfec30] [--no-gst]
                [--recv-args "ARGS"] [--json FILE|-] [--keep DIR] [--smoke]
 
 --recv-args: more `rtbridge recv` options (e.g. "--min-latency 30");
@@ -105,6 +106,7 @@ FECS = {
     "none": ("none", []),
     "red1": ("RED 1", ["--fec", "red:1"]),
     "red2": ("RED 2", ["--fec", "red:2"]),
+    "red@5": ("RED @5", ["--fec", "red@5"]),
     "ulpfec20": ("ULPFEC 20 %", ["--fec", "ulpfec:20"]),
     "ulpfec30": ("ULPFEC 30 %", ["--fec", "ulpfec:30"]),
 }
@@ -269,8 +271,11 @@ class Run:
         r["prot_pkts"], r["prot_dropped"] = tr["prot_pkts"], \
             tr["prot_dropped"]
         r["bytes"] = tr["media_bytes"] + tr["prot_bytes"]
-        if self.fec.startswith("red"):
-            r["restorable"] = fm.restorable(tr, int(self.fec[3:]))
+        if self.fec.startswith("red@"):
+            r["restorable"] = fm.restorable(tr, [int(self.fec[4:])])
+        elif self.fec.startswith("red"):
+            n = int(self.fec[3:])
+            r["restorable"] = fm.restorable(tr, range(1, n + 1))
         bad = {k: v for k, v in r.get("exit", {}).items() if v}
         if bad:
             r["error"] = "exit status %s" % bad

@@ -52,13 +52,14 @@ def parse_trace(path, pt, red_pt, frame):
     return out
 
 
-def restorable(trace, distance):
-    """Dropped media packets that RFC 2198 copies of the given distance can
-    restore: one of the next `distance` packets arrived (what a receiver
-    that waits long enough gets back)."""
+def restorable(trace, offsets):
+    """Dropped media packets that RFC 2198 copies at the given offsets
+    (1..N for `red:N`, D alone for `red@D`) can restore: the packet one
+    of those offsets later arrived (what a receiver that waits long
+    enough gets back)."""
     got = {k for k, _, d in trace["media"] if not d}
     return sum(1 for k, _, d in trace["media"]
-               if d and any(k + i in got for i in range(1, distance + 1)))
+               if d and any(k + i in got for i in offsets))
 
 
 class Audio:

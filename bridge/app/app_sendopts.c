@@ -71,13 +71,14 @@ static int app_sendopts__announce(void *p, const struct app_opt *opt,
 	return 0;
 }
 
-/* --fec red[:DISTANCE] | ulpfec:PERCENT | none */
+/* --fec red[:DISTANCE] | red@LAG | ulpfec:PERCENT | none */
 static int app_sendopts__fec(void *p, const struct app_opt *opt,
                              const char *arg, char *err, size_t n)
 {
 	struct app_sendopts *o = p;
 	(void)opt;
 	o->red_distance = 0;
+	o->red_lag = 0;
 	o->fec_percent = 0;
 	if (!strcmp(arg, "none"))
 		return 0;
@@ -93,6 +94,12 @@ static int app_sendopts__fec(void *p, const struct app_opt *opt,
 			return 0;
 		}
 	}
+	if (!strncmp(arg, "red@", 4) && arg[4] >= '2' &&
+	    arg[4] <= '0' + RED_MAX_LAG && arg[5] == '\0') {
+		o->red_distance = 1;
+		o->red_lag = (unsigned)(arg[4] - '0');
+		return 0;
+	}
 	if (!strncmp(arg, "red", 3) && (arg[3] == '\0' || arg[3] == ':')) {
 		const char *d = arg[3] ? arg + 4 : "1";
 		if (d[0] >= '1' && d[0] <= '0' + RED_MAX_DISTANCE &&
@@ -102,9 +109,9 @@ static int app_sendopts__fec(void *p, const struct app_opt *opt,
 		}
 	}
 	snprintf(err, n,
-	         "use red[:DISTANCE], DISTANCE 1..%d, ulpfec:PERCENT, "
-	         "PERCENT %d..%d, or none",
-	         RED_MAX_DISTANCE, SENDER_FEC_PERCENT_MIN,
+	         "use red[:DISTANCE], DISTANCE 1..%d, red@LAG, LAG 2..%d, "
+	         "ulpfec:PERCENT, PERCENT %d..%d, or none",
+	         RED_MAX_DISTANCE, RED_MAX_LAG, SENDER_FEC_PERCENT_MIN,
 	         SENDER_FEC_PERCENT_MAX);
 	return -EINVAL;
 }
@@ -140,12 +147,16 @@ static const struct app_opt app_sendopts__stream[] = {
                  "a=mediaclk:direct=0)"),
         APP_OPT_SRTP_KEY(SEND_OPT(srtp_key)),
         APP_OPT_SRTP_SUITE(SEND_OPT(srtp_suite)),
-        APP_FN("--fec", app_sendopts__fec, 0, "red[:N]|ulpfec:P|none",
+        APP_FN("--fec", app_sendopts__fec, 0, "red[:N]|red@D|ulpfec:P|none",
                "red[:N]: redundant audio (RFC 2198): each packet also\n"
                "carries the payloads of the N packets before it (1..3,\n"
                "default 1), so a receiver restores lost packets bit for\n"
                "bit; costs N times the audio bit rate (L16/L24: packets\n"
                "of at most 1023 bytes, e.g. stereo L16 up to 5 ms).\n"
+               "red@D: one copy only, of the packet D back (2..8, as\n"
+               "GStreamer's rtpredenc distance=D): restores bursts of up\n"
+               "to D lost packets for one audio bit rate more; the\n"
+               "receiver waits up to D packets for it while losing.\n"
                "ulpfec:P: parity FEC (RFC 5109, as GStreamer's\n"
                "rtpulpfecenc): after every ceil(100/P) packets one FEC\n"
                "packet, their XOR, from which a receiver restores any\n"

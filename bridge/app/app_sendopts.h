@@ -49,6 +49,7 @@ struct app_sendopts {
 	const char *srtp_key;   /* --srtp-key @FILE|KEY, or NULL: plain RTP */
 	const char *srtp_suite; /* --srtp-suite */
 	unsigned red_distance;  /* --fec red[:N]: copies per packet; 0 none */
+	unsigned red_lag;       /* --fec red@D: one copy, D packets back */
 	int red_pt;             /* --red-pt (default SENDER_RED_PT) */
 	unsigned fec_percent;   /* --fec ulpfec:PERCENT; 0 none */
 	int ulpfec_pt;          /* --ulpfec-pt (default SENDER_ULPFEC_PT) */

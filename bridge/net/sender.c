@@ -101,11 +101,15 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 	}
 	if (o->red_distance > RED_MAX_DISTANCE ||
 	    (o->red_distance &&
-	     (o->red_pt < 0 || o->red_pt > 127 || o->red_pt == o->pt))) {
+	     (o->red_pt < 0 || o->red_pt > 127 || o->red_pt == o->pt)) ||
+	    (o->red_lag && (o->red_distance != 1 || o->red_lag < 2 ||
+	                    o->red_lag > RED_MAX_LAG))) {
 		snprintf(s->err, sizeof s->err,
-		         "RED: distance %u (1..%d), payload type %d (0..127, "
-		         "not the media's %d)",
-		         o->red_distance, RED_MAX_DISTANCE, o->red_pt, o->pt);
+		         "RED: distance %u (1..%d), lag %u (2..%d, with "
+		         "distance 1), payload type %d (0..127, not the "
+		         "media's %d)",
+		         o->red_distance, RED_MAX_DISTANCE, o->red_lag,
+		         RED_MAX_LAG, o->red_pt, o->pt);
 		return -EINVAL;
 	}
 	if (o->fec_percent &&
@@ -163,8 +167,8 @@ int sender_init(struct sender *s, const struct sender_opts *o)
 		return -EINVAL;
 	}
 	if (o->red_distance) {
-		rc = redenc_init(&s->red, o->red_distance, (uint8_t)o->pt,
-		                 payload);
+		rc = redenc_init(&s->red, o->red_distance, o->red_lag,
+		                 (uint8_t)o->pt, payload);
 		if (rc < 0) {
 			snprintf(s->err, sizeof s->err, "out of memory");
 			sender_clear(s);

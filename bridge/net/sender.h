@@ -181,6 +181,8 @@ struct sender_opts {
 	   red_distance packets before it (redenc.h), as payload type
 	   red_pt (its blocks: pt); 0: plain packets of type pt. */
 	unsigned red_distance; /* 0..RED_MAX_DISTANCE */
+	unsigned red_lag;      /* 0, or 2..RED_MAX_LAG with red_distance 1: one
+	                          copy only, of the packet red_lag back */
 	int red_pt;            /* 0..127, not pt */
 	/* RFC 5109 ULPFEC: an FEC packet of payload type ulpfec_pt after
 	   every ceil(100 / fec_percent) media packets, protecting them (the

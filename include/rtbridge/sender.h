@@ -118,6 +118,11 @@ struct rtb_sender_config {
 	   group; 5..100, 0: none. Not with red_distance. */
 	unsigned ulpfec_percent;
 	int ulpfec_pt; /* 1..127, RTB_PT_ZERO; 0: 101 */
+	/* Interleaved redundancy (`--fec red@LAG`): with red_distance 1,
+	   the one copy is of the packet red_lag back (2..8, as GStreamer's
+	   rtpredenc distance), which restores bursts of up to red_lag lost
+	   packets; 0: the packets right before. */
+	unsigned red_lag;
 };
 
 /* A sender's figures since it started. */
