@@ -433,9 +433,10 @@ Test(varispeed, kernels_agree)
 		cr_assert_eq(fa.n, fb.n);
 		cr_assert_eq(varispeed_latency(&va), varispeed_latency(&vb));
 		for (size_t k = 0; k < N * chans[i]; k++)
-			cr_assert_float_eq(a[k], b[k], 1e-6,
-			                   "%u channels, nominal %g: sample %zu",
-			                   chans[i], nominal[i], k);
+			cr_assert_float_eq(
+			        a[k], b[k], 1e-6,
+			        "%u channels, nominal %g: sample %zu", chans[i],
+			        nominal[i], k);
 		varispeed_clear(&va);
 		varispeed_clear(&vb);
 	}
