@@ -11,10 +11,15 @@
  * Each row is scaled to a DC gain of exactly 1.
  *
  * The input is kept in one plane per channel, so that the dot products run
- * over contiguous floats in 4-wide vectors (GCC/Clang vector extensions:
- * SSE on x86-64, NEON on arm64, plain code elsewhere); taps are a multiple
- * of 8, so two accumulators per channel hide the add latency and no loop
- * needs a remainder.
+ * over contiguous floats in vectors; taps are a multiple of 8, so no loop
+ * needs a remainder. Two kernels make the frames, the same arithmetic in
+ * two widths: the portable one in 4-wide vectors (GCC/Clang vector
+ * extensions: SSE on x86-64, NEON on arm64, plain code elsewhere, two
+ * accumulators per channel to hide the add latency), and on x86-64 CPUs
+ * that have them (checked at init) one in 8-wide AVX2 vectors with fused
+ * multiply-adds. Both interpolate each coefficient vector once per output
+ * frame and use it for every channel. The position steps in fixed point
+ * (see varispeed__steps): what a frame costs is then its multiply-adds.
  */
 #include "codec/varispeed.h"
 
