@@ -11,10 +11,15 @@
  * Each row is scaled to a DC gain of exactly 1.
  *
  * The input is kept in one plane per channel, so that the dot products run
- * over contiguous floats in 4-wide vectors (GCC/Clang vector extensions:
- * SSE on x86-64, NEON on arm64, plain code elsewhere); taps are a multiple
- * of 8, so two accumulators per channel hide the add latency and no loop
- * needs a remainder.
+ * over contiguous floats in vectors; taps are a multiple of 8, so no loop
+ * needs a remainder. Two kernels make the frames, the same arithmetic in
+ * two widths: the portable one in 4-wide vectors (GCC/Clang vector
+ * extensions: SSE on x86-64, NEON on arm64, plain code elsewhere, two
+ * accumulators per channel to hide the add latency), and on x86-64 CPUs
+ * that have them (checked at init) one in 8-wide AVX2 vectors with fused
+ * multiply-adds. Both interpolate each coefficient vector once per output
+ * frame and use it for every channel. The position steps in fixed point
+ * (see varispeed__steps): what a frame costs is then its multiply-adds.
  */
 #include "codec/varispeed.h"
 
@@ -22,6 +27,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The AVX2 kernel: x86-64 with GCC or Clang (target attributes, and
+   __builtin_cpu_supports to choose it at run time). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VARISPEED_AVX2 1
+#include <immintrin.h>
+#else
+#define VARISPEED_AVX2 0
+#endif
 
 /* Frames of input room beyond the filter's length: how much is taken in
    per copy at most, and how often the history is moved back. */
@@ -111,6 +125,162 @@ static int varispeed__table(struct varispeed *v, double fc, double beta)
 	return 0;
 }
 
+static varispeed_vf varispeed__load(const float *p)
+{
+	varispeed_vf x;
+
+	memcpy(&x, p, sizeof(x));
+	return x;
+}
+
+static float varispeed__sum(varispeed_vf a)
+{
+	return (a[0] + a[2]) + (a[1] + a[3]);
+}
+
+/*
+ * The stepping both kernels share, inlined into each with its own frame
+ * function (a constant there): output frames while made < n and pos < end.
+ * The position is a buffer index and a 64-bit fraction, so a step is an
+ * add with carry (the only chain from one frame to the next) and the
+ * accounting is exact. The table row and the weight between it and the
+ * next come from the fraction's top 32 bits: a resolution of 2^-32 frame.
+ */
+static inline __attribute__((always_inline)) size_t
+varispeed__steps(struct varispeed *v, float *out, size_t n, size_t end,
+                 size_t istep, uint64_t fstep,
+                 void (*frame)(const struct varispeed *, const float *, float,
+                               const float *, float *))
+{
+	const size_t rowlen = 2 * (size_t)v->taps, back = v->taps / 2 - 1;
+	const uint64_t phases = v->phases;
+	const unsigned ch = v->channels;
+	size_t pos = v->pos, made = 0;
+	uint64_t frac = v->frac;
+
+	for (; made < n && pos < end; made++) {
+		uint64_t t = (frac >> 32) * phases;
+		const float *row = v->table + (size_t)(t >> 32) * rowlen;
+		float w = (float)(uint32_t)t * 0x1p-32f;
+		frame(v, row, w, v->buf + (pos - back), out + made * ch);
+		frac += fstep;
+		pos += istep + (frac < fstep);
+	}
+	v->pos = pos;
+	v->frac = frac;
+	return made;
+}
+
+/* One output frame from the window starting at x0 (channel 0's plane),
+   with the coefficients of row `row` interpolated by `w` towards the next
+   row. */
+static inline __attribute__((always_inline)) void
+varispeed__frame(const struct varispeed *v, const float *row, float w,
+                 const float *x0, float *out)
+{
+	const size_t nv = v->taps / 4;
+	const varispeed_vf *t = (const varispeed_vf *)row;
+	const varispeed_vf *d = t + nv;
+	const varispeed_vf wv = {w, w, w, w};
+
+	if (v->channels == 2) {
+		/* Left and right share the coefficients. */
+		const float *x1 = x0 + v->cap;
+		varispeed_vf a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0};
+		for (size_t k = 0; k < nv; k += 2) {
+			varispeed_vf c0 = t[k] + wv * d[k];
+			varispeed_vf c1 = t[k + 1] + wv * d[k + 1];
+			a0 += c0 * varispeed__load(x0 + 4 * k);
+			b0 += c1 * varispeed__load(x0 + 4 * k + 4);
+			a1 += c0 * varispeed__load(x1 + 4 * k);
+			b1 += c1 * varispeed__load(x1 + 4 * k + 4);
+		}
+		out[0] = varispeed__sum(a0 + b0);
+		out[1] = varispeed__sum(a1 + b1);
+		return;
+	}
+	/* Any other count: the coefficients once, then a dot per channel. */
+	varispeed_vf *c = (varispeed_vf *)v->coef;
+	for (size_t k = 0; k < nv; k++)
+		c[k] = t[k] + wv * d[k];
+	for (unsigned ch = 0; ch < v->channels; ch++) {
+		const float *x = x0 + ch * v->cap;
+		varispeed_vf a = {0}, b = {0};
+		for (size_t k = 0; k < nv; k += 2) {
+			a += c[k] * varispeed__load(x + 4 * k);
+			b += c[k + 1] * varispeed__load(x + 4 * k + 4);
+		}
+		out[ch] = varispeed__sum(a + b);
+	}
+}
+
+static size_t varispeed__run(struct varispeed *v, float *out, size_t n,
+                             size_t end, size_t istep, uint64_t fstep)
+{
+	return varispeed__steps(v, out, n, end, istep, fstep, varispeed__frame);
+}
+
+#if VARISPEED_AVX2
+/*
+ * The same frame in 8-wide AVX2 vectors with fused multiply-adds (taps
+ * are a multiple of 8 and table rows 32-byte aligned; the history is
+ * read unaligned). Stereo, the common case, interpolates each coefficient
+ * vector once for both channels and sums both channels' lanes together.
+ */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+varispeed__frame_avx2(const struct varispeed *v, const float *row, float w,
+                      const float *x0, float *out)
+{
+	const size_t taps = v->taps;
+	const float *d = row + taps;
+	const __m256 wv = _mm256_set1_ps(w);
+
+	if (v->channels == 2) {
+		const float *x1 = x0 + v->cap;
+		__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+		for (size_t k = 0; k < taps; k += 8) {
+			__m256 c = _mm256_fmadd_ps(wv, _mm256_load_ps(d + k),
+			                           _mm256_load_ps(row + k));
+			a0 = _mm256_fmadd_ps(c, _mm256_loadu_ps(x0 + k), a0);
+			a1 = _mm256_fmadd_ps(c, _mm256_loadu_ps(x1 + k), a1);
+		}
+		/* [l01 l23 r01 r23 | l45 l67 r45 r67], then the halves
+		   added, then pairs: l, r in the low two lanes. */
+		__m256 h = _mm256_hadd_ps(a0, a1);
+		__m128 q = _mm_add_ps(_mm256_castps256_ps128(h),
+		                      _mm256_extractf128_ps(h, 1));
+		q = _mm_hadd_ps(q, q);
+		_mm_storel_pi((__m64 *)out, q);
+		return;
+	}
+	float *c = v->coef;
+	for (size_t k = 0; k < taps; k += 8)
+		_mm256_store_ps(c + k,
+		                _mm256_fmadd_ps(wv, _mm256_load_ps(d + k),
+		                                _mm256_load_ps(row + k)));
+	for (unsigned ch = 0; ch < v->channels; ch++) {
+		const float *x = x0 + ch * v->cap;
+		__m256 a = _mm256_setzero_ps();
+		for (size_t k = 0; k < taps; k += 8)
+			a = _mm256_fmadd_ps(_mm256_load_ps(c + k),
+			                    _mm256_loadu_ps(x + k), a);
+		__m128 q = _mm_add_ps(_mm256_castps256_ps128(a),
+		                      _mm256_extractf128_ps(a, 1));
+		q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+		q = _mm_add_ss(q, _mm_movehdup_ps(q));
+		out[ch] = _mm_cvtss_f32(q);
+	}
+}
+
+__attribute__((target("avx2,fma"))) static size_t
+varispeed__run_avx2(struct varispeed *v, float *out, size_t n, size_t end,
+                    size_t istep, uint64_t fstep)
+{
+	return varispeed__steps(v, out, n, end, istep, fstep,
+	                        varispeed__frame_avx2);
+}
+#endif
+
 int varispeed_init(struct varispeed *v, const struct varispeed_config *c)
 {
 	memset(v, 0, sizeof(*v));
@@ -144,6 +314,15 @@ int varispeed_init(struct varispeed *v, const struct varispeed_config *c)
 	err = varispeed__table(v, 0.5 * down, varispeed__beta(c->stop_db));
 	if (err < 0)
 		goto fail;
+	v->run = varispeed__run;
+	v->kernel = "portable";
+#if VARISPEED_AVX2
+	if (!c->portable && __builtin_cpu_supports("avx2") &&
+	    __builtin_cpu_supports("fma")) {
+		v->run = varispeed__run_avx2;
+		v->kernel = "avx2";
+	}
+#endif
 	varispeed_reset(v);
 	return 0;
 
@@ -170,67 +349,12 @@ void varispeed_reset(struct varispeed *v)
 		memset(v->buf + c * v->cap, 0, lead * sizeof(float));
 	v->fill = lead;
 	v->pos = lead;
-	v->frac = 0.0;
+	v->frac = 0;
 }
 
 double varispeed_latency(const struct varispeed *v)
 {
-	return (double)(v->fill - v->pos) - v->frac;
-}
-
-static varispeed_vf varispeed__load(const float *p)
-{
-	varispeed_vf x;
-
-	memcpy(&x, p, sizeof(x));
-	return x;
-}
-
-static float varispeed__sum(varispeed_vf a)
-{
-	return (a[0] + a[2]) + (a[1] + a[3]);
-}
-
-/* One output frame from the window starting at buffer index j0, with the
-   coefficients of row `row` interpolated by `w` towards the next row. */
-static void varispeed__frame(const struct varispeed *v, const float *row,
-                             float w, size_t j0, float *out)
-{
-	const size_t nv = v->taps / 4;
-	const varispeed_vf *t = (const varispeed_vf *)row;
-	const varispeed_vf *d = t + nv;
-	const varispeed_vf wv = {w, w, w, w};
-	const float *x0 = v->buf + j0;
-
-	if (v->channels == 2) {
-		/* Left and right share the coefficients. */
-		const float *x1 = x0 + v->cap;
-		varispeed_vf a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0};
-		for (size_t k = 0; k < nv; k += 2) {
-			varispeed_vf c0 = t[k] + wv * d[k];
-			varispeed_vf c1 = t[k + 1] + wv * d[k + 1];
-			a0 += c0 * varispeed__load(x0 + 4 * k);
-			b0 += c1 * varispeed__load(x0 + 4 * k + 4);
-			a1 += c0 * varispeed__load(x1 + 4 * k);
-			b1 += c1 * varispeed__load(x1 + 4 * k + 4);
-		}
-		out[0] = varispeed__sum(a0 + b0);
-		out[1] = varispeed__sum(a1 + b1);
-		return;
-	}
-	/* Any other count: the coefficients once, then a dot per channel. */
-	varispeed_vf *c = (varispeed_vf *)v->coef;
-	for (size_t k = 0; k < nv; k++)
-		c[k] = t[k] + wv * d[k];
-	for (unsigned ch = 0; ch < v->channels; ch++) {
-		const float *x = x0 + ch * v->cap;
-		varispeed_vf a = {0}, b = {0};
-		for (size_t k = 0; k < nv; k += 2) {
-			a += c[k] * varispeed__load(x + 4 * k);
-			b += c[k + 1] * varispeed__load(x + 4 * k + 4);
-		}
-		out[ch] = varispeed__sum(a + b);
-	}
+	return (double)(v->fill - v->pos) - (double)v->frac * 0x1p-64;
 }
 
 /* Move the history the next output frame needs to the start of the
@@ -270,6 +394,27 @@ static void varispeed__take(struct varispeed *v, const float *in, size_t n)
 	v->fill += n;
 }
 
+/*
+ * The whole input frames from the next output frame's position to that of
+ * the output frame k later: k steps and the fraction, exactly (the 128-bit
+ * sum frac + k * fstep, of which the high word carries).
+ */
+static size_t varispeed__ahead(const struct varispeed *v, size_t k,
+                               size_t istep, uint64_t fstep)
+{
+	const uint64_t m = 0xffffffffu;
+	uint64_t kk = k, al = fstep & m, ah = fstep >> 32;
+	uint64_t bl = kk & m, bh = kk >> 32;
+	uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+	uint64_t mid = (ll >> 32) + (lh & m) + (hl & m);
+	uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+	uint64_t lo = (mid << 32) | (ll & m);
+
+	lo += v->frac;
+	hi += lo < v->frac;
+	return k * istep + (size_t)hi;
+}
+
 void varispeed_process(struct varispeed *v, const float *in, size_t in_frames,
                        float *out, size_t out_frames, double ratio,
                        size_t *in_used, size_t *out_made)
@@ -281,7 +426,12 @@ void varispeed_process(struct varispeed *v, const float *in, size_t in_frames,
 	if (!(ratio > 0.0))
 		ratio = (v->lo + v->hi) / 2.0;
 	ratio = ratio < v->lo ? v->lo : ratio > v->hi ? v->hi : ratio;
+	/* The step in input frames per output frame, as whole frames and a
+	   64-bit fraction: step - istep is exact in a double (< 1), and so
+	   is its product with 2^64, which fits. */
 	const double step = 1.0 / ratio;
+	const size_t istep = (size_t)step;
+	const uint64_t fstep = (uint64_t)((step - (double)istep) * 0x1p64);
 
 	while (made < out_frames) {
 		if (v->pos + half >= v->fill) {
@@ -290,12 +440,14 @@ void varispeed_process(struct varispeed *v, const float *in, size_t in_frames,
 				break;
 			if (v->fill == v->cap)
 				varispeed__shift(v);
-			/* Take what the rest of this call's output needs (by
-			   the same arithmetic as below, so not a frame more),
-			   as far as the room and the input go. */
-			double last = (double)v->pos + v->frac +
-			              (double)(out_frames - made - 1) * step;
-			size_t want = (size_t)last + half + 1 - v->fill;
+			/* Take what the rest of this call's output needs (the
+			   last frame's position, exactly as the kernel steps
+			   to it: not a frame more), as far as the room and
+			   the input go. */
+			size_t last = v->pos +
+			              varispeed__ahead(v, out_frames - made - 1,
+			                               istep, fstep);
+			size_t want = last + half + 1 - v->fill;
 			size_t n = in_frames - used;
 			if (want < n)
 				n = want;
@@ -305,19 +457,9 @@ void varispeed_process(struct varispeed *v, const float *in, size_t in_frames,
 			used += n;
 			continue;
 		}
-		const size_t end = v->fill - half; /* pos must stay below */
-		while (made < out_frames && v->pos < end) {
-			double p = v->frac * v->phases;
-			unsigned r = (unsigned)p;
-			const float *row = v->table + (size_t)r * 2 * v->taps;
-			varispeed__frame(v, row, (float)(p - r),
-			                 v->pos + 1 - half, out + made * ch);
-			made++;
-			v->frac += step;
-			size_t adv = (size_t)v->frac;
-			v->pos += adv;
-			v->frac -= (double)adv;
-		}
+		/* pos must stay below fill - half */
+		made += v->run(v, out + made * ch, out_frames - made,
+		               v->fill - half, istep, fstep);
 	}
 	*in_used = used;
 	*out_made = made;

@@ -31,7 +31,9 @@
 #ifndef RTB_CODEC_VARISPEED_H
 #define RTB_CODEC_VARISPEED_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define VARISPEED_MAX_CHANNELS 64
 /* Accepted nominal ratios: 48 kHz from 8 kHz up to 384 kHz and back. */
@@ -49,6 +51,9 @@ struct varispeed_config {
 	unsigned taps;
 	unsigned phases; /* table rows per input frame, >= 2 */
 	double stop_db;  /* Kaiser design attenuation, 40..160 dB */
+	/* Use the portable kernel even where the CPU has a faster one (the
+	   tests run both; the output differs only by rounding). */
+	bool portable;
 };
 
 struct varispeed {
@@ -61,16 +66,23 @@ struct varispeed {
 	float *table;
 	/* Input history: one plane of `cap` frames per channel. Frames
 	   [0, fill) are held; the next output frame plays input position
-	   pos + frac (a buffer index and a fraction in [0, 1)). */
+	   pos + frac / 2^64 (a buffer index and a fraction of a frame). */
 	float *buf;
-	float *coef; /* taps floats of scratch (not stereo) */
+	float *coef; /* taps floats of scratch (not stereo), 32-byte aligned */
 	size_t cap, fill, pos;
-	double frac;
+	uint64_t frac;
+	/* The kernel chosen at init: makes output frames while the input
+	   lasts (pos < end), at a step of istep + fstep / 2^64 input frames
+	   per output frame. Return: frames made. */
+	size_t (*run)(struct varispeed *v, float *out, size_t frames,
+	              size_t end, size_t istep, uint64_t fstep);
+	const char *kernel; /* its name: "avx2" or "portable" */
 };
 
 /*
  * Defaults for `channels` and a nominal ratio: 32 taps, 128 phases,
- * 100 dB, range 2 % (a drift of +-20000 ppm).
+ * 100 dB, range 2 % (a drift of +-20000 ppm), the fastest kernel the CPU
+ * runs.
  *
  * Context: any
  */
@@ -79,7 +91,9 @@ void varispeed_config_default(struct varispeed_config *c, unsigned channels,
 
 /*
  * Design the filter and allocate the table and the buffer; the resampler
- * starts reset.
+ * starts reset. The kernel is AVX2 + FMA where the CPU has them (x86-64,
+ * checked at run time) and c->portable is false, else portable C (4-wide
+ * vectors where the compiler has them); v->kernel names it.
  *
  * Return: 0, -EINVAL (a value outside the limits above), -ENOMEM
  * Context: control (allocates)

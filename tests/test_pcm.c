@@ -54,6 +54,32 @@ Test(pcm, s16_round_trip_is_bit_exact_for_every_value)
 	cr_assert_float_eq(f[32768], 0.0f, 0.0f);
 }
 
+/* The vector loop and its scalar tail agree with v / 2^15 at every length
+   and byte alignment. */
+Test(pcm, s16_decode_is_exact_at_any_length_and_alignment)
+{
+	static uint8_t bytes[2 * 40 + 1];
+	float f[40 + 1];
+	rng_seed(0x516);
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)(rng_next() >> 24);
+	for (size_t off = 0; off < 2; off++) {
+		for (size_t n = 0; n <= 40; n++) {
+			f[n] = 42.0f;
+			pcm_s16be_to_float(bytes + off, n, f);
+			for (size_t i = 0; i < n; i++) {
+				long u = (long)bytes[off + 2 * i] * 256 +
+				         bytes[off + 2 * i + 1];
+				long v = u < 32768 ? u : u - 65536;
+				cr_assert_eq(f[i], (float)v / 32768.0f,
+				             "n %zu, offset %zu, sample %zu", n,
+				             off, i);
+			}
+			cr_assert_eq(f[n], 42.0f, "wrote past %zu samples", n);
+		}
+	}
+}
+
 Test(pcm, s24_round_trip_is_bit_exact_for_every_value)
 {
 	enum { CHUNK = 65536 };

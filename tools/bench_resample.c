@@ -5,7 +5,8 @@
  * resampler (qualities 3 and 5: its ratio is a fraction of at most 1/65536
  * resolution, and setting a new one rebuilds its filter table), libsoxr's
  * variable-rate mode (soxr_set_io_ratio) and our codec/varispeed (default
- * design, plus variants with --designs). Every candidate is driven the way the
+ * design with the kernel the CPU runs best, the same with its portable
+ * kernel, plus variants with --designs). Every candidate is driven the way the
  * receiver drives its resampler: stereo float, decoded packets of 480 input
  * frames fed as the output asks, 128-frame output blocks, and a ratio (output /
  * input frames) handed over at every block.
@@ -66,6 +67,7 @@ struct cand {
 	int param; /* SRC_* converter or speex quality */
 	unsigned taps, phases;
 	double stop_db;
+	bool portable; /* varispeed: the portable kernel, not AVX2 */
 };
 
 struct rs {
@@ -79,22 +81,23 @@ struct rs {
 };
 
 static const struct cand cands[] = {
-        {"src-sinc-fastest", K_SRC, SRC_SINC_FASTEST, 0, 0, 0},
-        {"src-linear", K_SRC, SRC_LINEAR, 0, 0, 0},
-        {"speex-q3", K_SPEEX, 3, 0, 0, 0},
-        {"speex-q5", K_SPEEX, 5, 0, 0, 0},
-        {"soxr-vr-hq", K_SOXR, 0, 0, 0, 0},
-        {"varispeed", K_VARI, 0, 0, 0, 0},
+        {"src-sinc-fastest", K_SRC, SRC_SINC_FASTEST, 0, 0, 0, false},
+        {"src-linear", K_SRC, SRC_LINEAR, 0, 0, 0, false},
+        {"speex-q3", K_SPEEX, 3, 0, 0, 0, false},
+        {"speex-q5", K_SPEEX, 5, 0, 0, 0, false},
+        {"soxr-vr-hq", K_SOXR, 0, 0, 0, 0, false},
+        {"varispeed", K_VARI, 0, 0, 0, 0, false},
+        {"varispeed-portable", K_VARI, 0, 0, 0, 0, true},
 };
 
 static const struct cand designs[] = {
-        {"vari-16t-128p-80dB", K_VARI, 0, 16, 128, 80},
-        {"vari-24t-128p-90dB", K_VARI, 0, 24, 128, 90},
-        {"vari-32t-64p-90dB", K_VARI, 0, 32, 64, 90},
-        {"vari-32t-256p-90dB", K_VARI, 0, 32, 256, 90},
-        {"vari-32t-128p-100dB", K_VARI, 0, 32, 128, 100},
-        {"vari-40t-128p-100dB", K_VARI, 0, 40, 128, 100},
-        {"vari-48t-128p-110dB", K_VARI, 0, 48, 128, 110},
+        {"vari-16t-128p-80dB", K_VARI, 0, 16, 128, 80, false},
+        {"vari-24t-128p-90dB", K_VARI, 0, 24, 128, 90, false},
+        {"vari-32t-64p-90dB", K_VARI, 0, 32, 64, 90, false},
+        {"vari-32t-256p-90dB", K_VARI, 0, 32, 256, 90, false},
+        {"vari-32t-128p-100dB", K_VARI, 0, 32, 128, 100, false},
+        {"vari-40t-128p-100dB", K_VARI, 0, 40, 128, 100, false},
+        {"vari-48t-128p-110dB", K_VARI, 0, 48, 128, 110, false},
 };
 
 /* speex states the ratio as in/out = num / den. A finer denominator
@@ -143,6 +146,7 @@ static int rs_init(struct rs *r, const struct cand *c, double nominal)
 			vc.phases = c->phases;
 			vc.stop_db = c->stop_db;
 		}
+		vc.portable = c->portable;
 		return varispeed_init(&r->vs, &vc);
 	}
 	}
@@ -419,6 +423,13 @@ int main(int argc, char **argv)
 	       "(%u blocks, best of 3)%s\n",
 	       BLOCK, blocks,
 	       rthook_loaded() ? "" : "; rt: run under librtcheck to count");
+	struct varispeed probe;
+	struct varispeed_config pc;
+	varispeed_config_default(&pc, CH, 1.0);
+	if (varispeed_init(&probe, &pc) == 0) {
+		printf("varispeed's kernel on this CPU: %s\n", probe.kernel);
+		varispeed_clear(&probe);
+	}
 	printf("%-20s %9s %9s %9s %4s\n", "resampler", "median_us", "p99_us",
 	       "%core", "rt");
 	for (size_t i = 0; i < nc + nd; i++) {
