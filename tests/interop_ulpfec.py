@@ -211,6 +211,10 @@ def mode_gst_recv(rtb, relay, d, procs):
     rr.check(s["lost"] == 0 and s["concealed_frames"] == 0,
              f"lost {s['lost']}, concealed {s['concealed_frames']} frames")
     rr.check(s["rx_invalid"] == 0, f"rx_invalid {s['rx_invalid']}")
+    # One FEC packet per five media packets, less the ones dropped.
+    rr.check(s.get("fec_packets", 0) >= SECONDS * 200 // GROUP * 0.9,
+             f"fec_packets {s.get('fec_packets')} (about "
+             f"{SECONDS * 200 // GROUP} sent)")
     ir.exact(src, ir.one_recording(d))
 
 

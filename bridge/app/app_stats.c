@@ -79,7 +79,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        "\"underruns\":%llu,\"resyncs\":%llu,\"rebuffers\":%llu,"
 	        "\"skips\":%llu,\"skipped_frames\":%llu,"
 	        "\"clock_mismatch\":%llu,\"decode_errors\":%llu,"
-	        "\"rx_dropped\":%llu,\"rx_invalid\":%llu,"
+	        "\"rx_dropped\":%llu,\"rx_invalid\":%llu,\"fec_packets\":%llu,"
 	        "\"callback_max_us\":%.1f,\"rt_violations\":%lu",
 	        (unsigned long long)st->received, (unsigned long long)st->lost,
 	        (unsigned long long)st->recovered_packets,
@@ -101,6 +101,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        (unsigned long long)st->decode_errors,
 	        (unsigned long long)st->rx_dropped,
 	        (unsigned long long)st->rx_invalid,
+	        (unsigned long long)st->rx_fec,
 	        app_stats__num(x->callback_max_us), x->rt_violations);
 	if (x->record) {
 		fprintf(f, ",\"record\":");

@@ -72,6 +72,8 @@ static const struct app_metrics_family recv_metrics__streams[] = {
                    "packets dropped on arrival (pool empty or ring full)"),
         RECV_COUNT("rtbridge_stream_invalid_packets", rx_invalid,
                    "packets refused on arrival (too big, bad sequence)"),
+        RECV_COUNT("rtbridge_stream_fec_packets", rx_fec,
+                   "ULPFEC packets taken (not media: never lost or late)"),
         RECV_GAUGE("rtbridge_stream_buffer_seconds", buffer_ms, 1e-3,
                    "current playout delay"),
         RECV_GAUGE("rtbridge_stream_target_seconds", target_ms, 1e-3,

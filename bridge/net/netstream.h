@@ -150,6 +150,7 @@ struct netstream_stats {
 	uint64_t frames_out;     /* frames pulled */
 	uint64_t rx_dropped;     /* net side: pool empty or ring full */
 	uint64_t rx_invalid;     /* net side: not RTP, too big, bad seq */
+	uint64_t rx_fec;         /* net side: ULPFEC packets taken */
 	double jitter_ms;        /* RFC 3550 interarrival jitter */
 	double buffer_ms;  /* current playout delay: target_ms plus how late
 	                      playout runs on the schedule (both above the

@@ -489,6 +489,7 @@ int netstream_pull(struct netstream *s, float *out, size_t frames)
 	        atomic_load_explicit(&s->rx_dropped, memory_order_relaxed);
 	s->st.rx_invalid =
 	        atomic_load_explicit(&s->rx_invalid, memory_order_relaxed);
+	s->st.rx_fec = atomic_load_explicit(&s->rx_fec, memory_order_relaxed);
 	netstream_publish(s);
 	return (int)frames;
 }
