@@ -249,11 +249,15 @@ static void sender__closed(struct sender *s)
 {
 	if (--s->open_handles > 0)
 		return;
+	/* Once finished is seen the owner may free s: what the wake-up
+	   needs is read before. */
+	void (*wake)(void *) = s->opts.on_finished;
+	void *arg = s->opts.on_finished_arg;
 	/* Release pairs with the acquire in sender_finished / sender_stop:
-	 * publishes the counters and the end of our use of the source. */
+	 * publishes the counters and the end of our use of the sender. */
 	atomic_store_explicit(&s->finished, 1, memory_order_release);
-	if (s->opts.on_finished != NULL)
-		s->opts.on_finished(s->opts.on_finished_arg);
+	if (wake != NULL)
+		wake(arg);
 }
 
 static void sender__sock_closed(struct udpsock *u, void *user)
