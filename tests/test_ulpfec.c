@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "codec/rtp.h"
 #include "codec/ulpfec.h"
 
 TestSuite(ulpfec, .timeout = 30);
@@ -23,20 +24,15 @@ static void make(unsigned n, unsigned marked)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *p = pkt[i];
-		uint16_t seq = (uint16_t)(1000 + i);
-		uint32_t ts = 5000 + 240 * i;
-		p[0] = 0x80;
-		p[1] = (uint8_t)(96 | (i == marked ? 0x80 : 0));
-		p[2] = (uint8_t)(seq >> 8);
-		p[3] = (uint8_t)seq;
-		p[4] = (uint8_t)(ts >> 24);
-		p[5] = (uint8_t)(ts >> 16);
-		p[6] = (uint8_t)(ts >> 8);
-		p[7] = (uint8_t)ts;
-		p[8] = 0;
-		p[9] = 0;
-		p[10] = 0x12;
-		p[11] = 0x34;
+		struct rtp_header h = {
+		        .version = 2,
+		        .marker = i == marked,
+		        .pt = 96,
+		        .seq = (uint16_t)(1000 + i),
+		        .ts = 5000 + 240 * i,
+		        .ssrc = 0x1234,
+		};
+		cr_assert_eq(rtp_pack(&h, p, sizeof(pkt[i])), RTP_HEADER_MIN);
 		plen[i] = 12 + 960 - i;
 		memset(p + 12, (int)i, 960 - i);
 	}
