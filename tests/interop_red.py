@@ -98,6 +98,32 @@ def stop_recv(recv):
              fatal=True)
 
 
+def recovered_all(recv, rp, d, dropped, want):
+    """Stop the receiver, then the relay: it dropped `dropped` datagrams
+    (as its model says) and the stream recovered `want` packets.
+    Return: the stream's summary."""
+    stop_recv(recv)
+    rs = relay_stats(rp, d)
+    rr.check(rs.get("dropped") == dropped,
+             f"the relay dropped {rs.get('dropped')}, the model says "
+             f"{dropped}")
+    s = summary_stream(d)
+    print("summary:", json.dumps(s))
+    rr.check(s.get("recovered") == want,
+             f"recovered {s.get('recovered')} == {want} dropped")
+    return s
+
+
+def write_sdp(rtb, d, opts):
+    """`rtbridge sdp` of a sender's options, in d. Return: its path."""
+    sdp = os.path.join(d, "stream.sdp")
+    with open(sdp, "w") as f:
+        rc = subprocess.run([rtb, "sdp", "--to", "127.0.0.1:9"] + opts,
+                            stdout=f, timeout=10).returncode
+    rr.check(rc == 0, "rtbridge sdp wrote the description", fatal=True)
+    return sdp
+
+
 def exact(src_path, got_path):
     """The recording (any depth, as 16-bit) is the source, bit for bit,
     after alignment, over at least 98 % of the source."""
@@ -183,14 +209,7 @@ def mode_gst_recv(rtb, relay, d, procs):
         f.write(gst.stdout)
     rr.check(gst.returncode == 0, f"gst-launch-1.0 exit {gst.returncode}",
              fatal=True)
-    stop_recv(recv)
-    rs = relay_stats(rp, d)
-    rr.check(rs.get("dropped") == want,
-             f"the relay dropped {rs.get('dropped')}, the model says {want}")
-    s = summary_stream(d)
-    print("summary:", json.dumps(s))
-    rr.check(s.get("recovered") == want,
-             f"recovered {s.get('recovered')} == {want} dropped")
+    s = recovered_all(recv, rp, d, want, want)
     rr.check(s["lost"] == 0 and s["concealed_frames"] == 0,
              f"lost {s['lost']}, concealed {s['concealed_frames']} frames")
     got = one_recording(d)
@@ -202,12 +221,8 @@ def self_run(rtb, relay, d, seed, loss):
     os.makedirs(d)
     src = os.path.join(d, "src.wav")
     send_wavcmp.gen(src, SECONDS, 7)
-    sdp = os.path.join(d, "stream.sdp")
     opts = ["--codec", "opus", "--frame-ms", "10", "--fec", "red:2"]
-    with open(sdp, "w") as f:
-        rc = subprocess.run([rtb, "sdp", "--to", "127.0.0.1:9"] + opts,
-                            stdout=f, timeout=10).returncode
-    rr.check(rc == 0, "rtbridge sdp wrote the description", fatal=True)
+    sdp = write_sdp(rtb, d, opts)
     recv, port = rtbproc.start_recv(
         rtb, d, ["--sdp", sdp, "--duration", str(SECONDS + 20)])
     procs = [recv]

@@ -29,7 +29,6 @@ one datagram of each such group of six (the FEC packet rebuilds one) and
 spare the first and last groups; a dropped FEC packet costs nothing.
 Exit 0 pass, 1 fail, 77 skip (GStreamer missing and not root).
 """
-import json
 import os
 import subprocess
 import sys
@@ -199,15 +198,7 @@ def mode_gst_recv(rtb, relay, d, procs):
         f.write(gst.stdout)
     rr.check(gst.returncode == 0, f"GStreamer sender exit {gst.returncode}",
              fatal=True)
-    ir.stop_recv(recv)
-    rs = ir.relay_stats(rp, d)
-    rr.check(rs.get("dropped") == dropped,
-             f"the relay dropped {rs.get('dropped')}, the model says "
-             f"{dropped}")
-    s = ir.summary_stream(d)
-    print("summary:", json.dumps(s))
-    rr.check(s.get("recovered") == want,
-             f"recovered {s.get('recovered')} == {want} dropped")
+    s = ir.recovered_all(recv, rp, d, dropped, want)
     rr.check(s["lost"] == 0 and s["concealed_frames"] == 0,
              f"lost {s['lost']}, concealed {s['concealed_frames']} frames")
     rr.check(s["rx_invalid"] == 0, f"rx_invalid {s['rx_invalid']}")
@@ -223,12 +214,8 @@ def mode_self(rtb, relay, d, procs):
     print(f"seed {seed}: the relay drops {dropped} datagrams, {want} media")
     src = os.path.join(d, "src.wav")
     send_wavcmp.gen(src, SECONDS, 7)
-    sdp = os.path.join(d, "stream.sdp")
     opts = ["--codec", "l16", "--frame-ms", "5", "--fec", "ulpfec:20"]
-    with open(sdp, "w") as f:
-        rc = subprocess.run([rtb, "sdp", "--to", "127.0.0.1:9"] + opts,
-                            stdout=f, timeout=10).returncode
-    rr.check(rc == 0, "rtbridge sdp wrote the description", fatal=True)
+    sdp = ir.write_sdp(rtb, d, opts)
     recv, port = rtbproc.start_recv(
         rtb, d, ["--sdp", sdp, "--duration", str(SECONDS + 20)])
     procs.append(recv)
@@ -242,15 +229,7 @@ def mode_self(rtb, relay, d, procs):
                          stderr=subprocess.STDOUT, timeout=SECONDS + 15)
     rr.check(snd.returncode == 0, f"rtbridge send exit {snd.returncode}",
              fatal=True)
-    ir.stop_recv(recv)
-    rs = ir.relay_stats(rp, d)
-    rr.check(rs.get("dropped") == dropped,
-             f"the relay dropped {rs.get('dropped')}, the model says "
-             f"{dropped}")
-    s = ir.summary_stream(d)
-    print("summary:", json.dumps(s))
-    rr.check(s.get("recovered") == want,
-             f"recovered {s.get('recovered')} == {want} dropped")
+    s = ir.recovered_all(recv, rp, d, dropped, want)
     rr.check(s["lost"] == 0 and s["rx_invalid"] == 0,
              f"lost {s['lost']}, rx_invalid {s['rx_invalid']}")
     ir.exact(src, ir.one_recording(d))
