@@ -193,6 +193,14 @@ double jitter_drift(const struct jitter *j)
 	return -clockfit_slope(&j->fit);
 }
 
+/* How far a packet of that transit, arriving then, lies above the
+   schedule's floor (its delay spread), ns. */
+static double jitter_spread(const struct jitter *j, uint64_t arrival,
+                            int64_t transit)
+{
+	return (double)transit - clockfit_at(&j->fit, (int64_t)arrival);
+}
+
 /* Account the timing of one arriving packet (transit = arrival - media
    time, ns): the floor's fit, the RFC 3550 jitter, the spread histogram. */
 static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
@@ -214,8 +222,7 @@ static void jitter_measure(struct jitter *j, uint64_t arrival, int64_t transit)
 		jtarget_skip(&j->tgt);
 		return;
 	}
-	jtarget_add(&j->tgt,
-	            (double)transit - clockfit_at(&j->fit, (int64_t)arrival));
+	jtarget_add(&j->tgt, jitter_spread(j, arrival, transit));
 }
 
 /* Hold p in its slot s. */
@@ -283,9 +290,9 @@ static int jitter_drop(struct jitter *j, struct packet *p, int verdict)
 	return verdict;
 }
 
-/* The transit of packet p (extended timestamp ts), and how far it lies
-   above the schedule's floor (*off, ns). Return: whether it is too far off
-   the schedule (resync_ms either way) to be one of this timeline's. */
+/* The transit of packet p (extended timestamp ts), ns. Return: whether it
+   lies too far off the schedule's floor (resync_ms either way) to be one
+   of this timeline's. */
 static bool jitter_off_schedule(const struct jitter *j, const struct packet *p,
                                 int64_t ts, int64_t *transit)
 {
@@ -323,12 +330,9 @@ static int jitter_insert_recovered(struct jitter *j, struct packet *p)
 		int64_t transit;
 		if (!jitter_off_schedule(j, p, ts, &transit)) {
 			j->st.late_repairs++;
-			jtarget_late(
-			        &j->tgt,
-			        (double)transit -
-			                clockfit_at(&j->fit,
-			                            (int64_t)p->arrival_ns),
-			        p->arrival_ns, j->playing_since);
+			jtarget_late(&j->tgt,
+			             jitter_spread(j, p->arrival_ns, transit),
+			             p->arrival_ns, j->playing_since);
 		}
 		j->release(j->arg, p);
 		return JITTER_DROPPED;
