@@ -87,14 +87,26 @@ Test(record_disk, a_directory_without_permission_is_refused_at_start)
 		expect_refused(a, locked, "Permission denied");
 		return;
 	}
-	/* Root may write anywhere: run the program as nobody. */
+	/* Root may write anywhere: run the program as nobody. The program
+	   and its library are copied where nobody can read them (the build
+	   tree may sit in a private directory, as mktemp -d makes them). */
+	char prog[200], lib[200], env[220];
+	path_in(prog, sizeof(prog), "rtbridge");
+	path_in(lib, sizeof(lib), RTBRIDGE_LIB_SONAME);
+	const char *cp_prog[] = {RTBRIDGE_PATH, prog, NULL};
+	const char *cp_lib[] = {RTBRIDGE_LIB_PATH, lib, NULL};
+	cr_assert_eq(run("/bin/cp", cp_prog, NULL, NULL), 0);
+	cr_assert_eq(run("/bin/cp", cp_lib, NULL, NULL), 0);
+	snprintf(env, sizeof(env), "LD_LIBRARY_PATH=%s", dir);
 	path_in(ready, sizeof(ready), "err.txt");
 	char out[128];
 	path_in(out, sizeof(out), "out.txt");
 	const char *a[] = {"--reuid=65534",
 	                   "--regid=65534",
 	                   "--clear-groups",
-	                   RTBRIDGE_PATH,
+	                   "/usr/bin/env",
+	                   env,
+	                   prog,
 	                   "recv",
 	                   "--listen",
 	                   "127.0.0.1:0",
