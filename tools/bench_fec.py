@@ -24,8 +24,11 @@ stereo, sending gensignal's seeded sweep + noise. Conditions (relay seed
 `--burst 1.7544,33.3333,0,100` (P_BG = 1/3: mean burst 3 packets;
 P_GB = 0.05/0.95 x P_BG: 5 % mean loss; no loss in
 the good state, all lost in the bad one). Protections: none, RED distance
-1 and 2 (`--fec red:1`, `red:2`), interleaved RED (`--fec red@5`: one copy,
-of the packet 5 back), and the parity FEC (`--fec ulpfec:20`,
+1 and 2 (`--fec red:1`, `red:2`), interleaved RED (`--fec red@5`, `red@8`: one
+copy, of the packet 5 or 8 back; a burst of up to D losses is restored
+for the bandwidth of RED 1: with mean bursts of 3, a fraction (2/3)^D of
+the lost packets sits D or more before its burst's end, 13 % for D = 5,
+4 % for D = 8), and the parity FEC (`--fec ulpfec:20`,
 `ulpfec:30`) when the binary's `send --help` offers it (their parity
 packets are expected on the media's port, with a payload type of their
 own; the table says when the binary lacks the option).
@@ -59,7 +62,7 @@ about 3.5 minutes without the parity rows, 5.5 with them.
   bench_fec.py [--rtbridge PATH] [--relay PATH] [--gensignal PATH]
                [--seconds S] [--jobs N] [--seed N] [--codec opus|l16|all]
                [--conditions loss1,loss5,loss10,burst3]
-               [--fec none,red1,red2,red@5,ulpfec20,ulpfec30] [--no-gst]
+               [--fec none,red1,red2,red@5,red@8,ulpfec20,ulpfec30] [--no-gst]
                [--recv-args "ARGS"] [--json FILE|-] [--keep DIR] [--smoke]
 
 --recv-args: more `rtbridge recv` options (e.g. "--min-latency 30");
@@ -107,6 +110,7 @@ FECS = {
     "red1": ("RED 1", ["--fec", "red:1"]),
     "red2": ("RED 2", ["--fec", "red:2"]),
     "red@5": ("RED @5", ["--fec", "red@5"]),
+    "red@8": ("RED @8", ["--fec", "red@8"]),
     "ulpfec20": ("ULPFEC 20 %", ["--fec", "ulpfec:20"]),
     "ulpfec30": ("ULPFEC 30 %", ["--fec", "ulpfec:30"]),
 }

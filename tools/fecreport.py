@@ -138,5 +138,5 @@ TARGETS = [
     ("5 % random loss", "loss5", ["red1"], 95),
     ("5 % random loss, parity <= 30 %", "loss5", ["ulpfec20", "ulpfec30"],
      70),
-    ("bursts of 3", "burst3", ["red2", "red@5"], 80),
+    ("bursts of 3", "burst3", ["red2", "red@5", "red@8"], 80),
 ]
