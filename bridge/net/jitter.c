@@ -330,9 +330,9 @@ static int jitter_insert_recovered(struct jitter *j, struct packet *p)
 		int64_t transit;
 		if (!jitter_off_schedule(j, p, ts, &transit)) {
 			j->st.late_repairs++;
-			jtarget_late(&j->tgt,
+			jtarget_peak(&j->tgt,
 			             jitter_spread(j, p->arrival_ns, transit),
-			             p->arrival_ns, j->playing_since);
+			             p->arrival_ns);
 		}
 		j->release(j->arg, p);
 		return JITTER_DROPPED;

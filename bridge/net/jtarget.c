@@ -151,22 +151,28 @@ double jtarget_quantile_ns(const struct jtarget *t)
  * A late packet's (or repair's) spread is a peak the percentile (1 in 100
  * packets may exceed it) lets through. The target covers it for peak_hold_s: a
  * host or a path that stalls now and then is then heard to glitch once, not
- * once per stall. Not in the first second of playout: what comes late
- * then is the start's own transient (threads, pages and files being set
- * up on a busy machine), and the quantile sees it anyway.
+ * once per stall. A late packet counts only after the first second of
+ * playout: what comes late then is the start's own transient (threads,
+ * pages and files being set up on a busy machine), and the quantile sees
+ * it anyway. A late repair counts from the first (jtarget_peak).
  */
 #define JTARGET_PEAK_AFTER_NS 1000000000ull
 
-void jtarget_late(struct jtarget *t, double spread_ns, uint64_t arrival_ns,
-                  uint64_t playing_since_ns)
+void jtarget_peak(struct jtarget *t, double spread_ns, uint64_t arrival_ns)
 {
-	if (spread_ns < 0.0 ||
-	    arrival_ns < playing_since_ns + JTARGET_PEAK_AFTER_NS)
+	if (spread_ns < 0.0)
 		return;
 	/* A new peak replaces an expired or a lower one. */
 	if (arrival_ns > t->peak_until || spread_ns > t->peak_ns)
 		t->peak_ns = spread_ns;
 	t->peak_until = arrival_ns + (uint64_t)(t->cfg->peak_hold_s * 1e9);
+}
+
+void jtarget_late(struct jtarget *t, double spread_ns, uint64_t arrival_ns,
+                  uint64_t playing_since_ns)
+{
+	if (arrival_ns >= playing_since_ns + JTARGET_PEAK_AFTER_NS)
+		jtarget_peak(t, spread_ns, arrival_ns);
 }
 
 /* What the spread asks for: the percentile (or a peak held) + frame +

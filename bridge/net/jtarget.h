@@ -94,15 +94,26 @@ static inline void jtarget_skip(struct jtarget *t)
 
 /*
  * A packet came too late for its slot, spread_ns above the floor (the
- * packet measured last: last_spread; or a repair restored too late):
- * hold the target above that spread for peak_hold_s from arrival, unless
- * playout began less than a second before (then it is the start's own
- * transient). A negative spread (not measured) holds nothing.
+ * packet measured last: last_spread): hold the target above that spread
+ * for peak_hold_s from arrival (jtarget_peak), unless playout began less
+ * than a second before (then it is the start's own transient). A
+ * negative spread (not measured) holds nothing.
  *
  * Context: audio thread, real-time safe
  */
 void jtarget_late(struct jtarget *t, double spread_ns, uint64_t arrival_ns,
                   uint64_t playing_since_ns);
+
+/*
+ * Hold the target above spread_ns for peak_hold_s from arrival_ns,
+ * whenever it comes: a repair restored too late (a RED copy, a parity
+ * rebuild) is late by the sender's design, D packets after its
+ * original, not by a start's transient, and is held from the first one.
+ * A negative spread holds nothing.
+ *
+ * Context: audio thread, real-time safe
+ */
+void jtarget_peak(struct jtarget *t, double spread_ns, uint64_t arrival_ns);
 
 /*
  * Once per pull: move the target (raised to what the spread asks for at
