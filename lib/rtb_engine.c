@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/app/app_record.h"
 #include "bridge/audio/disktap.h"
 #include "bridge/net/netloop.h"
 #include "bridge/rtcheck/rthook.h"
@@ -89,6 +90,10 @@ RTB_API int rtb_engine_create(const struct rtb_engine_config *cfg,
 	        .max_sources = cfg->max_sources ? cfg->max_sources
 	                                        : RTB_ENGINE_SOURCES,
 	        .record = cfg->record,
+	        .archives = cfg->archives,
+	        .narchives = cfg->archives ? cfg->narchives : 0,
+	        .idle_pause = cfg->idle_pause,
+	        .vclock_wake_ms = cfg->wake_ms,
 	        /* Receivers may record their streams through it. */
 	        .disk = true,
 	};
@@ -216,6 +221,29 @@ RTB_API void rtb_engine_stats(const struct rtb_engine *e,
 	st->callback_max_us = m->cb_us_max;
 	st->callback_p99_us = m->cb_us_p99_all;
 	st->clipped = m->clipped;
+}
+
+RTB_API void rtb_engine_record_status(const struct rtb_engine *e,
+                                      struct rtb_record_status *st)
+{
+	const struct disktap *t = &e->e.rec;
+
+	memset(st, 0, sizeof(*st));
+	st->on = e->e.rec_open;
+	if (!st->on)
+		return;
+	st->stopped = e->e.rec_reported;
+	st->finished = e->e.rec_done;
+	st->rc = e->e.rec_done ? e->e.rec_rc : 0;
+	st->frames = disktap_frames_written(t);
+	if (st->stopped || st->rc < 0)
+		snprintf(st->error, sizeof(st->error), "%s", disktap_error(t));
+	if (st->rc < 0)
+		app_record_failure(st->failure, sizeof(st->failure),
+		                   e->e.cfg.record, t, st->rc);
+	if (st->finished)
+		app_record_outcome(st->outcome, sizeof(st->outcome),
+		                   e->e.cfg.record, t, st->rc);
 }
 
 RTB_API const char *rtb_engine_error(const struct rtb_engine *e)

@@ -54,6 +54,11 @@ void rtb_receiver__turn(struct rtb_receiver *r, int64_t now);
    ns (INT64_MAX: only when woken). */
 int64_t rtb_receiver__due(const struct rtb_receiver *r);
 
+/* The public configuration as the command's options (r->p.o; the
+   record directory and format kept in r). Return: 0, or a negated errno
+   with why. Context: control thread. */
+int rtb_receiver__opts(struct rtb_receiver *r, char *why, size_t len);
+
 /* One line into why (len bytes; why may be NULL). */
 void rtb__why(char *why, size_t len, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

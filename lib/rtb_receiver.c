@@ -9,8 +9,10 @@
  * the public engine's engine as the one its streams play through. What the
  * library adds is the translation: its configuration into the command's
  * options, the lifecycle's hooks into on_added / on_removed, the streams'
- * figures into on_stats and snapshots. Everything here runs on the
- * control thread, inside rtb_engine_poll or the calls below.
+ * figures into on_stats and snapshots, its lines into on_log, how a
+ * stream ended into on_ended (rtb_receiver_opts.c: the configuration).
+ * Everything here runs on the control thread, inside rtb_engine_poll or
+ * the calls below.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,13 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bridge/net/addr.h"
+#include "bridge/app/app_record.h"
 #include "lib/rtb_lib.h"
 
 #define RTB_RECEIVER_STATS_MS 1000u
 #define RTB_RECEIVER_DRAIN_MS 2000u /* after the longest delay */
 
-static void rtb_receiver__info(struct recv_stream *s,
+static void rtb_receiver__info(const struct recv_stream *s,
                                struct rtb_stream_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -34,6 +36,8 @@ static void rtb_receiver__info(struct recv_stream *s,
 	info->ssrc = s->ssrc;
 	snprintf(info->from, sizeof(info->from), "%s", s->from);
 	info->record_path = s->rec_opened && !s->no_file ? s->path : NULL;
+	info->start_ns = s->start_ns;
+	info->record_error = s->rec_reported ? disktap_error(&s->tap) : NULL;
 }
 
 static void rtb_receiver__stats(const struct netstream_stats *n,
@@ -55,16 +59,46 @@ static void rtb_receiver__stats(const struct netstream_stats *n,
 	        .target_ms = n->target_ms,
 	        .drift_ppm = n->drift_ppm,
 	        .recovered = n->recovered_packets,
+	        .late_repairs = n->late_repairs,
+	        .recovered_frames = n->recovered,
+	        .resyncs = n->resyncs,
+	        .rebuffers = n->rebuffers,
+	        .skips = n->skips,
+	        .skipped_frames = n->skipped_frames,
+	        .clock_mismatch = n->clock_mismatch,
+	        .decode_errors = n->decode_errors,
+	        .rx_dropped = n->rx_dropped,
+	        .rx_invalid = n->rx_invalid,
+	        .fec_packets = n->rx_fec,
+	        .frames_in = n->frames_in,
+	        .sender_ppm = n->sender_ppm,
+	        .device_ppm = n->device_ppm,
 	};
+}
+
+/* A linked stream's figures, with its peak in the mix. */
+static void rtb_receiver__figures(const struct rtb_receiver *r,
+                                  const struct recv_stream *s,
+                                  const struct netstream_stats *n,
+                                  struct rtb_stream_stats *st)
+{
+	const struct mixer_source_stats *ms =
+	        mixer_stats_find(&r->eng->e.st, &s->ns.src);
+
+	rtb_receiver__stats(n, st);
+	st->peak = ms ? ms->peak : 0.0f;
+	st->record_written =
+	        s->rec_opened ? disktap_frames_written(&s->tap) : 0;
 }
 
 /* The audio thread publishes at every pull: a few tries find a quiet
    moment. Return: 0, or -EAGAIN. */
-static int rtb_receiver__snap(struct recv_stream *s, struct netstream_stats *n)
+static int rtb_receiver__snap(const struct recv_stream *s,
+                              struct netstream_stats *n)
 {
 	int rc = -EAGAIN;
 	for (int i = 0; i < 8 && rc == -EAGAIN; i++)
-		rc = netstream_stats(&s->ns, n);
+		rc = netstream_stats((struct netstream *)&s->ns, n);
 	return rc;
 }
 
@@ -96,6 +130,69 @@ static void rtb_receiver__closed(void *arg, struct recv_stream *s)
 	}
 }
 
+/* The disk's outcome of a finished recording, said as recv's summary
+   says it. */
+static void rtb_receiver__ended(void *arg, struct recv_stream *s, int rec_rc,
+                                uint64_t frames)
+{
+	struct rtb_receiver *r = arg;
+	struct rtb_stream_info info;
+	struct rtb_stream_stats st;
+	char outcome[RECV_OUTCOME_MAX];
+	bool file = s->tap_open && !s->no_file;
+
+	if (!r->cfg.on_ended)
+		return;
+	rtb_receiver__info(s, &info);
+	/* Neither thread holds it: the audio side's figures are final. */
+	rtb_receiver__stats(&s->ns.st, &st);
+	struct rtb_stream_end end = {
+	        .why = s->why >= RECEIVER_END_IDLE &&
+	                               s->why <= RECEIVER_END_CLOSED
+	                       ? (enum rtb_ending)s->why
+	                       : RTB_ENDED_SETUP_FAILED,
+	        .start_ns = s->start_ns,
+	        .end_ns = s->end_ns,
+	        .stats = &st,
+	        .played = s->was_linked,
+	        .record_path = file ? s->path : NULL,
+	        .record_frames = frames,
+	        .record_rc = rec_rc,
+	        .record_outcome =
+	                file ? app_record_outcome(outcome, sizeof(outcome),
+	                                          s->path, &s->tap, rec_rc)
+	                     : NULL,
+	        .record_error = s->tap_open && (s->rec_reported || rec_rc < 0)
+	                                ? disktap_error(&s->tap)
+	                                : NULL,
+	};
+	info.record_path = end.record_path;
+	r->cfg.on_ended(r->cfg.arg, r, &info, &end);
+}
+
+static void rtb_receiver__record_stopped(void *arg, struct recv_stream *s)
+{
+	struct rtb_receiver *r = arg;
+	struct rtb_stream_info info;
+
+	if (!r->cfg.on_record_stopped)
+		return;
+	rtb_receiver__info(s, &info);
+	r->cfg.on_record_stopped(r->cfg.arg, r, &info,
+	                         disktap_frames_written(&s->tap),
+	                         disktap_error(&s->tap));
+}
+
+static void rtb_receiver__say(void *arg, const char *line)
+{
+	struct rtb_receiver *r = arg;
+
+	if (r->cfg.on_log)
+		r->cfg.on_log(r->cfg.arg, line);
+	else
+		fprintf(stderr, "rtbridge recv: %s\n", line);
+}
+
 static void rtb_receiver__report(struct rtb_receiver *r)
 {
 	for (struct recv_stream *s = r->p.streams; s; s = s->next) {
@@ -105,7 +202,7 @@ static void rtb_receiver__report(struct rtb_receiver *r)
 		if (s->state != RECV_LINKED || rtb_receiver__snap(s, &n) < 0)
 			continue;
 		rtb_receiver__info(s, &info);
-		rtb_receiver__stats(&n, &st);
+		rtb_receiver__figures(r, s, &n, &st);
 		r->cfg.on_stats(r->cfg.arg, r, &info, &st);
 	}
 }
@@ -113,6 +210,8 @@ static void rtb_receiver__report(struct rtb_receiver *r)
 void rtb_receiver__turn(struct rtb_receiver *r, int64_t now)
 {
 	r->sweeping = cmd_recv_streams_step(&r->p, now, &r->sweep_ns);
+	cmd_recv_check_records(&r->p);
+	cmd_recv_check_timing(&r->p, now);
 	if (r->cfg.on_stats && now >= r->stats_ns) {
 		int64_t step = (int64_t)r->cfg.stats_ms * 1000000;
 		rtb_receiver__report(r);
@@ -132,100 +231,17 @@ int64_t rtb_receiver__due(const struct rtb_receiver *r)
 	return due;
 }
 
-/* The public configuration as the command's options (what `rtbridge recv
-   --listen ... --codec ... --latency ...` would have parsed).
-   Return: 0, or -EINVAL with why. */
-static int rtb_receiver__opts(struct rtb_receiver *r, char *why, size_t len)
-{
-	struct cmd_recv_opts *o = &r->p.o;
-	const struct rtb_receiver_config *c = &r->cfg;
-	char err[200];
-	int kind = rtb__codec_kind(c->codec);
-
-	if (kind < 0) {
-		rtb__why(why, len, "unknown codec %d", (int)c->codec);
-		return -EINVAL;
-	}
-	if (!c->listen ||
-	    addr_parse(&o->listen, NULL, c->listen,
-	               ADDR_LISTEN | ADDR_PORT_ZERO | ADDR_NUMERIC, err,
-	               sizeof(err)) < 0) {
-		rtb__why(why, len, "listen: %s", c->listen ? err : "missing");
-		return -EINVAL;
-	}
-	codec_config_default(&o->codec, (enum codec_kind)kind);
-	if (c->channels > 0)
-		o->codec.channels = c->channels;
-	if (c->rate > 0)
-		o->codec.rate = c->rate;
-	/* PCM: the packet length guess in whole frames at this rate; the
-	   stream's packets tell the truth (as cmd_recv_opts does). */
-	if (kind != CODEC_OPUS)
-		codec_config_set_frames(&o->codec,
-		                        (int)((int64_t)o->codec.rate *
-		                              o->codec.frame_us / 1000000));
-	const char *bad = NULL;
-	if (codec_config_check(&o->codec, &bad) < 0) {
-		rtb__why(why, len, "%s, %d Hz, %d channels: %s",
-		         codec_kind_name(o->codec.kind), o->codec.rate,
-		         o->codec.channels, bad);
-		return -EINVAL;
-	}
-	unsigned ch = r->eng->e.cfg.channels ? r->eng->e.cfg.channels : 2u;
-	if (o->codec.channels != 1 && (unsigned)o->codec.channels != ch) {
-		rtb__why(why, len,
-		         "streams of %d channels cannot play in a mix of %u",
-		         o->codec.channels, ch);
-		return -EINVAL;
-	}
-	if (c->pt < 0 || c->pt > 127) {
-		rtb__why(why, len, "payload type %d is not 0..127", c->pt);
-		return -EINVAL;
-	}
-	o->pt = c->pt ? c->pt : 96;
-	if (c->red_pt < 0 || c->red_pt > 127 ||
-	    (c->red_pt && c->red_pt == o->pt)) {
-		rtb__why(why, len,
-		         "RED payload type %d is not 1..127 or is the stream's",
-		         c->red_pt);
-		return -EINVAL;
-	}
-	o->red = c->red_pt != 0;
-	o->red_pt = c->red_pt;
-	o->latency_auto = c->latency_ms == 0;
-	o->latency_ms = c->latency_ms;
-	o->timeout_s = c->timeout_s > 0 ? c->timeout_s : 2.0;
-	o->max_streams = c->max_streams ? c->max_streams : 16u;
-	if (o->max_streams > RECEIVER_MAX_STREAMS) {
-		rtb__why(why, len, "max_streams %u is above %d", o->max_streams,
-		         RECEIVER_MAX_STREAMS);
-		return -EINVAL;
-	}
-	o->probation = 2;
-	o->drift = -1;
-	o->stats_ms = RTB_RECEIVER_STATS_MS;
-	if (c->record_dir) {
-		struct stat sb;
-		snprintf(r->dir, sizeof(r->dir), "%s", c->record_dir);
-		snprintf(r->fmt, sizeof(r->fmt), "%s",
-		         c->record_format ? c->record_format : "wav");
-		if (stat(r->dir, &sb) < 0 || !S_ISDIR(sb.st_mode) ||
-		    access(r->dir, W_OK | X_OK) < 0) {
-			rtb__why(why, len, "%s: not a writable directory",
-			         r->dir);
-			return -ENOTDIR;
-		}
-		o->record_dir = r->dir;
-		o->record_format = r->fmt;
-	}
-	return 0;
-}
-
 RTB_API int rtb_receiver_create(struct rtb_engine *e,
                                 const struct rtb_receiver_config *cfg,
                                 struct rtb_receiver **out, char *why,
                                 size_t len)
 {
+	char own[256]; /* the line said, when the caller wants none */
+
+	if (!why || !len) {
+		why = own;
+		len = sizeof(own);
+	}
 	*out = NULL;
 	unsigned rate = e->e.cfg.rate ? e->e.cfg.rate : 48000u;
 	if (rate != RECV_RATE) {
@@ -243,19 +259,28 @@ RTB_API int rtb_receiver_create(struct rtb_engine *e,
 		r->cfg.stats_ms = RTB_RECEIVER_STATS_MS;
 	r->eng = e;
 	r->p.e = &e->e;
-	r->hooks = (struct recv_hooks){.linked = rtb_receiver__linked,
-	                               .closed = rtb_receiver__closed,
-	                               .arg = r};
+	r->hooks = (struct recv_hooks){
+	        .linked = rtb_receiver__linked,
+	        .closed = rtb_receiver__closed,
+	        .ended = rtb_receiver__ended,
+	        .record_stopped = rtb_receiver__record_stopped,
+	        .say = rtb_receiver__say,
+	        .arg = r,
+	};
 	r->p.hooks = &r->hooks;
 	r->p.channels = e->e.cfg.channels ? e->e.cfg.channels : 2u;
-	r->p.drift = true;
+	r->p.o.stats_ms = RTB_RECEIVER_STATS_MS;
 	int rc = rtb_receiver__opts(r, why, len);
-	r->cfg.listen = NULL; /* parsed: the caller's text is not kept */
-	if (rc == 0 && cmd_recv_streams_check(&r->p) < 0) {
-		rtb__why(why, len, "the stream settings are refused");
+	/* Read: the caller's texts and key are not kept. */
+	r->cfg.listen = NULL;
+	r->cfg.multicast_source = NULL;
+	r->cfg.allow = NULL;
+	r->cfg.srtp_key = NULL;
+	if (rc == 0 && cmd_recv_streams_check(&r->p, why, len) < 0)
 		rc = -EINVAL;
-	}
 	if (rc < 0) {
+		rtb_receiver__say(r, why);
+		srtpkey_clear(&r->p.o.srtp_key);
 		free(r);
 		return rc;
 	}
@@ -267,17 +292,16 @@ RTB_API int rtb_receiver_create(struct rtb_engine *e,
 	rc = netloop_start(&r->p.nl, 64);
 	if (rc < 0) {
 		rtb__why(why, len, "net thread: %s", strerror(-rc));
+		srtpkey_clear(&r->p.o.srtp_key);
 		free(r);
 		return rc;
 	}
 	r->p.nl_running = true;
-	rc = cmd_recv_open_rx(&r->p);
+	rc = cmd_recv_open_rx(&r->p, why, len);
 	if (rc < 0) {
-		rtb__why(why, len, "%s",
-		         r->p.rx_ready && receiver_error(&r->p.rx)[0]
-		                 ? receiver_error(&r->p.rx)
-		                 : strerror(-rc));
 		cmd_recv_close_net(&r->p);
+		srtpctx_clear(&r->p.srtp);
+		srtpkey_clear(&r->p.o.srtp_key);
 		if (r->p.rx_ready)
 			receiver_clear(&r->p.rx);
 		cmd_recv_streams_free(&r->p); /* spares only, never linked */
@@ -309,10 +333,81 @@ RTB_API int rtb_receiver_stream_stats(struct rtb_receiver *r, uint64_t id,
 			continue;
 		int rc = rtb_receiver__snap(s, &n);
 		if (rc == 0)
-			rtb_receiver__stats(&n, st);
+			rtb_receiver__figures(r, s, &n, st);
 		return rc;
 	}
 	return -ENOENT;
+}
+
+RTB_API unsigned rtb_receiver_list(const struct rtb_receiver *r, uint64_t *ids,
+                                   unsigned max)
+{
+	unsigned n = 0;
+
+	for (const struct recv_stream *s = r->p.streams; s; s = s->next) {
+		if (s->state != RECV_LINKED)
+			continue;
+		if (n < max)
+			ids[n] = s->id;
+		n++;
+	}
+	return n;
+}
+
+RTB_API int rtb_receiver_stream_info(const struct rtb_receiver *r, uint64_t id,
+                                     struct rtb_stream_info *info)
+{
+	for (const struct recv_stream *s = r->p.streams; s; s = s->next)
+		if (s->state == RECV_LINKED && s->id == id) {
+			rtb_receiver__info(s, info);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+RTB_API void rtb_receiver_counters(const struct rtb_receiver *r,
+                                   struct rtb_receiver_counters *c)
+{
+	struct receiver_counters n;
+
+	memset(c, 0, sizeof(*c));
+	c->setup_failed = r->p.setup_failed;
+	c->record_failed = r->p.record_failed;
+	c->streams_alive = r->p.nalive;
+	if (!r->p.rx_ready)
+		return;
+	receiver_counters(&r->p.rx, &n);
+	c->datagrams = n.datagrams;
+	c->accepted = n.accepted;
+	c->malformed = n.malformed;
+	c->too_big = n.too_big;
+	c->unknown_pt = n.unknown_pt;
+	c->not_allowed = n.not_allowed;
+	c->over_max_streams = n.over_max_streams;
+	c->setting_up = n.pending;
+	c->refused = n.refused;
+	c->stream_dropped = n.stream_dropped;
+	c->notify_dropped = n.notify_dropped;
+	c->probation_dropped = n.probation_dropped;
+	c->ssrc_conflicts = n.ssrc_conflicts;
+	c->auth_failed = n.auth_failed;
+	c->replayed = n.replayed;
+	c->held = n.held;
+	c->on_probation = n.on_probation;
+	c->streams_seen = n.streams_seen;
+	c->probation_failed = n.probation_failed;
+	c->probation_evicted = n.probation_evicted;
+	c->takeovers = n.takeovers;
+	c->superseded = n.superseded;
+	c->last_rx_ns = (int64_t)receiver_last_rx_ns(&r->p.rx);
+}
+
+RTB_API void rtb_receiver_stop(struct rtb_receiver *r, unsigned drain_ms)
+{
+	if (r->p.stopped)
+		return;
+	cmd_recv_close_net(&r->p);
+	cmd_recv_drain(&r->p, drain_ms);
 }
 
 /* Whether the mixer still holds one of the streams. */

@@ -39,13 +39,11 @@ void app_record_say_stopped(const char *cmd, const struct disktap *t)
 	        disktap_error(t));
 }
 
-bool app_record_check_stopped(const char *cmd, const struct disktap *t,
-                              bool *reported)
+bool app_record_stopped_now(const struct disktap *t, bool *reported)
 {
 	if (*reported || t->closed || !t->wb || writebehind_status(t->wb) == 0)
 		return false;
 	*reported = true;
-	app_record_say_stopped(cmd, t);
 	return true;
 }
 
@@ -58,20 +56,28 @@ static const char *app_record__why(const char *path, const char *msg)
 	return msg;
 }
 
+char *app_record_failure(char *buf, size_t n, const char *path,
+                         const struct disktap *t, int rc)
+{
+	snprintf(buf, n, "%s",
+	         writebehind_result_done(&t->result) && t->result.message[0]
+	                 ? app_record__why(path, t->result.message)
+	         : rc == -ETIMEDOUT ? "the disk did not finish it in time"
+	                            : strerror(-rc));
+	return buf;
+}
+
 bool app_record_failed(const char *cmd, const char *path,
                        const struct disktap *t, int rc, bool reported)
 {
+	char why[DISKFILE_ERRMSG_MAX];
+
 	if (rc >= 0)
 		return false;
 	if (!reported)
 		fprintf(stderr, "rtbridge %s: %s: recording failed: %s\n", cmd,
 		        path,
-		        writebehind_result_done(&t->result) &&
-		                        t->result.message[0]
-		                ? app_record__why(path, t->result.message)
-		        : rc == -ETIMEDOUT
-		                ? "the disk did not finish it in time"
-		                : strerror(-rc));
+		        app_record_failure(why, sizeof(why), path, t, rc));
 	return true;
 }
 

@@ -43,13 +43,12 @@ void app_record_say_stopped(const char *cmd, const struct disktap *t);
 
 /*
  * Whether the open tap's recording has stopped by itself (disk full,
- * write error) and *reported is still false; if so, say it and set
- * *reported.
+ * write error) and *reported is still false; if so, set *reported (the
+ * caller says it: disktap_error has the disk's message).
  *
  * Return: true the first time the stop is seen
  */
-bool app_record_check_stopped(const char *cmd, const struct disktap *t,
-                              bool *reported);
+bool app_record_stopped_now(const struct disktap *t, bool *reported);
 
 /*
  * Whether a closed recording failed (rc: what disktap_wait_closed
@@ -58,6 +57,15 @@ bool app_record_check_stopped(const char *cmd, const struct disktap *t,
  */
 bool app_record_failed(const char *cmd, const char *path,
                        const struct disktap *t, int rc, bool reported);
+
+/*
+ * Why a closed recording failed (rc < 0: what disktap_wait_closed
+ * returned), as app_record_failed says it after "PATH: recording failed: "
+ *
+ * Return: buf
+ */
+char *app_record_failure(char *buf, size_t n, const char *path,
+                         const struct disktap *t, int rc);
 
 /*
  * The outcome of the closed recording of `path` for a summary line (rc is

@@ -62,7 +62,7 @@ static void app_stats__str(FILE *f, const char *s)
 
 static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 {
-	const struct netstream_stats *st = x->st;
+	const struct rtb_stream_stats *st = x->st;
 
 	fprintf(f, "\"ssrc\":%lu,\"ssrc_hex\":\"%08x\",\"from\":",
 	        (unsigned long)x->ssrc, (unsigned)x->ssrc);
@@ -82,13 +82,13 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        "\"rx_dropped\":%llu,\"rx_invalid\":%llu,\"fec_packets\":%llu,"
 	        "\"callback_max_us\":%.1f,\"rt_violations\":%lu",
 	        (unsigned long long)st->received, (unsigned long long)st->lost,
-	        (unsigned long long)st->recovered_packets,
+	        (unsigned long long)st->recovered,
 	        (unsigned long long)st->late_repairs,
 	        (unsigned long long)st->late, (unsigned long long)st->duplicate,
 	        (unsigned long long)st->reordered,
 	        (unsigned long long)st->concealed_frames,
-	        (unsigned long long)st->inserted,
-	        (unsigned long long)st->recovered,
+	        (unsigned long long)st->inserted_frames,
+	        (unsigned long long)st->recovered_frames,
 	        app_stats__num(st->jitter_ms), app_stats__num(st->buffer_ms),
 	        app_stats__num(st->target_ms), app_stats__num(st->drift_ppm),
 	        app_stats__num(st->sender_ppm), app_stats__num(st->device_ppm),
@@ -101,7 +101,7 @@ static void app_stats__fields(FILE *f, const struct app_stats_stream *x)
 	        (unsigned long long)st->decode_errors,
 	        (unsigned long long)st->rx_dropped,
 	        (unsigned long long)st->rx_invalid,
-	        (unsigned long long)st->rx_fec,
+	        (unsigned long long)st->fec_packets,
 	        app_stats__num(x->callback_max_us), x->rt_violations);
 	if (x->record) {
 		fprintf(f, ",\"record\":");
@@ -185,7 +185,7 @@ void app_stats_summary_stream(struct app_stats *s,
 /* The receiver's figures, without braces (a line, or the summary's end). */
 static void app_stats__receiver(FILE *f, const struct app_stats_receiver *x)
 {
-	const struct receiver_counters *c = x->c;
+	const struct rtb_receiver_counters *c = x->c;
 
 	fprintf(f,
 	        "\"datagrams\":%llu,\"accepted\":%llu,\"malformed\":%llu,"
@@ -209,7 +209,8 @@ static void app_stats__receiver(FILE *f, const struct app_stats_receiver *x)
 	        (unsigned long long)c->unknown_pt,
 	        (unsigned long long)c->not_allowed,
 	        (unsigned long long)c->over_max_streams,
-	        (unsigned long long)c->pending, (unsigned long long)c->refused,
+	        (unsigned long long)c->setting_up,
+	        (unsigned long long)c->refused,
 	        (unsigned long long)c->stream_dropped,
 	        (unsigned long long)c->notify_dropped,
 	        (unsigned long long)c->probation_dropped,
@@ -224,7 +225,7 @@ static void app_stats__receiver(FILE *f, const struct app_stats_receiver *x)
 	        (unsigned long long)x->streams_alive,
 	        (unsigned long long)x->streams_closed,
 	        (unsigned long long)x->streams_listed,
-	        (unsigned long long)x->setup_failed,
+	        (unsigned long long)c->setup_failed,
 	        (unsigned long long)c->auth_failed,
 	        (unsigned long long)c->replayed,
 	        app_stats__num(x->callback_max_us),

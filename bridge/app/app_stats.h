@@ -20,8 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bridge/net/netstream.h"
-#include "bridge/net/receiver.h"
+#include <rtbridge/receiver.h>
 
 struct app_stats {
 	FILE *f;    /* NULL: disabled */
@@ -34,7 +33,7 @@ struct app_stats_stream {
 	uint32_t ssrc;
 	const char *from;   /* sender address text */
 	const char *record; /* recording path, or NULL */
-	const struct netstream_stats *st;
+	const struct rtb_stream_stats *st;
 	double callback_max_us;
 	unsigned long rt_violations;
 	uint64_t recorded;        /* frames recorded, when known */
@@ -51,11 +50,10 @@ struct app_stats_record {
 
 /* The receiver as a whole. */
 struct app_stats_receiver {
-	const struct receiver_counters *c;
+	const struct rtb_receiver_counters *c;
 	uint64_t streams_alive;  /* linked or on their way out */
 	uint64_t streams_closed; /* closed so far */
 	uint64_t streams_listed; /* closed ones in the summary */
-	uint64_t setup_failed;   /* streams that could not be set up */
 	uint64_t total_received; /* over every closed stream: */
 	uint64_t total_lost;
 	uint64_t total_recovered;

@@ -1,12 +1,14 @@
 /*
- * cmd_recv_impl: what the two halves of `rtbridge recv` share
+ * cmd_recv_impl: the receive side of `rtbridge recv`, as the public
+ * library's receiver (lib/rtb_receiver.c) runs it
  *
- * cmd_recv.c sets up and tears down the command (the engine: disk server,
- * mixer, device, archives, mix recorder; then the net thread and the
- * receiver) and runs the control loop; cmd_recv_streams.c handles the
- * incoming streams in that loop (their lifecycle, below);
- * cmd_recv_stats.c their statistics (JSON lines, status line, summary)
- * and the summaries of closed streams. Private to bridge/app.
+ * cmd_recv_rx.c sets up and tears down the net thread and the receiver
+ * (socket, SRTP, probation, SSRC table) and runs one turn of the control
+ * loop's receive work (new streams, the sweep, the lifecycle, recordings
+ * that stopped, timing warnings); cmd_recv_streams.c handles the incoming
+ * streams (their lifecycle, below). The command itself (cmd_recv.c) is
+ * an application of the public library and sees none of this. The
+ * library hears of the streams through struct recv_hooks.
  *
  * A stream's life on the control thread. Before it, the source was on
  * probation on the net thread (receiver.h), where nothing is allocated
@@ -50,9 +52,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bridge/app/app_metrics.h"
-#include "bridge/app/app_stats.h"
-#include "bridge/app/app_status.h"
 #include "bridge/app/cmd_recv_opts.h"
 #include "bridge/app/engine.h"
 #include "bridge/audio/disktap.h"
@@ -65,12 +64,11 @@
 #define RECV_CLOSE_MS        ENGINE_CLOSE_MS
 #define RECV_POLL_NS         5000000LL  /* retry of a busy step */
 #define RECV_SWEEP_NS        50000000LL /* idle sweep, while streams live */
-#define RECV_SPARES          4  /* streams allocated ahead for new SSRCs */
-#define RECV_SUMMARIES       64 /* closed streams listed in the summary */
+#define RECV_SPARES          4 /* streams allocated ahead for new SSRCs */
 #define RECV_RETRY_NS        1000000000LL /* spare set-up after a failure */
 #define RECV_DRAIN_MARGIN_NS 100000000LL  /* after the largest delay */
-#define RECV_MMAP_THRESHOLD  (128 * 1024) /* bytes: mapped on their own */
 #define RECV_OUTCOME_MAX     300          /* a recording's outcome phrase */
+#define RECV_LINE_MAX        1024         /* a line said (recv_say) */
 
 enum recv_stream_state {
 	RECV_SPARE,
@@ -80,15 +78,10 @@ enum recv_stream_state {
 	RECV_CLOSING,
 	RECV_CLOSED,
 };
-#define RECV_SAP_POLL_NS                                                       \
-	50000000LL /* --sap: the listener's events looked at                   \
-	            */
-
-struct recv_sap;
 struct recv_stream;
 
-/* What the public library (lib/rtb_receiver.c) hears of the streams;
-   the command has none. Context: control thread. */
+/* What the public library (lib/rtb_receiver.c) hears of the streams.
+   Context: control thread. */
 struct recv_hooks {
 	/* A stream was linked into the mixer: it plays. */
 	void (*linked)(void *arg, struct recv_stream *s);
@@ -96,6 +89,15 @@ struct recv_hooks {
 	   thread nor the mixer holds it, its counters are final; it is
 	   freed after this returns. */
 	void (*closed)(void *arg, struct recv_stream *s);
+	/* A stream set up (linked or not) is gone for good and its
+	   recording finalized (rec_rc: disktap_wait_closed's, frames in the
+	   file); it is freed after this returns. */
+	void (*ended)(void *arg, struct recv_stream *s, int rec_rc,
+	              uint64_t frames);
+	/* A stream's recording stopped by itself (said already). */
+	void (*record_stopped)(void *arg, struct recv_stream *s);
+	/* A line to say (recv_say); NULL: stderr, "rtbridge recv: LINE". */
+	void (*say)(void *arg, const char *line);
 	void *arg;
 };
 
@@ -118,86 +120,47 @@ struct recv_stream {
 	uint64_t setup_ns;  /* its recording must exist by then */
 	uint64_t retry_ns;  /* a busy step (mixer ring full) again then */
 	uint32_t ssrc;
-	uint64_t id;           /* the receiver's stream id */
-	enum receiver_end why; /* why the net thread let go (0: not yet) */
-	double t_start, t_end; /* seconds since the start */
+	uint64_t id;              /* the receiver's stream id */
+	enum receiver_end why;    /* why the net thread let go (0: not yet) */
+	int64_t start_ns, end_ns; /* set up, let go of (CLOCK_MONOTONIC) */
 	char from[ADDR_TEXT_MAX];
 	char path[512];
 	struct netstream_stats snap; /* the metrics page's copy */
 	struct recv_stream *next;
 };
 
-/* What stays of a closed stream. */
-struct recv_summary {
-	uint32_t ssrc;
-	uint64_t id;
-	int why; /* enum receiver_end; 0: set-up failed */
-	int rec_rc;
-	double t_start, t_end;
-	uint64_t frames; /* recorded (0: no file) */
-	struct netstream_stats st;
-	char from[ADDR_TEXT_MAX];
-	char path[512];                 /* "" when no file exists */
-	char outcome[RECV_OUTCOME_MAX]; /* app_record_outcome, with a path */
-	char record_error[DISKFILE_ERRMSG_MAX]; /* "" or why it stopped */
-};
-
-/* Totals over every closed stream. */
-struct recv_totals {
-	uint64_t closed, received, lost, recovered, late, concealed_frames,
-	        underruns, recorded_frames;
-};
-
 struct recv {
 	struct cmd_recv_opts o;
-	struct engine *e;  /* the streams play through it: `eng`, or the
-	                      library's engine */
-	struct engine eng; /* the command's own */
-	const struct recv_hooks *hooks; /* the library's; NULL: none */
+	struct engine *e;               /* the streams play through it */
+	const struct recv_hooks *hooks; /* the library's */
 	struct netloop nl;
 	bool nl_running;
 	struct receiver rx;
 	bool rx_ready;
 	struct srtpctx srtp; /* --srtp-key / a=crypto; zeroed: plain RTP */
-	enum srtpkey_suite srtp_suite; /* for display */
-	struct app_stats json;
-	struct app_metrics metrics;
 	struct recv_stream *streams; /* alive (spares too), newest first */
 	unsigned nspares, nalive;    /* spares; the others */
-	struct recv_summary closed[RECV_SUMMARIES]; /* a ring, oldest at
-	                                               closed_head */
-	unsigned closed_head, nclosed;
-	struct recv_totals totals;
 	uint64_t drain_ns;       /* an ended stream plays this long after its
 	                            last packet (largest delay + margin) */
 	int setup_err;           /* last set-up error reported (-errno) */
 	uint64_t setup_failed;   /* streams that could not be set up */
+	uint64_t record_failed;  /* recordings that failed */
 	uint64_t spare_retry_ns; /* no new spare before this */
 	unsigned channels;       /* mixer output */
 	bool drift;
 	uint64_t t0;
 	uint64_t dgrams_seen; /* datagrams counted at the last look */
 	int64_t dgrams_ns;    /* when that count last changed */
-	int rc;
-	struct recv_sap *sap; /* --sap: the announcements followed */
+	bool stopped;         /* cmd_recv_close_net ran */
 };
-
-/* Seconds since the start. */
-static inline double cmd_recv_secs(const struct recv *p)
-{
-	return (double)(netloop_now_ns() - p->t0) / 1e9;
-}
-
-/* Make the process's memory follow the streams alive (see the .c). */
-void cmd_recv_streams_memory(void);
 
 /* Largest datagram accepted for the configured codec, bytes. */
 size_t cmd_recv_streams_datagram_max(const struct cmd_recv_opts *o);
 
 /* Whether streams can be set up with these options at all (checked at
    start: a setting that cannot work is refused with one line). Return: 0
-   or -EINVAL after printing why. */
-int cmd_recv_streams_check(const struct recv *p);
+   or -EINVAL with the line in why (len bytes; not said). */
+int cmd_recv_streams_check(const struct recv *p, char *why, size_t len);
 
 /* Keep RECV_SPARES streams allocated ahead on the net thread's side. */
 void cmd_recv_streams_spare(struct recv *p);
@@ -224,7 +187,7 @@ int64_t cmd_recv_streams_due(const struct recv *p);
 void cmd_recv_streams_net_closed(struct recv *p);
 
 /* After engine_stop: close every stream and wait for its recording;
- * a failed recording sets p->rc. */
+ * a failed one is counted (record_failed). */
 void cmd_recv_streams_finish(struct recv *p);
 
 /* Free whatever is left (after a failed start). */
@@ -236,42 +199,29 @@ void cmd_recv_streams_free(struct recv *p);
  * (it needs a turn by *sweep). */
 bool cmd_recv_streams_step(struct recv *p, int64_t now, int64_t *sweep);
 
-/* Keep what stays of a closed stream (cmd_recv_stats.c). */
-void cmd_recv_stats_closed(struct recv *p, const struct recv_stream *s,
-                           int rec_rc, uint64_t frames);
+/* Say one line (no prefix, no newline): to hooks->say, or on stderr
+   as "rtbridge recv: LINE". */
+void cmd_recv_say(const struct recv *p, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
-/* One JSON line per playing stream, and the receiver's line. */
-void cmd_recv_streams_json(struct recv *p);
+/* Set up the receiver for p->o (its listen address, codec, pt, SRTP
+   key) on the running net thread, with its spare streams. Return: 0, or
+   a negated errno (said, with the line in why too). */
+int cmd_recv_open_rx(struct recv *p, char *why, size_t len);
 
-/* Redraw the terminal status line. */
-void cmd_recv_streams_draw(struct recv *p, struct app_status *status);
-
-/* The summary: JSON object and human-readable lines. */
-void cmd_recv_streams_summary(struct recv *p);
-
-/* Set up the receiver for p->o (its listen address, codec, pt) on the
-   running net thread, with its spare streams. */
-int cmd_recv_open_rx(struct recv *p);
-
-/* Stop the net thread's side (SAP, the receiver, the net thread): it
-   lets go of every stream; spares never linked are freed. */
+/* Stop the net thread's side (the receiver, the net thread): it lets go
+   of every stream; spares never linked are freed. Once. */
 void cmd_recv_close_net(struct recv *p);
 
-/* --sap: start the net thread and the SAP listener, and wait for the
-   first session to follow (its SDP fills p->o). Return: 0 when there is
-   one, 1 when stopped first (signal, --duration), < 0 after one line. */
-int cmd_recv_sap_wait(struct recv *p);
+/* Recordings of streams that stopped by themselves (disk full): said
+   once each (hooks->record_stopped). */
+void cmd_recv_check_records(struct recv *p);
 
-/* --sap, every loop turn: drop the session's streams when it is deleted,
-   times out or changes; follow the next matching one. */
-void cmd_recv_sap_poll(struct recv *p);
+/* Streams whose timing cannot be followed as sent, said once each. */
+void cmd_recv_check_timing(struct recv *p, int64_t now);
 
-/* Stop listening for SAP (before the net thread stops); no-op without
-   --sap. */
-void cmd_recv_sap_stop(struct recv *p);
-
-/* --metrics: write the playing streams' figures as the page the net
-   thread serves (cmd_recv_metrics.c). */
-void cmd_recv_metrics_publish(struct recv *p, int64_t now);
+/* After cmd_recv_close_net, with the engine running: let it play out
+   what the streams hold (and record it), at most max_ms. */
+void cmd_recv_drain(struct recv *p, unsigned max_ms);
 
 #endif

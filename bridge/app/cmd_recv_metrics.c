@@ -2,13 +2,13 @@
  * cmd_recv_metrics: the metrics page of `rtbridge recv --metrics` (see
  * app_metrics.h)
  *
- * Once a second the control loop takes each playing stream's statistics
- * (the seqlock copy netstream_stats makes, as for --stats-json) and the
- * receiver's counters, and writes them as a page for the net thread to
- * serve. Per stream: one row labelled with its SSRC (8 hex digits) and
- * its sender's address; a stream that has left has no row (its series
- * end). The audio callback's worst time and the real-time violations are
- * the process's, not a stream's: they carry no labels.
+ * Once a second the control loop takes each playing stream's figures
+ * (rtb_receiver_stream_stats, as for --stats-json) and the receiver's
+ * counters, and writes them as a page for the command's net thread to
+ * serve (the receiver's own net thread is the library's). Per stream: one row
+ * labelled with its SSRC (8 hex digits) and its sender's address; a stream that
+ * has left has no row (its series end). The audio callback's worst time and the
+ * real-time violations are the process's, not a stream's: they carry no labels.
  *
  * Context: control (main) thread.
  */
@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge/app/cmd_recv_impl.h"
+#include "bridge/app/cmd_recv.h"
 #include "bridge/rtcheck/rthook.h"
 
-#define RECV_STAT(f) offsetof(struct netstream_stats, f)
+#define RECV_STAT(f) offsetof(struct rtb_stream_stats, f)
 #define RECV_COUNT(nm, f, text)                                                \
 	{                                                                      \
 		.name = (nm), .counter = true, .help = (text),                 \
@@ -36,7 +36,7 @@ static const struct app_metrics_family recv_metrics__streams[] = {
                    "packets that reached the jitter buffer"),
         RECV_COUNT("rtbridge_stream_lost_packets", lost,
                    "packets missing at their playout time"),
-        RECV_COUNT("rtbridge_stream_recovered_packets", recovered_packets,
+        RECV_COUNT("rtbridge_stream_recovered_packets", recovered,
                    "lost packets restored from the redundant copies later "
                    "ones carried (RFC 2198 RED) or from parity packets "
                    "(ULPFEC)"),
@@ -53,9 +53,9 @@ static const struct app_metrics_family recv_metrics__streams[] = {
         RECV_COUNT("rtbridge_stream_concealed_frames", concealed_frames,
                    "frames made by concealment or FEC (inserted and "
                    "recovered ones included)"),
-        RECV_COUNT("rtbridge_stream_inserted_frames", inserted,
+        RECV_COUNT("rtbridge_stream_inserted_frames", inserted_frames,
                    "frames of concealment inserted to grow the buffer"),
-        RECV_COUNT("rtbridge_stream_recovered_frames", recovered,
+        RECV_COUNT("rtbridge_stream_recovered_frames", recovered_frames,
                    "frames restored from the next packet's Opus in-band "
                    "FEC"),
         RECV_COUNT("rtbridge_stream_underruns", underruns,
@@ -72,7 +72,7 @@ static const struct app_metrics_family recv_metrics__streams[] = {
                    "packets dropped on arrival (pool empty or ring full)"),
         RECV_COUNT("rtbridge_stream_invalid_packets", rx_invalid,
                    "packets refused on arrival (too big, bad sequence)"),
-        RECV_COUNT("rtbridge_stream_fec_packets", rx_fec,
+        RECV_COUNT("rtbridge_stream_fec_packets", fec_packets,
                    "ULPFEC packets taken (not media: never lost or late)"),
         RECV_GAUGE("rtbridge_stream_buffer_seconds", buffer_ms, 1e-3,
                    "current playout delay"),
@@ -94,26 +94,29 @@ static const struct {
 	const char *reason;
 	size_t off;
 } recv_metrics__drops[] = {
-        {"malformed", offsetof(struct receiver_counters, malformed)},
-        {"too_big", offsetof(struct receiver_counters, too_big)},
-        {"unknown_pt", offsetof(struct receiver_counters, unknown_pt)},
-        {"not_allowed", offsetof(struct receiver_counters, not_allowed)},
+        {"malformed", offsetof(struct rtb_receiver_counters, malformed)},
+        {"too_big", offsetof(struct rtb_receiver_counters, too_big)},
+        {"unknown_pt", offsetof(struct rtb_receiver_counters, unknown_pt)},
+        {"not_allowed", offsetof(struct rtb_receiver_counters, not_allowed)},
         {"over_max_streams",
-         offsetof(struct receiver_counters, over_max_streams)},
-        {"setting_up", offsetof(struct receiver_counters, pending)},
-        {"refused", offsetof(struct receiver_counters, refused)},
-        {"stream", offsetof(struct receiver_counters, stream_dropped)},
-        {"probation", offsetof(struct receiver_counters, probation_dropped)},
-        {"ssrc_conflict", offsetof(struct receiver_counters, ssrc_conflicts)},
-        {"notify", offsetof(struct receiver_counters, notify_dropped)},
-        {"srtp_auth_failed", offsetof(struct receiver_counters, auth_failed)},
-        {"srtp_replayed", offsetof(struct receiver_counters, replayed)},
+         offsetof(struct rtb_receiver_counters, over_max_streams)},
+        {"setting_up", offsetof(struct rtb_receiver_counters, setting_up)},
+        {"refused", offsetof(struct rtb_receiver_counters, refused)},
+        {"stream", offsetof(struct rtb_receiver_counters, stream_dropped)},
+        {"probation",
+         offsetof(struct rtb_receiver_counters, probation_dropped)},
+        {"ssrc_conflict",
+         offsetof(struct rtb_receiver_counters, ssrc_conflicts)},
+        {"notify", offsetof(struct rtb_receiver_counters, notify_dropped)},
+        {"srtp_auth_failed",
+         offsetof(struct rtb_receiver_counters, auth_failed)},
+        {"srtp_replayed", offsetof(struct rtb_receiver_counters, replayed)},
 };
 
 /* The figures taken once, written in both spellings. */
 struct recv_metrics {
-	struct recv *p;
-	struct receiver_counters c;
+	struct recv_cmd *p;
+	struct rtb_receiver_counters c;
 	double cb_max_s;
 	unsigned long rtv;
 };
@@ -156,25 +159,62 @@ static void recv_metrics__build(struct app_metrics_text *w, void *arg)
 	}
 }
 
-void cmd_recv_metrics_publish(struct recv *p, int64_t now)
+void cmd_recv_metrics_publish(struct recv_cmd *p, int64_t now)
 {
+	static struct rtb_stream_stats snap[RECEIVER_MAX_STREAMS];
+	uint64_t ids[RECEIVER_MAX_STREAMS];
 	struct recv_metrics x = {.p = p};
+	struct rtb_engine_stats es;
 	char ssrc[16];
 
-	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		if (s->state != RECV_LINKED ||
-		    netstream_stats(&s->ns, &s->snap) < 0)
+	unsigned n =
+	        p->r ? rtb_receiver_list(p->r, ids, RECEIVER_MAX_STREAMS) : 0;
+	for (unsigned i = 0; i < n && i < RECEIVER_MAX_STREAMS; i++) {
+		struct rtb_stream_info info;
+		if (rtb_receiver_stream_info(p->r, ids[i], &info) < 0 ||
+		    rtb_receiver_stream_stats(p->r, ids[i], &snap[i]) < 0)
 			continue;
 		struct app_metrics_row *r = app_metrics_row(&p->metrics);
 		if (!r)
 			break;
-		snprintf(ssrc, sizeof(ssrc), "%08x", (unsigned)s->ssrc);
+		snprintf(ssrc, sizeof(ssrc), "%08x", (unsigned)info.ssrc);
 		app_metrics_label(r, "ssrc", ssrc);
-		app_metrics_label(r, "source", s->from);
-		r->values = &s->snap;
+		app_metrics_label(r, "source", info.from);
+		r->values = &snap[i];
 	}
-	receiver_counters(&p->rx, &x.c);
-	x.cb_max_s = p->e->st.cb_us_max * 1e-6;
+	cmd_recv_stats_counters(p, &x.c);
+	rtb_engine_stats(p->e, &es);
+	x.cb_max_s = es.callback_max_us * 1e-6;
 	x.rtv = rthook_violations();
 	(void)app_metrics_publish(&p->metrics, now, recv_metrics__build, &x);
+}
+
+int cmd_recv_metrics_open(struct recv_cmd *p)
+{
+	if (!p->o.metrics)
+		return 0;
+	if (!p->nl_running) {
+		int rc = netloop_start(&p->nl, 64);
+		if (rc < 0) {
+			fprintf(stderr, "rtbridge recv: net thread: %s\n",
+			        strerror(-rc));
+			return rc;
+		}
+		p->nl_running = true;
+	}
+	/* Rows for every stream the table holds, and the ones leaving. */
+	int rc = app_metrics_open(&p->metrics, "recv",
+	                          (const struct sockaddr *)&p->o.metrics_addr,
+	                          &p->nl, p->o.max_streams + RECV_SPARES_ROWS);
+	if (rc == 0)
+		cmd_recv_metrics_publish(p, (int64_t)netloop_now_ns());
+	return rc;
+}
+
+void cmd_recv_metrics_close(struct recv_cmd *p)
+{
+	if (p->nl_running)
+		netloop_stop(&p->nl);
+	p->nl_running = false;
+	app_metrics_clear(&p->metrics);
 }

@@ -79,7 +79,7 @@ static int recv_opts__allow(void *p, const struct app_opt *opt, const char *arg,
 	}
 	if (addr_net_parse(&o->allow[o->nallow], arg, err, n) < 0)
 		return -EINVAL;
-	o->nallow++;
+	o->allow_arg[o->nallow++] = arg;
 	return 0;
 }
 

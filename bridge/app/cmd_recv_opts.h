@@ -62,6 +62,7 @@ struct cmd_recv_opts {
 	struct sockaddr_storage metrics_addr;
 	unsigned stats_ms; /* interval of the JSON lines, ms */
 	struct addr_net allow[RECEIVER_MAX_ALLOW];
+	const char *allow_arg[RECEIVER_MAX_ALLOW]; /* as given */
 	int nallow;
 	unsigned max_streams;
 	unsigned probation; /* packets in sequence that make a source a

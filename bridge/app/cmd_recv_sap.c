@@ -2,15 +2,17 @@
  * cmd_recv_sap: `rtbridge recv --sap`, receive the stream a SAP
  * announcement describes (see cmd_recv_impl.h)
  *
- * The SAP listener (saplisten.h) runs on the receiver's net thread and
- * reports sessions as they are announced, changed, deleted or time out.
- * recv follows one session at a time: the first announced (of the name
- * --session gives), whose codec, rate, channel count, payload type,
- * packet time, group and port come from its SDP. When it is deleted,
- * times out, or changes what it sends, the receiver's socket closes
- * (leaving the group); its streams play out what they hold and end (their
- * recordings are finalized as usual); the next session that matches is
- * followed then, with a receiver set up for it. The mix
+ * The SAP listener (saplisten.h, as `rtbridge list` uses it) runs on the
+ * command's net thread and reports sessions as they are announced,
+ * changed, deleted or time out. recv follows one session at a time: the
+ * first announced (of the name --session gives), whose codec, rate,
+ * channel count, payload type, packet time, group and port come from its
+ * SDP. When it is deleted, times out, or changes what it sends, its
+ * receiver stops (rtb_receiver_stop: the socket closes, leaving the
+ * group); its streams play out what they hold and end (their recordings
+ * are finalized as usual); the next session that matches is followed
+ * then, with a receiver of its own (the one before is destroyed once its
+ * streams are gone, or when the next one after it comes). The mix
  * keeps the channel count of the first session: a later one with more
  * channels is not followed (said once).
  *
@@ -24,7 +26,7 @@
 
 #include "bridge/app/app_sap.h"
 #include "bridge/app/app_signal.h"
-#include "bridge/app/cmd_recv_impl.h"
+#include "bridge/app/cmd_recv.h"
 
 #define RECV_SAP_WAIT_NS 10000000LL /* the first announcement looked for */
 
@@ -38,7 +40,7 @@ struct recv_sap {
 };
 
 /* Whether --session allows this one, and the mix can play it. */
-static bool recv_sap__wanted(const struct recv *p,
+static bool recv_sap__wanted(const struct recv_cmd *p,
                              const struct saptable_event *e)
 {
 	if (p->o.session && strcmp(e->sdp.name, p->o.session) != 0)
@@ -48,7 +50,8 @@ static bool recv_sap__wanted(const struct recv *p,
 
 /* Take the stream from the SDP: codec, pt, listen address. Return: 0,
    or -EINVAL (the address is no numeric IP address). */
-static int recv_sap__configure(struct recv *p, const struct saptable_event *e)
+static int recv_sap__configure(struct recv_cmd *p,
+                               const struct saptable_event *e)
 {
 	const struct sdpparse_result *r = &e->sdp;
 	struct sockaddr_storage a;
@@ -86,23 +89,21 @@ static void recv_sap__say(const char *what, const struct saptable_event *e)
 	fprintf(stderr, "rtbridge recv: %s: %s\n", what, line);
 }
 
-/* Free the spare streams of a closed receiver (set up for the codec of a
-   session no longer followed). New streams not yet read took spares that
-   are in the table now: they become streams like any other first; then
-   every stream is let go of by the net thread (they play out what they
-   hold and end). */
-static void recv_sap__free_spares(struct recv *p)
+/* Destroy a stopped receiver, its failures kept in the totals (its
+   streams' ends come through on_ended). */
+static void recv_sap__retire(struct recv_cmd *p, struct rtb_receiver *r)
 {
-	struct receiver_new n;
+	struct rtb_receiver_counters c;
 
-	while (receiver_poll_new(&p->rx, &n))
-		cmd_recv_streams_add(p, &n);
-	cmd_recv_streams_net_closed(p);
+	rtb_receiver_counters(r, &c);
+	rtb_receiver_destroy(r);
+	p->setup_failed += c.setup_failed;
+	p->record_failed += c.record_failed;
 }
 
 /* Start following a session: configure, and (once running) set up the
    receiver for it. Return: 0 or a negated errno. */
-static int recv_sap__join(struct recv *p, const struct saptable_event *e,
+static int recv_sap__join(struct recv_cmd *p, const struct saptable_event *e,
                           bool running)
 {
 	struct recv_sap *x = p->sap;
@@ -124,15 +125,15 @@ static int recv_sap__join(struct recv *p, const struct saptable_event *e,
 	x->cur = e->sdp;
 	if (!running)
 		return 0;
-	if (p->rx_ready) {
-		/* Closed by recv_sap__drop: the old streams end now, and the
-		   spares the loop gave it since go. */
-		cmd_recv_streams_sweep(p, 0);
-		recv_sap__free_spares(p);
-		receiver_clear(&p->rx);
-		p->rx_ready = false;
+	if (p->r) {
+		/* Stopped by recv_sap__drop: its streams play out. */
+		if (p->old)
+			recv_sap__retire(p, p->old);
+		p->old = p->r;
+		p->r = NULL;
 	}
-	int rc = cmd_recv_open_rx(p);
+	cmd_recv_config(p, &p->cfg);
+	int rc = cmd_recv_open(p);
 	if (rc < 0) {
 		x->following = 0;
 		x->refused = e->id;
@@ -140,20 +141,14 @@ static int recv_sap__join(struct recv *p, const struct saptable_event *e,
 	return rc;
 }
 
-/* The followed session is gone or changed: the socket closes, leaving
+/* The followed session is gone or changed: its receiver stops, leaving
    the group. Its streams play out what they hold (and record it), then
-   go silent and are swept like any silent stream (--timeout), or when
-   the next session is followed. */
-static void recv_sap__drop(struct recv *p)
+   leave. */
+static void recv_sap__drop(struct recv_cmd *p)
 {
 	p->sap->following = 0;
-	if (!p->rx_ready)
-		return;
-	receiver_close(&p->rx);
-	/* The closed receiver hands its streams back now: a later sweep of
-	   it must not name a stream that has played out and been freed. */
-	cmd_recv_streams_sweep(p, 0);
-	recv_sap__free_spares(p);
+	if (p->r)
+		rtb_receiver_stop(p->r, 0);
 }
 
 /* Stream-relevant parts of a description differ. */
@@ -167,7 +162,7 @@ static bool recv_sap__moved(const struct sdpparse_result *a,
 }
 
 /* Apply the listener's events; Return: a session to follow now, or NULL. */
-static const struct saptable_event *recv_sap__events(struct recv *p)
+static const struct saptable_event *recv_sap__events(struct recv_cmd *p)
 {
 	struct recv_sap *x = p->sap;
 	struct saptable_event ev;
@@ -207,7 +202,7 @@ static const struct saptable_event *recv_sap__events(struct recv *p)
 	return NULL;
 }
 
-int cmd_recv_sap_wait(struct recv *p)
+int cmd_recv_sap_wait(struct recv_cmd *p)
 {
 	struct saplisten_opts so;
 	char err[256];
@@ -266,18 +261,26 @@ int cmd_recv_sap_wait(struct recv *p)
 	return rc;
 }
 
-void cmd_recv_sap_poll(struct recv *p)
+void cmd_recv_sap_poll(struct recv_cmd *p)
 {
 	const struct saptable_event *e;
 
 	if (p->sap == NULL)
 		return;
+	if (p->old) {
+		struct rtb_receiver_counters c;
+		rtb_receiver_counters(p->old, &c);
+		if (c.streams_alive == 0) {
+			recv_sap__retire(p, p->old);
+			p->old = NULL;
+		}
+	}
 	e = recv_sap__events(p);
 	if (e != NULL)
 		(void)recv_sap__join(p, e, true);
 }
 
-void cmd_recv_sap_stop(struct recv *p)
+void cmd_recv_sap_stop(struct recv_cmd *p)
 {
 	struct saptable_counters c;
 

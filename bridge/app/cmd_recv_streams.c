@@ -26,20 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A stream's large buffers (its packet pool, its recording's block
-   pool, 0.5 to 2 MB each) come and go with it. Left to itself glibc
-   raises its mmap threshold past them at the first free and keeps the
-   freed memory in its heap, where streams of different lifetimes
-   fragment it: the resident size creeps up for minutes and stays at its
-   high-water mark. A fixed threshold maps each such buffer on its own
-   and gives it back when the stream closes. */
-void cmd_recv_streams_memory(void)
-{
-#ifdef M_MMAP_THRESHOLD
-	(void)mallopt(M_MMAP_THRESHOLD, RECV_MMAP_THRESHOLD);
-#endif
-}
-
 /* Give the pages of freed memory back (a stream closed): the smaller
    buffers of streams with different lifetimes fragment the heap, and
    without this its resident size would stay at its high-water mark. A
@@ -110,16 +96,12 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 	c->pt = (uint8_t)o->pt;
 }
 
-int cmd_recv_streams_check(const struct recv *p)
+int cmd_recv_streams_check(const struct recv *p, char *why, size_t len)
 {
 	struct netstream_config cfg;
-	char why[160];
 
 	recv__netcfg(p, &cfg);
-	int rc = netstream_config_check(&cfg, why, sizeof(why));
-	if (rc < 0)
-		fprintf(stderr, "rtbridge recv: %s\n", why);
-	return rc;
+	return netstream_config_check(&cfg, why, len);
 }
 
 /* DIR/<ssrc>.<fmt>, or DIR/<ssrc>-N.<fmt> when a file is there already. */
@@ -157,8 +139,7 @@ static int recv__open_tap(struct recv *p, struct recv_stream *s)
 	recv__path(p, s);
 	int rc = disktap_open(&s->tap, engine_disk(p->e), s->path, &to);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
-		        strerror(-rc));
+		cmd_recv_say(p, "%s: %s", s->path, strerror(-rc));
 		return rc;
 	}
 	s->tap_open = true;
@@ -178,14 +159,12 @@ static int recv__tap_ready(struct recv *p, struct recv_stream *s)
 	if (rc == -ETIMEDOUT && netloop_now_ns() < s->setup_ns)
 		return 0;
 	if (rc < 0) {
-		fprintf(stderr,
-		        "rtbridge recv: %s "
-		        "(the stream plays on, not recorded)\n",
-		        disktap_error(&s->tap)[0] ? disktap_error(&s->tap)
-		                                  : strerror(-rc));
+		cmd_recv_say(p, "%s (the stream plays on, not recorded)",
+		             disktap_error(&s->tap)[0] ? disktap_error(&s->tap)
+		                                       : strerror(-rc));
 		disktap_close(&s->tap);
 		s->no_file = true;
-		p->rc = rc;
+		p->record_failed++;
 		return 1;
 	}
 	s->rec_opened = true;
@@ -199,11 +178,10 @@ static void recv__setup_failed(struct recv *p, const char *what, int rc)
 	if (rc == p->setup_err)
 		return;
 	p->setup_err = rc;
-	fprintf(stderr,
-	        "rtbridge recv: cannot set up a stream (%s): %s; new "
-	        "streams are refused while this lasts (counted as "
-	        "setup_failed)\n",
-	        what, strerror(-rc));
+	cmd_recv_say(p,
+	             "cannot set up a stream (%s): %s; new streams are "
+	             "refused while this lasts (counted as setup_failed)",
+	             what, strerror(-rc));
 }
 
 /* Take a stream out of the list of streams alive. */
@@ -240,10 +218,10 @@ static void recv__set(struct recv *p, struct recv_stream *s,
 	switch (to) {
 	case RECV_SETUP:
 		p->nalive++;
-		s->t_start = cmd_recv_secs(p);
+		s->start_ns = (int64_t)netloop_now_ns();
 		break;
 	case RECV_DRAINING:
-		s->t_end = cmd_recv_secs(p);
+		s->end_ns = (int64_t)netloop_now_ns();
 		break;
 	case RECV_LINKED:
 		s->was_linked = true;
@@ -343,9 +321,13 @@ static bool recv__recorded(struct recv *p, struct recv_stream *s, int *rc,
 		/* It could not be created (said then): nothing is left. */
 		(void)unlink(s->path);
 		*frames = 0;
-	} else if (app_record_failed("recv", s->path, &s->tap, *rc,
-	                             s->rec_reported)) {
-		p->rc = *rc;
+	} else if (*rc < 0) {
+		char why[DISKFILE_ERRMSG_MAX];
+		if (!s->rec_reported)
+			cmd_recv_say(p, "%s: recording failed: %s", s->path,
+			             app_record_failure(why, sizeof(why),
+			                                s->path, &s->tap, *rc));
+		p->record_failed++;
 	} else if (*frames == 0) {
 		/* A stream that never played a packet: no file. */
 		(void)unlink(s->path);
@@ -379,8 +361,7 @@ static int recv__finish_setup(struct recv *p, struct recv_stream *s)
 	if (s->rec_opened && !s->ns.rec) {
 		rc = netstream_set_record(&s->ns, &s->tap.tap);
 		if (rc < 0) {
-			fprintf(stderr, "rtbridge recv: %s: %s\n", s->path,
-			        strerror(-rc));
+			cmd_recv_say(p, "%s: %s", s->path, strerror(-rc));
 			return rc;
 		}
 	}
@@ -431,7 +412,8 @@ static void recv__advance(struct recv *p, struct recv_stream *s)
 	int rc;
 	uint64_t frames;
 	if (s->state == RECV_CLOSING && recv__recorded(p, s, &rc, &frames)) {
-		cmd_recv_stats_closed(p, s, rc, frames);
+		if (p->hooks && p->hooks->ended)
+			p->hooks->ended(p->hooks->arg, s, rc, frames);
 		recv__set(p, s, RECV_CLOSED);
 	}
 }
@@ -557,9 +539,9 @@ void cmd_recv_streams_finish(struct recv *p)
 	/* A recording the disk thread never finished: say so; the stream
 	   is freed once the disk server has stopped. */
 	for (struct recv_stream *s = p->streams; s; s = s->next) {
-		fprintf(stderr, "rtbridge recv: %s: not finalized\n",
-		        s->tap_open ? s->path : s->from);
-		p->rc = -ETIMEDOUT;
+		cmd_recv_say(p, "%s: not finalized",
+		             s->tap_open ? s->path : s->from);
+		p->record_failed++;
 	}
 }
 

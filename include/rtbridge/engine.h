@@ -20,6 +20,7 @@
 #ifndef RTBRIDGE_ENGINE_H
 #define RTBRIDGE_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,31 @@ struct rtb_engine_config {
 	unsigned max_sources; /* streams mixed at once; 0: 64 */
 	const char *record;   /* record the mix to this file (WAV, FLAC...
 	                         by its extension); NULL: no */
+
+	/* Since 0.3. Zeroed: the behaviour of 0.2. */
+	const char *const *archives; /* sound files mixed in from the start
+	                                (read ahead from disk; kept by the
+	                                caller until rtb_engine_destroy) */
+	unsigned narchives;
+	bool idle_pause;  /* RTB_CLOCK_VIRTUAL: sleep while nothing plays */
+	unsigned wake_ms; /* RTB_CLOCK_VIRTUAL: wake about this often and run
+	                     the periods due back to back; 0: every period */
+};
+
+/* The mix recording (record), since 0.3. */
+struct rtb_record_status {
+	bool on;           /* there is one */
+	bool stopped;      /* it stopped by itself (disk full, write error):
+	                      error says why; the file keeps what was written */
+	bool finished;     /* finalized (rtb_engine_stop) */
+	int rc;            /* once finished: 0, or how it failed (-errno) */
+	uint64_t frames;   /* frames written (final once finished) */
+	char error[256];   /* the disk's message when it stopped or failed
+	                      ("PATH: disk full after N frames (...)"); "" */
+	char failure[256]; /* once finished with rc < 0: why, without the
+	                      path */
+	char outcome[320]; /* once finished: "N frames[, dropped D][,
+	                      stopped early: WHY]" or "not finished: WHY" */
 };
 
 /* Figures of the engine, over its life. */
@@ -144,6 +170,14 @@ void rtb_engine_destroy(struct rtb_engine *e);
  * Context: control thread
  */
 void rtb_engine_stats(const struct rtb_engine *e, struct rtb_engine_stats *st);
+
+/*
+ * The mix recording's state (since 0.3)
+ *
+ * Context: control thread
+ */
+void rtb_engine_record_status(const struct rtb_engine *e,
+                              struct rtb_record_status *st);
 
 /* The last error, one line ("" when none). Context: control thread. */
 const char *rtb_engine_error(const struct rtb_engine *e);

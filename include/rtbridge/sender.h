@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <rtbridge/receiver.h> /* enum rtb_codec */
+#include <rtbridge/receiver.h> /* enum rtb_codec, rtb_srtp_suite, RTB_PT_ZERO */
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,17 +34,8 @@ extern "C" {
 
 struct rtb_sender;
 
-/* SRTP protection suites (RFC 3711, RFC 7714). */
-enum rtb_srtp_suite {
-	RTB_SRTP_AES_CM_128_HMAC_SHA1_80 = 0, /* key + salt: 30 bytes */
-	RTB_SRTP_AEAD_AES_128_GCM,            /* key + salt: 28 bytes */
-};
-
 /* rtb_sender_config.ttl: multicast packets that stay on this host. */
 #define RTB_TTL_HOST_ONLY (-1)
-/* rtb_sender_config.pt, red_pt, ulpfec_pt: payload type 0 itself (0
-   there is the default). Since 0.2. */
-#define RTB_PT_ZERO 128
 
 /*
  * What to send and how. Zeroed fields take the defaults said beside them
