@@ -40,6 +40,7 @@ struct rtb_receiver {
 	bool sweeping;    /* the sweep has work */
 	int64_t stats_ns; /* on_stats next, CLOCK_MONOTONIC ns */
 	unsigned playing; /* streams between on_added and on_removed */
+	bool finished;    /* rtb_receiver_finish ran */
 	char dir[512];    /* record_dir, kept */
 	char fmt[16];     /* record_format, kept */
 };

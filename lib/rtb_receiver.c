@@ -419,13 +419,14 @@ static bool rtb_receiver__in_mixer(const struct rtb_receiver *r)
 	return false;
 }
 
-RTB_API void rtb_receiver_destroy(struct rtb_receiver *r)
+RTB_API int rtb_receiver_finish(struct rtb_receiver *r)
 {
 	const struct timespec tick = {0, 5000000L};
-
-	if (!r)
-		return;
 	struct rtb_engine *e = r->eng;
+
+	if (r->finished)
+		return r->p.record_failed ? -EIO : 0;
+	r->finished = true;
 	/* The net thread lets go of every stream; each plays out what it
 	   holds, the mixer hands it back (the audio side runs meanwhile, or
 	   the engine stopped and handed everything back already). */
@@ -440,6 +441,15 @@ RTB_API void rtb_receiver_destroy(struct rtb_receiver *r)
 	}
 	/* Recordings finalized (waited for); what is left is said. */
 	cmd_recv_streams_finish(&r->p);
+	return r->p.record_failed ? -EIO : 0;
+}
+
+RTB_API void rtb_receiver_destroy(struct rtb_receiver *r)
+{
+	if (!r)
+		return;
+	struct rtb_engine *e = r->eng;
+	(void)rtb_receiver_finish(r);
 	for (struct rtb_receiver **q = &e->receivers; *q; q = &(*q)->next)
 		if (*q == r) {
 			*q = r->next;

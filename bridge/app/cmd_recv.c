@@ -290,7 +290,11 @@ static void recv__teardown(struct recv_cmd *p, bool ran)
 		fprintf(stderr, "rtbridge recv: %s\n", rtb_engine_error(p->e));
 		p->rc = -EIO;
 	}
-	/* What stays of each stream comes as it is destroyed (on_ended). */
+	/* What stays of each stream comes as it ends (on_ended). */
+	if (p->old)
+		(void)rtb_receiver_finish(p->old);
+	if (p->r)
+		(void)rtb_receiver_finish(p->r);
 	cmd_recv_stats_counters(p, &c);
 	if (p->old)
 		rtb_receiver_destroy(p->old);

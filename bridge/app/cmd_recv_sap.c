@@ -95,6 +95,7 @@ static void recv_sap__retire(struct recv_cmd *p, struct rtb_receiver *r)
 {
 	struct rtb_receiver_counters c;
 
+	(void)rtb_receiver_finish(r);
 	rtb_receiver_counters(r, &c);
 	rtb_receiver_destroy(r);
 	p->setup_failed += c.setup_failed;

@@ -349,6 +349,22 @@ void rtb_receiver_counters(const struct rtb_receiver *r,
 void rtb_receiver_stop(struct rtb_receiver *r, unsigned drain_ms);
 
 /*
+ * Let every stream go and finalize its recording (since 0.3): the
+ * receiver stops (rtb_receiver_stop), each stream plays out what it holds
+ * (or, the engine stopped, is handed back at once), leaves (on_removed)
+ * and ends once its recording is finalized, waited for (on_ended); a
+ * recording the disk did not finalize in time is said. Then only the
+ * counters, rtb_receiver_port and rtb_receiver_destroy remain of use.
+ * Finishing a finished receiver does nothing more.
+ *
+ * Pre: as rtb_receiver_destroy
+ * Return: 0, or -EIO when a recording failed over the receiver's life
+ *         (record_failed)
+ * Context: control thread
+ */
+int rtb_receiver_finish(struct rtb_receiver *r);
+
+/*
  * Fill cfg's stream settings from an SDP (RFC 8866) that describes one
  * audio stream, as `rtbridge sdp` and other RTP tools write it (since
  * 0.3): listen (its port, on its multicast group or on any address of
@@ -367,7 +383,8 @@ int rtb_receiver_config_sdp(struct rtb_receiver_config *cfg, const char *sdp,
                             size_t why_len);
 
 /*
- * Close the socket and the net thread; every stream leaves (on_removed)
+ * Finish (rtb_receiver_finish) and free the receiver. Close the socket
+ * and the net thread; every stream leaves (on_removed)
  * once it has played out and the mixer has handed it back, and its
  * recording is finalized (waited for)
  *
