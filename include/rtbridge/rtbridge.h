@@ -31,7 +31,7 @@
  * adds (functions, and fields at the end of the config and stats
  * structs, zero meaning the old behaviour), and binaries built against an
  * older minor version keep their functions (symbol versions RTBRIDGE_0,
- * RTBRIDGE_0.2, ...).
+ * RTBRIDGE_0.2, RTBRIDGE_0.3, ...).
  *
  * Build against it with pkg-config: `cc app.c $(pkg-config --cflags
  * --libs rtbridge)`.
