@@ -62,6 +62,8 @@ static int rtb_engine__clock(enum rtb_clock c)
 		return ENGINE_DEVICE;
 	case RTB_CLOCK_VIRTUAL:
 		return ENGINE_VCLOCK;
+	case RTB_CLOCK_VIRTUAL_FAST:
+		return ENGINE_VCLOCK_FAST;
 	}
 	return -EINVAL;
 }
@@ -94,6 +96,10 @@ RTB_API int rtb_engine_create(const struct rtb_engine_config *cfg,
 	        .narchives = cfg->archives ? cfg->narchives : 0,
 	        .idle_pause = cfg->idle_pause,
 	        .vclock_wake_ms = cfg->wake_ms,
+	        .archive_gain = cfg->archive_gain,
+	        .prefetch_s = cfg->prefetch_s,
+	        .loop = cfg->loop,
+	        .end_with_archives = cfg->end_with_archives,
 	        /* Receivers may record their streams through it. */
 	        .disk = true,
 	};
@@ -137,7 +143,10 @@ RTB_API int rtb_engine_poll(struct rtb_engine *e)
 	int rc = 0;
 
 	engine_woken(&e->e);
-	if (engine_poll(&e->e) & ENGINE_EV_RECORD_STOPPED) {
+	unsigned ev = engine_poll(&e->e);
+	if (ev & ENGINE_EV_DONE)
+		e->done = true;
+	if (ev & ENGINE_EV_RECORD_STOPPED) {
 		snprintf(e->error, sizeof(e->error),
 		         "%s: the recording stopped: %s", e->e.cfg.record,
 		         disktap_error(&e->e.rec));
@@ -212,6 +221,14 @@ RTB_API void rtb_engine_stats(const struct rtb_engine *e,
 
 	memset(st, 0, sizeof(*st));
 	st->frames = engine_frames(&e->e);
+	st->done = e->done;
+	st->archive_underruns = engine_archive_underruns(&e->e);
+	st->longest = e->e.longest;
+	st->peak = e->e.peak;
+	if (e->e.dev_open) {
+		st->xruns = device_xruns(&e->e.dev);
+		st->callbacks = device_callbacks(&e->e.dev);
+	}
 	if (!e->e.stats_ready)
 		return;
 	if (!st->frames) /* no device: what the reports counted */
@@ -221,6 +238,26 @@ RTB_API void rtb_engine_stats(const struct rtb_engine *e,
 	st->callback_max_us = m->cb_us_max;
 	st->callback_p99_us = m->cb_us_p99_all;
 	st->clipped = m->clipped;
+	st->callback_median_us = m->cb_us_median_all;
+}
+
+RTB_API int rtb_engine_archive(const struct rtb_engine *e, unsigned i,
+                               struct rtb_archive_stats *st)
+{
+	if (i >= e->e.narch_open)
+		return -ENOENT;
+	const struct disksource *a = &e->e.arch[i];
+	const struct mixer_source_stats *ms =
+	        e->e.stats_ready ? mixer_stats_find(&e->e.st, &a->src) : NULL;
+
+	memset(st, 0, sizeof(*st));
+	st->position = disksource_position(a);
+	st->length = disksource_length(a);
+	st->underruns = disksource_underruns(a);
+	st->underrun_frames = disksource_underrun_frames(a);
+	st->peak = ms ? ms->peak : 0.0f;
+	snprintf(st->error, sizeof(st->error), "%s", disksource_error(a));
+	return 0;
 }
 
 RTB_API void rtb_engine_record_status(const struct rtb_engine *e,

@@ -27,6 +27,7 @@
 struct rtb_engine {
 	struct engine e;
 	struct rtb_receiver *receivers; /* made on it, newest first */
+	bool done; /* a poll saw every archive end (end_with_archives) */
 	char error[512];
 };
 
@@ -59,6 +60,15 @@ int64_t rtb_receiver__due(const struct rtb_receiver *r);
    record directory and format kept in r). Return: 0, or a negated errno
    with why. Context: control thread. */
 int rtb_receiver__opts(struct rtb_receiver *r, char *why, size_t len);
+
+struct sdpparse_result;
+
+/* A receiver's stream settings from a parsed SDP (listen into buf, len
+   bytes), the key aside. Return: 0, -EINVAL or -ENOBUFS with why.
+   Context: any. */
+int rtb__config_from_sdp(struct rtb_receiver_config *cfg,
+                         const struct sdpparse_result *sr, char *buf,
+                         size_t len, char *why, size_t why_len);
 
 /* One line into why (len bytes; why may be NULL). */
 void rtb__why(char *why, size_t len, const char *fmt, ...)

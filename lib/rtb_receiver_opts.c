@@ -320,12 +320,38 @@ static int rtb_receiver__sdp_listen(const struct sdpparse_result *sr, char *buf,
 	return 0;
 }
 
+int rtb__config_from_sdp(struct rtb_receiver_config *cfg,
+                         const struct sdpparse_result *sr, char *buf,
+                         size_t len, char *why, size_t why_len)
+{
+	struct codec_config cc;
+
+	int rc = rtb_receiver__sdp_listen(sr, buf, len, why, why_len);
+	if (rc < 0)
+		return rc;
+	sdpparse_codec(sr, &cc);
+	cfg->listen = buf;
+	cfg->codec = sr->kind == CODEC_L16   ? RTB_CODEC_L16
+	             : sr->kind == CODEC_L24 ? RTB_CODEC_L24
+	                                     : RTB_CODEC_OPUS;
+	cfg->rate = sr->rate;
+	cfg->channels = sr->channels;
+	cfg->frame_ms = codec_config_ptime_ms(&cc);
+	cfg->pt = sr->pt ? sr->pt : RTB_PT_ZERO;
+	cfg->red_pt = sr->red_pt < 0 ? 0
+	              : sr->red_pt   ? sr->red_pt
+	                             : RTB_PT_ZERO;
+	cfg->ulpfec_pt = sr->ulpfec_pt < 0 ? 0
+	                 : sr->ulpfec_pt   ? sr->ulpfec_pt
+	                                   : RTB_PT_ZERO;
+	return 0;
+}
+
 RTB_API int rtb_receiver_config_sdp(struct rtb_receiver_config *cfg,
                                     const char *sdp, char *buf, size_t len,
                                     uint8_t key[30], char *why, size_t why_len)
 {
 	struct sdpparse_result sr;
-	struct codec_config cc;
 	struct srtpkey k;
 	char err[256];
 
@@ -339,24 +365,11 @@ RTB_API int rtb_receiver_config_sdp(struct rtb_receiver_config *cfg,
 	explicit_bzero(sr.crypto, sizeof(sr.crypto));
 	if (keyed < 0)
 		return keyed;
-	rc = rtb_receiver__sdp_listen(&sr, buf, len, why, why_len);
+	rc = rtb__config_from_sdp(cfg, &sr, buf, len, why, why_len);
 	if (rc < 0) {
 		srtpkey_clear(&k);
 		return rc;
 	}
-	sdpparse_codec(&sr, &cc);
-	cfg->listen = buf;
-	cfg->codec = sr.kind == CODEC_L16   ? RTB_CODEC_L16
-	             : sr.kind == CODEC_L24 ? RTB_CODEC_L24
-	                                    : RTB_CODEC_OPUS;
-	cfg->rate = sr.rate;
-	cfg->channels = sr.channels;
-	cfg->frame_ms = codec_config_ptime_ms(&cc);
-	cfg->pt = sr.pt ? sr.pt : RTB_PT_ZERO;
-	cfg->red_pt = sr.red_pt < 0 ? 0 : sr.red_pt ? sr.red_pt : RTB_PT_ZERO;
-	cfg->ulpfec_pt = sr.ulpfec_pt < 0 ? 0
-	                 : sr.ulpfec_pt   ? sr.ulpfec_pt
-	                                  : RTB_PT_ZERO;
 	if (keyed) {
 		memcpy(key, k.bytes, k.len);
 		cfg->srtp_key = key;

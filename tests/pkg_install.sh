@@ -49,7 +49,8 @@ libdir=$(dirname "$(find "$tmp/usr" -name "librtbridge.so.$version" | head -1)")
 [ -f "$libdir/librtbridge.so.$version" ] || fail "no librtbridge.so.$version"
 for f in bin/rtbridge share/man/man1/rtbridge.1 include/rtbridge/rtbridge.h \
 	include/rtbridge/engine.h include/rtbridge/receiver.h \
-	include/rtbridge/sender.h include/rtbridge/version.h \
+	include/rtbridge/sap.h include/rtbridge/sender.h \
+	include/rtbridge/version.h \
 	share/rtbridge/examples/rtb_play.c share/rtbridge/examples/Makefile; do
 	[ -e "$tmp/usr/$f" ] || fail "not installed: $f"
 done

@@ -13,8 +13,10 @@
  * (counted as auth_failed), and ends when the receiver stops (on_ended:
  * why, times, final figures, the recording's outcome); a sender outside
  * `allow` is counted and never becomes a stream; the lines the receiver
- * says go to on_log; and a binary built against 0.2 (its shorter structs,
- * through the RTBRIDGE_0 versions) keeps working.
+ * says go to on_log; a binary built against 0.2 (its shorter structs,
+ * through the RTBRIDGE_0 versions) keeps working; the SAP listener
+ * refuses bad settings before it joins anything, and a session it
+ * reports configures a receiver.
  */
 #define _GNU_SOURCE /* dlvsym */
 #include <criterion/criterion.h>
@@ -484,4 +486,65 @@ Test(rtb_recv_api, binaries_built_against_0_2_keep_working)
 	rtb_engine_destroy(e);
 	free(rc);
 	free(ec);
+}
+
+/* Refusals only: a listener that starts would join groups (and say so
+   with IGMP) from this namespace; tests/lan_sap.sh runs one between
+   namespaces of its own, through `rtbridge recv --sap`. */
+Test(rtb_recv_api, sap_settings_are_refused_before_anything_is_joined)
+{
+	const char *unicast[] = {"10.0.0.1"};
+	const char *five[] = {"239.1.1.1", "239.1.1.2", "239.1.1.3",
+	                      "239.1.1.4", "239.1.1.5"};
+	struct rtb_sap_config c = {.groups = unicast, .ngroups = 1};
+	struct rtb_sap *l = NULL;
+	char why[256] = "";
+
+	cr_assert_eq(rtb_sap_create(&c, &l, why, sizeof(why)), -EINVAL);
+	cr_assert_null(l);
+	cr_assert(strstr(why, "'10.0.0.1' is not a multicast address"), "%s",
+	          why);
+	c.groups = five;
+	c.ngroups = 5;
+	cr_assert_eq(rtb_sap_create(&c, &l, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "at most 4"), "%s", why);
+	c.ngroups = 1;
+	c.timeout_s = 0.01;
+	cr_assert_eq(rtb_sap_create(&c, &l, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "timeout_s"), "%s", why);
+	c.timeout_s = 0;
+	c.interface = "no-such-interface0";
+	cr_assert_lt(rtb_sap_create(&c, &l, why, sizeof(why)), 0);
+	cr_assert(strstr(why, "no-such-interface0"), "%s", why);
+	cr_assert_null(l);
+}
+
+Test(rtb_recv_api, a_sap_session_configures_a_receiver)
+{
+	struct rtb_sap_session s = {
+	        .id = 3,
+	        .codec = RTB_CODEC_L24,
+	        .rate = 48000,
+	        .channels = 2,
+	        .frame_ms = 1,
+	        .pt = RTB_PT_ZERO,
+	        .red_pt = 0,
+	        .ulpfec_pt = 101,
+	        .listen = "239.255.43.1:5004",
+	};
+	struct rtb_receiver_config c = {.max_streams = 2};
+	char why[256] = "";
+
+	rtb_sap_receiver_config(&s, &c);
+	cr_assert_str_eq(c.listen, "239.255.43.1:5004");
+	cr_assert_eq(c.codec, RTB_CODEC_L24);
+	cr_assert_eq(c.pt, RTB_PT_ZERO);
+	cr_assert_eq(c.ulpfec_pt, 101);
+	cr_assert_float_eq(c.frame_ms, 1.0, 1e-9);
+	cr_assert_eq(c.max_streams, 2, "the others are left as they were");
+	cr_assert_eq(rtb_receiver_check(&c, 2, why, sizeof(why)), 0, "%s", why);
+	s.listen[0] = '\0'; /* no usable address */
+	rtb_sap_receiver_config(&s, &c);
+	cr_assert_null(c.listen);
+	cr_assert_eq(rtb_receiver_check(&c, 2, why, sizeof(why)), -EINVAL);
 }

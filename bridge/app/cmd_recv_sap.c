@@ -2,10 +2,9 @@
  * cmd_recv_sap: `rtbridge recv --sap`, receive the stream a SAP
  * announcement describes (see cmd_recv_impl.h)
  *
- * The SAP listener (saplisten.h, as `rtbridge list` uses it) runs on the
- * command's net thread and reports sessions as they are announced,
- * changed, deleted or time out. recv follows one session at a time: the
- * first announced (of the name --session gives), whose codec, rate,
+ * The library's SAP listener (rtbridge/sap.h) reports sessions as they
+ * are announced, changed, deleted or time out. recv follows one session at a
+ * time: the first announced (of the name --session gives), whose codec, rate,
  * channel count, payload type, packet time, group and port come from its
  * SDP. When it is deleted, times out, or changes what it sends, its
  * receiver stops (rtb_receiver_stop: the socket closes, leaving the
@@ -18,75 +17,79 @@
  *
  * Context: control (main) thread.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rtbridge/sap.h>
+
 #include "bridge/app/app_sap.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmd_recv.h"
 
-#define RECV_SAP_WAIT_NS 10000000LL /* the first announcement looked for */
+#define RECV_SAP_WAIT_NS 10000000LL   /* the first announcement looked for */
+#define RECV_SAP_MAX     SAPTABLE_MAX /* sessions known */
 
 struct recv_sap {
-	struct saplisten lis;
-	struct app_sap_sessions known;
+	struct rtb_sap *lis;
+	struct rtb_sap_session known[RECV_SAP_MAX];
+	int nknown;
 	unsigned following;         /* session id, 0: none */
-	struct sdpparse_result cur; /* what it described when joined */
+	struct rtb_sap_session cur; /* what it described when joined */
 	unsigned refused;           /* last session not followed, 0: none */
-	bool open;
+	struct recv_cmd *p;
 };
+
+static void recv_sap__say(const char *what, const struct rtb_sap_session *s)
+{
+	fprintf(stderr, "rtbridge recv: %s: %s\n", what, s->description);
+}
 
 /* Whether --session allows this one, and the mix can play it. */
 static bool recv_sap__wanted(const struct recv_cmd *p,
-                             const struct saptable_event *e)
+                             const struct rtb_sap_session *s)
 {
-	if (p->o.session && strcmp(e->sdp.name, p->o.session) != 0)
+	if (p->o.session && strcmp(s->name, p->o.session) != 0)
 		return false;
-	return p->channels == 0 || (unsigned)e->sdp.channels <= p->channels;
+	return p->channels == 0 || (unsigned)s->channels <= p->channels;
 }
 
-/* Take the stream from the SDP: codec, pt, listen address. Return: 0,
-   or -EINVAL (the address is no numeric IP address). */
+/* A payload type of a session: 0 none (-1), RTB_PT_ZERO type 0. */
+static int recv_sap__pt(int pt)
+{
+	return pt == RTB_PT_ZERO ? 0 : pt ? pt : -1;
+}
+
+/* Take the stream from the session: codec, pt, listen address. Return:
+   0, or -EINVAL (the address is no numeric IP address). */
 static int recv_sap__configure(struct recv_cmd *p,
-                               const struct saptable_event *e)
+                               const struct rtb_sap_session *s)
 {
-	const struct sdpparse_result *r = &e->sdp;
-	struct sockaddr_storage a;
+	struct cmd_recv_opts *o = &p->o;
+	enum codec_kind kind = s->codec == RTB_CODEC_L16   ? CODEC_L16
+	                       : s->codec == RTB_CODEC_L24 ? CODEC_L24
+	                                                   : CODEC_OPUS;
 
-	if (addr_parse_default_port(&a, r->addr, (uint16_t)r->port, NULL, 0) <
-	    0)
+	if (!s->listen[0] ||
+	    addr_parse(&o->listen, NULL, s->listen,
+	               ADDR_LISTEN | ADDR_PORT_ZERO | ADDR_NUMERIC, NULL,
+	               0) < 0)
 		return -EINVAL;
-	if (!addr_is_multicast((struct sockaddr *)&a)) {
-		/* A unicast session names this host: take the port on any
-		   address of that family. */
-		uint16_t port = (uint16_t)r->port;
-		int family = a.ss_family;
-		memset(&a, 0, sizeof a);
-		a.ss_family = (sa_family_t)family;
-		if (family == AF_INET)
-			((struct sockaddr_in *)&a)->sin_port = htons(port);
-		else
-			((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
-	}
-	p->o.listen = a;
-	p->o.pt = r->pt;
-	p->o.red = r->red_pt >= 0;
-	p->o.red_pt = r->red_pt;
-	p->o.ulpfec = r->ulpfec_pt >= 0;
-	p->o.ulpfec_pt = r->ulpfec_pt;
-	sdpparse_codec(r, &p->o.codec);
+	o->pt = recv_sap__pt(s->pt);
+	o->red_pt = recv_sap__pt(s->red_pt);
+	o->red = o->red_pt >= 0;
+	o->ulpfec_pt = recv_sap__pt(s->ulpfec_pt);
+	o->ulpfec = o->ulpfec_pt >= 0;
+	codec_config_default(&o->codec, kind);
+	o->codec.rate = s->rate;
+	o->codec.channels = s->channels;
+	if (kind == CODEC_OPUS)
+		o->codec.frame_us = (int)(s->frame_ms * 1000.0 + 0.5);
+	else
+		codec_config_set_frames(
+		        &o->codec, (int)(s->frame_ms * s->rate / 1000.0 + 0.5));
 	return 0;
-}
-
-static void recv_sap__say(const char *what, const struct saptable_event *e)
-{
-	char line[APP_SAP_LINE_MAX];
-
-	app_sap_describe(e, line, sizeof line);
-	fprintf(stderr, "rtbridge recv: %s: %s\n", what, line);
 }
 
 /* Destroy a stopped receiver, its failures kept in the totals (its
@@ -104,26 +107,26 @@ static void recv_sap__retire(struct recv_cmd *p, struct rtb_receiver *r)
 
 /* Start following a session: configure, and (once running) set up the
    receiver for it. Return: 0 or a negated errno. */
-static int recv_sap__join(struct recv_cmd *p, const struct saptable_event *e,
+static int recv_sap__join(struct recv_cmd *p, const struct rtb_sap_session *s,
                           bool running)
 {
 	struct recv_sap *x = p->sap;
 
-	if (e->sdp.savp && !p->o.srtp) {
+	if (s->srtp && !p->o.srtp) {
 		/* Its payload would decode as noise; the key an a=crypto
 		   line may carry is not taken from an announcement. */
-		x->refused = e->id;
-		recv_sap__say("not followed (RTP/SAVP: give --srtp-key)", e);
+		x->refused = s->id;
+		recv_sap__say("not followed (RTP/SAVP: give --srtp-key)", s);
 		return -EINVAL;
 	}
-	if (recv_sap__configure(p, e) < 0) {
-		x->refused = e->id;
-		recv_sap__say("not followed (no usable address in its SDP)", e);
+	if (recv_sap__configure(p, s) < 0) {
+		x->refused = s->id;
+		recv_sap__say("not followed (no usable address in its SDP)", s);
 		return -EINVAL;
 	}
-	recv_sap__say("following", e);
-	x->following = e->id;
-	x->cur = e->sdp;
+	recv_sap__say("following", s);
+	x->following = s->id;
+	x->cur = *s;
 	if (!running)
 		return 0;
 	if (p->r) {
@@ -137,7 +140,7 @@ static int recv_sap__join(struct recv_cmd *p, const struct saptable_event *e,
 	int rc = cmd_recv_open(p);
 	if (rc < 0) {
 		x->following = 0;
-		x->refused = e->id;
+		x->refused = s->id;
 	}
 	return rc;
 }
@@ -153,51 +156,78 @@ static void recv_sap__drop(struct recv_cmd *p)
 }
 
 /* Stream-relevant parts of a description differ. */
-static bool recv_sap__moved(const struct sdpparse_result *a,
-                            const struct sdpparse_result *b)
+static bool recv_sap__moved(const struct rtb_sap_session *a,
+                            const struct rtb_sap_session *b)
 {
 	return strcmp(a->addr, b->addr) != 0 || a->port != b->port ||
 	       a->pt != b->pt || a->red_pt != b->red_pt ||
-	       a->ulpfec_pt != b->ulpfec_pt || a->kind != b->kind ||
+	       a->ulpfec_pt != b->ulpfec_pt || a->codec != b->codec ||
 	       a->rate != b->rate || a->channels != b->channels;
 }
 
+/* The sessions known now: NEW adds, CHANGED replaces, DELETED and
+   EXPIRED remove. */
+static void recv_sap__apply(struct recv_sap *x, enum rtb_sap_event ev,
+                            const struct rtb_sap_session *s)
+{
+	int at = -1;
+
+	for (int i = 0; i < x->nknown; i++)
+		if (x->known[i].id == s->id)
+			at = i;
+	if (ev == RTB_SAP_NEW || ev == RTB_SAP_CHANGED) {
+		if (at < 0 && x->nknown == RECV_SAP_MAX)
+			return;
+		x->known[at < 0 ? x->nknown++ : at] = *s;
+	} else if (at >= 0) {
+		memmove(&x->known[at], &x->known[at + 1],
+		        (size_t)(x->nknown - at - 1) * sizeof(x->known[0]));
+		x->nknown--;
+	}
+}
+
+/* The listener's events (rtb_sap_fn). */
+static void recv_sap__event(void *arg, struct rtb_sap *l, enum rtb_sap_event ev,
+                            const struct rtb_sap_session *s)
+{
+	struct recv_sap *x = arg;
+	struct recv_cmd *p = x->p;
+
+	(void)l;
+	recv_sap__apply(x, ev, s);
+	if (s->id != x->following)
+		return;
+	if (ev == RTB_SAP_DELETED || ev == RTB_SAP_EXPIRED) {
+		recv_sap__say(ev == RTB_SAP_DELETED ? "session deleted"
+		                                    : "session timed out",
+		              s);
+		recv_sap__drop(p);
+	} else if (recv_sap__moved(s, &x->cur)) {
+		recv_sap__say("session changed", s);
+		recv_sap__drop(p);
+	}
+}
+
 /* Apply the listener's events; Return: a session to follow now, or NULL. */
-static const struct saptable_event *recv_sap__events(struct recv_cmd *p)
+static const struct rtb_sap_session *recv_sap__events(struct recv_cmd *p)
 {
 	struct recv_sap *x = p->sap;
-	struct saptable_event ev;
 
-	while (saplisten_poll(&x->lis, &ev)) {
-		(void)app_sap_apply(&x->known, &ev);
-		if (ev.id != x->following)
-			continue;
-		if (ev.kind == SAPTABLE_DELETED ||
-		    ev.kind == SAPTABLE_EXPIRED) {
-			recv_sap__say(ev.kind == SAPTABLE_DELETED
-			                      ? "session deleted"
-			                      : "session timed out",
-			              &ev);
-			recv_sap__drop(p);
-		} else if (recv_sap__moved(&ev.sdp, &x->cur)) {
-			recv_sap__say("session changed", &ev);
-			recv_sap__drop(p);
-		}
-	}
+	(void)rtb_sap_poll(x->lis);
 	if (x->following)
 		return NULL;
-	for (int i = 0; i < x->known.n; i++) {
-		const struct saptable_event *e = &x->known.s[i];
-		if (e->id == x->refused)
+	for (int i = 0; i < x->nknown; i++) {
+		const struct rtb_sap_session *s = &x->known[i];
+		if (s->id == x->refused)
 			continue;
-		if (recv_sap__wanted(p, e))
-			return e;
+		if (recv_sap__wanted(p, s))
+			return s;
 		if (p->o.session == NULL ||
-		    strcmp(e->sdp.name, p->o.session) == 0) {
-			x->refused = e->id;
+		    strcmp(s->name, p->o.session) == 0) {
+			x->refused = s->id;
 			recv_sap__say("not followed (more channels than the "
 			              "mix)",
-			              e);
+			              s);
 		}
 	}
 	return NULL;
@@ -205,41 +235,30 @@ static const struct saptable_event *recv_sap__events(struct recv_cmd *p)
 
 int cmd_recv_sap_wait(struct recv_cmd *p)
 {
-	struct saplisten_opts so;
-	char err[256];
-	int rc;
+	char why[256];
 
 	p->sap = calloc(1, sizeof *p->sap);
 	if (!p->sap) {
 		fprintf(stderr, "rtbridge recv: out of memory\n");
 		return -ENOMEM;
 	}
-	rc = app_sap_listen_opts(&so, p->o.sap_groups, p->o.nsap, p->o.mcast_if,
-	                         p->o.sap_timeout_s, err, sizeof err);
-	if (rc == 0)
-		rc = saplisten_init(&p->sap->lis, &so);
+	p->sap->p = p;
+	struct rtb_sap_config sc = {
+	        .groups = p->o.sap_groups,
+	        .ngroups = (unsigned)p->o.nsap,
+	        .interface = p->o.mcast_if,
+	        .timeout_s = p->o.sap_timeout_s,
+	        .on_session = recv_sap__event,
+	        .arg = p->sap,
+	};
+	int rc = rtb_sap_create(&sc, &p->sap->lis, why, sizeof(why));
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: %s\n",
-		        rc == -ENOMEM ? "out of memory" : err);
+		fprintf(stderr, "rtbridge recv: %s\n", why);
 		return rc;
 	}
-	rc = netloop_start(&p->nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: net thread: %s\n",
-		        strerror(-rc));
-		return rc;
-	}
-	p->nl_running = true;
-	rc = saplisten_open(&p->sap->lis, &p->nl);
-	p->sap->open = true;
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge recv: %s\n",
-		        saplisten_error(&p->sap->lis));
-		return rc;
-	}
-	if (p->o.nsap > 0 && saplisten_warnings(&p->sap->lis)[0])
+	if (p->o.nsap > 0 && rtb_sap_warnings(p->sap->lis)[0])
 		fprintf(stderr, "rtbridge recv: %s",
-		        saplisten_warnings(&p->sap->lis));
+		        rtb_sap_warnings(p->sap->lis));
 	fprintf(stderr, "rtbridge recv: waiting for a SAP announcement%s%s\n",
 	        p->o.session ? " of " : "", p->o.session ? p->o.session : "");
 	/* Ctrl-C while waiting ends quietly: nothing is recorded yet. */
@@ -248,8 +267,8 @@ int cmd_recv_sap_wait(struct recv_cmd *p)
 	while (!app_signal_stop_requested() &&
 	       (p->o.duration_s <= 0 ||
 	        (double)(netloop_now_ns() - t0) / 1e9 < p->o.duration_s)) {
-		const struct saptable_event *e = recv_sap__events(p);
-		if (e != NULL && recv_sap__join(p, e, false) == 0) {
+		const struct rtb_sap_session *s = recv_sap__events(p);
+		if (s != NULL && recv_sap__join(p, s, false) == 0) {
 			rc = 0;
 			break;
 		}
@@ -264,7 +283,7 @@ int cmd_recv_sap_wait(struct recv_cmd *p)
 
 void cmd_recv_sap_poll(struct recv_cmd *p)
 {
-	const struct saptable_event *e;
+	const struct rtb_sap_session *s;
 
 	if (p->sap == NULL)
 		return;
@@ -276,23 +295,43 @@ void cmd_recv_sap_poll(struct recv_cmd *p)
 			p->old = NULL;
 		}
 	}
-	e = recv_sap__events(p);
-	if (e != NULL)
-		(void)recv_sap__join(p, e, true);
+	s = recv_sap__events(p);
+	if (s != NULL)
+		(void)recv_sap__join(p, s, true);
+}
+
+/* What the listener ignored, said as `rtbridge list` says it. */
+static void recv_sap__ignored(const struct rtb_sap_counters *c)
+{
+	struct saptable_counters t = {
+	        .datagrams = c->datagrams,
+	        .announcements = c->announcements,
+	        .deletions = c->deletions,
+	        .oversized = c->oversized,
+	        .truncated = c->truncated,
+	        .bad_version = c->bad_version,
+	        .encrypted = c->encrypted,
+	        .not_sdp = c->not_sdp,
+	        .bad_sdp = c->bad_sdp,
+	        .unsupported = c->unsupported,
+	        .unknown_deletion = c->unknown_deletion,
+	        .table_full = c->table_full,
+	};
+
+	app_sap_print_ignored(&t, stderr, "rtbridge recv: ");
 }
 
 void cmd_recv_sap_stop(struct recv_cmd *p)
 {
-	struct saptable_counters c;
+	struct rtb_sap_counters c;
 
 	if (p->sap == NULL)
 		return;
-	if (p->sap->open) {
-		saplisten_counters(&p->sap->lis, &c);
-		saplisten_close(&p->sap->lis);
-		app_sap_print_ignored(&c, stderr, "rtbridge recv: ");
+	if (p->sap->lis) {
+		rtb_sap_counters(p->sap->lis, &c);
+		rtb_sap_destroy(p->sap->lis);
+		recv_sap__ignored(&c);
 	}
-	saplisten_clear(&p->sap->lis);
 	free(p->sap);
 	p->sap = NULL;
 }

@@ -34,6 +34,9 @@ enum rtb_clock {
 	RTB_CLOCK_EXTERNAL = 0, /* the application calls rtb_engine_process */
 	RTB_CLOCK_DEVICE,       /* a PortAudio device */
 	RTB_CLOCK_VIRTUAL,      /* a thread at the audio rate, no device */
+	RTB_CLOCK_VIRTUAL_FAST, /* a thread calling the mixer back to back,
+	                           as fast as it can (offline work, tests);
+	                           since 0.3 */
 };
 
 struct rtb_engine_config {
@@ -53,9 +56,25 @@ struct rtb_engine_config {
 	                                (read ahead from disk; kept by the
 	                                caller until rtb_engine_destroy) */
 	unsigned narchives;
-	bool idle_pause;  /* RTB_CLOCK_VIRTUAL: sleep while nothing plays */
-	unsigned wake_ms; /* RTB_CLOCK_VIRTUAL: wake about this often and run
-	                     the periods due back to back; 0: every period */
+	bool idle_pause;    /* RTB_CLOCK_VIRTUAL: sleep while nothing plays */
+	unsigned wake_ms;   /* RTB_CLOCK_VIRTUAL: wake about this often and run
+	                       the periods due back to back; 0: every period */
+	float archive_gain; /* of the archives, linear; 0: 1 */
+	double prefetch_s;  /* read ahead per archive, s; 0: the default */
+	bool loop;          /* the archives start again at their end */
+	bool end_with_archives; /* the device stops once every archive has
+	                           played its last frame (rtb_engine_stats:
+	                           done) */
+};
+
+/* An archive's figures (since 0.3). */
+struct rtb_archive_stats {
+	uint64_t position;        /* frames played */
+	uint64_t length;          /* frames in the file */
+	uint64_t underruns;       /* the disk was late: silence played */
+	uint64_t underrun_frames; /* ... that many frames of it */
+	float peak;               /* its peak in the mix, last report, 0..1 */
+	char error[256];          /* "" or why it stopped (a read error) */
 };
 
 /* The mix recording (record), since 0.3. */
@@ -82,6 +101,15 @@ struct rtb_engine_stats {
 	double callback_max_us; /* longest mixer call */
 	double callback_p99_us; /* its 99th percentile */
 	uint64_t clipped;       /* output samples clipped */
+	/* Since 0.3. */
+	double callback_median_us;  /* the mixer call's median */
+	uint64_t callbacks;         /* the device's callbacks */
+	uint64_t xruns;             /* the device's over- and underruns */
+	uint64_t archive_underruns; /* over every archive */
+	uint64_t longest;           /* frames of the longest archive */
+	float peak;                 /* highest output peak so far, 0..1 */
+	bool done;                  /* end_with_archives: every archive has
+	                               played its last frame */
 };
 
 /*
@@ -170,6 +198,15 @@ void rtb_engine_destroy(struct rtb_engine *e);
  * Context: control thread
  */
 void rtb_engine_stats(const struct rtb_engine *e, struct rtb_engine_stats *st);
+
+/*
+ * Archive i's figures (since 0.3)
+ *
+ * Return: 0, or -ENOENT (no archive i)
+ * Context: control thread
+ */
+int rtb_engine_archive(const struct rtb_engine *e, unsigned i,
+                       struct rtb_archive_stats *st);
 
 /*
  * The mix recording's state (since 0.3)

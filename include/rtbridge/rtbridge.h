@@ -10,6 +10,9 @@
  *   rtbridge/receiver.h  RTP streams received on a UDP port: each sender
  *                        (SSRC) becomes a stream in the engine's mix; they
  *                        appear and leave with callbacks
+ *   rtbridge/sap.h       the sessions announced with SAP (since 0.3):
+ *                        they appear and leave with a callback, with
+ *                        the settings a receiver needs to take them
  *   rtbridge/sender.h    one RTP stream sent from a sound file, or from
  *                        frames the application pushes
  *
@@ -41,6 +44,7 @@
 
 #include <rtbridge/engine.h>
 #include <rtbridge/receiver.h>
+#include <rtbridge/sap.h>
 #include <rtbridge/sender.h>
 #include <rtbridge/version.h>
 
