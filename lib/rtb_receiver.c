@@ -18,9 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bridge/app/app_record.h"
 #include "lib/rtb_lib.h"
@@ -285,7 +283,6 @@ RTB_API int rtb_receiver_create(struct rtb_engine *e,
 		return rc;
 	}
 	int64_t now = (int64_t)netloop_now_ns();
-	r->p.t0 = (uint64_t)now;
 	r->p.dgrams_ns = now;
 	r->sweep_ns = now;
 	r->stats_ns = now + (int64_t)r->cfg.stats_ms * 1000000;

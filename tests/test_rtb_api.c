@@ -21,6 +21,7 @@
 
 #include <rtbridge/rtbridge.h>
 
+#include "tests/period_sleep.h"
 #include "tests/rtcheck_assert.h"
 
 #define CH     2
@@ -197,14 +198,7 @@ static void on_stats(void *arg, struct rtb_receiver *r,
 /* Sleep until *t + 10 ms (an audio callback's period), and step *t. */
 static void next_period(struct timespec *t)
 {
-	t->tv_nsec += 10000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_nsec -= 1000000000L;
-		t->tv_sec++;
-	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, t, NULL) ==
-	       EINTR)
-		;
+	period_sleep(t, 10000000L);
 }
 
 Test(rtb_api, pushed_stream_appears_plays_and_leaves)

@@ -32,6 +32,7 @@
 
 #include <rtbridge/rtbridge.h>
 
+#include "tests/period_sleep.h"
 #include "tests/rtcheck_assert.h"
 
 #define CH     2
@@ -232,14 +233,7 @@ static void on_log(void *arg, const char *line)
 /* Sleep until *t + 10 ms (an audio callback's period), and step *t. */
 static void next_period(struct timespec *t)
 {
-	t->tv_nsec += 10000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_nsec -= 1000000000L;
-		t->tv_sec++;
-	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, t, NULL) ==
-	       EINTR)
-		;
+	period_sleep(t, 10000000L);
 }
 
 /* n periods of the application's callback: push a tone to the senders

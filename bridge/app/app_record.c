@@ -32,11 +32,16 @@ int app_record_check_file(const char *cmd, const char *path)
 	                           diskcheck_file(path, msg, sizeof(msg)), msg);
 }
 
-void app_record_say_stopped(const char *cmd, const struct disktap *t)
+void app_record_say_stopped(const char *cmd, const char *error)
 {
-	/* The disk's message says how many frames the file keeps. */
 	fprintf(stderr, "rtbridge %s: %s; the recording stopped there\n", cmd,
-	        disktap_error(t));
+	        error);
+}
+
+void app_record_say_failed(const char *cmd, const char *path, const char *why)
+{
+	fprintf(stderr, "rtbridge %s: %s: recording failed: %s\n", cmd, path,
+	        why);
 }
 
 bool app_record_stopped_now(const struct disktap *t, bool *reported)
@@ -65,20 +70,6 @@ char *app_record_failure(char *buf, size_t n, const char *path,
 	         : rc == -ETIMEDOUT ? "the disk did not finish it in time"
 	                            : strerror(-rc));
 	return buf;
-}
-
-bool app_record_failed(const char *cmd, const char *path,
-                       const struct disktap *t, int rc, bool reported)
-{
-	char why[DISKFILE_ERRMSG_MAX];
-
-	if (rc >= 0)
-		return false;
-	if (!reported)
-		fprintf(stderr, "rtbridge %s: %s: recording failed: %s\n", cmd,
-		        path,
-		        app_record_failure(why, sizeof(why), path, t, rc));
-	return true;
 }
 
 char *app_record_outcome(char *buf, size_t n, const char *path,

@@ -36,10 +36,17 @@ int app_record_check_file(const char *cmd, const char *path);
 int app_record_check_dir(const char *cmd, const char *dir);
 
 /*
- * Say once that a recording stopped by itself: "rtbridge CMD: <the disk's
- * message, with the frames the file keeps>; the recording stopped there".
+ * Say that a recording stopped by itself: "rtbridge CMD: <error: the
+ * disk's message, with the frames the file keeps>; the recording stopped
+ * there".
  */
-void app_record_say_stopped(const char *cmd, const struct disktap *t);
+void app_record_say_stopped(const char *cmd, const char *error);
+
+/*
+ * Say that a recording failed (one not said stopped while running):
+ * "rtbridge CMD: PATH: recording failed: WHY" (app_record_failure).
+ */
+void app_record_say_failed(const char *cmd, const char *path, const char *why);
 
 /*
  * Whether the open tap's recording has stopped by itself (disk full,
@@ -49,14 +56,6 @@ void app_record_say_stopped(const char *cmd, const struct disktap *t);
  * Return: true the first time the stop is seen
  */
 bool app_record_stopped_now(const struct disktap *t, bool *reported);
-
-/*
- * Whether a closed recording failed (rc: what disktap_wait_closed
- * returned); if so and it was not reported while running, say "rtbridge
- * CMD: PATH: recording failed: why".
- */
-bool app_record_failed(const char *cmd, const char *path,
-                       const struct disktap *t, int rc, bool reported);
 
 /*
  * Why a closed recording failed (rc < 0: what disktap_wait_closed

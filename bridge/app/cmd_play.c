@@ -22,6 +22,7 @@
 
 #include <rtbridge/engine.h>
 
+#include "bridge/app/app_record.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmd_play_opts.h"
@@ -77,9 +78,7 @@ static void play__check_record(struct play *p, struct app_status *status,
 		return;
 	*said = true;
 	app_status_end(status);
-	/* The disk's message says how many frames the file keeps. */
-	fprintf(stderr, "rtbridge play: %s; the recording stopped there\n",
-	        rs.error);
+	app_record_say_stopped("play", rs.error);
 }
 
 /* Run until the end, a signal or --duration. */
@@ -165,9 +164,7 @@ static int play__stop(struct play *p, bool said)
 	}
 	if (rs.on && rs.rc < 0) {
 		if (!said)
-			fprintf(stderr,
-			        "rtbridge play: %s: recording failed: %s\n",
-			        p->o.record, rs.failure);
+			app_record_say_failed("play", p->o.record, rs.failure);
 		rc = -EIO;
 	}
 	return rc;

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge/app/app_record.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmd_recv.h"
 #include "bridge/app/cmds.h"
@@ -188,10 +189,8 @@ static void recv__check_mix(struct recv_cmd *p)
 	        .frames = st.frames,
 	        .error = st.error,
 	};
-	/* The disk's message says how many frames the file keeps. */
 	app_status_end(&p->status);
-	fprintf(stderr, "rtbridge recv: %s; the recording stopped there\n",
-	        st.error);
+	app_record_say_stopped("recv", st.error);
 	app_stats_record_stopped(
 	        &p->json, cmd_recv_secs(p, (int64_t)netloop_now_ns()), &r);
 }
@@ -306,9 +305,7 @@ static void recv__teardown(struct recv_cmd *p, bool ran)
 		p->rc = -EIO;
 	if (mix.on && mix.rc < 0) {
 		if (!mix.stopped)
-			fprintf(stderr,
-			        "rtbridge recv: %s: recording failed: %s\n",
-			        p->o.record, mix.failure);
+			app_record_say_failed("recv", p->o.record, mix.failure);
 		p->rc = mix.rc;
 	}
 	if (ran)

@@ -68,7 +68,7 @@
 #define RECV_RETRY_NS        1000000000LL /* spare set-up after a failure */
 #define RECV_DRAIN_MARGIN_NS 100000000LL  /* after the largest delay */
 #define RECV_OUTCOME_MAX     300          /* a recording's outcome phrase */
-#define RECV_LINE_MAX        1024         /* a line said (recv_say) */
+#define RECV_LINE_MAX        1024         /* a line said (cmd_recv_say) */
 
 enum recv_stream_state {
 	RECV_SPARE,
@@ -148,7 +148,6 @@ struct recv {
 	uint64_t spare_retry_ns; /* no new spare before this */
 	unsigned channels;       /* mixer output */
 	bool drift;
-	uint64_t t0;
 	uint64_t dgrams_seen; /* datagrams counted at the last look */
 	int64_t dgrams_ns;    /* when that count last changed */
 	bool stopped;         /* cmd_recv_close_net ran */

@@ -17,7 +17,6 @@
  *
  * Context: control thread (recv__notify: net thread).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
