@@ -96,12 +96,11 @@ static int recv__pt(int pt)
 void cmd_recv_config(struct recv_cmd *p, struct rtb_receiver_config *c)
 {
 	const struct cmd_recv_opts *o = &p->o;
-	static char listen[ADDR_TEXT_MAX];
 
-	addr_format((const struct sockaddr *)&o->listen, listen,
-	            sizeof(listen));
+	addr_format((const struct sockaddr *)&o->listen, p->listen,
+	            sizeof(p->listen));
 	*c = (struct rtb_receiver_config){
-	        .listen = listen,
+	        .listen = p->listen,
 	        .codec = recv__codec(o->codec.kind),
 	        .rate = o->codec.rate,
 	        .channels = o->codec.channels,

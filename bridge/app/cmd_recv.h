@@ -26,6 +26,7 @@
 #include "bridge/app/app_stats.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmd_recv_opts.h"
+#include "bridge/net/addr.h"
 #include "bridge/net/netloop.h"
 
 #define RECV_SUMMARIES   64         /* closed streams listed in the summary */
@@ -62,6 +63,7 @@ struct recv_cmd {
 	                             sessions) */
 	struct rtb_receiver *old; /* --sap: the last session's, playing out */
 	struct rtb_receiver_config cfg; /* r's configuration */
+	char listen[ADDR_TEXT_MAX];     /* its address, as text */
 	unsigned channels;              /* of the mix */
 	uint64_t t0;                    /* the start, CLOCK_MONOTONIC ns */
 	struct app_stats json;
