@@ -30,8 +30,9 @@
  *             then is unlinked
  *   CLOSING   neither holds it: the netstream is freed, the recording
  *             is being finalized by the disk thread
- *   CLOSED    a fixed-size summary is kept (the last RECV_SUMMARIES, and
- *             totals over all) and the memory is freed
+ *   CLOSED    how it ended goes to recv_hooks.ended (the library's
+ *             on_ended: the command keeps a bounded summary) and the
+ *             memory is freed
  *
  * Moves: SPARE -> SETUP -> LINKED -> DRAINING -> CLOSING -> CLOSED, with
  * SETUP -> DRAINING for a failed set-up and SPARE -> CLOSED for a spare

@@ -10,7 +10,7 @@
  * lets go of it (receiver_sweep) it is unlinked and destroyed once the
  * mixer hands it back ("unlink and return to source for destruction");
  * its recording is then closed, and the stream freed when the disk
- * thread has finalized the file, leaving a summary.
+ * thread has finalized the file, saying how it ended (recv_hooks.ended).
  *
  * Context: control (main) thread.
  */
@@ -514,8 +514,8 @@ void cmd_recv_streams_net_closed(struct recv *p)
 	struct recv_stream *s = p->streams;
 	while (s) {
 		struct recv_stream *next = s->next;
-		/* What it holds plays out first (at exit, the drain does
-		   that; under --sap the loop goes on). */
+		/* What it holds plays out first (rtb_receiver_stop's drain,
+		   or the engine's turns that follow). */
 		if (s->on_net)
 			s->unlink_ns = now + p->drain_ns;
 		s->on_net = false;

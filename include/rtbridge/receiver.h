@@ -310,7 +310,7 @@ int rtb_receiver_stream_stats(struct rtb_receiver *r, uint64_t id,
                               struct rtb_stream_stats *st);
 
 /*
- * The playing streams' ids, newest first (since 0.3)
+ * The playing streams' ids, the most recently made first (since 0.3)
  *
  * Return: how many play (ids holds the first max of them)
  * Context: control thread
@@ -369,7 +369,7 @@ int rtb_receiver_finish(struct rtb_receiver *r);
  * audio stream, as `rtbridge sdp` and other RTP tools write it (since
  * 0.3): listen (its port, on its multicast group or on any address of
  * its family), codec, rate, channels, pt, red_pt, ulpfec_pt, and an
- * a=crypto key (into key, SRTPs up to 30 bytes, with srtp_key_len and
+ * a=crypto key (into key, up to 30 bytes, with srtp_key_len and
  * srtp_suite); the other fields are left as they are. The strings cfg
  * points to are kept in buf (len bytes; 64 are enough).
  *
