@@ -181,14 +181,21 @@ static void rtb_receiver__record_stopped(void *arg, struct recv_stream *s)
 	                         disktap_error(&s->tap));
 }
 
+/* A line to on_log, or stderr. */
+static void rtb_receiver__said(const struct rtb_receiver_config *c,
+                               const char *line)
+{
+	if (c->on_log)
+		c->on_log(c->arg, line);
+	else
+		fprintf(stderr, "rtbridge recv: %s\n", line);
+}
+
 static void rtb_receiver__say(void *arg, const char *line)
 {
 	struct rtb_receiver *r = arg;
 
-	if (r->cfg.on_log)
-		r->cfg.on_log(r->cfg.arg, line);
-	else
-		fprintf(stderr, "rtbridge recv: %s\n", line);
+	rtb_receiver__said(&r->cfg, line);
 }
 
 static void rtb_receiver__report(struct rtb_receiver *r)
@@ -245,11 +252,13 @@ RTB_API int rtb_receiver_create(struct rtb_engine *e,
 	if (rate != RECV_RATE) {
 		rtb__why(why, len, "receivers need an engine at %u Hz, not %u",
 		         RECV_RATE, rate);
+		rtb_receiver__said(cfg, why);
 		return -EINVAL;
 	}
 	struct rtb_receiver *r = calloc(1, sizeof(*r));
 	if (!r) {
 		rtb__why(why, len, "receiver: %s", strerror(ENOMEM));
+		rtb_receiver__said(cfg, why);
 		return -ENOMEM;
 	}
 	r->cfg = *cfg;
@@ -289,6 +298,7 @@ RTB_API int rtb_receiver_create(struct rtb_engine *e,
 	rc = netloop_start(&r->p.nl, 64);
 	if (rc < 0) {
 		rtb__why(why, len, "net thread: %s", strerror(-rc));
+		rtb_receiver__say(r, why);
 		srtpkey_clear(&r->p.o.srtp_key);
 		free(r);
 		return rc;
