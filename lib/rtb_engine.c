@@ -68,6 +68,19 @@ static int rtb_engine__clock(enum rtb_clock c)
 	return -EINVAL;
 }
 
+/* The device input, pushed to the capture sender. Context: audio thread,
+   real-time safe (rtb_sender_push). */
+static void rtb_engine__tap_write(struct tap *t, const float *frames, size_t n)
+{
+	struct rtb_engine_tap *c = (struct rtb_engine_tap *)t;
+
+	if (c->s)
+		(void)rtb_sender_push(c->s, frames, n);
+}
+
+static const struct tap_ops rtb_engine__tap_ops = {
+        .write = rtb_engine__tap_write};
+
 RTB_API int rtb_engine_create(const struct rtb_engine_config *cfg,
                               struct rtb_engine **out, char *why, size_t len)
 {
@@ -100,6 +113,9 @@ RTB_API int rtb_engine_create(const struct rtb_engine_config *cfg,
 	        .prefetch_s = cfg->prefetch_s,
 	        .loop = cfg->loop,
 	        .end_with_archives = cfg->end_with_archives,
+	        .in_channels =
+	                cfg->clock == RTB_CLOCK_DEVICE ? cfg->in_channels : 0,
+	        .no_output = cfg->clock == RTB_CLOCK_DEVICE && cfg->no_output,
 	        /* Receivers may record their streams through it. */
 	        .disk = true,
 	};
@@ -107,8 +123,15 @@ RTB_API int rtb_engine_create(const struct rtb_engine_config *cfg,
 	   here, off the audio thread. */
 	(void)rthook_init();
 	int rc = engine_open(&e->e, &ec);
+	if (rc == 0 && ec.in_channels) {
+		e->cap.tap = (struct tap){.ops = &rtb_engine__tap_ops,
+		                          .channels = ec.in_channels};
+		rc = engine_link_tap(&e->e, &e->cap.tap, MIXER_TAP_INPUT);
+	}
 	if (rc < 0) {
-		rtb__why(why, len, "%s", engine_error(&e->e));
+		rtb__why(why, len, "%s",
+		         engine_error(&e->e)[0] ? engine_error(&e->e)
+		                                : strerror(-rc));
 		engine_clear(&e->e);
 		free(e);
 		return rc;
@@ -239,6 +262,17 @@ RTB_API void rtb_engine_stats(const struct rtb_engine *e,
 	st->callback_p99_us = m->cb_us_p99_all;
 	st->clipped = m->clipped;
 	st->callback_median_us = m->cb_us_median_all;
+}
+
+RTB_API int rtb_engine_capture(struct rtb_engine *e, struct rtb_sender *s)
+{
+	if (e->e.running || !e->e.cfg.in_channels ||
+	    (s && rtb__sender_push_channels(s) != e->e.cfg.in_channels))
+		return -EINVAL;
+	/* The device does not run: its callback reads this only once it
+	   starts (after this store), and no more once it stopped. */
+	e->cap.s = s;
+	return 0;
 }
 
 RTB_API int rtb_engine_archive(const struct rtb_engine *e, unsigned i,

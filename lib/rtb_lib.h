@@ -24,8 +24,17 @@
    (lib/librtbridge.map). */
 #define RTB_API __attribute__((visibility("default")))
 
+/* The device input pushed to a sender (rtb_engine_capture): a tap at
+   the mixer's input. */
+struct rtb_engine_tap {
+	struct tap tap;       /* first: a struct tap * is one of these */
+	struct rtb_sender *s; /* set and cleared while the device does not
+	                         run (the audio thread only reads it) */
+};
+
 struct rtb_engine {
 	struct engine e;
+	struct rtb_engine_tap cap;      /* in_channels: linked at create */
 	struct rtb_receiver *receivers; /* made on it, newest first */
 	bool done; /* a poll saw every archive end (end_with_archives) */
 	char error[512];
@@ -69,6 +78,10 @@ struct sdpparse_result;
 int rtb__config_from_sdp(struct rtb_receiver_config *cfg,
                          const struct sdpparse_result *sr, char *buf,
                          size_t len, char *why, size_t why_len);
+
+/* A sender's channels, or 0 when it is not a pushing one. Context:
+   control thread. */
+unsigned rtb__sender_push_channels(const struct rtb_sender *s);
 
 /* One line into why (len bytes; why may be NULL). */
 void rtb__why(char *why, size_t len, const char *fmt, ...)

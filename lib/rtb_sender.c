@@ -460,6 +460,11 @@ RTB_API size_t rtb_sender_push(struct rtb_sender *s, const float *frames,
 	return s->pushing ? sender_capture_push(&s->cap, frames, nframes) : 0;
 }
 
+unsigned rtb__sender_push_channels(const struct rtb_sender *t)
+{
+	return t->pushing ? (unsigned)t->s.opts.codec.channels : 0u;
+}
+
 RTB_API bool rtb_sender_finished(const struct rtb_sender *s)
 {
 	return sender_finished(&s->s);

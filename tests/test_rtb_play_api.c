@@ -9,7 +9,8 @@
  * how long it is, the engine's figures count callbacks and the longest file,
  * and the recording finishes with the frames played and its outcome. A
  * binary built against 0.2 reads the engine's figures into its shorter
- * struct (rtb_engine_stats@RTBRIDGE_0) and nothing beyond it.
+ * struct (rtb_engine_stats@RTBRIDGE_0) and nothing beyond it. An engine
+ * without a device input refuses to capture.
  */
 #define _GNU_SOURCE /* dlvsym */
 #include <criterion/criterion.h>
@@ -124,4 +125,25 @@ Test(rtb_play_api, archives_play_to_their_end_and_the_mix_is_recorded)
 	unlink(b);
 	unlink(rec);
 	rmdir(dir);
+}
+
+/* Device input goes to a pushing sender only where there is one
+   (`rtbridge send --capture` through JACK: tests/test_sendcap.c). */
+Test(rtb_play_api, capture_needs_a_device_input)
+{
+	struct rtb_engine_config ec = {.clock = RTB_CLOCK_VIRTUAL,
+	                               .in_channels = 2}; /* no device */
+	struct rtb_sender_config sc = {.to = "127.0.0.1:9", .ssrc = 1};
+	struct rtb_engine *e = NULL;
+	struct rtb_sender *s = NULL;
+	char why[256] = "";
+
+	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
+	             why);
+	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)), 0, "%s",
+	             why);
+	cr_assert_eq(rtb_engine_capture(e, s), -EINVAL);
+	cr_assert_eq(rtb_engine_capture(e, NULL), -EINVAL);
+	rtb_sender_destroy(s);
+	rtb_engine_destroy(e);
 }

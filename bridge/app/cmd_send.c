@@ -5,8 +5,9 @@
  * a struct rtb_sender_config (include/rtbridge/sender.h), checked first
  * (rtb_sender_check), then the stream is made with
  * rtb_sender_create_file, or with rtb_sender_create_push for live input:
- * the engine's device, whose input a tap in the mixer pushes to the
- * sender from the audio callback (rtb_sender_push). The library opens and
+ * the device of a public engine (rtbridge/engine.h) opened for input,
+ * which pushes it to the sender from its audio callback
+ * (rtb_engine_capture). The library opens and
  * reads the file, announces the stream (--announce: SAP first, the
  * stream half a second later, its deletion when it stops) and sends it;
  * the control thread only watches: a status line on a terminal
@@ -17,7 +18,7 @@
  * command's serves (app_metrics.h). Teardown runs in reverse order of
  * set-up.
  *
- * Context: control (main) thread, except send_tap_write (audio thread).
+ * Context: control (main) thread.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rtbridge/engine.h>
 #include <rtbridge/sender.h>
 
 #include "bridge/app/app_metrics.h"
@@ -33,7 +35,6 @@
 #include "bridge/app/app_srtp.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmds.h"
-#include "bridge/app/engine.h"
 #include "bridge/net/addr.h"
 #include "bridge/net/netloop.h"
 
@@ -173,24 +174,6 @@ static double send_now_s(void)
 	return (double)netloop_now_ns() / 1e9;
 }
 
-/* The device input, as a tap in the engine's mixer: push the frames to
-   the sender, nothing else. */
-struct send_tap {
-	struct tap tap; /* first: a struct tap * is a struct send_tap * */
-	struct rtb_sender *s;
-};
-
-static void send_tap_write(struct tap *t, const float *frames, size_t n)
-{
-	struct send_tap *st = (struct send_tap *)t;
-
-	/* Set before the device starts, cleared after it stopped. */
-	if (st->s)
-		(void)rtb_sender_push(st->s, frames, n);
-}
-
-static const struct tap_ops send_tap_ops = {.write = send_tap_write};
-
 static void send_progress(struct app_status *line, const struct rtb_sender *s,
                           bool file, int rate, double t0)
 {
@@ -310,44 +293,41 @@ static int send_file(const struct app_sendopts *o,
 static int send_capture(const struct app_sendopts *o,
                         const struct rtb_sender_config *c, struct srtpkey *key)
 {
-	static struct engine e;
-	static struct send_tap tap = {.tap = {.ops = &send_tap_ops}};
+	struct rtb_engine *e = NULL;
 	struct rtb_sender_stats st;
 	struct rtb_sender *s = NULL;
+	char why[SEND_WHY_MAX];
 	int status = 1;
 
-	tap.tap.channels = (unsigned)o->channels;
-	struct engine_config ec = {
-	        .clock = ENGINE_DEVICE,
+	/* The device's input, pushed to the sender from its callback. */
+	struct rtb_engine_config ec = {
+	        .clock = RTB_CLOCK_DEVICE,
 	        .device = o->device,
 	        .rate = (unsigned)o->rate,
 	        .channels = (unsigned)o->channels,
 	        .in_channels = (unsigned)o->channels,
 	        .no_output = true,
 	};
-	int rc = engine_open(&e, &ec);
-	if (rc == 0)
-		rc = engine_link_tap(&e, &tap.tap, MIXER_TAP_INPUT);
+	int rc = rtb_engine_create(&ec, &e, why, sizeof(why));
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: %s\n",
-		        engine_error(&e)[0] ? engine_error(&e) : strerror(-rc));
+		fprintf(stderr, "rtbridge send: %s\n", why);
 		srtpkey_clear(key);
-		goto out_engine;
+		return 1;
 	}
 	s = send_create(c, NULL, key);
 	if (!s)
 		goto out_engine;
-	tap.s = s;
+	(void)rtb_engine_capture(e, s); /* a pushing sender of its channels */
 	double t0 = send_now_s();
 	if (send_metrics_start(o, s) < 0)
 		goto out_sender;
-	rc = engine_start(&e);
+	rc = rtb_engine_start(e);
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: %s\n", engine_error(&e));
+		fprintf(stderr, "rtbridge send: %s\n", rtb_engine_error(e));
 		goto out_sender;
 	}
 	send_watch(s, o);
-	(void)engine_stop(&e);
+	(void)rtb_engine_stop(e);
 	(void)rtb_sender_stop(s, NULL, 0);
 	send_summary(s, o->rate, t0);
 	rtb_sender_stats(s, &st);
@@ -360,11 +340,11 @@ static int send_capture(const struct app_sendopts *o,
 	status = 0;
 out_sender:
 	send_metrics_stop();
-	(void)engine_stop(&e); /* the tap is not called after this */
-	tap.s = NULL;
+	(void)rtb_engine_stop(e); /* nothing is pushed after this */
+	(void)rtb_engine_capture(e, NULL);
 	rtb_sender_destroy(s);
 out_engine:
-	engine_clear(&e);
+	rtb_engine_destroy(e);
 	return status;
 }
 

@@ -29,6 +29,7 @@ extern "C" {
 #endif
 
 struct rtb_engine;
+struct rtb_sender;
 
 enum rtb_clock {
 	RTB_CLOCK_EXTERNAL = 0, /* the application calls rtb_engine_process */
@@ -65,6 +66,10 @@ struct rtb_engine_config {
 	bool end_with_archives; /* the device stops once every archive has
 	                           played its last frame (rtb_engine_stats:
 	                           done) */
+	unsigned in_channels;   /* RTB_CLOCK_DEVICE: open the device's input
+	                           too, this many channels (rtb_engine_capture);
+	                           0: none */
+	bool no_output;         /* RTB_CLOCK_DEVICE: input only */
 };
 
 /* An archive's figures (since 0.3). */
@@ -198,6 +203,19 @@ void rtb_engine_destroy(struct rtb_engine *e);
  * Context: control thread
  */
 void rtb_engine_stats(const struct rtb_engine *e, struct rtb_engine_stats *st);
+
+/*
+ * Send the device's input (in_channels) with a pushing sender
+ * (rtb_sender_create_push, of in_channels channels at the engine's rate):
+ * the engine pushes every period of input to it from the audio callback,
+ * as `rtbridge send --capture` does (since 0.3). NULL stops the pushing.
+ *
+ * Pre: the engine is not running (before rtb_engine_start, or after
+ *      rtb_engine_stop); the sender outlives the pushing
+ * Return: 0, or -EINVAL (no input, or channels that differ)
+ * Context: control thread
+ */
+int rtb_engine_capture(struct rtb_engine *e, struct rtb_sender *s);
 
 /*
  * Archive i's figures (since 0.3)
