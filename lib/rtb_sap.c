@@ -75,9 +75,11 @@ RTB_API int rtb_sap_create(const struct rtb_sap_config *cfg,
 	rc = saplisten_open(&l->lis, &l->nl);
 	l->lis_open = true;
 	if (rc < 0) {
+		/* -EIO, so that a bad setting (-EINVAL, -ENODEV) stays told
+		   apart from a network that takes none of the groups. */
 		rtb__why(why, len, "%s", saplisten_error(&l->lis));
 		rtb_sap_destroy(l);
-		return rc;
+		return -EIO;
 	}
 	*out = l;
 	return 0;

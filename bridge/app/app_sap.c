@@ -82,7 +82,7 @@ void app_sap_describe(const struct saptable_event *ev, char *line, size_t len)
 	         r->pt, red);
 }
 
-void app_sap_print_ignored(const struct saptable_counters *c, FILE *f,
+void app_sap_print_ignored(const struct rtb_sap_counters *c, FILE *f,
                            const char *prefix)
 {
 	uint64_t bad = c->truncated + c->oversized + c->bad_version +
@@ -105,26 +105,27 @@ void app_sap_print_ignored(const struct saptable_counters *c, FILE *f,
 	        (unsigned long long)c->table_full, SAPTABLE_MAX);
 }
 
-const struct saptable_event *app_sap_apply(struct app_sap_sessions *t,
-                                           const struct saptable_event *ev)
+const struct rtb_sap_session *app_sap_apply(struct app_sap_sessions *t,
+                                            enum rtb_sap_event ev,
+                                            const struct rtb_sap_session *s)
 {
 	int at = -1;
 
 	for (int i = 0; i < t->n; i++)
-		if (t->s[i].id == ev->id)
+		if (t->s[i].id == s->id)
 			at = i;
-	switch (ev->kind) {
-	case SAPTABLE_NEW:
-	case SAPTABLE_CHANGED:
+	switch (ev) {
+	case RTB_SAP_NEW:
+	case RTB_SAP_CHANGED:
 		if (at < 0) {
 			if (t->n == SAPTABLE_MAX)
 				return NULL;
 			at = t->n++;
 		}
-		t->s[at] = *ev;
+		t->s[at] = *s;
 		return &t->s[at];
-	case SAPTABLE_DELETED:
-	case SAPTABLE_EXPIRED:
+	case RTB_SAP_DELETED:
+	case RTB_SAP_EXPIRED:
 	default:
 		if (at >= 0) {
 			memmove(&t->s[at], &t->s[at + 1],

@@ -1,9 +1,10 @@
 /*
  * app_sap: what `rtbridge list` and `rtbridge recv --sap` share about SAP
  * on the command line: the groups to listen on, the interface, the
- * time-out, a one-line description of an announced session, the counters
- * of what was ignored, and a small table of the sessions known now (fed
- * by the listener's events).
+ * time-out, a one-line description of an announced session (these four
+ * for the library's listener, lib/rtb_sap.c), the counters of what was
+ * ignored, and a small table of the sessions known now (fed by the
+ * library listener's events).
  *
  * Context: control (main) thread.
  */
@@ -13,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include <rtbridge/sap.h>
 
 #include "bridge/app/app_sendopts.h"
 #include "bridge/net/sapannounce.h"
@@ -41,12 +44,13 @@ int app_sap_listen_opts(struct saplisten_opts *o, const char *const *groups,
 void app_sap_describe(const struct saptable_event *ev, char *line, size_t len);
 
 /* Print what the listener ignored, on one line (nothing when nothing). */
-void app_sap_print_ignored(const struct saptable_counters *c, FILE *f,
+void app_sap_print_ignored(const struct rtb_sap_counters *c, FILE *f,
                            const char *prefix);
 
-/* The sessions known now, updated from the listener's events. */
+/* The sessions known now, updated from the listener's events (the
+   library's listener, rtbridge/sap.h). */
 struct app_sap_sessions {
-	struct saptable_event s[SAPTABLE_MAX];
+	struct rtb_sap_session s[SAPTABLE_MAX];
 	int n;
 };
 
@@ -55,8 +59,9 @@ struct app_sap_sessions {
  *
  * Return: the session's entry after the event, or NULL when it is gone
  */
-const struct saptable_event *app_sap_apply(struct app_sap_sessions *t,
-                                           const struct saptable_event *ev);
+const struct rtb_sap_session *app_sap_apply(struct app_sap_sessions *t,
+                                            enum rtb_sap_event ev,
+                                            const struct rtb_sap_session *s);
 
 /*
  * The SDP of a stream sent with these options: name (--session, else

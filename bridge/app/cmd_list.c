@@ -3,8 +3,9 @@
  * LAN with SAP (RFC 2974)
  *
  * Listens for a few seconds (one announcement interval and a margin, by
- * default 6 s) on the SAP groups (saplisten.h, on the net thread), keeps
- * the sessions announced and not deleted, then prints one line per
+ * default 6 s) on the SAP groups with the library's listener
+ * (rtbridge/sap.h), keeps the sessions announced and not deleted
+ * (app_sap_sessions), then prints one line per
  * session: name, SAP origin, destination group and port, codec/rate/
  * channels, packet time, payload type; and on stderr what was ignored.
  * Ctrl-C stops early and prints what was heard. Exit status: 0 (also
@@ -13,6 +14,7 @@
  *
  * Context: control (main) thread.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,82 +72,68 @@ static const struct app_cmd cmd_list__cmd = {
         .init = cmd_list__init,
 };
 
+/* The listener's events: the sessions known (rtb_sap_fn). */
+static void cmd_list__event(void *arg, struct rtb_sap *l, enum rtb_sap_event ev,
+                            const struct rtb_sap_session *s)
+{
+	(void)l;
+	(void)app_sap_apply(arg, ev, s);
+}
+
 /* Listen until the time is up or a signal comes; keep the sessions. */
-static void cmd_list__watch(struct saplisten *l, double seconds,
-                            struct app_sap_sessions *known)
+static void cmd_list__watch(struct rtb_sap *l, double seconds)
 {
 	uint64_t end = netloop_now_ns() + (uint64_t)(seconds * 1e9);
-	struct saptable_event ev;
 
 	while (netloop_now_ns() < end && !app_signal_stop_requested()) {
-		while (saplisten_poll(l, &ev))
-			(void)app_sap_apply(known, &ev);
+		(void)rtb_sap_poll(l);
 		/* The listener has no wake-up: look every 20 ms. */
 		int64_t next = (int64_t)netloop_now_ns() + LIST_POLL_NS;
 		(void)app_signal_wait(-1, next < (int64_t)end ? next
 		                                              : (int64_t)end);
 	}
-	while (saplisten_poll(l, &ev))
-		(void)app_sap_apply(known, &ev);
+	(void)rtb_sap_poll(l);
 }
 
 int cmd_list(int argc, char **argv)
 {
-	static struct saplisten lis;
 	static struct app_sap_sessions known;
-	struct saplisten_opts so;
-	struct saptable_counters c;
+	struct rtb_sap *lis = NULL;
+	struct rtb_sap_counters c;
 	struct list_opts o;
-	struct netloop nl;
-	char err[256], line[APP_SAP_LINE_MAX];
-	int rc, status = 1;
+	char why[256];
 
-	rc = app_opts_parse(&cmd_list__cmd, &o, argc, argv, NULL);
+	int rc = app_opts_parse(&cmd_list__cmd, &o, argc, argv, NULL);
 	if (rc != 0)
 		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
-	if (app_sap_listen_opts(&so, o.groups, o.ngroups, o.iface, 0, err,
-	                        sizeof err) < 0) {
-		fprintf(stderr, "rtbridge list: %s\n", err);
-		return 2;
-	}
-	if (saplisten_init(&lis, &so) < 0) {
-		fprintf(stderr, "rtbridge list: out of memory\n");
-		return 1;
-	}
-	memset(&nl, 0, sizeof nl);
-	rc = netloop_start(&nl, 64);
+	struct rtb_sap_config sc = {
+	        .groups = o.groups,
+	        .ngroups = (unsigned)o.ngroups,
+	        .interface = o.iface,
+	        .on_session = cmd_list__event,
+	        .arg = &known,
+	};
+	rc = rtb_sap_create(&sc, &lis, why, sizeof(why));
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge list: net thread: %s\n",
-		        strerror(-rc));
-		goto out;
-	}
-	rc = saplisten_open(&lis, &nl);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge list: %s\n", saplisten_error(&lis));
-		goto out_nl;
+		fprintf(stderr, "rtbridge list: %s\n", why);
+		/* A bad group or interface is bad usage. */
+		return rc == -EINVAL || rc == -ENODEV ? 2 : 1;
 	}
 	/* Skipped groups matter only when the user named them. */
-	if (o.ngroups > 0 && saplisten_warnings(&lis)[0])
-		fprintf(stderr, "rtbridge list: %s", saplisten_warnings(&lis));
-	cmd_list__watch(&lis, o.duration_s, &known);
-	saplisten_counters(&lis, &c);
-	saplisten_close(&lis);
+	if (o.ngroups > 0 && rtb_sap_warnings(lis)[0])
+		fprintf(stderr, "rtbridge list: %s", rtb_sap_warnings(lis));
+	cmd_list__watch(lis, o.duration_s);
+	rtb_sap_counters(lis, &c);
+	rtb_sap_destroy(lis);
 	if (known.n == 0) {
 		fprintf(stderr, "rtbridge list: no session announced in %g s\n",
 		        o.duration_s);
 	} else {
 		printf(APP_SAP_FORMAT "%s\n", "NAME", "ORIGIN", "GROUP",
 		       "CODEC", "PTIME", "PT");
-		for (int i = 0; i < known.n; i++) {
-			app_sap_describe(&known.s[i], line, sizeof line);
-			printf("%s\n", line);
-		}
+		for (int i = 0; i < known.n; i++)
+			printf("%s\n", known.s[i].description);
 	}
 	app_sap_print_ignored(&c, stderr, "rtbridge list: ");
-	status = fflush(stdout) == 0 ? 0 : 1;
-out_nl:
-	netloop_stop(&nl);
-out:
-	saplisten_clear(&lis);
-	return status;
+	return fflush(stdout) == 0 ? 0 : 1;
 }

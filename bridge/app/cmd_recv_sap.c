@@ -28,13 +28,11 @@
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmd_recv.h"
 
-#define RECV_SAP_WAIT_NS 10000000LL   /* the first announcement looked for */
-#define RECV_SAP_MAX     SAPTABLE_MAX /* sessions known */
+#define RECV_SAP_WAIT_NS 10000000LL /* the first announcement looked for */
 
 struct recv_sap {
 	struct rtb_sap *lis;
-	struct rtb_sap_session known[RECV_SAP_MAX];
-	int nknown;
+	struct app_sap_sessions known;
 	unsigned following;         /* session id, 0: none */
 	struct rtb_sap_session cur; /* what it described when joined */
 	unsigned refused;           /* last session not followed, 0: none */
@@ -165,27 +163,6 @@ static bool recv_sap__moved(const struct rtb_sap_session *a,
 	       a->rate != b->rate || a->channels != b->channels;
 }
 
-/* The sessions known now: NEW adds, CHANGED replaces, DELETED and
-   EXPIRED remove. */
-static void recv_sap__apply(struct recv_sap *x, enum rtb_sap_event ev,
-                            const struct rtb_sap_session *s)
-{
-	int at = -1;
-
-	for (int i = 0; i < x->nknown; i++)
-		if (x->known[i].id == s->id)
-			at = i;
-	if (ev == RTB_SAP_NEW || ev == RTB_SAP_CHANGED) {
-		if (at < 0 && x->nknown == RECV_SAP_MAX)
-			return;
-		x->known[at < 0 ? x->nknown++ : at] = *s;
-	} else if (at >= 0) {
-		memmove(&x->known[at], &x->known[at + 1],
-		        (size_t)(x->nknown - at - 1) * sizeof(x->known[0]));
-		x->nknown--;
-	}
-}
-
 /* The listener's events (rtb_sap_fn). */
 static void recv_sap__event(void *arg, struct rtb_sap *l, enum rtb_sap_event ev,
                             const struct rtb_sap_session *s)
@@ -194,7 +171,7 @@ static void recv_sap__event(void *arg, struct rtb_sap *l, enum rtb_sap_event ev,
 	struct recv_cmd *p = x->p;
 
 	(void)l;
-	recv_sap__apply(x, ev, s);
+	(void)app_sap_apply(&x->known, ev, s);
 	if (s->id != x->following)
 		return;
 	if (ev == RTB_SAP_DELETED || ev == RTB_SAP_EXPIRED) {
@@ -216,8 +193,8 @@ static const struct rtb_sap_session *recv_sap__events(struct recv_cmd *p)
 	(void)rtb_sap_poll(x->lis);
 	if (x->following)
 		return NULL;
-	for (int i = 0; i < x->nknown; i++) {
-		const struct rtb_sap_session *s = &x->known[i];
+	for (int i = 0; i < x->known.n; i++) {
+		const struct rtb_sap_session *s = &x->known.s[i];
 		if (s->id == x->refused)
 			continue;
 		if (recv_sap__wanted(p, s))
@@ -300,27 +277,6 @@ void cmd_recv_sap_poll(struct recv_cmd *p)
 		(void)recv_sap__join(p, s, true);
 }
 
-/* What the listener ignored, said as `rtbridge list` says it. */
-static void recv_sap__ignored(const struct rtb_sap_counters *c)
-{
-	struct saptable_counters t = {
-	        .datagrams = c->datagrams,
-	        .announcements = c->announcements,
-	        .deletions = c->deletions,
-	        .oversized = c->oversized,
-	        .truncated = c->truncated,
-	        .bad_version = c->bad_version,
-	        .encrypted = c->encrypted,
-	        .not_sdp = c->not_sdp,
-	        .bad_sdp = c->bad_sdp,
-	        .unsupported = c->unsupported,
-	        .unknown_deletion = c->unknown_deletion,
-	        .table_full = c->table_full,
-	};
-
-	app_sap_print_ignored(&t, stderr, "rtbridge recv: ");
-}
-
 void cmd_recv_sap_stop(struct recv_cmd *p)
 {
 	struct rtb_sap_counters c;
@@ -330,7 +286,7 @@ void cmd_recv_sap_stop(struct recv_cmd *p)
 	if (p->sap->lis) {
 		rtb_sap_counters(p->sap->lis, &c);
 		rtb_sap_destroy(p->sap->lis);
-		recv_sap__ignored(&c);
+		app_sap_print_ignored(&c, stderr, "rtbridge recv: ");
 	}
 	free(p->sap);
 	p->sap = NULL;

@@ -94,7 +94,10 @@ struct rtb_sap_counters {
  *
  * Return: 0 with *out set when at least one group was joined
  *         (rtb_sap_warnings names the others), or a negated errno with
- *         one line in why (len bytes; may be NULL)
+ *         one line in why (len bytes; may be NULL): -EINVAL or -ENODEV
+ *         for a bad setting (a group, the interface, the time-out;
+ *         nothing was opened), -EIO when no group could be joined,
+ *         -ENOMEM
  * Context: control thread
  */
 int rtb_sap_create(const struct rtb_sap_config *cfg, struct rtb_sap **out,
