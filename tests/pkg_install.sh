@@ -60,6 +60,10 @@ done
 	fail "librtbridge.so is not a link to librtbridge.so.$major"
 soname=$(readelf -d "$libdir/librtbridge.so.$version" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = "librtbridge.so.$major" ] || fail "soname '$soname'"
+# Bound at load: the audio callback runs in the library, and must not
+# meet the dynamic linker's lazy lookup there.
+readelf -d "$libdir/librtbridge.so.$version" | grep -q 'FLAGS.*BIND_NOW\|FLAGS_1.*NOW' ||
+	fail "librtbridge.so.$version is not bound at load (-z now)"
 # Only the public API is exported.
 other=$(nm -D --defined-only "$libdir/librtbridge.so.$version" |
 	awk '$3 !~ /^rtb_/ && $3 !~ /^RTBRIDGE_[0-9.]*$/' | head -3)
