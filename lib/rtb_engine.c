@@ -267,7 +267,8 @@ RTB_API void rtb_engine_stats(const struct rtb_engine *e,
 RTB_API int rtb_engine_capture(struct rtb_engine *e, struct rtb_sender *s)
 {
 	if (e->e.running || !e->e.cfg.in_channels ||
-	    (s && rtb__sender_push_channels(s) != e->e.cfg.in_channels))
+	    (s && (rtb__sender_push_channels(s) != e->e.cfg.in_channels ||
+	           rtb__sender_push_rate(s) != e->e.cfg.rate)))
 		return -EINVAL;
 	/* The device does not run: its callback reads this only once it
 	   starts (after this store), and no more once it stopped. */

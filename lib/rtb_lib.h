@@ -82,6 +82,8 @@ int rtb__config_from_sdp(struct rtb_receiver_config *cfg,
 /* A sender's channels, or 0 when it is not a pushing one. Context:
    control thread. */
 unsigned rtb__sender_push_channels(const struct rtb_sender *s);
+/* ... and its rate (Hz; 0 for a file sender) */
+unsigned rtb__sender_push_rate(const struct rtb_sender *s);
 
 /* One line into why (len bytes; why may be NULL). */
 void rtb__why(char *why, size_t len, const char *fmt, ...)

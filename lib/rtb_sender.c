@@ -465,6 +465,11 @@ unsigned rtb__sender_push_channels(const struct rtb_sender *t)
 	return t->pushing ? (unsigned)t->s.opts.codec.channels : 0u;
 }
 
+unsigned rtb__sender_push_rate(const struct rtb_sender *t)
+{
+	return t->pushing ? (unsigned)t->s.opts.codec.rate : 0u;
+}
+
 RTB_API bool rtb_sender_finished(const struct rtb_sender *s)
 {
 	return sender_finished(&s->s);

@@ -8,7 +8,8 @@
  * about one packet per 10 ms), and the real-time checker asserts that the
  * capture callback made no allocation, lock or blocking system call. The
  * command itself (`rtbridge send --capture --device JACK:`) is run too and
- * its packets counted.
+ * its packets counted, and the same capture through the public library
+ * (rtb_engine_capture: the library's own tap).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "codec/rtp.h"
 #include "tests/jackd_fixture.h"
 #include "tests/rtcheck_assert.h"
+#include <rtbridge/rtbridge.h>
 
 static void sleep_ms(long ms)
 {
@@ -161,6 +163,85 @@ Test(sendcap, jack_input_is_sent_paced_from_a_real_time_safe_callback,
 	sender_clear(&s);
 	netloop_stop(&nl);
 	sender_capture_clear(&cap);
+}
+
+/* The same through the public library, as `rtbridge send --capture`
+ * does it: an engine with a device input pushes every period to a pushing
+ * sender from its callback (rtb_engine_capture, the library's capture
+ * tap), under the real-time checker. The engine refuses a sender of
+ * another rate or other channels first. */
+Test(sendcap, public_engine_pushes_its_input_to_a_sender_real_time_safe,
+     .fini = jackd_fixture_down)
+{
+	static struct netloop nl;
+	char to[64], a[ADDR_TEXT_MAX], why[256] = "";
+	struct rtb_engine *e = NULL;
+	struct rtb_sender *s = NULL, *bad = NULL;
+	struct rtb_sender_stats st;
+
+	jackd_fixture_up("rtb_sendcap_api");
+	RTCHECK_INIT();
+	RTCHECK_ASSERT_LOADED();
+	atomic_store(&rx_n, 0);
+	cr_assert_eq(netloop_start(&nl, 64), 0);
+	cr_assert_eq(netloop_call_wait(&nl, open_rx, NULL), 0);
+	snprintf(to, sizeof(to), "%s",
+	         addr_format((const struct sockaddr *)&rx_addr, a, sizeof(a)));
+
+	struct rtb_engine_config ec = {.clock = RTB_CLOCK_DEVICE,
+	                               .device = "JACK:",
+	                               .channels = 2,
+	                               .in_channels = 2,
+	                               .no_output = true};
+	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
+	             why);
+	struct rtb_sender_config sc = {
+	        .to = to, .codec = RTB_CODEC_L16, .ssrc = 12, .rate = 44100};
+	cr_assert_eq(rtb_sender_create_push(&sc, &bad, why, sizeof(why)), 0,
+	             "%s", why);
+	cr_assert_eq(rtb_engine_capture(e, bad), -EINVAL, "another rate");
+	rtb_sender_destroy(bad);
+	sc.rate = 0; /* 48000, the engine's */
+	sc.channels = 1;
+	cr_assert_eq(rtb_sender_create_push(&sc, &bad, why, sizeof(why)), 0,
+	             "%s", why);
+	cr_assert_eq(rtb_engine_capture(e, bad), -EINVAL, "other channels");
+	rtb_sender_destroy(bad);
+	sc.codec = RTB_CODEC_OPUS;
+	sc.ssrc = 11; /* the refused ones sent silence as SSRC 12 */
+	sc.channels = 0;
+	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)), 0, "%s",
+	             why);
+	cr_assert_eq(rtb_engine_capture(e, s), 0);
+	RTCHECK_RESET();
+	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
+	for (int i = 0; i < 20; i++)
+		(void)rtb_engine_run(e, 50);
+	cr_assert_eq(rtb_engine_stop(e), 0, "%s", rtb_engine_error(e));
+	RTCHECK_ASSERT_ZERO();
+	cr_assert_eq(rtb_engine_capture(e, NULL), 0);
+	cr_assert_eq(rtb_sender_stop(s, why, sizeof(why)), 0, "%s", why);
+	rtb_sender_stats(s, &st);
+	size_t n = atomic_load_explicit(&rx_n, memory_order_acquire), got = 0;
+	for (size_t i = 0; i < n; i++)
+		got += rx_hdr[i].ssrc == 11;
+	cr_log_info("public capture: %llu packets sent, %zu received, "
+	            "overruns %llu, trimmed %llu, underruns %llu",
+	            (unsigned long long)st.packets, got,
+	            (unsigned long long)st.overruns,
+	            (unsigned long long)st.trimmed,
+	            (unsigned long long)st.underruns);
+	cr_assert_geq(st.packets, 50, "about 100 packets in a second");
+	/* Packets of the device's input, not the silence of a sender that
+	   nothing feeds. */
+	cr_assert_geq(st.packets - st.underruns, 40, "%llu of %llu fed",
+	              (unsigned long long)(st.packets - st.underruns),
+	              (unsigned long long)st.packets);
+	cr_assert_geq(got, 50, "about 100 packets received, got %zu", got);
+	cr_assert_eq(st.overruns, 0);
+	rtb_sender_destroy(s);
+	rtb_engine_destroy(e);
+	netloop_stop(&nl);
 }
 
 #ifdef RTBRIDGE_PATH

@@ -317,7 +317,13 @@ static int send_capture(const struct app_sendopts *o,
 	s = send_create(c, NULL, key);
 	if (!s)
 		goto out_engine;
-	(void)rtb_engine_capture(e, s); /* a pushing sender of its channels */
+	/* A pushing sender of the device's channels and rate. */
+	rc = rtb_engine_capture(e, s);
+	if (rc < 0) {
+		fprintf(stderr, "rtbridge send: the capture: %s\n",
+		        strerror(-rc));
+		goto out_sender;
+	}
 	double t0 = send_now_s();
 	if (send_metrics_start(o, s) < 0)
 		goto out_sender;

@@ -212,7 +212,7 @@ void rtb_engine_stats(const struct rtb_engine *e, struct rtb_engine_stats *st);
  *
  * Pre: the engine is not running (before rtb_engine_start, or after
  *      rtb_engine_stop); the sender outlives the pushing
- * Return: 0, or -EINVAL (no input, or channels that differ)
+ * Return: 0, or -EINVAL (no input, or channels or a rate that differ)
  * Context: control thread
  */
 int rtb_engine_capture(struct rtb_engine *e, struct rtb_sender *s);
