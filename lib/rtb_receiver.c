@@ -411,9 +411,8 @@ RTB_API void rtb_receiver_counters(const struct rtb_receiver *r,
 
 RTB_API void rtb_receiver_stop(struct rtb_receiver *r, unsigned drain_ms)
 {
-	if (r->p.stopped)
-		return;
-	cmd_recv_close_net(&r->p);
+	if (!r->p.stopped)
+		cmd_recv_close_net(&r->p);
 	cmd_recv_drain(&r->p, drain_ms);
 }
 

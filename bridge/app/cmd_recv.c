@@ -72,6 +72,18 @@ static void recv__memory(void)
 }
 
 /* The library's lines, after the status line. */
+unsigned cmd_recv_receivers(const struct recv_cmd *p, struct rtb_receiver **rs)
+{
+	unsigned n = 0;
+
+	if (p->r)
+		rs[n++] = p->r;
+	for (unsigned i = 0; i < RECV_SAP_OLD; i++)
+		if (p->old[i])
+			rs[n++] = p->old[i];
+	return n;
+}
+
 static void recv__log(void *arg, const char *line)
 {
 	struct recv_cmd *p = arg;
@@ -274,14 +286,18 @@ static void recv__loop(struct recv_cmd *p)
    then the summary (after a run) names the files that exist. */
 static void recv__teardown(struct recv_cmd *p, bool ran)
 {
+	struct rtb_receiver *rs[RECV_SAP_OLD + 1];
 	struct rtb_receiver_counters c;
 	struct rtb_record_status mix;
 
 	cmd_recv_sap_stop(p);
-	if (p->r)
-		rtb_receiver_stop(p->r, ran ? RECV_DRAIN_MAX_MS : 0);
-	if (p->old)
-		rtb_receiver_stop(p->old, 0);
+	/* Every receiver stops, then the streams of each (the sessions'
+	   before included) play out what they hold. */
+	unsigned n = cmd_recv_receivers(p, rs);
+	for (unsigned i = 0; i < n; i++)
+		rtb_receiver_stop(rs[i], 0);
+	for (unsigned i = 0; ran && i < n; i++)
+		rtb_receiver_stop(rs[i], RECV_DRAIN_MAX_MS);
 	int rc = rtb_engine_stop(p->e);
 	rtb_engine_record_status(p->e, &mix);
 	if (rc < 0 && ran && !(mix.finished && mix.rc == rc)) {
@@ -289,17 +305,13 @@ static void recv__teardown(struct recv_cmd *p, bool ran)
 		p->rc = -EIO;
 	}
 	/* What stays of each stream comes as it ends (on_ended). */
-	if (p->old)
-		(void)rtb_receiver_finish(p->old);
-	if (p->r)
-		(void)rtb_receiver_finish(p->r);
+	for (unsigned i = n; i-- > 0;)
+		(void)rtb_receiver_finish(rs[i]);
 	cmd_recv_stats_counters(p, &c);
-	if (p->old)
-		rtb_receiver_destroy(p->old);
-	p->old = NULL;
-	if (p->r)
-		rtb_receiver_destroy(p->r);
+	for (unsigned i = n; i-- > 0;)
+		rtb_receiver_destroy(rs[i]);
 	p->r = NULL;
+	memset(p->old, 0, sizeof(p->old));
 	if (c.record_failed)
 		p->rc = -EIO;
 	if (mix.on && mix.rc < 0) {

@@ -34,6 +34,7 @@
 #define RECV_OUTCOME     320        /* a recording's outcome phrase */
 #define RECV_SAP_POLL_NS 50000000LL /* --sap: the listener looked at */
 #define RECV_IDS         256        /* streams listed at once */
+#define RECV_SAP_OLD     4 /* --sap: sessions before, playing out at once */
 
 /* What stays of a stream that ended. */
 struct recv_summary {
@@ -59,9 +60,12 @@ struct recv_sap;
 struct recv_cmd {
 	struct cmd_recv_opts o;
 	struct rtb_engine *e;
-	struct rtb_receiver *r;   /* receiving, or NULL (--sap: between
-	                             sessions) */
-	struct rtb_receiver *old; /* --sap: the last session's, playing out */
+	struct rtb_receiver *r; /* receiving, or NULL (--sap: between
+	                           sessions) */
+	/* --sap: the receivers of the sessions before, stopped, their
+	   streams playing out (NULL: none); each is destroyed once it has
+	   no stream left. */
+	struct rtb_receiver *old[RECV_SAP_OLD];
 	struct rtb_receiver_config cfg; /* r's configuration */
 	char listen[ADDR_TEXT_MAX];     /* its address, as text */
 	unsigned channels;              /* of the mix */
@@ -88,6 +92,11 @@ struct recv_cmd {
 
 /* Seconds since the start. */
 double cmd_recv_secs(const struct recv_cmd *p, int64_t ns);
+
+/* p->r (when there is one) and the receivers of the sessions before
+   still playing out (--sap), into rs (RECV_SAP_OLD + 1). Return: how
+   many. */
+unsigned cmd_recv_receivers(const struct recv_cmd *p, struct rtb_receiver **rs);
 
 /* The options as the receiver's configuration (callbacks included). */
 void cmd_recv_config(struct recv_cmd *p, struct rtb_receiver_config *c);

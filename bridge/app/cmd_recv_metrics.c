@@ -159,29 +159,46 @@ static void recv_metrics__build(struct app_metrics_text *w, void *arg)
 	}
 }
 
+/* A row per stream of r, from snap[used] on. Return: used, with the
+   rows taken. */
+static unsigned recv_metrics__rows(struct recv_cmd *p, struct rtb_receiver *r,
+                                   struct rtb_stream_stats *snap, unsigned used)
+{
+	uint64_t ids[RECEIVER_MAX_STREAMS];
+	char ssrc[16];
+
+	unsigned n = rtb_receiver_list(r, ids, RECEIVER_MAX_STREAMS);
+	for (unsigned i = 0;
+	     i < n && i < RECEIVER_MAX_STREAMS && used < RECEIVER_MAX_STREAMS;
+	     i++) {
+		struct rtb_stream_info info;
+		if (rtb_receiver_stream_info(r, ids[i], &info) < 0 ||
+		    rtb_receiver_stream_stats(r, ids[i], &snap[used]) < 0)
+			continue;
+		struct app_metrics_row *row = app_metrics_row(&p->metrics);
+		if (!row)
+			return RECEIVER_MAX_STREAMS; /* no more rows */
+		snprintf(ssrc, sizeof(ssrc), "%08x", (unsigned)info.ssrc);
+		app_metrics_label(row, "ssrc", ssrc);
+		app_metrics_label(row, "source", info.from);
+		row->values = &snap[used++];
+	}
+	return used;
+}
+
 void cmd_recv_metrics_publish(struct recv_cmd *p, int64_t now)
 {
 	static struct rtb_stream_stats snap[RECEIVER_MAX_STREAMS];
-	uint64_t ids[RECEIVER_MAX_STREAMS];
+	struct rtb_receiver *rs[RECV_SAP_OLD + 1];
 	struct recv_metrics x = {.p = p};
 	struct rtb_engine_stats es;
-	char ssrc[16];
+	unsigned used = 0; /* of snap */
 
-	unsigned n =
-	        p->r ? rtb_receiver_list(p->r, ids, RECEIVER_MAX_STREAMS) : 0;
-	for (unsigned i = 0; i < n && i < RECEIVER_MAX_STREAMS; i++) {
-		struct rtb_stream_info info;
-		if (rtb_receiver_stream_info(p->r, ids[i], &info) < 0 ||
-		    rtb_receiver_stream_stats(p->r, ids[i], &snap[i]) < 0)
-			continue;
-		struct app_metrics_row *r = app_metrics_row(&p->metrics);
-		if (!r)
-			break;
-		snprintf(ssrc, sizeof(ssrc), "%08x", (unsigned)info.ssrc);
-		app_metrics_label(r, "ssrc", ssrc);
-		app_metrics_label(r, "source", info.from);
-		r->values = &snap[i];
-	}
+	/* The current session's streams, and those of the ones before
+	   still playing out (--sap). */
+	unsigned nr = cmd_recv_receivers(p, rs);
+	for (unsigned k = 0; k < nr; k++)
+		used = recv_metrics__rows(p, rs[k], snap, used);
 	cmd_recv_stats_counters(p, &x.c);
 	rtb_engine_stats(p->e, &es);
 	x.cb_max_s = es.callback_max_us * 1e-6;

@@ -10,8 +10,10 @@
  * receiver stops (rtb_receiver_stop: the socket closes, leaving the
  * group); its streams play out what they hold and end (their recordings
  * are finalized as usual); the next session that matches is followed
- * then, with a receiver of its own (the one before is destroyed once its
- * streams are gone, or when the next one after it comes). The mix
+ * then, with a receiver of its own (the ones before are destroyed once
+ * their streams are gone, checked at each turn of the control loop; their
+ * streams keep their JSON lines, status entries and metrics rows until
+ * then, and play out at exit as the current one's do). The mix
  * keeps the channel count of the first session: a later one with more
  * channels is not followed (said once).
  *
@@ -128,10 +130,15 @@ static int recv_sap__join(struct recv_cmd *p, const struct rtb_sap_session *s,
 	if (!running)
 		return 0;
 	if (p->r) {
-		/* Stopped by recv_sap__drop: its streams play out. */
-		if (p->old)
-			recv_sap__retire(p, p->old);
-		p->old = p->r;
+		/* Stopped by recv_sap__drop: its streams play out, and it is
+		   retired once they are gone (cmd_recv_sap_poll). With every
+		   slot taken (sessions changing faster than streams drain),
+		   the oldest is retired now, its streams cut short. */
+		if (p->old[RECV_SAP_OLD - 1])
+			recv_sap__retire(p, p->old[RECV_SAP_OLD - 1]);
+		memmove(p->old + 1, p->old,
+		        (RECV_SAP_OLD - 1) * sizeof(p->old[0]));
+		p->old[0] = p->r;
 		p->r = NULL;
 	}
 	cmd_recv_config(p, &p->cfg);
@@ -264,12 +271,16 @@ void cmd_recv_sap_poll(struct recv_cmd *p)
 
 	if (p->sap == NULL)
 		return;
-	if (p->old) {
+	/* A receiver before is retired once it has no stream left:
+	   that does not wait (nothing to play out or finalize). */
+	for (unsigned i = 0; i < RECV_SAP_OLD; i++) {
 		struct rtb_receiver_counters c;
-		rtb_receiver_counters(p->old, &c);
+		if (!p->old[i])
+			continue;
+		rtb_receiver_counters(p->old[i], &c);
 		if (c.streams_alive == 0) {
-			recv_sap__retire(p, p->old);
-			p->old = NULL;
+			recv_sap__retire(p, p->old[i]);
+			p->old[i] = NULL;
 		}
 	}
 	s = recv_sap__events(p);

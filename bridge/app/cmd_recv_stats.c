@@ -104,8 +104,10 @@ void cmd_recv_stats_counters(const struct recv_cmd *p,
 		rtb_receiver_counters(p->r, c);
 	c->setup_failed += p->setup_failed;
 	c->record_failed += p->record_failed;
-	if (p->old) {
-		rtb_receiver_counters(p->old, &old);
+	for (unsigned i = 0; i < RECV_SAP_OLD; i++) {
+		if (!p->old[i])
+			continue;
+		rtb_receiver_counters(p->old[i], &old);
 		c->setup_failed += old.setup_failed;
 		c->record_failed += old.record_failed;
 		c->streams_alive += old.streams_alive;
@@ -136,22 +138,19 @@ static void recv_stats__receiver(const struct recv_cmd *p,
 	x->rt_violations = rthook_violations();
 }
 
-void cmd_recv_stats_json(struct recv_cmd *p)
+/* One JSON line per playing stream of r. */
+static void recv_stats__json(struct recv_cmd *p, struct rtb_receiver *r,
+                             double t, const struct rtb_engine_stats *es)
 {
 	uint64_t ids[RECV_IDS];
 	struct rtb_stream_stats st;
 	struct rtb_stream_info info;
 	struct app_stats_stream x;
-	struct rtb_receiver_counters c;
-	struct app_stats_receiver rx;
-	struct rtb_engine_stats es;
-	double t = cmd_recv_secs(p, (int64_t)netloop_now_ns());
 
-	rtb_engine_stats(p->e, &es);
-	unsigned n = p->r ? rtb_receiver_list(p->r, ids, RECV_IDS) : 0;
+	unsigned n = rtb_receiver_list(r, ids, RECV_IDS);
 	for (unsigned i = 0; i < n && i < RECV_IDS; i++) {
-		if (rtb_receiver_stream_info(p->r, ids[i], &info) < 0 ||
-		    rtb_receiver_stream_stats(p->r, ids[i], &st) < 0)
+		if (rtb_receiver_stream_info(r, ids[i], &info) < 0 ||
+		    rtb_receiver_stream_stats(r, ids[i], &st) < 0)
 			continue;
 		memset(&x, 0, sizeof(x));
 		x.ssrc = info.ssrc;
@@ -159,11 +158,27 @@ void cmd_recv_stats_json(struct recv_cmd *p)
 		x.record = info.record_path;
 		x.record_error = info.record_error;
 		x.st = &st;
-		x.callback_max_us = es.callback_max_us;
+		x.callback_max_us = es->callback_max_us;
 		x.rt_violations = rthook_violations();
 		x.recorded = info.record_path ? st.record_written : 0;
 		app_stats_stream(&p->json, t, &x);
 	}
+}
+
+void cmd_recv_stats_json(struct recv_cmd *p)
+{
+	struct rtb_receiver *rs[RECV_SAP_OLD + 1];
+	struct rtb_receiver_counters c;
+	struct app_stats_receiver rx;
+	struct rtb_engine_stats es;
+	double t = cmd_recv_secs(p, (int64_t)netloop_now_ns());
+
+	rtb_engine_stats(p->e, &es);
+	/* The current session's streams, and those of the ones before
+	   still playing out (--sap). */
+	unsigned nr = cmd_recv_receivers(p, rs);
+	for (unsigned k = 0; k < nr; k++)
+		recv_stats__json(p, rs[k], t, &es);
 	cmd_recv_stats_counters(p, &c);
 	recv_stats__receiver(p, &c, &rx);
 	app_stats_receiver(&p->json, t, &rx);
@@ -173,6 +188,7 @@ void cmd_recv_stats_draw(struct recv_cmd *p)
 {
 	char line[512], meter[64];
 	uint64_t ids[4];
+	struct rtb_receiver *rs[RECV_SAP_OLD + 1], *from[4];
 	size_t used = 0;
 	struct rtb_engine_stats es;
 
@@ -180,12 +196,18 @@ void cmd_recv_stats_draw(struct recv_cmd *p)
 	used += (size_t)snprintf(
 	        line, sizeof(line), "out %s",
 	        app_status_meter(meter, sizeof(meter), es.out_peak, 10));
-	unsigned n = p->r ? rtb_receiver_list(p->r, ids, 4) : 0;
-	for (unsigned i = 0; i < n && i < 4; i++) {
+	/* The first four streams, the current session's first. */
+	unsigned n = 0, nr = cmd_recv_receivers(p, rs);
+	for (unsigned k = 0; k < nr && n < 4; k++) {
+		unsigned m = rtb_receiver_list(rs[k], ids + n, 4 - n);
+		for (unsigned i = 0; i < m && n < 4; i++)
+			from[n++] = rs[k];
+	}
+	for (unsigned i = 0; i < n; i++) {
 		struct rtb_stream_stats st;
 		struct rtb_stream_info info;
-		if (rtb_receiver_stream_info(p->r, ids[i], &info) < 0 ||
-		    rtb_receiver_stream_stats(p->r, ids[i], &st) < 0)
+		if (rtb_receiver_stream_info(from[i], ids[i], &info) < 0 ||
+		    rtb_receiver_stream_stats(from[i], ids[i], &st) < 0)
 			continue;
 		double loss = st.received + st.lost
 		                      ? 100.0 * (double)st.lost /

@@ -342,7 +342,9 @@ void rtb_receiver_counters(const struct rtb_receiver *r,
  * the engine is polled (on_removed, on_ended). With drain_ms, wait for
  * that here (polling the engine's mixer: the engine must run), at most
  * drain_ms: until the buffers have played and the recordings stopped
- * growing. Stopping a stopped receiver does nothing.
+ * growing. Stopping a stopped receiver closes nothing more; with drain_ms
+ * it waits so for what its streams still hold (as an application does
+ * for receivers stopped before, at its exit).
  *
  * Context: control thread
  */
