@@ -169,7 +169,10 @@ RTB_API int rtb_engine_poll(struct rtb_engine *e)
 	unsigned ev = engine_poll(&e->e);
 	if (ev & ENGINE_EV_DONE)
 		e->done = true;
-	if (ev & ENGINE_EV_RECORD_STOPPED) {
+	/* From the state, not the event: a receiver's stop or finish polls
+	   the runtime's engine too, and may have taken that. */
+	if (e->e.rec_reported && !e->rec_said) {
+		e->rec_said = true;
 		snprintf(e->error, sizeof(e->error),
 		         "%s: the recording stopped: %s", e->e.cfg.record,
 		         disktap_error(&e->e.rec));

@@ -36,7 +36,10 @@ struct rtb_engine {
 	struct engine e;
 	struct rtb_engine_tap cap;      /* in_channels: linked at create */
 	struct rtb_receiver *receivers; /* made on it, newest first */
-	bool done; /* a poll saw every archive end (end_with_archives) */
+	bool done;     /* a poll saw every archive end (end_with_archives) */
+	bool rec_said; /* rtb_engine_poll reported the mix recording's stop
+	                  (the runtime's polls inside the library may have
+	                  taken its one-shot event first) */
 	char error[512];
 };
 

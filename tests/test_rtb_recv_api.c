@@ -13,7 +13,9 @@
  * (counted as auth_failed), and ends when the receiver stops (on_ended:
  * why, times, final figures, the recording's outcome); a sender outside
  * `allow` is counted and never becomes a stream; the lines the receiver
- * says go to on_log; a binary built against 0.2 (its shorter structs,
+ * says go to on_log; a mix recording that stopped while a receiver
+ * polled inside the library is still reported by rtb_engine_poll; a
+ * binary built against 0.2 (its shorter structs,
  * through the RTBRIDGE_0 versions) keeps working; the SAP listener
  * refuses bad settings before it joins anything, and a session it
  * reports configures a receiver.
@@ -26,7 +28,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -444,6 +448,82 @@ Test(rtb_recv_api, senders_outside_allow_are_counted_and_refused)
 	rtb_sender_destroy(s);
 	rtb_receiver_destroy(r);
 	rtb_engine_destroy(e);
+}
+
+/* The mix recording stops by itself (writes past RLIMIT_FSIZE fail with
+   EFBIG, as a full disk would fail them) while the application does not
+   poll; the receiver's stop then polls the runtime's engine from inside
+   the library, which takes the stop's one-shot event first. The next
+   rtb_engine_poll still reports it, once. */
+Test(rtb_recv_api, a_mix_recording_stop_is_reported_after_a_receiver_polled)
+{
+	char dir[] = "/tmp/rtb_recv_api_XXXXXX", rec[64], why[256] = "", to[32];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(rec, sizeof(rec), "%s/mix.wav", dir);
+	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL,
+	                               .record = rec};
+	struct rtb_engine *e = NULL;
+	struct rtb_receiver *r = NULL;
+	struct rtb_sender *s = NULL;
+	struct rtb_record_status rs;
+	static float in[PERIOD * CH], out[PERIOD * CH];
+
+	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
+	             why);
+	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
+	struct rtb_receiver_config rc = {.listen = "127.0.0.1:0",
+	                                 .codec = RTB_CODEC_L16};
+	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
+	             why);
+	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
+	struct rtb_sender_config sc = {
+	        .to = to, .codec = RTB_CODEC_L16, .ssrc = 5};
+	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)), 0, "%s",
+	             why);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	long k = 0;
+	run(e, &s, 1, 30, &t, &k);
+	struct rtb_receiver_counters c;
+	rtb_receiver_counters(r, &c);
+	cr_assert_eq(c.streams_alive, 1, "the stream plays");
+
+	/* From now on the file cannot grow. This process only (criterion
+	   runs each test in its own). */
+	struct rlimit lim;
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+	lim.rlim_cur = 1;
+	(void)signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (int i = 0; i < 30; i++) { /* no poll */
+		(void)rtb_sender_push(s, in, PERIOD);
+		(void)rtb_engine_process(e, out, PERIOD);
+		next_period(&t);
+	}
+	/* The disk thread's write fails meanwhile; the receiver's stop
+	   polls the runtime's engine while its stream plays out (the
+	   stream is linked: it waits at least its delay). */
+	rtb_sender_destroy(s);
+	rtb_receiver_stop(r, 200);
+	cr_assert_eq(rtb_engine_poll(e), -EIO, "the stop is reported");
+	cr_assert(strstr(rtb_engine_error(e), "the recording stopped"), "%s",
+	          rtb_engine_error(e));
+	cr_assert_eq(rtb_engine_poll(e), 0, "once");
+	rtb_engine_record_status(e, &rs);
+	cr_assert(rs.stopped);
+	/* The stream leaves as the mix plays on. */
+	for (int i = 0; i < 200 && c.streams_alive; i++) {
+		(void)rtb_engine_process(e, out, PERIOD);
+		cr_assert_eq(rtb_engine_poll(e), 0);
+		rtb_receiver_counters(r, &c);
+		next_period(&t);
+	}
+	cr_assert_eq(c.streams_alive, 0);
+	rtb_receiver_destroy(r);
+	(void)rtb_engine_stop(e);
+	rtb_engine_destroy(e);
+	unlink(rec);
+	rmdir(dir);
 }
 
 /* The 0.2 entry points, as a binary built against 0.2 finds them. */
