@@ -128,6 +128,17 @@ static void rtb_receiver__closed(void *arg, struct recv_stream *s)
 	}
 }
 
+/* rtb_receiver__ended gives the net thread's reason as the public one,
+   by number. */
+_Static_assert((int)RECEIVER_END_IDLE == (int)RTB_ENDED_TIMEOUT,
+               "RECEIVER_END_IDLE is RTB_ENDED_TIMEOUT");
+_Static_assert((int)RECEIVER_END_SUPERSEDED == (int)RTB_ENDED_SUPERSEDED,
+               "RECEIVER_END_SUPERSEDED is RTB_ENDED_SUPERSEDED");
+_Static_assert((int)RECEIVER_END_TAKEN_OVER == (int)RTB_ENDED_TAKEN_OVER,
+               "RECEIVER_END_TAKEN_OVER is RTB_ENDED_TAKEN_OVER");
+_Static_assert((int)RECEIVER_END_CLOSED == (int)RTB_ENDED_STOPPED,
+               "RECEIVER_END_CLOSED is RTB_ENDED_STOPPED");
+
 /* The disk's outcome of a finished recording, said as recv's summary
    says it. */
 static void rtb_receiver__ended(void *arg, struct recv_stream *s, int rec_rc,
