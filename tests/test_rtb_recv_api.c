@@ -565,6 +565,35 @@ Test(rtb_recv_api, binaries_built_against_0_2_keep_working)
 	unsigned char st[sizeof(struct rtb_stream_stats) + 8];
 	memset(st, 0xa5, sizeof(st));
 	cr_assert_eq(stats(r, 1, st), -ENOENT);
+
+	/* A stream's figures fill the 0.2 struct and nothing after it. */
+	char to[32];
+	struct rtb_sender *s = NULL;
+	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
+	struct rtb_sender_config sc = {
+	        .to = to, .codec = RTB_CODEC_L16, .ssrc = 3};
+	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)), 0, "%s",
+	             why);
+	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	long k = 0;
+	run(e, &s, 1, 30, &t, &k);
+	uint64_t id;
+	cr_assert_eq(rtb_receiver_list(r, &id, 1), 1, "a stream");
+	cr_assert_eq(stats(r, id, st), 0);
+	size_t size02 = offsetof(struct rtb_stream_stats, late_repairs);
+	struct rtb_stream_stats v;
+	memset(&v, 0, sizeof(v));
+	memcpy(&v, st, size02);
+	cr_assert_gt(v.received, 10, "received %llu",
+	             (unsigned long long)v.received);
+	cr_assert_gt(v.target_ms, 0.0);
+	for (size_t i = size02; i < sizeof(st); i++)
+		cr_assert_eq(st[i], 0xa5, "byte %zu of %zu written", i,
+		             sizeof(st));
+	rtb_sender_destroy(s);
+	cr_assert_eq(rtb_engine_stop(e), 0, "%s", rtb_engine_error(e));
 	rtb_receiver_destroy(r);
 	rtb_engine_destroy(e);
 	free(rc);
