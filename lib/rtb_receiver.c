@@ -147,7 +147,7 @@ static void rtb_receiver__ended(void *arg, struct recv_stream *s, int rec_rc,
 	struct rtb_receiver *r = arg;
 	struct rtb_stream_info info;
 	struct rtb_stream_stats st;
-	char outcome[RECV_OUTCOME_MAX];
+	char outcome[APP_RECORD_OUTCOME_MAX];
 	bool file = s->tap_open && !s->no_file;
 
 	if (!r->cfg.on_ended)
@@ -287,7 +287,6 @@ RTB_API int rtb_receiver_create(struct rtb_engine *e,
 	};
 	r->p.hooks = &r->hooks;
 	r->p.channels = e->e.cfg.channels ? e->e.cfg.channels : 2u;
-	r->p.o.stats_ms = RTB_RECEIVER_STATS_MS;
 	int rc = rtb_receiver__opts(r, why, len);
 	/* Read: the caller's texts and key are not kept. */
 	r->cfg.listen = NULL;

@@ -78,4 +78,7 @@ char *app_record_failure(char *buf, size_t n, const char *path,
 char *app_record_outcome(char *buf, size_t n, const char *path,
                          const struct disktap *t, int rc);
 
+/* Room for an outcome, NUL included (rtb_record_status.outcome's). */
+#define APP_RECORD_OUTCOME_MAX 320
+
 #endif

@@ -7,9 +7,9 @@
  * options, runs the control loop and tears down; cmd_recv_stats.c writes
  * the figures the library reports (JSON lines, status line, summary, and
  * what stays of each stream that ended); cmd_recv_metrics.c the metrics
- * page; cmd_recv_sap.c follows SAP announcements (the listener of
- * `rtbridge list`, on the command's net thread), one receiver per session
- * followed. Private to bridge/app.
+ * page; cmd_recv_sap.c follows SAP announcements (the library's
+ * listener, rtbridge/sap.h, as `rtbridge list` uses it, on a thread of
+ * its own), one receiver per session followed. Private to bridge/app.
  *
  * Context: control (main) thread.
  */
@@ -23,6 +23,7 @@
 #include <rtbridge/receiver.h>
 
 #include "bridge/app/app_metrics.h"
+#include "bridge/app/app_record.h"
 #include "bridge/app/app_stats.h"
 #include "bridge/app/app_status.h"
 #include "bridge/app/cmd_recv_opts.h"
@@ -30,8 +31,6 @@
 #include "bridge/net/netloop.h"
 
 #define RECV_SUMMARIES   64         /* closed streams listed in the summary */
-#define RECV_SPARES_ROWS 4          /* metrics rows beyond max_streams */
-#define RECV_OUTCOME     320        /* a recording's outcome phrase */
 #define RECV_SAP_POLL_NS 50000000LL /* --sap: the listener looked at */
 #define RECV_IDS         256        /* streams listed at once */
 #define RECV_SAP_OLD     4 /* --sap: sessions before, playing out at once */
@@ -44,9 +43,10 @@ struct recv_summary {
 	uint64_t frames; /* recorded (0: no file) */
 	struct rtb_stream_stats st;
 	char from[64];
-	char path[512];             /* "" when no file exists */
-	char outcome[RECV_OUTCOME]; /* the recording's, with a path */
-	char record_error[256];     /* "" or why it stopped */
+	char path[512];                       /* "" when no file exists */
+	char outcome[APP_RECORD_OUTCOME_MAX]; /* the recording's, with a
+	                                         path */
+	char record_error[256];               /* "" or why it stopped */
 };
 
 /* Totals over every stream that ended. */
@@ -72,7 +72,7 @@ struct recv_cmd {
 	uint64_t t0;                    /* the start, CLOCK_MONOTONIC ns */
 	struct app_stats json;
 	struct app_metrics metrics;
-	struct netloop nl; /* the command's: metrics server, SAP listener */
+	struct netloop nl; /* the command's: the metrics server */
 	bool nl_running;
 	struct app_status status;
 	bool mix_reported; /* the mix recording's stop was said */
@@ -101,7 +101,7 @@ unsigned cmd_recv_receivers(const struct recv_cmd *p, struct rtb_receiver **rs);
 /* The options as the receiver's configuration (callbacks included). */
 void cmd_recv_config(struct recv_cmd *p, struct rtb_receiver_config *c);
 
-/* Make p->r from p->rc and say where it listens. Return: 0, or a
+/* Make p->r from p->cfg and say where it listens. Return: 0, or a
    negated errno (said by the library). */
 int cmd_recv_open(struct recv_cmd *p);
 

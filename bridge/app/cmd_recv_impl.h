@@ -63,12 +63,10 @@
 #define RECV_RATE            48000u
 #define RECV_OPEN_MS         ENGINE_OPEN_MS
 #define RECV_CLOSE_MS        ENGINE_CLOSE_MS
-#define RECV_POLL_NS         5000000LL  /* retry of a busy step */
-#define RECV_SWEEP_NS        50000000LL /* idle sweep, while streams live */
-#define RECV_SPARES          4 /* streams allocated ahead for new SSRCs */
+#define RECV_POLL_NS         5000000LL    /* retry of a busy step */
+#define RECV_SWEEP_NS        50000000LL   /* idle sweep, while streams live */
 #define RECV_RETRY_NS        1000000000LL /* spare set-up after a failure */
 #define RECV_DRAIN_MARGIN_NS 100000000LL  /* after the largest delay */
-#define RECV_OUTCOME_MAX     300          /* a recording's outcome phrase */
 #define RECV_LINE_MAX        1024         /* a line said (cmd_recv_say) */
 
 enum recv_stream_state {
@@ -126,7 +124,6 @@ struct recv_stream {
 	int64_t start_ns, end_ns; /* set up, let go of (CLOCK_MONOTONIC) */
 	char from[ADDR_TEXT_MAX];
 	char path[512];
-	struct netstream_stats snap; /* the metrics page's copy */
 	struct recv_stream *next;
 };
 

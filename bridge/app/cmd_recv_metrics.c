@@ -222,7 +222,7 @@ int cmd_recv_metrics_open(struct recv_cmd *p)
 	/* Rows for every stream the table holds, and the ones leaving. */
 	int rc = app_metrics_open(&p->metrics, "recv",
 	                          (const struct sockaddr *)&p->o.metrics_addr,
-	                          &p->nl, p->o.max_streams + RECV_SPARES_ROWS);
+	                          &p->nl, p->o.max_streams + RECV_SPARES);
 	if (rc == 0)
 		cmd_recv_metrics_publish(p, (int64_t)netloop_now_ns());
 	return rc;

@@ -17,6 +17,9 @@
 
 #define CMD_RECV_MAX_MIX 16
 #define CMD_RECV_MAX_SAP 4 /* --sap groups */
+/* Streams allocated ahead for new SSRCs (the metrics page has rows for
+   them beyond max_streams). */
+#define RECV_SPARES 4
 /* Frames per callback with --latency low (1.33 ms at 48 kHz). */
 #define CMD_RECV_LOW_PERIOD 64u
 /* --no-play: the virtual clock wakes about this often (ms) and runs the
