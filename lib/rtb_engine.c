@@ -34,20 +34,6 @@ void rtb__why(char *why, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-int rtb__codec_kind(enum rtb_codec c)
-{
-	switch ((int)c) {
-	case 0:
-	case RTB_CODEC_OPUS:
-		return CODEC_OPUS;
-	case RTB_CODEC_L16:
-		return CODEC_L16;
-	case RTB_CODEC_L24:
-		return CODEC_L24;
-	}
-	return -EINVAL;
-}
-
 RTB_API const char *rtb_version(void)
 {
 	return RTB_VERSION_STRING;

@@ -92,8 +92,4 @@ unsigned rtb__sender_push_rate(const struct rtb_sender *s);
 void rtb__why(char *why, size_t len, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
-/* The public codec kind as the runtime's (0: Opus). Return: the kind, or
-   -EINVAL for an unknown one. */
-int rtb__codec_kind(enum rtb_codec c);
-
 #endif

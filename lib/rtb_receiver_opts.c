@@ -18,6 +18,7 @@
 
 #include "bridge/net/addr.h"
 #include "bridge/net/sdpparse.h"
+#include "bridge/app/app_rtb.h"
 #include "lib/rtb_lib.h"
 
 /* A payload type field: RTB_PT_ZERO is 0, 0 is dflt. Return: the type,
@@ -26,7 +27,7 @@ static int rtb_receiver__pt(int pt, int dflt)
 {
 	if (pt < 0 || pt > RTB_PT_ZERO)
 		return -1;
-	return pt == RTB_PT_ZERO ? 0 : pt ? pt : dflt;
+	return app_rtb_pt(pt, dflt);
 }
 
 /* Codec, rate, channels, packet time. Return: 0, or -EINVAL with why. */
@@ -34,7 +35,7 @@ static int rtb_receiver__codec(struct rtb_receiver *r, char *why, size_t len)
 {
 	struct cmd_recv_opts *o = &r->p.o;
 	const struct rtb_receiver_config *c = &r->cfg;
-	int kind = rtb__codec_kind(c->codec);
+	int kind = app_rtb_codec_kind(c->codec);
 	const char *bad = NULL;
 
 	if (kind < 0) {
@@ -331,19 +332,13 @@ int rtb__config_from_sdp(struct rtb_receiver_config *cfg,
 		return rc;
 	sdpparse_codec(sr, &cc);
 	cfg->listen = buf;
-	cfg->codec = sr->kind == CODEC_L16   ? RTB_CODEC_L16
-	             : sr->kind == CODEC_L24 ? RTB_CODEC_L24
-	                                     : RTB_CODEC_OPUS;
+	cfg->codec = app_rtb_codec(sr->kind);
 	cfg->rate = sr->rate;
 	cfg->channels = sr->channels;
 	cfg->frame_ms = codec_config_ptime_ms(&cc);
-	cfg->pt = sr->pt ? sr->pt : RTB_PT_ZERO;
-	cfg->red_pt = sr->red_pt < 0 ? 0
-	              : sr->red_pt   ? sr->red_pt
-	                             : RTB_PT_ZERO;
-	cfg->ulpfec_pt = sr->ulpfec_pt < 0 ? 0
-	                 : sr->ulpfec_pt   ? sr->ulpfec_pt
-	                                   : RTB_PT_ZERO;
+	cfg->pt = app_rtb_pt_field(sr->pt);
+	cfg->red_pt = app_rtb_pt_field(sr->red_pt);
+	cfg->ulpfec_pt = app_rtb_pt_field(sr->ulpfec_pt);
 	return 0;
 }
 

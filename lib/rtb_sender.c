@@ -31,6 +31,7 @@
 #include "bridge/net/sdp.h"
 #include "bridge/net/sender.h"
 #include "bridge/net/srtpkey.h"
+#include "bridge/app/app_rtb.h"
 #include "lib/rtb_lib.h"
 
 #define RTB_SENDER_OPEN_MS      10000 /* the file opened, then buffered */
@@ -111,12 +112,6 @@ static int rtb_sender__ranges(const struct rtb_sender_config *c, char *why,
 	return 0;
 }
 
-/* A payload type of the configuration: 0 is the default dflt. */
-static int rtb_sender__pt(int pt, int dflt)
-{
-	return pt == RTB_PT_ZERO ? 0 : pt ? pt : dflt;
-}
-
 /* The configuration as the command's options (t->o). */
 static int rtb_sender__opts(struct rtb_sender *t,
                             const struct rtb_sender_config *c, char *why,
@@ -126,12 +121,12 @@ static int rtb_sender__opts(struct rtb_sender *t,
 	struct sockaddr_storage g;
 
 	*o = (struct app_sendopts){
-	        .kind = rtb__codec_kind(c->codec),
+	        .kind = app_rtb_codec_kind(c->codec),
 	        .frame_us = c->frame_us ? (int)c->frame_us : 10000,
 	        .bitrate = c->bitrate ? c->bitrate : 128000,
 	        .channels = c->channels ? c->channels : 2,
 	        .rate = c->rate ? c->rate : 48000,
-	        .pt = rtb_sender__pt(c->pt, 96),
+	        .pt = app_rtb_pt(c->pt, 96),
 	        .ssrc = c->ssrc,
 	        .loop = c->loop,
 	        .start_s = c->start_s,
@@ -147,9 +142,9 @@ static int rtb_sender__opts(struct rtb_sender *t,
 	                c->announce_interval_s > 0 ? c->announce_interval_s : 5,
 	        .red_distance = c->red_distance,
 	        .red_lag = c->red_lag,
-	        .red_pt = rtb_sender__pt(c->red_pt, SENDER_RED_PT),
+	        .red_pt = app_rtb_pt(c->red_pt, SENDER_RED_PT),
 	        .fec_percent = c->ulpfec_percent,
-	        .ulpfec_pt = rtb_sender__pt(c->ulpfec_pt, SENDER_ULPFEC_PT),
+	        .ulpfec_pt = app_rtb_pt(c->ulpfec_pt, SENDER_ULPFEC_PT),
 	};
 	if (o->kind < 0) {
 		rtb__why(why, len, "unknown codec %d", (int)c->codec);

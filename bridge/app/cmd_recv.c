@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "bridge/app/app_record.h"
+#include "bridge/app/app_rtb.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmd_recv.h"
 #include "bridge/app/cmds.h"
@@ -92,19 +93,6 @@ static void recv__log(void *arg, const char *line)
 	fprintf(stderr, "rtbridge recv: %s\n", line);
 }
 
-static enum rtb_codec recv__codec(enum codec_kind k)
-{
-	return k == CODEC_L16   ? RTB_CODEC_L16
-	       : k == CODEC_L24 ? RTB_CODEC_L24
-	                        : RTB_CODEC_OPUS;
-}
-
-/* A payload type as the library takes it (0 would be the default). */
-static int recv__pt(int pt)
-{
-	return pt ? pt : RTB_PT_ZERO;
-}
-
 void cmd_recv_config(struct recv_cmd *p, struct rtb_receiver_config *c)
 {
 	const struct cmd_recv_opts *o = &p->o;
@@ -113,11 +101,11 @@ void cmd_recv_config(struct recv_cmd *p, struct rtb_receiver_config *c)
 	            sizeof(p->listen));
 	*c = (struct rtb_receiver_config){
 	        .listen = p->listen,
-	        .codec = recv__codec(o->codec.kind),
+	        .codec = app_rtb_codec(o->codec.kind),
 	        .rate = o->codec.rate,
 	        .channels = o->codec.channels,
 	        .frame_ms = codec_config_ptime_ms(&o->codec),
-	        .pt = recv__pt(o->pt),
+	        .pt = app_rtb_pt_field(o->pt),
 	        .latency_ms = o->latency_auto ? 0 : o->latency_ms,
 	        .latency =
 	                o->latency_low ? RTB_LATENCY_LOW : RTB_LATENCY_DEFAULT,
@@ -130,8 +118,8 @@ void cmd_recv_config(struct recv_cmd *p, struct rtb_receiver_config *c)
 	        .no_drift = o->drift == 0,
 	        .record_dir = o->record_dir,
 	        .record_format = o->record_format,
-	        .red_pt = o->red ? recv__pt(o->red_pt) : 0,
-	        .ulpfec_pt = o->ulpfec ? recv__pt(o->ulpfec_pt) : 0,
+	        .red_pt = o->red ? app_rtb_pt_field(o->red_pt) : 0,
+	        .ulpfec_pt = o->ulpfec ? app_rtb_pt_field(o->ulpfec_pt) : 0,
 	        .multicast_if = o->mcast_ifindex,
 	        .multicast_source = o->source_arg,
 	        .allow = o->nallow ? o->allow_arg : NULL,

@@ -26,6 +26,7 @@
 
 #include <rtbridge/sap.h>
 
+#include "bridge/app/app_rtb.h"
 #include "bridge/app/app_sap.h"
 #include "bridge/app/app_signal.h"
 #include "bridge/app/cmd_recv.h"
@@ -55,31 +56,24 @@ static bool recv_sap__wanted(const struct recv_cmd *p,
 	return p->channels == 0 || (unsigned)s->channels <= p->channels;
 }
 
-/* A payload type of a session: 0 none (-1), RTB_PT_ZERO type 0. */
-static int recv_sap__pt(int pt)
-{
-	return pt == RTB_PT_ZERO ? 0 : pt ? pt : -1;
-}
-
 /* Take the stream from the session: codec, pt, listen address. Return:
    0, or -EINVAL (the address is no numeric IP address). */
 static int recv_sap__configure(struct recv_cmd *p,
                                const struct rtb_sap_session *s)
 {
 	struct cmd_recv_opts *o = &p->o;
-	enum codec_kind kind = s->codec == RTB_CODEC_L16   ? CODEC_L16
-	                       : s->codec == RTB_CODEC_L24 ? CODEC_L24
-	                                                   : CODEC_OPUS;
+	int k = app_rtb_codec_kind(s->codec);
+	enum codec_kind kind = k < 0 ? CODEC_OPUS : (enum codec_kind)k;
 
 	if (!s->listen[0] ||
 	    addr_parse(&o->listen, NULL, s->listen,
 	               ADDR_LISTEN | ADDR_PORT_ZERO | ADDR_NUMERIC, NULL,
 	               0) < 0)
 		return -EINVAL;
-	o->pt = recv_sap__pt(s->pt);
-	o->red_pt = recv_sap__pt(s->red_pt);
+	o->pt = app_rtb_pt(s->pt, -1);
+	o->red_pt = app_rtb_pt(s->red_pt, -1);
 	o->red = o->red_pt >= 0;
-	o->ulpfec_pt = recv_sap__pt(s->ulpfec_pt);
+	o->ulpfec_pt = app_rtb_pt(s->ulpfec_pt, -1);
 	o->ulpfec = o->ulpfec_pt >= 0;
 	codec_config_default(&o->codec, kind);
 	o->codec.rate = s->rate;
