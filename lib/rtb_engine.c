@@ -102,8 +102,8 @@ RTB_API int rtb_engine_create(const struct rtb_engine_config *cfg,
 	        .in_channels =
 	                cfg->clock == RTB_CLOCK_DEVICE ? cfg->in_channels : 0,
 	        .no_output = cfg->clock == RTB_CLOCK_DEVICE && cfg->no_output,
-	        /* Receivers may record their streams through it. */
-	        .disk = true,
+	        /* The disk thread: for archives and the mix recording here,
+	           for a receiver's record_dir when one is made. */
 	};
 	/* The checker's hooks (librtcheck, when preloaded) are looked up
 	   here, off the audio thread. */

@@ -295,6 +295,13 @@ RTB_API int rtb_receiver_create(struct rtb_engine *e,
 	r->cfg.srtp_key = NULL;
 	if (rc == 0 && cmd_recv_streams_check(&r->p, why, len) < 0)
 		rc = -EINVAL;
+	/* Its streams' recordings go through the engine's disk thread,
+	   started for the first receiver that records. */
+	if (rc == 0 && r->p.o.record_dir) {
+		rc = engine_start_disk(&e->e);
+		if (rc < 0)
+			rtb__why(why, len, "%s", engine_error(&e->e));
+	}
 	if (rc < 0) {
 		rtb_receiver__say(r, why);
 		srtpkey_clear(&r->p.o.srtp_key);

@@ -14,7 +14,8 @@
  * why, times, final figures, the recording's outcome); a sender outside
  * `allow` is counted and never becomes a stream; the lines the receiver
  * says go to on_log; a mix recording that stopped while a receiver
- * polled inside the library is still reported by rtb_engine_poll; a
+ * polled inside the library is still reported by rtb_engine_poll; the
+ * disk thread starts with the first receiver that records; a
  * binary built against 0.2 (its shorter structs,
  * through the RTBRIDGE_0 versions) keeps working; the SAP listener
  * refuses bad settings before it joins anything, and a session it
@@ -22,6 +23,7 @@
  */
 #define _GNU_SOURCE /* dlvsym */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
@@ -523,6 +525,60 @@ Test(rtb_recv_api, a_mix_recording_stop_is_reported_after_a_receiver_polled)
 	(void)rtb_engine_stop(e);
 	rtb_engine_destroy(e);
 	unlink(rec);
+	rmdir(dir);
+}
+
+/* Threads of this process named name (/proc/self/task/N/comm). */
+static int threads_named(const char *name)
+{
+	char path[300], comm[32];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir = opendir("/proc/self/task");
+
+	cr_assert_not_null(dir);
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+		         d->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    strncmp(comm, name, strlen(name)) == 0)
+			n++;
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* The disk thread runs only when something writes or reads files: not
+   for an engine without archives or a mix recording, nor for a receiver
+   that does not record; the first receiver with record_dir starts it. */
+Test(rtb_recv_api, the_disk_thread_starts_with_the_first_recording_receiver)
+{
+	char dir[] = "/tmp/rtb_recv_api_XXXXXX", why[256] = "";
+	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL};
+	struct rtb_engine *e = NULL;
+	struct rtb_receiver *r = NULL, *r2 = NULL;
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
+	             why);
+	struct rtb_receiver_config rc = {.listen = "127.0.0.1:0",
+	                                 .codec = RTB_CODEC_L16};
+	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
+	             why);
+	cr_assert_eq(threads_named("rtb-disk"), 0);
+	rc.record_dir = dir;
+	cr_assert_eq(rtb_receiver_create(e, &rc, &r2, why, sizeof(why)), 0,
+	             "%s", why);
+	cr_assert_eq(threads_named("rtb-disk"), 1);
+	rtb_receiver_destroy(r2);
+	rtb_receiver_destroy(r);
+	rtb_engine_destroy(e);
 	rmdir(dir);
 }
 

@@ -245,17 +245,10 @@ int engine_open(struct engine *e, const struct engine_config *cfg)
 	if (e->wake_fd < 0)
 		return engine__fail(e, -errno, "eventfd: %s", strerror(errno));
 	int rc = 0;
-	if (e->cfg.disk || e->cfg.narchives || e->cfg.record) {
-		rc = diskserver_start(&e->srv, NULL);
-		if (rc < 0)
-			return engine__fail(e, rc,
-			                    "cannot start the disk server: %s",
-			                    diskserver_error(&e->srv)[0]
-			                            ? diskserver_error(&e->srv)
-			                            : strerror(-rc));
-		e->srv_running = true;
-	}
-	rc = engine__open_archives(e);
+	if (e->cfg.disk || e->cfg.narchives || e->cfg.record)
+		rc = engine_start_disk(e);
+	if (rc == 0)
+		rc = engine__open_archives(e);
 	if (rc == 0)
 		rc = engine__open_recorder(e);
 	if (rc == 0)
@@ -492,6 +485,20 @@ void engine_clear(struct engine *e)
 const char *engine_error(const struct engine *e)
 {
 	return e->error;
+}
+
+int engine_start_disk(struct engine *e)
+{
+	if (e->srv_running)
+		return 0;
+	int rc = diskserver_start(&e->srv, NULL);
+	if (rc < 0)
+		return engine__fail(e, rc, "cannot start the disk server: %s",
+		                    diskserver_error(&e->srv)[0]
+		                            ? diskserver_error(&e->srv)
+		                            : strerror(-rc));
+	e->srv_running = true;
+	return 0;
 }
 
 struct diskserver *engine_disk(struct engine *e)

@@ -227,8 +227,15 @@ void engine_clear(struct engine *e);
 /* The last error, one line ("" when none). Context: control thread. */
 const char *engine_error(const struct engine *e);
 
+/* Start the disk server for the command's own recordings, unless it runs
+ * (engine_config.disk, archives, the mix recorder, or a call before).
+ * Return: 0, or a negated errno (engine_error says why). Context: control
+ * thread, before engine_clear. */
+int engine_start_disk(struct engine *e);
+
 /* The disk server for the command's own recordings, or NULL when it was
- * not asked for (engine_config.disk). Context: control thread. */
+ * not asked for (engine_config.disk, engine_start_disk). Context: control
+ * thread. */
 struct diskserver *engine_disk(struct engine *e);
 
 /* Whether every archive has played its last frame. Context: control. */
