@@ -23,7 +23,6 @@
  */
 #define _GNU_SOURCE /* dlvsym */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
@@ -40,6 +39,7 @@
 
 #include "tests/period_sleep.h"
 #include "tests/rtcheck_assert.h"
+#include "tests/threadname.h"
 
 #define CH     2
 #define RATE   48000
@@ -265,6 +265,20 @@ static void run(struct rtb_engine *e, struct rtb_sender **s, int ns, int n,
 	}
 }
 
+/* A pushing L16 sender of SSRC ssrc to r's port on 127.0.0.1. */
+static struct rtb_sender *l16_sender(const struct rtb_receiver *r, int64_t ssrc)
+{
+	char to[32], why[256] = "";
+	struct rtb_sender *s = NULL;
+
+	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
+	struct rtb_sender_config sc = {
+	        .to = to, .codec = RTB_CODEC_L16, .ssrc = ssrc};
+	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)), 0, "%s",
+	             why);
+	return s;
+}
+
 Test(rtb_recv_api, an_srtp_stream_with_fec_plays_real_time_safe_and_ends)
 {
 	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL};
@@ -424,10 +438,7 @@ Test(rtb_recv_api, senders_outside_allow_are_counted_and_refused)
 	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
 	             why);
 	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
-	struct rtb_sender_config sc = {
-	        .to = to, .codec = RTB_CODEC_L16, .ssrc = 7};
-	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)), 0, "%s",
-	             why);
+	s = l16_sender(r, 7);
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	long k = 0;
@@ -459,7 +470,7 @@ Test(rtb_recv_api, senders_outside_allow_are_counted_and_refused)
    rtb_engine_poll still reports it, once. */
 Test(rtb_recv_api, a_mix_recording_stop_is_reported_after_a_receiver_polled)
 {
-	char dir[] = "/tmp/rtb_recv_api_XXXXXX", rec[64], why[256] = "", to[32];
+	char dir[] = "/tmp/rtb_recv_api_XXXXXX", rec[64], why[256] = "";
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(rec, sizeof(rec), "%s/mix.wav", dir);
 	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL,
@@ -477,11 +488,7 @@ Test(rtb_recv_api, a_mix_recording_stop_is_reported_after_a_receiver_polled)
 	                                 .codec = RTB_CODEC_L16};
 	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
 	             why);
-	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
-	struct rtb_sender_config sc = {
-	        .to = to, .codec = RTB_CODEC_L16, .ssrc = 5};
-	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)), 0, "%s",
-	             why);
+	s = l16_sender(r, 5);
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	long k = 0;
@@ -528,32 +535,6 @@ Test(rtb_recv_api, a_mix_recording_stop_is_reported_after_a_receiver_polled)
 	rmdir(dir);
 }
 
-/* Threads of this process named name (/proc/self/task/N/comm). */
-static int threads_named(const char *name)
-{
-	char path[300], comm[32];
-	struct dirent *d;
-	int n = 0;
-	DIR *dir = opendir("/proc/self/task");
-
-	cr_assert_not_null(dir);
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-		         d->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) &&
-		    strncmp(comm, name, strlen(name)) == 0)
-			n++;
-		fclose(f);
-	}
-	closedir(dir);
-	return n;
-}
-
 /* The disk thread runs only when something writes or reads files: not
    for an engine without archives or a mix recording, nor for a receiver
    that does not record; the first receiver with record_dir starts it. */
@@ -571,11 +552,11 @@ Test(rtb_recv_api, the_disk_thread_starts_with_the_first_recording_receiver)
 	                                 .codec = RTB_CODEC_L16};
 	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
 	             why);
-	cr_assert_eq(threads_named("rtb-disk"), 0);
+	cr_assert(!threadname_exists("rtb-disk"));
 	rc.record_dir = dir;
 	cr_assert_eq(rtb_receiver_create(e, &rc, &r2, why, sizeof(why)), 0,
 	             "%s", why);
-	cr_assert_eq(threads_named("rtb-disk"), 1);
+	cr_assert(threadname_exists("rtb-disk"));
 	rtb_receiver_destroy(r2);
 	rtb_receiver_destroy(r);
 	rtb_engine_destroy(e);
@@ -623,13 +604,7 @@ Test(rtb_recv_api, binaries_built_against_0_2_keep_working)
 	cr_assert_eq(stats(r, 1, st), -ENOENT);
 
 	/* A stream's figures fill the 0.2 struct and nothing after it. */
-	char to[32];
-	struct rtb_sender *s = NULL;
-	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
-	struct rtb_sender_config sc = {
-	        .to = to, .codec = RTB_CODEC_L16, .ssrc = 3};
-	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)), 0, "%s",
-	             why);
+	struct rtb_sender *s = l16_sender(r, 3);
 	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
