@@ -29,22 +29,14 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <rtbridge/rtbridge.h>
 
-#include "tests/period_sleep.h"
+#include "tests/rtb_api_run.h"
 #include "tests/rtcheck_assert.h"
-#include "tests/threadname.h"
-
-#define CH     2
-#define RATE   48000
-#define PERIOD 480 /* frames per callback: 10 ms */
-#define TWO_PI 6.283185307179586
 
 TestSuite(rtb_recv_api, .timeout = 60);
 
@@ -236,49 +228,6 @@ static void on_log(void *arg, const char *line)
 	snprintf(x->line, sizeof(x->line), "%s", line);
 }
 
-/* Sleep until *t + 10 ms (an audio callback's period), and step *t. */
-static void next_period(struct timespec *t)
-{
-	period_sleep(t, 10000000L);
-}
-
-/* n periods of the application's callback: push a tone to the senders
-   (NULL: none), play the mix; the control thread's poll between. */
-static void run(struct rtb_engine *e, struct rtb_sender **s, int ns, int n,
-                struct timespec *t, long *k)
-{
-	static float in[PERIOD * CH], out[PERIOD * CH];
-
-	for (int i = 0; i < n; i++) {
-		for (int j = 0; j < PERIOD; j++, (*k)++)
-			for (int c = 0; c < CH; c++)
-				in[j * CH + c] =
-				        0.5f * (float)sin(TWO_PI * 1000.0 *
-				                          (double)*k / RATE);
-		rthook_rt_enter();
-		for (int j = 0; j < ns; j++)
-			(void)rtb_sender_push(s[j], in, PERIOD);
-		(void)rtb_engine_process(e, out, PERIOD);
-		rthook_rt_leave();
-		cr_assert_eq(rtb_engine_poll(e), 0, "%s", rtb_engine_error(e));
-		next_period(t);
-	}
-}
-
-/* A pushing L16 sender of SSRC ssrc to r's port on 127.0.0.1. */
-static struct rtb_sender *l16_sender(const struct rtb_receiver *r, int64_t ssrc)
-{
-	char to[32], why[256] = "";
-	struct rtb_sender *s = NULL;
-
-	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
-	struct rtb_sender_config sc = {
-	        .to = to, .codec = RTB_CODEC_L16, .ssrc = ssrc};
-	cr_assert_eq(rtb_sender_create_push(&sc, &s, why, sizeof(why)), 0, "%s",
-	             why);
-	return s;
-}
-
 Test(rtb_recv_api, an_srtp_stream_with_fec_plays_real_time_safe_and_ends)
 {
 	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL};
@@ -461,106 +410,6 @@ Test(rtb_recv_api, senders_outside_allow_are_counted_and_refused)
 	rtb_sender_destroy(s);
 	rtb_receiver_destroy(r);
 	rtb_engine_destroy(e);
-}
-
-/* The mix recording stops by itself (writes past RLIMIT_FSIZE fail with
-   EFBIG, as a full disk would fail them) while the application does not
-   poll; the receiver's stop then polls the runtime's engine from inside
-   the library, which takes the stop's one-shot event first. The next
-   rtb_engine_poll still reports it, once. */
-Test(rtb_recv_api, a_mix_recording_stop_is_reported_after_a_receiver_polled)
-{
-	char dir[] = "/tmp/rtb_recv_api_XXXXXX", rec[64], why[256] = "";
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(rec, sizeof(rec), "%s/mix.wav", dir);
-	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL,
-	                               .record = rec};
-	struct rtb_engine *e = NULL;
-	struct rtb_receiver *r = NULL;
-	struct rtb_sender *s = NULL;
-	struct rtb_record_status rs;
-	static float in[PERIOD * CH], out[PERIOD * CH];
-
-	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
-	             why);
-	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
-	struct rtb_receiver_config rc = {.listen = "127.0.0.1:0",
-	                                 .codec = RTB_CODEC_L16};
-	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
-	             why);
-	s = l16_sender(r, 5);
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	long k = 0;
-	run(e, &s, 1, 30, &t, &k);
-	struct rtb_receiver_counters c;
-	rtb_receiver_counters(r, &c);
-	cr_assert_eq(c.streams_alive, 1, "the stream plays");
-
-	/* From now on the file cannot grow. This process only (criterion
-	   runs each test in its own). */
-	struct rlimit lim;
-	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
-	lim.rlim_cur = 1;
-	(void)signal(SIGXFSZ, SIG_IGN);
-	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	for (int i = 0; i < 30; i++) { /* no poll */
-		(void)rtb_sender_push(s, in, PERIOD);
-		(void)rtb_engine_process(e, out, PERIOD);
-		next_period(&t);
-	}
-	/* The disk thread's write fails meanwhile; the receiver's stop
-	   polls the runtime's engine while its stream plays out (the
-	   stream is linked: it waits at least its delay). */
-	rtb_sender_destroy(s);
-	rtb_receiver_stop(r, 200);
-	cr_assert_eq(rtb_engine_poll(e), -EIO, "the stop is reported");
-	cr_assert(strstr(rtb_engine_error(e), "the recording stopped"), "%s",
-	          rtb_engine_error(e));
-	cr_assert_eq(rtb_engine_poll(e), 0, "once");
-	rtb_engine_record_status(e, &rs);
-	cr_assert(rs.stopped);
-	/* The stream leaves as the mix plays on. */
-	for (int i = 0; i < 200 && c.streams_alive; i++) {
-		(void)rtb_engine_process(e, out, PERIOD);
-		cr_assert_eq(rtb_engine_poll(e), 0);
-		rtb_receiver_counters(r, &c);
-		next_period(&t);
-	}
-	cr_assert_eq(c.streams_alive, 0);
-	rtb_receiver_destroy(r);
-	(void)rtb_engine_stop(e);
-	rtb_engine_destroy(e);
-	unlink(rec);
-	rmdir(dir);
-}
-
-/* The disk thread runs only when something writes or reads files: not
-   for an engine without archives or a mix recording, nor for a receiver
-   that does not record; the first receiver with record_dir starts it. */
-Test(rtb_recv_api, the_disk_thread_starts_with_the_first_recording_receiver)
-{
-	char dir[] = "/tmp/rtb_recv_api_XXXXXX", why[256] = "";
-	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL};
-	struct rtb_engine *e = NULL;
-	struct rtb_receiver *r = NULL, *r2 = NULL;
-
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
-	             why);
-	struct rtb_receiver_config rc = {.listen = "127.0.0.1:0",
-	                                 .codec = RTB_CODEC_L16};
-	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
-	             why);
-	cr_assert(!threadname_exists("rtb-disk"));
-	rc.record_dir = dir;
-	cr_assert_eq(rtb_receiver_create(e, &rc, &r2, why, sizeof(why)), 0,
-	             "%s", why);
-	cr_assert(threadname_exists("rtb-disk"));
-	rtb_receiver_destroy(r2);
-	rtb_receiver_destroy(r);
-	rtb_engine_destroy(e);
-	rmdir(dir);
 }
 
 /* The 0.2 entry points, as a binary built against 0.2 finds them. */
