@@ -118,8 +118,9 @@ struct rtb_engine_stats {
 };
 
 /*
- * Make an engine: its disk thread, the mix recorder, the mixer, and the
- * device opened (not started)
+ * Make an engine: its disk thread (for archives and the mix recording;
+ * a receiver with record_dir starts it when there is none), the mix
+ * recorder, the mixer, and the device opened (not started)
  *
  * Return: 0 with *out set, or a negated errno with one line in why (len
  *         bytes; may be NULL) naming the device or file and what is wrong
