@@ -21,16 +21,28 @@ L16 (stereo 48 kHz), 10 ms packets, N streams (default 8):
       rtpopuspay ! udpsink sync=true, or rtpL16pay with 10 ms packets):
       per stream and the ratio. Their packets go to UDP sockets this
       script binds and never reads (the kernel drops what overflows).
+  (f) the floor on this machine, beside (b) and (e): tools/bench_floor
+      does only the unavoidable work. Its receiver (one thread waking
+      every --floor-wake-ms, default 5 like rtbridge's coalescing, reading
+      what is queued with recvmmsg and copying each datagram once) takes
+      the same N rtbridge senders as (b); its senders (one wake-up on an
+      absolute schedule and one sendto per 10 ms packet: 1932 bytes for
+      L16, 172 for Opus, whose encoder the floor leaves out) go to sinks
+      like (e)'s. Printed: per stream and the ratios rtbridge / floor.
 
 The senders of (b)-(d) are `rtbridge send --loop` processes (not
 measured). The test signal is gensignal's seeded sweep + noise. Numbers
-only: nothing is asserted. /proc/PID/stat counts in clock ticks (1/100 s
-here), so a window of W seconds resolves 1 / W % per process: the header
-says what that is.
+only: nothing is asserted. CPU time is the scheduler's run time of each
+thread (/proc/PID/task/TID/schedstat, ns; a process is the sum of its
+threads that live through the window, which every process measured here
+keeps); without schedstat, utime + stime of /proc/PID/stat, which count
+in clock ticks (1/100 s here), so that a window of W seconds resolves
+1 / W % per process: the header says which.
 
   bench_cpu.py [--rtbridge PATH] [--streams N] [--seconds W]
                [--repeats R] [--warmup S] [--codec opus|l16|all]
-               [--only a,b,c,d,e] [--smoke]
+               [--only a,b,c,d,e,f] [--floor PATH] [--floor-wake-ms W]
+               [--smoke]
 
 --smoke: a run of a few seconds that only checks that every case runs
 (2 streams, L16, 1 s windows, one repeat).
@@ -58,6 +70,9 @@ CAPS = {
            "payload=96",
 }
 DEPAY = {"opus": "rtpopusdepay ! opusdec", "l16": "rtpL16depay"}
+# Datagram bytes of a 10 ms packet: RTP header + payload (Opus at
+# 128 kbit/s: 160 bytes; L16 stereo 48 kHz: 1920).
+FLOOR_BYTES = {"opus": 12 + 160, "l16": 12 + 1920}
 
 
 class Bench:
@@ -110,20 +125,34 @@ class Bench:
         """A `recv --no-play` on a port of its own choosing; its port."""
         p = self.start([self.a.rtbridge, "recv", "--listen", "127.0.0.1:0",
                         "--codec", codec, "--no-play"])
-        tag = "rtbridge recv: listening on 127.0.0.1:"
+        return p, self.port_of(p, "rtbridge recv")
+
+    def port_of(self, p, who):
+        """The port a receiver says it listens on."""
+        tag = who + ": listening on 127.0.0.1:"
         for _ in range(200):
             self.check_alive([p])
             with open(p.log, errors="replace") as f:
                 for line in f:
                     if line.startswith(tag):
-                        return p, int(line[len(tag):].split()[0])
+                        return int(line[len(tag):].split()[0])
             time.sleep(0.025)
-        raise RuntimeError("rtbridge recv did not say its port in 5 s")
+        raise RuntimeError("%s did not say its port in 5 s" % who)
 
     def send(self, codec, port):
         return self.start([self.a.rtbridge, "send", self.wav, "--to",
                            "127.0.0.1:%d" % port, "--codec", codec,
                            "--frame-ms", "10", "--loop", "--quiet"])
+
+    def floor_recv(self):
+        p = self.start([self.a.floor, "recv", "--listen", "127.0.0.1:0",
+                        "--wake-ms", str(self.a.floor_wake_ms)])
+        return p, self.port_of(p, "bench_floor recv")
+
+    def floor_send(self, codec, port):
+        return self.start([self.a.floor, "send", "--to",
+                           "127.0.0.1:%d" % port, "--bytes",
+                           str(FLOOR_BYTES[codec]), "--packet-ms", "10"])
 
     def sink(self):
         """A UDP port nobody reads: its datagrams cost only the sender."""
@@ -164,13 +193,27 @@ class Bench:
 
     # ---- measuring ----
 
+    SCHEDSTAT = os.path.exists("/proc/self/schedstat")
+
     @staticmethod
-    def cpu_ticks(pid, tid=None):
+    def cpu_s(pid, tid=None):
+        """CPU seconds of a process (all its threads) or of one thread."""
+        if Bench.SCHEDSTAT:
+            tids = [tid] if tid is not None else \
+                os.listdir("/proc/%d/task" % pid)
+            ns = 0
+            for t in tids:
+                try:
+                    with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                        ns += int(f.read().split()[0])
+                except FileNotFoundError:
+                    pass  # a thread that just ended
+            return ns / 1e9
         path = "/proc/%d/stat" % pid if tid is None else \
             "/proc/%d/task/%d/stat" % (pid, tid)
         with open(path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime, stime
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
     @staticmethod
     def threads(pid):
@@ -191,16 +234,16 @@ class Bench:
         for _ in range(self.a.repeats):
             self.check_alive(procs)
             t0 = time.monotonic()
-            c0 = [self.cpu_ticks(p.pid) for p in procs]
-            h0 = {t: self.cpu_ticks(procs[0].pid, t) for t in names}
+            c0 = [self.cpu_s(p.pid) for p in procs]
+            h0 = {t: self.cpu_s(procs[0].pid, t) for t in names}
             time.sleep(self.a.seconds)
-            c1 = [self.cpu_ticks(p.pid) for p in procs]
-            h1 = {t: self.cpu_ticks(procs[0].pid, t) for t in names}
+            c1 = [self.cpu_s(p.pid) for p in procs]
+            h1 = {t: self.cpu_s(procs[0].pid, t) for t in names}
             dt = time.monotonic() - t0
-            runs.append([(b - a) / TICK / dt * 100.0 for a, b in zip(c0, c1)])
+            runs.append([(b - a) / dt * 100.0 for a, b in zip(c0, c1)])
             for t, name in names.items():
                 split.setdefault("%s" % name, []).append(
-                    (h1[t] - h0[t]) / TICK / dt * 100.0)
+                    (h1[t] - h0[t]) / dt * 100.0)
         self.check_alive(procs)
         return runs
 
@@ -218,9 +261,9 @@ class Bench:
         runs = self.case(lambda: [self.recv("l16")[0]], split)
         return statistics.median(r[0] for r in runs)
 
-    def one_recv(self, codec, split):
+    def one_recv(self, codec, split, floor=False):
         def setup():
-            p, port = self.recv(codec)
+            p, port = self.floor_recv() if floor else self.recv(codec)
             for _ in range(self.a.streams):
                 self.send(codec, port)
             return [p]
@@ -248,12 +291,14 @@ class Bench:
         return statistics.median(statistics.mean(r)
                                  for r in self.case(setup))
 
-    def senders(self, codec, gst):
+    def senders(self, codec, gst, floor=False):
         def setup():
             tx = []
             for _ in range(self.a.streams):
                 port = self.sink()
-                if gst:
+                if floor:
+                    tx.append(self.floor_send(codec, port))
+                elif gst:
                     tx.append(self.gst_send(codec, port))
                 else:
                     tx.append(self.send(codec, port))
@@ -271,9 +316,11 @@ class Bench:
         only = set(a.only.split(","))
         n = a.streams
         print("bench_cpu: %s, %d streams of 10 ms packets, window %g s x %d "
-              "after %g s, medians; %% of one core (resolution %.2f %% per "
-              "process)" % (a.rtbridge, n, a.seconds, a.repeats, a.warmup,
-                            100.0 / TICK / a.seconds))
+              "after %g s, medians; %% of one core (%s)"
+              % (a.rtbridge, n, a.seconds, a.repeats, a.warmup,
+                 "schedstat run time" if self.SCHEDSTAT else
+                 "clock ticks: resolution %.2f %% per process"
+                 % (100.0 / TICK / a.seconds)))
         print("senders of (b)-(d): rtbridge send --loop; GStreamer: %s"
               % (self.gst or "not installed (n/a)"))
         print("%-44s %s" % ("case", " ".join("%9s" % c for c in codecs)))
@@ -314,6 +361,14 @@ class Bench:
             if idle is not None:
                 row("    per stream above idle", [(one[c] - idle) / n
                                                   for c in codecs])
+        if "f" in only:
+            frx = {c: self.one_recv(c, None, floor=True) / n
+                   for c in codecs}
+            row("(f) floor receiver, wake %g ms: per stream"
+                % a.floor_wake_ms, [frx[c] for c in codecs])
+            row("    ratio (b) per stream / floor",
+                [ratio(None if one[c] is None else one[c] / n, frx[c])
+                 for c in codecs])
         if "c" in only:
             each = {c: self.recv_each(c) for c in codecs}
             row("(c) one recv per stream: per stream",
@@ -335,6 +390,12 @@ class Bench:
             row("    GStreamer sender: per stream", [gtx[c] for c in codecs])
             row("    ratio rtbridge / GStreamer", [ratio(tx[c], gtx[c])
                                                    for c in codecs])
+        if "f" in only:
+            ftx = {c: self.senders(c, False, floor=True) for c in codecs}
+            row("(f) floor sender: per stream", [ftx[c] for c in codecs])
+            if "e" in only:
+                row("    ratio (e) rtbridge / floor",
+                    [ratio(tx[c], ftx[c]) for c in codecs])
 
     def close(self):
         self.stop_all()
@@ -352,7 +413,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--codec", choices=["opus", "l16", "all"], default="all")
-    ap.add_argument("--only", default="a,b,c,d,e")
+    ap.add_argument("--only", default="a,b,c,d,e,f")
+    ap.add_argument("--floor", default=None)
+    ap.add_argument("--floor-wake-ms", type=int, default=5)
     ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args()
     if a.smoke:
@@ -360,7 +423,10 @@ def main():
         a.codec = "l16"
     if a.gensignal is None:
         a.gensignal = os.path.join(os.path.dirname(a.rtbridge), "gensignal")
-    if not rtbproc.executables("bench_cpu", (a.rtbridge, a.gensignal)):
+    if a.floor is None:
+        a.floor = os.path.join(os.path.dirname(a.rtbridge), "bench_floor")
+    if not rtbproc.executables("bench_cpu", (a.rtbridge, a.gensignal,
+                                             a.floor)):
         return 1
     if a.streams < 1 or a.seconds <= 0 or a.repeats < 1 or a.warmup < 0:
         print("bench_cpu: --streams, --seconds, --repeats must be positive",
