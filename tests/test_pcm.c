@@ -134,6 +134,39 @@ Test(pcm, rounds_to_nearest_and_clips)
 	}
 }
 
+Test(pcm, clips_and_zeroes_nan_in_every_lane)
+{
+	/* Sixteen samples: the converter's eight-wide steps see each
+	   special value in some lane, not only in the scalar tail. */
+	float in[16] = {NAN,
+	                INFINITY,
+	                -INFINITY,
+	                1.0f,
+	                -1.0f,
+	                2.0f,
+	                0.5f / 32768,
+	                1.5f / 32768,
+	                -NAN,
+	                -2.0f,
+	                -0.5f / 32768,
+	                -1.5f / 32768,
+	                32766.5f / 32768,
+	                -32767.5f / 32768,
+	                0.0f,
+	                -0.0f};
+	long want[16] = {0, 32767,  -32768, 32767, -32768, 32767,  0, 2,
+	                 0, -32768, 0,      -2,    32766,  -32768, 0, 0};
+	uint8_t out[32];
+
+	pcm_float_to_s16be(in, 16, out);
+	for (size_t i = 0; i < 16; i++) {
+		uint16_t u = (uint16_t)((out[2 * i] << 8) | out[2 * i + 1]);
+		long v = u < 0x8000 ? (long)u : (long)u - 0x10000;
+		cr_expect_eq(v, want[i], "sample %zu: got %ld want %ld", i, v,
+		             want[i]);
+	}
+}
+
 /* The reference: lrintf in the default rounding mode, clipped. */
 static long ref_quantize(float x, float scale, long lo, long hi)
 {
