@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,18 +254,23 @@ static int diskfile__read_direct(struct diskfile *f, uint64_t pos, float *dst,
 		f->cursor = pos;
 		f->in_eof = 0;
 	}
+	/* The file's channels as they are: read straight into dst. */
+	bool same = (size_t)f->file_channels == oc;
 	size_t done = 0;
 	while (done < n) {
 		size_t want = n - done < f->chunk ? n - done : f->chunk;
+		float *into = same ? dst + done * oc : f->scratch;
 		sf_count_t got = f->in_eof ? 0
-		                           : sf_readf_float(f->sf, f->scratch,
+		                           : sf_readf_float(f->sf, into,
 		                                            (sf_count_t)want);
 		if (got < 0 || (got < (sf_count_t)want &&
 		                sf_error(f->sf) != SF_ERR_NO_ERROR))
 			return diskfile__read_error(f);
 		if (got < (sf_count_t)want)
 			f->in_eof = 1;
-		diskfile__remix(f, f->scratch, dst + done * oc, (size_t)got);
+		if (!same)
+			diskfile__remix(f, f->scratch, dst + done * oc,
+			                (size_t)got);
 		memset(dst + (done + (size_t)got) * oc, 0,
 		       (want - (size_t)got) * oc * sizeof(float));
 		done += want;
