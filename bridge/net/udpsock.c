@@ -211,6 +211,7 @@ int udpsock_open(struct udpsock *s, struct netloop *nl,
 	s->has_peer = false;
 	s->rx_handles = 0;
 	s->holding = false;
+	s->empty_reads = 0;
 	s->closing_handles = 0;
 	s->coalesce_ms = 0;
 	s->rate_t_ns = 0;

@@ -103,6 +103,7 @@ struct udpsock {
 	bool closing;
 	unsigned rx_handles;      /* UDPSOCK_RX_* bits: initialised handles */
 	bool holding;             /* reading on the timer, not the poll */
+	unsigned empty_reads;     /* reads in a row that found nothing */
 	unsigned closing_handles; /* close callbacks still to come */
 	unsigned coalesce_ms;     /* 0: read on every wake-up */
 	uint64_t rate_t_ns;       /* last read counted in the rate */

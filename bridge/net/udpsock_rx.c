@@ -28,8 +28,10 @@
  * Coalescing (udpsock_set_coalesce): once datagrams come at least two per
  * interval (their recent rate, udpsock__rate), the poll is
  * stopped and the socket is read on a one-shot libuv timer of the
- * interval, re-armed while each read finds datagrams; a read that finds
- * none, or the full UDPSOCK_READ_MAX, goes back to the poll. Eight
+ * interval, re-armed while reads find datagrams; a second read in a row
+ * that finds none (one alone is a gap in the streams' phases: going back
+ * to the poll for it would cost a wake-up and two epoll_ctl calls), or the
+ * full UDPSOCK_READ_MAX, goes back to the poll. Eight
  * streams of 10 ms packets on one socket then cost a wake-up per
  * interval instead of one per datagram.
  *
@@ -193,7 +195,12 @@ void udpsock__read(struct udpsock *s)
 	if (s->closing)
 		return;
 	udpsock__rate(s, n);
-	bool hold = s->coalesce_ms > 0 && n > 0 && n < UDPSOCK_READ_MAX &&
+	/* One empty timer read in a row keeps the timer while the rate
+	   still says two per interval (the streams' phases left one
+	   interval without a datagram); a second goes back to the poll. */
+	s->empty_reads = n > 0 ? 0 : s->empty_reads + 1;
+	bool hold = s->coalesce_ms > 0 && n < UDPSOCK_READ_MAX &&
+	            (n > 0 || (s->holding && s->empty_reads < 2)) &&
 	            s->rate * s->coalesce_ms >= 2000.0;
 	if (hold) {
 		if (!s->holding) {
