@@ -187,8 +187,12 @@ static int engine__open_device(struct engine *e)
 	dc.mode =
 	        c->clock == ENGINE_VCLOCK_FAST ? VCLOCK_FAST : VCLOCK_REALTIME;
 	if (c->clock == ENGINE_VCLOCK && c->vclock_wake_ms) {
-		uint64_t b = (uint64_t)c->vclock_wake_ms * c->rate /
-		             (1000u * (uint64_t)c->period);
+		/* To the nearest whole period: 128-frame periods at 48 kHz
+		   wake every 4 (10.7 ms), not every 3 (8 ms, a quarter
+		   more wake-ups than asked for). */
+		uint64_t per = 1000u * (uint64_t)c->period;
+		uint64_t b =
+		        ((uint64_t)c->vclock_wake_ms * c->rate + per / 2) / per;
 		dc.batch = b < 1                  ? 1
 		           : b > DEVCFG_BATCH_MAX ? DEVCFG_BATCH_MAX
 		                                  : (unsigned)b;
