@@ -309,7 +309,6 @@ RTB_API int rtb_receiver_create(struct rtb_engine *e,
 		return rc;
 	}
 	int64_t now = (int64_t)netloop_now_ns();
-	r->p.dgrams_ns = now;
 	r->sweep_ns = now;
 	r->stats_ns = now + (int64_t)r->cfg.stats_ms * 1000000;
 	rc = netloop_start(&r->p.nl, 64);

@@ -64,7 +64,6 @@
 #define RECV_OPEN_MS         ENGINE_OPEN_MS
 #define RECV_CLOSE_MS        ENGINE_CLOSE_MS
 #define RECV_POLL_NS         5000000LL    /* retry of a busy step */
-#define RECV_SWEEP_NS        50000000LL   /* idle sweep, while streams live */
 #define RECV_RETRY_NS        1000000000LL /* spare set-up after a failure */
 #define RECV_DRAIN_MARGIN_NS 100000000LL  /* after the largest delay */
 #define RECV_LINE_MAX        1024         /* a line said (cmd_recv_say) */
@@ -146,9 +145,7 @@ struct recv {
 	uint64_t spare_retry_ns; /* no new spare before this */
 	unsigned channels;       /* mixer output */
 	bool drift;
-	uint64_t dgrams_seen; /* datagrams counted at the last look */
-	int64_t dgrams_ns;    /* when that count last changed */
-	bool stopped;         /* cmd_recv_close_net ran */
+	bool stopped; /* cmd_recv_close_net ran */
 };
 
 /* Largest datagram accepted for the configured codec, bytes. */
@@ -191,9 +188,10 @@ void cmd_recv_streams_finish(struct recv *p);
 void cmd_recv_streams_free(struct recv *p);
 
 /* One turn of the streams' side of the control loop at `now`: new
- * streams, the spares, the sweep when *sweep is due (then *sweep is the
- * next one), every stream's lifecycle. Return: whether the sweep has work
- * (it needs a turn by *sweep). */
+ * streams, the spares, the sweep when the net thread says it can find
+ * something (receiver_sweep_at), every stream's lifecycle. *sweep is set
+ * to when the next sweep is due. Return: whether one ever is (it needs a
+ * turn by *sweep). */
 bool cmd_recv_streams_step(struct recv *p, int64_t now, int64_t *sweep);
 
 /* Say one line (no prefix, no newline): to hooks->say, or on stderr

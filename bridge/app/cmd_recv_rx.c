@@ -8,9 +8,11 @@
  * Each turn of the control loop takes the new streams (a source that
  * passed probation came with one of the spares, already receiving), tops
  * the spares up, sweeps the streams the net thread let go of (silent
- * longer than the time-out, superseded, taken over), moves every stream
- * along its lifecycle (cmd_recv_streams.c), and says once what goes wrong
- * with a stream: its recording stopped by itself, its timing cannot be
+ * longer than the time-out, superseded, taken over: when the net thread
+ * says a sweep can find something, receiver_sweep_at, and pokes the
+ * engine's descriptor if that is now; no sweep on a period), moves every
+ * stream along its lifecycle (cmd_recv_streams.c), and says once what goes
+ * wrong with a stream: its recording stopped by itself, its timing cannot be
  * followed. Tear-down: the socket closes first so the net thread lets go
  * of every stream; the engine plays out what the streams hold
  * (cmd_recv_drain).
@@ -109,20 +111,6 @@ void cmd_recv_check_timing(struct recv *p, int64_t now)
 	}
 }
 
-/* The sweep has work while a stream lives or datagrams came lately (an
-   entry without a stream, refused or pending, goes after the time-out). */
-static bool recv__sweep_due(struct recv *p, int64_t now)
-{
-	struct receiver_counters c;
-	receiver_counters(&p->rx, &c);
-	if (c.datagrams != p->dgrams_seen) {
-		p->dgrams_seen = c.datagrams;
-		p->dgrams_ns = now;
-	}
-	int64_t linger = (int64_t)(p->o.timeout_s * 1e9) + 2 * RECV_SWEEP_NS;
-	return p->nalive > 0 || now - p->dgrams_ns < linger;
-}
-
 bool cmd_recv_streams_step(struct recv *p, int64_t now, int64_t *sweep)
 {
 	struct receiver_new n;
@@ -134,13 +122,18 @@ bool cmd_recv_streams_step(struct recv *p, int64_t now, int64_t *sweep)
 	while (receiver_poll_new(&p->rx, &n))
 		cmd_recv_streams_add(p, &n);
 	cmd_recv_streams_spare(p);
-	bool sweeping = recv__sweep_due(p, now);
-	if (sweeping && now >= *sweep) {
+	/* The net thread says when a sweep can find something (and wakes
+	   this loop when that is now): no sweep on a period. */
+	uint64_t at = receiver_sweep_at(&p->rx);
+	if ((uint64_t)now >= at) {
 		cmd_recv_streams_sweep(p, (uint64_t)(p->o.timeout_s * 1e9));
-		*sweep = now + RECV_SWEEP_NS;
+		at = receiver_sweep_at(&p->rx);
+		if (at <= (uint64_t)now) /* never a busy loop */
+			at = (uint64_t)now + RECV_POLL_NS;
 	}
 	cmd_recv_streams_tick(p);
-	return sweeping;
+	*sweep = at > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)at;
+	return at != UINT64_MAX;
 }
 
 /* A set-up failure: said, and into why. Return: rc. */
@@ -177,6 +170,7 @@ int cmd_recv_open_rx(struct recv *p, char *why, size_t len)
 	        .ulpfec_pt = (uint8_t)(p->o.ulpfec ? p->o.ulpfec_pt : 0),
 	        .coalesce_max_ms =
 	                p->o.latency_low ? 0 : CMD_RECV_COALESCE_MAX_MS,
+	        .idle_ns = (uint64_t)(p->o.timeout_s * 1e9),
 	};
 	char err[RECV_LINE_MAX];
 	int rc;

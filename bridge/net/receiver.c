@@ -78,6 +78,7 @@ int receiver_init(struct receiver *r, const struct receiver_opts *o)
 		goto fail;
 	atomic_init(&r->closed, false);
 	atomic_init(&r->last_rx_ns, 0);
+	atomic_init(&r->sweep_at, UINT64_MAX);
 	return 0;
 fail:
 	srcval_clear(&r->sv);
@@ -143,13 +144,71 @@ static void receiver__coalesce(struct receiver *r, uint64_t now)
 	                     any && ms >= 2.0 ? (unsigned)ms - 1u : 0u);
 }
 
+/*
+ * The earliest time a sweep with the idle time o.idle_ns finds something:
+ * `now` when one would already (a stream the net thread ended, an entry
+ * silent long enough), else the first time an entry goes silent for the
+ * idle time (a superseded stream: for supersede_ms, if shorter) or an
+ * ACTIVE entry's challenger does, as receiver__sweep_fn decides;
+ * UINT64_MAX with an empty table. Entries only get fresher while
+ * datagrams come, so the time can only move later, except where the
+ * datagram path says otherwise (look_next_ns = 0: a stream superseded or
+ * ended).
+ */
+static uint64_t receiver__next_end(const struct receiver *r, uint64_t now)
+{
+	const uint64_t idle = r->o.idle_ns;
+	const uint64_t sup = r->o.supersede_ms * 1000000ull;
+	uint64_t at = r->nended ? now : UINT64_MAX;
+
+	for (size_t i = 0; i <= r->mask && at > now; i++) {
+		const struct receiver_entry *e = &r->table[i];
+		if (e->state == RECEIVER_EMPTY)
+			continue;
+		uint64_t t = e->last_ns + idle;
+		if (e->superseded && e->last_ns + sup < t)
+			t = e->last_ns + sup;
+		if (e->state == RECEIVER_ACTIVE && e->hold >= 0 &&
+		    r->sv.e[e->hold].last_ns + idle < t)
+			t = r->sv.e[e->hold].last_ns + idle;
+		if (t < at)
+			at = t;
+	}
+	return at < now ? now : at;
+}
+
+/* Work out sweep_at again; poke control when a sweep is due now and was
+   not before (it is woken once, and sweeps). */
+static void receiver__look(struct receiver *r, uint64_t now)
+{
+	if (!r->o.idle_ns)
+		return;
+	r->look_next_ns = now + RECEIVER_LOOK_EVERY_NS;
+	uint64_t at = receiver__next_end(r, now);
+	/* Relaxed: a time, not a publication (the sweep itself runs here,
+	   on the net thread, synchronously). */
+	uint64_t was = atomic_exchange_explicit(&r->sweep_at, at,
+	                                        memory_order_relaxed);
+	if (at <= now && was > now && r->o.notify)
+		r->o.notify(r->o.notify_arg);
+}
+
+uint64_t receiver_sweep_at(const struct receiver *r)
+{
+	return atomic_load_explicit(&r->sweep_at, memory_order_relaxed);
+}
+
 static void receiver__on_recv(struct udpsock *s, const uint8_t *data,
                               size_t len, const struct sockaddr *from,
                               uint64_t rx_ns, void *user)
 {
+	struct receiver *r = user;
+
 	(void)s;
-	receiver_datagram(user, data, len, from, rx_ns);
-	receiver__coalesce(user, rx_ns);
+	receiver_datagram(r, data, len, from, rx_ns);
+	receiver__coalesce(r, rx_ns);
+	if (rx_ns >= r->look_next_ns)
+		receiver__look(r, rx_ns);
 }
 
 static int receiver__open_fn(struct netloop *nl, void *arg)
@@ -421,6 +480,7 @@ static int receiver__sweep_fn(struct netloop *nl, void *arg)
 		r->present--;
 		receiver__remove(r, e);
 	}
+	receiver__look(r, now);
 	return n;
 }
 

@@ -38,9 +38,11 @@
  * links it into the mixer (and installs it when it was PENDING).
  *
  * Streams end on the net thread's side in three ways, all handed back to
- * control by receiver_sweep (which the control thread runs periodically
- * on the net thread), after which the net thread never touches the
- * stream again:
+ * control by receiver_sweep (which the control thread runs on the net
+ * thread when receiver_sweep_at says it can find something: the net
+ * thread works that out as datagrams come, and pokes control through
+ * `notify` when it is due at once), after which the net thread never
+ * touches the stream again:
  *   - idle: silent for the sweep's idle time (--timeout);
  *   - superseded: a newer SSRC from the same transport address became
  *     valid after this stream's last packet (the sender restarted with a
@@ -96,6 +98,9 @@
 #define RECEIVER_SUPERSEDE_MS    1000
 /* How often the coalescing interval is worked out again, ns. */
 #define RECEIVER_COALESCE_EVERY_NS 100000000ull
+/* How often, in datagram time, the net thread works out when the next
+   sweep can find something (receiver_sweep_at), ns. */
+#define RECEIVER_LOOK_EVERY_NS 50000000ull
 
 struct receiver_opts {
 	struct sockaddr_storage listen; /* address and port to bind */
@@ -139,6 +144,11 @@ struct receiver_opts {
 	   at every arrival. The time a datagram was held is taken out of
 	   its receive time (udpsock.h). */
 	unsigned coalesce_max_ms;
+	/* The idle time the owner's sweeps will use (receiver_sweep's
+	   idle_ns), so that the net thread can say when the next sweep can
+	   find something (receiver_sweep_at) and the owner need not sweep on
+	   a period; 0: receiver_sweep_at says never, sweep when you like. */
+	uint64_t idle_ns;
 };
 
 /* A new stream (a source passed probation), net -> control. */
@@ -232,6 +242,7 @@ struct receiver {
 	struct receiver_entry *table;
 	size_t mask;
 	uint64_t coalesce_next_ns; /* when to look at the streams again */
+	uint64_t look_next_ns;     /* when to work out sweep_at again */
 	unsigned present;          /* PENDING + ACTIVE + REFUSED entries */
 	uint64_t next_id;
 	struct srcval sv;
@@ -252,6 +263,9 @@ struct receiver {
 	        c_probation_failed, c_probation_evicted, c_takeovers,
 	        c_superseded, c_held, c_on_probation, c_auth_failed, c_replayed;
 	_Atomic uint64_t last_rx_ns; /* last datagram accepted by a stream */
+	/* Net -> control: the next sweep can find something from this
+	   CLOCK_MONOTONIC time on (receiver_sweep_at). */
+	_Atomic uint64_t sweep_at;
 	char err[RECEIVER_ERR_MAX];
 };
 
@@ -364,6 +378,22 @@ int receiver_refuse(struct receiver *r, const struct receiver_new *n);
  */
 int receiver_sweep(struct receiver *r, uint64_t idle_ns,
                    struct receiver_gone *out, size_t cap);
+
+/*
+ * When a sweep with the idle time receiver_opts.idle_ns can next find
+ * something: a CLOCK_MONOTONIC time in ns, at or before which nothing
+ * ends (a stream's idle or supersede time, a probation's or a
+ * challenger's, a stream the net thread ended). The net thread works it
+ * out at most every RECEIVER_LOOK_EVERY_NS of arrivals and after every
+ * sweep, and it only moves later while datagrams come; when it falls due
+ * at once, the net thread calls `notify`. So the owner sweeps when the
+ * time comes or it is notified, and wakes for nothing in between.
+ *
+ * Return: the time; UINT64_MAX when nothing can end (an empty table) or
+ *         idle_ns is 0
+ * Context: any thread (a hint: the sweep itself runs on the net thread)
+ */
+uint64_t receiver_sweep_at(const struct receiver *r);
 
 /*
  * Copy the counters. Every datagram counted in `datagrams` is, once it

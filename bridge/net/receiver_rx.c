@@ -177,8 +177,10 @@ static void receiver__supersede(struct receiver *r,
 		struct receiver_entry *f = &r->table[i];
 		if (f != e && f->state == RECEIVER_ACTIVE &&
 		    f->last_ns < first_ns &&
-		    addr_equal(&f->from.sa, &e->from.sa))
+		    addr_equal(&f->from.sa, &e->from.sa)) {
 			f->superseded = true;
+			r->look_next_ns = 0; /* it may end sooner */
+		}
 	}
 }
 
@@ -189,6 +191,7 @@ static bool receiver__end(struct receiver *r, struct receiver_entry *e,
 {
 	if (r->nended == r->ended_cap)
 		return false;
+	r->look_next_ns = 0; /* control sweeps it up */
 	r->ended[r->nended++] = (struct receiver_gone){
 	        .ssrc = e->ssrc,
 	        .id = e->id,
@@ -392,6 +395,7 @@ static void receiver__challenge(struct receiver *r, struct receiver_entry *e,
 	/* The first address sent nothing during the whole probation (any
 	   datagram from it drops the challenger): it has stopped. Its
 	   stream ends; the newcomer's begins, in the same entry. */
+	r->look_next_ns = 0; /* control sweeps it up */
 	r->ended[r->nended++] = (struct receiver_gone){
 	        .ssrc = ssrc,
 	        .id = e->id,
