@@ -333,9 +333,14 @@ static int rtb_sender__open_file(struct rtb_sender *t, const char *path,
                                  char *why, size_t len)
 {
 	const struct app_sendopts *o = &t->o;
-	struct readahead_opts ro = {
-	        .channels = o->channels, .rate = o->rate, .loop = o->loop};
-	int rc = diskserver_start(&t->srv, NULL);
+	/* The net thread reads the file: it may wake the disk thread for
+	   each block, which then sleeps until asked (no poll). */
+	struct readahead_opts ro = {.channels = o->channels,
+	                            .rate = o->rate,
+	                            .loop = o->loop,
+	                            .wake = 1};
+	struct diskserver_opts so = {.woken = true};
+	int rc = diskserver_start(&t->srv, &so);
 	if (rc < 0) {
 		rtb__why(why, len, "disk server: %s",
 		         diskserver_error(&t->srv));

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,17 @@
 #ifndef SLOW_SANITIZER
 #define SLOW_SANITIZER 0
 #endif
+
+/* Returns from the server's waits (its idle callback with 0). */
+static _Atomic unsigned server_wakes;
+
+static void count_wakes(void *arg, int idle)
+{
+	(void)arg;
+	if (!idle)
+		atomic_fetch_add_explicit(&server_wakes, 1,
+		                          memory_order_relaxed);
+}
 
 /*
  * Read `frames` frames starting at the stream's position, checking each
@@ -105,6 +117,44 @@ Test(readahead, delivers_exact_content_for_random_and_prime_reads_to_eof)
 			cr_assert_eq(tail[k], 0.0f);
 		cr_assert_eq(readahead_close(s), 0);
 	}
+	finish();
+}
+
+Test(readahead, a_waking_consumer_lets_the_server_sleep_until_asked)
+{
+	static const struct diskfaults none = {0};
+	struct diskserver_opts so = {
+	        .faults = &none, .woken = true, .idle = count_wakes};
+	cr_assert_eq(diskserver_start(&srv, &so), 0, "%s",
+	             diskserver_error(&srv));
+	srv_running = 1;
+	char path[300];
+	path_in(path, sizeof(path), "w.wav");
+	const long len = 10007;
+	write_pattern(path, len, 2, 48000);
+	struct readahead_opts o = {.channels = 2,
+	                           .prefetch_s = 0.1,
+	                           .block_frames = 512,
+	                           .loop = 1,
+	                           .wake = 1};
+	struct readahead *s;
+	cr_assert_eq(readahead_open(&srv, path, &o, &s), 0);
+	cr_assert_eq(wait_state(s, READAHEAD_STREAMING, 5000),
+	             READAHEAD_STREAMING);
+	/* Every block comes, each request waking the server. */
+	unsigned seed = 5;
+	read_check(s, 0, (uint64_t)len * 2 + 300, (uint64_t)len, 2, &seed, 1);
+	/* Nothing asked for 300 ms (the read-ahead is full once the last
+	   answers are in): the server does not wake. A polling server
+	   would look a sixteenth of the 0.1 s slack at a time. */
+	sleep_ms(100);
+	unsigned w0 = atomic_load(&server_wakes);
+	sleep_ms(300);
+	cr_assert_eq(atomic_load(&server_wakes), w0,
+	             "the server woke %u times with nothing to do",
+	             atomic_load(&server_wakes) - w0);
+	read_check(s, 300, 5000, (uint64_t)len, 2, &seed, 1);
+	cr_assert_eq(readahead_close(s), 0);
 	finish();
 }
 

@@ -393,12 +393,13 @@ static void diskserver__housekeeping(struct diskserver *s)
 }
 
 /* Wait for the mailbox: a fixed period if asked for; else, while streams
- * are open, the period their slack allows; with none, until woken. */
+ * are open, the period their slack allows; with none, or clients that all
+ * wake the server, until woken. */
 static void diskserver__wait(struct diskserver *s)
 {
-	int64_t t = s->opts.poll_ns > 0 ? s->opts.poll_ns
-	            : s->files          ? s->poll_cur_ns
-	                                : -1;
+	int64_t t = s->opts.poll_ns > 0          ? s->opts.poll_ns
+	            : s->files && !s->opts.woken ? s->poll_cur_ns
+	                                         : -1;
 	if (s->opts.idle)
 		s->opts.idle(s->opts.idle_arg, 1);
 	mailbox_wait(&s->mailbox, t);

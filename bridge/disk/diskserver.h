@@ -97,6 +97,10 @@ struct diskserver_opts {
 	/* 0: look at the mailbox as the streams' slack requires, sleep
 	 * while none is open; > 0: every poll_ns, always (the old way) */
 	int64_t poll_ns;
+	/* Every client wakes the server with each request (diskserver_post
+	 * with wake, readahead_opts.wake): with poll_ns 0 it sleeps until
+	 * woken even while files are open (no wake-up for nothing). */
+	bool woken;
 	int64_t header_interval_ns;      /* WAV/AIFF header refresh; 0: 1 s */
 	unsigned coalesce_max;           /* blocks per request; 0: 4; 1: none */
 	const struct diskfaults *faults; /* NULL: parse RTBRIDGE_FAULTS */

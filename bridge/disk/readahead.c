@@ -203,7 +203,7 @@ uint64_t readahead_wanted(const struct readahead *s)
 int readahead_poll(struct readahead *s)
 {
 	readahead__results(s);
-	readahead__fill(s, 0);
+	readahead__fill(s, s->wake);
 	readahead__update(s);
 	return s->state;
 }
@@ -263,7 +263,7 @@ size_t readahead_read(struct readahead *s, float *out, size_t frames)
 	if (copied < frames && ch > 0)
 		memset(out + copied * ch, 0,
 		       (frames - copied) * ch * sizeof(float));
-	readahead__fill(s, 0);
+	readahead__fill(s, s->wake);
 	readahead__update(s);
 	return copied;
 }
@@ -313,11 +313,11 @@ int readahead_seek(struct readahead *s, uint64_t frame)
 			                .u64 = v,
 			                .ptr = &s->file};
 			if (s->loop || v < s->length)
-				(void)diskserver_post(s->server, &m, 0);
+				(void)diskserver_post(s->server, &m, s->wake);
 		}
 	}
 	readahead__publish_position(s);
-	readahead__fill(s, 0);
+	readahead__fill(s, s->wake);
 	readahead__update(s);
 	return 0;
 }
@@ -374,6 +374,7 @@ int readahead_open(struct diskserver *srv, const char *path,
 	s->server = srv;
 	s->rate = rate;
 	s->loop = o->loop != 0;
+	s->wake = o->wake != 0;
 	s->block_frames = block_frames;
 	s->channels = o->channels;
 	s->prefetch_frames = prefetch_frames;

@@ -51,6 +51,11 @@ struct readahead_opts {
 	 * eighth of it and at least 8192 (at most the read-ahead) */
 	uint32_t block_frames;
 	int loop; /* gapless loop: after the last frame comes frame 0 */
+	/* The consumer is not real-time (a sender's net thread): each
+	   request wakes the server at once (a system call), so that a
+	   server started with diskserver_opts.woken need not poll. 0: the
+	   server finds the requests when it looks (real-time safe). */
+	int wake;
 };
 
 /* One queued block, in request order (consumer only). */
@@ -77,6 +82,7 @@ struct readahead {
 	int rate;
 	int channels; /* delivered channels, 0 until known */
 	int loop;
+	int wake; /* readahead_opts.wake */
 	uint64_t prefetch_frames;
 	uint64_t play_pos; /* next frame to deliver (virtual: grows past length
 	                      when looping) */
