@@ -46,6 +46,7 @@ static _Atomic int got;
 static size_t rx_len[RX_MAX];
 static uint8_t rx_first[RX_MAX];
 static uint64_t rx_ns[RX_MAX];
+static uint64_t rx_read_ns[RX_MAX]; /* when the owner got it */
 static int rx_foreign_buf;
 static struct sockaddr_storage rx_from;
 
@@ -62,6 +63,7 @@ static void on_dgram(struct udpsock *s, const uint8_t *d, size_t n,
 		rx_len[i] = n;
 		rx_first[i] = n > 0 ? d[0] : 0;
 		rx_ns[i] = t;
+		rx_read_ns[i] = netloop_now_ns();
 		memcpy(&rx_from, from, addr_len(from));
 	}
 	/* Release: publishes the slot written above to the waiting test. */
@@ -784,6 +786,91 @@ Test(udpsock, coalesced_reads_take_several_datagrams_per_wake_up)
 	woke = paced_burst(&b, 20, 20000);
 	cr_assert_leq(woke, 24u, "%llu wake-ups for 20 datagrams",
 	              (unsigned long long)woke);
+	close(b.fd);
+	close_sock(&rx);
+}
+
+/* A consumer that looks every 10 ms from grid_t0 on. */
+static int64_t grid_t0;
+
+static int64_t grid_next(void *arg, int64_t after)
+{
+	const int64_t every = 10000000;
+
+	(void)arg;
+	if (after < grid_t0)
+		return grid_t0;
+	return grid_t0 + ((after - grid_t0) / every + 1) * every;
+}
+
+static int do_coalesce_at(struct netloop *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	udpsock_set_coalesce(&rx, 4);
+	udpsock_set_coalesce_at(&rx, grid_next, NULL, 2000000);
+	return 0;
+}
+
+Test(udpsock, coalesced_reads_come_just_before_the_consumer_looks)
+{
+	static struct blaster b;
+	static int64_t phase[RX_MAX], late[RX_MAX];
+	struct job r;
+	const int n = 240;
+
+	open_rx(&r);
+	blaster_open(&b, &r);
+	grid_t0 = mono_ns() + 3300000;
+	cr_assert_eq(netloop_call_wait(&nl, do_coalesce_at, NULL), 0);
+	/* 1000 datagrams a second, for 24 of the consumer's 10 ms: read 2 ms
+	   before each look (a millisecond later at most: libuv's timers
+	   count whole ones), not every 4 ms. */
+	uint64_t woke = paced_burst(&b, n, 1000);
+	cr_log_info("%d datagrams in %llu wake-ups", n,
+	            (unsigned long long)woke);
+	/* Once the rate is known (the first ~20 ms are read at each
+	   arrival), one read per look: reads more than 0.5 ms apart. */
+	int m = 0, reads = 0;
+	int64_t first = -1, last = 0;
+	for (int i = 1; i < n; i++) {
+		int64_t t = (int64_t)rx_read_ns[i] - grid_t0;
+		if (t < 20000000)
+			continue;
+		if (first < 0)
+			first = t;
+		last = t;
+		if (rx_read_ns[i] - rx_read_ns[i - 1] > 500000)
+			reads++;
+	}
+	cr_log_info("%d reads in %lld ms", reads,
+	            (long long)(last - first) / 1000000);
+	cr_assert_leq(reads, (last - first) / 10000000 + 3,
+	              "%d reads in %lld ms", reads,
+	              (long long)(last - first) / 1000000);
+	for (int i = 0; i < n; i++) {
+		int64_t t = (int64_t)rx_read_ns[i] - grid_t0;
+		if (t < 20000000 || i + 20 > n)
+			continue; /* the poll's first read, the last stragglers
+			           */
+		phase[m] = t % 10000000;
+		late[m++] = (int64_t)rx_ns[i] - b.sent[i];
+		if (i > 0)
+			cr_assert_geq(rx_ns[i], rx_ns[i - 1]);
+	}
+	cr_assert_gt(m, n / 2);
+	qsort(phase, (size_t)m, sizeof phase[0], cmp_i64);
+	qsort(late, (size_t)m, sizeof late[0], cmp_i64);
+	/* Dated by the kernel's stamps, not at the read (up to 10 ms
+	   later). */
+	cr_assert_lt(late[m / 2], 2500000, "dated %lld us after sending",
+	             (long long)late[m / 2] / 1000);
+	cr_log_info("read %lld us before the look (median)",
+	            (long long)(10000000 - phase[m / 2]) / 1000);
+	cr_assert_geq(phase[m / 2], 7500000, "read %lld us before the look",
+	              (long long)(10000000 - phase[m / 2]) / 1000);
+	cr_assert_leq(phase[m / 2], 9500000, "read %lld us before the look",
+	              (long long)(10000000 - phase[m / 2]) / 1000);
 	close(b.fd);
 	close_sock(&rx);
 }

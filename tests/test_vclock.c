@@ -235,6 +235,19 @@ static int64_t run_stamped(struct vclock *v, struct stamps *s, unsigned batch)
 	return end;
 }
 
+Test(vclock, a_clock_that_never_ran_cannot_tell_its_wake_ups)
+{
+	struct devcfg cfg;
+	struct vclock v;
+
+	devcfg_default(&cfg);
+	cfg.callback = stamp_cb;
+	cfg.batch = 4;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	cr_assert_eq(vclock_next_wake_ns(&v, now_ns()), -1);
+	vclock_close(&v);
+}
+
 Test(vclock, realtime_mode_keeps_pace_without_drift)
 {
 	static struct stamps s;
@@ -307,6 +320,23 @@ Test(vclock, a_batched_clock_runs_each_group_at_its_last_deadline)
 	}
 	cr_assert_geq(close, pairs * 9 / 10, "%u of %u back to back", close,
 	              pairs);
+	/* The wake-ups ahead, for a net thread to read just before: on the
+	   groups' grid (their last periods' deadlines), after the time
+	   asked about, the first such one. The stopped clock answers on
+	   its last grid. */
+	if (xruns == 0) {
+		int64_t after = end + 12345678;
+		int64_t w = vclock_next_wake_ns(&v, after);
+		uint64_t k =
+		        (uint64_t)((double)(w - vclock_deadline_ns(&v, 0)) /
+		                           period_ns +
+		                   0.5);
+		cr_assert_eq(k % 4, 3, "wake-up at period %llu",
+		             (unsigned long long)k);
+		cr_assert_leq(llabs(w - vclock_deadline_ns(&v, k)), 1);
+		cr_assert_gt(w, after);
+		cr_assert_leq(w - after, (int64_t)(4 * period_ns) + 1);
+	}
 	vclock_close(&v);
 
 	devcfg_default(&cfg);

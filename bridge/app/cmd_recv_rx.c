@@ -171,6 +171,11 @@ int cmd_recv_open_rx(struct recv *p, char *why, size_t len)
 	        .coalesce_max_ms =
 	                p->o.latency_low ? 0 : CMD_RECV_COALESCE_MAX_MS,
 	        .idle_ns = (uint64_t)(p->o.timeout_s * 1e9),
+	        /* A virtual clock's batched callbacks look at the streams
+	           only when it wakes: read just before (the engine says -1
+	           for a sound card or an external clock). */
+	        .consumer_next = p->o.latency_low ? NULL : engine_next_look_ns,
+	        .consumer_arg = p->e,
 	};
 	char err[RECV_LINE_MAX];
 	int rc;

@@ -333,6 +333,17 @@ int64_t engine_due_ns(const struct engine *e)
 	return e->running ? e->next_report_ns : INT64_MAX;
 }
 
+int64_t engine_next_look_ns(void *engine, int64_t after)
+{
+	const struct engine *e = engine;
+
+	/* The configuration and the device's kind do not change while the
+	   engine runs. */
+	if (e->cfg.clock != ENGINE_VCLOCK)
+		return -1;
+	return device_next_wake_ns(&e->dev, after);
+}
+
 int engine_fd(const struct engine *e)
 {
 	return e->wake_fd;

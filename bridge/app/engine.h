@@ -168,6 +168,19 @@ int64_t engine_due_ns(const struct engine *e);
 int engine_fd(const struct engine *e);
 
 /*
+ * When the mixer's callbacks next look at their sources after `after`
+ * (CLOCK_MONOTONIC ns): the virtual clock's next wake-up
+ * (device_next_wake_ns), so that a net thread can read its socket just
+ * before. The signature of a receiver_opts.consumer_next (arg: the
+ * engine).
+ *
+ * Return: the time, or -1 when the engine cannot tell (a sound card, an
+ *         external clock)
+ * Context: any thread, between engine_start and engine_stop
+ */
+int64_t engine_next_look_ns(void *engine, int64_t after);
+
+/*
  * Wake the control thread waiting on engine_fd (one write on the eventfd).
  *
  * Context: any thread except the audio thread (a system call)

@@ -70,6 +70,12 @@ uint64_t device_xruns(const struct device *d)
 	                                : padevice_xruns(&d->u.pa);
 }
 
+int64_t device_next_wake_ns(const struct device *d, int64_t after)
+{
+	return d->kind == DEVICE_VCLOCK ? vclock_next_wake_ns(&d->u.vc, after)
+	                                : -1;
+}
+
 const char *device_error(const struct device *d)
 {
 	return d->kind == DEVICE_PORTAUDIO ? d->u.pa.error : "";

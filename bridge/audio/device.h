@@ -86,6 +86,16 @@ uint64_t device_xruns(const struct device *d);
 /* Callbacks made so far. Context: any thread. */
 uint64_t device_callbacks(const struct device *d);
 
+/*
+ * When the callbacks next look at their sources after `after`
+ * (CLOCK_MONOTONIC ns), for a device that runs them at times it knows
+ * ahead (a virtual clock's wake-ups: vclock_next_wake_ns).
+ *
+ * Return: the time, or -1 when the device cannot tell (a sound card)
+ * Context: any thread, while the device is open
+ */
+int64_t device_next_wake_ns(const struct device *d, int64_t after);
+
 /* The last error message, or "". Context: control thread. */
 const char *device_error(const struct device *d);
 

@@ -49,6 +49,7 @@ int vclock_open(struct vclock *v, const struct devcfg *cfg)
 	atomic_init(&v->callbacks, 0);
 	atomic_init(&v->xruns, 0);
 	atomic_init(&v->late_max_ns, 0);
+	atomic_init(&v->next_wake_ns, 0);
 	return 0;
 
 fail_in:
@@ -122,6 +123,10 @@ static void *vclock__thread(void *arg)
 			/* A group of `batch` periods wakes at the deadline
 			   of its last one: none runs before its time. */
 			int64_t due = vclock_deadline_ns(v, k + batch - 1);
+			/* Relaxed: a time for others to plan by, not a
+			   publication. */
+			atomic_store_explicit(&v->next_wake_ns, due,
+			                      memory_order_relaxed);
 			vclock__sleep_until(due);
 			int64_t now = vclock__now_ns();
 			int64_t late = now - due;
@@ -211,6 +216,24 @@ bool vclock_done(const struct vclock *v)
 {
 	/* Acquire: pairs with the release store in the thread or step. */
 	return atomic_load_explicit(&v->done, memory_order_acquire);
+}
+
+int64_t vclock_next_wake_ns(const struct vclock *v, int64_t after)
+{
+	int64_t t =
+	        atomic_load_explicit(&v->next_wake_ns, memory_order_relaxed);
+	if (v->cfg.mode != VCLOCK_REALTIME || t <= 0)
+		return -1;
+	if (t > after)
+		return t;
+	/* Whole intervals on: the thread is asleep or late, and the groups
+	   keep to the grid (a late group runs at once, the next on time). */
+	uint64_t b = v->cfg.batch > 1 ? v->cfg.batch : 1;
+	int64_t every =
+	        (int64_t)(b * v->cfg.period * (uint64_t)NS_PER_S / v->cfg.rate);
+	if (every <= 0)
+		return -1;
+	return t + ((after - t) / every + 1) * every;
 }
 
 uint64_t vclock_callbacks(const struct vclock *v)

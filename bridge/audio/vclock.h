@@ -61,6 +61,9 @@ struct vclock {
 	_Atomic uint64_t xruns;      /* periods skipped for lateness */
 	_Atomic int64_t late_max_ns; /* worst wake-up lateness */
 	int64_t t0_ns;               /* CLOCK_MONOTONIC time of period 0 */
+	/* REALTIME: the thread's next wake-up (CLOCK_MONOTONIC ns), 0 before
+	   the first; written by the thread, read by anyone. */
+	_Atomic int64_t next_wake_ns;
 };
 
 /*
@@ -116,6 +119,19 @@ bool vclock_done(const struct vclock *v);
  * Context: any thread
  */
 int64_t vclock_deadline_ns(const struct vclock *v, uint64_t k);
+
+/*
+ * When the pacing thread (REALTIME mode) next wakes up after `after`
+ * (CLOCK_MONOTONIC ns): its next planned wake-up, or that plus as many
+ * wake-up intervals (batch periods) as it takes to pass `after`. Those
+ * are the times at which the callbacks of a batched clock look at their
+ * sources. A stopped clock answers on its last grid.
+ *
+ * Return: the time, or -1 when there is none to tell (another mode, or
+ *         the thread never ran)
+ * Context: any thread
+ */
+int64_t vclock_next_wake_ns(const struct vclock *v, int64_t after);
 
 /* Counters. Context: any thread. */
 uint64_t vclock_callbacks(const struct vclock *v);

@@ -227,6 +227,9 @@ static int receiver__open_fn(struct netloop *nl, void *arg)
 	int rc = udpsock_open(r->sock, nl, &uo);
 	if (rc < 0)
 		snprintf(r->err, sizeof(r->err), "%s", udpsock_error(r->sock));
+	else if (r->o.consumer_next)
+		udpsock_set_coalesce_at(r->sock, r->o.consumer_next,
+		                        r->o.consumer_arg, RECEIVER_LEAD_NS);
 	return rc;
 }
 

@@ -101,6 +101,10 @@
 /* How often, in datagram time, the net thread works out when the next
    sweep can find something (receiver_sweep_at), ns. */
 #define RECEIVER_LOOK_EVERY_NS 50000000ull
+/* Reads come this long before the consumer's look (consumer_next), ns,
+   or up to a millisecond less (libuv's timer rounding): a millisecond at
+   least for the read to be done. */
+#define RECEIVER_LEAD_NS 2000000ll
 
 struct receiver_opts {
 	struct sockaddr_storage listen; /* address and port to bind */
@@ -149,6 +153,16 @@ struct receiver_opts {
 	   find something (receiver_sweep_at) and the owner need not sweep on
 	   a period; 0: receiver_sweep_at says never, sweep when you like. */
 	uint64_t idle_ns;
+	/* When the streams' consumer next looks at them after a time
+	   (engine_next_look_ns: a virtual clock's batched callbacks), or
+	   NULL (a sound card's callback looks at any time). While reads are
+	   coalesced, they then come RECEIVER_LEAD_NS before each look
+	   (udpsock_set_coalesce_at) rather than every coalescing interval:
+	   a datagram still reaches its stream before the consumer looks, as
+	   the quarter-of-the-slack rule above wants, and nothing is read in
+	   between for no one. */
+	udpsock_next_fn consumer_next;
+	void *consumer_arg;
 };
 
 /* A new stream (a source passed probation), net -> control. */

@@ -214,6 +214,10 @@ int udpsock_open(struct udpsock *s, struct netloop *nl,
 	s->empty_reads = 0;
 	s->closing_handles = 0;
 	s->coalesce_ms = 0;
+	s->next = NULL;
+	s->next_arg = NULL;
+	s->lead_ns = 0;
+	s->hold_ns = 0;
 	s->rate_t_ns = 0;
 	s->rate = 0.0;
 	s->stamp_last = 0;

@@ -44,6 +44,8 @@
 #define UDPSOCK_READ_MAX 64
 /* Longest coalescing interval accepted, ms. */
 #define UDPSOCK_COALESCE_MAX_MS 20
+/* Longest hold before a consumer's time (udpsock_set_coalesce_at), ms. */
+#define UDPSOCK_COALESCE_AT_MAX_MS 25
 /* A kernel stamp older than this when read (s) is taken for a step of the
    wall clock, and the read time is used instead. */
 #define UDPSOCK_STAMP_MAX_AGE_NS 1000000000ll
@@ -60,6 +62,13 @@ typedef void (*udpsock_recv_fn)(struct udpsock *s, const uint8_t *data,
 
 /* The socket is fully closed; its memory may be reused. Context: net thread. */
 typedef void (*udpsock_close_fn)(struct udpsock *s, void *user);
+
+/*
+ * When the owner's consumer next looks at what was read, after `after`
+ * (CLOCK_MONOTONIC ns), or < 0 when it cannot tell.
+ * Context: net thread
+ */
+typedef int64_t (*udpsock_next_fn)(void *arg, int64_t after);
 
 struct udpsock_opts {
 	/* Local address to bind (receive: the listen address, a multicast
@@ -106,9 +115,13 @@ struct udpsock {
 	unsigned empty_reads;     /* reads in a row that found nothing */
 	unsigned closing_handles; /* close callbacks still to come */
 	unsigned coalesce_ms;     /* 0: read on every wake-up */
-	uint64_t rate_t_ns;       /* last read counted in the rate */
-	double rate;              /* datagrams per second, recently */
-	int64_t stamp_last;       /* last arrival time handed out */
+	udpsock_next_fn next;     /* udpsock_set_coalesce_at, or NULL */
+	void *next_arg;
+	int64_t lead_ns;
+	int64_t hold_ns;    /* how long the armed timer holds datagrams back */
+	uint64_t rate_t_ns; /* last read counted in the rate */
+	double rate;        /* datagrams per second, recently */
+	int64_t stamp_last; /* last arrival time handed out */
 	udpsock_recv_fn on_recv;
 	udpsock_close_fn on_close;
 	void *user;
@@ -182,6 +195,22 @@ int udpsock_fd(const struct udpsock *s);
  * Context: net thread
  */
 void udpsock_set_coalesce(struct udpsock *s, unsigned ms);
+
+/*
+ * Coalesced reads at the consumer's times: while udpsock_set_coalesce's
+ * rule holds datagrams back, the timer reads `lead_ns` before each time
+ * next() names (or up to a millisecond later: libuv's timers count whole
+ * ones; at most UDPSOCK_COALESCE_AT_MAX_MS ahead) instead of every `ms`. For an owner
+ * whose consumer looks only at those times (a virtual clock's batched
+ * callbacks), a datagram then reaches it at most lead_ns and a timer's
+ * lateness before the consumer looks, where reading every `ms` left up
+ * to `ms` unseen, at a fraction of the wake-ups. next() returning < 0
+ * falls back to `ms`. NULL: every `ms` (the default).
+ *
+ * Context: net thread
+ */
+void udpsock_set_coalesce_at(struct udpsock *s, udpsock_next_fn next, void *arg,
+                             int64_t lead_ns);
 
 /*
  * The CLOCK_MONOTONIC time of a kernel receive stamp taken on

@@ -33,7 +33,11 @@
  * to the poll for it would cost a wake-up and two epoll_ctl calls), or the
  * full UDPSOCK_READ_MAX, goes back to the poll. Eight
  * streams of 10 ms packets on one socket then cost a wake-up per
- * interval instead of one per datagram.
+ * interval instead of one per datagram. With udpsock_set_coalesce_at the
+ * timer is armed instead for lead_ns before the consumer's next look
+ * (libuv's timers count whole milliseconds: the wait is rounded up, so
+ * the read comes in the millisecond after that), and a datagram read on
+ * it is dated as if held the whole wait.
  *
  * Context: net thread, everything here.
  */
@@ -186,12 +190,36 @@ static void udpsock__on_timer(uv_timer_t *t)
 	udpsock__read(t->data);
 }
 
+/* How long the timer waits before the next read, ms: the interval, or
+   until lead_ns before the consumer's next look. Sets hold_ns. */
+static uint64_t udpsock__hold_ms(struct udpsock *s)
+{
+	uint64_t ms = s->coalesce_ms;
+
+	if (s->next != NULL) {
+		int64_t now = (int64_t)netloop_now_ns();
+		/* A look closer than lead_ns and a millisecond is too near
+		   to read before: the one after it. Rounded up: the read
+		   comes within the millisecond after lead_ns before the
+		   look, never earlier (a read a millisecond early would
+		   leave the next one a millisecond's wait). */
+		int64_t t = s->next(s->next_arg, now + s->lead_ns + 1000000);
+		if (t >= 0) {
+			ms = (uint64_t)((t - s->lead_ns - now + 999999) /
+			                1000000);
+			if (ms > UDPSOCK_COALESCE_AT_MAX_MS)
+				ms = UDPSOCK_COALESCE_AT_MAX_MS;
+		}
+	}
+	s->hold_ns = (int64_t)ms * 1000000;
+	return ms;
+}
+
 void udpsock__read(struct udpsock *s)
 {
 	udpsock__add(&s->rx_wakeups, 1);
 	/* Holding: this read is the timer's. */
-	unsigned n = udpsock__drain(
-	        s, s->holding ? (int64_t)s->coalesce_ms * 1000000 : 0);
+	unsigned n = udpsock__drain(s, s->holding ? s->hold_ns : 0);
 	if (s->closing)
 		return;
 	udpsock__rate(s, n);
@@ -207,7 +235,8 @@ void udpsock__read(struct udpsock *s)
 			uv_poll_stop(&s->poll);
 			s->holding = true;
 		}
-		uv_timer_start(&s->timer, udpsock__on_timer, s->coalesce_ms, 0);
+		uv_timer_start(&s->timer, udpsock__on_timer,
+		               udpsock__hold_ms(s), 0);
 	} else if (s->holding) {
 		s->holding = false;
 		uv_poll_start(&s->poll, UV_READABLE, udpsock__on_readable);
@@ -289,6 +318,14 @@ void udpsock__rx_free(struct udpsock *s)
 	s->rxbuf = NULL;
 	s->rx_handles = 0;
 	s->holding = false;
+}
+
+void udpsock_set_coalesce_at(struct udpsock *s, udpsock_next_fn next, void *arg,
+                             int64_t lead_ns)
+{
+	s->next = next;
+	s->next_arg = arg;
+	s->lead_ns = lead_ns > 0 ? lead_ns : 0;
 }
 
 void udpsock_set_coalesce(struct udpsock *s, unsigned ms)
