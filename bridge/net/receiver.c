@@ -177,9 +177,7 @@ static uint64_t receiver__next_end(const struct receiver *r, uint64_t now)
 	return at < now ? now : at;
 }
 
-/* Work out sweep_at again; poke control when a sweep is due now and was
-   not before (it is woken once, and sweeps). */
-static void receiver__look(struct receiver *r, uint64_t now)
+void receiver__look(struct receiver *r, uint64_t now)
 {
 	if (!r->o.idle_ns)
 		return;
@@ -187,10 +185,14 @@ static void receiver__look(struct receiver *r, uint64_t now)
 	uint64_t at = receiver__next_end(r, now);
 	/* Relaxed: a time, not a publication (the sweep itself runs here,
 	   on the net thread, synchronously). */
-	uint64_t was = atomic_exchange_explicit(&r->sweep_at, at,
-	                                        memory_order_relaxed);
-	if (at <= now && was > now && r->o.notify)
-		r->o.notify(r->o.notify_arg);
+	atomic_store_explicit(&r->sweep_at, at, memory_order_relaxed);
+	if (at > now) {
+		r->sweep_poked = false;
+	} else if (!r->sweep_poked) {
+		r->sweep_poked = true;
+		if (r->o.notify)
+			r->o.notify(r->o.notify_arg);
+	}
 }
 
 uint64_t receiver_sweep_at(const struct receiver *r)
@@ -207,8 +209,6 @@ static void receiver__on_recv(struct udpsock *s, const uint8_t *data,
 	(void)s;
 	receiver_datagram(r, data, len, from, rx_ns);
 	receiver__coalesce(r, rx_ns);
-	if (rx_ns >= r->look_next_ns)
-		receiver__look(r, rx_ns);
 }
 
 static int receiver__open_fn(struct netloop *nl, void *arg)

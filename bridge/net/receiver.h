@@ -257,6 +257,7 @@ struct receiver {
 	size_t mask;
 	uint64_t coalesce_next_ns; /* when to look at the streams again */
 	uint64_t look_next_ns;     /* when to work out sweep_at again */
+	bool sweep_poked;          /* control was told a sweep is due */
 	unsigned present;          /* PENDING + ACTIVE + REFUSED entries */
 	uint64_t next_id;
 	struct srcval sv;

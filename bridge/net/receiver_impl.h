@@ -48,6 +48,11 @@ void receiver__drop_challenger(struct receiver *r, struct receiver_entry *e);
 void receiver__deliver(struct receiver *r, struct netstream *ns,
                        const uint8_t *data, size_t len, uint64_t rx_ns);
 
+/* Work out sweep_at again (receiver_sweep_at); poke control (o.notify)
+   when a sweep is due now and was not before: it is woken once, and
+   sweeps. */
+void receiver__look(struct receiver *r, uint64_t now);
+
 /* Give a PENDING entry its stream: held datagrams first. */
 void receiver__activate(struct receiver *r, struct receiver_entry *e,
                         struct netstream *ns);

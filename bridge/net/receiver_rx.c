@@ -413,8 +413,21 @@ static void receiver__challenge(struct receiver *r, struct receiver_entry *e,
 	receiver__validate(r, ssrc, h->pt, true, rx_ns);
 }
 
+static void receiver__datagram(struct receiver *r, const uint8_t *data,
+                               size_t len, const struct sockaddr *from,
+                               uint64_t rx_ns);
+
 void receiver_datagram(struct receiver *r, const uint8_t *data, size_t len,
                        const struct sockaddr *from, uint64_t rx_ns)
+{
+	receiver__datagram(r, data, len, from, rx_ns);
+	if (rx_ns >= r->look_next_ns)
+		receiver__look(r, rx_ns);
+}
+
+static void receiver__datagram(struct receiver *r, const uint8_t *data,
+                               size_t len, const struct sockaddr *from,
+                               uint64_t rx_ns)
 {
 	struct rtp_header h;
 	const uint8_t *payload;
