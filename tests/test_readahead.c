@@ -120,6 +120,30 @@ Test(readahead, delivers_exact_content_for_random_and_prime_reads_to_eof)
 	finish();
 }
 
+/* Frames of the looped test file: prime, so the seam falls inside
+   blocks. */
+#define LOOP_LEN 10007
+
+/* A looping stream of a pattern file of LOOP_LEN frames in 512-frame
+   blocks, 0.1 s ahead, streaming; `wake`: readahead_opts.wake. */
+static struct readahead *open_loop(const char *name, int wake)
+{
+	char path[300];
+	struct readahead *s;
+
+	path_in(path, sizeof(path), name);
+	write_pattern(path, LOOP_LEN, 2, 48000);
+	struct readahead_opts o = {.channels = 2,
+	                           .prefetch_s = 0.1,
+	                           .block_frames = 512,
+	                           .loop = 1,
+	                           .wake = wake};
+	cr_assert_eq(readahead_open(&srv, path, &o, &s), 0);
+	cr_assert_eq(wait_state(s, READAHEAD_STREAMING, 5000),
+	             READAHEAD_STREAMING);
+	return s;
+}
+
 Test(readahead, a_waking_consumer_lets_the_server_sleep_until_asked)
 {
 	static const struct diskfaults none = {0};
@@ -128,19 +152,8 @@ Test(readahead, a_waking_consumer_lets_the_server_sleep_until_asked)
 	cr_assert_eq(diskserver_start(&srv, &so), 0, "%s",
 	             diskserver_error(&srv));
 	srv_running = 1;
-	char path[300];
-	path_in(path, sizeof(path), "w.wav");
-	const long len = 10007;
-	write_pattern(path, len, 2, 48000);
-	struct readahead_opts o = {.channels = 2,
-	                           .prefetch_s = 0.1,
-	                           .block_frames = 512,
-	                           .loop = 1,
-	                           .wake = 1};
-	struct readahead *s;
-	cr_assert_eq(readahead_open(&srv, path, &o, &s), 0);
-	cr_assert_eq(wait_state(s, READAHEAD_STREAMING, 5000),
-	             READAHEAD_STREAMING);
+	const long len = LOOP_LEN;
+	struct readahead *s = open_loop("w.wav", 1);
 	/* Every block comes, each request waking the server. */
 	unsigned seed = 5;
 	read_check(s, 0, (uint64_t)len * 2 + 300, (uint64_t)len, 2, &seed, 1);
@@ -218,18 +231,8 @@ Test(readahead, seeks_forward_backward_in_and_out_of_range)
 Test(readahead, loops_gaplessly_with_a_sample_exact_seam)
 {
 	start_server(NULL);
-	char path[300];
-	path_in(path, sizeof(path), "l.wav");
-	const long len = 10007; /* prime: the seam falls inside blocks */
-	write_pattern(path, len, 2, 48000);
-	struct readahead_opts o = {.channels = 2,
-	                           .prefetch_s = 0.1,
-	                           .block_frames = 512,
-	                           .loop = 1};
-	struct readahead *s;
-	cr_assert_eq(readahead_open(&srv, path, &o, &s), 0);
-	cr_assert_eq(wait_state(s, READAHEAD_STREAMING, 5000),
-	             READAHEAD_STREAMING);
+	const long len = LOOP_LEN;
+	struct readahead *s = open_loop("l.wav", 0);
 	unsigned seed = 3;
 	read_check(s, 0, (uint64_t)len * 3 + 500, (uint64_t)len, 2, &seed, 1);
 	cr_assert_eq(readahead_state(s), READAHEAD_STREAMING);
