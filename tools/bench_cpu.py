@@ -23,8 +23,9 @@ L16 (stereo 48 kHz), 10 ms packets, N streams (default 8):
       script binds and never reads (the kernel drops what overflows).
   (f) the floor on this machine, beside (b) and (e): tools/bench_floor
       does only the unavoidable work. Its receiver (one thread waking
-      every --floor-wake-ms, default 5 like rtbridge's coalescing, reading
-      what is queued with recvmmsg and copying each datagram once) takes
+      every --floor-wake-ms, default 10: the virtual clock's wake-up, as
+      often as a `recv --no-play` looks at its streams; reading what is
+      queued with recvmmsg and copying each datagram once) takes
       the same N rtbridge senders as (b); its senders (one wake-up on an
       absolute schedule and one sendto per 10 ms packet: 1932 bytes for
       L16, 172 for Opus, whose encoder the floor leaves out) go to sinks
@@ -415,7 +416,7 @@ def main():
     ap.add_argument("--codec", choices=["opus", "l16", "all"], default="all")
     ap.add_argument("--only", default="a,b,c,d,e,f")
     ap.add_argument("--floor", default=None)
-    ap.add_argument("--floor-wake-ms", type=int, default=5)
+    ap.add_argument("--floor-wake-ms", type=int, default=10)
     ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args()
     if a.smoke:
