@@ -200,7 +200,9 @@ void udpsock_set_coalesce(struct udpsock *s, unsigned ms);
  * Coalesced reads at the consumer's times: while udpsock_set_coalesce's
  * rule holds datagrams back, the timer reads `lead_ns` before each time
  * next() names (or up to a millisecond later: libuv's timers count whole
- * ones; at most UDPSOCK_COALESCE_AT_MAX_MS ahead) instead of every `ms`. For an owner
+ * ones; at most UDPSOCK_COALESCE_AT_MAX_MS ahead) instead of every `ms`,
+ * before the first look at least `ms` ahead (a consumer that looks more
+ * often is read before every few of its looks). For an owner
  * whose consumer looks only at those times (a virtual clock's batched
  * callbacks), a datagram then reaches it at most lead_ns and a timer's
  * lateness before the consumer looks, where reading every `ms` left up

@@ -199,11 +199,16 @@ static uint64_t udpsock__hold_ms(struct udpsock *s)
 	if (s->next != NULL) {
 		int64_t now = (int64_t)netloop_now_ns();
 		/* A look closer than lead_ns and a millisecond is too near
-		   to read before: the one after it. Rounded up: the read
-		   comes within the millisecond after lead_ns before the
-		   look, never earlier (a read a millisecond early would
-		   leave the next one a millisecond's wait). */
-		int64_t t = s->next(s->next_arg, now + s->lead_ns + 1000000);
+		   to read before, and one closer than the interval comes
+		   too soon (a consumer that looks more often than that is
+		   read before every few looks): the first one after. Rounded
+		   up: the read comes within the millisecond after lead_ns
+		   before the look, never earlier (a read a millisecond early
+		   would leave the next one a millisecond's wait). */
+		int64_t ahead = s->lead_ns + 1000000;
+		if (ahead < (int64_t)s->coalesce_ms * 1000000)
+			ahead = (int64_t)s->coalesce_ms * 1000000;
+		int64_t t = s->next(s->next_arg, now + ahead);
 		if (t >= 0) {
 			ms = (uint64_t)((t - s->lead_ns - now + 999999) /
 			                1000000);
