@@ -88,6 +88,15 @@ unsigned rtb__sender_push_channels(const struct rtb_sender *s);
 /* ... and its rate (Hz; 0 for a file sender) */
 unsigned rtb__sender_push_rate(const struct rtb_sender *s);
 
+struct netloop;
+
+/* The net thread of an object that can host a metrics endpoint
+   (rtb_metrics.c), or NULL when it does not run. Context: control
+   thread. */
+struct netloop *rtb__receiver_netloop(struct rtb_receiver *r);
+struct netloop *rtb__sender_netloop(struct rtb_sender *s);
+struct netloop *rtb__sap_netloop(struct rtb_sap *l);
+
 /* One line into why (len bytes; why may be NULL). */
 void rtb__why(char *why, size_t len, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

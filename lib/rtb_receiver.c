@@ -466,6 +466,11 @@ RTB_API int rtb_receiver_finish(struct rtb_receiver *r)
 	return r->p.record_failed ? -EIO : 0;
 }
 
+struct netloop *rtb__receiver_netloop(struct rtb_receiver *r)
+{
+	return r->p.nl_running ? &r->p.nl : NULL;
+}
+
 RTB_API void rtb_receiver_destroy(struct rtb_receiver *r)
 {
 	if (!r)

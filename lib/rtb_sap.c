@@ -182,6 +182,11 @@ RTB_API void rtb_sap_receiver_config(const struct rtb_sap_session *s,
 	cfg->ulpfec_pt = s->ulpfec_pt;
 }
 
+struct netloop *rtb__sap_netloop(struct rtb_sap *l)
+{
+	return l->nl_running ? &l->nl : NULL;
+}
+
 RTB_API void rtb_sap_destroy(struct rtb_sap *l)
 {
 	if (!l)

@@ -547,6 +547,11 @@ RTB_API int rtb_sender_sdp(const struct rtb_sender *s, char *buf, size_t len)
 	return rc < 0 ? -ENOBUFS : rc;
 }
 
+struct netloop *rtb__sender_netloop(struct rtb_sender *s)
+{
+	return s->nl_running ? &s->nl : NULL;
+}
+
 RTB_API void rtb_sender_destroy(struct rtb_sender *s)
 {
 	if (!s)

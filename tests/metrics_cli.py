@@ -18,6 +18,10 @@ Usage: metrics_cli.py RTBRIDGE MODE
               127.0.0.1 with a scrape config pointing at recv's endpoint;
               its HTTP API shows the target up and the stream's series
               scraped.
+  threads     no thread for the endpoint: `recv --no-play` and `send`
+              run the same threads (/proc/PID/task/*/comm) with
+              --metrics 127.0.0.1:0 as without it, the page served (the
+              library's net thread of the receiver / sender serves it).
 
 Tools the test needs (promtool, prometheus) are installed with apt-get when
 missing and the test runs as root; otherwise it exits 77 (skipped), saying
@@ -396,13 +400,76 @@ def mode_prometheus(rtb, tmp):
           f"target {health}")
 
 
+def thread_names(pid):
+    names = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                names.append(f.read().strip())
+        except OSError:
+            continue  # a thread that just ended
+    return sorted(names)
+
+
+def threads_of(rtb, tmp, cmd, metrics):
+    """The thread names of `rtbridge CMD` running, with or without
+    --metrics (then its page is scraped first)."""
+    name = f"{cmd}{'_metrics' if metrics else ''}"
+    sink = None
+    if cmd == "recv":
+        args = [rtb, "recv", "--listen", "127.0.0.1:0", "--no-play"]
+    else:
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind(("127.0.0.1", 0))
+        sink.settimeout(10)
+        wav = os.path.join(tmp, "tone.wav")
+        if not os.path.exists(wav):
+            write_wav(wav, 2)
+        args = [rtb, "send", wav, "--to",
+                f"127.0.0.1:{sink.getsockname()[1]}", "--loop",
+                "--duration", "20", "--quiet"]
+    if metrics:
+        args += ["--metrics", "127.0.0.1:0"]
+    p = Proc(args, tmp, name)
+    if cmd == "recv":
+        p.wait_for(r"listening on 127\.0\.0\.1:\d+")
+    else:
+        try:
+            sink.recv(2048)  # the stream runs
+        except socket.timeout:
+            fail(f"send sent nothing: {p.text()}")
+    if metrics:
+        port = int(p.wait_for(
+            r"metrics on http://127\.0\.0\.1:(\d+)/metrics").group(1))
+        code, _, page = get(port)
+        if code != 200 or "rtbridge_metrics_connections_total" not in page:
+            fail(f"{cmd}'s page: {code}\n{page}")
+    time.sleep(0.5)  # whatever starts late has started
+    names = thread_names(p.p.pid)
+    if p.stop() != 0:
+        fail(f"{name} failed: {p.text()}")
+    if sink:
+        sink.close()
+    return names
+
+
+def mode_threads(rtb, tmp):
+    for cmd in ("recv", "send"):
+        plain = threads_of(rtb, tmp, cmd, False)
+        with_metrics = threads_of(rtb, tmp, cmd, True)
+        print(f"{cmd}: threads {plain}; with --metrics {with_metrics}")
+        if with_metrics != plain:
+            fail(f"{cmd} --metrics runs other threads: {with_metrics}, "
+                 f"without: {plain}")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
         return 2
     rtb, mode = sys.argv[1], sys.argv[2]
     modes = {"http": mode_http, "flood": mode_flood,
-             "prometheus": mode_prometheus}
+             "prometheus": mode_prometheus, "threads": mode_threads}
     if mode not in modes:
         print(__doc__)
         return 2

@@ -39,35 +39,35 @@ int app_metrics_parse(const char *cmd, const char *text,
 }
 
 int app_metrics_open(struct app_metrics *m, const char *cmd,
-                     const struct sockaddr *addr, struct netloop *nl,
-                     size_t rows)
+                     const struct sockaddr *addr,
+                     struct rtb_metrics_config host, size_t rows)
 {
-	char a[ADDR_TEXT_MAX];
-	int rc;
+	char a[ADDR_TEXT_MAX], why[256];
 
 	memset(m, 0, sizeof(*m));
 	m->cmd = cmd;
 	m->cap = rows;
+	m->page_bytes = APP_METRICS_PAGE_BASE + rows * APP_METRICS_PAGE_ROW;
 	m->rows = calloc(rows ? rows : 1, sizeof(*m->rows));
-	rc = m->rows ? metricsrv_init(&m->srv,
-	                              APP_METRICS_PAGE_BASE +
-	                                      rows * APP_METRICS_PAGE_ROW)
-	             : -ENOMEM;
-	if (rc < 0) {
+	for (int f = 0; f < 2; f++)
+		m->text[f] = malloc(m->page_bytes);
+	if (!m->rows || !m->text[0] || !m->text[1]) {
 		fprintf(stderr, "rtbridge %s: --metrics: %s\n", cmd,
-		        strerror(-rc));
-		return rc;
+		        strerror(ENOMEM));
+		app_metrics_clear(m);
+		return -ENOMEM;
 	}
-	m->ready = true;
-	rc = metricsrv_open(&m->srv, nl, addr);
+	host.addr = addr;
+	host.page_bytes = m->page_bytes;
+	int rc = rtb_metrics_create(&host, &m->srv, why, sizeof(why));
 	if (rc < 0) {
-		fprintf(stderr, "rtbridge %s: %s\n", cmd,
-		        metricsrv_error(&m->srv));
+		fprintf(stderr, "rtbridge %s: %s\n", cmd, why);
+		app_metrics_clear(m);
 		return rc;
 	}
 	m->on = true;
 	fprintf(stderr, "rtbridge %s: metrics on http://%s/metrics\n", cmd,
-	        addr_format(metricsrv_addr(&m->srv), a, sizeof(a)));
+	        addr_format(rtb_metrics_addr(m->srv), a, sizeof(a)));
 	return 0;
 }
 
@@ -188,11 +188,6 @@ void app_metrics_families(struct app_metrics_text *w,
 	}
 }
 
-static uint64_t app_metrics__get(const _Atomic uint64_t *c)
-{
-	return atomic_load_explicit(c, memory_order_relaxed);
-}
-
 /* The server's own figures: what hostile or slow clients cost. */
 static const char *const app_metrics__srv[][2] = {
         {"rtbridge_metrics_connections",
@@ -208,15 +203,13 @@ static const char *const app_metrics__srv[][2] = {
 static void app_metrics__server(struct app_metrics_text *w,
                                 const struct app_metrics *m)
 {
-	static const int codes[METRICSRV_CODES] = {200, 400, 404, 405,
-	                                           431, 503, 505};
-	const struct metricsrv_counters *c = &m->srv.c;
-	/* In the order of app_metrics__srv. */
-	const uint64_t v[] = {
-	        app_metrics__get(&c->connections), app_metrics__get(&c->waited),
-	        app_metrics__get(&c->timeouts), app_metrics__get(&c->errors),
-	        app_metrics__get(&c->skipped)};
+	struct rtb_metrics_counters c;
 	char labels[32];
+
+	rtb_metrics_counters(m->srv, &c);
+	/* In the order of app_metrics__srv. */
+	const uint64_t v[] = {c.connections, c.waited, c.timeouts, c.errors,
+	                      c.skipped + m->too_big};
 
 	_Static_assert(sizeof(v) / sizeof(v[0]) ==
 	                       sizeof(app_metrics__srv) /
@@ -227,36 +220,29 @@ static void app_metrics__server(struct app_metrics_text *w,
 		                app_metrics__srv[i][1], (double)v[i]);
 	app_metrics_head(w, "rtbridge_metrics_responses", true,
 	                 "answers by HTTP status code");
-	for (int i = 0; i < METRICSRV_CODES; i++) {
-		snprintf(labels, sizeof(labels), "code=\"%d\"", codes[i]);
+	for (unsigned i = 0; i < c.ncodes; i++) {
+		snprintf(labels, sizeof(labels), "code=\"%d\"", c.code[i]);
 		app_metrics_sample(w, "rtbridge_metrics_responses", true,
-		                   labels,
-		                   (double)app_metrics__get(&c->answers[i]));
+		                   labels, (double)c.answers[i]);
 	}
 }
 
 int app_metrics_publish(struct app_metrics *m, int64_t now,
                         app_metrics_build_fn fn, void *arg)
 {
-	struct metricsrv_page *p;
+	size_t len[2];
 	char labels[64];
-	int rc = 0;
+	bool full = false;
 
 	if (!m->on)
 		return 0;
 	/* On the grid, never in a burst to catch up. */
 	m->due_ns = now + APP_METRICS_PERIOD_NS;
-	p = metricsrv_page_get(&m->srv);
-	if (!p) {
-		m->nrows = 0;
-		return -EBUSY;
-	}
 	snprintf(labels, sizeof(labels),
 	         "version=\"" RTB_VERSION "\",command=\"%s\"", m->cmd);
-	for (int f = 0; f < METRICSRV_FORMATS; f++) {
-		struct app_metrics_text w = {.buf = p->text[f],
-		                             .cap = p->cap,
-		                             .om = f == METRICSRV_OPENMETRICS};
+	for (int f = 0; f < 2; f++) { /* the text format, then OpenMetrics */
+		struct app_metrics_text w = {
+		        .buf = m->text[f], .cap = m->page_bytes, .om = f == 1};
 		app_metrics_head(&w, "rtbridge_build_info", false,
 		                 "the program's version and command");
 		app_metrics_sample(&w, "rtbridge_build_info", false, labels, 1);
@@ -264,24 +250,28 @@ int app_metrics_publish(struct app_metrics *m, int64_t now,
 		app_metrics__server(&w, m);
 		if (w.om)
 			app_metrics__put(&w, "# EOF\n");
-		p->len[f] = w.len;
-		if (w.full)
-			rc = -ENOSPC;
+		len[f] = w.len;
+		full = full || w.full;
 	}
 	m->nrows = 0;
-	if (rc < 0) {
+	if (full) {
 		/* Never a truncated page: keep the last one. */
-		metricsrv_page_drop(&m->srv, p);
-		return rc;
+		m->too_big++;
+		return -ENOSPC;
 	}
-	return metricsrv_publish(&m->srv, p);
+	return rtb_metrics_publish(m->srv, m->text[0], len[0], m->text[1],
+	                           len[1]);
 }
 
 void app_metrics_clear(struct app_metrics *m)
 {
-	if (m->ready)
-		metricsrv_clear(&m->srv);
+	rtb_metrics_destroy(m->srv); /* NULL: nothing */
+	m->srv = NULL;
+	for (int f = 0; f < 2; f++) {
+		free(m->text[f]);
+		m->text[f] = NULL;
+	}
 	free(m->rows);
 	m->rows = NULL;
-	m->on = m->ready = false;
+	m->on = false;
 }

@@ -4,10 +4,11 @@
  * The command's control loop calls app_metrics_due / app_metrics_publish
  * about once a second; publishing writes the figures of the stats
  * snapshots the control thread already takes (the same ones as
- * --stats-json) as text into a free page of the metrics server and hands
- * the page to the net thread, which answers every scrape from it
- * (metricsrv.h). The audio thread is never involved: the snapshots are
- * the seqlock copies netstream_stats and sender_stats already make.
+ * --stats-json) as text and hands it to the library's metrics endpoint
+ * (rtbridge/metrics.h), which serves it from the net thread of the
+ * command's receiver, SAP listener or sender: no thread of its own. The
+ * audio thread is never involved: the snapshots are the seqlock copies
+ * the library's stats already make.
  *
  * The page is written twice, once per spelling: the Prometheus text
  * format 0.0.4 and OpenMetrics 1.0 (a counter's family is named without
@@ -26,8 +27,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "bridge/net/metricsrv.h"
-#include "bridge/net/netloop.h"
+#include <rtbridge/metrics.h>
 
 #define APP_METRICS_PERIOD_NS 1000000000LL /* a page a second */
 #define APP_METRICS_LABELS    160          /* bytes of a row's labels */
@@ -60,9 +60,11 @@ struct app_metrics_row {
 typedef void (*app_metrics_build_fn)(struct app_metrics_text *w, void *arg);
 
 struct app_metrics {
-	struct metricsrv srv;
+	struct rtb_metrics *srv; /* the endpoint, on its host's net thread */
 	bool on;
-	bool ready; /* the server's pages are allocated */
+	char *text[2];     /* a page as written: text format, OpenMetrics */
+	size_t page_bytes; /* of each */
+	uint64_t too_big;  /* pages that did not fit (never published) */
 	const char *cmd;
 	int64_t due_ns; /* the next page, CLOCK_MONOTONIC */
 	struct app_metrics_row *rows;
@@ -80,15 +82,16 @@ int app_metrics_parse(const char *cmd, const char *text,
                       struct sockaddr_storage *out);
 
 /*
- * Set up the server and its rows (`rows` streams at most), listen on addr
- * on the net thread and say where:
+ * Set up the endpoint and its rows (`rows` streams at most), listen on
+ * addr on the net thread of the host `host` names (its receiver, sender
+ * or sap: exactly one) and say where:
  * "rtbridge recv: metrics on http://127.0.0.1:PORT/metrics".
  *
  * Return: 0 or a negated errno (one line printed)
  */
 int app_metrics_open(struct app_metrics *m, const char *cmd,
-                     const struct sockaddr *addr, struct netloop *nl,
-                     size_t rows);
+                     const struct sockaddr *addr,
+                     struct rtb_metrics_config host, size_t rows);
 
 /* Whether a page is due at `now` (ns); the next deadline (INT64_MAX
  * when off). */
@@ -112,7 +115,8 @@ void app_metrics_label(struct app_metrics_row *r, const char *name,
 int app_metrics_publish(struct app_metrics *m, int64_t now,
                         app_metrics_build_fn fn, void *arg);
 
-/* Free everything. Pre: the net loop has stopped (or never opened it). */
+/* Close the endpoint and free everything (again: nothing). Pre: before
+   its host is destroyed (rtbridge/metrics.h). */
 void app_metrics_clear(struct app_metrics *m);
 
 /* Writers for the build function. A family's HELP and TYPE lines, then

@@ -218,7 +218,8 @@ int app_opts_codec(void *o, const struct app_opt *opt, const char *arg,
 	APP_STR("--metrics", field, "[ADDR:]PORT",                             \
 	        "serve Prometheus / OpenMetrics text at\n"                     \
 	        "http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless given;\n"     \
-	        "port 0: any free port)")
+	        "port 0: any free port), from the net thread already\n"        \
+	        "running (no thread of its own)")
 #define APP_OPT_STATS_JSON(field)                                              \
 	APP_STR("--stats-json", field, "PATH|-",                               \
 	        "one JSON object per stream per interval, and a summary")

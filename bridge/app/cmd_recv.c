@@ -278,6 +278,8 @@ static void recv__teardown(struct recv_cmd *p, bool ran)
 	struct rtb_receiver_counters c;
 	struct rtb_record_status mix;
 
+	/* The endpoint before its host (the receiver, or the listener). */
+	cmd_recv_metrics_close(p);
 	cmd_recv_sap_stop(p);
 	/* Every receiver stops, then the streams of each (the sessions'
 	   before included) play out what they hold. */

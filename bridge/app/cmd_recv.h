@@ -71,9 +71,8 @@ struct recv_cmd {
 	unsigned channels;              /* of the mix */
 	uint64_t t0;                    /* the start, CLOCK_MONOTONIC ns */
 	struct app_stats json;
-	struct app_metrics metrics;
-	struct netloop nl; /* the command's: the metrics server */
-	bool nl_running;
+	struct app_metrics metrics; /* on r's net thread (--sap: the
+	                               listener's) */
 	struct app_status status;
 	bool mix_reported; /* the mix recording's stop was said */
 	struct recv_summary closed[RECV_SUMMARIES]; /* a ring, oldest at
@@ -131,14 +130,15 @@ void cmd_recv_stats_draw(struct recv_cmd *p);
 void cmd_recv_stats_summary(struct recv_cmd *p,
                             const struct rtb_receiver_counters *c);
 
-/* --metrics: the server on a net thread of the command's. Return: 0, or
-   a negated errno (said). */
+/* --metrics: the endpoint on the net thread of the receiver (--sap: of
+   the SAP listener). Return: 0, or a negated errno (said). */
 int cmd_recv_metrics_open(struct recv_cmd *p);
 
 /* --metrics: write the playing streams' figures as the page. */
 void cmd_recv_metrics_publish(struct recv_cmd *p, int64_t now);
 
-/* --metrics: close the server. */
+/* --metrics: close the endpoint (before its host is destroyed; again:
+   nothing). */
 void cmd_recv_metrics_close(struct recv_cmd *p);
 
 /* --sap: start the SAP listener and wait for the first session to follow
@@ -152,5 +152,8 @@ void cmd_recv_sap_poll(struct recv_cmd *p);
 
 /* Stop listening for SAP; no-op without --sap. */
 void cmd_recv_sap_stop(struct recv_cmd *p);
+
+/* --sap: the SAP listener, or NULL (no --sap, or stopped). */
+struct rtb_sap *cmd_recv_sap_listener(const struct recv_cmd *p);
 
 #endif

@@ -4,8 +4,9 @@
  *
  * Once a second the control loop takes each playing stream's figures
  * (rtb_receiver_stream_stats, as for --stats-json) and the receiver's
- * counters, and writes them as a page for the command's net thread to
- * serve (the receiver's own net thread is the library's). Per stream: one row
+ * counters, and writes them as a page for the library's metrics endpoint,
+ * served by the receiver's net thread (--sap: the SAP listener's, which
+ * outlives the sessions' receivers). Per stream: one row
  * labelled with its SSRC (8 hex digits) and its sender's address; a stream that
  * has left has no row (its series end). The audio callback's worst time and the
  * real-time violations are the process's, not a stream's: they carry no labels.
@@ -210,19 +211,15 @@ int cmd_recv_metrics_open(struct recv_cmd *p)
 {
 	if (!p->o.metrics)
 		return 0;
-	if (!p->nl_running) {
-		int rc = netloop_start(&p->nl, 64);
-		if (rc < 0) {
-			fprintf(stderr, "rtbridge recv: net thread: %s\n",
-			        strerror(-rc));
-			return rc;
-		}
-		p->nl_running = true;
-	}
+	/* No thread of its own: the net thread of what outlives every
+	   stream of the run. */
+	struct rtb_metrics_config host = {.sap = cmd_recv_sap_listener(p)};
+	if (!host.sap)
+		host.receiver = p->r;
 	/* Rows for every stream the table holds, and the ones leaving. */
 	int rc = app_metrics_open(&p->metrics, "recv",
 	                          (const struct sockaddr *)&p->o.metrics_addr,
-	                          &p->nl, p->o.max_streams + RECV_SPARES);
+	                          host, p->o.max_streams + RECV_SPARES);
 	if (rc == 0)
 		cmd_recv_metrics_publish(p, (int64_t)netloop_now_ns());
 	return rc;
@@ -230,8 +227,5 @@ int cmd_recv_metrics_open(struct recv_cmd *p)
 
 void cmd_recv_metrics_close(struct recv_cmd *p)
 {
-	if (p->nl_running)
-		netloop_stop(&p->nl);
-	p->nl_running = false;
 	app_metrics_clear(&p->metrics);
 }

@@ -282,6 +282,11 @@ void cmd_recv_sap_poll(struct recv_cmd *p)
 		(void)recv_sap__join(p, s, true);
 }
 
+struct rtb_sap *cmd_recv_sap_listener(const struct recv_cmd *p)
+{
+	return p->sap ? p->sap->lis : NULL;
+}
+
 void cmd_recv_sap_stop(struct recv_cmd *p)
 {
 	struct rtb_sap_counters c;

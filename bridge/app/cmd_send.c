@@ -14,9 +14,9 @@
  * (app_status), SIGINT and SIGTERM (app_signal: blocked in every thread,
  * the library's included, taken while this loop waits), the end of the
  * stream. With --metrics, the loop also writes the sender's figures
- * (rtb_sender_stats) once a second as the page a net thread of the
- * command's serves (app_metrics.h). Teardown runs in reverse order of
- * set-up.
+ * (rtb_sender_stats) once a second as the page the library's metrics
+ * endpoint serves from the sender's own net thread (app_metrics.h). Teardown
+ * runs in reverse order of set-up.
  *
  * Context: control (main) thread.
  */
@@ -79,9 +79,8 @@ static void send_config(const struct app_sendopts *o,
 	};
 }
 
-/* --metrics: the server (on a net thread of its own) and its page. */
+/* --metrics: the endpoint (on the sender's net thread) and its page. */
 static struct app_metrics send_metrics;
-static struct netloop send_metrics_nl;
 static char send_destination[ADDR_TEXT_MAX];
 
 #define SEND_STAT(f) offsetof(struct rtb_sender_stats, f)
@@ -137,10 +136,10 @@ static void send_metrics_publish(const struct rtb_sender *s)
 	                          send_metrics_build, &send_metrics);
 }
 
-/* The metrics server, when asked, on a net thread of the command's (the
-   sender's own is the library's). Return: 0, or -1 (said). */
+/* The metrics endpoint, when asked, on the sender's net thread (no
+   thread of its own). Return: 0, or -1 (said). */
 static int send_metrics_start(const struct app_sendopts *o,
-                              const struct rtb_sender *s)
+                              struct rtb_sender *s)
 {
 	struct sockaddr_storage to;
 
@@ -149,24 +148,18 @@ static int send_metrics_start(const struct app_sendopts *o,
 	if (addr_parse(&to, NULL, o->to, 0, NULL, 0) == 0)
 		addr_format((const struct sockaddr *)&to, send_destination,
 		            sizeof(send_destination));
-	int rc = netloop_start(&send_metrics_nl, 64);
-	if (rc < 0) {
-		fprintf(stderr, "rtbridge send: net thread: %s\n",
-		        strerror(-rc));
-		return -1;
-	}
 	if (app_metrics_open(&send_metrics, "send",
 	                     (const struct sockaddr *)&o->metrics_addr,
-	                     &send_metrics_nl, 1) < 0)
+	                     (struct rtb_metrics_config){.sender = s}, 1) < 0)
 		return -1;
 	send_metrics_publish(s);
 	return 0;
 }
 
+/* Before the sender is destroyed (its host). */
 static void send_metrics_stop(void)
 {
-	netloop_stop(&send_metrics_nl); /* safe when never started */
-	app_metrics_clear(&send_metrics);
+	app_metrics_clear(&send_metrics); /* safe when never started */
 }
 
 static double send_now_s(void)

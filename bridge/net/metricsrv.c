@@ -78,6 +78,25 @@ static void metricsrv__unref(struct metricsrv_page *p)
 
 static void metricsrv__accept(struct metricsrv *m);
 
+/* Net thread: once closing and every handle is closed, control may free
+   the server. */
+static void metricsrv__settle(struct metricsrv *m)
+{
+	if (m->closing && m->handles == 0 && m->active == 0)
+		/* Release pairs with the acquire in metricsrv_closed: the
+		   net thread's last touch of the server happens before. */
+		atomic_store_explicit(&m->closed, true, memory_order_release);
+}
+
+/* The listener's or the timer's close callback. */
+static void metricsrv__on_handle_closed(uv_handle_t *h)
+{
+	struct metricsrv *m = h->data;
+
+	m->handles--;
+	metricsrv__settle(m);
+}
+
 static void metricsrv__on_closed(uv_handle_t *h)
 {
 	struct metricsrv_conn *c = h->data;
@@ -85,6 +104,7 @@ static void metricsrv__on_closed(uv_handle_t *h)
 
 	c->state = METRICSRV_CONN_FREE;
 	m->active--;
+	metricsrv__settle(m);
 	if (m->active == 0 && !m->closing)
 		uv_timer_stop(&m->timer);
 	if (m->accept_waiting && !m->closing) {
@@ -299,8 +319,9 @@ static void metricsrv__on_stop(struct netloop_hook *h)
 	m->closing = true;
 	for (int i = 0; i < METRICSRV_CONNS; i++)
 		metricsrv__close(&m->conns[i]);
-	uv_close((uv_handle_t *)&m->listen, NULL);
-	uv_close((uv_handle_t *)&m->timer, NULL);
+	uv_close((uv_handle_t *)&m->listen, metricsrv__on_handle_closed);
+	uv_close((uv_handle_t *)&m->timer, metricsrv__on_handle_closed);
+	metricsrv__settle(m);
 }
 
 struct metricsrv__open_arg {
@@ -325,15 +346,22 @@ static int metricsrv__open_fn(struct netloop *nl, void *arg)
 	int len = (int)sizeof(m->bound), rc;
 
 	rc = uv_tcp_init(netloop_uv(nl), &m->listen);
-	if (rc < 0)
+	if (rc < 0) {
+		m->closing = true;
+		metricsrv__settle(m); /* nothing on the loop */
 		return metricsrv__fail(m, o->addr, "socket", rc);
+	}
 	m->listen.data = m;
+	m->handles = 1;
 	rc = uv_timer_init(netloop_uv(nl), &m->timer);
 	if (rc < 0) {
-		uv_close((uv_handle_t *)&m->listen, NULL);
+		m->closing = true;
+		uv_close((uv_handle_t *)&m->listen,
+		         metricsrv__on_handle_closed);
 		return metricsrv__fail(m, o->addr, "timer", rc);
 	}
 	m->timer.data = m;
+	m->handles = 2;
 	netloop_hook_add(nl, &m->hook, metricsrv__on_stop);
 	rc = uv_tcp_bind(&m->listen, o->addr, 0);
 	if (rc == 0)
@@ -435,6 +463,37 @@ int metricsrv_publish(struct metricsrv *m, struct metricsrv_page *p)
 	if (rc < 0)
 		metricsrv_page_drop(m, p);
 	return rc;
+}
+
+static int metricsrv__close_fn(struct netloop *nl, void *arg)
+{
+	struct metricsrv *m = arg;
+
+	if (!m->closing) { /* else closed by a failed open already */
+		netloop_hook_remove(nl, &m->hook);
+		metricsrv__on_stop(&m->hook);
+	}
+	return 0;
+}
+
+bool metricsrv_closed(struct metricsrv *m)
+{
+	/* Acquire pairs with the release in metricsrv__settle. */
+	return atomic_load_explicit(&m->closed, memory_order_acquire);
+}
+
+int metricsrv_close(struct metricsrv *m)
+{
+	if (m->nl == NULL || metricsrv_closed(m))
+		return 0;
+	int rc = netloop_call_wait(m->nl, metricsrv__close_fn, m);
+	if (rc == -ECANCELED)
+		/* The loop stopped (its hook closed everything) or open
+		   never reached it: nothing of ours is on it. */
+		return 0;
+	if (rc < 0)
+		return rc;
+	return netloop_wait_closed(&m->closed, 5000) ? 0 : -ETIMEDOUT;
 }
 
 void metricsrv_clear(struct metricsrv *m)

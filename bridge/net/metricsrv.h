@@ -25,7 +25,8 @@
  * readers are cut off), one answer per connection (Connection: close).
  *
  * Ownership: struct metricsrv is control's storage. Between metricsrv_open
- * and the net loop's stop, its handles and connections belong to the net
+ * and the net loop's stop (or metricsrv_close, for a loop that goes on
+ * running other objects), its handles and connections belong to the net
  * thread; the counters are single-writer atomics anyone may read.
  */
 #ifndef RTB_METRICSRV_H
@@ -110,7 +111,11 @@ struct metricsrv {
 	uv_tcp_t listen;
 	uv_timer_t timer;
 	struct netloop_hook hook;
-	bool closing;        /* net thread */
+	bool closing;     /* net thread */
+	unsigned handles; /* net thread: listener and timer not closed */
+	/* Every handle closed: set by the net thread with release, read by
+	   control with acquire (netloop_wait_closed). */
+	_Atomic bool closed;
 	bool accept_waiting; /* net thread: a connection waits for a slot */
 	unsigned active;     /* net thread: slots in use */
 	struct metricsrv_conn conns[METRICSRV_CONNS];
@@ -168,7 +173,25 @@ int metricsrv_publish(struct metricsrv *m, struct metricsrv_page *p);
  * control. */
 void metricsrv_page_drop(struct metricsrv *m, struct metricsrv_page *p);
 
-/* Free the pages. Pre: the net loop has stopped, or open never succeeded.
+/*
+ * Close the server on a net loop that goes on running (its other objects
+ * stay): the listener, the timer and every connection, waited for. Does
+ * nothing once the loop has stopped (its close hook closed them) or when
+ * open never reached the net thread.
+ *
+ * Pre: nl (the loop given to metricsrv_open) is still allocated, running
+ *      or stopped
+ * Return: 0, or -EAGAIN / -ETIMEDOUT when the net thread did not let go
+ *         (the server's memory must then stay allocated)
+ * Context: control; waits for the net thread
+ */
+int metricsrv_close(struct metricsrv *m);
+
+/* Whether the net thread has let go of every handle (the loop stopped, or
+ * metricsrv_close). Context: control. */
+bool metricsrv_closed(struct metricsrv *m);
+
+/* Free the pages. Pre: metricsrv_closed, or open never succeeded.
  * Context: control. */
 void metricsrv_clear(struct metricsrv *m);
 

@@ -7,6 +7,10 @@
  *                        into, driven by a device, a virtual clock or the
  *                        application's own audio callback
  *                        (rtb_engine_process)
+ *   rtbridge/metrics.h   an HTTP endpoint serving the metrics page the
+ *                        application writes, in the Prometheus text
+ *                        format and OpenMetrics, on the net thread of a
+ *                        receiver, sender or SAP listener (since 0.4)
  *   rtbridge/receiver.h  RTP streams received on a UDP port: each sender
  *                        (SSRC) becomes a stream in the engine's mix; they
  *                        appear and leave with callbacks
@@ -34,7 +38,7 @@
  * adds (functions, and fields at the end of the config and stats
  * structs, zero meaning the old behaviour), and binaries built against an
  * older minor version keep their functions (symbol versions RTBRIDGE_0,
- * RTBRIDGE_0.2, RTBRIDGE_0.3, ...).
+ * RTBRIDGE_0.2, RTBRIDGE_0.3, RTBRIDGE_0.4, ...).
  *
  * Build against it with pkg-config: `cc app.c $(pkg-config --cflags
  * --libs rtbridge)`.
@@ -43,6 +47,7 @@
 #define RTBRIDGE_RTBRIDGE_H
 
 #include <rtbridge/engine.h>
+#include <rtbridge/metrics.h>
 #include <rtbridge/receiver.h>
 #include <rtbridge/sap.h>
 #include <rtbridge/sender.h>
