@@ -128,7 +128,7 @@ sed 's/^/    /' "$D/list.log"
 # --- 2. no deletion: the session times out -------------------------------
 mkdir "$D/rec2"
 lan_bg "$LAN_NS_B" "$D/recv2.log" "$RTB" recv --sap --sap-timeout 1.5 --no-play \
-	--record-dir "$D/rec2" --idle-exit 3 --duration 30
+	--record-dir "$D/rec2" --idle-exit 3 --duration 30 --metrics 127.0.0.1:0
 RECV=$LAN_LAST
 lan_wait_grep "$D/recv2.log" "waiting for a SAP announcement" 5 || lan_fail "recv --sap did not start"
 lan_bg "$LAN_NS_A" "$D/send2.log" "$RTB" send "$D/src16.wav" --to 239.255.43.1:5004 \
@@ -142,8 +142,18 @@ t0=$(date +%s%N)
 lan_wait_grep "$D/recv2.log" "session timed out: gone" 5 || lan_fail "no time-out after SIGKILL"
 dt=$((($(date +%s%N) - t0) / 1000000))
 [ $dt -ge 1000 ] || lan_fail "timed out after $dt ms, before the 1.5 s time-out"
+# --metrics is served by the SAP listener's net thread: still there once
+# the session's receiver is gone.
+mport=$(sed -n 's|.*metrics on http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p' "$D/recv2.log")
+[ -n "$mport" ] || lan_fail "recv --sap --metrics did not say where it serves"
+ip netns exec "$LAN_NS_B" python3 -c '
+import sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5) as r:
+    page = r.read().decode()
+sys.exit(0 if r.status == 200 and "command=\"recv\"" in page else 1)
+' "$mport" || lan_fail "recv --sap --metrics: no page after the session left"
 lan_wait_exit "$RECV" 15 || lan_fail "recv did not exit 0 after the time-out"
-echo "ok: a sender killed without a deletion times out after $dt ms (time-out 1.5 s, interval 0.3 s)"
+echo "ok: a sender killed without a deletion times out after $dt ms (time-out 1.5 s, interval 0.3 s); the metrics page stays"
 
 # --- 3. IPv6 ---------------------------------------------------------------
 mkdir "$D/rec3"

@@ -15,7 +15,7 @@
  * No thread of its own: the server runs on the net thread of an object
  * the library already runs, its host (a receiver, a sender or a SAP
  * listener). Hostile clients cost counters, never memory or the host's
- * streams: a few connections at once (more wait in the kernel's listen
+ * streams: 8 connections at once (more wait in the kernel's listen
  * backlog), a request head of at most 2 KiB, a deadline of 3 s from
  * accept to close, one answer per connection; nothing is allocated per
  * scrape (the pages are allocated at create).
@@ -114,10 +114,10 @@ int rtb_metrics_publish(struct rtb_metrics *m, const char *text, size_t len,
 void rtb_metrics_counters(const struct rtb_metrics *m,
                           struct rtb_metrics_counters *c);
 
-/* Close the server (when its host still runs) and free it; NULL does
-   nothing. Pre: the host not destroyed yet, or destroyed (then this
-   only frees). Context: control thread; waits for the host's net
-   thread. */
+/* Close the server and free it; NULL does nothing. Call it before
+   destroying the host; after (the host's net thread closed the server
+   when it stopped) it only frees, never touching the host. Context:
+   control thread; waits for the host's net thread. */
 void rtb_metrics_destroy(struct rtb_metrics *m);
 
 #ifdef __cplusplus
