@@ -11,6 +11,7 @@
  * (struct app_sendopts: the codec rules of app_sendopts_codec, the SDP
  * and SAP of app_sap), then the sender's (struct sender_opts).
  */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridge/app/app_sap.h"
@@ -191,24 +193,36 @@ static bool rtb_sender__bindable(const struct sockaddr_storage *a)
 	       !IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) || a6->sin6_scope_id != 0;
 }
 
+/* The caller's key into k (zeroed by the caller once used), its length
+   checked against the suite's. */
+static int rtb_sender__key(const struct rtb_sender_config *c, struct srtpkey *k,
+                           char *why, size_t len)
+{
+	*k = (struct srtpkey){.suite = (enum srtpkey_suite)c->srtp_suite};
+	if (c->srtp_key_len != srtpkey_suite_len(k->suite)) {
+		rtb__why(why, len, "SRTP key of %zu bytes: %s takes %zu",
+		         c->srtp_key_len, srtpkey_suite_name(k->suite),
+		         srtpkey_suite_len(k->suite));
+		return -EINVAL;
+	}
+	k->len = c->srtp_key_len;
+	memcpy(k->bytes, c->srtp_key, k->len);
+	return 0;
+}
+
 /* The SRTP context of the sender's SSRC, from the caller's key; every
    copy of the key made here is zeroed. */
 static int rtb_sender__srtp(struct rtb_sender *t,
                             const struct rtb_sender_config *c,
                             struct sender_opts *so, char *why, size_t len)
 {
-	struct srtpkey k = {.suite = (enum srtpkey_suite)c->srtp_suite};
+	struct srtpkey k;
 	char err[256];
 
-	if (c->srtp_key_len != srtpkey_suite_len(k.suite)) {
-		rtb__why(why, len, "SRTP key of %zu bytes: %s takes %zu",
-		         c->srtp_key_len, srtpkey_suite_name(k.suite),
-		         srtpkey_suite_len(k.suite));
-		return -EINVAL;
-	}
-	k.len = c->srtp_key_len;
-	memcpy(k.bytes, c->srtp_key, k.len);
-	int rc = srtpctx_init_tx(&t->srtp, &k, so->ssrc, err, sizeof(err));
+	int rc = rtb_sender__key(c, &k, why, len);
+	if (rc < 0)
+		return rc;
+	rc = srtpctx_init_tx(&t->srtp, &k, so->ssrc, err, sizeof(err));
 	srtpkey_clear(&k);
 	if (rc < 0) {
 		rtb__why(why, len, "%s", err);
@@ -230,13 +244,12 @@ static void rtb_sender__finished(void *arg)
 	(void)n;
 }
 
-/* The configuration checked and made the sender's (codec set up). */
-static int rtb_sender__init(struct rtb_sender *t,
-                            const struct rtb_sender_config *c, char *why,
-                            size_t len)
+/* The configuration checked, as the command's options (t->o) and the
+   sender's codec and destination (so): what its SDP says. */
+static int rtb_sender__settings(struct rtb_sender *t,
+                                const struct rtb_sender_config *c,
+                                struct sender_opts *so, char *why, size_t len)
 {
-	const struct app_sendopts *o = &t->o;
-	struct sender_opts so;
 	char err[256];
 
 	int rc = rtb_sender__ranges(c, why, len);
@@ -244,13 +257,30 @@ static int rtb_sender__init(struct rtb_sender *t,
 		rc = rtb_sender__opts(t, c, why, len);
 	if (rc < 0)
 		return rc;
-	sender_opts_init(&so);
-	if (app_sendopts_codec(o, o->rate, &so.codec, err, sizeof(err)) < 0 ||
-	    addr_parse(&so.to, NULL, c->to ? c->to : "", 0, err, sizeof(err)) <
+	sender_opts_init(so);
+	if (app_sendopts_codec(&t->o, t->o.rate, &so->codec, err, sizeof(err)) <
+	            0 ||
+	    addr_parse(&so->to, NULL, c->to ? c->to : "", 0, err, sizeof(err)) <
 	            0) {
 		rtb__why(why, len, "%s", err);
 		return -EINVAL;
 	}
+	so->pt = t->o.pt;
+	so->mcast_ifindex = t->o.mcast_ifindex;
+	return 0;
+}
+
+/* The configuration checked and made the sender's (codec set up). */
+static int rtb_sender__init(struct rtb_sender *t,
+                            const struct rtb_sender_config *c, char *why,
+                            size_t len)
+{
+	const struct app_sendopts *o = &t->o;
+	struct sender_opts so;
+
+	int rc = rtb_sender__settings(t, c, &so, why, len);
+	if (rc < 0)
+		return rc;
 	rc = sender_opts_randomize(&so);
 	if (rc < 0) {
 		rtb__why(why, len, "random SSRC: %s", strerror(-rc));
@@ -258,7 +288,6 @@ static int rtb_sender__init(struct rtb_sender *t,
 	}
 	if (o->ssrc >= 0)
 		so.ssrc = (uint32_t)o->ssrc;
-	so.pt = o->pt;
 	so.red_distance = o->red_distance;
 	so.red_lag = o->red_lag;
 	so.red_pt = o->red_pt;
@@ -271,7 +300,6 @@ static int rtb_sender__init(struct rtb_sender *t,
 	   announcement is ready for the first packet. */
 	if (o->announce)
 		so.start_delay_ns = RTB_SENDER_ANNOUNCE_LEAD_NS;
-	so.mcast_ifindex = o->mcast_ifindex;
 	/* A multicast stream goes out from the address its SDP names as the
 	   origin; no route is no error here: the send says why. */
 	if (addr_is_multicast((const struct sockaddr *)&so.to) &&
@@ -533,18 +561,64 @@ RTB_API int rtb_sender_stop(struct rtb_sender *s, char *why, size_t len)
 	return 0;
 }
 
-RTB_API int rtb_sender_sdp(const struct rtb_sender *s, char *buf, size_t len)
+/* The SDP of a stream of options o to so's destination, with session
+   id `id` and the a=crypto value `crypto` (NULL: none). Return: its
+   length, or -ENOBUFS (len too small; buf then holds nothing). */
+static int rtb_sender__describe(const struct app_sendopts *o,
+                                const struct sender_opts *so, uint64_t id,
+                                const char *crypto, char *buf, size_t len)
 {
 	struct sockaddr_storage origin;
 	char err[160];
 
+	int rc = app_sap_sdp(o, &so->codec, (const struct sockaddr *)&so->to,
+	                     so->mcast_ifindex, id, crypto, &origin, buf, len,
+	                     err, sizeof(err));
+	if (rc >= 0)
+		return rc;
+	if (len > 0)
+		explicit_bzero(buf, len); /* part of a key, perhaps */
+	return -ENOBUFS;
+}
+
+RTB_API int rtb_sender_sdp(const struct rtb_sender *s, char *buf, size_t len)
+{
 	if (s->s.opts.srtp)
 		return -ENOTSUP;
-	int rc = app_sap_sdp(&s->o, &s->s.opts.codec,
-	                     (const struct sockaddr *)&s->s.opts.to,
-	                     s->s.opts.mcast_ifindex, s->s.opts.ssrc, NULL,
-	                     &origin, buf, len, err, sizeof(err));
-	return rc < 0 ? -ENOBUFS : rc;
+	return rtb_sender__describe(&s->o, &s->s.opts, s->s.opts.ssrc, NULL,
+	                            buf, len);
+}
+
+RTB_API int rtb_sender_config_sdp(const struct rtb_sender_config *cfg,
+                                  char *buf, size_t len, char *why,
+                                  size_t whylen)
+{
+	struct rtb_sender *t = calloc(1, sizeof(*t)); /* for its options */
+	char crypto[SRTPKEY_SDES_MAX] = "";
+	struct sender_opts so;
+	struct srtpkey k;
+
+	if (!t) {
+		rtb__why(why, whylen, "sender: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	int rc = rtb_sender__settings(t, cfg, &so, why, whylen);
+	if (rc == 0 && cfg->srtp_key) {
+		rc = rtb_sender__key(cfg, &k, why, whylen);
+		if (rc == 0) {
+			rc = srtpkey_sdes(&k, 1, crypto, sizeof(crypto));
+			srtpkey_clear(&k);
+		}
+	}
+	/* The session id of an SDP made before its stream: the time. */
+	if (rc >= 0)
+		rc = rtb_sender__describe(&t->o, &so, (uint64_t)time(NULL),
+		                          crypto[0] ? crypto : NULL, buf, len);
+	if (rc == -ENOBUFS)
+		rtb__why(why, whylen, "SDP: %zu bytes are too few", len);
+	explicit_bzero(crypto, sizeof(crypto));
+	free(t); /* nothing in it was opened */
+	return rc;
 }
 
 struct netloop *rtb__sender_netloop(struct rtb_sender *s)

@@ -2,7 +2,8 @@
  * rtb_api_run: an application's audio callback for the tests of the public
  * API (tests/test_rtb_*_api.c): a tone pushed to pushing senders, the
  * engine's mix played (RTB_CLOCK_EXTERNAL), the control thread's poll
- * between, at the pace of a sound card's 10 ms periods
+ * between, at the pace of a sound card's 10 ms periods; the engine and
+ * L16 receiver, and the L16 sender, they set up
  */
 #ifndef RTB_TESTS_RTB_API_RUN_H
 #define RTB_TESTS_RTB_API_RUN_H
@@ -50,6 +51,33 @@ static inline void run(struct rtb_engine *e, struct rtb_sender **s, int ns,
 		cr_assert_eq(rtb_engine_poll(e), 0, "%s", rtb_engine_error(e));
 		next_period(t);
 	}
+}
+
+/* A started engine of ec (NULL: the application's callback,
+   RTB_CLOCK_EXTERNAL, with the defaults) into *e, and a receiver of rc
+   (NULL: the defaults) on it, for L16 on 127.0.0.1 port 0 unless rc
+   names another address or codec. */
+static inline struct rtb_receiver *
+l16_receiver(struct rtb_engine **e, const struct rtb_engine_config *ec,
+             const struct rtb_receiver_config *rc)
+{
+	const struct rtb_engine_config dflt = {.clock = RTB_CLOCK_EXTERNAL};
+	struct rtb_receiver_config c = {0};
+	struct rtb_receiver *r = NULL;
+	char why[256] = "";
+
+	if (rc)
+		c = *rc;
+	if (!c.listen)
+		c.listen = "127.0.0.1:0";
+	if (!c.codec)
+		c.codec = RTB_CODEC_L16;
+	cr_assert_eq(rtb_engine_create(ec ? ec : &dflt, e, why, sizeof(why)), 0,
+	             "%s", why);
+	cr_assert_eq(rtb_engine_start(*e), 0, "%s", rtb_engine_error(*e));
+	cr_assert_eq(rtb_receiver_create(*e, &c, &r, why, sizeof(why)), 0, "%s",
+	             why);
+	return r;
 }
 
 /* A pushing L16 sender of SSRC ssrc to r's port on 127.0.0.1. */

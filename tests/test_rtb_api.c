@@ -10,9 +10,12 @@
  * sent as L16 to a receiver on 127.0.0.1 whose stream appears (on_added),
  * plays the tone through rtb_engine_process, reports its figures
  * (on_stats, and a snapshot) and leaves (on_removed) once the sender is
- * gone.
+ * gone. A sender's configuration is described in SDP without a sender
+ * (rtb_sender_config_sdp); the devices PortAudio sees are listed
+ * (rtb_devices_list) on a machine without a sound card.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,13 +24,8 @@
 
 #include <rtbridge/rtbridge.h>
 
-#include "tests/period_sleep.h"
+#include "tests/rtb_api_run.h"
 #include "tests/rtcheck_assert.h"
-
-#define CH     2
-#define RATE   48000
-#define PERIOD 480 /* frames per callback: 10 ms */
-#define TWO_PI 6.283185307179586
 
 TestSuite(rtb_api, .timeout = 60);
 
@@ -47,13 +45,9 @@ Test(rtb_api, process_is_real_time_safe_and_bad_settings_are_refused)
 
 	RTCHECK_INIT();
 	RTCHECK_ASSERT_LOADED();
-	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
-	             why);
-	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
 	struct rtb_receiver_config rc = {.listen = "127.0.0.1:0",
 	                                 .codec = RTB_CODEC_L16};
-	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
-	             why);
+	r = l16_receiver(&e, &ec, &rc);
 	cr_assert_gt(rtb_receiver_port(r), 0);
 
 	RTCHECK_RESET();
@@ -195,15 +189,8 @@ static void on_stats(void *arg, struct rtb_receiver *r,
 	}
 }
 
-/* Sleep until *t + 10 ms (an audio callback's period), and step *t. */
-static void next_period(struct timespec *t)
-{
-	period_sleep(t, 10000000L);
-}
-
 Test(rtb_api, pushed_stream_appears_plays_and_leaves)
 {
-	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL};
 	struct rtb_engine *e = NULL;
 	struct rtb_receiver *r = NULL;
 	struct rtb_sender *s = NULL;
@@ -212,12 +199,7 @@ Test(rtb_api, pushed_stream_appears_plays_and_leaves)
 	char why[256] = "", to[32];
 
 	RTCHECK_INIT();
-	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
-	             why);
-	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
 	struct rtb_receiver_config rc = {
-	        .listen = "127.0.0.1:0",
-	        .codec = RTB_CODEC_L16,
 	        .latency_ms = 40,
 	        .timeout_s = 0.3,
 	        .on_added = on_added,
@@ -226,8 +208,7 @@ Test(rtb_api, pushed_stream_appears_plays_and_leaves)
 	        .stats_ms = 100,
 	        .arg = &seen,
 	};
-	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
-	             why);
+	r = l16_receiver(&e, NULL, &rc);
 	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
 	struct rtb_sender_config sc = {.to = to,
 	                               .codec = RTB_CODEC_L16,
@@ -298,4 +279,126 @@ Test(rtb_api, pushed_stream_appears_plays_and_leaves)
 	rtb_receiver_destroy(r);
 	cr_assert_eq(rtb_engine_stop(e), 0, "%s", rtb_engine_error(e));
 	rtb_engine_destroy(e);
+}
+
+/* Open file descriptors of this process. */
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A configuration's SDP, written without making the sender (no socket
+   left open), read back by the receiver's SDP parser; the SRTP key as
+   a=crypto; bad settings and a short buffer refused with a reason. */
+Test(rtb_api, a_configuration_describes_its_stream_without_a_sender)
+{
+	static const uint8_t key[30] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+	                                11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+	                                21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+	struct rtb_sender_config sc = {.to = "127.0.0.1:5004",
+	                               .codec = RTB_CODEC_L24,
+	                               .frame_ms = 1,
+	                               .pt = 97,
+	                               .session = "api test"};
+	struct rtb_receiver_config rc = {0};
+	char sdp[1024], why[256] = "", buf[64];
+	uint8_t back[30];
+
+	int fds = open_fds();
+	int n = rtb_sender_config_sdp(&sc, sdp, sizeof(sdp), why, sizeof(why));
+	cr_assert_gt(n, 0, "%s", why);
+	cr_assert_eq((size_t)n, strlen(sdp));
+	cr_assert_eq(open_fds(), fds, "a socket was left open");
+	const char *want[] = {"s=api test\r\n", "c=IN IP4 127.0.0.1\r\n",
+	                      "m=audio 5004 RTP/AVP 97\r\n",
+	                      "a=rtpmap:97 L24/48000/2\r\n", "a=ptime:1\r\n"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_assert(strstr(sdp, want[i]), "no '%s' in:\n%s", want[i],
+		          sdp);
+	cr_assert_null(strstr(sdp, "a=crypto"));
+	cr_assert_eq(rtb_receiver_config_sdp(&rc, sdp, buf, sizeof(buf), back,
+	                                     why, sizeof(why)),
+	             0, "%s", why);
+	cr_assert_eq(rc.codec, RTB_CODEC_L24);
+	cr_assert_eq(rc.pt, 97);
+	cr_assert_eq(rc.channels, 2);
+
+	/* A multicast group with its TTL; SRTP with its key. */
+	sc.to = "239.1.2.3:5004";
+	sc.ttl = 4;
+	sc.srtp_key = key;
+	sc.srtp_key_len = sizeof(key);
+	n = rtb_sender_config_sdp(&sc, sdp, sizeof(sdp), why, sizeof(why));
+	cr_assert_gt(n, 0, "%s", why);
+	cr_assert(strstr(sdp, "c=IN IP4 239.1.2.3/4\r\n"), "%s", sdp);
+	cr_assert(strstr(sdp, "m=audio 5004 RTP/SAVP 97\r\n"), "%s", sdp);
+	cr_assert(strstr(sdp,
+	                 "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+	                 "inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"),
+	          "%s", sdp);
+
+	/* Refused, with a line that says why. */
+	sc.srtp_key_len = 28; /* the suite takes 30 */
+	cr_assert_eq(
+	        rtb_sender_config_sdp(&sc, sdp, sizeof(sdp), why, sizeof(why)),
+	        -EINVAL);
+	cr_assert(strstr(why, "SRTP key of 28 bytes"), "%s", why);
+	/* One byte short: nothing of the key is left in the buffer. */
+	sc.srtp_key_len = sizeof(key);
+	memset(sdp, 'x', sizeof(sdp));
+	cr_assert_eq(
+	        rtb_sender_config_sdp(&sc, sdp, (size_t)n, why, sizeof(why)),
+	        -ENOBUFS);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(sdp[i], 0, "byte %d of the buffer is left", i);
+	sc.srtp_key = NULL;
+	sc.frame_ms = 33; /* L24 packets last up to 20 ms */
+	cr_assert_eq(
+	        rtb_sender_config_sdp(&sc, sdp, sizeof(sdp), why, sizeof(why)),
+	        -EINVAL);
+	cr_assert(strstr(why, "20 ms"), "%s", why);
+	sc.frame_ms = 1;
+	sc.codec = (enum rtb_codec)9;
+	cr_assert_eq(
+	        rtb_sender_config_sdp(&sc, sdp, sizeof(sdp), why, sizeof(why)),
+	        -EINVAL);
+	cr_assert(strstr(why, "codec 9"), "%s", why);
+	sc.codec = RTB_CODEC_L24;
+	sc.to = "nosuchhost.invalid:5004";
+	cr_assert_eq(
+	        rtb_sender_config_sdp(&sc, sdp, sizeof(sdp), why, sizeof(why)),
+	        -EINVAL);
+	cr_assert(strstr(why, "nosuchhost.invalid"), "%s", why);
+	sc.to = "127.0.0.1:5004";
+	cr_assert_eq(rtb_sender_config_sdp(&sc, sdp, 40, why, sizeof(why)),
+	             -ENOBUFS);
+	cr_assert(strstr(why, "40 bytes"), "%s", why);
+	cr_assert_eq(open_fds(), fds, "a socket was left open");
+}
+
+/* The devices PortAudio sees: with no sound card and no sound server
+   here, none or a few, listed in index order without a crash; twice in
+   a row (PortAudio initialized and terminated each time). */
+Test(rtb_api, devices_are_listed_without_a_sound_card)
+{
+	struct rtb_device_info d[64];
+	char why[256] = "";
+
+	int n = rtb_devices_list(NULL, 0, why, sizeof(why));
+	cr_assert_geq(n, 0, "%s", why);
+	int m = rtb_devices_list(d, 64, why, sizeof(why));
+	cr_assert_eq(m, n, "%s", why);
+	for (int i = 0; i < m && i < 64; i++) {
+		cr_assert_eq(d[i].index, (unsigned)i);
+		cr_assert(d[i].name[0] && d[i].host_api[0]);
+		cr_assert_gt(d[i].default_rate, 0);
+		cr_log_info("device %d: %s: %s", i, d[i].host_api, d[i].name);
+	}
 }

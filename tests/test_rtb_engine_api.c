@@ -32,7 +32,7 @@ TestSuite(rtb_engine_api, .timeout = 60);
    rtb_engine_poll still reports it, once. */
 Test(rtb_engine_api, a_mix_recording_stop_is_reported_after_a_receiver_polled)
 {
-	char dir[] = "/tmp/rtb_engine_api_XXXXXX", rec[64], why[256] = "";
+	char dir[] = "/tmp/rtb_engine_api_XXXXXX", rec[64];
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(rec, sizeof(rec), "%s/mix.wav", dir);
 	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL,
@@ -43,13 +43,7 @@ Test(rtb_engine_api, a_mix_recording_stop_is_reported_after_a_receiver_polled)
 	struct rtb_record_status rs;
 	static float in[PERIOD * CH], out[PERIOD * CH];
 
-	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
-	             why);
-	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
-	struct rtb_receiver_config rc = {.listen = "127.0.0.1:0",
-	                                 .codec = RTB_CODEC_L16};
-	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
-	             why);
+	r = l16_receiver(&e, &ec, NULL);
 	s = l16_sender(r, 5);
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -103,19 +97,15 @@ Test(rtb_engine_api, a_mix_recording_stop_is_reported_after_a_receiver_polled)
 Test(rtb_engine_api, the_disk_thread_starts_with_the_first_recording_receiver)
 {
 	char dir[] = "/tmp/rtb_engine_api_XXXXXX", why[256] = "";
-	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL};
 	struct rtb_engine *e = NULL;
-	struct rtb_receiver *r = NULL, *r2 = NULL;
+	struct rtb_receiver *r2 = NULL;
 
 	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
-	             why);
-	struct rtb_receiver_config rc = {.listen = "127.0.0.1:0",
-	                                 .codec = RTB_CODEC_L16};
-	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
-	             why);
+	struct rtb_receiver *r = l16_receiver(&e, NULL, NULL);
 	cr_assert(!threadname_exists("rtb-disk"));
-	rc.record_dir = dir;
+	struct rtb_receiver_config rc = {.listen = "127.0.0.1:0",
+	                                 .codec = RTB_CODEC_L16,
+	                                 .record_dir = dir};
 	cr_assert_eq(rtb_receiver_create(e, &rc, &r2, why, sizeof(why)), 0,
 	             "%s", why);
 	cr_assert(threadname_exists("rtb-disk"));

@@ -230,7 +230,6 @@ static void on_log(void *arg, const char *line)
 
 Test(rtb_recv_api, an_srtp_stream_with_fec_plays_real_time_safe_and_ends)
 {
-	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL};
 	struct rtb_engine *e = NULL;
 	struct rtb_receiver *r = NULL;
 	struct rtb_sender *s[2] = {NULL, NULL};
@@ -241,12 +240,7 @@ Test(rtb_recv_api, an_srtp_stream_with_fec_plays_real_time_safe_and_ends)
 	cr_assert_not_null(mkdtemp(dir));
 	RTCHECK_INIT();
 	RTCHECK_ASSERT_LOADED();
-	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
-	             why);
-	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
 	struct rtb_receiver_config rc = {
-	        .listen = "127.0.0.1:0",
-	        .codec = RTB_CODEC_L16,
 	        .frame_ms = 5,
 	        .latency = RTB_LATENCY_LOW,
 	        .min_latency_ms = 20,
@@ -264,8 +258,7 @@ Test(rtb_recv_api, an_srtp_stream_with_fec_plays_real_time_safe_and_ends)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	seen.t_created = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
-	             why);
+	r = l16_receiver(&e, NULL, &rc);
 	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
 	struct rtb_sender_config sc = {.to = to,
 	                               .codec = RTB_CODEC_L16,
@@ -364,7 +357,6 @@ Test(rtb_recv_api, an_srtp_stream_with_fec_plays_real_time_safe_and_ends)
 
 Test(rtb_recv_api, senders_outside_allow_are_counted_and_refused)
 {
-	struct rtb_engine_config ec = {.clock = RTB_CLOCK_EXTERNAL};
 	struct rtb_engine *e = NULL;
 	struct rtb_receiver *r = NULL, *r2 = NULL;
 	struct rtb_sender *s = NULL;
@@ -372,9 +364,6 @@ Test(rtb_recv_api, senders_outside_allow_are_counted_and_refused)
 	const char *allow[] = {"10.0.0.0/8"};
 	char why[256] = "", to[32];
 
-	cr_assert_eq(rtb_engine_create(&ec, &e, why, sizeof(why)), 0, "%s",
-	             why);
-	cr_assert_eq(rtb_engine_start(e), 0, "%s", rtb_engine_error(e));
 	struct rtb_receiver_config rc = {
 	        .listen = "127.0.0.1:0",
 	        .codec = RTB_CODEC_L16,
@@ -384,8 +373,7 @@ Test(rtb_recv_api, senders_outside_allow_are_counted_and_refused)
 	        .on_log = on_log,
 	        .arg = &seen,
 	};
-	cr_assert_eq(rtb_receiver_create(e, &rc, &r, why, sizeof(why)), 0, "%s",
-	             why);
+	r = l16_receiver(&e, NULL, &rc);
 	snprintf(to, sizeof(to), "127.0.0.1:%u", rtb_receiver_port(r));
 	s = l16_sender(r, 7);
 	struct timespec t;

@@ -1,6 +1,7 @@
 /*
  * app_sendopts: the stream options of `send` and `sdp` (see
- * app_sendopts.h), as app_opts tables
+ * app_sendopts.h), as app_opts tables, and as the public library's
+ * sender configuration (struct rtb_sender_config)
  */
 #include "bridge/app/app_sendopts.h"
 
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rtbridge/sender.h>
 
 #include "bridge/app/app_metrics.h"
 #include "bridge/app/app_opts.h"
@@ -352,4 +355,51 @@ int app_sendopts_codec(const struct app_sendopts *o, int rate,
 		return -EINVAL;
 	}
 	return 0;
+}
+
+void app_sendopts_rtb(const struct app_sendopts *o, struct rtb_sender_config *c)
+{
+	*c = (struct rtb_sender_config){
+	        .to = o->to,
+	        .codec = o->kind == CODEC_OPUS  ? RTB_CODEC_OPUS
+	                 : o->kind == CODEC_L16 ? RTB_CODEC_L16
+	                                        : RTB_CODEC_L24,
+	        .rate = o->rate,
+	        .channels = o->channels,
+	        .frame_us = (unsigned)o->frame_us,
+	        .bitrate = o->bitrate,
+	        .pt = o->pt ? o->pt : RTB_PT_ZERO, /* 0 would be 96 */
+	        .ssrc = o->ssrc,
+	        .loop = o->loop,
+	        .duration_s = o->duration_s,
+	        .red_distance = o->red_distance,
+	        .red_lag = o->red_lag,
+	        .red_pt = o->red_pt ? o->red_pt : RTB_PT_ZERO,
+	        .frame_ms = o->frame_ms,
+	        .start_s = o->start_s,
+	        /* --ttl 0 keeps the packets on this host; none: the
+	           system's. */
+	        .ttl = o->ttl == 0  ? RTB_TTL_HOST_ONLY
+	               : o->ttl < 0 ? 0
+	                            : o->ttl,
+	        .multicast_if = o->mcast_ifindex,
+	        .dscp = o->dscp < 0 ? 0 : o->dscp, /* 0 is the socket's own */
+	        .media_clock = o->media_clock,
+	        .session = o->session,
+	        .announce = o->announce,
+	        .announce_group = o->announce_to,
+	        .announce_interval_s = o->announce_s,
+	        .ulpfec_percent = o->fec_percent,
+	        .ulpfec_pt = o->ulpfec_pt ? o->ulpfec_pt : RTB_PT_ZERO,
+	};
+}
+
+void app_sendopts_rtb_key(struct rtb_sender_config *c,
+                          const struct srtpkey *key)
+{
+	c->srtp_key = key->bytes;
+	c->srtp_key_len = key->len;
+	c->srtp_suite = key->suite == SRTPKEY_AEAD_AES_128_GCM
+	                        ? RTB_SRTP_AEAD_AES_128_GCM
+	                        : RTB_SRTP_AES_CM_128_HMAC_SHA1_80;
 }

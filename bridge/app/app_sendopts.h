@@ -19,6 +19,9 @@
 
 #include "codec/codec.h"
 
+struct rtb_sender_config;
+struct srtpkey;
+
 struct app_sendopts {
 	const char *file;   /* the positional argument (send), or NULL */
 	const char *to;     /* --to HOST:PORT */
@@ -74,5 +77,23 @@ int app_sendopts_parse(struct app_sendopts *o, const char *cmd, int argc,
  */
 int app_sendopts_codec(const struct app_sendopts *o, int rate,
                        struct codec_config *cfg, char *err, size_t errlen);
+
+/*
+ * The options as the public library's sender configuration
+ * (include/rtbridge/sender.h), without the key; its strings point into o
+ *
+ * Context: any, pure
+ */
+void app_sendopts_rtb(const struct app_sendopts *o,
+                      struct rtb_sender_config *c);
+
+/*
+ * The key of --srtp-key (app_srtp_key) into c: c points into key, which
+ * the caller clears (srtpkey_clear) once c has been used
+ *
+ * Context: any, pure
+ */
+void app_sendopts_rtb_key(struct rtb_sender_config *c,
+                          const struct srtpkey *key);
 
 #endif

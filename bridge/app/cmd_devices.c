@@ -1,13 +1,15 @@
 /*
  * cmd_devices: `rtbridge devices` lists the PortAudio devices with their
- * host API and channel counts (padevice_list). Context: control thread.
+ * host API and channel counts, as the public library gives them
+ * (rtb_devices_list). Context: control thread.
  */
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
+
+#include <rtbridge/engine.h>
 
 #include "bridge/app/app_opts.h"
 #include "bridge/app/cmds.h"
-#include "bridge/audio/padevice.h"
 
 struct cmd_devices_opts {
 	int unused;
@@ -28,21 +30,55 @@ static const struct app_cmd cmd_devices__cmd = {
         .size = sizeof(struct cmd_devices_opts),
 };
 
+/* The devices into *out (the caller frees it). Return: their number, or
+   a negated errno (why says it). */
+static int cmd_devices_get(struct rtb_device_info **out, char *why, size_t len)
+{
+	unsigned cap = 32;
+	int n;
+
+	*out = NULL;
+	for (;;) { /* again, larger, if more devices than room */
+		struct rtb_device_info *d = realloc(*out, cap * sizeof(*d));
+		if (!d) {
+			snprintf(why, len, "out of memory");
+			return -1;
+		}
+		*out = d;
+		n = rtb_devices_list(d, cap, why, len);
+		if (n < 0 || (unsigned)n <= cap)
+			return n;
+		cap = (unsigned)n;
+	}
+}
+
 int cmd_devices(int argc, char **argv)
 {
 	struct cmd_devices_opts o;
+	struct rtb_device_info *d;
+	char why[320];
+
 	int rc = app_opts_parse(&cmd_devices__cmd, &o, argc, argv, NULL);
 	if (rc != 0)
 		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
-	fflush(stdout);
-	int n = padevice_list(stdout);
+	int n = cmd_devices_get(&d, why, sizeof(why));
 	if (n < 0) {
 		fprintf(stderr, "rtbridge devices: cannot list devices: %s\n",
-		        strerror(-n));
+		        why);
+		free(d);
 		return 1;
 	}
+	printf("%3s  %-24s %-40s %4s %4s %8s\n", "idx", "host API", "name",
+	       "in", "out", "rate");
+	for (int i = 0; i < n; i++)
+		printf("%3u%c %-24s %-40s %4u %4u %8.0f%s\n", d[i].index,
+		       d[i].is_default_output ? '*' : ' ', d[i].host_api,
+		       d[i].name, d[i].max_in_channels, d[i].max_out_channels,
+		       d[i].default_rate,
+		       d[i].is_default_input ? " (default input)" : "");
+	free(d);
 	if (n == 0)
 		printf("no audio devices found (rtbridge play --no-play runs "
 		       "on the virtual clock)\n");
-	return 0;
+	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -40,45 +40,6 @@
 
 #define SEND_WHY_MAX 512
 
-/* The options as the library's configuration (the key is added later). */
-static void send_config(const struct app_sendopts *o,
-                        struct rtb_sender_config *c)
-{
-	*c = (struct rtb_sender_config){
-	        .to = o->to,
-	        .codec = o->kind == CODEC_OPUS  ? RTB_CODEC_OPUS
-	                 : o->kind == CODEC_L16 ? RTB_CODEC_L16
-	                                        : RTB_CODEC_L24,
-	        .rate = o->rate,
-	        .channels = o->channels,
-	        .frame_us = (unsigned)o->frame_us,
-	        .bitrate = o->bitrate,
-	        .pt = o->pt ? o->pt : RTB_PT_ZERO, /* 0 would be 96 */
-	        .ssrc = o->ssrc,
-	        .loop = o->loop,
-	        .duration_s = o->duration_s,
-	        .red_distance = o->red_distance,
-	        .red_lag = o->red_lag,
-	        .red_pt = o->red_pt ? o->red_pt : RTB_PT_ZERO,
-	        .frame_ms = o->frame_ms,
-	        .start_s = o->start_s,
-	        /* --ttl 0 keeps the packets on this host; none: the
-	           system's. */
-	        .ttl = o->ttl == 0  ? RTB_TTL_HOST_ONLY
-	               : o->ttl < 0 ? 0
-	                            : o->ttl,
-	        .multicast_if = o->mcast_ifindex,
-	        .dscp = o->dscp < 0 ? 0 : o->dscp, /* 0 is the socket's own */
-	        .media_clock = o->media_clock,
-	        .session = o->session,
-	        .announce = o->announce,
-	        .announce_group = o->announce_to,
-	        .announce_interval_s = o->announce_s,
-	        .ulpfec_percent = o->fec_percent,
-	        .ulpfec_pt = o->ulpfec_pt ? o->ulpfec_pt : RTB_PT_ZERO,
-	};
-}
-
 /* --metrics: the endpoint (on the sender's net thread) and its page. */
 static struct app_metrics send_metrics;
 static char send_destination[ADDR_TEXT_MAX];
@@ -357,7 +318,7 @@ int cmd_send(int argc, char **argv)
 	int rc = app_sendopts_parse(&o, "send", argc, argv);
 	if (rc != 0)
 		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
-	send_config(&o, &c);
+	app_sendopts_rtb(&o, &c);
 	/* Everything but the key and the source first, as bad usage. */
 	rc = rtb_sender_check(&c, why, sizeof why);
 	if (rc < 0) {
@@ -368,11 +329,7 @@ int cmd_send(int argc, char **argv)
 	if (o.srtp_key) {
 		if (app_srtp_key("send", o.srtp_key, o.srtp_suite, &key) < 0)
 			return 2;
-		c.srtp_key = key.bytes;
-		c.srtp_key_len = key.len;
-		c.srtp_suite = key.suite == SRTPKEY_AEAD_AES_128_GCM
-		                       ? RTB_SRTP_AEAD_AES_128_GCM
-		                       : RTB_SRTP_AES_CM_128_HMAC_SHA1_80;
+		app_sendopts_rtb_key(&c, &key);
 		if (o.ssrc >= 0)
 			fprintf(stderr,
 			        "rtbridge send: warning: --ssrc with "

@@ -276,31 +276,36 @@ void padevice_close(struct padevice *p)
 	}
 }
 
-int padevice_list(FILE *f)
+int padevice_each(void (*fn)(void *arg, const struct padevice_info *info),
+                  void *arg, char *err, size_t errlen)
 {
 	PaError e = Pa_Initialize();
 	if (e != paNoError) {
-		fprintf(f, "PortAudio: %s\n", Pa_GetErrorText(e));
+		snprintf(err, errlen, "PortAudio: %s", Pa_GetErrorText(e));
 		return -EIO;
 	}
 	int count = Pa_GetDeviceCount();
 	if (count < 0) {
-		fprintf(f, "PortAudio: %s\n", Pa_GetErrorText(count));
+		snprintf(err, errlen, "PortAudio: %s", Pa_GetErrorText(count));
 		Pa_Terminate();
 		return -EIO;
 	}
 	int def_out = Pa_GetDefaultOutputDevice();
 	int def_in = Pa_GetDefaultInputDevice();
-	fprintf(f, "%3s  %-24s %-40s %4s %4s %8s\n", "idx", "host API", "name",
-	        "in", "out", "rate");
 	for (int i = 0; i < count; i++) {
-		const PaDeviceInfo *info = Pa_GetDeviceInfo(i);
-		const PaHostApiInfo *api = Pa_GetHostApiInfo(info->hostApi);
-		fprintf(f, "%3d%c %-24s %-40s %4d %4d %8.0f%s\n", i,
-		        i == def_out ? '*' : ' ', api ? api->name : "?",
-		        info->name, info->maxInputChannels,
-		        info->maxOutputChannels, info->defaultSampleRate,
-		        i == def_in ? " (default input)" : "");
+		const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
+		const PaHostApiInfo *api = Pa_GetHostApiInfo(d->hostApi);
+		struct padevice_info info = {
+		        .index = i,
+		        .host_api = api ? api->name : "?",
+		        .name = d->name,
+		        .max_in = d->maxInputChannels,
+		        .max_out = d->maxOutputChannels,
+		        .rate = d->defaultSampleRate,
+		        .default_out = i == def_out,
+		        .default_in = i == def_in,
+		};
+		fn(arg, &info);
 	}
 	Pa_Terminate();
 	return count;

@@ -6,7 +6,7 @@
  * restricted to a host API by name substring), or the default device.
  * Every Pa_* call happens here, on the control thread: Pa_Initialize in
  * open, Pa_Terminate in close (PortAudio counts them, so several devices
- * and padevice_list may coexist). PortAudio's callback thread runs only
+ * and padevice_each may coexist). PortAudio's callback thread runs only
  * padevice's wrapper, which brackets the user's callback with
  * rthook_rt_enter/leave and counts frames and xruns. That thread is named
  * "rtb-audio" from the control thread once it has called back (the
@@ -80,15 +80,27 @@ int padevice_stop(struct padevice *p);
 /* Stop if needed, close the stream, Pa_Terminate. Context: control thread. */
 void padevice_close(struct padevice *p);
 
+/* One device as PortAudio sees it; the strings are PortAudio's, valid
+   during the padevice_each callback only. */
+struct padevice_info {
+	int index;
+	const char *host_api; /* "?" when PortAudio names none */
+	const char *name;
+	int max_in, max_out; /* channels */
+	double rate;         /* default sample rate, Hz */
+	bool default_out, default_in;
+};
+
 /*
- * Print every PortAudio device, one per line: index, host API, name,
- * input and output channel counts, default sample rate; "*" marks the
- * default output device.
+ * Call fn(arg, info) for every PortAudio device, in index order, between
+ * a Pa_Initialize and its Pa_Terminate
  *
- * Return: number of devices listed, or a negated errno
+ * Return: number of devices, or -EIO with one line in err (PortAudio's
+ *         error)
  * Context: control thread
  */
-int padevice_list(FILE *f);
+int padevice_each(void (*fn)(void *arg, const struct padevice_info *info),
+                  void *arg, char *err, size_t errlen);
 
 /* Counters. Context: any thread. */
 uint64_t padevice_frames(const struct padevice *p);

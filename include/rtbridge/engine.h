@@ -238,6 +238,33 @@ void rtb_engine_record_status(const struct rtb_engine *e,
 /* The last error, one line ("" when none). Context: control thread. */
 const char *rtb_engine_error(const struct rtb_engine *e);
 
+/* An audio device as PortAudio sees it (rtb_devices_list); since 0.4. */
+#define RTB_DEVICE_NAME_MAX 256 /* longer names are cut (with their NUL) */
+struct rtb_device_info {
+	unsigned index;                 /* rtb_engine_config.device "N" */
+	char host_api[64];              /* "ALSA", "JACK Audio Connection
+	                                   Kit"... */
+	char name[RTB_DEVICE_NAME_MAX]; /* rtb_engine_config.device */
+	unsigned max_in_channels, max_out_channels;
+	double default_rate; /* Hz */
+	bool is_default_output, is_default_input;
+};
+
+/*
+ * The audio devices PortAudio sees (what rtb_engine_config.device names
+ * with RTB_CLOCK_DEVICE), in index order: the first `max` are written to
+ * out (may be NULL when max is 0). PortAudio is initialized for the call
+ * and terminated before it returns (engines may run meanwhile). Since
+ * 0.4; `rtbridge devices` prints it.
+ *
+ * Return: the number of devices (>= 0, perhaps more than max), or a
+ *         negated errno (-EIO: PortAudio failed) with one line in why
+ *         (whylen bytes; may be NULL)
+ * Context: control thread
+ */
+int rtb_devices_list(struct rtb_device_info *out, unsigned max, char *why,
+                     size_t whylen);
+
 #ifdef __cplusplus
 }
 #endif

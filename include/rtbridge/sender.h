@@ -236,6 +236,24 @@ int rtb_sender_stop(struct rtb_sender *s, char *why, size_t len);
 int rtb_sender_sdp(const struct rtb_sender *s, char *buf, size_t len);
 
 /*
+ * The SDP that a sender of this configuration would announce
+ * (rtb_sender_sdp), without making it: no socket, no file. With srtp_key,
+ * the key goes into it as SDES (RFC 4568 a=crypto:1): the text is then
+ * as secret as the key (the caller zeroes buf once used; the library's
+ * own copies are zeroed). The session id is the time (seconds since
+ * 1970). Since 0.4; `rtbridge sdp` prints it.
+ *
+ * Return: the text's length (written with its NUL), or a negated errno
+ *         with one line in why (whylen bytes; may be NULL): -EINVAL (a bad
+ *         setting, as rtb_sender_check says), -ENOBUFS (len too small;
+ *         1024 bytes are enough)
+ * Context: control thread (resolves the destination's host name, looks
+ *          the route up)
+ */
+int rtb_sender_config_sdp(const struct rtb_sender_config *cfg, char *buf,
+                          size_t len, char *why, size_t whylen);
+
+/*
  * Stop (rtb_sender_stop) and free the sender
  *
  * Pre: no thread pushes to it any more
