@@ -16,8 +16,12 @@
 
 #include <stdint.h>
 
+#include "bridge/app/app_sendopts.h"
 #include "bridge/app/cmd_recv_impl.h"
 #include "bridge/app/engine.h"
+#include "bridge/net/addr.h"
+#include "bridge/net/sdp.h"
+#include "bridge/net/sender.h"
 #include <rtbridge/rtbridge.h>
 
 /* The public symbols; everything else in the library is hidden
@@ -96,6 +100,36 @@ struct netloop;
 struct netloop *rtb__receiver_netloop(struct rtb_receiver *r);
 struct netloop *rtb__sender_netloop(struct rtb_sender *s);
 struct netloop *rtb__sap_netloop(struct rtb_sap *l);
+
+/* A sender's configuration as the command's options (for its SDP and
+   SAP announcement), its strings in the buffers (lib/rtb_sender_opts.c). */
+struct rtb__sendconf {
+	struct app_sendopts o;
+	char session[SDP_NAME_MAX + 1];
+	char group[ADDR_TEXT_MAX];
+};
+
+/* The configuration checked (ranges, codec, destination), as t's options
+   and so's codec, destination, payload type and multicast interface (so
+   set to sender_opts_init's defaults first). Return: 0, or -EINVAL with
+   why. */
+int rtb__sender_settings(struct rtb__sendconf *t,
+                         const struct rtb_sender_config *c,
+                         struct sender_opts *so, char *why, size_t len);
+
+struct srtpkey;
+
+/* The caller's key into k (zeroed by the caller once used), its length
+   checked against the suite's. Return: 0, or -EINVAL with why. */
+int rtb__sender_key(const struct rtb_sender_config *c, struct srtpkey *k,
+                    char *why, size_t len);
+
+/* The SDP of a stream of options o to so's destination, with session id
+   `id` and the a=crypto value `crypto` (NULL: none). Return: its length,
+   or -ENOBUFS (len too small; buf is then zeroed). */
+int rtb__sender_describe(const struct app_sendopts *o,
+                         const struct sender_opts *so, uint64_t id,
+                         const char *crypto, char *buf, size_t len);
 
 /* One line into why (len bytes; why may be NULL). */
 void rtb__why(char *why, size_t len, const char *fmt, ...)
