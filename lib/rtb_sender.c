@@ -9,9 +9,9 @@
  * has a capture FIFO, filled by the application's rtb_sender_push (its
  * audio thread). The configuration becomes the command's options
  * (struct app_sendopts: the codec rules of app_sendopts_codec, the SDP
- * and SAP of app_sap), then the sender's (struct sender_opts).
+ * and SAP of app_sap; rtb_sender_opts.c), then the sender's (struct
+ * sender_opts).
  */
-#define _DEFAULT_SOURCE /* explicit_bzero */
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bridge/app/app_sap.h"
@@ -30,10 +29,8 @@
 #include "bridge/net/addr.h"
 #include "bridge/net/netloop.h"
 #include "bridge/net/sap.h"
-#include "bridge/net/sdp.h"
 #include "bridge/net/sender.h"
 #include "bridge/net/srtpkey.h"
-#include "bridge/app/app_rtb.h"
 #include "lib/rtb_lib.h"
 
 #define RTB_SENDER_OPEN_MS      10000 /* the file opened, then buffered */
