@@ -3,6 +3,7 @@
  * host API and channel counts, as the public library gives them
  * (rtb_devices_list). Context: control thread.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,7 +33,7 @@ static const struct app_cmd cmd_devices__cmd = {
 
 /* The devices into *out (the caller frees it). Return: their number, or
    a negated errno (why says it). */
-static int cmd_devices_get(struct rtb_device_info **out, char *why, size_t len)
+static int cmd_devices__get(struct rtb_device_info **out, char *why, size_t len)
 {
 	unsigned cap = 32;
 	int n;
@@ -42,7 +43,7 @@ static int cmd_devices_get(struct rtb_device_info **out, char *why, size_t len)
 		struct rtb_device_info *d = realloc(*out, cap * sizeof(*d));
 		if (!d) {
 			snprintf(why, len, "out of memory");
-			return -1;
+			return -ENOMEM;
 		}
 		*out = d;
 		n = rtb_devices_list(d, cap, why, len);
@@ -61,7 +62,7 @@ int cmd_devices(int argc, char **argv)
 	int rc = app_opts_parse(&cmd_devices__cmd, &o, argc, argv, NULL);
 	if (rc != 0)
 		return rc == 1 ? 0 : 2; /* help printed, or bad usage said */
-	int n = cmd_devices_get(&d, why, sizeof(why));
+	int n = cmd_devices__get(&d, why, sizeof(why));
 	if (n < 0) {
 		fprintf(stderr, "rtbridge devices: cannot list devices: %s\n",
 		        why);
