@@ -282,3 +282,49 @@ Test(udpsock, coalesced_reads_come_just_before_the_consumer_looks)
 	close(b.fd);
 	close_sock(&rx);
 }
+
+/* On the net thread: the last datagrams arrive while the timer holds the
+   socket, then its owner reads what is pending and closes it (as
+   receiver_close does), all in one turn, so the timer cannot read them
+   first. */
+struct last_job {
+	struct blaster *b;
+	int from, n;
+	unsigned read;
+};
+
+static int send_read_close(struct netloop *l, void *arg)
+{
+	struct last_job *j = arg;
+
+	(void)l;
+	for (int i = 0; i < j->n; i++)
+		blaster_send(j->b, j->from + i);
+	j->read = udpsock_read_pending(&rx);
+	atomic_store_explicit(&closed, 0, memory_order_relaxed);
+	udpsock_close(&rx, on_closed);
+	return 0;
+}
+
+Test(udpsock, datagrams_held_at_the_close_are_read_first)
+{
+	static struct blaster b;
+	struct coalesce_job c = {.s = &rx, .ms = 20};
+	struct job r;
+	const int n = 60;
+
+	open_rx(&r);
+	blaster_open(&b, &r);
+	cr_assert_eq(netloop_call_wait(&nl, do_coalesce, &c), 0);
+	/* 2000 a second: read on the 20 ms timer from the first few on. */
+	(void)paced_burst(&b, n, 500);
+	cr_assert(rx.holding, "the timer holds the socket");
+	struct last_job j = {.b = &b, .from = n, .n = 5};
+	cr_assert_eq(netloop_call_wait(&nl, send_read_close, &j), 0);
+	cr_assert_eq(wait_closed(2000), 0, "close callback ran");
+	cr_assert_eq(j.read, 5u, "read %u of the 5 held datagrams", j.read);
+	cr_assert_eq(atomic_load(&got), n + 5);
+	for (int i = n; i < n + 5; i++)
+		cr_assert_eq(rx_first[i], i & 0xff);
+	close(b.fd);
+}

@@ -270,6 +270,10 @@ static int receiver__close_fn(struct netloop *nl, void *arg)
 	struct receiver *r = arg;
 
 	(void)nl;
+	/* What arrived before the close reaches its stream (the last
+	   packets of a session that ended): read it before the socket
+	   goes. */
+	(void)udpsock_read_pending(r->sock);
 	receiver__forget_holds(r);
 	r->sock->user = r;
 	udpsock_close(r->sock, receiver__closed);

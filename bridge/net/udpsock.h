@@ -201,6 +201,18 @@ int udpsock_fd(const struct udpsock *s);
 void udpsock_set_coalesce(struct udpsock *s, unsigned ms);
 
 /*
+ * Read now what the kernel holds for a receiving socket (a coalescing
+ * timer's hold included), UDPSOCK_READ_MAX datagrams at most, and hand
+ * each to the callback. An owner about to close the socket calls it
+ * first, so that datagrams that arrived before the close are not lost
+ * with the socket (the last packets of a stream that ended).
+ *
+ * Return: datagrams read (0 for a socket that does not receive)
+ * Context: net thread
+ */
+unsigned udpsock_read_pending(struct udpsock *s);
+
+/*
  * Coalesced reads at the consumer's times: while udpsock_set_coalesce's
  * rule holds datagrams back, the timer reads `lead_ns` before each time
  * next() names (or up to a millisecond later: libuv's timers count whole

@@ -325,6 +325,14 @@ void udpsock__rx_free(struct udpsock *s)
 	s->holding = false;
 }
 
+unsigned udpsock_read_pending(struct udpsock *s)
+{
+	if (!s->open || s->closing || s->rx_handles == 0)
+		return 0;
+	/* Held back by the timer, if it is armed: dated as its reads are. */
+	return udpsock__drain(s, s->holding ? s->hold_ns : 0);
+}
+
 void udpsock_set_coalesce_at(struct udpsock *s, udpsock_next_fn next, void *arg,
                              int64_t lead_ns)
 {
