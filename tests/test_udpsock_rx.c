@@ -297,13 +297,11 @@ static int send_read_close(struct netloop *l, void *arg)
 {
 	struct last_job *j = arg;
 
-	(void)l;
 	for (int i = 0; i < j->n; i++)
 		blaster_send(j->b, j->from + i);
 	j->read = udpsock_read_pending(&rx);
 	atomic_store_explicit(&closed, 0, memory_order_relaxed);
-	udpsock_close(&rx, on_closed);
-	return 0;
+	return start_close(l, &rx);
 }
 
 Test(udpsock, datagrams_held_at_the_close_are_read_first)
