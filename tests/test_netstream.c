@@ -544,6 +544,50 @@ static void clean_path_target(bool low, struct netstream_stats *st,
 	sim_clear(&s);
 }
 
+/* Low-latency mode, 1 ms packets, 64-frame pulls, a clean path, and one
+   packet 30 ms late at 4 s (a one-off stall of the host). */
+Test(netstream, low_latency_mode_lets_a_one_off_stall_go)
+{
+	struct sim s;
+	struct netstream_stats mid, end;
+	float out[64 * 2];
+
+	sim_init(&s, CODEC_L16, 48000, 2, 1000);
+	netstream_config_low_latency(&s.cfg);
+	s.block = 64;
+	s.rng = 0x2545f4914f6cdd1dull;
+	s.lo_ms = 0.05;
+	s.hi_ms = 0.25;
+	s.late_k = 4000;
+	s.late_ms = 30.0;
+	sim_start(&s);
+	while (s.out_frames < 5.5 * 48000)
+		sim_step(&s, out);
+	netstream_stats(&s.ns, &mid);
+	while (s.out_frames < 7 * 48000)
+		sim_step(&s, out);
+	netstream_stats(&s.ns, &end);
+	cr_log_info("at 5.5 s: target %.3f ms, buffer %.3f ms; at 7 s: target "
+	            "%.3f ms, buffer %.3f ms, %llu skips",
+	            mid.target_ms, mid.buffer_ms, end.target_ms, end.buffer_ms,
+	            (unsigned long long)end.skips);
+	/* The late packet (lost at its time, then late) holds the target
+	   above its delay ... */
+	cr_assert_eq(mid.lost, 1);
+	cr_assert_eq(mid.late, 1);
+	cr_assert(mid.target_ms >= 30.0, "at 5.5 s: %f", mid.target_ms);
+	/* ... for NETSTREAM_LOW_PEAK_HOLD_S (not 30 s), then the target
+	   drops back to the clean path's at once and the buffer's excess is
+	   skipped (sliding down at 1.5 ms/s would take 20 s). */
+	cr_assert(end.target_ms <= 1.55, "at 7 s: %f", end.target_ms);
+	cr_assert(fabs(end.buffer_ms - end.target_ms) < 0.5, "buffer %f",
+	          end.buffer_ms);
+	cr_assert_geq(end.skips, 1);
+	cr_assert_eq(end.lost, 1);
+	cr_assert_eq(end.late, 1);
+	sim_clear(&s);
+}
+
 Test(netstream, low_latency_mode_keeps_the_target_near_one_packet)
 {
 	struct netstream_stats lo, def;

@@ -30,16 +30,27 @@
  *
  *   latency_check [--codec l16|l24|opus|all] [--frame-ms 1|2.5|5|10|all]
  *                 [--period N] [--latency auto|low|MS] [--seconds S]
- *                 [--gst] [--max-median-ms X]
+ *                 [--gst] [--keep-awake] [--max-median-ms X]
+ *
+ * --keep-awake runs a spinning thread per CPU at SCHED_IDLE (it yields
+ * to every other thread) for the whole measurement, so that no CPU is
+ * idle. On a virtual machine whose CPUs halt when idle, waking a halted
+ * CPU goes through the hypervisor: on the project's VMs that took 3 to
+ * 30 ms now and then (a bare SCHED_FIFO thread woken every 1 ms saw it
+ * too), a stall of the host, not of the path measured. A machine whose
+ * CPUs stay awake (a busy host, idle=poll, a PM QoS request) does not
+ * have them.
  *
  * Prints one table row per codec and packet time (Opus has no 1 ms
  * packets); exits 1 if a median exceeds --max-median-ms.
  */
+#define _GNU_SOURCE /* SCHED_IDLE, CPU affinity: --keep-awake */
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +126,50 @@ static void *lat_audio(void *arg)
 		next += period_ns;
 	}
 	return NULL;
+}
+
+/* --keep-awake: one spinner per CPU, at SCHED_IDLE. */
+#define LAT_MAX_SPIN 64
+
+static _Atomic bool lat_spin_stop;
+
+static void *lat_spin(void *arg)
+{
+	struct sched_param sp = {.sched_priority = 0};
+
+	(void)arg;
+	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	while (!atomic_load_explicit(&lat_spin_stop, memory_order_relaxed))
+		;
+	return NULL;
+}
+
+/* Start a spinner on each CPU this process may run on. Return: started */
+static int lat_spin_start(pthread_t *th)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 0;
+	for (int c = 0; c < CPU_SETSIZE && n < LAT_MAX_SPIN; c++) {
+		if (!CPU_ISSET(c, &set) ||
+		    pthread_create(&th[n], NULL, lat_spin, NULL) != 0)
+			continue;
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(c, &one);
+		(void)pthread_setaffinity_np(th[n], sizeof(one), &one);
+		n++;
+	}
+	return n;
+}
+
+static void lat_spin_stop_all(pthread_t *th, int n)
+{
+	atomic_store_explicit(&lat_spin_stop, true, memory_order_relaxed);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
 }
 
 struct lat_result {
@@ -204,7 +259,7 @@ static void lat_usage(FILE *f)
 	fprintf(f, "usage: latency_check [--codec l16|l24|opus|all] "
 	           "[--frame-ms 1|2.5|5|10|all] [--period N]\n"
 	           "                     [--latency auto|low|MS] [--seconds S] "
-	           "[--gst] [--max-median-ms X]\n");
+	           "[--gst] [--keep-awake] [--max-median-ms X]\n");
 }
 
 struct lat_opts {
@@ -213,7 +268,8 @@ struct lat_opts {
 	unsigned period;
 	int latency; /* 0 auto, -1 low, else fixed ms */
 	bool gst;
-	bool rt; /* threads SCHED_FIFO (allowed, not turned off) */
+	bool awake; /* --keep-awake */
+	bool rt;    /* threads SCHED_FIFO (allowed, not turned off) */
 };
 
 static int lat_num(const char *opt, const char *v, double lo, double hi,
@@ -246,6 +302,10 @@ static int lat_args(int argc, char **argv, struct lat_opts *o)
 		}
 		if (!strcmp(a, "--gst")) {
 			o->gst = true;
+			continue;
+		}
+		if (!strcmp(a, "--keep-awake")) {
+			o->awake = true;
 			continue;
 		}
 		if (v == NULL) {
@@ -369,6 +429,8 @@ int main(int argc, char **argv)
 	static const enum codec_kind kinds[] = {CODEC_L16, CODEC_L24,
 	                                        CODEC_OPUS};
 	bool any = false, over = false;
+	pthread_t spin[LAT_MAX_SPIN];
+	int spinning = 0;
 
 	if (lat_args(argc, argv, &o) < 0)
 		return 2;
@@ -387,6 +449,12 @@ int main(int argc, char **argv)
 	       o.latency < 0 ? "low (recv --latency low)"
 	       : o.latency   ? "fixed"
 	                     : "adaptive");
+	if (o.awake) {
+		spinning = lat_spin_start(spin);
+		printf("%d CPUs kept awake by SCHED_IDLE spinners "
+		       "(--keep-awake)\n",
+		       spinning);
+	}
 	printf("%-8s %-5s %6s %6s %9s %8s %8s %9s %9s %9s %6s %9s\n",
 	       "receiver", "codec", "frame", "clicks", "median", "min", "max",
 	       "spread_ms", "target_ms", "buffer_ms", "lost", "concealed");
@@ -404,10 +472,13 @@ int main(int argc, char **argv)
 				continue;
 			any = true;
 			int rc = lat_row(&o, kinds[k], frames_us[f], want);
-			if (rc < 0)
+			if (rc < 0) {
+				lat_spin_stop_all(spin, spinning);
 				return 1;
+			}
 			over |= rc > 0;
 		}
 	}
+	lat_spin_stop_all(spin, spinning);
 	return !any ? 2 : over ? 1 : 0;
 }

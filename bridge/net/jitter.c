@@ -33,6 +33,7 @@ void jitter_config_default(struct jitter_config *cfg, int rtp_rate,
 	cfg->quantile = 0.99;
 	cfg->forget_s = 10.0;
 	cfg->shrink_ms_per_s = 1.5;
+	cfg->drop_ms = 0.0;
 	cfg->peak_hold_s = 30.0;
 	cfg->bin_us = 500;
 	cfg->resync_ms = 1000;
@@ -57,7 +58,8 @@ static int jitter_config_ok(const struct jitter_config *c)
 	if (!(c->quantile > 0.0 && c->quantile < 1.0) || !(c->forget_s > 0.0) ||
 	    !(c->peak_hold_s >= 0.0) || !(c->margin_ms >= 0.0))
 		return 0;
-	if (c->bin_us == 0 || c->shrink_ms_per_s < 0.0 || c->resync_ms == 0)
+	if (c->bin_us == 0 || c->shrink_ms_per_s < 0.0 || c->resync_ms == 0 ||
+	    !(c->drop_ms >= 0.0))
 		return 0;
 	return 1;
 }

@@ -63,6 +63,10 @@ struct jitter_config {
 	double quantile;        /* of the delay spread, e.g. 0.99 */
 	double forget_s;        /* histogram memory (time constant), s */
 	double shrink_ms_per_s; /* how fast the target may come down */
+	double drop_ms;         /* a target this far above what the spread
+	                           asks for drops to it at once (the consumer
+	                           skips the excess: netstream's skip_ms); 0:
+	                           it always slides down */
 	double peak_hold_s;     /* a late packet's delay is covered this long */
 	unsigned bin_us;        /* histogram resolution */
 	unsigned resync_ms;     /* a timestamp this far off the schedule (twice

@@ -207,7 +207,9 @@ void jtarget_tick(struct jtarget *t, uint64_t now_ns, double max_shrink)
 	if (t->hist_total <= 0.0)
 		return;
 	double raw = jtarget_wanted(t);
-	if (raw >= t->target_ns) {
+	if (raw >= t->target_ns ||
+	    (t->cfg->drop_ms > 0.0 &&
+	     t->target_ns - raw >= 1e6 * t->cfg->drop_ms)) {
 		t->target_ns = raw;
 		return;
 	}

@@ -9,7 +9,8 @@
  * the spread; the target is that percentile + one frame + a margin,
  * within [min_ms, max_ms]. It rises at once when the spread grows and
  * falls at a limited rate (a slope the consumer follows by time-scaling)
- * when it shrinks; it moves once per pull (jtarget_tick). A packet that
+ * when it shrinks, or at once from drop_ms above (the consumer skips);
+ * it moves once per pull (jtarget_tick). A packet that
  * came too late anyway (a peak the percentile lets through) holds the
  * target above its own spread for peak_hold_s. In fixed mode (fixed_ms
  * set) the target is fixed_ms and the histogram is not consulted.
@@ -118,7 +119,8 @@ void jtarget_peak(struct jtarget *t, double spread_ns, uint64_t arrival_ns);
 /*
  * Once per pull: move the target (raised to what the spread asks for at
  * once, lowered over the time since the last tick at the shrink rate, or
- * at max_shrink (ns per ns) if that is lower)
+ * at max_shrink (ns per ns) if that is lower; lowered at once if it is
+ * drop_ms or more above)
  *
  * Context: audio thread, real-time safe
  */

@@ -68,6 +68,17 @@ void netstream_config_low_latency(struct netstream_config *cfg)
 	cfg->jitter.margin_ms = 0.25;
 	cfg->jitter.bin_us = 50;
 	cfg->jitter.initial_ms = 2;
+	/* A late packet holds the target up for NETSTREAM_LOW_PEAK_HOLD_S
+	   rather than half a minute, and a target far above what the spread
+	   asks for then drops at once, the excess skipped, rather than slide
+	   down at 1.5 ms/s (a minute and more after a 100 ms stall): the
+	   cost of a one-off stall of the host is its glitch and the skip,
+	   not minutes of a delay many times the clean one. A host or path
+	   that keeps stalling keeps the target up, and the spread's
+	   percentile sees sustained jitter anyway. */
+	cfg->jitter.peak_hold_s = NETSTREAM_LOW_PEAK_HOLD_S;
+	cfg->jitter.drop_ms = NETSTREAM_LOW_DROP_MS;
+	cfg->skip_ms = NETSTREAM_LOW_DROP_MS;
 	if (cfg->jitter.initial_ms < cfg->jitter.min_ms)
 		cfg->jitter.initial_ms = cfg->jitter.min_ms;
 }

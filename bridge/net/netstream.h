@@ -285,11 +285,19 @@ void netstream_config_default(struct netstream_config *cfg,
  * in 50 us bins (instead of 500), starting from 2 ms (instead of 40: it
  * rises at once where the path needs more). The limits (min_ms, max_ms)
  * and everything else stay. On a clean path with 1 ms packets the target
- * comes down to about 1.3 ms.
+ * comes down to about 1.3 ms. A packet too late for its slot holds the
+ * target above its delay for NETSTREAM_LOW_PEAK_HOLD_S (instead of 30 s);
+ * a target NETSTREAM_LOW_DROP_MS or more above what the spread asks for
+ * then drops at once, and the buffer's excess is skipped (skip_ms).
  *
  * Context: any
  */
 void netstream_config_low_latency(struct netstream_config *cfg);
+
+/* How long a late packet holds the low-latency target up, s. */
+#define NETSTREAM_LOW_PEAK_HOLD_S 2.0
+/* A low-latency target this far above what it needs drops at once, ms. */
+#define NETSTREAM_LOW_DROP_MS 3
 
 /*
  * Check a configuration as netstream_init would, without allocating
