@@ -49,8 +49,29 @@ cleanup() {
 trap cleanup EXIT
 . "$HERE/srtp_peer.sh"
 
-# A free UDP port on loopback (released just before the peer binds it).
-PORT=$($PY -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A free even UDP port on loopback whose next one is free too (ffmpeg
+# binds RTP's and RTCP's), released just before the peer binds them: the
+# peer start is tried again on a new pair if another program took one.
+free_pair() {
+	$PY -c '
+import socket
+while True:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    if p % 2 == 0 and p < 65534:
+        t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            t.bind(("127.0.0.1", p + 1))
+            print(p)
+            break
+        except OSError:
+            pass
+        finally:
+            t.close()
+    s.close()
+'
+}
 $PY "$HERE/send_wavcmp.py" gen "$DIR/src.wav" $SECONDS_OF_AUDIO 7 || exit 1
 
 case $CODEC in
@@ -69,27 +90,35 @@ if [ -n "$SUITE" ]; then
 	GST_CAPS="application/x-srtp${GST_CAPS#application/x-rtp},ssrc=(uint)$SRTP_SSRC,$GST_SRTP_CAPS"
 	GST_SRTP="! srtpdec"
 fi
-if [ "$PEER" = gst ]; then
-	# shellcheck disable=SC2086
-	gst-launch-1.0 -q -e udpsrc address=127.0.0.1 port="$PORT" caps="$GST_CAPS" \
-		$GST_SRTP ! rtpjitterbuffer latency=200 do-lost=true mode=4 ! $GST_DEPAY \
-		! audioconvert ! audio/x-raw,format=S16LE,rate=48000,channels=2 \
-		! audiorate tolerance=0 ! wavenc ! filesink location="$DIR/got.wav" \
-		>"$DIR/peer.log" 2>&1 &
-	PEER_PID=$!
-else
-	# shellcheck disable=SC2086
-	"$RTB" sdp --to 127.0.0.1:"$PORT" --codec "$CODEC" $RTB_SRTP >"$DIR/stream.sdp" || exit 1
-	ffmpeg -nostdin -hide_banner -loglevel error -protocol_whitelist file,udp,rtp,srtp -listen_timeout 3 \
-		-i "$DIR/stream.sdp" -c:a pcm_s16le -ar 48000 -ac 2 -y "$DIR/got.wav" \
-		>"$DIR/peer.log" 2>&1 &
-	PEER_PID=$!
-fi
-# The peer needs a moment to bind; packets sent before that are lost.
-sleep 1.5
-if ! kill -0 "$PEER_PID" 2>/dev/null; then
-	echo "the $PEER receiver did not start:"; cat "$DIR/peer.log"; exit 1
-fi
+start_peer() {
+	if [ "$PEER" = gst ]; then
+		# shellcheck disable=SC2086
+		gst-launch-1.0 -q -e udpsrc address=127.0.0.1 port="$PORT" caps="$GST_CAPS" \
+			$GST_SRTP ! rtpjitterbuffer latency=200 do-lost=true mode=4 ! $GST_DEPAY \
+			! audioconvert ! audio/x-raw,format=S16LE,rate=48000,channels=2 \
+			! audiorate tolerance=0 ! wavenc ! filesink location="$DIR/got.wav" \
+			>"$DIR/peer.log" 2>&1 &
+		PEER_PID=$!
+	else
+		# shellcheck disable=SC2086
+		"$RTB" sdp --to 127.0.0.1:"$PORT" --codec "$CODEC" $RTB_SRTP >"$DIR/stream.sdp" || exit 1
+		ffmpeg -nostdin -hide_banner -loglevel error -protocol_whitelist file,udp,rtp,srtp -listen_timeout 3 \
+			-i "$DIR/stream.sdp" -c:a pcm_s16le -ar 48000 -ac 2 -y "$DIR/got.wav" \
+			>"$DIR/peer.log" 2>&1 &
+		PEER_PID=$!
+	fi
+	# The peer needs a moment to bind; packets sent before that are lost.
+	sleep 1.5
+	kill -0 "$PEER_PID" 2>/dev/null
+}
+for try in 1 2 3; do
+	PORT=$(free_pair)
+	start_peer && break
+	if [ $try -eq 3 ] || ! grep -q "Address already in use" "$DIR/peer.log"; then
+		echo "the $PEER receiver did not start:"; cat "$DIR/peer.log"; exit 1
+	fi
+	echo "the $PEER receiver lost port $PORT to another program: again on a new one"
+done
 
 # shellcheck disable=SC2086
 "$RTB" send "$DIR/src.wav" --to 127.0.0.1:"$PORT" --codec "$CODEC" --quiet $RTB_SRTP $RTB_SRTP_SSRC || {

@@ -336,6 +336,24 @@ Test(vclock, a_batched_clock_runs_each_group_at_its_last_deadline)
 		cr_assert_leq(llabs(w - vclock_deadline_ns(&v, k)), 1);
 		cr_assert_gt(w, after);
 		cr_assert_leq(w - after, (int64_t)(4 * period_ns) + 1);
+		/* Far on (a net thread that slept, a main thread woken late
+		   after the stop): still on the grid, to the ns. */
+		for (int64_t far = 1; far <= 1000000; far *= 100) {
+			after = end + far * 10000000 + 4321;
+			w = vclock_next_wake_ns(&v, after);
+			k = (uint64_t)((double)(w - vclock_deadline_ns(&v, 0)) /
+			                       period_ns +
+			               0.5);
+			cr_assert_eq(k % 4, 3, "wake-up at period %llu",
+			             (unsigned long long)k);
+			cr_assert_leq(
+			        llabs(w - vclock_deadline_ns(&v, k)), 1,
+			        "%lld ns off the grid %lld s on",
+			        (long long)(w - vclock_deadline_ns(&v, k)),
+			        (long long)(far / 100));
+			cr_assert_gt(w, after);
+			cr_assert_leq(w - after, (int64_t)(4 * period_ns) + 1);
+		}
 	}
 	vclock_close(&v);
 

@@ -227,13 +227,25 @@ int64_t vclock_next_wake_ns(const struct vclock *v, int64_t after)
 	if (t > after)
 		return t;
 	/* Whole intervals on: the thread is asleep or late, and the groups
-	   keep to the grid (a late group runs at once, the next on time). */
+	   keep to the grid (a late group runs at once, the next on time).
+	   n intervals are n x b x period frames, made ns at once: n times
+	   an interval rounded to the ns would drift off the grid by up to a
+	   ns per interval. */
 	uint64_t b = v->cfg.batch > 1 ? v->cfg.batch : 1;
-	int64_t every =
-	        (int64_t)(b * v->cfg.period * (uint64_t)NS_PER_S / v->cfg.rate);
-	if (every <= 0)
-		return -1;
-	return t + ((after - t) / every + 1) * every;
+	uint64_t group = b * v->cfg.period;
+	double every = (double)group * 1e9 / v->cfg.rate;
+	uint64_t n = (uint64_t)((double)(after - t) / every) + 1;
+	int64_t w;
+	for (;;) {
+		uint64_t frames = n * group;
+		w = t + (int64_t)(frames / v->cfg.rate * (uint64_t)NS_PER_S +
+		                  frames % v->cfg.rate * (uint64_t)NS_PER_S /
+		                          v->cfg.rate);
+		if (w > after || group == 0)
+			break;
+		n++; /* the estimate fell short of after by a rounding */
+	}
+	return w;
 }
 
 uint64_t vclock_callbacks(const struct vclock *v)
