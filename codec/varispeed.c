@@ -17,9 +17,10 @@
  * extensions: SSE on x86-64, NEON on arm64, plain code elsewhere, two
  * accumulators per channel to hide the add latency), and on x86-64 CPUs
  * that have them (checked at init) one in 8-wide AVX2 vectors with fused
- * multiply-adds. Both interpolate each coefficient vector once per output
- * frame and use it for every channel. The position steps in fixed point
- * (see varispeed__steps): what a frame costs is then its multiply-adds.
+ * multiply-adds, plus its stereo 32-tap case (the default design) with
+ * the constants folded in. Both interpolate each coefficient vector once
+ * per output frame and use it for every channel. The position steps in fixed
+ * point (see varispeed__steps): what a frame costs is then its multiply-adds.
  */
 #include "codec/varispeed.h"
 
@@ -139,8 +140,10 @@ static float varispeed__sum(varispeed_vf a)
 }
 
 /*
- * The stepping both kernels share, inlined into each with its own frame
- * function (a constant there): output frames while made < n and pos < end.
+ * The stepping the kernels share, inlined into each with its own frame
+ * function (a constant there), and the filter length and channel count
+ * (v->taps and v->channels, or constants where a kernel is made for
+ * them): output frames while made < n and pos < end.
  * The position is a buffer index and a 64-bit fraction, so a step is an
  * add with carry (the only chain from one frame to the next) and the
  * accounting is exact. The table row and the weight between it and the
@@ -148,21 +151,24 @@ static float varispeed__sum(varispeed_vf a)
  */
 static inline __attribute__((always_inline)) size_t
 varispeed__steps(struct varispeed *v, float *out, size_t n, size_t end,
-                 size_t istep, uint64_t fstep,
+                 size_t istep, uint64_t fstep, unsigned taps, unsigned ch,
                  void (*frame)(const struct varispeed *, const float *, float,
-                               const float *, float *))
+                               const float *, size_t, float *))
 {
-	const size_t rowlen = 2 * (size_t)v->taps, back = v->taps / 2 - 1;
+	const size_t rowlen = 2 * (size_t)taps, back = taps / 2 - 1;
 	const uint64_t phases = v->phases;
-	const unsigned ch = v->channels;
+	/* Held in locals: the kernels store through types that may alias
+	   anything, which would reload them from v at every frame. */
+	const float *const table = v->table, *const buf = v->buf;
+	const size_t cap = v->cap;
 	size_t pos = v->pos, made = 0;
 	uint64_t frac = v->frac;
 
 	for (; made < n && pos < end; made++) {
 		uint64_t t = (frac >> 32) * phases;
-		const float *row = v->table + (size_t)(t >> 32) * rowlen;
+		const float *row = table + (size_t)(t >> 32) * rowlen;
 		float w = (float)(uint32_t)t * 0x1p-32f;
-		frame(v, row, w, v->buf + (pos - back), out + made * ch);
+		frame(v, row, w, buf + (pos - back), cap, out + made * ch);
 		frac += fstep;
 		pos += istep + (frac < fstep);
 	}
@@ -171,12 +177,12 @@ varispeed__steps(struct varispeed *v, float *out, size_t n, size_t end,
 	return made;
 }
 
-/* One output frame from the window starting at x0 (channel 0's plane),
-   with the coefficients of row `row` interpolated by `w` towards the next
-   row. */
+/* One output frame from the window starting at x0 (channel 0's plane;
+   channel c's is cap floats after channel c - 1's), with the coefficients
+   of row `row` interpolated by `w` towards the next row. */
 static inline __attribute__((always_inline)) void
 varispeed__frame(const struct varispeed *v, const float *row, float w,
-                 const float *x0, float *out)
+                 const float *x0, size_t cap, float *out)
 {
 	const size_t nv = v->taps / 4;
 	const varispeed_vf *t = (const varispeed_vf *)row;
@@ -185,7 +191,7 @@ varispeed__frame(const struct varispeed *v, const float *row, float w,
 
 	if (v->channels == 2) {
 		/* Left and right share the coefficients. */
-		const float *x1 = x0 + v->cap;
+		const float *x1 = x0 + cap;
 		varispeed_vf a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0};
 		for (size_t k = 0; k < nv; k += 2) {
 			varispeed_vf c0 = t[k] + wv * d[k];
@@ -204,7 +210,7 @@ varispeed__frame(const struct varispeed *v, const float *row, float w,
 	for (size_t k = 0; k < nv; k++)
 		c[k] = t[k] + wv * d[k];
 	for (unsigned ch = 0; ch < v->channels; ch++) {
-		const float *x = x0 + ch * v->cap;
+		const float *x = x0 + ch * cap;
 		varispeed_vf a = {0}, b = {0};
 		for (size_t k = 0; k < nv; k += 2) {
 			a += c[k] * varispeed__load(x + 4 * k);
@@ -217,7 +223,8 @@ varispeed__frame(const struct varispeed *v, const float *row, float w,
 static size_t varispeed__run(struct varispeed *v, float *out, size_t n,
                              size_t end, size_t istep, uint64_t fstep)
 {
-	return varispeed__steps(v, out, n, end, istep, fstep, varispeed__frame);
+	return varispeed__steps(v, out, n, end, istep, fstep, v->taps,
+	                        v->channels, varispeed__frame);
 }
 
 #if VARISPEED_AVX2
@@ -228,29 +235,40 @@ static size_t varispeed__run(struct varispeed *v, float *out, size_t n,
  * vector once for both channels and sums both channels' lanes together.
  */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
+varispeed__stereo_avx2(const float *row, float w, const float *x0,
+                       const float *x1, size_t taps, float *out)
+{
+	const float *d = row + taps;
+	const __m256 wv = _mm256_set1_ps(w);
+	__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+
+	/* Fully unrolled where taps is a constant (the 32-tap kernel). */
+#pragma GCC unroll 4
+	for (size_t k = 0; k < taps; k += 8) {
+		__m256 c = _mm256_fmadd_ps(wv, _mm256_load_ps(d + k),
+		                           _mm256_load_ps(row + k));
+		a0 = _mm256_fmadd_ps(c, _mm256_loadu_ps(x0 + k), a0);
+		a1 = _mm256_fmadd_ps(c, _mm256_loadu_ps(x1 + k), a1);
+	}
+	/* [l01 l23 r01 r23 | l45 l67 r45 r67], then the halves added, then
+	   pairs: l, r in the low two lanes. */
+	__m256 h = _mm256_hadd_ps(a0, a1);
+	__m128 q = _mm_add_ps(_mm256_castps256_ps128(h),
+	                      _mm256_extractf128_ps(h, 1));
+	q = _mm_hadd_ps(q, q);
+	_mm_storel_pi((__m64 *)out, q);
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
 varispeed__frame_avx2(const struct varispeed *v, const float *row, float w,
-                      const float *x0, float *out)
+                      const float *x0, size_t cap, float *out)
 {
 	const size_t taps = v->taps;
 	const float *d = row + taps;
 	const __m256 wv = _mm256_set1_ps(w);
 
 	if (v->channels == 2) {
-		const float *x1 = x0 + v->cap;
-		__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-		for (size_t k = 0; k < taps; k += 8) {
-			__m256 c = _mm256_fmadd_ps(wv, _mm256_load_ps(d + k),
-			                           _mm256_load_ps(row + k));
-			a0 = _mm256_fmadd_ps(c, _mm256_loadu_ps(x0 + k), a0);
-			a1 = _mm256_fmadd_ps(c, _mm256_loadu_ps(x1 + k), a1);
-		}
-		/* [l01 l23 r01 r23 | l45 l67 r45 r67], then the halves
-		   added, then pairs: l, r in the low two lanes. */
-		__m256 h = _mm256_hadd_ps(a0, a1);
-		__m128 q = _mm_add_ps(_mm256_castps256_ps128(h),
-		                      _mm256_extractf128_ps(h, 1));
-		q = _mm_hadd_ps(q, q);
-		_mm_storel_pi((__m64 *)out, q);
+		varispeed__stereo_avx2(row, w, x0, x0 + cap, taps, out);
 		return;
 	}
 	float *c = v->coef;
@@ -259,7 +277,7 @@ varispeed__frame_avx2(const struct varispeed *v, const float *row, float w,
 		                _mm256_fmadd_ps(wv, _mm256_load_ps(d + k),
 		                                _mm256_load_ps(row + k)));
 	for (unsigned ch = 0; ch < v->channels; ch++) {
-		const float *x = x0 + ch * v->cap;
+		const float *x = x0 + ch * cap;
 		__m256 a = _mm256_setzero_ps();
 		for (size_t k = 0; k < taps; k += 8)
 			a = _mm256_fmadd_ps(_mm256_load_ps(c + k),
@@ -276,8 +294,32 @@ __attribute__((target("avx2,fma"))) static size_t
 varispeed__run_avx2(struct varispeed *v, float *out, size_t n, size_t end,
                     size_t istep, uint64_t fstep)
 {
+	return varispeed__steps(v, out, n, end, istep, fstep, v->taps,
+	                        v->channels, varispeed__frame_avx2);
+}
+
+/* Stereo with 32 taps, the default design at a nominal ratio >= 1: the
+   general kernel's stereo frame (varispeed__stereo_avx2, so the same
+   operations in the same order and the same output, bit for bit) with
+   the tap loop unrolled and the row length, the history's offset and the
+   channel count constants. */
+#define VARISPEED_S32_TAPS 32
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+varispeed__frame_avx2_s32(const struct varispeed *v, const float *row, float w,
+                          const float *x0, size_t cap, float *out)
+{
+	(void)v;
+	varispeed__stereo_avx2(row, w, x0, x0 + cap, VARISPEED_S32_TAPS, out);
+}
+
+__attribute__((target("avx2,fma"))) static size_t
+varispeed__run_avx2_s32(struct varispeed *v, float *out, size_t n, size_t end,
+                        size_t istep, uint64_t fstep)
+{
 	return varispeed__steps(v, out, n, end, istep, fstep,
-	                        varispeed__frame_avx2);
+	                        VARISPEED_S32_TAPS, 2,
+	                        varispeed__frame_avx2_s32);
 }
 #endif
 
@@ -321,6 +363,11 @@ int varispeed_init(struct varispeed *v, const struct varispeed_config *c)
 	    __builtin_cpu_supports("fma")) {
 		v->run = varispeed__run_avx2;
 		v->kernel = "avx2";
+		if (!c->general && v->channels == 2 &&
+		    v->taps == VARISPEED_S32_TAPS) {
+			v->run = varispeed__run_avx2_s32;
+			v->kernel = "avx2-stereo32";
+		}
 	}
 #endif
 	varispeed_reset(v);

@@ -54,6 +54,10 @@ struct varispeed_config {
 	/* Use the portable kernel even where the CPU has a faster one (the
 	   tests run both; the output differs only by rounding). */
 	bool portable;
+	/* Use the CPU's general kernel even where one made for this design
+	   applies (AVX2 stereo with 32 taps; the tests compare them, and
+	   their output is the same bit for bit). */
+	bool general;
 };
 
 struct varispeed {
@@ -76,7 +80,8 @@ struct varispeed {
 	   per output frame. Return: frames made. */
 	size_t (*run)(struct varispeed *v, float *out, size_t frames,
 	              size_t end, size_t istep, uint64_t fstep);
-	const char *kernel; /* its name: "avx2" or "portable" */
+	/* Its name: "avx2-stereo32", "avx2" or "portable". */
+	const char *kernel;
 };
 
 /*
@@ -93,7 +98,9 @@ void varispeed_config_default(struct varispeed_config *c, unsigned channels,
  * Design the filter and allocate the table and the buffer; the resampler
  * starts reset. The kernel is AVX2 + FMA where the CPU has them (x86-64,
  * checked at run time) and c->portable is false, else portable C (4-wide
- * vectors where the compiler has them); v->kernel names it.
+ * vectors where the compiler has them); v->kernel names it. With AVX2, a
+ * stereo filter of 32 taps (the default at a nominal ratio >= 1) gets a
+ * kernel of its own unless c->general is set.
  *
  * Return: 0, -EINVAL (a value outside the limits above), -ENOMEM
  * Context: control (allocates)

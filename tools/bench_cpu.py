@@ -38,12 +38,23 @@ thread (/proc/PID/task/TID/schedstat, ns; a process is the sum of its
 threads that live through the window, which every process measured here
 keeps); without schedstat, utime + stime of /proc/PID/stat, which count
 in clock ticks (1/100 s here), so that a window of W seconds resolves
-1 / W % per process: the header says which.
+1 / W % per process: the header says which. Beside each thread's share,
+its wake-ups per second: how often it left the CPU and came back over
+the window (voluntary + nonvoluntary context switches, from
+/proc/PID/task/TID/status).
+
+--baseline PATH: a second rtbridge (B) against --rtbridge (A). Every
+rtbridge case then runs A and B in turn, repeat by repeat (A, B, A, B,
+...: each a fresh set of processes, its own warm-up and one window, the
+senders from the same binary as the receiver), so that whatever else
+loads the machine falls on both alike; printed: A's median, B's and the
+ratio A / B of the medians. The floor and GStreamer cases do not depend
+on the binary and run once (their senders: A).
 
   bench_cpu.py [--rtbridge PATH] [--streams N] [--seconds W]
                [--repeats R] [--warmup S] [--codec opus|l16|all]
                [--only a,b,c,d,e,f] [--floor PATH] [--floor-wake-ms W]
-               [--smoke]
+               [--baseline PATH] [--smoke]
 
 --smoke: a run of a few seconds that only checks that every case runs
 (2 streams, L16, 1 s windows, one repeat).
@@ -84,6 +95,12 @@ class Bench:
         self.socks = []
         self.nlog = 0
         self.gst = shutil.which("gst-launch-1.0")
+        # The rtbridge binaries compared, by label, and the one the cases
+        # start now.
+        self.bins = [("A", args.rtbridge)]
+        if args.baseline:
+            self.bins.append(("B", args.baseline))
+        self.bin = args.rtbridge
 
     # ---- processes ----
 
@@ -124,7 +141,7 @@ class Bench:
 
     def recv(self, codec):
         """A `recv --no-play` on a port of its own choosing; its port."""
-        p = self.start([self.a.rtbridge, "recv", "--listen", "127.0.0.1:0",
+        p = self.start([self.bin, "recv", "--listen", "127.0.0.1:0",
                         "--codec", codec, "--no-play"])
         return p, self.port_of(p, "rtbridge recv")
 
@@ -141,7 +158,7 @@ class Bench:
         raise RuntimeError("%s did not say its port in 5 s" % who)
 
     def send(self, codec, port):
-        return self.start([self.a.rtbridge, "send", self.wav, "--to",
+        return self.start([self.bin, "send", self.wav, "--to",
                            "127.0.0.1:%d" % port, "--codec", codec,
                            "--frame-ms", "10", "--loop", "--quiet"])
 
@@ -217,6 +234,21 @@ class Bench:
         return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
     @staticmethod
+    def switches(pid, tid):
+        """A thread's context switches so far, voluntary + nonvoluntary:
+        each a time it left the CPU, and so a wake-up to come back."""
+        n = 0
+        try:
+            with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches",
+                                        "nonvoluntary_ctxt_switches")):
+                        n += int(line.split()[1])
+        except FileNotFoundError:
+            pass  # a thread that just ended
+        return n
+
+    @staticmethod
     def threads(pid):
         """{tid: name} of a process's threads."""
         out = {}
@@ -225,42 +257,73 @@ class Bench:
                 out[int(t)] = f.read().strip()
         return out
 
-    def measure(self, procs, split=None):
-        """Warm up, then each process's % of a core over the window, per
-        repeat. With `split` (a dict), also the first process's threads:
-        split[name] = their % per repeat."""
+    def measure(self, procs, split, windows):
+        """Warm up, then each process's % of a core over each of `windows`
+        windows. With `split` (a dict), also the first process's threads,
+        those of one name together: split[name] gets their (% of a core,
+        wake-ups per second) per window."""
         time.sleep(self.a.warmup)
         runs = []
-        names = self.threads(procs[0].pid) if split is not None else {}
-        for _ in range(self.a.repeats):
+        pid = procs[0].pid
+        names = self.threads(pid) if split is not None else {}
+        for _ in range(windows):
             self.check_alive(procs)
             t0 = time.monotonic()
             c0 = [self.cpu_s(p.pid) for p in procs]
-            h0 = {t: self.cpu_s(procs[0].pid, t) for t in names}
+            h0 = {t: (self.cpu_s(pid, t), self.switches(pid, t))
+                  for t in names}
             time.sleep(self.a.seconds)
             c1 = [self.cpu_s(p.pid) for p in procs]
-            h1 = {t: self.cpu_s(procs[0].pid, t) for t in names}
+            h1 = {t: (self.cpu_s(pid, t), self.switches(pid, t))
+                  for t in names}
             dt = time.monotonic() - t0
             runs.append([(b - a) / dt * 100.0 for a, b in zip(c0, c1)])
+            per = {}
             for t, name in names.items():
-                split.setdefault("%s" % name, []).append(
-                    (h1[t] - h0[t]) / dt * 100.0)
+                cpu, wakes = per.get(name, (0.0, 0.0))
+                per[name] = (cpu + (h1[t][0] - h0[t][0]) / dt * 100.0,
+                             wakes + (h1[t][1] - h0[t][1]) / dt)
+            for name, v in per.items():
+                split.setdefault(name, []).append(v)
         self.check_alive(procs)
         return runs
 
-    def case(self, setup, split=None):
-        """Run one case: setup() starts processes and returns the ones to
-        measure; every process is stopped afterwards."""
+    def case(self, setup, split=None, compare=True):
+        """Run one case: setup() starts processes (rtbridge ones from
+        self.bin) and returns the ones to measure; every process is stopped
+        afterwards. Return: {label: runs} for each rtbridge compared (only
+        A where `compare` is false); with `split`, split[label] gets the
+        threads as measure() says. One binary: one set of processes and
+        --repeats windows. Two: a fresh set per binary and repeat, in
+        turn (A, B, A, B, ...), one window each."""
+        bins = self.bins if compare else self.bins[:1]
+        rounds, windows = ((1, self.a.repeats) if len(bins) == 1
+                           else (self.a.repeats, 1))
+        out = {label: [] for label, _ in bins}
         try:
-            return self.measure(setup(), split)
+            for _ in range(rounds):
+                for label, path in bins:
+                    self.bin = path
+                    sp = None if split is None else \
+                        split.setdefault(label, {})
+                    try:
+                        out[label] += self.measure(setup(), sp, windows)
+                    finally:
+                        self.stop_all()
         finally:
-            self.stop_all()
+            self.bin = self.a.rtbridge
+        return out
+
+    @staticmethod
+    def medians(runs, of=lambda r: r[0]):
+        """{label: median over the windows of of(window)}."""
+        return {label: statistics.median(of(r) for r in rs)
+                for label, rs in runs.items()}
 
     # ---- the cases ----
 
     def idle(self, split):
-        runs = self.case(lambda: [self.recv("l16")[0]], split)
-        return statistics.median(r[0] for r in runs)
+        return self.medians(self.case(lambda: [self.recv("l16")[0]], split))
 
     def one_recv(self, codec, split, floor=False):
         def setup():
@@ -268,7 +331,7 @@ class Bench:
             for _ in range(self.a.streams):
                 self.send(codec, port)
             return [p]
-        return statistics.median(r[0] for r in self.case(setup, split))
+        return self.medians(self.case(setup, split, compare=not floor))
 
     def recv_each(self, codec):
         def setup():
@@ -278,8 +341,7 @@ class Bench:
                 self.send(codec, port)
                 rx.append(p)
             return rx
-        return statistics.median(statistics.mean(r)
-                                 for r in self.case(setup))
+        return self.medians(self.case(setup), statistics.mean)
 
     def gst_recv_each(self, codec):
         def setup():
@@ -289,8 +351,8 @@ class Bench:
                 rx.append(self.gst_recv(codec, port))
                 self.send(codec, port)
             return rx
-        return statistics.median(statistics.mean(r)
-                                 for r in self.case(setup))
+        return self.medians(self.case(setup, compare=False),
+                            statistics.mean)
 
     def senders(self, codec, gst, floor=False):
         def setup():
@@ -304,8 +366,8 @@ class Bench:
                 else:
                     tx.append(self.send(codec, port))
             return tx
-        return statistics.median(statistics.mean(r)
-                                 for r in self.case(setup))
+        return self.medians(self.case(setup, compare=not (gst or floor)),
+                            statistics.mean)
 
     def run(self):
         a = self.a
@@ -316,14 +378,21 @@ class Bench:
         codecs = ["opus", "l16"] if a.codec == "all" else [a.codec]
         only = set(a.only.split(","))
         n = a.streams
+        labels = [label for label, _ in self.bins]
         print("bench_cpu: %s, %d streams of 10 ms packets, window %g s x %d "
               "after %g s, medians; %% of one core (%s)"
               % (a.rtbridge, n, a.seconds, a.repeats, a.warmup,
                  "schedstat run time" if self.SCHEDSTAT else
                  "clock ticks: resolution %.2f %% per process"
                  % (100.0 / TICK / a.seconds)))
+        if a.baseline:
+            print("A: %s\nB (baseline): %s\nrtbridge cases run A and B in "
+                  "turn, a fresh start and one window each" %
+                  (a.rtbridge, a.baseline))
         print("senders of (b)-(d): rtbridge send --loop; GStreamer: %s"
               % (self.gst or "not installed (n/a)"))
+        print("threads: % of one core, wake-ups per second (context "
+              "switches)")
         print("%-44s %s" % ("case", " ".join("%9s" % c for c in codecs)))
         sys.stdout.flush()
         gst = self.gst is not None
@@ -337,66 +406,95 @@ class Bench:
         def ratio(x, y):
             return None if x is None or y is None or y <= 0 else x / y
 
+        def each(d, f):
+            """f applied to each binary's value of d (a {label: value})."""
+            return None if d is None else {k: f(v) for k, v in d.items()}
+
+        def rows(label, values, compare=True):
+            """A row of {label: value} per codec: A's, then with a
+            baseline B's and (with `compare`) the ratio A / B."""
+            def pick(v, k):
+                return None if v is None else v.get(k)
+            row(label, [pick(v, "A") for v in values])
+            if len(labels) < 2 or all(pick(v, "B") is None for v in values):
+                return
+            row("      B", [pick(v, "B") for v in values])
+            if compare:
+                row("      ratio A / B", [ratio(pick(v, "A"), pick(v, "B"))
+                                         for v in values])
+
+        def threads(title, split):
+            for label in labels:
+                if label not in split:
+                    continue
+                print("    its threads%s%s: " % (
+                    title, " (%s)" % label if len(labels) > 1 else "") +
+                    ", ".join("%s %.2f %.0f/s" % (
+                        k, statistics.median(c for c, _ in v),
+                        statistics.median(w for _, w in v))
+                        for k, v in sorted(split[label].items())))
+
         idle = None
         if "a" in only:
             split = {}
             idle = self.idle(split)
-            row("(a) idle recv --no-play, no stream", [idle])
-            print("    its threads: " + ", ".join(
-                "%s %.2f" % (k, statistics.median(v))
-                for k, v in sorted(split.items())))
+            rows("(a) idle recv --no-play, no stream", [idle])
+            threads("", split)
         one = {c: None for c in codecs}
-        each = {c: None for c in codecs}
+        each_rx = {c: None for c in codecs}
         grx = {c: None for c in codecs}
         if "b" in only:
             splits = {c: {} for c in codecs}
             one = {c: self.one_recv(c, splits[c]) for c in codecs}
-            row("(b) one recv, %d streams: process" % n,
-                [one[c] for c in codecs])
+            rows("(b) one recv, %d streams: process" % n,
+                 [one[c] for c in codecs])
             for c in codecs:
-                print("    its threads, %s: " % c + ", ".join(
-                    "%s %.2f" % (k, statistics.median(v))
-                    for k, v in sorted(splits[c].items())))
-            row("    per stream (total / %d)" % n,
-                [one[c] / n for c in codecs])
+                threads(", " + c, splits[c])
+            rows("    per stream (total / %d)" % n,
+                 [each(one[c], lambda v: v / n) for c in codecs])
             if idle is not None:
-                row("    per stream above idle", [(one[c] - idle) / n
-                                                  for c in codecs])
+                rows("    per stream above idle",
+                     [{k: (v - idle[k]) / n for k, v in one[c].items()}
+                      for c in codecs])
         if "f" in only:
-            frx = {c: self.one_recv(c, None, floor=True) / n
+            frx = {c: self.one_recv(c, None, floor=True)["A"] / n
                    for c in codecs}
             row("(f) floor receiver, wake %g ms: per stream"
                 % a.floor_wake_ms, [frx[c] for c in codecs])
-            row("    ratio (b) per stream / floor",
-                [ratio(None if one[c] is None else one[c] / n, frx[c])
-                 for c in codecs])
+            rows("    ratio (b) per stream / floor",
+                 [each(one[c], lambda v, c=c: ratio(v / n, frx[c]))
+                  for c in codecs], compare=False)
         if "c" in only:
-            each = {c: self.recv_each(c) for c in codecs}
-            row("(c) one recv per stream: per stream",
-                [each[c] for c in codecs])
+            each_rx = {c: self.recv_each(c) for c in codecs}
+            rows("(c) one recv per stream: per stream",
+                 [each_rx[c] for c in codecs])
         if "d" in only and gst:
-            grx = {c: self.gst_recv_each(c) for c in codecs}
+            grx = {c: self.gst_recv_each(c)["A"] for c in codecs}
         if "d" in only:
             row("(d) GStreamer receiver: per stream", [grx[c] for c in codecs])
-            row("    ratio (c) / (d)", [ratio(each[c], grx[c])
-                                        for c in codecs])
-            row("    ratio (b) per stream / (d)",
-                [ratio(None if one[c] is None else one[c] / n, grx[c])
-                 for c in codecs])
+            rows("    ratio (c) / (d)",
+                 [each(each_rx[c], lambda v, c=c: ratio(v, grx[c]))
+                  for c in codecs], compare=False)
+            rows("    ratio (b) per stream / (d)",
+                 [each(one[c], lambda v, c=c: ratio(v / n, grx[c]))
+                  for c in codecs], compare=False)
         if "e" in only:
             tx = {c: self.senders(c, False) for c in codecs}
-            gtx = {c: self.senders(c, True) if gst else None
+            gtx = {c: self.senders(c, True)["A"] if gst else None
                    for c in codecs}
-            row("(e) rtbridge send: per stream", [tx[c] for c in codecs])
+            rows("(e) rtbridge send: per stream", [tx[c] for c in codecs])
             row("    GStreamer sender: per stream", [gtx[c] for c in codecs])
-            row("    ratio rtbridge / GStreamer", [ratio(tx[c], gtx[c])
-                                                   for c in codecs])
+            rows("    ratio rtbridge / GStreamer",
+                 [each(tx[c], lambda v, c=c: ratio(v, gtx[c]))
+                  for c in codecs], compare=False)
         if "f" in only:
-            ftx = {c: self.senders(c, False, floor=True) for c in codecs}
+            ftx = {c: self.senders(c, False, floor=True)["A"]
+                   for c in codecs}
             row("(f) floor sender: per stream", [ftx[c] for c in codecs])
             if "e" in only:
-                row("    ratio (e) rtbridge / floor",
-                    [ratio(tx[c], ftx[c]) for c in codecs])
+                rows("    ratio (e) rtbridge / floor",
+                     [each(tx[c], lambda v, c=c: ratio(v, ftx[c]))
+                      for c in codecs], compare=False)
 
     def close(self):
         self.stop_all()
@@ -417,6 +515,8 @@ def main():
     ap.add_argument("--only", default="a,b,c,d,e,f")
     ap.add_argument("--floor", default=None)
     ap.add_argument("--floor-wake-ms", type=int, default=10)
+    ap.add_argument("--baseline", default=None, metavar="PATH",
+                    help="a second rtbridge to compare against --rtbridge")
     ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args()
     if a.smoke:
@@ -427,7 +527,8 @@ def main():
     if a.floor is None:
         a.floor = os.path.join(os.path.dirname(a.rtbridge), "bench_floor")
     if not rtbproc.executables("bench_cpu", (a.rtbridge, a.gensignal,
-                                             a.floor)):
+                                             a.floor) +
+                               ((a.baseline,) if a.baseline else ())):
         return 1
     if a.streams < 1 or a.seconds <= 0 or a.repeats < 1 or a.warmup < 0:
         print("bench_cpu: --streams, --seconds, --repeats must be positive",

@@ -2,13 +2,13 @@
  * bench_mixer: cost of the mixer callback per number of mixed sources
  *
  * Calls mixer_process directly (no device) with 128-frame stereo periods
- * at 48 kHz and N looping in-memory stereo sources (distinct noise
- * buffers), timing each callback with CLOCK_MONOTONIC. Prints median and
- * p99 per callback for N = 1, 2, 4, ... (best of three rounds each) and
- * then searches the largest N whose p99 stays within 50 % of the period
- * (2.67 ms).
+ * at 48 kHz and N looping in-memory sources (distinct noise buffers;
+ * stereo, or mono with the third argument 1, mixed into both channels), timing
+ * each callback with CLOCK_MONOTONIC. Prints median and p99 per callback for N
+ * = 1, 2, 4, ... (best of three rounds each) and then searches the largest N
+ * whose p99 stays within 50 % of the period (2.67 ms).
  *
- *   bench_mixer [max_sources=4096] [callbacks=2000]
+ *   bench_mixer [max_sources=4096] [callbacks=2000] [source_channels=2]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +29,7 @@ struct result {
 };
 
 /* Mix n sources for `calls` callbacks (after a warm-up). */
-static int bench(unsigned n, unsigned calls, const float *noise,
+static int bench(unsigned n, unsigned calls, const float *noise, unsigned sch,
                  struct result *res)
 {
 	struct mixer_config mc;
@@ -54,8 +54,8 @@ static int bench(unsigned n, unsigned calls, const float *noise,
 		/* Each source starts at its own offset into a shared 1 s
 		 * buffer. */
 		memsource_init(&src[i],
-		               noise + (size_t)(i * 997u % (RATE - LOOP)) * CH,
-		               LOOP, CH, true);
+		               noise + (size_t)(i * 997u % (RATE - LOOP)) * sch,
+		               LOOP, sch, true);
 		mixer_link(&m, &src[i].src, 1.0f / (float)n);
 	}
 	for (unsigned i = 0; i < 50; i++) {
@@ -88,10 +88,11 @@ int main(int argc, char **argv)
 {
 	unsigned max = argc > 1 ? (unsigned)atoi(argv[1]) : 4096;
 	unsigned calls = argc > 2 ? (unsigned)atoi(argv[2]) : 2000;
+	unsigned sch = argc > 3 ? (unsigned)atoi(argv[3]) : CH;
 	const double period_us = PERIOD * 1e6 / RATE;
 	const double budget_us = period_us / 2;
 	float *noise = malloc(sizeof(float) * RATE * CH);
-	if (!noise || calls < 100 || max < 1) {
+	if (!noise || calls < 100 || max < 1 || (sch != 1 && sch != CH)) {
 		fprintf(stderr,
 		        "bench_mixer: bad arguments or out of memory\n");
 		return 1;
@@ -103,15 +104,16 @@ int main(int argc, char **argv)
 		           (float)(1 << 23) * 0.5f;
 	}
 
-	printf("mixer callback, %d frames stereo at %d Hz (period %.0f us, "
-	       "budget 50%% = %.0f us)\n",
-	       PERIOD, RATE, period_us, budget_us);
+	printf("mixer callback, %d frames stereo at %d Hz from %s sources "
+	       "(period %.0f us, budget 50%% = %.0f us)\n",
+	       PERIOD, RATE, sch == 1 ? "mono" : "stereo", period_us,
+	       budget_us);
 	printf("%8s %12s %12s %14s\n", "sources", "median us", "p99 us",
 	       "p99 us/source");
 	unsigned ok = 0, over = 0;
 	for (unsigned n = 1; n <= max; n *= 2) {
 		struct result r;
-		if (bench(n, calls, noise, &r) < 0) {
+		if (bench(n, calls, noise, sch, &r) < 0) {
 			fprintf(stderr,
 			        "bench_mixer: out of memory at %u sources\n",
 			        n);
@@ -133,7 +135,7 @@ int main(int argc, char **argv)
 		while (hi - lo > (lo / 32 > 1 ? lo / 32 : 1)) {
 			unsigned mid = lo + (hi - lo) / 2;
 			struct result r;
-			if (bench(mid, calls / 2, noise, &r) < 0)
+			if (bench(mid, calls / 2, noise, sch, &r) < 0)
 				break;
 			if (r.p99_us <= budget_us)
 				lo = mid;

@@ -271,7 +271,8 @@ static void mixer__cmd(struct mixer *m, const struct msg *c)
 }
 
 /* Four floats at a time (GCC/Clang vector extensions: SSE on x86-64, NEON
-   on arm64, plain code elsewhere), for the steady per-source add. */
+   on arm64, plain code elsewhere), for the steady per-source adds and the
+   output's clipping. */
 typedef float mixer_vf __attribute__((vector_size(16)));
 typedef int32_t mixer_vi __attribute__((vector_size(16)));
 
@@ -332,6 +333,56 @@ static void mixer__add(const float *x, float g, float *out, size_t n,
 	*sumsq = sum;
 }
 
+/* Meter four samples: the peak lane by lane, and their squares added to
+   *sum one by one in sample order (as a plain loop adds them: the same
+   sum to the bit). */
+static void mixer__meter(mixer_vf v, mixer_vf *pk, float *sum)
+{
+	mixer_vf sq = v * v;
+
+	*pk = mixer__peak(v, *pk);
+	*sum += sq[0];
+	*sum += sq[1];
+	*sum += sq[2];
+	*sum += sq[3];
+}
+
+/*
+ * A mono source into stereo at a steady gain: out += g * x[f] on both
+ * channels of frame f, and the contribution's peak and sum of squares,
+ * two frames a step, then the last frame; the meter reads what the
+ * general loop in mixer__accumulate would, to the bit.
+ */
+static void mixer__add_up2(const float *x, float g, float *out, size_t n,
+                           float *peak, float *sumsq)
+{
+	const mixer_vf gv = {g, g, g, g};
+	mixer_vf pk = {*peak, *peak, *peak, *peak};
+	float sum = *sumsq;
+	size_t f = 0;
+
+	for (; f + 2 <= n; f += 2) {
+		mixer_vf v = gv * (mixer_vf){x[f], x[f], x[f + 1], x[f + 1]};
+		mixer_vf o = mixer__load(out + 2 * f) + v;
+		memcpy(out + 2 * f, &o, sizeof(o));
+		mixer__meter(v, &pk, &sum);
+	}
+	float p = *peak;
+	for (int k = 0; k < 4; k++)
+		p = pk[k] > p ? pk[k] : p;
+	for (; f < n; f++) {
+		float v = g * x[f];
+		out[2 * f] += v;
+		out[2 * f + 1] += v;
+		float a = fabsf(v);
+		p = a > p ? a : p;
+		sum += v * v;
+		sum += v * v;
+	}
+	*peak = p;
+	*sumsq = sum;
+}
+
 /* Add gain * x to out for n frames, ramping, and meter the contribution. */
 static void mixer__accumulate(struct mixer_slot *s, const float *x,
                               unsigned sch, float *out, unsigned ch, size_t n)
@@ -342,6 +393,8 @@ static void mixer__accumulate(struct mixer_slot *s, const float *x,
 	if (s->ramp_left == 0 && sch == ch) {
 		/* Steady gain, same layout: the hot loop. */
 		mixer__add(x, s->gain, out, n * ch, &peak, &sumsq);
+	} else if (s->ramp_left == 0 && sch == 1 && ch == 2) {
+		mixer__add_up2(x, s->gain, out, n, &peak, &sumsq);
 	} else {
 		for (size_t f = 0; f < n; f++) {
 			if (s->ramp_left > 0) {
@@ -361,6 +414,54 @@ static void mixer__accumulate(struct mixer_slot *s, const float *x,
 	}
 	s->peak = peak;
 	s->sumsq += sumsq;
+}
+
+/*
+ * Clip out[0..n) to [-1, 1] (a NaN, from a broken source, to 0) and meter
+ * it: four samples a step, then the rest one by one. The peak is a
+ * maximum of numbers (no NaN is left), the same in any order; the sum of
+ * squares is a plain loop's to the bit (mixer__meter).
+ * Return: the samples clipped.
+ */
+static uint64_t mixer__clip(float *out, size_t n, float *peak, float *sumsq)
+{
+	const mixer_vf one = {1.0f, 1.0f, 1.0f, 1.0f};
+	mixer_vf pk = {*peak, *peak, *peak, *peak};
+	mixer_vi clips = {0};
+	float sum = *sumsq;
+	size_t i = 0;
+
+	for (; i + 4 <= n; i += 4) {
+		mixer_vf v = mixer__load(out + i);
+		mixer_vi hi = v > one, lo = v < -one, nan = v != v;
+		/* Lanes are all ones where true: subtracting counts them. */
+		clips -= hi | lo | nan;
+		mixer_vi y = ((mixer_vi)v & ~(hi | lo | nan)) |
+		             ((mixer_vi)one & hi) | ((mixer_vi)-one & lo);
+		v = (mixer_vf)y;
+		memcpy(out + i, &v, sizeof(v));
+		mixer__meter(v, &pk, &sum);
+	}
+	uint64_t clipped = 0;
+	float p = *peak;
+	for (int k = 0; k < 4; k++) {
+		p = pk[k] > p ? pk[k] : p;
+		clipped += (uint32_t)clips[k];
+	}
+	for (; i < n; i++) {
+		float v = out[i];
+		if (v > 1.0f || v < -1.0f || v != v) {
+			v = v > 1.0f ? 1.0f : v < -1.0f ? -1.0f : 0.0f;
+			clipped++;
+		}
+		out[i] = v;
+		float a = fabsf(v);
+		p = a > p ? a : p;
+		sum += v * v;
+	}
+	*peak = p;
+	*sumsq = sum;
+	return clipped;
 }
 
 /* Mix one block of n <= max_block frames. */
@@ -399,26 +500,8 @@ static void mixer__block(struct mixer *m, const float *in, float *out, size_t n)
 		i++;
 	}
 
-	float peak = m->win_peak;
 	float sumsq = 0.0f;
-	for (size_t i = 0; i < n * ch; i++) {
-		float v = out[i];
-		if (v > 1.0f) {
-			v = 1.0f;
-			m->clipped++;
-		} else if (v < -1.0f) {
-			v = -1.0f;
-			m->clipped++;
-		} else if (v != v) {
-			v = 0.0f; /* NaN from a broken source */
-			m->clipped++;
-		}
-		out[i] = v;
-		float a = fabsf(v);
-		peak = a > peak ? a : peak;
-		sumsq += v * v;
-	}
-	m->win_peak = peak;
+	m->clipped += mixer__clip(out, n * ch, &m->win_peak, &sumsq);
 	m->win_sumsq += sumsq;
 
 	for (unsigned t = 0; t < m->ntaps; t++) {
