@@ -516,9 +516,21 @@ Test(netstream, sender_rtp_clock_at_another_rate_is_detected_and_followed)
 	sim_clear(&s);
 }
 
-/* 1 ms packets, 64-frame pulls, a clean path (one-way delay 50..250 us):
-   the target that a mode reaches after 3 s, and the packets it loses in
-   the 7 s after that. */
+/* 1 ms L16 packets, 64-frame pulls, a clean path (one-way delay 50..250
+   us), in the low-latency mode or the default one; not started. */
+static void clean_path_init(struct sim *s, bool low)
+{
+	sim_init(s, CODEC_L16, 48000, 2, 1000);
+	if (low)
+		netstream_config_low_latency(&s->cfg);
+	s->block = 64;
+	s->rng = 0x9e3779b97f4a7c15ull;
+	s->lo_ms = 0.05;
+	s->hi_ms = 0.25;
+}
+
+/* On the clean path: the target that a mode reaches after 3 s, and the
+   packets it loses in the 7 s after that. */
 static void clean_path_target(bool low, struct netstream_stats *st,
                               uint64_t *late)
 {
@@ -526,13 +538,7 @@ static void clean_path_target(bool low, struct netstream_stats *st,
 	struct netstream_stats warm;
 	float out[64 * 2];
 
-	sim_init(&s, CODEC_L16, 48000, 2, 1000);
-	if (low)
-		netstream_config_low_latency(&s.cfg);
-	s.block = 64;
-	s.rng = 0x9e3779b97f4a7c15ull;
-	s.lo_ms = 0.05;
-	s.hi_ms = 0.25;
+	clean_path_init(&s, low);
 	sim_start(&s);
 	while (s.out_frames < 3 * 48000)
 		sim_step(&s, out);
@@ -544,20 +550,15 @@ static void clean_path_target(bool low, struct netstream_stats *st,
 	sim_clear(&s);
 }
 
-/* Low-latency mode, 1 ms packets, 64-frame pulls, a clean path, and one
-   packet 30 ms late at 4 s (a one-off stall of the host). */
+/* Low-latency mode on the clean path, and one packet 30 ms late at 4 s (a
+   one-off stall of the host). */
 Test(netstream, low_latency_mode_lets_a_one_off_stall_go)
 {
 	struct sim s;
 	struct netstream_stats mid, end;
 	float out[64 * 2];
 
-	sim_init(&s, CODEC_L16, 48000, 2, 1000);
-	netstream_config_low_latency(&s.cfg);
-	s.block = 64;
-	s.rng = 0x2545f4914f6cdd1dull;
-	s.lo_ms = 0.05;
-	s.hi_ms = 0.25;
+	clean_path_init(&s, true);
 	s.late_k = 4000;
 	s.late_ms = 30.0;
 	sim_start(&s);
