@@ -99,6 +99,8 @@ Test(vclock, manual_step_runs_exactly_the_periods_asked)
 	cr_assert_eq(vclock_start(&v), 0);
 	RTCHECK_RESET();
 	cr_assert_eq(vclock_step(&v, 10), 10);
+	/* A manual clock's periods are due whenever they are stepped. */
+	cr_assert_eq(vclock_period_due_ns(&v), -1);
 	cr_assert_eq(c.calls, 10);
 	cr_assert_eq(c.last_frames, 32);
 	cr_assert_eq(c.bad_buffers, 0);
@@ -194,7 +196,9 @@ Test(vclock, fast_mode_calls_back_to_back_until_the_callback_stops)
 
 struct stamps {
 	_Atomic uint64_t n;
-	int64_t t[1024];
+	const struct vclock *v;
+	int64_t t[1024];   /* when each callback ran */
+	int64_t due[1024]; /* the deadline it said it stood for */
 };
 
 static int stamp_cb(void *user, const float *in, float *out, size_t frames)
@@ -206,6 +210,7 @@ static int stamp_cb(void *user, const float *in, float *out, size_t frames)
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		s->t[n] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		s->due[n] = vclock_period_due_ns(s->v);
 	}
 	for (size_t i = 0; i < frames * 2; i++)
 		out[i] = 0.0f;
@@ -220,6 +225,7 @@ static int64_t run_stamped(struct vclock *v, struct stamps *s, unsigned batch)
 	struct devcfg cfg;
 	RTCHECK_INIT();
 	atomic_init(&s->n, 0);
+	s->v = v;
 	devcfg_default(&cfg);
 	cfg.callback = stamp_cb;
 	cfg.user = s;
@@ -307,6 +313,12 @@ Test(vclock, a_batched_clock_runs_each_group_at_its_last_deadline)
 		cr_assert_geq(s.t[i], vclock_deadline_ns(&v, last),
 		              "callback %llu ran before its group was due",
 		              (unsigned long long)i);
+		/* Each callback knows its own period's deadline, to the ns,
+		   however late its group runs. */
+		cr_assert_eq(s.due[i], vclock_deadline_ns(&v, i),
+		             "callback %llu stands for %lld ns, not %lld",
+		             (unsigned long long)i, (long long)s.due[i],
+		             (long long)vclock_deadline_ns(&v, i));
 	}
 	/* One wake-up per group: its periods run back to back, far closer
 	   together than a period (a loose bound: a busy machine may
@@ -369,6 +381,7 @@ Test(vclock, a_stopped_clock_makes_no_call_and_restarts_on_a_new_grid)
 	struct devcfg cfg;
 	struct vclock v;
 	atomic_init(&s.n, 0);
+	s.v = &v;
 	devcfg_default(&cfg);
 	cfg.callback = stamp_cb;
 	cfg.user = &s;

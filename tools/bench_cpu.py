@@ -23,7 +23,7 @@ L16 (stereo 48 kHz), 10 ms packets, N streams (default 8):
       script binds and never reads (the kernel drops what overflows).
   (f) the floor on this machine, beside (b) and (e): tools/bench_floor
       does only the unavoidable work. Its receiver (one thread waking
-      every --floor-wake-ms, default 10: the virtual clock's wake-up, as
+      every --floor-wake-ms, default 40: the virtual clock's wake-up, as
       often as a `recv --no-play` looks at its streams; reading what is
       queued with recvmmsg and copying each datagram once) takes
       the same N rtbridge senders as (b); its senders (one wake-up on an
@@ -514,7 +514,7 @@ def main():
     ap.add_argument("--codec", choices=["opus", "l16", "all"], default="all")
     ap.add_argument("--only", default="a,b,c,d,e,f")
     ap.add_argument("--floor", default=None)
-    ap.add_argument("--floor-wake-ms", type=int, default=10)
+    ap.add_argument("--floor-wake-ms", type=int, default=40)
     ap.add_argument("--baseline", default=None, metavar="PATH",
                     help="a second rtbridge to compare against --rtbridge")
     ap.add_argument("--smoke", action="store_true")

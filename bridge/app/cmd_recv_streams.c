@@ -61,6 +61,10 @@ static void recv__netcfg(const struct recv *p, struct netstream_config *c)
 
 	netstream_config_default(c, o->codec.kind);
 	c->codec = o->codec;
+	/* A virtual clock's periods run in groups, late: each stream
+	   plays at its period's deadline from the first pull on. */
+	c->due = engine_period_due_ns;
+	c->due_arg = p->e;
 	jitter_config_default(
 	        &c->jitter, codec_rtp_rate(&o->codec),
 	        codec_rtp_ticks(&o->codec,

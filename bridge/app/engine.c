@@ -344,6 +344,15 @@ int64_t engine_next_look_ns(void *engine, int64_t after)
 	return device_next_wake_ns(&e->dev, after);
 }
 
+int64_t engine_period_due_ns(void *engine)
+{
+	const struct engine *e = engine;
+
+	if (e->cfg.clock != ENGINE_VCLOCK)
+		return -1;
+	return device_period_due_ns(&e->dev);
+}
+
 int engine_fd(const struct engine *e)
 {
 	return e->wake_fd;

@@ -181,6 +181,17 @@ int engine_fd(const struct engine *e);
 int64_t engine_next_look_ns(void *engine, int64_t after);
 
 /*
+ * When the period the mixer's callback is running was due
+ * (CLOCK_MONOTONIC ns), where the device knows it (the virtual clock:
+ * device_period_due_ns). The signature of a netstream_config.due (arg:
+ * the engine).
+ *
+ * Return: the time, or -1 (a sound card, an external clock)
+ * Context: the audio thread, inside the callback
+ */
+int64_t engine_period_due_ns(void *engine);
+
+/*
  * Wake the control thread waiting on engine_fd (one write on the eventfd).
  *
  * Context: any thread except the audio thread (a system call)

@@ -76,6 +76,11 @@ int64_t device_next_wake_ns(const struct device *d, int64_t after)
 	                                : -1;
 }
 
+int64_t device_period_due_ns(const struct device *d)
+{
+	return d->kind == DEVICE_VCLOCK ? vclock_period_due_ns(&d->u.vc) : -1;
+}
+
 const char *device_error(const struct device *d)
 {
 	return d->kind == DEVICE_PORTAUDIO ? d->u.pa.error : "";

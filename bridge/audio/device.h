@@ -96,6 +96,16 @@ uint64_t device_callbacks(const struct device *d);
  */
 int64_t device_next_wake_ns(const struct device *d, int64_t after);
 
+/*
+ * When the period the callback is running was due (CLOCK_MONOTONIC ns),
+ * for a device that knows it exactly (a virtual clock:
+ * vclock_period_due_ns).
+ *
+ * Return: the time, or -1 when the device cannot tell
+ * Context: the audio thread, inside the callback
+ */
+int64_t device_period_due_ns(const struct device *d);
+
 /* The last error message, or "". Context: control thread. */
 const char *device_error(const struct device *d);
 

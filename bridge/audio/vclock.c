@@ -50,6 +50,7 @@ int vclock_open(struct vclock *v, const struct devcfg *cfg)
 	atomic_init(&v->xruns, 0);
 	atomic_init(&v->late_max_ns, 0);
 	atomic_init(&v->next_wake_ns, 0);
+	v->period_due_ns = -1;
 	return 0;
 
 fail_in:
@@ -148,6 +149,8 @@ static void *vclock__thread(void *arg)
 			}
 			left = batch;
 		}
+		if (v->cfg.mode == VCLOCK_REALTIME)
+			v->period_due_ns = vclock_deadline_ns(v, k);
 		if (vclock__period(v) != 0) {
 			/* Release: the control thread that sees done (acquire)
 			 * also sees the callback's last writes. */
@@ -246,6 +249,11 @@ int64_t vclock_next_wake_ns(const struct vclock *v, int64_t after)
 		n++; /* the estimate fell short of after by a rounding */
 	}
 	return w;
+}
+
+int64_t vclock_period_due_ns(const struct vclock *v)
+{
+	return v->period_due_ns;
 }
 
 uint64_t vclock_callbacks(const struct vclock *v)

@@ -64,6 +64,9 @@ struct vclock {
 	/* REALTIME: the thread's next wake-up (CLOCK_MONOTONIC ns), 0 before
 	   the first; written by the thread, read by anyone. */
 	_Atomic int64_t next_wake_ns;
+	/* REALTIME: the deadline of the period being run, -1 otherwise;
+	   the audio thread's alone (vclock_period_due_ns). */
+	int64_t period_due_ns;
 };
 
 /*
@@ -132,6 +135,16 @@ int64_t vclock_deadline_ns(const struct vclock *v, uint64_t k);
  * Context: any thread
  */
 int64_t vclock_next_wake_ns(const struct vclock *v, int64_t after);
+
+/*
+ * When the period being run was due (CLOCK_MONOTONIC ns): a realtime
+ * clock runs each period at its deadline or, woken late or in a batch,
+ * after it, and this is the deadline, the time its frames stand for.
+ *
+ * Return: the deadline, or -1 in the other modes
+ * Context: the audio thread, inside the callback
+ */
+int64_t vclock_period_due_ns(const struct vclock *v);
 
 /* Counters. Context: any thread. */
 uint64_t vclock_callbacks(const struct vclock *v);

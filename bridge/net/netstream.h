@@ -82,6 +82,9 @@
 
 /* Local time in ns, on the clock the packets' arrival times use. */
 typedef uint64_t netstream_clock_fn(void *arg);
+/* When the consumer's current period was due, on that clock; -1: not
+   known. */
+typedef int64_t netstream_due_fn(void *arg);
 
 struct netstream_config {
 	struct codec_config codec;
@@ -106,6 +109,14 @@ struct netstream_config {
 	   receiver reads: the system's); NULL: CLOCK_REALTIME. Called with
 	   clock_arg. */
 	netstream_clock_fn *media_clock;
+	/* The time the consumer's current period stands for, where the
+	   consumer knows it (a virtual clock that runs its periods late, in
+	   groups: engine_period_due_ns, called with due_arg inside the
+	   pull); NULL or -1: the floor fitted under the times clock reads
+	   at the pulls (driftctl_tick), which takes a few wake-ups to learn
+	   how late a group runs. */
+	netstream_due_fn *due;
+	void *due_arg;
 	/* RFC 2198 redundant audio: datagrams of payload type red_pt carry
 	   blocks of payload type pt (the primary, and copies of earlier
 	   packets); others are plain packets of type pt. false (the

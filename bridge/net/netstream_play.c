@@ -347,10 +347,13 @@ static void netstream_publish(struct netstream *s)
 int netstream_pull(struct netstream *s, float *out, size_t frames)
 {
 	size_t ch = s->src.channels;
-	/* The time this pull's frames play, on the consumer's fitted clock
-	   (a callback woken late does not make the stream look late). */
+	/* The time this pull's frames play: when the consumer's period was
+	   due, if it says, or on its fitted clock (either way, a callback
+	   woken late does not make the stream look late). */
 	uint64_t raw = s->cfg.clock(s->cfg.clock_arg);
-	uint64_t now = driftctl_tick(&s->ctl, raw, frames);
+	int64_t due = s->cfg.due ? s->cfg.due(s->cfg.due_arg) : -1;
+	uint64_t now =
+	        driftctl_tick(&s->ctl, due > 0 ? (uint64_t)due : raw, frames);
 	/* Sync: how the media clock stands against ours, read together
 	   (both are vDSO reads, no system call). */
 	if (s->jit.cfg.sync_ms)

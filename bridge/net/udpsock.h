@@ -39,17 +39,20 @@
 #define UDPSOCK_RX_MAX  65536
 #define UDPSOCK_ERR_MAX 192
 /* Datagrams read per recvmmsg call (each into a buffer of RX_MAX; only
-   the pages a datagram touches become resident). More than the 8 or 9 a
-   coalesced read of 8 streams of 10 ms packets finds every 10.7 ms: one
-   call takes them all, where a batch of 8 needed a second call to hear
-   EAGAIN. */
-#define UDPSOCK_BATCH 16
-/* Datagrams read per wake-up at most: a flood cannot keep the loop. */
-#define UDPSOCK_READ_MAX 64
+   the pages a datagram touches become resident). More than the 32 to 36
+   a coalesced read of 8 streams of 10 ms packets finds before each 40 ms
+   wake-up of `recv --no-play`'s virtual clock: one call takes them all,
+   where a smaller batch needs a second call to hear EAGAIN. */
+#define UDPSOCK_BATCH 64
+/* Datagrams read per wake-up at most: a flood cannot keep the loop. Up to
+   6 streams of 1 ms packets or 60 of 10 ms packets stay on the timer of a
+   40 ms consumer; more go back to the poll (udpsock_rx.c). */
+#define UDPSOCK_READ_MAX 256
 /* Longest coalescing interval accepted, ms. */
 #define UDPSOCK_COALESCE_MAX_MS 20
-/* Longest hold before a consumer's time (udpsock_set_coalesce_at), ms. */
-#define UDPSOCK_COALESCE_AT_MAX_MS 25
+/* Longest hold before a consumer's time (udpsock_set_coalesce_at), ms:
+   more than the 40 ms between the looks of `recv --no-play`. */
+#define UDPSOCK_COALESCE_AT_MAX_MS 45
 /* A kernel stamp older than this when read (s) is taken for a step of the
    wall clock, and the read time is used instead. */
 #define UDPSOCK_STAMP_MAX_AGE_NS 1000000000ll
