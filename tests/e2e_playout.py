@@ -243,7 +243,8 @@ def main():
                   f"{r['worst']:.2f} ms | target {r['target']:.1f} ms | after"
                   f" 5 s: inserted {r['inserted']} concealed "
                   f"{r['concealed']} late {r['late']}/{r['packets']} | "
-                  f"exact {r['exact']}")
+                  f"exact {r['exact']} | sender late {sender['late']} "
+                  f"times, worst {sender['worst']:.2f} ms")
             if table:
                 continue
             if r["concealed_all"] == 0 and r["lost"] == 0 and codec == "l16":
