@@ -19,8 +19,9 @@ L16 (stereo 48 kHz), 10 ms packets, N streams (default 8):
   (e) N `rtbridge send` processes against N GStreamer senders (filesrc !
       wavparse ! audioconvert ! opusenc frame-size=10 bitrate=128000 !
       rtpopuspay ! udpsink sync=true, or rtpL16pay with 10 ms packets):
-      per stream and the ratio. Their packets go to UDP sockets this
-      script binds and never reads (the kernel drops what overflows).
+      per stream and the ratio, and the first rtbridge sender's threads
+      by name. Their packets go to UDP sockets this script binds and
+      never reads (the kernel drops what overflows).
   (f) the floor on this machine, beside (b) and (e): tools/bench_floor
       does only the unavoidable work. Its receiver (one thread waking
       every --floor-wake-ms, default 40: the virtual clock's wake-up, as
@@ -354,7 +355,7 @@ class Bench:
         return self.medians(self.case(setup, compare=False),
                             statistics.mean)
 
-    def senders(self, codec, gst, floor=False):
+    def senders(self, codec, gst, floor=False, split=None):
         def setup():
             tx = []
             for _ in range(self.a.streams):
@@ -366,7 +367,8 @@ class Bench:
                 else:
                     tx.append(self.send(codec, port))
             return tx
-        return self.medians(self.case(setup, compare=not (gst or floor)),
+        return self.medians(self.case(setup, split,
+                                      compare=not (gst or floor)),
                             statistics.mean)
 
     def run(self):
@@ -479,10 +481,14 @@ class Bench:
                  [each(one[c], lambda v, c=c: ratio(v / n, grx[c]))
                   for c in codecs], compare=False)
         if "e" in only:
-            tx = {c: self.senders(c, False) for c in codecs}
+            tsplits = {c: {} for c in codecs}
+            tx = {c: self.senders(c, False, split=tsplits[c])
+                  for c in codecs}
             gtx = {c: self.senders(c, True)["A"] if gst else None
                    for c in codecs}
             rows("(e) rtbridge send: per stream", [tx[c] for c in codecs])
+            for c in codecs:
+                threads(", " + c + ", the first sender", tsplits[c])
             row("    GStreamer sender: per stream", [gtx[c] for c in codecs])
             rows("    ratio rtbridge / GStreamer",
                  [each(tx[c], lambda v, c=c: ratio(v, gtx[c]))
