@@ -8,7 +8,10 @@
  * archive files is their exact sum (16-bit integer noise, 24-bit file),
  * ending when the longer one ends. With the virtual clock and idle_pause
  * the clock sleeps while nothing is linked and runs while something is.
- * engine_wake from another thread makes engine_fd readable. A missing
+ * engine_wake from another thread makes engine_fd readable. The virtual
+ * clock's groups wait (devcfg.ready) for what the net thread plans: the
+ * timed read before their look, or, reading at each arrival, an empty
+ * socket queue. A missing
  * archive and an unwritable recording are refused by engine_open with a
  * line naming the file.
  */
@@ -20,7 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bridge/app/engine.h"
 #include "bridge/audio/memsource.h"
@@ -196,6 +202,68 @@ Test(engine, wake_from_another_thread_makes_the_fd_readable)
 	pthread_join(t, NULL);
 	engine_woken(&e);
 	cr_assert_eq(poll(&p, 1, 0), 0, "the wake-up was consumed");
+	engine_clear(&e);
+}
+
+Test(engine, virtual_clock_groups_wait_for_what_the_net_thread_plans)
+{
+	static struct engine e;
+	struct engine_config c = {.clock = ENGINE_VCLOCK, .vclock_wake_ms = 40};
+
+	cr_assert_eq(engine_open(&e, &c), 0, "%s", engine_error(&e));
+	const struct devcfg *dc = &e.dev.u.vc.cfg;
+	cr_assert_not_null(dc->ready, "the virtual clock asks the engine");
+	cr_assert_gt(dc->batch, 1, "groups of periods");
+	bool (*ready)(void *, int64_t) = dc->ready;
+	void *arg = dc->ready_arg;
+	const int64_t look = 5000000000ll, group = 40000000ll;
+
+	/* No net thread has said anything: nothing to wait for. */
+	cr_assert(ready(arg, look));
+	/* A timed read planned for the look: not done yet. Planned for the
+	   next one: done (a look a rounding ns off is the same look). */
+	engine_look_planned(&e, look, 9);
+	cr_assert_not(ready(arg, look));
+	cr_assert_not(ready(arg, look - 1));
+	cr_assert_not(ready(arg, look + 1));
+	cr_assert(ready(arg, look - group));
+	engine_look_planned(&e, look + group + 1, 9);
+	cr_assert(ready(arg, look));
+
+	/* Reading at each arrival: ready while the socket's queue is empty,
+	   not while a datagram waits in it, ready again once read. */
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	engine_look_planned(&e, INT64_MAX, fd);
+	cr_assert(ready(arg, look));
+	char b[64] = {1};
+	cr_assert_eq(
+	        sendto(fd, b, sizeof(b), 0, (struct sockaddr *)&a, sizeof(a)),
+	        (ssize_t)sizeof(b));
+	cr_assert_not(ready(arg, look), "a datagram is still in the queue");
+	cr_assert_eq(recv(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	cr_assert(ready(arg, look));
+	/* The socket closing, or closed under the clock: nothing to wait
+	   for. */
+	engine_look_planned(&e, INT64_MAX, -1);
+	cr_assert(ready(arg, look));
+	engine_look_planned(&e, INT64_MAX, fd);
+	close(fd);
+	cr_assert(ready(arg, look));
+	engine_clear(&e);
+
+	/* Another clock: the engine leaves it alone. */
+	struct engine_config x = {.clock = ENGINE_EXTERNAL};
+	cr_assert_eq(engine_open(&e, &x), 0, "%s", engine_error(&e));
+	engine_clear(&e);
+	struct engine_config f = {.clock = ENGINE_VCLOCK_FAST};
+	cr_assert_eq(engine_open(&e, &f), 0, "%s", engine_error(&e));
+	cr_assert_null(e.dev.u.vc.cfg.ready);
 	engine_clear(&e);
 }
 

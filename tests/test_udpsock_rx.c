@@ -4,7 +4,8 @@
  * read late on the poll dated at the read, coalesced reads taking
  * several datagrams per wake-up and dated by their stamps, a trickle read
  * at each arrival again, and reads coalesced to the times a consumer
- * looks (udpsock_set_coalesce_at) coming just before them.
+ * looks (udpsock_set_coalesce_at) coming just before them, each telling
+ * the consumer the next look it plans for.
  */
 #include "tests/udpsock_fixture.h"
 
@@ -222,12 +223,32 @@ static int64_t grid_next(void *arg, int64_t after)
 	return grid_t0 + ((after - grid_t0) / every + 1) * every;
 }
 
+/* What the socket planned (grid_plan), in order, with the datagrams it
+   had handed out by then and when; net thread, read after the close. */
+#define PLAN_MAX 128
+static int64_t plan_look[PLAN_MAX], plan_at[PLAN_MAX];
+static int plan_got[PLAN_MAX], plan_fd[PLAN_MAX];
+static int nplan, rx_fd;
+
+static void grid_plan(void *arg, int64_t look, int fd)
+{
+	(void)arg;
+	if (nplan < PLAN_MAX) {
+		plan_look[nplan] = look;
+		plan_fd[nplan] = fd;
+		plan_got[nplan] = atomic_load(&got);
+		plan_at[nplan] = (int64_t)netloop_now_ns();
+	}
+	nplan++;
+}
+
 static int do_coalesce_at(struct netloop *l, void *arg)
 {
 	(void)l;
 	(void)arg;
 	udpsock_set_coalesce(&rx, 4);
-	udpsock_set_coalesce_at(&rx, grid_next, NULL, 2000000);
+	udpsock_set_coalesce_at(&rx, grid_next, grid_plan, NULL, 2000000);
+	rx_fd = udpsock_fd(&rx);
 	return 0;
 }
 
@@ -292,6 +313,59 @@ Test(udpsock, coalesced_reads_come_just_before_the_consumer_looks)
 	              (long long)(10000000 - phase[m / 2]) / 1000);
 	close(b.fd);
 	close_sock(&rx);
+
+	/* The plans: the looks of the grid, in order, from the first timed
+	   read on; each told after the read before the look it replaces
+	   had handed out what had come by then (a consumer that sees look
+	   L + 10 ms planned finds every datagram that came before the read
+	   for L); at first and on the poll, reads at each arrival from the
+	   socket's descriptor; none once the socket closed. */
+	cr_assert_gt(nplan, 10, "%d plans", nplan);
+	cr_assert_lt(nplan, PLAN_MAX);
+	cr_assert_eq(plan_look[0], INT64_MAX, "set on the poll");
+	cr_assert_eq(plan_fd[0], rx_fd);
+	for (int i = 1; i + 1 < nplan; i++)
+		cr_assert_eq(plan_fd[i], rx_fd);
+	cr_assert_eq(plan_look[nplan - 1], INT64_MAX, "closed: no plan");
+	cr_assert_eq(plan_fd[nplan - 1], -1, "closed: no descriptor");
+	int steps = 0, skips = 0, misses = 0;
+	for (int i = 0; i + 1 < nplan; i++) {
+		int64_t look = plan_look[i], to = plan_look[i + 1];
+		if (look == INT64_MAX || to == INT64_MAX)
+			continue; /* reading on the poll */
+		cr_assert_eq((look - grid_t0) % 10000000, 0,
+		             "plan %d off the grid", i);
+		cr_assert_gt(to, look, "plan %d goes back", i + 1);
+		/* One look on; more only when a machine held the net thread
+		   past a look. */
+		if (to != look + 10000000)
+			skips++;
+		/* The plan moves on only from a read at most lead + the
+		   interval (4 ms) before the look it leaves, so everything
+		   sent 5 ms before that look had been handed out by then
+		   (misses: a machine that held up the sending thread between
+		   its stamp and its sendto, or the net thread in a read). */
+		int sent = 0;
+		while (sent < n && b.sent[sent] < look - 5000000)
+			sent++;
+		if (plan_got[i + 1] < sent) {
+			cr_log_warn(
+			        "plan %d told %lld us after its read's look "
+			        "with %d of the %d sent 5 ms before handed "
+			        "out",
+			        i + 1,
+			        (long long)(plan_at[i + 1] - look) / 1000,
+			        plan_got[i + 1], sent);
+			misses++;
+		}
+		steps++;
+	}
+	cr_log_info("%d plans, %d steps (%d skipping looks), %d told early",
+	            nplan, steps, skips, misses);
+	cr_assert_gt(steps, 10);
+	cr_assert_leq(skips, 2, "%d of %d steps skip looks", skips, steps);
+	cr_assert_leq(misses, 2, "%d of %d plans told before their read",
+	              misses, steps);
 }
 
 /* On the net thread: the last datagrams arrive while the timer holds the

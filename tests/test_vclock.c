@@ -1,6 +1,7 @@
 /*
  * test_vclock: the virtual clock device (manual, fast and real-time modes),
- * a real-time clock paused by stop and resumed by start on a new grid, and
+ * a real-time clock paused by stop and resumed by start on a new grid, a
+ * group waiting, boundedly, for its sources to be ready, and
  * the device facade over it.
  */
 #include <criterion/criterion.h>
@@ -373,6 +374,104 @@ Test(vclock, a_batched_clock_runs_each_group_at_its_last_deadline)
 	cfg.callback = stamp_cb;
 	cfg.batch = DEVCFG_BATCH_MAX + 1;
 	cr_assert_eq(vclock_open(&v, &cfg), -EINVAL, "batch too large");
+}
+
+/* A devcfg.ready for groups of 4: says yes at once, except for every
+   third group (3 ms after its look: a net thread's read held up) and
+   group NEVER (never: a net thread stuck). Records the looks asked. */
+#define GATE_NEVER 7
+struct gate {
+	int64_t look[256]; /* the looks asked about, in order */
+	int n;
+};
+
+static bool gate_ready(void *arg, int64_t look)
+{
+	struct gate *g = arg;
+
+	if (g->n == 0 || g->look[g->n - 1] != look) {
+		if (g->n < 256)
+			g->look[g->n] = look;
+		g->n++;
+	}
+	int j = g->n - 1;
+	if (j == GATE_NEVER)
+		return false;
+	if (j % 3 == 1)
+		return now_ns() >= look + 3000000;
+	return true;
+}
+
+Test(vclock, a_group_waits_briefly_for_its_sources_to_be_ready)
+{
+	static struct stamps s;
+	static struct gate g;
+	struct devcfg cfg;
+	struct vclock v;
+
+	RTCHECK_INIT();
+	atomic_init(&s.n, 0);
+	s.v = &v;
+	devcfg_default(&cfg);
+	cfg.callback = stamp_cb;
+	cfg.user = &s;
+	cfg.batch = 4;
+	cfg.ready = gate_ready;
+	cfg.ready_arg = &g;
+	cr_assert_eq(vclock_open(&v, &cfg), 0);
+	RTCHECK_RESET();
+	cr_assert_eq(vclock_start(&v), 0);
+	sleep_ms(500);
+	vclock_stop(&v);
+	/* The waits sleep outside the callback: nothing to report. */
+	RTCHECK_ASSERT_ZERO();
+
+	uint64_t calls = vclock_callbacks(&v), xruns = vclock_xruns(&v);
+	int groups = (int)(calls / 4);
+	cr_log_info("%d groups, %llu waited (%llu gave up), longest %lld us",
+	            groups, (unsigned long long)vclock_ready_waits(&v),
+	            (unsigned long long)vclock_ready_timeouts(&v),
+	            (long long)vclock_ready_wait_max_ns(&v) / 1000);
+	cr_assert_geq(groups, 20);
+	cr_assert_eq(xruns, 0, "the machine stalled the clock 200 ms");
+	/* Asked once per group (a group's retries ask the same look), about
+	   the group's wake-up: its last period's deadline. */
+	cr_assert_geq(g.n, groups);
+	cr_assert_leq(g.n, groups + 1);
+	for (int j = 0; j < groups && j < 256; j++)
+		cr_assert_eq(g.look[j], vclock_deadline_ns(&v, 4u * j + 3),
+		             "group %d asked about another look", j);
+	/* The stuck one ran anyway, once the wait was up, and said so. */
+	cr_assert_eq(vclock_ready_timeouts(&v), 1);
+	cr_assert_geq(s.t[4 * GATE_NEVER],
+	              g.look[GATE_NEVER] + VCLOCK_READY_WAIT_NS);
+	cr_assert_geq(vclock_ready_wait_max_ns(&v), VCLOCK_READY_WAIT_NS);
+	/* The held-up ones ran after their yes, none before; the others did
+	   not wait. Each wait is counted (one found its yes at once when
+	   the clock itself woke 3 ms late). */
+	uint64_t held = 1;
+	for (int j = 0; j < g.n; j++) {
+		if (j == GATE_NEVER || j % 3 != 1)
+			continue;
+		held++; /* the last may have been stopped before it ran */
+		for (int i = 4 * j; i < 4 * j + 4 && i < (int)calls && i < 1024;
+		     i++)
+			cr_assert_geq(s.t[i], g.look[j] + 3000000,
+			              "group %d ran %lld us after its look, "
+			              "before its yes",
+			              j,
+			              (long long)(s.t[i] - g.look[j]) / 1000);
+	}
+	cr_assert_leq(vclock_ready_waits(&v), held);
+	cr_assert_geq(vclock_ready_waits(&v) + 4, held,
+	              "%llu of %llu held-up groups waited",
+	              (unsigned long long)vclock_ready_waits(&v),
+	              (unsigned long long)held);
+	/* Waiting keeps the grid: every period still ran at or after its
+	   own deadline, the same count as without waits. */
+	for (uint64_t i = 0; i < calls && i < 1024; i++)
+		cr_assert_eq(s.due[i], vclock_deadline_ns(&v, i));
+	vclock_close(&v);
 }
 
 Test(vclock, a_stopped_clock_makes_no_call_and_restarts_on_a_new_grid)

@@ -175,6 +175,7 @@ int cmd_recv_open_rx(struct recv *p, char *why, size_t len)
 	           only when it wakes: read just before (the engine says -1
 	           for a sound card or an external clock). */
 	        .consumer_next = p->o.latency_low ? NULL : engine_next_look_ns,
+	        .consumer_plan = p->o.latency_low ? NULL : engine_look_planned,
 	        .consumer_arg = p->e,
 	};
 	char err[RECV_LINE_MAX];

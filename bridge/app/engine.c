@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,6 +170,28 @@ static int engine__open_mixer(struct engine *e)
 	return 0;
 }
 
+/* devcfg.ready: the read planned for `look` has been done (a later one
+   is planned), or, the net thread reading at each arrival, nothing is
+   left in its socket's queue. Looks computed two ways may differ by a
+   rounding ns: one within half a period is the same look. Outside the
+   callback: the audio thread may make a system call here. */
+static bool engine__ready(void *engine, int64_t look)
+{
+	struct engine *e = engine;
+	/* Acquire: pairs with engine_look_planned; the group then sees what
+	   the read before posted. */
+	int64_t p =
+	        atomic_load_explicit(&e->look_planned, memory_order_acquire);
+	if (p != INT64_MAX)
+		return p > look + e->look_tolerance_ns;
+	int fd = atomic_load_explicit(&e->net_fd, memory_order_relaxed);
+	int queued = 0;
+	/* A descriptor closed meanwhile fails (ready): the socket is gone. */
+	if (fd < 0 || ioctl(fd, FIONREAD, &queued) < 0)
+		return true;
+	return queued == 0;
+}
+
 static int engine__open_device(struct engine *e)
 {
 	const struct engine_config *c = &e->cfg;
@@ -186,6 +209,12 @@ static int engine__open_device(struct engine *e)
 	dc.user = e;
 	dc.mode =
 	        c->clock == ENGINE_VCLOCK_FAST ? VCLOCK_FAST : VCLOCK_REALTIME;
+	if (c->clock == ENGINE_VCLOCK) {
+		dc.ready = engine__ready;
+		dc.ready_arg = e;
+		e->look_tolerance_ns =
+		        (int64_t)(500000000ull * c->period / c->rate);
+	}
 	if (c->clock == ENGINE_VCLOCK && c->vclock_wake_ms) {
 		/* To the nearest whole period: 128-frame periods at 48 kHz
 		   wake every 4 (10.7 ms), not every 3 (8 ms, a quarter
@@ -237,6 +266,8 @@ int engine_open(struct engine *e, const struct engine_config *cfg)
 {
 	memset(e, 0, sizeof(*e));
 	e->wake_fd = -1;
+	atomic_init(&e->look_planned, INT64_MAX);
+	atomic_init(&e->net_fd, -1);
 	e->cfg = *cfg;
 	if (!e->cfg.rate)
 		e->cfg.rate = ENGINE_RATE;
@@ -342,6 +373,16 @@ int64_t engine_next_look_ns(void *engine, int64_t after)
 	if (e->cfg.clock != ENGINE_VCLOCK)
 		return -1;
 	return device_next_wake_ns(&e->dev, after);
+}
+
+void engine_look_planned(void *engine, int64_t look, int fd)
+{
+	struct engine *e = engine;
+
+	atomic_store_explicit(&e->net_fd, fd, memory_order_relaxed);
+	/* Release: the records the read posted come before (and the
+	   descriptor: a reader that sees the look sees it too). */
+	atomic_store_explicit(&e->look_planned, look, memory_order_release);
 }
 
 int64_t engine_period_due_ns(void *engine)

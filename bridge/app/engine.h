@@ -44,6 +44,7 @@
 #ifndef RTB_ENGINE_H
 #define RTB_ENGINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -127,6 +128,13 @@ struct engine {
 	int64_t next_report_ns; /* when the mixer's reports want draining */
 	uint64_t longest;       /* frames of the longest archive */
 	float peak;             /* highest output peak reported */
+	/* The look a net thread's next timed read is planned for
+	   (engine_look_planned), INT64_MAX: none, it reads at each arrival
+	   from net_fd (-1: none); the half period within which two looks
+	   are the same one (ns). */
+	_Atomic int64_t look_planned;
+	_Atomic int net_fd;
+	int64_t look_tolerance_ns;
 	char error[512];
 };
 
@@ -179,6 +187,24 @@ int engine_fd(const struct engine *e);
  * Context: any thread, between engine_start and engine_stop
  */
 int64_t engine_next_look_ns(void *engine, int64_t after);
+
+/*
+ * How a net thread hands out the streams' datagrams (udpsock_plan_fn):
+ * its next timed read comes just before `look` (engine_next_look_ns), or
+ * (INT64_MAX) it reads each at its arrival from descriptor `fd` (-1:
+ * closing). Until the read for a look has been done and the next one
+ * planned, or, reading at arrival, while fd's receive queue holds a
+ * datagram, the virtual clock holds the group waking at that look back,
+ * briefly (devcfg.ready, VCLOCK_READY_WAIT_NS): a net thread the machine
+ * held up then does not leave the group without the datagrams that came
+ * before it. The read's records are published before this call
+ * (release). One net thread's socket per engine: the last to call is
+ * the one watched. The signature of a receiver_opts.consumer_plan (arg:
+ * the engine).
+ *
+ * Context: any thread (the net thread), while the engine exists
+ */
+void engine_look_planned(void *engine, int64_t look, int fd);
 
 /*
  * When the period the mixer's callback is running was due

@@ -7,7 +7,9 @@
 #ifndef RTB_DEVCFG_H
 #define RTB_DEVCFG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define DEVCFG_RATE_DEFAULT   48000u
 #define DEVCFG_PERIOD_DEFAULT 128u
@@ -56,6 +58,15 @@ struct devcfg {
 	   Nothing listens to a virtual clock's output, so grouping costs no
 	   latency anyone hears; it saves wake-ups. */
 	unsigned batch;
+	/* Real-time virtual clock: whether what its callbacks read is in
+	   place for the group waking at `look` (vclock_next_wake_ns), e.g.
+	   a net thread's read planned just before it. Asked on the audio
+	   thread before the group runs, outside the callback; on a no, the
+	   thread asks again in steps of VCLOCK_READY_STEP_NS for up to
+	   VCLOCK_READY_WAIT_NS, then runs the group anyway. Must be cheap
+	   and never block (an atomic load). NULL: never waits. */
+	bool (*ready)(void *arg, int64_t look);
+	void *ready_arg;
 };
 
 /*

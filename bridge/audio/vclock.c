@@ -49,6 +49,9 @@ int vclock_open(struct vclock *v, const struct devcfg *cfg)
 	atomic_init(&v->callbacks, 0);
 	atomic_init(&v->xruns, 0);
 	atomic_init(&v->late_max_ns, 0);
+	atomic_init(&v->ready_waits, 0);
+	atomic_init(&v->ready_timeouts, 0);
+	atomic_init(&v->ready_wait_max_ns, 0);
 	atomic_init(&v->next_wake_ns, 0);
 	v->period_due_ns = -1;
 	return 0;
@@ -106,6 +109,31 @@ static void vclock__sleep_until(int64_t deadline)
 		;
 }
 
+/* Before the group waking at `look` runs: wait, boundedly, for
+   devcfg.ready's yes (outside the callback: the audio thread only
+   sleeps here, as it does between groups). */
+static void vclock__wait_ready(struct vclock *v, int64_t look)
+{
+	if (v->cfg.ready(v->cfg.ready_arg, look))
+		return;
+	int64_t start = vclock__now_ns(), now = start;
+	bool yes = false;
+	while (!yes && now - start < VCLOCK_READY_WAIT_NS) {
+		struct timespec ts = {0, VCLOCK_READY_STEP_NS};
+		(void)clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+		yes = v->cfg.ready(v->cfg.ready_arg, look);
+		now = vclock__now_ns();
+	}
+	atomic_fetch_add_explicit(&v->ready_waits, 1, memory_order_relaxed);
+	if (!yes)
+		atomic_fetch_add_explicit(&v->ready_timeouts, 1,
+		                          memory_order_relaxed);
+	if (now - start >
+	    atomic_load_explicit(&v->ready_wait_max_ns, memory_order_relaxed))
+		atomic_store_explicit(&v->ready_wait_max_ns, now - start,
+		                      memory_order_relaxed);
+}
+
 static void *vclock__thread(void *arg)
 {
 	struct vclock *v = arg;
@@ -147,6 +175,10 @@ static void *vclock__thread(void *arg)
 				                          memory_order_relaxed);
 				k = kk;
 			}
+			if (v->cfg.ready != NULL)
+				vclock__wait_ready(
+				        v,
+				        vclock_deadline_ns(v, k + batch - 1));
 			left = batch;
 		}
 		if (v->cfg.mode == VCLOCK_REALTIME)
@@ -269,4 +301,20 @@ uint64_t vclock_xruns(const struct vclock *v)
 int64_t vclock_late_max_ns(const struct vclock *v)
 {
 	return atomic_load_explicit(&v->late_max_ns, memory_order_relaxed);
+}
+
+uint64_t vclock_ready_waits(const struct vclock *v)
+{
+	return atomic_load_explicit(&v->ready_waits, memory_order_relaxed);
+}
+
+uint64_t vclock_ready_timeouts(const struct vclock *v)
+{
+	return atomic_load_explicit(&v->ready_timeouts, memory_order_relaxed);
+}
+
+int64_t vclock_ready_wait_max_ns(const struct vclock *v)
+{
+	return atomic_load_explicit(&v->ready_wait_max_ns,
+	                            memory_order_relaxed);
 }

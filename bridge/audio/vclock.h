@@ -22,7 +22,12 @@
  *   period never runs before its deadline, at most batch - 1 periods
  *   after it (a consumer that fits its clock to the floor of the
  *   callback times sees the same grid), and wake-ups come batch times
- *   less often.
+ *   less often. With devcfg.ready, a woken thread first asks whether
+ *   the group's sources are in place (a net thread's read planned just
+ *   before the look) and, on a no, waits in short steps, boundedly, for
+ *   a yes: a reader the machine held up past the look then costs the
+ *   group a few ms of lateness nobody hears, instead of a group's worth
+ *   of concealment in every stream.
  * - VCLOCK_FAST: the thread calls the callback back to back (for tests that
  *   want many periods quickly).
  * - VCLOCK_MANUAL: no thread. vclock_step() runs periods synchronously on
@@ -49,6 +54,13 @@
    owes back to back, ns; beyond it, they are skipped as xruns. */
 #define VCLOCK_CATCHUP_NS 200000000ll
 
+/* How long a woken group waits at most for devcfg.ready to say yes, ns,
+   and how often it asks meanwhile. A quarter of a 40 ms group: the
+   clock still keeps its grid, and a net thread held up longer than
+   that by a busy machine is not waited for. */
+#define VCLOCK_READY_WAIT_NS 10000000ll
+#define VCLOCK_READY_STEP_NS 500000ll
+
 struct vclock {
 	struct devcfg cfg;
 	float *in;  /* period * in_channels zeros, or NULL */
@@ -57,10 +69,13 @@ struct vclock {
 	bool running;      /* control: a thread has been started */
 	_Atomic bool quit; /* control -> thread: stop at the next period */
 	_Atomic bool done; /* thread: the callback asked to stop */
-	_Atomic uint64_t callbacks;  /* periods called */
-	_Atomic uint64_t xruns;      /* periods skipped for lateness */
-	_Atomic int64_t late_max_ns; /* worst wake-up lateness */
-	int64_t t0_ns;               /* CLOCK_MONOTONIC time of period 0 */
+	_Atomic uint64_t callbacks;        /* periods called */
+	_Atomic uint64_t xruns;            /* periods skipped for lateness */
+	_Atomic int64_t late_max_ns;       /* worst wake-up lateness */
+	_Atomic uint64_t ready_waits;      /* groups devcfg.ready held back */
+	_Atomic uint64_t ready_timeouts;   /* ... that ran without its yes */
+	_Atomic int64_t ready_wait_max_ns; /* longest such wait */
+	int64_t t0_ns; /* CLOCK_MONOTONIC time of period 0 */
 	/* REALTIME: the thread's next wake-up (CLOCK_MONOTONIC ns), 0 before
 	   the first; written by the thread, read by anyone. */
 	_Atomic int64_t next_wake_ns;
@@ -150,5 +165,11 @@ int64_t vclock_period_due_ns(const struct vclock *v);
 uint64_t vclock_callbacks(const struct vclock *v);
 uint64_t vclock_xruns(const struct vclock *v);
 int64_t vclock_late_max_ns(const struct vclock *v);
+
+/* Groups that waited for devcfg.ready, those that gave up waiting, and
+   the longest wait (ns). Context: any thread. */
+uint64_t vclock_ready_waits(const struct vclock *v);
+uint64_t vclock_ready_timeouts(const struct vclock *v);
+int64_t vclock_ready_wait_max_ns(const struct vclock *v);
 
 #endif

@@ -229,7 +229,8 @@ static int receiver__open_fn(struct netloop *nl, void *arg)
 		snprintf(r->err, sizeof(r->err), "%s", udpsock_error(r->sock));
 	else if (r->o.consumer_next)
 		udpsock_set_coalesce_at(r->sock, r->o.consumer_next,
-		                        r->o.consumer_arg, RECEIVER_LEAD_NS);
+		                        r->o.consumer_plan, r->o.consumer_arg,
+		                        RECEIVER_LEAD_NS);
 	return rc;
 }
 

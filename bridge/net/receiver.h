@@ -160,8 +160,12 @@ struct receiver_opts {
 	   (udpsock_set_coalesce_at) rather than every coalescing interval:
 	   a datagram still reaches its stream before the consumer looks, as
 	   the quarter-of-the-slack rule above wants, and nothing is read in
-	   between for no one. */
+	   between for no one. consumer_plan (or NULL) hears which look
+	   the next such read is for, or that the socket is read at each
+	   arrival (engine_look_planned: the virtual clock then waits
+	   briefly for a read the machine held up). */
 	udpsock_next_fn consumer_next;
+	udpsock_plan_fn consumer_plan;
 	void *consumer_arg;
 };
 

@@ -215,7 +215,10 @@ int udpsock_open(struct udpsock *s, struct netloop *nl,
 	s->closing_handles = 0;
 	s->coalesce_ms = 0;
 	s->next = NULL;
+	s->plan = NULL;
 	s->next_arg = NULL;
+	s->planned = INT64_MAX;
+	s->planned_fd = -1;
 	s->lead_ns = 0;
 	s->hold_ns = 0;
 	s->rate_t_ns = 0;

@@ -77,6 +77,19 @@ typedef void (*udpsock_close_fn)(struct udpsock *s, void *user);
  */
 typedef int64_t (*udpsock_next_fn)(void *arg, int64_t after);
 
+/*
+ * How the socket will hand out what comes next, for a consumer that wants
+ * to know whether it has: `look` is the look (a time udpsock_next_fn
+ * named) its next timed read is planned for, or INT64_MAX when it reads
+ * at each arrival (or every coalescing interval), and then `fd` is its
+ * descriptor, whose receive queue is empty once everything that came has
+ * been handed out (FIONREAD); fd -1: closing, nothing more to hand out.
+ * Called when either changes, after the read before has handed out its
+ * datagrams.
+ * Context: net thread
+ */
+typedef void (*udpsock_plan_fn)(void *arg, int64_t look, int fd);
+
 struct udpsock_opts {
 	/* Local address to bind (receive: the listen address, a multicast
 	 * group for a multicast receiver). NULL: the wildcard address of the
@@ -123,7 +136,10 @@ struct udpsock {
 	unsigned closing_handles; /* close callbacks still to come */
 	unsigned coalesce_ms;     /* 0: read on every wake-up */
 	udpsock_next_fn next;     /* udpsock_set_coalesce_at, or NULL */
+	udpsock_plan_fn plan;     /* ditto */
 	void *next_arg;
+	int64_t planned; /* the look last told to plan */
+	int planned_fd;  /* and the descriptor */
 	int64_t lead_ns;
 	int64_t hold_ns;    /* how long the armed timer holds datagrams back */
 	uint64_t rate_t_ns; /* last read counted in the rate */
@@ -226,12 +242,15 @@ unsigned udpsock_read_pending(struct udpsock *s);
  * callbacks), a datagram then reaches it at most lead_ns and a timer's
  * lateness before the consumer looks, where reading every `ms` left up
  * to `ms` unseen, at a fraction of the wake-ups. next() returning < 0
- * falls back to `ms`. NULL: every `ms` (the default).
+ * falls back to `ms`. NULL: every `ms` (the default). plan (or NULL)
+ * hears which look the next timed read is for, or that the socket reads
+ * at each arrival, so that a consumer can tell whether what came before
+ * its look has been handed out (told at once, then at each change).
  *
  * Context: net thread
  */
-void udpsock_set_coalesce_at(struct udpsock *s, udpsock_next_fn next, void *arg,
-                             int64_t lead_ns);
+void udpsock_set_coalesce_at(struct udpsock *s, udpsock_next_fn next,
+                             udpsock_plan_fn plan, void *arg, int64_t lead_ns);
 
 /*
  * The CLOCK_MONOTONIC time of a kernel receive stamp taken on

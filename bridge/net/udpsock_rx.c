@@ -185,6 +185,18 @@ static void udpsock__rate(struct udpsock *s, unsigned n)
 	s->rate_t_ns = now;
 }
 
+/* Tell the owner which look the next timed read is for (INT64_MAX: it
+   reads at each arrival) and the descriptor (-1: closing), when either
+   changes. */
+static void udpsock__plan(struct udpsock *s, int64_t look, int fd)
+{
+	if (s->plan != NULL && (look != s->planned || fd != s->planned_fd)) {
+		s->planned = look;
+		s->planned_fd = fd;
+		s->plan(s->next_arg, look, fd);
+	}
+}
+
 static void udpsock__on_timer(uv_timer_t *t)
 {
 	udpsock__read(t->data);
@@ -215,6 +227,8 @@ static uint64_t udpsock__hold_ms(struct udpsock *s)
 			if (ms > UDPSOCK_COALESCE_AT_MAX_MS)
 				ms = UDPSOCK_COALESCE_AT_MAX_MS;
 		}
+		/* A capped wait reads early and plans the same look again. */
+		udpsock__plan(s, t >= 0 ? t : INT64_MAX, s->planned_fd);
 	}
 	s->hold_ns = (int64_t)ms * 1000000;
 	return ms;
@@ -244,6 +258,7 @@ void udpsock__read(struct udpsock *s)
 		               udpsock__hold_ms(s), 0);
 	} else if (s->holding) {
 		s->holding = false;
+		udpsock__plan(s, INT64_MAX, s->planned_fd);
 		uv_poll_start(&s->poll, UV_READABLE, udpsock__on_readable);
 	}
 }
@@ -302,6 +317,7 @@ unsigned udpsock__rx_close(struct udpsock *s, uv_close_cb cb)
 {
 	unsigned n = 0;
 
+	udpsock__plan(s, INT64_MAX, -1);
 	if (s->rx_handles & UDPSOCK_RX_POLL) {
 		uv_poll_stop(&s->poll);
 		uv_close((uv_handle_t *)&s->poll, cb);
@@ -333,12 +349,17 @@ unsigned udpsock_read_pending(struct udpsock *s)
 	return udpsock__drain(s, s->holding ? s->hold_ns : 0);
 }
 
-void udpsock_set_coalesce_at(struct udpsock *s, udpsock_next_fn next, void *arg,
-                             int64_t lead_ns)
+void udpsock_set_coalesce_at(struct udpsock *s, udpsock_next_fn next,
+                             udpsock_plan_fn plan, void *arg, int64_t lead_ns)
 {
 	s->next = next;
+	s->plan = plan;
 	s->next_arg = arg;
 	s->lead_ns = lead_ns > 0 ? lead_ns : 0;
+	s->planned = INT64_MAX;
+	s->planned_fd = -1;
+	if (s->open && !s->closing && s->rx_handles != 0)
+		udpsock__plan(s, INT64_MAX, udpsock_fd(s));
 }
 
 void udpsock_set_coalesce(struct udpsock *s, unsigned ms)
